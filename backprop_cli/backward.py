@@ -1,0 +1,147 @@
+"""Values -> gradients: one loop over the nodes in reverse, upstream x local, summed at fan-out.
+
+`backpropagate` returns a new list of upstream gradients d(output)/d(node) per node; nothing on
+the graph is mutated, so asking twice gives the same answer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import DomainError
+from .forward import domain_error, is_array
+from .graph import Graph
+from .ops import SCALAR, array_math
+
+
+def math_of(values: list):
+    """Numpy's namespace if any value is an array, else the scalar one."""
+    for x in values:
+        if is_array(x):
+            return array_math()
+    return SCALAR
+
+
+def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
+    """d(output)/d(node) for every node: the upstream gradient each node receives.
+
+    `seed` is d(output)/d(output): 1 for a scalar loss, or the upstream gradient a user gives
+    for a non-scalar output.
+    """
+    m = math_of(values)
+    grads: list = [0.0] * len(graph)
+    grads[graph.output] = seed
+    if m.is_array:
+        with m.np.errstate(all="raise"):
+            _run_arrays(graph, values, grads, m)
+    else:
+        _run_scalars(graph, values, grads)
+    _check_finite(graph, values, grads, m)
+    return grads
+
+
+def _run_scalars(graph: Graph, v: list, grads: list) -> None:
+    ops = graph.ops
+    args = graph.args
+    m = SCALAR
+    i = 0
+    try:
+        for i in range(len(ops) - 1, -1, -1):
+            g = grads[i]
+            a = args[i]
+            # Nothing flows back from a node the output does not depend on at this point
+            # (a router's losing branch): skip it, so its derivative is not even evaluated.
+            if not a or not g:
+                continue
+            if len(a) == 2:
+                la, lb = ops[i].local(m, v[a[0]], v[a[1]], v[i])
+                grads[a[0]] += g * la
+                grads[a[1]] += g * lb
+            elif len(a) == 1:
+                grads[a[0]] += g * ops[i].local(m, v[a[0]], v[i])[0]
+            else:
+                for j, lj in zip(a, ops[i].local(m, *[v[j] for j in a], v[i])):
+                    grads[j] += g * lj
+    except (ArithmeticError, ValueError) as exc:
+        raise _local_error(graph, v, i, exc) from None
+
+
+def _run_arrays(graph: Graph, v: list, grads: list, m) -> None:
+    ops = graph.ops
+    args = graph.args
+    i = 0
+    try:
+        for i in range(len(ops) - 1, -1, -1):
+            a = args[i]
+            if not a:
+                continue
+            g = grads[i]
+            op = ops[i]
+            inputs = [v[j] for j in a]
+            if op.vjp is not None:
+                parts = op.vjp(m, g, inputs, v[i])
+            else:
+                # Elementwise: the Jacobian is diagonal, so upstream * local is the whole
+                # vector-Jacobian product; broadcasting is undone by summing.
+                parts = [unbroadcast(m, g * lj, x)
+                         for lj, x in zip(op.local(m, *inputs, v[i]), inputs)]
+            for j, part in zip(a, parts):
+                grads[j] = grads[j] + part
+    except (ArithmeticError, ValueError, FloatingPointError) as exc:
+        raise _local_error(graph, v, i, exc) from None
+
+
+def unbroadcast(m, grad, like):
+    """Sum `grad` down to the shape of `like`, undoing numpy broadcasting."""
+    shape = getattr(like, "shape", ())
+    g = m.np.asarray(grad)
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    keep = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
+    if keep:
+        g = g.sum(axis=keep, keepdims=True)
+    return g.reshape(shape) if shape else float(g)
+
+
+def _local_error(graph: Graph, values: list, i: int, exc: Exception) -> DomainError:
+    op = graph.ops[i]
+    err = domain_error(graph, values, i, exc, "has no finite derivative here")
+    err.message = f"{graph.text(i)}: the derivative of {op.name} is infinite or undefined " \
+                  f"at {op.name}({', '.join(_fmt(values[j]) for j in graph.args[i])})"
+    return err
+
+
+def _fmt(x: Any) -> str:
+    return f"array{tuple(x.shape)}" if is_array(x) else f"{float(x):.6g}"
+
+
+def _check_finite(graph: Graph, values: list, grads: list, m) -> None:
+    """A non-finite gradient of a variable is an error naming the node that produced it."""
+    for name, i in graph.variables.items():
+        g = grads[i]
+        finite = bool(m.np.all(m.np.isfinite(g))) if m.is_array else math.isfinite(g)
+        if finite:
+            continue
+        culprit = _origin(graph, values, grads, m) or i
+        raise DomainError(
+            f"the gradient with respect to {name} is not finite; it first goes bad at "
+            f"{graph.text(culprit)!s}", graph.source,
+            (graph.starts[culprit], graph.ends[culprit]))
+
+
+def _origin(graph: Graph, values: list, grads: list, m) -> int | None:
+    """The node closest to the output whose finite upstream gradient it made non-finite."""
+    def finite(x) -> bool:
+        return bool(m.np.all(m.np.isfinite(x))) if m.is_array else math.isfinite(x)
+
+    for k in range(len(graph) - 1, -1, -1):
+        a = graph.args[k]
+        if not a or not finite(grads[k]) or graph.ops[k].local is None:
+            continue
+        if not all(finite(x) for x in graph.ops[k].local(m, *[values[j] for j in a], values[k])):
+            return k
+    return None

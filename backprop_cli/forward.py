@@ -1,0 +1,99 @@
+"""Graph + bindings -> the value of every node: one loop over the nodes in order."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from .errors import DomainError, NameResolutionError
+from .graph import Graph
+from .ops import SCALAR, array_math
+
+
+def is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and getattr(value, "ndim", 0) > 0
+
+
+def leaf_values(graph: Graph, bindings: Mapping[str, Any]) -> list:
+    """A value list with every leaf filled in; raises for a variable with no binding."""
+    values: list = [0.0] * len(graph)
+    for i, value in graph.consts.items():
+        values[i] = value
+    for name, i in graph.variables.items():
+        if name not in bindings:
+            raise NameResolutionError(
+                f"{name} has no value", graph.source, (graph.starts[i], graph.ends[i]),
+                f"bind it on the command line: {name}=VALUE")
+        values[i] = bindings[name]
+    return values
+
+
+def math_for(bindings: Mapping[str, Any]):
+    """The scalar namespace, or numpy's when any binding is an array."""
+    return array_math() if any(is_array(v) for v in bindings.values()) else SCALAR
+
+
+def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
+    """Values of all nodes, in node order. Raises DomainError naming the node that failed."""
+    values = leaf_values(graph, bindings)
+    m = math_for(bindings)
+    if m.is_array:
+        with m.np.errstate(all="raise"):
+            _run(graph, values, m)
+    else:
+        _run(graph, values, m)
+    check_finite(graph, values, m)
+    return values
+
+
+def _run(graph: Graph, v: list, m) -> None:
+    ops = graph.ops
+    args = graph.args
+    i = 0
+    try:
+        for i, op in enumerate(ops):
+            a = args[i]
+            n = len(a)
+            if n == 2:
+                v[i] = op.forward(m, v[a[0]], v[a[1]])
+            elif n == 1:
+                v[i] = op.forward(m, v[a[0]])
+            elif n:
+                v[i] = op.forward(m, *[v[j] for j in a])
+    except (ArithmeticError, ValueError, FloatingPointError) as exc:
+        raise domain_error(graph, v, i, exc) from None
+
+
+def domain_error(graph: Graph, values: list, i: int, exc: Exception | None,
+                 what: str = "") -> DomainError:
+    """A one-line error naming node i, its inputs' values and what the op needs."""
+    op = graph.ops[i]
+    inputs = ", ".join(_short(values[j]) for j in graph.args[i])
+    cause = what or _cause(exc)
+    hint = f"{op.name} needs {op.domain}" if op.domain else None
+    return DomainError(f"{graph.text(i)} is undefined: {op.name}({inputs}) {cause}",
+                       graph.source, (graph.starts[i], graph.ends[i]), hint)
+
+
+def _cause(exc: Exception | None) -> str:
+    if isinstance(exc, OverflowError) or (exc and "overflow" in str(exc)):
+        return "overflows float64"
+    if isinstance(exc, ZeroDivisionError) or (exc and "divide" in str(exc)):
+        return "divides by zero"
+    return "is outside the function's domain"
+
+
+def _short(value: Any) -> str:
+    if is_array(value):
+        return f"array{tuple(value.shape)}"
+    return f"{float(value):.6g}"
+
+
+def check_finite(graph: Graph, values: list, m=SCALAR) -> None:
+    """Overflow to inf or nan is never silent: name the first node where it appears."""
+    if not m.is_array and math.isfinite(sum(values)):
+        return  # one cheap pass; a finite total means every term is finite
+    for i, x in enumerate(values):
+        finite = bool(m.np.all(m.np.isfinite(x))) if m.is_array else math.isfinite(x)
+        if not finite:
+            raise domain_error(graph, values, i, None, "is not finite (overflow or nan)")

@@ -1,0 +1,310 @@
+"""The op registry: the one place that knows each operation.
+
+Every row says how an op is spelled and printed, how tightly it binds, how it computes forward,
+its local partial derivatives (in argument order), its sympy translation, where it is not
+differentiable, and its gate role in the lecture's words. The parser, the forward and backward
+passes, the checker, the printers and the op tests all read this table; adding an op is one row
+here plus its sample points.
+
+Rules are written once against a small math namespace `m` (see `SCALAR` and `array_math()`), so
+the same row drives Python floats on the fast scalar path and numpy arrays on the vector path.
+
+Row conventions:
+  forward(m, *args) -> value
+  local(m, *args, out) -> tuple of d(out)/d(arg_k), elementwise (the diagonal of the Jacobian)
+  vjp(m, upstream, args, out) -> tuple of downstream gradients, for ops that are not elementwise
+  sympy(sp, *args) -> sympy expression built from the inputs' sympy expressions
+  branch(*args) -> which smooth piece the point lies in; None exactly on a kink
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable
+
+# Binding powers shared by the parser and the printer (Python's own precedence order).
+BP_ADD = 10
+BP_MUL = 20
+BP_UNARY = 30
+BP_POW = 40
+BP_ATOM = 100
+
+LEAKY_SLOPE = 0.01  # leaky_relu's default negative slope, as in PyTorch
+ELU_ALPHA = 1.0  # elu's default alpha: with 1 the curve is C1 at 0, so elu has no kink
+
+
+@dataclass(frozen=True)
+class Op:
+    """One row of the registry."""
+
+    name: str  # canonical name: the `op` field in JSON, the function spelling
+    arity: int | None  # None: variadic, at least `min_arity` arguments
+    forward: Callable[..., Any] | None
+    local: Callable[..., tuple] | None
+    sympy: Callable[..., Any] | None
+    label: str  # how the op is drawn in a node: '+', '*', 'exp', ...
+    role: str = ""  # the lecture's gate role
+    symbol: str | None = None  # infix or prefix spelling, for parser and printer
+    bp: int = BP_ATOM  # binding power of the infix form
+    right_assoc: bool = False
+    branch: Callable[..., Any] | None = None
+    subgradient: str = ""  # the convention used exactly on a kink, said in warnings
+    domain: str = ""  # what the op needs of its inputs, said in domain errors
+    samples: tuple = ()  # argument tuples where the rules are tested; smooth points
+    min_arity: int = 1
+    vjp: Callable[..., tuple] | None = None
+    shape: Callable[..., tuple] | None = None  # shape rule for array programs
+    elementwise: bool = True
+    doc: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.forward is None
+
+    def check_arity(self, n: int) -> str | None:
+        """A sentence saying what is wrong with n arguments, or None."""
+        if self.arity is None:
+            if n < self.min_arity:
+                return f"{self.name}() takes at least {self.min_arity} arguments, got {n}"
+        elif n != self.arity:
+            plural = "argument" if self.arity == 1 else "arguments"
+            return f"{self.name}() takes {self.arity} {plural}, got {n}"
+        return None
+
+
+# --- the math namespaces the rules are written against ------------------------------------
+
+
+def _sigmoid(a: float) -> float:
+    # Two branches so that exp never overflows for large |a|.
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    z = math.exp(a)
+    return z / (1.0 + z)
+
+
+def _softplus(a: float) -> float:
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _sign(a: float) -> float:
+    return 1.0 if a > 0 else (-1.0 if a < 0 else 0.0)
+
+
+def _pow(a: float, b: float) -> float:
+    # math.pow raises on a negative base with a fractional exponent instead of going complex,
+    # and on overflow instead of returning inf.
+    return math.pow(a, b)
+
+
+def _pow_db(a: float, out: float) -> float:
+    """d(a**b)/db = a**b * log(a); defined only for a > 0 (0 for a == 0, where a**b is flat)."""
+    if a > 0:
+        return out * math.log(a)
+    if a == 0:
+        return 0.0
+    return math.nan
+
+
+def _where(cond: bool, a: float, b: float) -> float:
+    return a if cond else b
+
+
+SCALAR = SimpleNamespace(
+    exp=math.exp, log=math.log, sqrt=math.sqrt, sin=math.sin, cos=math.cos, tan=math.tan,
+    tanh=math.tanh, sigmoid=_sigmoid, softplus=_softplus, sign=_sign, pow=_pow, pow_db=_pow_db,
+    where=_where, abs=abs, is_array=False,
+)
+
+_ARRAY_MATH: SimpleNamespace | None = None
+
+
+def array_math() -> SimpleNamespace:
+    """The numpy namespace, built on first use so scalar programs never import numpy."""
+    global _ARRAY_MATH
+    if _ARRAY_MATH is None:
+        import numpy as np
+
+        def pow_db(a, out):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                safe = np.where(a > 0, a, 1.0)
+                return np.where(a > 0, out * np.log(safe), np.where(a == 0, 0.0, np.nan))
+
+        def pow_(a, b):
+            a = np.asarray(a, dtype=float)
+            b = np.asarray(b, dtype=float)
+            if np.any((a < 0) & (b != np.round(b))):
+                raise ValueError("negative base with a fractional exponent")
+            return np.power(a, b)
+
+        _ARRAY_MATH = SimpleNamespace(
+            exp=np.exp, log=np.log, sqrt=np.sqrt, sin=np.sin, cos=np.cos, tan=np.tan,
+            tanh=np.tanh, sigmoid=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
+            softplus=lambda a: np.logaddexp(0.0, a), sign=np.sign, pow=pow_, pow_db=pow_db,
+            where=np.where, abs=np.abs, is_array=True, np=np,
+        )
+    return _ARRAY_MATH
+
+
+# --- kinks --------------------------------------------------------------------------------
+
+
+def _sign_branch(a):
+    return 1 if a > 0 else (-1 if a < 0 else None)
+
+
+def _elu_branch(a):
+    # C1 at 0 with alpha = 1, so 0 is no kink; the pieces still differ in curvature, which is
+    # what makes a finite-difference step across 0 inconclusive.
+    return 1 if a >= 0 else -1
+
+
+def _extreme_branch(pick):
+    def branch(*args):
+        best = pick(args)
+        hits = [k for k, a in enumerate(args) if a == best]
+        return hits[0] if len(hits) == 1 else None
+    return branch
+
+
+def _extreme_local(m, *args_out):
+    # Ties split the gradient evenly among the winners (as PyTorch's maximum does), so the
+    # rule stays a subgradient and the sum of the parts is still the upstream gradient.
+    *args, out = args_out
+    hits = [1.0 if a == out else 0.0 for a in args]
+    share = 1.0 / sum(hits)
+    return tuple(h * share for h in hits)
+
+
+# --- the rows -----------------------------------------------------------------------------
+
+_S = ((0.5, 1.5), (-1.2, 0.7), (2.0, -3.0))  # generic binary sample points
+_U = ((0.3,), (-1.1,), (2.4,))  # generic unary sample points
+
+ROWS: list[Op] = [
+    Op("var", 0, None, None, None, label="var", role="input", min_arity=0,
+       doc="a variable bound on the command line"),
+    Op("const", 0, None, None, None, label="const", role="constant", min_arity=0,
+       doc="a number or a named constant (pi, e)"),
+    Op("add", 2, lambda m, a, b: a + b, lambda m, a, b, out: (1.0, 1.0),
+       lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
+       role="distributor: passes the upstream gradient unchanged to every input",
+       samples=_S, doc="a + b"),
+    Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
+       lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
+       role="distributor: passes the upstream gradient on, negated for the second input",
+       samples=_S, doc="a - b"),
+    Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
+       lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
+       role="switcher: each input's local gradient is the other input's value",
+       samples=_S, doc="a * b"),
+    Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
+       lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
+       role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
+       samples=_S, doc="a / b"),
+    Op("pow", 2, lambda m, a, b: m.pow(a, b),
+       lambda m, a, b, out: (b * m.pow(a, b - 1.0), m.pow_db(a, out)),
+       lambda sp, a, b: a ** b, label="**", symbol="**", bp=BP_POW, right_assoc=True,
+       role="power: local gradient b*a^(b-1)",
+       domain="a positive base for a fractional exponent, a non-zero base for a negative one",
+       samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
+       doc="a ** b (also a ^ b and pow(a, b))"),
+    Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
+       label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
+       samples=_U, doc="-a"),
+    Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
+       label="exp", role="local gradient is its own output", samples=_U,
+       domain="an argument below about 709 (float64 overflows past that)", doc="e ** a"),
+    Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
+       label="log", role="local gradient 1/a", domain="a positive argument",
+       samples=((0.3,), (1.7,), (5.0,)), doc="natural logarithm"),
+    Op("sqrt", 1, lambda m, a: m.sqrt(a), lambda m, a, out: (0.5 / out,),
+       lambda sp, a: sp.sqrt(a), label="sqrt", role="local gradient 1/(2 sqrt(a))",
+       domain="a non-negative argument (and a positive one for a gradient)",
+       samples=((0.3,), (1.7,), (5.0,)), doc="square root"),
+    Op("sin", 1, lambda m, a: m.sin(a), lambda m, a, out: (m.cos(a),), lambda sp, a: sp.sin(a),
+       label="sin", role="local gradient cos(a)", samples=_U, doc="sine"),
+    Op("cos", 1, lambda m, a: m.cos(a), lambda m, a, out: (-m.sin(a),), lambda sp, a: sp.cos(a),
+       label="cos", role="local gradient -sin(a)", samples=_U, doc="cosine"),
+    Op("tan", 1, lambda m, a: m.tan(a), lambda m, a, out: (1.0 + out * out,),
+       lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2", samples=_U,
+       doc="tangent"),
+    Op("tanh", 1, lambda m, a: m.tanh(a), lambda m, a, out: (1.0 - out * out,),
+       lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
+       samples=_U, doc="hyperbolic tangent"),
+    Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
+       lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
+       role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U,
+       doc="1 / (1 + e ** -a)"),
+    Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
+       lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
+       label="relu", role="router: max(0, a) passes the gradient only where a > 0",
+       branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U, doc="max(0, a)"),
+    Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
+       label="abs", role="local gradient sign(a)", branch=_sign_branch,
+       subgradient="abs'(0) = 0", samples=_U, doc="absolute value"),
+    Op("leaky_relu", 1, lambda m, a: m.where(a > 0, a, LEAKY_SLOPE * a),
+       lambda m, a, out: (m.where(a > 0, 1.0, LEAKY_SLOPE),),
+       lambda sp, a: sp.Piecewise((a, a > 0), (sp.Rational(1, 100) * a, True)),
+       label="leaky_relu", role="router with a leak: slope 1 above 0, 0.01 below",
+       branch=_sign_branch, subgradient="leaky_relu'(0) = 0.01", samples=_U,
+       doc="a if a > 0 else 0.01 * a"),
+    Op("elu", 1, lambda m, a: m.where(a > 0, a, m.exp(m.where(a > 0, 0.0, a)) - 1.0),
+       lambda m, a, out: (m.where(a > 0, 1.0, out + 1.0),),
+       lambda sp, a: sp.Piecewise((a, a > 0), (sp.exp(a) - 1, True)),
+       label="elu", role="slope 1 above 0, e^a below", branch=_elu_branch, samples=_U,
+       doc="a if a > 0 else e ** a - 1 (alpha = 1)"),
+    Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
+       lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus",
+       role="smooth relu: local gradient σ(a)", samples=_U, doc="log(1 + e ** a)"),
+    Op("max", None, lambda m, *args: max(args), _extreme_local, lambda sp, *args: sp.Max(*args),
+       label="max", role="router: the upstream gradient goes to the largest input",
+       branch=_extreme_branch(max), subgradient="ties split the gradient evenly",
+       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=2,
+       doc="largest argument"),
+    Op("min", None, lambda m, *args: min(args), _extreme_local, lambda sp, *args: sp.Min(*args),
+       label="min", role="router: the upstream gradient goes to the smallest input",
+       branch=_extreme_branch(min), subgradient="ties split the gradient evenly",
+       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=2,
+       doc="smallest argument"),
+]
+
+OPS: dict[str, Op] = {op.name: op for op in ROWS}
+
+VAR = OPS["var"]
+CONST = OPS["const"]
+
+# Binary infix spellings (the parser and the printer read these).
+INFIX: dict[str, Op] = {}
+for _op in ROWS:
+    if _op.symbol and _op.arity == 2:
+        for _spelling in (_op.symbol, *_op.aliases):
+            INFIX[_spelling] = _op
+PREFIX: dict[str, Op] = {"-": OPS["neg"]}
+
+# Callable spellings: every op that is not a leaf, plus the binary infix ones that read as
+# functions only under their own name (pow(a, b)); add(a, b) and friends are not offered.
+FUNCTIONS: dict[str, Op] = {
+    op.name: op for op in ROWS
+    if not op.is_leaf and op.symbol is None or op.name == "pow"
+}
+
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+
+
+def register(op: Op, *, function: bool = True) -> Op:
+    """Add a row (used by the array ops module); returns it."""
+    ROWS.append(op)
+    OPS[op.name] = op
+    if op.symbol and op.arity == 2:
+        for spelling in (op.symbol, *op.aliases):
+            INFIX[spelling] = op
+    if function:
+        FUNCTIONS[op.name] = op
+        for alias in op.aliases:
+            if alias.isidentifier():
+                FUNCTIONS[alias] = op
+    return op
