@@ -1,0 +1,300 @@
+"""Independent cross-checks of backprop's gradients: sympy, finite differences, expectations.
+
+Relative error is CS231n's |a - b| / max(|a|, |b|) (0 when both are 0). A check passes when the
+relative error is within its tolerance or the absolute difference is below its floor, so two
+correct tiny numbers are not called different:
+
+  sympy               rtol 1e-9   atol 1e-12   (exact derivative, evaluated at 30 digits)
+  finite differences  rtol 1e-5   atol 1e-8 * max(1, |f|)   (central, float64)
+
+Statuses: "pass", "fail", "skipped" (could not run: says why; never a pass),
+"inconclusive" (finite-difference step straddles a kink, or leaves the domain), and
+"subgradient" (the point is on a kink: backprop used the documented subgradient; the
+symbolic derivative does not exist there). Only "fail" turns the exit code to 1.
+
+sympy is imported inside the functions that need it, so a run without checks never pays for it.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import BackpropError
+from .forward import forward, is_array
+from .graph import Graph
+
+SYMPY_RTOL = 1e-9
+SYMPY_ATOL = 1e-12
+FD_RTOL = 1e-5
+FD_ATOL = 1e-8
+# Central differences err by ~h^2 f''' (truncation) plus ~eps f / h (rounding); the cube root
+# of machine epsilon balances the two. The step is scaled by the variable's magnitude.
+FD_STEP = (2.0 ** -52) ** (1.0 / 3.0)
+
+SYMPY_MAX_NODES = 2_000  # sympy's expression building and diff slow down sharply past this
+SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; chains deeper than ~50 raise RecursionError
+SYMPY_SECONDS = 10.0  # for all of one program's symbolic derivatives
+FD_MAX_NODE_EVALS = 20_000_000  # forward-pass work the finite-difference check may spend
+EXPECT_MAX_REL = 0.05  # the most relative error an expectation's rounding may excuse
+
+
+@dataclass(frozen=True)
+class Check:
+    method: str  # "sympy", "finite-difference", "expected"
+    status: str  # "pass", "fail", "skipped", "inconclusive", "subgradient"
+    reference: float | None = None  # the other method's number
+    rel_error: float | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "status": self.status, "reference": self.reference,
+                "rel_error": self.rel_error, "reason": self.reason or None}
+
+
+@dataclass(frozen=True)
+class Limits:
+    sympy_max_nodes: int = SYMPY_MAX_NODES
+    sympy_max_depth: int = SYMPY_MAX_DEPTH
+    sympy_seconds: float = SYMPY_SECONDS
+    fd_max_node_evals: int = FD_MAX_NODE_EVALS
+
+
+def rel_error(a: float, b: float) -> float:
+    """|a - b| / max(|a|, |b|), and 0 when both are 0."""
+    scale = max(abs(a), abs(b))
+    return 0.0 if scale == 0 else abs(a - b) / scale
+
+
+def compare(method: str, ours: float, ref: float, rtol: float, atol: float,
+            on_kink: bool = False) -> Check:
+    err = rel_error(ours, ref)
+    ok = err <= rtol or abs(ours - ref) <= atol
+    status = "pass" if ok else ("subgradient" if on_kink else "fail")
+    reason = "" if ok or not on_kink else "non-differentiable point: compared with a subgradient"
+    return Check(method, status, ref, err, reason)
+
+
+# --- kinks --------------------------------------------------------------------------------
+
+
+def branches(graph: Graph, values: list) -> tuple:
+    """The smooth piece each piecewise node is on; None marks a node exactly on a kink."""
+    return tuple(op.branch(*[values[j] for j in graph.args[i]])
+                 for i, op in enumerate(graph.ops) if op.branch is not None)
+
+
+def kinks(graph: Graph, values: list) -> list[tuple[int, str]]:
+    """(node, convention) for every node evaluated exactly at a non-differentiable point."""
+    found = []
+    for i, op in enumerate(graph.ops):
+        if op.branch is None:
+            continue
+        args = [values[j] for j in graph.args[i]]
+        if any(is_array(a) for a in args):
+            continue  # array kinks are reported by the array checker per entry
+        if op.branch(*args) is None:
+            found.append((i, op.subgradient))
+    return found
+
+
+# --- finite differences -------------------------------------------------------------------
+
+
+def finite_difference(graph: Graph, bindings: Mapping[str, Any], name: str,
+                      base_branches: tuple | None = None) -> tuple[float | None, str]:
+    """Central difference d(output)/d(name); (None, reason) when it cannot be trusted."""
+    x = bindings[name]
+    h = FD_STEP * max(1.0, abs(x))
+    h = (x + h) - x  # make the step exactly representable, so 2h is the true spacing
+    out = graph.output
+    try:
+        plus = forward(graph, {**bindings, name: x + h})
+        minus = forward(graph, {**bindings, name: x - h})
+    except BackpropError:
+        return None, "the finite-difference step leaves the function's domain"
+    if base_branches:
+        if branches(graph, plus) != branches(graph, minus):
+            return None, "the finite-difference step straddles a kink"
+    return (plus[out] - minus[out]) / (2 * h), ""
+
+
+# --- sympy --------------------------------------------------------------------------------
+
+
+class _Timeout(Exception):
+    pass
+
+
+def sympy_expressions(graph: Graph):
+    """The sympy expression of every node, built from the graph (never from the user's text)."""
+    import sympy as sp
+
+    exprs: list = [None] * len(graph)
+    for i, op in enumerate(graph.ops):
+        if op.name == "var":
+            exprs[i] = sp.Symbol(graph.names[i], real=True)
+        elif op.name == "const":
+            exprs[i] = _sympy_constant(sp, graph.names.get(i), graph.consts[i])
+        else:
+            if op.sympy is None:
+                raise _NoSymbolic(op.name)
+            exprs[i] = op.sympy(sp, *[exprs[j] for j in graph.args[i]])
+    return exprs
+
+
+class _NoSymbolic(Exception):
+    pass
+
+
+def _sympy_constant(sp, name: str | None, value: float):
+    if name == "pi":
+        return sp.pi
+    if name == "e":
+        return sp.E
+    if value == int(value) and abs(value) < 2 ** 53:
+        return sp.Integer(int(value))
+    # The exact binary value of the float the user's literal became: what backprop computed.
+    return sp.Rational(value)
+
+
+def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
+                    limits: Limits = Limits()) -> tuple[dict[str, float], str]:
+    """{name: d(output)/d(name)} from sympy, or ({}, reason) when the check cannot run."""
+    if len(graph) > limits.sympy_max_nodes:
+        return {}, f"the graph has {len(graph):,} nodes (sympy limit {limits.sympy_max_nodes:,})"
+    depth = graph.depth()
+    if depth > limits.sympy_max_depth:
+        return {}, f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+    try:
+        with _deadline(limits.sympy_seconds):
+            import sympy as sp
+
+            exprs = sympy_expressions(graph)
+            f = exprs[graph.output]
+            point = {sp.Symbol(n, real=True): sp.Rational(float(v)) for n, v in bindings.items()
+                     if not is_array(v)}
+            out: dict[str, float] = {}
+            for name in names:
+                d = sp.diff(f, sp.Symbol(name, real=True))
+                value = d.evalf(30, subs=point)
+                if not value.is_real or not value.is_finite:
+                    value = sp.N(d.subs(point), 30)
+                if not (value.is_real and value.is_finite):
+                    return {}, f"sympy's derivative for {name} has no finite value here"
+                out[name] = float(value)
+            return out, ""
+    except _Timeout:
+        return {}, f"sympy took longer than {limits.sympy_seconds:g} s"
+    except _NoSymbolic as exc:
+        return {}, f"the op {exc.args[0]} has no symbolic form"
+    except RecursionError:
+        return {}, "sympy recursed too deep on this expression"
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        return {}, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+
+
+class _deadline:
+    """Interrupt sympy after `seconds` with SIGALRM (main thread on Unix); else no limit."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self):
+        if (self.seconds and hasattr(signal, "setitimer")
+                and threading.current_thread() is threading.main_thread()):
+            def on_alarm(signum, frame):
+                raise _Timeout()
+
+            self.previous = signal.signal(signal.SIGALRM, on_alarm)
+            self.prev_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.started = time.monotonic()
+            self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+            # Hand an outer timer (a batch worker's per-case limit) back what is left of it.
+            outer, _interval = self.prev_timer
+            if outer:
+                left = outer - (time.monotonic() - self.started)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+        return False
+
+
+# --- all checks for a scalar program ------------------------------------------------------
+
+
+def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: list,
+                names: list[str], *, sympy: bool = True, numeric: bool = True,
+                limits: Limits = Limits()) -> dict[str, list[Check]]:
+    """For each name, its checks: sympy first, then finite differences."""
+    result: dict[str, list[Check]] = {n: [] for n in names}
+    on_kink = bool(kinks(graph, values))
+    if sympy:
+        refs, reason = sympy_gradients(graph, bindings, names, limits)
+        for n in names:
+            if n in refs:
+                ours = grads[graph.variables[n]] if n in graph.variables else 0.0
+                result[n].append(compare("sympy", ours, refs[n], SYMPY_RTOL, SYMPY_ATOL,
+                                         on_kink))
+            else:
+                result[n].append(Check("sympy", "skipped", reason=reason))
+    if numeric:
+        base = branches(graph, values)
+        budget = limits.fd_max_node_evals // max(1, 2 * len(graph))
+        f_scale = max(1.0, abs(values[graph.output]))
+        for k, n in enumerate(names):
+            if k >= budget:
+                result[n].append(Check("finite-difference", "skipped",
+                                       reason=f"over the finite-difference budget: checked "
+                                              f"{budget} of {len(names)} variables"))
+                continue
+            ours = grads[graph.variables[n]] if n in graph.variables else 0.0
+            ref, why = finite_difference(graph, bindings, n, base)
+            if ref is None:
+                result[n].append(Check("finite-difference", "inconclusive", reason=why))
+            else:
+                result[n].append(compare("finite-difference", ours, ref, FD_RTOL,
+                                         FD_ATOL * f_scale, on_kink))
+    return result
+
+
+# --- expectations -------------------------------------------------------------------------
+
+
+def expectation(ours: float, text: str) -> Check:
+    """Grade a hand-derived number: right to the digits it was written with.
+
+    "-0.2" passes for -0.1966 (it is what -0.1966 rounds to), "0.39" for 0.3932, but rounding
+    may never hide more than EXPECT_MAX_REL relative error ("-4" does not pass for -3.6). A
+    match to 1e-9 relative always passes. The reference is the expected number.
+    """
+    expected = float(text)
+    err = rel_error(ours, expected)
+    half_ulp = 0.5 * 10.0 ** _last_digit_exponent(text)
+    rounded_ok = abs(ours - expected) <= half_ulp * (1 + 1e-9) and err <= EXPECT_MAX_REL
+    ok = err <= 1e-9 or rounded_ok
+    return Check("expected", "pass" if ok else "fail", expected, err,
+                 "" if ok else f"expected {text}")
+
+
+def _last_digit_exponent(text: str) -> int:
+    """The power of ten of the last digit written: '0.39' -> -2, '-4' -> 0, '1.5e-3' -> -4."""
+    mantissa, _, exp = text.strip().lower().partition("e")
+    shift = int(exp) if exp else 0
+    mantissa = mantissa.lstrip("+-")
+    if "." in mantissa:
+        return shift - len(mantissa.split(".", 1)[1])
+    return shift
+
+
+def is_finite_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -1,0 +1,293 @@
+"""The click commands: the only place that reads arguments, prints and exits.
+
+Results go to stdout, warnings and errors to stderr. Exit codes: 0 fine, 1 a check disagreed,
+2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from . import __version__
+from .errors import BackpropError, BindingError
+
+EXIT_INTERNAL = 3
+
+CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
+           "max_content_width": 100}
+
+
+def main() -> None:
+    # A short-lived process building a big object graph: the cyclic collector would only
+    # re-walk it again and again (micrograd's super-linear slowdown); nothing here makes cycles.
+    gc.disable()
+    try:
+        cli.main(prog_name="backprop", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort usually
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="backprop")
+def cli() -> None:
+    """backprop: gradients by the chain rule, node by node, checked two independent ways.
+
+    \b
+    Examples:
+      backprop eval "(x+y)*z" x=-2 y=5 z=-4
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4
+      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
+      backprop eval -f program.txt x=1 --json
+    """
+
+
+# --- shared plumbing ----------------------------------------------------------------------
+
+
+def report_errors(fn: Callable) -> Callable:
+    """Turn the project's errors into one clear message on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BackpropError as err:
+            click.echo(err.render(), err=True)
+            sys.exit(2)
+        except RecursionError:  # pragma: no cover - nothing recurses on user input
+            click.echo("error: the input is nested too deeply", err=True)
+            sys.exit(2)
+        except MemoryError:
+            click.echo("error: out of memory: the input is too large", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # never a traceback: one line, and a distinct exit code
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)",
+                       err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def program_options(fn: Callable) -> Callable:
+    """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
+    fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
+                      allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
+    fn = click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="PROGRAM [NAME=VALUE]...")(fn)
+    return fn
+
+
+def output_options(fn: Callable) -> Callable:
+    fn = click.option("--precision", type=click.IntRange(1, 17), default=6, show_default=True,
+                      help="Significant digits in tables (JSON is always full precision).")(fn)
+    fn = click.option("--plain", is_flag=True,
+                      help="Plain text even on a terminal (the default when piped).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")(fn)
+    return fn
+
+
+def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str, str, list[str]]:
+    """(program text, where it came from, binding words)."""
+    words = list(words)
+    if program_file is not None:
+        return _read_text(program_file), program_file, words
+    if not words:
+        raise BackpropError("no program given",
+                            hint='e.g. backprop eval "(x+y)*z" x=-2 y=5 z=-4')
+    first, rest = words[0], words[1:]
+    if first == "-":
+        return _read_text("-"), "<stdin>", rest
+    unknown = [w for w in rest if w.startswith("--")]
+    if unknown:
+        raise BindingError(f"unknown option {unknown[0]}", hint="see --help")
+    return first, "", rest
+
+
+def _read_text(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise BackpropError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BackpropError(f"{path}: is a directory") from None
+    except UnicodeDecodeError:
+        raise BackpropError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise BackpropError(f"{path}: {exc.strerror}") from None
+
+
+def parse_binding_words(words: list[str]):
+    from .bindings import is_binding, parse_bindings
+
+    for w in words:
+        if not is_binding(w):
+            hint = "write NAME=VALUE with no spaces, e.g. x=-2"
+            if w == "=":
+                hint = "no spaces around '=': x=-2"
+            raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
+    return parse_bindings(words)
+
+
+def use_rich(plain: bool) -> bool:
+    return not plain and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def warn(lines) -> None:
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+def emit_json(data: dict) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def parse_expect(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        value = value.strip()
+        try:
+            float(value)
+        except ValueError:
+            raise BindingError(f"--expect {item}: not NAME=NUMBER",
+                               hint="e.g. --expect x=-4 or --expect value=-12") from None
+        if not eq or not name:
+            raise BindingError(f"--expect {item}: not NAME=NUMBER",
+                               hint="e.g. --expect x=-4 or --expect value=-12")
+        out[name] = value
+    return out
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@cli.command("eval", context_settings=CONTEXT)
+@program_options
+@output_options
+@click.option("--no-check", is_flag=True, help="Skip both cross-checks (fastest).")
+@click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
+@click.option("--no-numeric", is_flag=True, help="Skip the finite-difference check.")
+@click.option("--wrt", metavar="NAMES", help="Only these gradients, comma-separated: --wrt x,y")
+@click.option("--expect", "expects", multiple=True, metavar="NAME=VALUE",
+              help="Grade a hand-derived gradient (or 'value'); repeatable.")
+@click.option("--symbolic", is_flag=True, help="Also print sympy's derivative formula.")
+@click.option("--seed", metavar="VALUE",
+              help="Upstream gradient for a non-scalar output (a number or a list).")
+@report_errors
+def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy, no_numeric,
+             wrt, expects, symbolic, seed):
+    """Evaluate PROGRAM and print d(output)/d(name) for every bound name, cross-checked.
+
+    Each gradient is checked against sympy's symbolic derivative and against central finite
+    differences. Exit code 0: all checks pass; 1: a check disagreed; 2: bad input.
+
+    \b
+    Examples:
+      backprop eval "(x+y)*z" x=-2 y=5 z=-4
+      backprop eval "-x*y" x=2 y=3 --expect x=-3
+      backprop eval "q = x + y; f = q * z" x=-2 y=5 z=-4 --json
+      backprop eval "sum((W @ x)**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
+      backprop eval - x=1 < program.txt
+    """
+    from .evaluate import Options, evaluate
+
+    source, origin, bind_words = read_program(words, program_file)
+    bindings = parse_binding_words(bind_words)
+    seed_value = None
+    if seed is not None:
+        from .bindings import parse_value
+
+        seed_value = parse_value("--seed", seed)
+    options = Options(
+        check=not no_check, sympy=not no_sympy, numeric=not no_numeric,
+        wrt=tuple(n.strip() for n in wrt.split(",") if n.strip()) if wrt else None,
+        expect=parse_expect(expects), symbolic=symbolic, seed=seed_value)
+    try:
+        result = evaluate(source, bindings, options)
+    except BackpropError as err:
+        click.echo(err.render(origin or None), err=True)
+        sys.exit(2)
+    warn(result.warnings)
+    program = source.strip()
+    if as_json:
+        from .render.json_out import eval_json
+
+        emit_json(eval_json(result, program))
+    elif use_rich(plain):
+        from .render.tables import eval_view
+
+        console().print(eval_view(result, program, precision))
+    else:
+        from .render.plain import eval_text
+
+        click.echo(eval_text(result, precision))
+    sys.exit(result.exit_code)
+
+
+@cli.command("trace", context_settings=CONTEXT)
+@program_options
+@output_options
+@report_errors
+def trace_cmd(words, program_file, as_json, plain, precision):
+    """Print the backward pass node by node: value, upstream, local and downstream gradients.
+
+    One row per node in forward order. The upstream gradient is d(output)/d(node); each input
+    receives upstream x local; where a node fans out, its gradient is the sum of what its
+    consumers sent back. The gate column gives the lecture's role (add distributes, mul
+    switches, max routes).
+
+    \b
+    Examples:
+      backprop trace "(x+y)*z" x=-2 y=5 z=-4
+      backprop trace "a = x*y; f = a + a*z" x=2 y=3 z=4 --json
+    """
+    from .evaluate import Options, evaluate
+    from .trace import trace_rows
+
+    source, origin, bind_words = read_program(words, program_file)
+    bindings = parse_binding_words(bind_words)
+    try:
+        result = evaluate(source, bindings, Options(check=False))
+    except BackpropError as err:
+        click.echo(err.render(origin or None), err=True)
+        sys.exit(2)
+    warn(result.warnings)
+    rows = trace_rows(result.graph, result.values, result.grads)
+    if as_json:
+        from .render.json_out import trace_json
+
+        emit_json(trace_json(rows))
+    elif use_rich(plain):
+        from .render.tables import trace_view
+
+        console().print(trace_view(rows, precision))
+    else:
+        from .render.plain import trace_lines
+
+        out = sys.stdout
+        for line in trace_lines(rows, precision):
+            out.write(line + "\n")
+    sys.exit(0)

@@ -1,0 +1,192 @@
+"""One case end to end: text -> graph -> values -> gradients -> checks, as one `Result`.
+
+`eval`, `trace`, `graph` and the batch checker all run cases through `evaluate`, so they agree
+on every number, warning and exit code.
+
+Exit codes (owned by `Result.exit_code`; the CLI only passes them on):
+  0  every check that ran passed (or none was asked for)
+  1  a check disagreed: sympy, finite differences, or an --expect value
+  2  bad input (raised as BackpropError before a Result exists)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .backward import backpropagate
+from .check import Check, Limits, cross_check, expectation, kinks
+from .errors import BindingError, ShapeError
+from .forward import forward, is_array
+from .graph import Graph
+from .parser import parse
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass(frozen=True)
+class Options:
+    check: bool = True  # run sympy and finite differences
+    sympy: bool = True
+    numeric: bool = True
+    wrt: tuple[str, ...] | None = None  # only these gradients
+    expect: Mapping[str, str] = field(default_factory=dict)  # name or "value" -> number text
+    symbolic: bool = False  # also give sympy's derivative formula per variable
+    seed: Any = None  # upstream gradient for a non-scalar output
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    name: str
+    gradient: Any  # float, or an array shaped like the variable
+    checks: tuple[Check, ...] = ()
+    formula: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status == "fail" for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        """One word for the row: fail, pass, unchecked."""
+        if self.failed:
+            return "fail"
+        return "pass" if any(c.status == "pass" for c in self.checks) else "unchecked"
+
+
+@dataclass(frozen=True)
+class Result:
+    graph: Graph
+    bindings: Mapping[str, Any]
+    values: list
+    grads: list
+    rows: tuple[GradientRow, ...]
+    value_checks: tuple[Check, ...] = ()
+    warnings: tuple[str, ...] = ()
+    checked: bool = False
+
+    @property
+    def value(self) -> Any:
+        return self.values[self.graph.output]
+
+    @property
+    def gradients(self) -> dict[str, Any]:
+        return {r.name: r.gradient for r in self.rows}
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed for r in self.rows) or any(c.status == "fail"
+                                                       for c in self.value_checks)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CHECK_FAILED if self.failed else EXIT_OK
+
+
+def evaluate(source: str | Graph, bindings: Mapping[str, Any],
+             options: Options = Options()) -> Result:
+    """Run one program at one point. Raises BackpropError for bad input."""
+    graph = parse(source) if isinstance(source, str) else source
+    warnings = [f"{name} is bound but the program never reads it"
+                for name in bindings if name not in graph.variables]
+    names = _selected_names(graph, bindings, options.wrt)
+    values = forward(graph, bindings)
+    output = values[graph.output]
+    seed = _seed(graph, output, options.seed)
+    grads = backpropagate(graph, values, seed)
+
+    for i, convention in kinks(graph, values):
+        warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable point; "
+                        f"backprop uses the subgradient {convention}")
+
+    arrays = any(is_array(v) for v in bindings.values()) or is_array(output)
+    checks: dict[str, list[Check]] = {n: [] for n in names}
+    if options.check and (options.sympy or options.numeric):
+        if arrays:
+            from .array_check import cross_check_arrays
+
+            checks = cross_check_arrays(graph, bindings, values, grads, names,
+                                        sympy=options.sympy, numeric=options.numeric,
+                                        limits=options.limits)
+        else:
+            checks = cross_check(graph, bindings, values, grads, names, sympy=options.sympy,
+                                 numeric=options.numeric, limits=options.limits)
+
+    value_checks: list[Check] = []
+    for key, text in options.expect.items():
+        if key == "value":
+            value_checks.append(expectation(float(output), text))
+        elif key not in names:
+            raise BindingError(f"--expect {key}={text}: {key} is not a bound variable",
+                               hint="expect 'value' or one of: " + ", ".join(names))
+        else:
+            checks[key].append(expectation(float(_gradient(graph, grads, key)), text))
+
+    formulas = _formulas(graph, names, options) if options.symbolic else {}
+    rows = tuple(GradientRow(n, _gradient(graph, grads, n), tuple(checks[n]), formulas.get(n))
+                 for n in names)
+    return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
+                  tuple(warnings), options.check)
+
+
+def _selected_names(graph: Graph, bindings: Mapping[str, Any],
+                    wrt: tuple[str, ...] | None) -> list[str]:
+    names = list(bindings)
+    for name in graph.variables:  # every read variable is bound; forward raises otherwise
+        if name not in bindings:
+            names.append(name)
+    if wrt is None:
+        return names
+    for name in wrt:
+        if name not in bindings:
+            raise BindingError(f"--wrt {name}: {name} is not a bound variable",
+                               hint="bound: " + (", ".join(bindings) or "none"))
+    return list(dict.fromkeys(wrt))
+
+
+def _gradient(graph: Graph, grads: list, name: str) -> Any:
+    i = graph.variables.get(name)
+    return 0.0 if i is None else grads[i]
+
+
+def _seed(graph: Graph, output: Any, seed: Any) -> Any:
+    """d(output)/d(output): 1 for a scalar; a non-scalar output needs a given upstream."""
+    if not is_array(output):
+        return 1.0 if seed is None else float(seed)
+    if seed is None:
+        raise ShapeError(
+            f"the output has shape {tuple(output.shape)}: a gradient needs a scalar output",
+            graph.source, (graph.starts[graph.output], graph.ends[graph.output]),
+            "wrap it in sum(...), or give the upstream gradient with --seed")
+    import numpy as np
+
+    seed = np.broadcast_to(np.asarray(seed, dtype=float), output.shape).copy() \
+        if np.ndim(seed) == 0 else np.asarray(seed, dtype=float)
+    if seed.shape != output.shape:
+        raise ShapeError(f"--seed has shape {seed.shape} but the output has shape "
+                         f"{tuple(output.shape)}")
+    return seed
+
+
+def _formulas(graph: Graph, names: list[str], options: Options) -> dict[str, str]:
+    """sympy's derivative formula per variable, within the same limits as the check."""
+    from .check import _deadline, _Timeout, sympy_expressions
+
+    limits = options.limits
+    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
+        return {n: "(skipped: the graph is too large for sympy)" for n in names}
+    try:
+        with _deadline(limits.sympy_seconds):
+            import sympy as sp
+
+            f = sympy_expressions(graph)[graph.output]
+            return {n: sp.sstr(sp.simplify(sp.diff(f, sp.Symbol(n, real=True))))
+                    for n in names}
+    except _Timeout:
+        return {n: f"(skipped: sympy took longer than {limits.sympy_seconds:g} s)"
+                for n in names}
+    except Exception as exc:  # sympy's failures are many; the formula is a courtesy
+        return {n: f"(skipped: sympy failed: {type(exc).__name__})" for n in names}

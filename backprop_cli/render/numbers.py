@@ -1,0 +1,54 @@
+"""How numbers, arrays and check results read in tables (shared by the plain and rich views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..check import Check
+from ..forward import is_array
+
+FULL_ARRAY_ENTRIES = 64  # arrays up to this size print in full; larger ones are summarised
+
+
+def number(x: Any, precision: int = 6) -> str:
+    """`precision` significant digits, without a '-0' or a trailing exponent for small ints."""
+    if x is None:
+        return "-"
+    if is_array(x):
+        return array(x, precision)
+    x = float(x)
+    if x == 0:
+        return "0"
+    text = f"{x:.{precision}g}"
+    return text
+
+
+def array(x: Any, precision: int = 6) -> str:
+    import numpy as np
+
+    if x.size <= FULL_ARRAY_ENTRIES:
+        return np.array2string(np.asarray(x), precision=precision, separator=", ",
+                               suppress_small=False, max_line_width=10_000,
+                               formatter={"float_kind": lambda v: number(v, precision)})
+    return (f"array{tuple(x.shape)} min {number(x.min(), precision)} "
+            f"max {number(x.max(), precision)} mean {number(x.mean(), precision)}")
+
+
+def shape(x: Any) -> str:
+    return "x".join(str(n) for n in x.shape) if is_array(x) else "scalar"
+
+
+def check(c: Check | None) -> str:
+    """'pass 1.4e-16', 'FAIL 3.2e-02 (ref 1.5)', 'skipped: why', 'inconclusive: why'."""
+    if c is None:
+        return "-"
+    if c.status == "pass":
+        return f"pass {c.rel_error:.1e}" if c.rel_error is not None else "pass"
+    if c.status in ("fail", "subgradient"):
+        word = "FAIL" if c.status == "fail" else "subgradient"
+        return f"{word} {c.rel_error:.1e} (ref {number(c.reference, 10)})"
+    return f"{c.status}: {c.reason}" if c.reason else c.status
+
+
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",
+                "inconclusive": "yellow", "subgradient": "yellow"}

@@ -1,0 +1,94 @@
+"""Results -> plain, unboxed text for pipes and files (aligned columns, no colour, no markup)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from ..evaluate import Result
+from ..trace import TraceRow
+from . import numbers
+
+
+def columns(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    rows = list(rows)
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    for r in [header, *rows]:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths)] + [r[-1]]
+        yield "  ".join(cells).rstrip()
+
+
+def check_columns(result: Result) -> list[str]:
+    """Which check methods appear, in a fixed order."""
+    present = {c.method for r in result.rows for c in r.checks}
+    return [m for m in ("sympy", "finite-difference", "expected") if m in present]
+
+
+def verdict(result: Result) -> str:
+    n = len(result.rows)
+    failed = [r.name for r in result.rows if r.failed]
+    bad_value = [c for c in result.value_checks if c.status == "fail"]
+    if failed or bad_value:
+        parts = []
+        if failed:
+            parts.append(f"{len(failed)} of {n} gradients disagree ({', '.join(failed)})")
+        if bad_value:
+            parts.append("the value is not the expected one")
+        return "FAILED: " + "; ".join(parts)
+    if not result.checked and not any(r.checks for r in result.rows):
+        return "not checked (--no-check)"
+    methods = sorted({c.method for r in result.rows for c in r.checks if c.status == "pass"})
+    unconfirmed = [r.name for r in result.rows if r.verdict != "pass"]
+    text = f"all {n} gradients agree with " + " and ".join(
+        m.replace("-", " ") for m in methods) if methods else "no check could run"
+    if unconfirmed and methods:
+        text = f"{n - len(unconfirmed)} of {n} gradients confirmed by " + " and ".join(
+            m.replace("-", " ") for m in methods) + f"; not confirmed: {', '.join(unconfirmed)}"
+    return text
+
+
+def eval_text(result: Result, precision: int) -> str:
+    lines = [f"value  {numbers.number(result.value, precision)}"]
+    for c in result.value_checks:
+        lines.append(f"expected value: {numbers.check(c)}")
+    lines.append("")
+    methods = check_columns(result)
+    header = ["name", "gradient", *methods]
+    body = []
+    for r in result.rows:
+        by = {c.method: c for c in r.checks}
+        body.append([r.name, numbers.number(r.gradient, precision),
+                     *[numbers.check(by.get(m)) for m in methods]])
+    lines.extend(columns(header, body))
+    formulas = [r for r in result.rows if r.formula]
+    if formulas:
+        lines.append("")
+        lines.extend(f"d/d{r.name} = {r.formula}" for r in formulas)
+    lines.append("")
+    lines.append(verdict(result))
+    return "\n".join(lines)
+
+
+def trace_lines(rows: list[TraceRow], precision: int) -> Iterator[str]:
+    header = ["id", "node", "op", "inputs", "value", "upstream", "local", "downstream", "gate"]
+    body = []
+    for r in rows:
+        body.append([
+            f"#{r.id}", r.name or r.text, r.label,
+            ", ".join(f"#{j}" for j in r.inputs) or "-",
+            numbers.number(r.value, precision),
+            numbers.number(r.grad, precision),
+            ", ".join("vjp" if x is None else numbers.number(x, precision) for x in r.local)
+            or "-",
+            ", ".join(numbers.number(x, precision) for x in r.downstream) or "-",
+            r.role.split(":")[0],
+        ])
+    yield from columns(header, body)
+    fans = [r for r in rows if r.fans_out]
+    if fans:
+        yield ""
+        for r in fans:
+            parts = " + ".join(f"{numbers.number(g, precision)} (from #{c})"
+                               for c, g in r.contributions)
+            yield (f"fan-out: #{r.id} {r.name or r.text} feeds {len(r.contributions)} nodes; "
+                   f"its gradient {numbers.number(r.grad, precision)} = {parts}")

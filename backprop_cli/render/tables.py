@@ -1,0 +1,65 @@
+"""Results -> rich renderables for a terminal. User text is passed as Text, never as markup."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..evaluate import Result
+from ..trace import TraceRow
+from . import numbers
+from .plain import check_columns, verdict
+
+
+def _check_cell(c) -> Text:
+    if c is None:
+        return Text("-", style="dim")
+    return Text(numbers.check(c), style=numbers.STATUS_STYLE.get(c.status, ""))
+
+
+def eval_view(result: Result, program: str, precision: int) -> Group:
+    head = Text.assemble(("f", "bold"), " = ", (program, "cyan"), "   value ",
+                         (numbers.number(result.value, precision), "bold green"))
+    parts = [head]
+    for c in result.value_checks:
+        parts.append(Text.assemble("expected value: ", _check_cell(c)))
+    methods = check_columns(result)
+    table = Table(title=None, show_edge=True, header_style="bold")
+    table.add_column("name", style="bold")
+    table.add_column("d f / d name", justify="right", style="red")
+    for m in methods:
+        table.add_column(m)
+    for r in result.rows:
+        by = {c.method: c for c in r.checks}
+        table.add_row(Text(r.name), Text(numbers.number(r.gradient, precision)),
+                      *[_check_cell(by.get(m)) for m in methods])
+    parts.append(table)
+    for r in result.rows:
+        if r.formula:
+            parts.append(Text.assemble(f"d/d{r.name} = ", (r.formula, "magenta")))
+    style = "bold red" if result.failed else "green"
+    parts.append(Text(verdict(result), style=style))
+    return Group(*parts)
+
+
+def trace_view(rows: list[TraceRow], precision: int) -> Table:
+    table = Table(header_style="bold", title="forward (green) and backward (red), node by node")
+    for name, kw in (("id", {}), ("node", {"style": "bold"}), ("op", {}), ("inputs", {}),
+                     ("value", {"style": "green", "justify": "right"}),
+                     ("upstream", {"style": "red", "justify": "right"}),
+                     ("local", {"justify": "right"}), ("downstream", {"justify": "right"}),
+                     ("gate", {"style": "dim"})):
+        table.add_column(name, **kw)
+    for r in rows:
+        node = Text(r.name or r.text)
+        if r.fans_out:
+            node.append(f"  (sum of {len(r.contributions)})", style="yellow")
+        table.add_row(
+            f"#{r.id}", node, Text(r.label), ", ".join(f"#{j}" for j in r.inputs) or "-",
+            numbers.number(r.value, precision), numbers.number(r.grad, precision),
+            ", ".join("vjp" if x is None else numbers.number(x, precision) for x in r.local)
+            or "-",
+            ", ".join(numbers.number(x, precision) for x in r.downstream) or "-",
+            Text(r.role.split(":")[0]))
+    return table
