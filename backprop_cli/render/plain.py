@@ -37,14 +37,19 @@ def verdict(result: Result) -> str:
         return "FAILED: " + "; ".join(parts)
     if not result.checked and not any(r.checks for r in result.rows):
         return "not checked (--no-check)"
-    methods = sorted({c.method for r in result.rows for c in r.checks if c.status == "pass"})
+    passed = {c.method for r in result.rows for c in r.checks if c.status == "pass"}
+    methods = " and ".join(_METHOD_WORDS[m] for m in _METHOD_WORDS if m in passed)
     unconfirmed = [r.name for r in result.rows if r.verdict != "pass"]
-    text = f"all {n} gradients agree with " + " and ".join(
-        m.replace("-", " ") for m in methods) if methods else "no check could run"
-    if unconfirmed and methods:
-        text = f"{n - len(unconfirmed)} of {n} gradients confirmed by " + " and ".join(
-            m.replace("-", " ") for m in methods) + f"; not confirmed: {', '.join(unconfirmed)}"
-    return text
+    if not methods:
+        return "no check could run: the gradients are unconfirmed"
+    if unconfirmed:
+        return (f"{n - len(unconfirmed)} of {n} gradients confirmed by {methods}; "
+                f"not confirmed: {', '.join(unconfirmed)}")
+    return f"all {n} gradients agree with {methods}"
+
+
+_METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
+                 "expected": "the expected values"}
 
 
 def eval_text(result: Result, precision: int) -> str:
