@@ -18,6 +18,7 @@ from . import __version__
 from .errors import BackpropError, BindingError
 
 EXIT_INTERNAL = 3
+RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
 CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
            "max_content_width": 100}
@@ -280,7 +281,7 @@ def trace_cmd(words, program_file, as_json, plain, precision):
         from .render.json_out import trace_json
 
         emit_json(trace_json(rows))
-    elif use_rich(plain):
+    elif use_rich(plain) and len(rows) <= RICH_TRACE_ROWS:
         from .render.tables import trace_view
 
         console().print(trace_view(rows, precision))

@@ -119,11 +119,13 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     for key, text in options.expect.items():
         if key == "value":
             value_checks.append(expectation(float(output), text))
-        elif key not in names:
-            raise BindingError(f"--expect {key}={text}: {key} is not a bound variable",
+            continue
+        # `dx=-4` reads as the lecture writes it; `x=-4` is the short form.
+        name = key if key in names else key[1:] if key[:1] == "d" and key[1:] in names else None
+        if name is None:
+            raise BindingError(f"expected {key}={text}: {key} is not a bound variable",
                                hint="expect 'value' or one of: " + ", ".join(names))
-        else:
-            checks[key].append(expectation(float(_gradient(graph, grads, key)), text))
+        checks[name].append(expectation(float(_gradient(graph, grads, name)), text))
 
     formulas = _formulas(graph, names, options) if options.symbolic else {}
     rows = tuple(GradientRow(n, _gradient(graph, grads, n), tuple(checks[n]), formulas.get(n))
