@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -18,6 +19,8 @@ from . import __version__
 from .errors import BackpropError, BindingError
 
 EXIT_INTERNAL = 3
+
+_OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
 CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
@@ -101,6 +104,15 @@ def output_options(fn: Callable) -> Callable:
 def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str, str, list[str]]:
     """(program text, where it came from, binding words)."""
     words = list(words)
+    # Unknown options reach us as words, since a program may start with '-'. A binding never
+    # starts with '--'; a program spelled like `--name` is taken for a mistyped option.
+    skip = int(program_file is None and bool(words) and not _OPTION_LIKE.match(words[0]))
+    unknown = [w for w in words[skip:] if w.startswith("--")]
+    if unknown:
+        hint = "see --help"
+        if program_file is None and unknown[0] is words[0]:
+            hint += "; a program that starts with two minus signs needs a space: - -x"
+        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}", hint=hint)
     if program_file is not None:
         return _read_text(program_file), program_file, words
     if not words:
@@ -109,9 +121,6 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
     first, rest = words[0], words[1:]
     if first == "-":
         return _read_text("-"), "<stdin>", rest
-    unknown = [w for w in rest if w.startswith("--")]
-    if unknown:
-        raise BindingError(f"unknown option {unknown[0]}", hint="see --help")
     return first, "", rest
 
 
@@ -134,12 +143,24 @@ def _read_text(path: str) -> str:
 def parse_binding_words(words: list[str]):
     from .bindings import is_binding, parse_bindings
 
-    for w in words:
-        if not is_binding(w):
-            hint = "write NAME=VALUE with no spaces, e.g. x=-2"
-            if w == "=":
-                hint = "no spaces around '=': x=-2"
-            raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
+    for k, w in enumerate(words):
+        if is_binding(w):
+            continue
+        # `x = 3` arrives as three words (`x =3`, `x= 3` as two): show them and how to join.
+        prev = words[k - 1] if k else ""
+        nxt = words[k + 1] if k + 1 < len(words) else ""
+        spaced = None
+        if prev.endswith("=") and is_binding(prev):
+            spaced = f"{prev} {w}"
+        elif nxt.startswith("="):
+            spaced = " ".join(words[k:k + 3]) if nxt == "=" else f"{w} {nxt}"
+        if spaced is not None:
+            raise BindingError(f"{spaced!r} has spaces around '='",
+                               hint=f"write {spaced.replace(' ', '')} as one word")
+        hint = "write NAME=VALUE with no spaces, e.g. x=-2"
+        if k == 0 and w.startswith("="):
+            hint = 'quote a program that has spaces: "q = x + y; q * z"'
+        raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
     return parse_bindings(words)
 
 
