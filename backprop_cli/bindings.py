@@ -40,7 +40,9 @@ def parse_binding(word: str) -> tuple[str, Any]:
     if not eq:
         raise BindingError(f"{word!r} is not a binding", hint="write NAME=VALUE, e.g. x=-2")
     if not _NAME.match(name):
-        raise BindingError(f"{name!r} is not a valid name", hint=f"in {word!r}")
+        raise BindingError(f"{name!r} is not a valid name",
+                           hint=f"in {word!r}; names are letters, digits and _, "
+                                "not starting with a digit")
     if name in CONSTANTS:
         raise BindingError(f"{name} is a constant and cannot be bound", hint=f"in {word!r}")
     if name in FUNCTIONS:

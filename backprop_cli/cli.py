@@ -157,6 +157,8 @@ def parse_binding_words(words: list[str]):
         if spaced is not None:
             raise BindingError(f"{spaced!r} has spaces around '='",
                                hint=f"write {spaced.replace(' ', '')} as one word")
+        if "=" in w[1:]:
+            parse_bindings([w])  # NAME=VALUE in shape: it says what is wrong with the name
         hint = "write NAME=VALUE with no spaces, e.g. x=-2"
         if k == 0 and w.startswith("="):
             hint = 'quote a program that has spaces: "q = x + y; q * z"'

@@ -35,6 +35,8 @@ def verdict(result: Result) -> str:
         if bad_value:
             parts.append("the value is not the expected one")
         return "FAILED: " + "; ".join(parts)
+    if n == 0:
+        return "no variables: the program has nothing to differentiate"
     if not result.checked and not any(r.checks for r in result.rows):
         return "not checked (--no-check)"
     passed = {c.method for r in result.rows for c in r.checks if c.status == "pass"}
