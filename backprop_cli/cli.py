@@ -315,3 +315,6 @@ def trace_cmd(words, program_file, as_json, plain, precision):
         for line in trace_lines(rows, precision):
             out.write(line + "\n")
     sys.exit(0)
+
+
+from . import check_command  # noqa: E402,F401  (registers `backprop check`)

@@ -1,0 +1,175 @@
+"""The `check` command: run every case of a case file and report pass, fail or error for each."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from .cli import CONTEXT, cli, report_errors
+
+
+@cli.command("check", context_settings={**CONTEXT, "ignore_unknown_options": False})
+@click.argument("case_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["auto", "text", "jsonl"]), default="auto",
+              show_default=True, help="Case format; auto reads a line starting with '{' as JSON.")
+@click.option("-j", "--jobs", type=click.IntRange(0), default=0,
+              help="Worker processes (default 0: one per core; 1: this process only).")
+@click.option("--timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="Time limit per case; a case over it is reported as a timeout "
+                   "[default: 60; 0: no limit].")
+@click.option("--no-check", is_flag=True, help="Skip sympy and finite differences "
+              "(expectations are still graded).")
+@click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
+@click.option("--no-numeric", is_flag=True, help="Skip the finite-difference check.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object on stdout: every case, then the summary.")
+@click.option("--junit", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write a JUnit XML report to FILE.")
+@click.option("--report", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write JSON Lines to FILE, one case a line as it finishes.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--plain", is_flag=True, help="Plain text even on a terminal.")
+@click.option("--precision", type=click.IntRange(1, 17), default=10, show_default=True,
+              help="Significant digits in failure details.")
+@click.option("--dask", metavar="ADDRESS",
+              help="Run the cases on the Dask scheduler at ADDRESS (needs the dask extra).")
+@report_errors
+def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_json, junit,
+              report, quiet, plain, precision, dask):
+    """Check every case in FILE ('-' for stdin): backprop vs sympy, finite differences, and
+    the expected values a line gives.
+
+    A text line reads like eval's arguments, optionally followed by expectations; a JSON line
+    is an object with expr, at, and optionally id and expect (see docs/batch.md). Blank lines
+    and lines starting with # are skipped. Exit code 0: every case passed; 1: a check
+    disagreed; 2: a line was bad input or timed out; 130: interrupted.
+
+    \b
+    Examples:
+      backprop check cases.txt
+      backprop check cases.jsonl --jobs 2 --junit results.xml
+      backprop check - --json < cases.txt
+    \b
+    A case file:
+      "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
+      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
+    """
+    from . import batch
+    from .render import batch_report as out
+
+    if dask and jobs:
+        raise click.UsageError("--dask and --jobs do not mix: the cluster decides the workers")
+    settings = batch.Settings(
+        origin="<stdin>" if case_file == "-" else case_file,
+        sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
+        timeout=batch.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
+    origin = settings.origin
+    stream = batch.open_cases(case_file)
+    sinks = []
+    if report:
+        sinks.append(_open(out.ReportFile, report))
+    junit_file = _open(out.JUnitFile, junit) if junit else None
+    json_stream = out.JsonStream(sys.stdout) if as_json else None
+    rich = not plain and not as_json and _terminal(sys.stdout)
+    show_progress = not quiet and _terminal(sys.stderr)
+    total_lines = batch.count_lines(case_file) if show_progress else None
+
+    tally = batch.Tally()
+    results = batch.run_cases(batch.read_cases(stream, fmt), settings,
+                              jobs=jobs or batch.default_jobs() if not dask else 1, dask=dask)
+    console = None
+    if rich or show_progress:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+    interrupted = False
+    progress = _progress(total_lines, show_progress)
+    try:
+        with progress or contextlib.nullcontext():
+            task = progress.add_task("checking", total=total_lines) if progress else None
+            for r in results:
+                tally.add(r)
+                for sink in sinks:
+                    sink.add(r)
+                if junit_file:
+                    junit_file.add(r, origin)
+                if json_stream:
+                    json_stream.add(r)
+                elif r.status != "pass":
+                    if rich:
+                        console.print(out.case_view(r, origin, precision))
+                    else:
+                        click.echo("\n".join(out.case_lines(r, origin, precision)))
+                if progress:
+                    progress.update(task, completed=r.line,
+                                    description=_counts(tally))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        results.close()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    summary = tally.report(interrupted)
+    for sink in sinks:
+        sink.close(summary, origin)
+    if junit_file:
+        junit_file.close(summary, origin)
+    if json_stream:
+        json_stream.close(summary, origin)
+    elif rich:
+        console.print(out.summary_view(summary))
+    else:
+        click.echo(("\n" if summary.total - summary.passed else "")
+                   + out.summary_text(summary))
+    if interrupted:
+        click.echo("interrupted: the summary counts the cases that finished", err=True)
+    elif summary.total == 0:
+        click.echo(f"warning: {origin} holds no cases", err=True)
+    sys.exit(summary.exit_code)
+
+
+def _terminal(stream) -> bool:
+    import os
+
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _open(kind, path: str):
+    from .errors import BackpropError
+
+    try:
+        return kind(path)
+    except OSError as exc:
+        raise BackpropError(f"{path}: {exc.strerror}") from None
+
+
+def _counts(tally) -> str:
+    c = tally.counts
+    text = f"{c['pass']} passed"
+    if c["fail"]:
+        text += f", {c['fail']} failed"
+    if c["error"] + c["timeout"]:
+        text += f", {c['error'] + c['timeout']} errors"
+    return text
+
+
+def _progress(total: int | None, show: bool):
+    if not show:
+        return None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("lines"), TimeElapsedColumn()]
+    if total:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True)

@@ -1,0 +1,259 @@
+"""Batch results -> plain lines, a rich summary table, JSON, JSON Lines and JUnit XML.
+
+The JSON field names are an interface (docs/batch.md). The writers here stream: each takes one
+case at a time and keeps nothing per case in memory, so a million-line run stays small.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from typing import IO, Any
+
+from ..batch import BatchReport, CaseResult
+from . import numbers
+
+METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
+                "expected": "expected"}
+
+
+def case_dict(r: CaseResult) -> dict[str, Any]:
+    """One case as JSON: the same object in --json's "cases" and each --report line."""
+    return {
+        "index": r.index,
+        "line": r.line,
+        "id": r.id,
+        "program": r.program,
+        "status": r.status,
+        "seconds": round(r.seconds, 6),
+        "value": r.value,
+        "gradients": dict(r.gradients),
+        "checks": {name: dict(methods) for name, methods in r.checks},
+        "mismatches": [{"name": m.name, "method": m.method, "ours": m.ours,
+                        "reference": m.reference, "rel_error": m.rel_error}
+                       for m in r.mismatches],
+        "error": ({"kind": r.kind, "message": r.message, "detail": list(r.detail)}
+                  if r.status in ("error", "timeout") else None),
+        "warnings": list(r.warnings),
+    }
+
+
+def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
+    return {
+        "file": origin,
+        "total": report.total,
+        "passed": report.passed,
+        "failed": report.failed,
+        "errors": report.errors,
+        "timeouts": report.timeouts,
+        "seconds": round(report.seconds, 6),
+        "cases_per_second": round(report.cases_per_second, 3),
+        "interrupted": report.interrupted,
+        "exit_code": report.exit_code,
+    }
+
+
+def _dumps(data: Any, indent: int | None = None) -> str:
+    # A non-finite value or gradient is written as null: JSON has no inf or nan.
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
+
+
+class JsonStream:
+    """`{"cases": [...], "summary": {...}}` on a stream, written case by case."""
+
+    def __init__(self, out: IO[str]):
+        self.out = out
+        self.first = True
+        out.write('{\n  "cases": [')
+
+    def add(self, r: CaseResult) -> None:
+        self.out.write(("\n    " if self.first else ",\n    ") + _dumps(case_dict(r)))
+        self.first = False
+
+    def close(self, report: BatchReport, origin: str) -> None:
+        body = _dumps(summary_dict(report, origin), indent=2).replace("\n", "\n  ")
+        self.out.write(("\n  ],\n" if not self.first else "],\n") + f'  "summary": {body}\n}}\n')
+        self.out.flush()
+
+
+class ReportFile:
+    """--report FILE: JSON Lines, one case a line as it finishes, then {"summary": ...}.
+
+    Each line is flushed when written, so an interrupted or killed run keeps every case it
+    finished."""
+
+    def __init__(self, path: str):
+        self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+
+    def add(self, r: CaseResult) -> None:
+        self.fh.write(_dumps(case_dict(r)) + "\n")
+        self.fh.flush()
+
+    def close(self, report: BatchReport, origin: str) -> None:
+        self.fh.write(_dumps({"summary": summary_dict(report, origin)}) + "\n")
+        self.fh.close()
+
+
+# XML 1.0 allows neither most control characters nor lone surrogates.
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(_XML_BAD.sub("\ufffd", text))
+
+
+def _attr(text: str) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(_XML_BAD.sub("\ufffd", text))
+
+
+class JUnitFile:
+    """--junit FILE: one <testsuite> for the case file, one <testcase> per case.
+
+    fail -> <failure>, error and timeout -> <error> (type says which). The test cases go to a
+    temporary file beside FILE as they finish; `close` writes the header, whose counts are only
+    known at the end, then moves the whole into place."""
+
+    def __init__(self, path: str):
+        self.path = path
+        folder = os.path.dirname(os.path.abspath(path))
+        self.body = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115
+
+    def add(self, r: CaseResult, origin: str) -> None:
+        name = f"{r.id}: {_short(r.program)}" if r.program else r.id
+        out = [(f"    <testcase classname={_attr(origin)} name={_attr(name)} "
+                f'time="{r.seconds:.6f}">')]
+        if r.status == "fail":
+            first = mismatch_text(r.mismatches[0]) if r.mismatches else "a check disagreed"
+            kinds = ",".join(dict.fromkeys(m.method for m in r.mismatches)) or "check"
+            text = "\n".join(mismatch_text(m) for m in r.mismatches)
+            out.append(f"      <failure message={_attr(first)} type={_attr(kinds)}>"
+                       f"{_xml(text)}</failure>")
+        elif r.status in ("error", "timeout"):
+            text = "\n".join([r.message, *r.detail])
+            out.append(f"      <error message={_attr(r.message)} type={_attr(r.kind)}>"
+                       f"{_xml(text)}</error>")
+        out.append("    </testcase>\n")
+        self.body.write("\n".join(out))
+
+    def close(self, report: BatchReport, origin: str) -> None:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfile.mkstemp(prefix=".junit-", suffix=".xml", dir=folder)
+        counts = (f'tests="{report.total}" failures="{report.failed}" '
+                  f'errors="{report.errors + report.timeouts}" skipped="0" '
+                  f'time="{report.seconds:.3f}"')
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+            out.write(f'<testsuites name="backprop check" {counts}>\n')
+            out.write(f"  <testsuite name={_attr(origin)} {counts}>\n")
+            if report.interrupted:
+                out.write('    <properties><property name="interrupted" value="true"/>'
+                          "</properties>\n")
+            self.body.seek(0)
+            while chunk := self.body.read(1 << 20):
+                out.write(chunk)
+            out.write("  </testsuite>\n</testsuites>\n")
+        self.body.close()
+        os.replace(tmp, self.path)
+
+
+def _short(text: str, width: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def mismatch_text(m, precision: int = 10) -> str:
+    """'x: backprop -4, expected -5 (relative error 2.0e-01)'."""
+    return (f"{m.name}: backprop {numbers.number(m.ours, precision)}, "
+            f"{METHOD_WORDS.get(m.method, m.method)} {numbers.number(m.reference, precision)} "
+            f"(relative error {m.rel_error:.1e})")
+
+
+def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
+    """A failed, erroneous or timed-out case in detail (nothing for a pass)."""
+    if r.status == "fail":
+        label = f" ({r.id})" if not r.id.startswith("line ") else ""
+        lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
+        lines += ["  " + mismatch_text(m, precision) for m in r.mismatches]
+        lines += [f"  warning: {w}" for w in r.warnings]
+        return lines
+    if r.status in ("error", "timeout"):
+        word = "ERROR" if r.status == "error" else "TIMEOUT"
+        return [f"{word} {r.message}", *r.detail]
+    return []
+
+
+def summary_rows(report: BatchReport) -> list[tuple[str, str]]:
+    rows = [("passed", f"{report.passed:,}"), ("failed", f"{report.failed:,}"),
+            ("errors", f"{report.errors:,}")]
+    if report.timeouts:
+        rows.append(("timeouts", f"{report.timeouts:,}"))
+    rows += [("total", f"{report.total:,}"), ("time", f"{report.seconds:.2f} s"),
+             ("cases per second", f"{report.cases_per_second:,.1f}")]
+    return rows
+
+
+def verdict(report: BatchReport) -> str:
+    if report.interrupted:
+        return f"INTERRUPTED after {report.total:,} cases"
+    if report.total == 0:
+        return "no cases found"
+    bad = report.failed + report.errors + report.timeouts
+    if not bad:
+        return f"all {report.total:,} cases passed"
+    return f"FAILED: {bad:,} of {report.total:,} cases did not pass"
+
+
+def summary_text(report: BatchReport) -> str:
+    rows = summary_rows(report)
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([*(f"{k.ljust(width)}  {v}" for k, v in rows), verdict(report)])
+
+
+def summary_view(report: BatchReport):
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="backprop check", show_header=False, header_style="bold")
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    styles = {"passed": "green", "failed": "bold red" if report.failed else "",
+              "errors": "bold red" if report.errors else "", "timeouts": "bold yellow"}
+    for k, v in summary_rows(report):
+        table.add_row(k, Text(v, style=styles.get(k, "")))
+    ok = report.exit_code == 0
+    return Group(table, Text(verdict(report), style="green" if ok else "bold red"))
+
+
+def case_view(r: CaseResult, origin: str, precision: int = 10):
+    from rich.text import Text
+
+    lines = case_lines(r, origin, precision)
+    text = Text()
+    style = {"fail": "bold red", "error": "bold red", "timeout": "bold yellow"}[r.status]
+    head, _, rest = lines[0].partition(" ")
+    text.append(head, style=style)
+    text.append(" " + rest)
+    for line in lines[1:]:
+        text.append("\n" + line)
+    return text
