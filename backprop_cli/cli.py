@@ -274,8 +274,11 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
 @cli.command("trace", context_settings=CONTEXT)
 @program_options
 @output_options
+@click.option("--group", "groups", multiple=True, metavar="PATTERN",
+              help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus, "
+                   "relu or all, e.g. 1/(1+exp(-t)) -> sigmoid(t).")
 @report_errors
-def trace_cmd(words, program_file, as_json, plain, precision):
+def trace_cmd(words, program_file, as_json, plain, precision, groups):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One row per node in forward order. The upstream gradient is d(output)/d(node); each input
@@ -294,6 +297,11 @@ def trace_cmd(words, program_file, as_json, plain, precision):
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
     try:
+        if groups:
+            from .graph_command import grouped_program
+
+            source, note, _ = grouped_program(source, bindings, groups)
+            click.echo(f"note: {note}", err=True)
         result = evaluate(source, bindings, Options(check=False))
     except BackpropError as err:
         click.echo(err.render(origin or None), err=True)
@@ -318,3 +326,4 @@ def trace_cmd(words, program_file, as_json, plain, precision):
 
 
 from . import check_command  # noqa: E402,F401  (registers `backprop check`)
+from . import graph_command  # noqa: E402,F401  (registers `backprop graph`)

@@ -1,0 +1,169 @@
+"""The `backprop graph` command: draw the evaluated computational graph as the lecture does."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .cli import (
+    CONTEXT,
+    cli,
+    parse_binding_words,
+    program_options,
+    read_program,
+    report_errors,
+    use_rich,
+)
+from .errors import BackpropError
+
+FORMATS = ("text", "svg", "png", "dot", "mermaid", "html")
+EXTENSIONS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
+              ".mermaid": "mermaid", ".html": "html", ".htm": "html", ".txt": "text"}
+
+
+def pick_format(fmt: str | None, output: str | None) -> str:
+    """--format wins; else the -o extension; else svg for a file and text for the terminal."""
+    if fmt:
+        return fmt
+    if output and output != "-":
+        return EXTENSIONS.get(os.path.splitext(output)[1].lower(), "svg")
+    return "text"
+
+
+def grouped_program(source: str, bindings, groups: tuple[str, ...]):
+    """(graph with the requested gates grouped, a note for stderr, the gates' node ids).
+
+    Both granularities are run, so the note can say the grouped gates give the same gradients
+    as the graph as written.
+    """
+    from .evaluate import Options, evaluate
+    from .grouping import agreement, group, resolve_patterns
+    from .parser import parse
+
+    patterns = resolve_patterns(groups)
+    written = parse(source)
+    grouped = group(written, patterns)
+    if not grouped.gates:
+        return written, grouped.summary(), frozenset()
+    plain = evaluate(written, bindings, Options(check=False))
+    gated = evaluate(grouped.graph, bindings, Options(check=False))
+    same, worst = agreement(plain.gradients, gated.gradients)
+    verdict = (f"gradients equal the ungrouped graph's (largest relative difference "
+               f"{worst:.1e})" if same else
+               f"warning: gradients differ from the ungrouped graph's (relative {worst:.1e})")
+    return (grouped.graph, f"{grouped.summary()}; {verdict}",
+            frozenset(g.id for g in grouped.gates))
+
+
+def group_option(fn):
+    return click.option(
+        "--group", "groups", multiple=True, metavar="PATTERN",
+        help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus, relu or "
+             "all (repeatable or comma-separated), e.g. 1/(1+exp(-t)) -> sigmoid(t).")(fn)
+
+
+@cli.command("graph", context_settings=CONTEXT)
+@program_options
+@click.option("-o", "--output", metavar="FILE",
+              help="Write to FILE; the format follows its extension (.svg .png .dot .mmd "
+                   ".html .txt), svg if it has none of those.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="text (terminal, the default without -o), svg, png, dot, mermaid, html.")
+@group_option
+@click.option("--roles", is_flag=True,
+              help="Write each gate's role under it (add distributes, mul switches, max routes).")
+@click.option("--engine", type=click.Choice(("auto", "pure", "system")), default="auto",
+              show_default=True,
+              help="Layout for svg/png/html: pure = graphviz-pure from PyPI, system = "
+                   "Graphviz's dot; auto tries them in that order.")
+@click.option("--precision", type=click.IntRange(1, 17), default=3, show_default=True,
+              help="Significant digits on the edges.")
+@click.option("--plain", is_flag=True, help="No colour in the text view.")
+@report_errors
+def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision, plain):
+    """Draw PROGRAM's computational graph with forward values and gradients on every edge.
+
+    Inputs on the left, the output on the right; each gate shows its op (and its name, if
+    the program named it); each edge carries its forward value in green above and the
+    gradient flowing back along it in red below, as in the lecture's pictures.
+
+    \b
+    Examples:
+      backprop graph "(x+y)*z" x=-2 y=5 z=-4
+      backprop graph "(x+y)*z" x=-2 y=5 z=-4 -o graph.svg
+      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\
+          --group sigmoid -o neuron.png
+      backprop graph "max(x, y) + x*y" x=3 y=-1 --roles -o gates.html
+      backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
+    """
+    from .evaluate import Options, evaluate
+    from .render import drawing
+
+    fmt = pick_format(fmt, output)
+    if fmt == "png" and not output and sys.stdout.isatty():
+        raise BackpropError("PNG is binary and stdout is a terminal",
+                            hint="give -o FILE.png, or pick --format text")
+    source, origin, bind_words = read_program(words, program_file)
+    bindings = parse_binding_words(bind_words)
+    program = source
+    gates: frozenset[int] = frozenset()
+    try:
+        if groups:
+            program, note, gates = grouped_program(source, bindings, groups)
+            click.echo(f"note: {note}", err=True)
+        result = evaluate(program, bindings, Options(check=False))
+    except BackpropError as err:
+        click.echo(err.render(origin or None), err=True)
+        sys.exit(2)
+    for line in result.warnings:
+        click.echo(f"warning: {line}", err=True)
+    pic = drawing.picture(result.graph, result.values, result.grads, precision=precision,
+                          roles=roles, gates=gates)
+    data = _draw(pic, fmt, engine, source.strip(), plain, output)
+    if data is None:
+        sys.exit(0)
+    if output and output != "-":
+        try:
+            with open(output, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise BackpropError(f"{output}: {exc.strerror}") from None
+        click.echo(f"wrote {output} ({fmt}, {len(result.graph):,} nodes)", err=True)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    sys.exit(0)
+
+
+def _draw(pic, fmt: str, engine: str, program: str, plain: bool, output: str | None):
+    """The bytes to write; None when the text view was printed to the terminal already."""
+    from .render import drawing
+
+    if fmt == "text":
+        from .render import graph_text
+
+        if not output and use_rich(plain):
+            from rich.console import Console
+
+            Console(highlight=False).print(graph_text.rich(pic))
+            return None
+        return (graph_text.plain(pic) + "\n").encode("utf-8")
+    if fmt == "mermaid":
+        return drawing.to_mermaid(pic).encode("utf-8")
+    dot = drawing.to_dot(pic)
+    if fmt == "dot":
+        return dot.encode("utf-8")
+    from .render.layout import find_engine, render
+
+    chosen = find_engine(engine)
+    if fmt == "png":
+        return render(dot, "png", chosen)
+    svg = render(dot, "svg", chosen)
+    if fmt == "svg":
+        return svg
+    from .render.graph_html import to_html
+
+    return to_html(pic, svg.decode("utf-8"), program).encode("utf-8")

@@ -1,0 +1,244 @@
+"""Gradients -> the lecture's picture as data, and that picture as Graphviz dot and Mermaid text.
+
+The picture is the one CS231n draws: inputs on the left, the output on the right, each gate a
+circle with its op, each edge carrying the forward value in green above and the gradient in red
+below. The red number on an edge is what flows back along that edge: the downstream gradient
+the consumer sends to that input (upstream x local). Where a value fans out, its edges carry the
+parts, and the node's own gradient is their sum (the html view shows the sum on click).
+
+Constants are folded into the gate that reads them, as the lecture draws `+1`, `*-1` and `1/x`,
+so the picture shows only the edges whose gradients matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import LimitError
+from ..forward import is_array
+from ..graph import Graph
+from ..trace import TraceRow, trace_rows
+from . import numbers
+
+MAX_DRAWN_NODES = 2_000  # past this a drawing is unreadable and layout takes minutes
+
+GREEN = "#1a7f37"  # forward values
+RED = "#cf222e"  # gradients
+EDGE = "#57606a"
+SINK = -1  # the id of the output's label on the right
+
+
+@dataclass(frozen=True)
+class Box:
+    """One node as drawn."""
+
+    id: int  # the graph's node id; SINK for the output's label
+    kind: str  # "input", "const", "gate", "output"
+    label: str  # what the circle says: '+', 'exp', '+1', '1/x', 'σ', or a variable's name
+    name: str | None  # the name an assignment gave the value, for gates
+    role: str  # the lecture's gate role in one word ('distributor', 'switcher', 'router')
+    text: str  # the source text of the node's expression
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """One edge: the value flowing forward and the gradient flowing back along it."""
+
+    src: int
+    dst: int  # SINK for the edge out of the output node
+    value: Any
+    grad: Any
+
+
+@dataclass(frozen=True)
+class Picture:
+    boxes: tuple[Box, ...]
+    arrows: tuple[Arrow, ...]
+    rows: tuple[TraceRow, ...]  # the backward pass per node id, for the html panel
+    precision: int
+    roles: bool  # show each gate's role under its op
+    gates: frozenset[int]  # ids of gates made by --group
+
+    def number(self, x: Any) -> str:
+        return short(x, self.precision)
+
+
+class TooLarge(LimitError):
+    """The graph is past MAX_DRAWN_NODES; the message says so and suggests trace."""
+
+
+def short(x: Any, precision: int = 3) -> str:
+    """A number for an edge label: small arrays in full, larger ones by shape."""
+    if is_array(x) and x.size > 6:
+        return "array " + numbers.shape(x)
+    return numbers.number(x, precision)
+
+
+def role_word(role: str) -> str:
+    """'distributor: passes ...' -> 'distributor'; roles without a one-word name give ''."""
+    head, colon, _ = role.partition(":")
+    return head if colon else ""
+
+
+def _folded_label(graph: Graph, i: int, consts: list[int], precision: int) -> str:
+    """'+1' for x + 1, '1/x' for 1 / x, 'max(0, x)': the lecture's way of drawing a constant."""
+    op = graph.ops[i]
+    parts = []
+    for k, j in enumerate(graph.args[i]):
+        if k in consts:
+            parts.append(graph.names.get(j) or numbers.number(graph.consts[j], precision))
+        else:
+            parts.append("x")
+    if op.symbol and len(parts) == 2:
+        a, b = parts
+        return f"{op.symbol}{b}" if a == "x" else f"{a}{op.symbol}{b}"
+    return f"{op.label}({', '.join(parts)})"
+
+
+def picture(graph: Graph, values: list, grads: list, *, precision: int = 3,
+            roles: bool = False, gates: frozenset[int] = frozenset(),
+            fold_constants: bool = True, limit: int = MAX_DRAWN_NODES) -> Picture:
+    """The drawing of one evaluated graph. Raises TooLarge past `limit` nodes."""
+    if len(graph) > limit:
+        raise TooLarge(f"the graph has {len(graph):,} nodes; drawings stop at {limit:,}",
+                       hint="a picture that large is unreadable; backprop trace lists every "
+                       "node's gradients")
+    rows = trace_rows(graph, values, grads)
+    folded: set[tuple[int, int]] = set()  # (consumer, argument index) drawn inside the gate
+    if fold_constants:
+        for i, a in enumerate(graph.args):
+            ks = [k for k, j in enumerate(a) if graph.ops[j].is_leaf and j in graph.consts]
+            if ks and len(ks) < len(a):
+                folded.update((i, k) for k in ks)
+    boxes = []
+    drawn = set()
+    for i, op in enumerate(graph.ops):
+        if op.is_leaf:
+            kind = "input" if i not in graph.consts else "const"
+            label = graph.names.get(i) or numbers.number(graph.consts.get(i), precision)
+            boxes.append(Box(i, kind, label, None, "", graph.text(i)))
+            continue
+        consts = [k for k in range(len(graph.args[i])) if (i, k) in folded]
+        label = _folded_label(graph, i, consts, precision) if consts else op.label
+        boxes.append(Box(i, "gate", label, graph.names.get(i), role_word(op.role),
+                         graph.text(i)))
+    arrows = []
+    for i, a in enumerate(graph.args):
+        for k, j in enumerate(a):
+            if (i, k) in folded:
+                continue
+            drawn.add(j)
+            arrows.append(Arrow(j, i, values[j], rows[i].downstream[k]))
+    # A constant every reader folded in is not drawn on its own.
+    boxes = [b for b in boxes if b.kind != "const" or b.id in drawn or b.id == graph.output]
+    out = graph.output
+    boxes.append(Box(SINK, "output", graph.names.get(out) or "f", None, "", graph.text(out)))
+    arrows.append(Arrow(out, SINK, values[out], grads[out]))
+    return Picture(tuple(boxes), tuple(arrows), tuple(rows), precision, roles,
+                   frozenset(gates))
+
+
+# --- Graphviz dot -------------------------------------------------------------------------
+
+
+def _html(s: str) -> str:
+    """Escape text for a Graphviz HTML-like label (user text is never markup)."""
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("]", "&#93;").replace("[", "&#91;"))
+
+
+def _quoted(s: str) -> str:
+    """A dot double-quoted string; backslash escapes are literal in Graphviz's attribute text."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def node_key(i: int) -> str:
+    return "out" if i == SINK else f"n{i}"
+
+
+def to_dot(pic: Picture, title: str = "") -> str:
+    """The picture in Graphviz's dot language: rankdir LR, green values over red gradients."""
+    lines = [
+        "digraph backprop {",
+        '  graph [rankdir=LR, bgcolor="white", fontname="Helvetica", nodesep=0.35, '
+        'ranksep=0.2, pad=0.2'
+        + (f", label={_quoted(title)}, labelloc=t, fontsize=12" if title else "") + "];",
+        '  node [fontname="Helvetica", fontsize=14];',
+        '  edge [fontname="Helvetica", fontsize=11, arrowsize=0.7, color="' + EDGE + '"];',
+    ]
+    for b in pic.boxes:
+        tip = _quoted(b.text.strip() or b.label)
+        if b.kind in ("input", "const", "output"):
+            style = "bold" if b.kind != "const" else "normal"
+            label = f"<b>{_html(b.label)}</b>" if style == "bold" else _html(b.label)
+            lines.append(f'  {node_key(b.id)} [id="{node_key(b.id)}", class="{b.kind}", '
+                         f"shape=plaintext, label=<{label}>, tooltip={tip}];")
+            continue
+        label = _html(b.label)
+        small = []
+        if b.name:
+            small.append(f'<font point-size="10" color="#0550ae">{_html(b.name)}</font>')
+        if pic.roles and b.role:
+            small.append(f'<font point-size="8" color="#6e7781">{_html(b.role)}</font>')
+        if small:
+            label += "<br/>" + "<br/>".join(small)
+        fill = "#fff8c5" if b.id in pic.gates else "#f6f8fa"
+        lines.append(f'  {node_key(b.id)} [id="{node_key(b.id)}", class="gate", shape=circle, '
+                     f'style=filled, fillcolor="{fill}", color="#57606a", margin=0.02, '
+                     f"label=<{label}>, tooltip={tip}];")
+    for n, a in enumerate(pic.arrows):
+        # Each edge runs through a small label node whose middle row is a rule continuing the
+        # edge, so the value sits above the line and the gradient below it, as in the lecture.
+        label = (f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                 f'<tr><td><font color="{GREEN}">{_html(pic.number(a.value))}</font></td></tr>'
+                 f'<tr><td port="r" height="1" cellpadding="0" bgcolor="{EDGE}"></td></tr>'
+                 f'<tr><td><font color="{RED}">{_html(pic.number(a.grad))}</font></td></tr>'
+                 "</table>")
+        lines.append(f'  e{n} [id="e{n}", class="edge-label", shape=plaintext, margin=0, '
+                     f'fontsize=11, label=<{label}>];')
+        lines.append(f"  {node_key(a.src)} -> e{n}:r:w [arrowhead=none, headclip=false];")
+        lines.append(f"  e{n}:r:e -> {node_key(a.dst)} [tailclip=false];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Mermaid ------------------------------------------------------------------------------
+
+
+def _mermaid_text(s: str) -> str:
+    """Text inside a Mermaid "quoted" label: quotes and markup become entity codes."""
+    return (s.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;")
+            .replace(">", "#gt;"))
+
+
+def to_mermaid(pic: Picture) -> str:
+    """A Mermaid flowchart (renders on GitHub): each edge says its value and its gradient.
+
+    Mermaid cannot colour two halves of one edge label, so the label spells the two out.
+    """
+    lines = ["flowchart LR"]
+    for b in pic.boxes:
+        key = node_key(b.id)
+        text = _mermaid_text(b.label)
+        if b.kind == "gate":
+            extra = [b.name] if b.name else []
+            if pic.roles and b.role:
+                extra.append(b.role)
+            if extra:
+                text += "<br/><small>" + _mermaid_text(" · ".join(extra)) + "</small>"
+            lines.append(f'  {key}(("{text}")):::{"grouped" if b.id in pic.gates else "gate"}')
+        else:
+            lines.append(f'  {key}["{text}"]:::{b.kind}')
+    for a in pic.arrows:
+        label = (f"value {_mermaid_text(pic.number(a.value))}<br/>"
+                 f"grad {_mermaid_text(pic.number(a.grad))}")
+        lines.append(f'  {node_key(a.src)} -- "{label}" --> {node_key(a.dst)}')
+    lines += [
+        "  classDef gate fill:#f6f8fa,stroke:#57606a,color:#24292f",
+        "  classDef grouped fill:#fff8c5,stroke:#57606a,color:#24292f",
+        "  classDef input fill:#ffffff,stroke:#ffffff,color:#24292f,font-weight:bold",
+        "  classDef const fill:#ffffff,stroke:#ffffff,color:#24292f",
+        "  classDef output fill:#ffffff,stroke:#ffffff,color:#24292f,font-weight:bold",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""The picture as a tree of text for a terminal: the output at the top, each gate's inputs below.
+
+No layout program is needed: the graph is printed from the output back to the inputs, the
+direction the gradient flows, with each edge's forward value (green) and gradient (red). A value
+used twice appears in full under its first consumer and as a reference under the others.
+"""
+
+from __future__ import annotations
+
+from .drawing import SINK, Arrow, Box, Picture
+
+Segment = tuple[str, str]  # (text, rich style); the plain view drops the style
+
+
+def _head(b: Box, pic: Picture) -> list[Segment]:
+    if b.kind == "gate":
+        out = [(b.name, "bold blue"), (" = ", "")] if b.name else []
+        out.append((b.label, "bold"))
+        if b.id in pic.gates:
+            out.append((" (gate)", "yellow"))
+        if pic.roles and b.role:
+            out.append((f" [{b.role}]", "dim"))
+        return out
+    return [(b.label, "bold")]
+
+
+def _numbers(pic: Picture, a: Arrow) -> list[Segment]:
+    return [("   value ", "dim"), (pic.number(a.value), "green"),
+            ("   grad ", "dim"), (pic.number(a.grad), "red")]
+
+
+def tree(pic: Picture) -> list[list[Segment]]:
+    """One list of segments per line, the output first."""
+    boxes = {b.id: b for b in pic.boxes}
+    into: dict[int, list[Arrow]] = {}
+    for a in pic.arrows:
+        into.setdefault(a.dst, []).append(a)
+    top = into[SINK][0]
+    root = boxes[top.src]
+    name = [] if root.name else [(boxes[SINK].label, "bold blue"), (" = ", "")]
+    lines: list[list[Segment]] = [name + _head(root, pic) + _numbers(pic, top)]
+    shown = {top.src}
+    # (arrow, prefix for its line, last child?) in print order; the stack replaces recursion.
+    stack = [(a, "", k == len(into.get(top.src, [])) - 1)
+             for k, a in enumerate(into.get(top.src, []))][::-1]
+    while stack:
+        a, prefix, last = stack.pop()
+        b = boxes[a.src]
+        line: list[Segment] = [(prefix + ("└── " if last else "├── "), "dim")]
+        line += _head(b, pic)
+        children = into.get(a.src, [])
+        again = a.src in shown and children
+        if again:
+            line.append((" (drawn above)", "dim"))
+        lines.append(line + _numbers(pic, a))
+        if again:
+            continue
+        shown.add(a.src)
+        deeper = prefix + ("    " if last else "│   ")
+        stack.extend((c, deeper, k == len(children) - 1) for k, c in enumerate(children))
+        stack[len(stack) - len(children):] = stack[len(stack) - len(children):][::-1]
+    return lines
+
+
+def plain(pic: Picture) -> str:
+    return "\n".join("".join(text for text, _ in line) for line in tree(pic))
+
+
+def rich(pic: Picture):
+    from rich.text import Text
+
+    text = Text()
+    for n, line in enumerate(tree(pic)):
+        if n:
+            text.append("\n")
+        for part, style in line:
+            text.append(part, style=style or None)
+    return text
