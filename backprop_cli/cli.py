@@ -275,8 +275,8 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
 @program_options
 @output_options
 @click.option("--group", "groups", multiple=True, metavar="PATTERN",
-              help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus, "
-                   "relu or all, e.g. 1/(1+exp(-t)) -> sigmoid(t).")
+              help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus "
+                   "or all, e.g. 1/(1+exp(-t)) -> sigmoid(t).")
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.

@@ -60,8 +60,8 @@ def grouped_program(source: str, bindings, groups: tuple[str, ...]):
 def group_option(fn):
     return click.option(
         "--group", "groups", multiple=True, metavar="PATTERN",
-        help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus, relu or "
-             "all (repeatable or comma-separated), e.g. 1/(1+exp(-t)) -> sigmoid(t).")(fn)
+        help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus or all "
+             "(repeatable or comma-separated), e.g. 1/(1+exp(-t)) -> sigmoid(t).")(fn)
 
 
 @cli.command("graph", context_settings=CONTEXT)

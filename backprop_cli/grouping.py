@@ -11,7 +11,10 @@ Patterns (t is any subexpression; `+` and `*` match in either argument order):
   sigmoid   1/(1+exp(-t)), 1/(1+exp(-1*t)), (1+exp(-t))**-1, exp(t)/(1+exp(t))  ->  sigmoid(t)
   tanh      (exp(t)-exp(-t))/(exp(t)+exp(-t))                                    ->  tanh(t)
   softplus  log(1+exp(t))                                                         ->  softplus(t)
-  relu      max(0, t)                                                             ->  relu(t)
+
+max(0, t) is deliberately not grouped into relu(t): exactly at t = 0 the max gate splits the
+tied gradient evenly (1/2 to t) while relu'(0) = 0, so the two granularities would disagree
+there, and grouping must never change a gradient.
 
 `all` asks for every pattern. A match is collapsed only when its inner nodes are used by nothing
 outside it: if the program also reads exp(-t) elsewhere, that node must stay, and so the match
@@ -48,14 +51,11 @@ PATTERNS: dict[str, tuple[tuple[str, Any], ...]] = {
     "softplus": (
         ("softplus", ("log", ("add", 1.0, ("exp", T)))),
     ),
-    "relu": (
-        ("relu", ("max", 0.0, T)),
-    ),
 }
 GROUP_NAMES = (*PATTERNS, "all")
 
 # Operand order does not matter for these, so each pattern is tried with both orders.
-_COMMUTATIVE = frozenset({"add", "mul", "max", "min"})
+_COMMUTATIVE = frozenset({"add", "mul"})
 
 
 @dataclass(frozen=True)
