@@ -1,0 +1,187 @@
+"""Op tests parametrised over the registry: every row's local derivatives, at every sample point,
+against sympy's derivative of the row's own sympy form and against central finite differences
+of the row's own forward rule. Adding a row with samples adds its tests."""
+
+import math
+
+import pytest
+
+from backprop_cli.evaluate import evaluate
+from backprop_cli.ops import OPS, ROWS, SCALAR, array_math
+
+NON_LEAF = [op for op in ROWS if not op.is_leaf]
+# Rows whose samples are numbers: the scalar rules (array rows are tested on arrays elsewhere).
+SCALAR_ROWS = [op for op in NON_LEAF if op.local is not None and op.samples
+               and all(isinstance(a, float) for args in op.samples for a in args)]
+SCALAR_CASES = [(op.name, args) for op in SCALAR_ROWS for args in op.samples]
+
+
+def array_samples() -> dict:
+    try:
+        from backprop_cli.array_ops import array_samples
+    except ImportError:
+        return {}
+    return array_samples()
+
+
+def case_id(value):
+    return value if isinstance(value, str) else ",".join(f"{a:g}" for a in value)
+
+
+def test_the_registry_has_the_lecture_ops():
+    for name in ("add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "sin", "cos",
+                 "tan", "tanh", "sigmoid", "relu", "abs", "leaky_relu", "elu", "softplus",
+                 "max", "min"):
+        assert name in OPS
+    assert {op.name for op in SCALAR_ROWS} >= {"add", "mul", "exp", "sigmoid", "max"}
+
+
+@pytest.mark.parametrize("op", NON_LEAF, ids=lambda op: op.name)
+def test_every_op_has_samples(op):
+    samples = op.samples or array_samples().get(op.name)
+    assert samples, f"{op.name} has no sample points: its rules would go untested"
+
+
+@pytest.mark.parametrize("op", ROWS, ids=lambda op: op.name)
+def test_every_op_has_a_label_a_role_or_doc_and_a_sympy_form(op):
+    assert op.label
+    assert op.role or op.doc
+    if not op.is_leaf:
+        assert op.sympy is not None, f"{op.name} cannot be cross-checked symbolically"
+        assert op.local is not None or op.vjp is not None
+
+
+@pytest.mark.parametrize("op", [op for op in SCALAR_ROWS if op.arity is not None],
+                         ids=lambda op: op.name)
+def test_samples_match_the_arity(op):
+    assert all(len(args) == op.arity for args in op.samples)
+
+
+@pytest.mark.parametrize("name, args", SCALAR_CASES, ids=case_id)
+def test_local_gradients_match_sympy(name, args):
+    import sympy as sp
+
+    op = OPS[name]
+    symbols = [sp.Symbol(f"a{k}", real=True) for k in range(len(args))]
+    expr = op.sympy(sp, *symbols)
+    point = {s: sp.Rational(a) for s, a in zip(symbols, args)}
+    out = op.forward(SCALAR, *args)
+    assert float(expr.evalf(30, subs=point)) == pytest.approx(out, rel=1e-12, abs=1e-15)
+    local = op.local(SCALAR, *args, out)
+    assert len(local) == len(args)
+    for k, s in enumerate(symbols):
+        exact = float(sp.diff(expr, s).evalf(30, subs=point))
+        assert local[k] == pytest.approx(exact, rel=1e-9, abs=1e-12), (name, args, k)
+
+
+@pytest.mark.parametrize("name, args", SCALAR_CASES, ids=case_id)
+def test_local_gradients_match_finite_differences(name, args):
+    op = OPS[name]
+    out = op.forward(SCALAR, *args)
+    local = op.local(SCALAR, *args, out)
+    for k, a in enumerate(args):
+        # Central differences: error ~h^2 from truncation, ~eps/h from rounding.
+        h = 1e-6 * max(1.0, abs(a))
+        plus = op.forward(SCALAR, *args[:k], a + h, *args[k + 1:])
+        minus = op.forward(SCALAR, *args[:k], a - h, *args[k + 1:])
+        numeric = (plus - minus) / (2 * h)
+        assert local[k] == pytest.approx(numeric, rel=1e-6, abs=1e-8), (name, args, k)
+
+
+@pytest.mark.parametrize("name, args", SCALAR_CASES, ids=case_id)
+def test_samples_are_smooth_points(name, args):
+    op = OPS[name]
+    if op.branch is not None:
+        assert op.branch(*args) is not None
+
+
+@pytest.mark.parametrize("op", [op for op in SCALAR_ROWS if op.elementwise and op.arity],
+                         ids=lambda op: op.name)
+def test_scalar_and_numpy_rules_agree(op):
+    # The same row drives floats (math) and arrays (numpy); the two namespaces must agree.
+    import numpy as np
+
+    m = array_math()
+    columns = [np.array(col) for col in zip(*op.samples)]
+    out = op.forward(m, *columns)
+    local = op.local(m, *columns, out)
+    for j, args in enumerate(op.samples):
+        scalar_out = op.forward(SCALAR, *args)
+        assert out[j] == pytest.approx(scalar_out, rel=1e-12, abs=1e-15)
+        for k, lk in enumerate(op.local(SCALAR, *args, scalar_out)):
+            assert np.broadcast_to(local[k], out.shape)[j] == pytest.approx(lk, rel=1e-12,
+                                                                            abs=1e-15)
+
+
+# The conventions on kinks, as the lecture states them: what backprop uses exactly there, and
+# which inputs' finite-difference steps cross the kink (a bystander's step does not).
+KINKS = [
+    ("relu(x)", {"x": 0.0}, {"x": 0.0}, "relu'(0) = 0", "x"),
+    ("abs(x)", {"x": 0.0}, {"x": 0.0}, "abs'(0) = 0", "x"),
+    ("leaky_relu(x)", {"x": 0.0}, {"x": 0.01}, "leaky_relu'(0) = 0.01", "x"),
+    ("max(x, y)", {"x": 2.0, "y": 2.0}, {"x": 0.5, "y": 0.5}, "ties split the gradient evenly",
+     "xy"),
+    ("min(x, y)", {"x": -1.0, "y": -1.0}, {"x": 0.5, "y": 0.5},
+     "ties split the gradient evenly", "xy"),
+    ("max(x, y, z)", {"x": 3.0, "y": 1.0, "z": 3.0}, {"x": 0.5, "y": 0.0, "z": 0.5},
+     "ties split the gradient evenly", "xz"),
+    ("max(x, y, z)", {"x": 1.0, "y": 1.0, "z": 1.0}, {"x": 1 / 3, "y": 1 / 3, "z": 1 / 3},
+     "ties split the gradient evenly", "xyz"),
+    ("relu(x - y)", {"x": 1.5, "y": 1.5}, {"x": 0.0, "y": 0.0}, "relu'(0) = 0", "xy"),
+]
+
+
+@pytest.mark.parametrize("program, at, gradients, convention, crossing", KINKS)
+def test_kink_conventions_and_their_warning(program, at, gradients, convention, crossing):
+    result = evaluate(program, at)
+    assert result.gradients == pytest.approx(gradients, abs=1e-15)
+    assert result.warnings == (
+        (f"{program} is evaluated exactly at a non-differentiable point; backprop uses the "
+        f"subgradient {convention}"),)
+    # On a kink the cross-checks may not confirm the number, but they never call it wrong.
+    assert result.exit_code == 0
+    assert all(c.status != "fail" for r in result.rows for c in r.checks)
+    for row in result.rows:
+        (fd,) = [c for c in row.checks if c.method == "finite-difference"]
+        if row.name in crossing:
+            assert (fd.status, fd.reason) == ("inconclusive",
+                                              "the finite-difference step straddles a kink")
+        else:
+            assert fd.status == "pass"
+
+
+@pytest.mark.parametrize("program, at, gradients", [
+    ("relu(x)", {"x": 1e-3}, {"x": 1.0}),
+    ("relu(x)", {"x": -1e-3}, {"x": 0.0}),
+    ("abs(x)", {"x": -2.0}, {"x": -1.0}),
+    ("leaky_relu(x)", {"x": -2.0}, {"x": 0.01}),
+    ("max(x, y)", {"x": 2.0, "y": 2.5}, {"x": 0.0, "y": 1.0}),
+    ("min(x, y)", {"x": 2.0, "y": 2.5}, {"x": 1.0, "y": 0.0}),
+])
+def test_near_a_kink_there_is_no_warning_and_the_checks_pass(program, at, gradients):
+    result = evaluate(program, at)
+    assert result.gradients == gradients
+    assert result.warnings == ()
+    assert all(c.status == "pass" for r in result.rows for c in r.checks)
+
+
+def test_the_lecture_gate_roles():
+    assert OPS["add"].role.startswith("distributor")
+    assert OPS["mul"].role.startswith("switcher")
+    assert OPS["max"].role.startswith("router")
+    # add distributes, mul switches, max routes: the local gradients say the same thing
+    assert OPS["add"].local(SCALAR, 3.0, -4.0, -1.0) == (1.0, 1.0)
+    assert OPS["mul"].local(SCALAR, 3.0, -4.0, -12.0) == (-4.0, 3.0)
+    assert OPS["max"].local(SCALAR, 3.0, -4.0, 3.0) == (1.0, 0.0)
+
+
+def test_sigmoid_local_gradient_is_one_minus_sigma_times_sigma():
+    out = OPS["sigmoid"].forward(SCALAR, 1.0)
+    assert out == pytest.approx(0.7310585786300049)
+    assert OPS["sigmoid"].local(SCALAR, 1.0, out) == (pytest.approx((1 - out) * out),)
+
+
+def test_sigmoid_and_softplus_do_not_overflow_far_out():
+    for a in (-800.0, 800.0):
+        assert math.isfinite(OPS["sigmoid"].forward(SCALAR, a))
+        assert math.isfinite(OPS["softplus"].forward(SCALAR, a))
