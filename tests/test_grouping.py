@@ -138,7 +138,7 @@ def programs(draw):
         if draw(st.booleans()):
             parts[k] = draw(st.sampled_from(WRAPS)).format(parts[k])
         elif len(parts) > 1:
-            j = draw(st.integers(0, len(parts) - 1).filter(lambda j: j != k))
+            j = draw(st.sampled_from([n for n in range(len(parts)) if n != k]))
             op = draw(st.sampled_from(["+", "*", "-"]))
             left, right = parts[k], parts[j]
             parts[k] = f"({left} {op} {right})"
