@@ -13,6 +13,7 @@ from .errors import DomainError
 from .forward import domain_error, is_array
 from .graph import Graph
 from .ops import SCALAR, array_math
+from .shapes import unbroadcast  # trace.py and others import it from here
 
 
 def math_of(values: list):
@@ -68,43 +69,60 @@ def _run_scalars(graph: Graph, v: list, grads: list) -> None:
 
 
 def _run_arrays(graph: Graph, v: list, grads: list, m) -> None:
+    """The backward pass over arrays: one vector-Jacobian product per node, no Jacobians.
+
+    Elementwise ops have a diagonal Jacobian, so upstream * local is the whole VJP (summed back
+    over broadcast axes); other ops give `vjp`. A node that no variable flows into (constants,
+    axis arguments) is skipped. The first contribution a node receives is kept as it is; later
+    ones are added into a buffer this pass owns, never into an array an op handed out (an add
+    gate passes the same upstream array to both inputs).
+    """
     ops = graph.ops
     args = graph.args
+    n = len(ops)
+    wants = bytearray(n)  # does a variable flow into this node?
+    for j in graph.variables.values():
+        wants[j] = 1
+    for i in range(n):
+        a = args[i]
+        if a and any(wants[j] for j in a):
+            wants[i] = 1
+    filled = bytearray(n)  # 1: holds a contribution; 2: holds a buffer we may add into
+    filled[graph.output] = 1
     i = 0
     try:
-        for i in range(len(ops) - 1, -1, -1):
-            a = args[i]
-            if not a:
-                continue
-            g = grads[i]
-            op = ops[i]
-            inputs = [v[j] for j in a]
-            if op.vjp is not None:
-                parts = op.vjp(m, g, inputs, v[i])
-            else:
-                # Elementwise: the Jacobian is diagonal, so upstream * local is the whole
-                # vector-Jacobian product; broadcasting is undone by summing.
-                parts = [unbroadcast(m, g * lj, x)
-                         for lj, x in zip(op.local(m, *inputs, v[i]), inputs)]
-            for j, part in zip(a, parts):
-                grads[j] = grads[j] + part
+        with m.np.errstate(under="ignore"):
+            for i in range(n - 1, -1, -1):
+                a = args[i]
+                if not a or not filled[i] or not wants[i]:
+                    continue
+                g = grads[i]
+                op = ops[i]
+                inputs = [v[j] for j in a]
+                if op.vjp is not None:
+                    parts = op.vjp(m, g, inputs, v[i])
+                else:
+                    # Elementwise: the Jacobian is diagonal, so upstream * local is the whole
+                    # vector-Jacobian product; broadcasting is undone by summing.
+                    local = op.local(m, *inputs, v[i])
+                    parts = [unbroadcast(m, g * lj, x) if wants[j] else None
+                             for j, lj, x in zip(a, local, inputs)]
+                for j, part in zip(a, parts):
+                    if not wants[j]:
+                        continue
+                    if not filled[j]:
+                        grads[j] = part
+                        filled[j] = 1
+                    elif filled[j] == 2:
+                        grads[j] += part
+                    else:
+                        grads[j] = grads[j] + part
+                        filled[j] = 2 if is_array(grads[j]) else 1
     except (ArithmeticError, ValueError, FloatingPointError) as exc:
         raise _local_error(graph, v, i, exc) from None
-
-
-def unbroadcast(m, grad, like):
-    """Sum `grad` down to the shape of `like`, undoing numpy broadcasting."""
-    shape = getattr(like, "shape", ())
-    g = m.np.asarray(grad)
-    if g.shape == shape:
-        return g
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    keep = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
-    if keep:
-        g = g.sum(axis=keep, keepdims=True)
-    return g.reshape(shape) if shape else float(g)
+    for j in graph.variables.values():
+        if is_array(v[j]) and not is_array(grads[j]):
+            grads[j] = m.np.zeros_like(v[j]) + grads[j]  # no path to the output: all zeros
 
 
 def _local_error(graph: Graph, values: list, i: int, exc: Exception) -> DomainError:
@@ -140,7 +158,8 @@ def _origin(graph: Graph, values: list, grads: list, m) -> int | None:
 
     for k in range(len(graph) - 1, -1, -1):
         a = graph.args[k]
-        if not a or not finite(grads[k]) or graph.ops[k].local is None:
+        if not a or not finite(grads[k]) or graph.ops[k].local is None \
+                or (m.is_array and graph.ops[k].vjp is not None):
             continue
         if not all(finite(x) for x in graph.ops[k].local(m, *[values[j] for j in a], values[k])):
             return k

@@ -38,7 +38,11 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
     values = leaf_values(graph, bindings)
     m = math_for(bindings)
     if m.is_array:
-        with m.np.errstate(all="raise"):
+        from .shapes import infer_shapes
+
+        infer_shapes(graph, bindings)  # shape errors name both shapes before anything runs
+        # Underflow to 0 (exp of a very negative score) is the right answer, not an error.
+        with m.np.errstate(all="raise", under="ignore"):
             _run(graph, values, m)
     else:
         _run(graph, values, m)

@@ -54,6 +54,7 @@ class Op:
     domain: str = ""  # what the op needs of its inputs, said in domain errors
     samples: tuple = ()  # argument tuples where the rules are tested; smooth points
     min_arity: int = 1
+    max_arity: int | None = None  # for variadic ops with a ceiling (sum(x) or sum(x, axis))
     vjp: Callable[..., tuple] | None = None
     shape: Callable[..., tuple] | None = None  # shape rule for array programs
     elementwise: bool = True
@@ -69,6 +70,9 @@ class Op:
         if self.arity is None:
             if n < self.min_arity:
                 return f"{self.name}() takes at least {self.min_arity} arguments, got {n}"
+            if self.max_arity is not None and n > self.max_arity:
+                return (f"{self.name}() takes {self.min_arity} to {self.max_arity} arguments, "
+                        f"got {n}")
         elif n != self.arity:
             plural = "argument" if self.arity == 1 else "arguments"
             return f"{self.name}() takes {self.arity} {plural}, got {n}"
@@ -170,6 +174,25 @@ def _extreme_branch(pick):
     return branch
 
 
+def _extreme_forward(pick):
+    def forward(m, *args):
+        if m.is_array:
+            from .array_ops import extreme_forward
+
+            return extreme_forward(m, pick is max, args)
+        return pick(args)
+    return forward
+
+
+def _array_rule(name: str):
+    """A rule that lives in array_ops, which works on numpy arrays: looked up when called."""
+    def rule(*args):
+        from . import array_ops as rows
+
+        return getattr(rows, name)(*args)
+    return rule
+
+
 def _extreme_local(m, *args_out):
     # Ties split the gradient evenly among the winners (as PyTorch's maximum does), so the
     # rule stays a subgradient and the sum of the parts is still the upstream gradient.
@@ -260,16 +283,22 @@ ROWS: list[Op] = [
     Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus",
        role="smooth relu: local gradient σ(a)", samples=_U, doc="log(1 + e ** a)"),
-    Op("max", None, lambda m, *args: max(args), _extreme_local, lambda sp, *args: sp.Max(*args),
+    # With arrays, max(a, b, ...) works entry by entry (numpy's maximum) and max(x) with one
+    # argument is the largest entry of x (amax in array_ops takes an axis).
+    Op("max", None, _extreme_forward(max), _extreme_local,
+       lambda sp, *args: _array_rule("extreme_sympy")(sp, sp.Max, args),
        label="max", role="router: the upstream gradient goes to the largest input",
        branch=_extreme_branch(max), subgradient="ties split the gradient evenly",
-       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=2,
-       doc="largest argument"),
-    Op("min", None, lambda m, *args: min(args), _extreme_local, lambda sp, *args: sp.Min(*args),
+       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=1,
+       vjp=_array_rule("extreme_vjp"), shape=_array_rule("extreme_shape"),
+       doc="largest argument; max(x) of one array is its largest entry"),
+    Op("min", None, _extreme_forward(min), _extreme_local,
+       lambda sp, *args: _array_rule("extreme_sympy")(sp, sp.Min, args),
        label="min", role="router: the upstream gradient goes to the smallest input",
        branch=_extreme_branch(min), subgradient="ties split the gradient evenly",
-       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=2,
-       doc="smallest argument"),
+       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=1,
+       vjp=_array_rule("extreme_vjp"), shape=_array_rule("extreme_shape"),
+       doc="smallest argument; min(x) of one array is its smallest entry"),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in ROWS}
@@ -308,3 +337,8 @@ def register(op: Op, *, function: bool = True) -> Op:
             if alias.isidentifier():
                 FUNCTIONS[alias] = op
     return op
+
+
+# The array rows (matrix product, reductions, softmax, ...) register themselves; importing them
+# here keeps the registry complete whenever the parser runs. They import no numpy until used.
+from . import array_ops  # noqa: F401

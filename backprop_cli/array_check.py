@@ -1,0 +1,374 @@
+"""Cross-checks of array gradients: sympy entry by entry for small arrays, sampled finite differences.
+
+sympy: one variable entry at a time becomes a symbol while every other input keeps its exact
+value; every node's rule builds the exact expression of each entry from the graph (never from
+the user's text), and sympy differentiates it and evaluates the derivative at 30 digits. It runs when the variables have at most
+SYMPY_MAX_ENTRIES entries in all and the graph's entries stay under the sympy node limit;
+otherwise it is reported as skipped, with the reason.
+
+Finite differences: central differences, one entry at a time, on every entry of a small
+variable and on a sample of a large one (the entry with the largest gradient plus entries drawn
+with a fixed seed, so a rerun checks the same ones), within a time budget. When a difference
+disagrees but the one-sided slopes differ by at least as much, the step straddles a kink (relu,
+max, abs) and the entry is "inconclusive", not "fail".
+
+Each result is an `ArrayCheck`: a `Check` that also says how many entries were compared, out
+of how many, and where the worst one is. Tolerances are check.py's.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .check import (
+    FD_ATOL,
+    FD_RTOL,
+    FD_STEP,
+    SYMPY_ATOL,
+    SYMPY_RTOL,
+    Check,
+    Limits,
+    _deadline,
+    _sympy_constant,
+    _Timeout,
+    compare,
+)
+from .errors import BackpropError
+from .forward import forward, is_array
+from .graph import Graph
+from .shapes import infer_shapes, size
+
+SYMPY_MAX_ENTRIES = 64  # variable entries in all: each is one symbolic derivative
+FD_FULL_ENTRIES = 64  # variables this small get every entry checked
+FD_SAMPLES = 12  # entries sampled from a larger variable
+FD_SECONDS = 10.0  # for all of one program's finite differences
+
+
+@dataclass(frozen=True)
+class ArrayCheck(Check):
+    entries: int = 0  # entries compared
+    total: int = 0  # entries in the variable
+    worst: tuple[int, ...] | None = None  # index of the entry with the largest error
+
+    @property
+    def scope(self) -> str:
+        if not self.entries or (self.total <= 1 and self.entries == self.total):
+            return ""
+        if self.entries == self.total:
+            return f"all {self.total:,} entries"
+        return f"{self.entries:,} of {self.total:,} entries, sampled"
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out.update(entries_checked=self.entries, entries_total=self.total,
+                   worst_index=list(self.worst) if self.worst is not None else None)
+        return out
+
+
+def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, grads: list,
+                       names: list[str], *, sympy: bool = True, numeric: bool = True,
+                       limits: Limits | None = None) -> dict[str, list[Check]]:
+    """For each name, its checks: sympy (or why not), then finite differences."""
+    import numpy as np
+
+    limits = limits or Limits()
+
+    ours = {n: _ours(np, graph, bindings, grads, n) for n in names}
+    seed = grads[graph.output]
+    result: dict[str, list[Check]] = {n: [] for n in names}
+    if sympy:
+        refs, reason = sympy_gradients(graph, bindings, names, seed, limits)
+        for n in names:
+            if n in refs:
+                on_kink = _on_kink(np, graph, values)
+                result[n].append(_grade("sympy", ours[n], refs[n], SYMPY_RTOL, SYMPY_ATOL,
+                                        on_kink))
+            else:
+                result[n].append(ArrayCheck("sympy", "skipped", reason=reason,
+                                            total=ours[n].size))
+    if numeric:
+        checks = finite_differences(graph, bindings, values, ours, names, seed)
+        for n in names:
+            result[n].append(checks[n])
+    return result
+
+
+def _ours(np, graph: Graph, bindings: Mapping[str, Any], grads: list, name: str):
+    shape = np.shape(bindings[name])
+    i = graph.variables.get(name)
+    g = 0.0 if i is None else grads[i]
+    return np.broadcast_to(np.asarray(g, dtype=float), shape)
+
+
+def _grade(method: str, ours, refs, rtol: float, atol: float, on_kink: bool) -> ArrayCheck:
+    """One check for a whole variable from its entries' comparisons."""
+    import numpy as np
+
+    entries = [(e, compare(method, float(ours[e]), float(refs[e]), rtol, atol, on_kink))
+               for e in np.ndindex(ours.shape)]
+    index, worst = max(entries, key=lambda ec: (ec[1].status != "pass", ec[1].rel_error))
+    statuses = {c.status for _, c in entries}
+    status = "fail" if "fail" in statuses else ("subgradient" if len(statuses) > 1 or
+                                                "pass" not in statuses else "pass")
+    return ArrayCheck(method, status, worst.reference, worst.rel_error, worst.reason,
+                      entries=len(entries), total=len(entries),
+                      worst=tuple(int(k) for k in index))
+
+
+# --- sympy --------------------------------------------------------------------------------
+
+
+DIGITS = 30  # working precision of the symbolic check
+
+
+def _fixed(sp, np, value):
+    """A bound value as exact-to-30-digit sympy numbers (the double's own binary value)."""
+    if not is_array(value):
+        return sp.Float(float(value), DIGITS)
+    out = np.empty(value.shape, dtype=object)
+    for e in np.ndindex(value.shape):
+        out[e] = sp.Float(float(value[e]), DIGITS)
+    return out
+
+
+def node_expressions(graph: Graph, leaves: dict[int, Any], base: list | None = None,
+                     only: bytearray | None = None) -> list:
+    """Every node's value as a sympy expression or an object array of them, built from the graph
+    (never from the user's text). `leaves` gives the variables; with `base`, only the nodes
+    marked in `only` are rebuilt and the rest are taken from `base`."""
+    import sympy as sp
+
+    from .array_ops import _entrywise
+
+    exprs: list = list(base) if base is not None else [None] * len(graph)
+    for i, e in leaves.items():
+        exprs[i] = e
+    if base is None:
+        for i, value in graph.consts.items():
+            exprs[i] = _sympy_constant(sp, graph.names.get(i), value)
+    for i, op in enumerate(graph.ops):
+        a = graph.args[i]
+        if not a or (only is not None and not only[i]):
+            continue
+        if op.sympy is None:
+            raise _NoSymbolic(op.name)
+        ins = [exprs[j] for j in a]
+        if op.vjp is None:  # elementwise: the scalar rule, entry by entry, broadcasting
+            exprs[i] = _entrywise(sp, lambda *xs, op=op: op.sympy(sp, *xs), *ins)
+        else:  # array rules take object arrays whole
+            exprs[i] = op.sympy(sp, *ins)
+    return exprs
+
+
+def _depends_on(graph: Graph, leaf: int) -> bytearray:
+    marks = bytearray(len(graph))
+    marks[leaf] = 1
+    for i, a in enumerate(graph.args):
+        if a and any(marks[j] for j in a):
+            marks[i] = 1
+    return marks
+
+
+class _NoSymbolic(Exception):
+    pass
+
+
+def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str], seed: Any,
+                    limits: Limits) -> tuple[dict[str, Any], str]:
+    """{name: array of exact gradient entries}, or ({}, reason) when the check cannot run.
+
+    One entry at a time: that entry is a symbol, every other input is its exact value (30
+    digits), so the expression sympy differentiates is a function of one variable and
+    everything that does not depend on it is already a number.
+    """
+    import numpy as np
+
+    entries = sum(size(np.shape(bindings[n])) for n in names)
+    if entries > SYMPY_MAX_ENTRIES:
+        return {}, (f"the variables have {entries:,} entries (sympy checks up to "
+                    f"{SYMPY_MAX_ENTRIES} entry by entry)")
+    shapes = infer_shapes(graph, bindings)
+    total = sum(size(s) for s in shapes)
+    if total > limits.sympy_max_nodes:
+        return {}, (f"the graph holds {total:,} entries (sympy limit "
+                    f"{limits.sympy_max_nodes:,})")
+    depth = graph.depth()
+    if depth > limits.sympy_max_depth:
+        return {}, f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+    try:
+        with _deadline(limits.sympy_seconds):
+            import sympy as sp
+
+            fixed = {i: _fixed(sp, np, bindings[n]) for n, i in graph.variables.items()}
+            base = node_expressions(graph, fixed)
+            weights = None
+            if is_array(seed) or isinstance(base[graph.output], np.ndarray):
+                weights = np.broadcast_to(np.asarray(seed, dtype=float),
+                                          np.shape(base[graph.output]))
+            x = sp.Symbol("x", real=True)
+            out: dict[str, Any] = {}
+            for n in names:
+                shape = np.shape(bindings[n])
+                ref = np.zeros(shape)
+                i = graph.variables.get(n)
+                if i is not None:
+                    only = _depends_on(graph, i)
+                    for e in np.ndindex(shape):
+                        leaf = fixed[i].copy() if shape else x
+                        if shape:
+                            leaf[e] = x
+                        f = node_expressions(graph, {i: leaf}, base, only)[graph.output]
+                        if weights is not None:  # a given upstream gradient: d<seed, out>
+                            f = sp.Add(*[sp.Float(float(w), DIGITS) * v
+                                         for w, v in zip(weights.flat, np.ravel(f))])
+                        at = sp.Float(float(bindings[n][e] if shape else bindings[n]), DIGITS)
+                        d = sp.diff(f, x)
+                        v = d.evalf(DIGITS, subs={x: at})
+                        if not (v.is_real and v.is_finite):
+                            v = sp.N(d.subs(x, at), DIGITS)
+                        if not (v.is_real and v.is_finite):
+                            label = f"{n}[{','.join(map(str, e))}]" if shape else n
+                            return {}, f"sympy's derivative for {label} has no finite value here"
+                        ref[e] = float(v)
+                out[n] = ref
+            return out, ""
+    except _Timeout:
+        return {}, f"sympy took longer than {limits.sympy_seconds:g} s"
+    except _NoSymbolic as exc:
+        return {}, f"the op {exc.args[0]} has no symbolic form"
+    except RecursionError:
+        return {}, "sympy recursed too deep on this expression"
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        return {}, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+
+
+def _on_kink(np, graph: Graph, values: list) -> bool:
+    """Whether some entry of a piecewise node sits exactly on a kink (small arrays only)."""
+    for i, op in enumerate(graph.ops):
+        if op.branch is None:
+            continue
+        args = [values[j] for j in graph.args[i]]
+        try:
+            if len(args) == 1 and op.vjp is not None and is_array(args[0]):
+                pieces = [op.branch(args[0])]  # a rule over the whole array (norm)
+            else:
+                pieces = np.frompyfunc(op.branch, len(args), 1)(*args)
+                pieces = list(np.ravel(pieces))
+        except (TypeError, ValueError):
+            continue
+        if any(p is None for p in pieces):
+            return True
+    return False
+
+
+# --- finite differences -------------------------------------------------------------------
+
+
+def _sample(np, name: str, grad, planned: int) -> list[int]:
+    """Flat indices to check: all of a small array; else the largest |gradient| and a sample."""
+    n = grad.size
+    if n <= FD_FULL_ENTRIES:
+        return list(range(n))
+    first = int(np.argmax(np.abs(grad)))
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    picks = [first]
+    for k in rng.choice(n, size=min(n, planned + 1), replace=False):
+        if int(k) != first and len(picks) < planned:
+            picks.append(int(k))
+    return picks
+
+
+def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
+                       ours: Mapping[str, Any], names: list[str], seed: Any,
+                       seconds: float = FD_SECONDS) -> dict[str, ArrayCheck]:
+    """Central differences on every entry of small variables and a sample of large ones."""
+    import numpy as np
+
+    out_id = graph.output
+
+    def f(vals) -> float:
+        y = vals[out_id]
+        return float(np.sum(seed * y)) if is_array(y) else float(y)
+
+    f0 = f(values)
+    atol = FD_ATOL * max(1.0, abs(f0))
+    started = time.monotonic()
+    result: dict[str, ArrayCheck] = {}
+    for n in names:
+        grad = np.asarray(ours[n])
+        base = np.asarray(bindings[n], dtype=float)
+        picks = _sample(np, n, grad, FD_SAMPLES)
+        entries: list[tuple[int, Check]] = []
+        stopped = False
+        for k in picks:
+            if time.monotonic() - started > seconds:
+                stopped = True
+                break
+            entries.append((k, _one_entry(graph, bindings, n, base, k, float(grad.flat[k]),
+                                          f, f0, atol)))
+        result[n] = _summarise(np, entries, grad.shape, grad.size, stopped, seconds)
+    return result
+
+
+def _one_entry(graph, bindings, name, base, k, ours, f, f0, atol) -> Check:
+    import numpy as np
+
+    x = float(base.flat[k])
+    h = FD_STEP * max(1.0, abs(x))
+    h = (x + h) - x  # exactly representable, so 2h is the true spacing
+
+    def at(value: float) -> float:
+        moved = base.copy()
+        moved.flat[k] = value
+        arg = moved if np.ndim(bindings[name]) else value
+        return f(forward(graph, {**bindings, name: arg}))
+
+    try:
+        plus, minus = at(x + h), at(x - h)
+    except BackpropError:
+        return Check("finite-difference", "inconclusive",
+                     reason="the finite-difference step leaves the function's domain")
+    ref = (plus - minus) / (2 * h)
+    c = compare("finite-difference", ours, ref, FD_RTOL, atol)
+    if c.status == "fail":
+        right, left = (plus - f0) / h, (f0 - minus) / h
+        if abs(right - left) >= abs(ours - ref) and abs(right - left) > atol / h:
+            return Check("finite-difference", "inconclusive", ref, c.rel_error,
+                         f"a kink lies within the step: the one-sided slopes are {left:.6g} "
+                         f"and {right:.6g}")
+    return c
+
+
+def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float) -> ArrayCheck:
+    method = "finite-difference"
+    if not entries:
+        return ArrayCheck(method, "skipped", total=total, entries=0,
+                          reason=f"the {seconds:g} s finite-difference budget ran out")
+    statuses = [c.status for _, c in entries]
+    rank = {"fail": 3, "inconclusive": 2, "pass": 1}
+    k, worst = max(entries, key=lambda kc: (rank.get(kc[1].status, 0),
+                                            kc[1].rel_error or 0.0))
+    index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
+    passed = statuses.count("pass")
+    unclear = statuses.count("inconclusive")
+    if "fail" in statuses:
+        status, reason = "fail", ""
+    elif passed:
+        status = "pass"
+        reason = f"{unclear} of {len(entries)} entries inconclusive: {worst.reason}" \
+            if unclear else ""
+        if not unclear:
+            worst = max((c for _, c in entries), key=lambda c: c.rel_error or 0.0)
+            k = max(entries, key=lambda kc: kc[1].rel_error or 0.0)[0]
+            index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
+    else:
+        status, reason = "inconclusive", worst.reason
+    if stopped:
+        reason = (reason + "; " if reason else "") + \
+            f"the {seconds:g} s budget stopped the sample early"
+    return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
+                      entries=len(entries), total=total, worst=index)

@@ -1,0 +1,459 @@
+"""The array rows of the op registry: matrix products, reductions, norm, transpose, softmax, loss.
+
+Each row follows ops.py's format. These ops are not elementwise, so each gives a vector-Jacobian
+product `vjp(m, upstream, args, out)` instead of a diagonal local gradient: the downstream
+gradient of every input, computed with a couple of numpy calls and never through an explicit
+Jacobian. `shape(shapes, consts)` is the row's shape rule (see shapes.py). `sympy(sp, *args)`
+receives numpy object arrays of sympy expressions in the array checker, so the same row also
+builds the exact expression the checker differentiates entry by entry.
+
+A trailing axis argument (`sum(x, 0)`) must be a number written in the program: it is a constant
+leaf of the graph, read by the shape rule, and no gradient flows into it (its part is 0).
+
+numpy is only reached through `m.np` (or imported inside a rule), never at import time, so a
+scalar program does not pay for it. Row conventions for a number (a scalar program): reductions
+and transpose are the identity, softmax of one score is 1; `@`, dot and cross_entropy need
+arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ops import BP_MUL, Op, register
+from .shapes import Mismatch, axis_of, broadcast, fmt, reduced, unbroadcast
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _axis(args: tuple, k: int = 1) -> int | None:
+    return int(args[k]) if len(args) > k else None
+
+
+def _np():
+    import numpy as np
+
+    return np
+
+
+def _back_to(m, g, axis: int | None, like):
+    """The upstream gradient of a reduction spread back over the shape it reduced."""
+    np = m.np
+    shape = np.shape(like)
+    if not shape:
+        return float(g)
+    if axis is not None:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+def _no_grad(args: tuple) -> tuple:
+    """Zero parts for the trailing constant (axis) arguments."""
+    return (0.0,) * (len(args) - 1)
+
+
+def _entrywise(sp, fn, *args):
+    """fn applied entry by entry over object arrays of sympy expressions (broadcasting)."""
+    np = _np()
+    if not any(isinstance(a, np.ndarray) for a in args):
+        return fn(*args)
+    return np.frompyfunc(fn, len(args), 1)(*args)
+
+
+def _sp_reduce(fn, a, axis=None, keepdims=False):
+    """fn(*entries) over one axis (or all) of an object array of sympy expressions."""
+    np = _np()
+    if not isinstance(a, np.ndarray):
+        return a
+    if axis is None:
+        return fn(*a.flat)
+    moved = np.moveaxis(a, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    out = np.empty(len(flat), dtype=object)
+    for r, row in enumerate(flat):
+        out[r] = fn(*row)
+    out = out.reshape(moved.shape[:-1])
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def _sp_sum(sp, a, axis=None, keepdims=False):
+    return _sp_reduce(sp.Add, a, axis, keepdims)
+
+
+# --- matrix product -----------------------------------------------------------------------
+
+
+def _matmul_forward(m, a, b):
+    if not m.is_array:
+        raise ValueError("@ and dot need vectors or matrices")
+    return m.np.matmul(a, b)
+
+
+def _matmul_shape(shapes, consts):
+    a, b = shapes
+    if not a or not b:
+        raise Mismatch(f"a matrix product needs a vector or matrix on each side, got shapes "
+                       f"{fmt(a)} and {fmt(b)}", "use * to multiply by a number")
+    if len(a) > 2 or len(b) > 2:
+        raise Mismatch(f"a matrix product takes vectors and matrices; shapes {fmt(a)} and "
+                       f"{fmt(b)} have more than two axes")
+    inner_a, inner_b = a[-1], b[0]
+    if inner_a != inner_b:
+        fits = (len(a) == 2 and a[0] == inner_b) or (len(b) == 2 and b[1] == inner_a)
+        raise Mismatch(f"cannot multiply shapes {fmt(a)} and {fmt(b)}: the left has "
+                       f"{inner_a} columns but the right has {inner_b} rows",
+                       "a transpose (.T) may be missing" if fits else None)
+    return a[:-1] + b[1:]
+
+
+def _matmul_vjp(m, g, args, out):
+    # out = A B  =>  dA = g B^T,  dB = A^T g  (the lecture's dW = 2 q x^T, dx = 2 W^T q once
+    # g = 2q). A vector is treated as a one-row (left) or one-column (right) matrix.
+    np = m.np
+    a, b = args
+    A = a if a.ndim == 2 else a[None, :]
+    B = b if b.ndim == 2 else b[:, None]
+    G = np.reshape(g, (A.shape[0], B.shape[1]))
+    return (G @ B.T).reshape(a.shape), (A.T @ G).reshape(b.shape)
+
+
+def _matmul_sympy(sp, a, b):
+    return _np().dot(a, b)
+
+
+# --- transpose ----------------------------------------------------------------------------
+
+
+def _transpose_forward(m, a):
+    return m.np.transpose(a) if m.is_array and hasattr(a, "ndim") else a
+
+
+def _transpose_vjp(m, g, args, out):
+    return (m.np.transpose(g) if m.np.ndim(g) else g,)
+
+
+def _transpose_sympy(sp, a):
+    return a.T if hasattr(a, "T") and hasattr(a, "ndim") else a
+
+
+# --- reductions ---------------------------------------------------------------------------
+
+
+def _reduction(name: str):
+    def forward(m, a, *axis):
+        if not m.is_array:
+            if axis:
+                raise ValueError(f"{name}() of a number has no axis")
+            return a
+        return getattr(m.np, name)(a, axis=_axis((a, *axis)))
+
+    def shape(shapes, consts):
+        if len(shapes) > 1 and shapes[1]:
+            raise Mismatch(f"the axis of {name}() must be a number, not shape {fmt(shapes[1])}")
+        return reduced(shapes[0], axis_of(name, shapes[0], consts[1] if len(consts) > 1
+                                          else None, len(shapes) > 1))
+
+    return forward, shape
+
+
+_sum_forward, _sum_shape = _reduction("sum")
+_mean_forward, _mean_shape = _reduction("mean")
+_amax_forward, _amax_shape = _reduction("max")
+_amin_forward, _amin_shape = _reduction("min")
+
+
+def _count(m, a, axis):
+    shape = m.np.shape(a)
+    if axis is None:
+        return max(1, int(m.np.prod(shape)))
+    return shape[axis]
+
+
+def _sum_vjp(m, g, args, out):
+    return (_back_to(m, g, _axis(args), args[0]), *_no_grad(args))
+
+
+def _mean_vjp(m, g, args, out):
+    axis = _axis(args)
+    return (_back_to(m, g / _count(m, args[0], axis), axis, args[0]), *_no_grad(args))
+
+
+def _pick_vjp(m, g, args, out):
+    # The upstream gradient goes to the winning entry; ties split it evenly (as for max(a, b)).
+    np = m.np
+    a = args[0]
+    axis = _axis(args)
+    if not np.ndim(a):
+        return (g, *_no_grad(args))
+    best = out if axis is None else np.expand_dims(out, axis)
+    hits = (a == best).astype(float)
+    share = hits / hits.sum(axis=axis, keepdims=axis is not None)
+    return (_back_to(m, g, axis, a) * share, *_no_grad(args))
+
+
+def _sum_sympy(sp, a, *axis):
+    return _sp_sum(sp, a, _axis((a, *axis)))
+
+
+def _mean_sympy(sp, a, *axis):
+    np = _np()
+    if not isinstance(a, np.ndarray):
+        return a
+    k = _axis((a, *axis))
+    n = a.size if k is None else a.shape[k]
+    return _entrywise(sp, lambda v: v / n, _sp_sum(sp, a, k))
+
+
+def _pick_sympy(fn_name: str):
+    def rule(sp, a, *axis):
+        np = _np()
+        if not isinstance(a, np.ndarray):
+            return a
+        return _sp_reduce(getattr(sp, fn_name), a, _axis((a, *axis)))
+    return rule
+
+
+# --- max and min of several arguments or of one array (the rows live in ops.py) ----------
+
+
+def extreme_forward(m, largest: bool, args: tuple):
+    np = m.np
+    if len(args) == 1:
+        return (np.max if largest else np.min)(args[0])
+    pair = np.maximum if largest else np.minimum
+    out = args[0]
+    for a in args[1:]:
+        out = pair(out, a)
+    return out
+
+
+def extreme_vjp(m, g, args, out):
+    """Routes the upstream gradient to the winner; ties split it evenly among the winners."""
+    if len(args) == 1:
+        return _pick_vjp(m, g, args, out)
+    np = m.np
+    hits = [np.equal(a, out).astype(float) for a in args]
+    total = hits[0]
+    for h in hits[1:]:
+        total = total + h
+    return tuple(unbroadcast(m, g * (h / total), a) for h, a in zip(hits, args))
+
+
+def extreme_shape(shapes, consts):
+    if len(shapes) == 1:
+        return ()
+    return broadcast(*shapes)
+
+
+def extreme_sympy(sp, fn, args):
+    if not any(hasattr(a, "ndim") for a in args):  # the scalar check stays numpy-free
+        return fn(*args)
+    np = _np()
+    if len(args) == 1 and isinstance(args[0], np.ndarray):
+        return fn(*args[0].flat)
+    return _entrywise(sp, fn, *args)
+
+
+# --- norm ---------------------------------------------------------------------------------
+
+
+def _norm_forward(m, a):
+    if not m.is_array or not m.np.ndim(a):
+        return abs(a)
+    flat = m.np.ravel(a)
+    return m.np.sqrt(m.np.dot(flat, flat))
+
+
+def _norm_vjp(m, g, args, out):
+    # d||a||/da = a / ||a||; at a = 0 the subgradient 0 is used.
+    a = args[0]
+    if out == 0:
+        return (m.np.zeros_like(a) if m.np.ndim(a) else 0.0,)
+    return (a * (g / out),)
+
+
+def _norm_branch(a):
+    if hasattr(a, "any") and getattr(a, "ndim", 0):
+        return 1 if a.any() else None
+    return 1 if a > 0 else (-1 if a < 0 else None)
+
+
+def _norm_sympy(sp, a):
+    np = _np()
+    if isinstance(a, np.ndarray):
+        return sp.sqrt(sp.Add(*[v ** 2 for v in a.flat]))
+    return sp.sqrt(a ** 2)
+
+
+# --- softmax and cross-entropy ------------------------------------------------------------
+
+
+def _log_softmax(np, s, axis: int):
+    z = s - np.max(s, axis=axis, keepdims=True)
+    with np.errstate(under="ignore"):
+        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _softmax_forward(m, a, *axis):
+    if not m.is_array or not m.np.ndim(a):
+        if axis:
+            raise ValueError("softmax() of a number has no axis")
+        return 1.0
+    np = m.np
+    k = _axis((a, *axis))
+    with np.errstate(under="ignore"):
+        return np.exp(_log_softmax(np, a, -1 if k is None else k))
+
+
+def _softmax_shape(shapes, consts):
+    a = shapes[0]
+    if len(shapes) > 1:
+        if shapes[1]:
+            raise Mismatch(f"the axis of softmax() must be a number, not shape {fmt(shapes[1])}")
+        axis_of("softmax", a, consts[1], True)
+    return a
+
+
+def _softmax_vjp(m, g, args, out):
+    # J = diag(s) - s s^T, so J^T g = s * (g - <g, s>) along the class axis.
+    np = m.np
+    if not np.ndim(out):
+        return (0.0, *_no_grad(args))
+    k = _axis(args)
+    k = -1 if k is None else k
+    return (out * (g - np.sum(g * out, axis=k, keepdims=True)), *_no_grad(args))
+
+
+def _softmax_sympy(sp, a, *axis):
+    np = _np()
+    if not isinstance(a, np.ndarray):
+        return sp.Integer(1)
+    k = _axis((a, *axis))
+    k = a.ndim - 1 if k is None else k % a.ndim
+    e = _entrywise(sp, sp.exp, a)
+    return e / _sp_sum(sp, e, k, keepdims=True)
+
+
+def _xent_forward(m, s, t):
+    if not m.is_array or not m.np.ndim(s):
+        raise ValueError("cross_entropy needs a vector or matrix of class scores")
+    np = m.np
+    rows = s.shape[0] if s.ndim == 2 else 1
+    return -np.sum(t * _log_softmax(np, s, -1)) / rows
+
+
+def _xent_shape(shapes, consts):
+    s, t = shapes
+    if len(s) not in (1, 2):
+        raise Mismatch(f"cross_entropy() takes scores of shape (classes,) or (rows, classes), "
+                       f"got {fmt(s)}")
+    if t != s:
+        raise Mismatch(f"cross_entropy() needs targets shaped like the scores: scores "
+                       f"{fmt(s)}, targets {fmt(t)}",
+                       "targets are one-hot rows (or probabilities) over the classes")
+    return ()
+
+
+def _xent_vjp(m, g, args, out):
+    # loss = -sum(t * log_softmax(s)) / rows  =>  ds = (softmax(s) * sum(t) - t) / rows,
+    # dt = -log_softmax(s) / rows; with one-hot t, ds is the familiar softmax(s) - t.
+    np = m.np
+    s, t = args
+    rows = s.shape[0] if s.ndim == 2 else 1
+    logp = _log_softmax(np, s, -1)
+    with np.errstate(under="ignore"):
+        p = np.exp(logp)
+    scale = g / rows
+    return (p * np.sum(t, axis=-1, keepdims=True) - t) * scale, -logp * scale
+
+
+def _xent_sympy(sp, s, t):
+    rows = s.shape[0] if s.ndim == 2 else 1
+    lse = _entrywise(sp, sp.log, _sp_sum(sp, _entrywise(sp, sp.exp, s), s.ndim - 1,
+                                         keepdims=True))
+    return -sp.Add(*(t * (s - lse)).flat) / rows
+
+
+# --- the rows -----------------------------------------------------------------------------
+
+_V = ((0.3,), (-1.1,), (2.4,))  # a number is the one-entry case of each reduction
+
+ARRAY_ROWS: list[Op] = [
+    Op("matmul", 2, _matmul_forward, None, _matmul_sympy, label="@", symbol="@", bp=BP_MUL,
+       role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
+       domain="vectors or matrices whose inner sizes match", vjp=_matmul_vjp,
+       shape=_matmul_shape, elementwise=False, doc="A @ B, the matrix product"),
+    Op("dot", 2, _matmul_forward, None, _matmul_sympy, label="dot",
+       role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
+       domain="vectors or matrices whose inner sizes match", vjp=_matmul_vjp,
+       shape=_matmul_shape, elementwise=False,
+       doc="dot(a, b): inner product of vectors; the matrix product otherwise"),
+    Op("transpose", 1, _transpose_forward, lambda m, a, out: (1.0,), _transpose_sympy,
+       label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
+       shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
+       doc="transpose(A), also A.T: reverses the axes"),
+    Op("sum", None, _sum_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+       _sum_sympy, label="sum",
+       role="distributor: copies the upstream gradient to every entry it summed",
+       vjp=_sum_vjp, shape=_sum_shape, elementwise=False, samples=_V, max_arity=2,
+       doc="sum(x), sum(x, axis): sum of the entries"),
+    Op("mean", None, _mean_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+       _mean_sympy, label="mean",
+       role="distributor: gives every entry the upstream gradient divided by the count",
+       vjp=_mean_vjp, shape=_mean_shape, elementwise=False, samples=_V, max_arity=2,
+       doc="mean(x), mean(x, axis): average of the entries"),
+    Op("amax", None, _amax_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+       _pick_sympy("Max"), label="amax",
+       role="router: the upstream gradient goes to the largest entry",
+       subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amax_shape,
+       elementwise=False, samples=_V, max_arity=2,
+       doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
+    Op("amin", None, _amin_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+       _pick_sympy("Min"), label="amin",
+       role="router: the upstream gradient goes to the smallest entry",
+       subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amin_shape,
+       elementwise=False, samples=_V, max_arity=2,
+       doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
+    Op("norm", 1, _norm_forward, lambda m, a, out: (m.sign(a),), _norm_sympy, label="‖·‖",
+       role="local gradient x / ||x||", branch=_norm_branch, subgradient="norm'(0) = 0",
+       vjp=_norm_vjp, shape=lambda shapes, consts: (), elementwise=False, samples=_V,
+       doc="norm(x): the L2 (Frobenius) norm, sqrt(sum(x**2))"),
+    Op("softmax", None, _softmax_forward, lambda m, a, *rest: (0.0,) * (len(rest)),
+       _softmax_sympy, label="softmax",
+       role="local Jacobian diag(s) - s s^T; downstream s * (upstream - sum(upstream * s))",
+       vjp=_softmax_vjp, shape=_softmax_shape, elementwise=False, samples=_V, max_arity=2,
+       doc="softmax(x), softmax(x, axis): exp(x) / sum(exp(x)) along the last (or given) axis"),
+    Op("cross_entropy", 2, _xent_forward, None, _xent_sympy, label="xent",
+       role="loss: downstream (softmax(scores) - targets) / rows",
+       domain="class scores (classes,) or (rows, classes) and targets of the same shape",
+       vjp=_xent_vjp, shape=_xent_shape, elementwise=False,
+       doc="cross_entropy(scores, targets): softmax cross-entropy, averaged over rows; "
+           "targets are one-hot (or probabilities) along the last axis"),
+]
+
+for _row in ARRAY_ROWS:
+    register(_row, function=_row.symbol is None)
+
+
+def array_samples() -> dict[str, list[tuple[Any, ...]]]:
+    """Array argument tuples where each array row's VJP is tested (smooth points, no ties)."""
+    np = _np()
+    rng = np.random.default_rng(4)
+    W = rng.normal(size=(3, 4))
+    x = rng.normal(size=(4,))
+    X = rng.normal(size=(4, 2))
+    t = np.eye(4)[[1, 3, 0]]
+    return {
+        "matmul": [(W, x), (W, X), (x, X), (x, x)],
+        "dot": [(x, x), (W, X)],
+        "transpose": [(W,), (x,)],
+        "sum": [(W,), (W, 0.0), (W, -1.0)],
+        "mean": [(W,), (W, 1.0)],
+        "amax": [(W,), (W, 0.0), (W, 1.0)],
+        "amin": [(W,), (W, 1.0)],
+        "norm": [(W,), (x,)],
+        "softmax": [(x,), (W,), (W, 0.0)],
+        "cross_entropy": [(W, t), (x, np.eye(4)[2])],
+        "max": [(W,), (W, 0.1), (W, x, -0.2)],
+        "min": [(W,), (W, 0.1)],
+    }
