@@ -43,26 +43,28 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
 
 
 def _run_scalars(graph: Graph, v: list, grads: list) -> None:
-    ops = graph.ops
-    args = graph.args
     m = SCALAR
-    i = 0
+    n = len(graph.ops)
+    i = n - 1
     try:
-        for i in range(len(ops) - 1, -1, -1):
-            g = grads[i]
-            a = args[i]
+        # Reversed iterators read each item when they reach it, so `g` is node i's upstream
+        # gradient after every consumer (all later nodes) has added its share.
+        for i, op, a, out, g in zip(range(n - 1, -1, -1), reversed(graph.ops),
+                                    reversed(graph.args), reversed(v), reversed(grads)):
             # Nothing flows back from a node the output does not depend on at this point
             # (a router's losing branch): skip it, so its derivative is not even evaluated.
             if not a or not g:
                 continue
             if len(a) == 2:
-                la, lb = ops[i].local(m, v[a[0]], v[a[1]], v[i])
-                grads[a[0]] += g * la
-                grads[a[1]] += g * lb
+                x, y = a
+                la, lb = op.local(m, v[x], v[y], out)
+                grads[x] += g * la
+                grads[y] += g * lb
             elif len(a) == 1:
-                grads[a[0]] += g * ops[i].local(m, v[a[0]], v[i])[0]
+                x = a[0]
+                grads[x] += g * op.local(m, v[x], out)[0]
             else:
-                for j, lj in zip(a, ops[i].local(m, *[v[j] for j in a], v[i])):
+                for j, lj in zip(a, op.local(m, *[v[j] for j in a], out)):
                     grads[j] += g * lj
     except (ArithmeticError, ValueError) as exc:
         raise _local_error(graph, v, i, exc) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import count
 from typing import Any, Mapping
 
 from .errors import DomainError, NameResolutionError
@@ -51,19 +52,16 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
 
 
 def _run(graph: Graph, v: list, m) -> None:
-    ops = graph.ops
-    args = graph.args
     i = 0
     try:
-        for i, op in enumerate(ops):
-            a = args[i]
-            n = len(a)
-            if n == 2:
-                v[i] = op.forward(m, v[a[0]], v[a[1]])
-            elif n == 1:
-                v[i] = op.forward(m, v[a[0]])
-            elif n:
-                v[i] = op.forward(m, *[v[j] for j in a])
+        # One zip over the parallel lists: no per-node indexing of ops and args.
+        for i, op, a in zip(count(), graph.ops, graph.args):
+            if len(a) == 2:
+                x, y = a
+                v[i] = op.forward(m, v[x], v[y])
+            elif a:
+                v[i] = op.forward(m, v[a[0]]) if len(a) == 1 else \
+                    op.forward(m, *[v[j] for j in a])
     except (ArithmeticError, ValueError, FloatingPointError) as exc:
         raise domain_error(graph, v, i, exc) from None
 

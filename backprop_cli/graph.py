@@ -8,11 +8,13 @@ walk. `Graph.node(i)` gives a frozen `Node` view for the renderers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 from .errors import LimitError
 from .ops import CONST, VAR, Op
 
 MAX_NODES = 10_000_000  # far past any real program; stops a runaway input before memory does
+TEXT_LIMIT = 80  # longest node text shown whole; longer spans show their two ends
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,9 @@ class Graph:
         return i
 
     def add_constant(self, value: float, start: int, end: int, name: str | None = None) -> int:
-        key = ("const", name or repr(value))
+        # Equal non-zero floats have equal reprs, so the value itself is the key; 0.0 and -0.0
+        # compare equal but are different constants, so zeros are keyed by their repr.
+        key = ("const", name or (value if value else repr(value)))
         i = self._memo.get(key)
         if i is None:
             i = self._append(CONST, (), start, end)
@@ -82,7 +86,14 @@ class Graph:
         key = (op.name, args)
         i = self._memo.get(key)
         if i is None:
-            i = self._append(op, args, start, end)
+            i = len(self.ops)  # _append inlined: this runs once per operator parsed
+            if i >= MAX_NODES:
+                raise LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
+                                 (start, end))
+            self.ops.append(op)
+            self.args.append(args)
+            self.starts.append(start)
+            self.ends.append(end)
             self._memo[key] = i
         return i
 
@@ -95,6 +106,11 @@ class Graph:
         """Fix the output and drop nodes it does not depend on, so the output is last."""
         self._memo = {}
         n = len(self.ops)
+        # Fast path, in C: when every node but the last feeds some node, every node reaches
+        # the last one (a DAG's only sink), so nothing is dead and nothing needs renumbering.
+        if output == n - 1 and len(set(chain.from_iterable(self.args))) == n - 1:
+            self.output = output
+            return self
         live = bytearray(n)
         live[output] = 1
         args = self.args
@@ -103,7 +119,8 @@ class Graph:
                 for j in args[i]:
                     live[j] = 1
         keep_vars = set(self.variables.values())
-        if output == n - 1 and all(live[i] or i in keep_vars for i in range(n)):
+        if output == n - 1 and live.count(0) <= len(keep_vars) and \
+                all(live[i] or i in keep_vars for i in range(n)):
             self.output = output
             return self
         # Renumber the live nodes (and every variable, read or not) densely, in order.
@@ -138,9 +155,17 @@ class Graph:
         """Every node, inputs before users, output last."""
         return (self.node(i) for i in range(len(self.ops)))
 
-    def text(self, i: int) -> str:
-        """The source text the node was parsed from."""
-        return self.source[self.starts[i]:self.ends[i]]
+    def text(self, i: int, limit: int = TEXT_LIMIT) -> str:
+        """The source text the node was parsed from; past `limit` characters, its two ends.
+
+        A node deep in a big program spans most of it: printing every node's whole text (in a
+        trace, a warning, an error) would cost the square of the program's size.
+        """
+        start, end = self.starts[i], self.ends[i]
+        if end - start <= limit:
+            return self.source[start:end]
+        half = (limit - 5) // 2
+        return self.source[start:start + half] + " ... " + self.source[end - half:end]
 
     def consumers(self) -> list[list[int]]:
         """For each node, the nodes that read it (once per use), in order: fan-out."""

@@ -14,7 +14,7 @@ import difflib
 
 from .errors import ArityError, LimitError, NameResolutionError, ParseError
 from .graph import Graph
-from .lexer import Token, tokens
+from .lexer import Token, bad_character, scan
 from .ops import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
@@ -38,51 +38,52 @@ class _Parser:
         self.source = source
         self.graph = Graph(source)
         self.assigned: dict[str, int] = {}
-        self.stream = tokens(source)
-        self.pending: Token | None = None
+        # Tokens as parallel lists, addressed by index: no token objects on the hot path.
+        self.kinds, self.texts, self.starts = scan(source)
+        self.infix = {text: (op, op.bp, op.right_assoc) for text, op in INFIX.items()}
 
-    def next(self) -> Token:
-        if self.pending is not None:
-            tok, self.pending = self.pending, None
-            return tok
-        return next(self.stream)
+    def token(self, k: int) -> Token:
+        text = self.texts[k]
+        return Token(self.kinds[k], text, self.starts[k], self.starts[k] + len(text))
 
     def error(self, message: str, tok: Token, hint: str | None = None,
               cls: type = ParseError) -> ParseError:
+        if tok.kind == "bad":
+            return bad_character(self.source, tok.start, tok.text)
         return cls(message, self.source, (tok.start, max(tok.end, tok.start + 1)), hint)
 
     # --- statements -------------------------------------------------------------------
 
     def program(self) -> Graph:
+        kinds, texts = self.kinds, self.texts
         last = -1
+        k = 0
         while True:
-            tok = self.next()
-            while tok.kind == "sep":
-                tok = self.next()
-            if tok.kind == "end":
+            while kinds[k] == "sep":
+                k += 1
+            if kinds[k] == "end":
                 break
             target = None
             augment = None
-            if tok.kind == "name":
-                after = self.next()
-                if after.kind == "op" and (after.text == "=" or after.text in _AUGMENTED):
-                    target = tok
-                    augment = _AUGMENTED.get(after.text)
-                    tok = self.next()
-                else:
-                    self.pending = after
-            node, start, stop = self.expression(tok)
+            if kinds[k] == "name" and kinds[k + 1] == "op" and \
+                    (texts[k + 1] == "=" or texts[k + 1] in _AUGMENTED):
+                target = self.token(k)
+                augment = _AUGMENTED.get(texts[k + 1])
+                k += 2
+            node, _start, k = self.expression(k)
             if target is not None:
                 name = target.text
                 self.check_assignable(target)
                 if augment is not None:
                     old = self.resolve(target)
-                    node = self.graph.add_op(INFIX[augment], (old, node), target.start, stop.start)
+                    node = self.graph.add_op(INFIX[augment], (old, node), target.start,
+                                             self.starts[k])
                 self.graph.name_node(node, name)
                 self.assigned[name] = node
             last = node
-            if stop.kind == "end":
+            if kinds[k] == "end":
                 break
+            k += 1
         if last < 0:
             raise ParseError("the program is empty", self.source, (0, 1),
                              'give an expression, e.g. "(x+y)*z"')
@@ -110,140 +111,174 @@ class _Parser:
 
     # --- expressions ------------------------------------------------------------------
 
-    def expression(self, tok: Token) -> tuple[int, int, Token]:
-        """Parse one expression starting at `tok`; return (node, start, the token that ended it)."""
+    def expression(self, k: int) -> tuple[int, int, int]:
+        """Parse one expression from token k; return (node, start, index of the ending token)."""
         g = self.graph
         add_op = g.add_op
+        add_constant = g.add_constant
+        kinds, texts, starts = self.kinds, self.texts, self.starts
+        infix = self.infix
+        assigned = self.assigned
+        variables = g.variables
         operands: list[int] = []
         ostart: list[int] = []
         oend: list[int] = []
         ops: list[tuple] = []  # (kind, op, bp, right_assoc, start, end)
         argcounts: list[int] = []
         expect_operand = True
-        first = tok.start
+        first = starts[k]
+        inf = float("inf")
 
         def reduce() -> None:
-            kind, op, _bp, _right, start, end = ops.pop()
+            kind, op, _bp, _right, start, _end = ops.pop()
             if kind == _BIN:
                 b = operands.pop()
                 b_end = oend.pop()
                 ostart.pop()
-                a = operands[-1]
-                a_start = ostart[-1]
-                operands[-1] = add_op(op, (a, b), a_start, b_end)
+                operands[-1] = add_op(op, (operands[-1], b), ostart[-1], b_end)
                 oend[-1] = b_end
             else:  # prefix
                 a = operands[-1]
                 a_end = oend[-1]
                 if op.name == "neg" and g.ops[a].name == "const" and a not in g.names:
-                    operands[-1] = g.add_constant(-g.consts[a], start, a_end)
+                    operands[-1] = add_constant(-g.consts[a], start, a_end)
                 else:
                     operands[-1] = add_op(op, (a,), start, a_end)
                 ostart[-1] = start
 
         while True:
-            kind = tok.kind
-            text = tok.text
+            kind = kinds[k]
+            text = texts[k]
             if expect_operand:
-                if kind == "num":
-                    try:
-                        value = float(text)
-                    except ValueError:  # pragma: no cover - the lexer only passes valid floats
-                        raise self.error(f"bad number {text!r}", tok) from None
-                    if value == float("inf"):
-                        raise self.error(f"the number {text} is too large for float64", tok,
-                                         cls=LimitError)
-                    operands.append(g.add_constant(value, tok.start, tok.end))
-                    ostart.append(tok.start)
-                    oend.append(tok.end)
-                    expect_operand = False
-                elif kind == "name":
-                    nxt = self.next()
-                    if nxt.kind == "op" and nxt.text == "(":
+                if kind == "name":
+                    if texts[k + 1] == "(" and kinds[k + 1] == "op":
                         op = FUNCTIONS.get(text)
                         if op is None:
-                            raise self.unknown_function(tok)
-                        ops.append((_CALL, op, 0, False, tok.start, nxt.end))
+                            raise self.unknown_function(self.token(k))
+                        start = starts[k]
+                        ops.append((_CALL, op, 0, False, start, starts[k + 1] + 1))
                         argcounts.append(1)
-                        after = self.next()
-                        if after.kind == "op" and after.text == ")":
+                        k += 2
+                        if texts[k] == ")" and kinds[k] == "op":
                             msg = op.check_arity(0) or f"{op.name}() needs arguments"
-                            raise ArityError(msg, self.source, (tok.start, after.end))
-                        tok = after
+                            raise ArityError(msg, self.source, (start, starts[k] + 1))
                         continue
-                    self.pending = nxt
-                    operands.append(self.resolve(tok))
-                    ostart.append(tok.start)
-                    oend.append(tok.end)
+                    node = assigned.get(text)
+                    if node is None:
+                        # A name already read as a variable is not a constant or a function.
+                        node = variables.get(text)
+                        if node is None:
+                            if kinds[k + 1] == "bad":  # reported first, as a streaming lexer would
+                                raise self.error("", self.token(k + 1))
+                            node = self.resolve(self.token(k))
+                    operands.append(node)
+                    start = starts[k]
+                    ostart.append(start)
+                    oend.append(start + len(text))
+                    expect_operand = False
+                elif kind == "num":
+                    value = float(text)  # the lexer only passes valid float literals
+                    start = starts[k]
+                    if value == inf:
+                        raise self.error(f"the number {text} is too large for float64",
+                                         self.token(k), cls=LimitError)
+                    operands.append(add_constant(value, start, start + len(text)))
+                    ostart.append(start)
+                    oend.append(start + len(text))
                     expect_operand = False
                 elif kind == "op" and text == "(":
-                    ops.append((_PAREN, None, 0, False, tok.start, tok.end))
+                    ops.append((_PAREN, None, 0, False, starts[k], starts[k] + 1))
                 elif kind == "op" and text in PREFIX:
-                    ops.append((_PRE, PREFIX[text], BP_UNARY, True, tok.start, tok.end))
+                    start = starts[k]
+                    ops.append((_PRE, PREFIX[text], BP_UNARY, True, start, start + len(text)))
                 elif kind == "op" and text == "+":
                     pass  # unary plus is the identity: no node
                 else:
-                    raise self.expected_operand(tok)
-            else:
-                if kind == "op" and text in INFIX:
-                    op = INFIX[text]
-                    bp = op.bp
-                    right = op.right_assoc
+                    raise self.expected_operand(self.token(k))
+            elif kind == "op":
+                row = infix.get(text)
+                if row is not None:
+                    op, bp, right = row
                     while ops:
                         top = ops[-1]
                         if top[0] > _PRE or not (top[2] > bp or (top[2] == bp and not right)):
                             break
-                        reduce()
-                    ops.append((_BIN, op, bp, right, tok.start, tok.end))
+                        if top[0] == _BIN:  # the common case, inlined: one node per operator
+                            ops.pop()
+                            b = operands.pop()
+                            b_end = oend.pop()
+                            ostart.pop()
+                            operands[-1] = add_op(top[1], (operands[-1], b), ostart[-1], b_end)
+                            oend[-1] = b_end
+                        else:
+                            reduce()
+                    start = starts[k]
+                    ops.append((_BIN, op, bp, right, start, start + len(text)))
                     expect_operand = True
-                elif kind == "op" and text == ")":
-                    while ops and ops[-1][0] <= _PRE:
-                        reduce()
+                elif text == ")":
+                    while ops:
+                        top = ops[-1]
+                        if top[0] == _BIN:  # inlined as above
+                            ops.pop()
+                            b = operands.pop()
+                            b_end = oend.pop()
+                            ostart.pop()
+                            operands[-1] = add_op(top[1], (operands[-1], b), ostart[-1], b_end)
+                            oend[-1] = b_end
+                        elif top[0] == _PRE:
+                            reduce()
+                        else:
+                            break
                     if not ops:
-                        raise self.error("unmatched ')'", tok)
+                        raise self.error("unmatched ')'", self.token(k))
                     mark = ops.pop()
+                    end = starts[k] + 1
                     if mark[0] == _PAREN:
                         ostart[-1] = mark[4]
-                        oend[-1] = tok.end
+                        oend[-1] = end
                     else:
                         op = mark[1]
                         n = argcounts.pop()
-                        problem = op.check_arity(n)
-                        if problem:
-                            raise ArityError(problem, self.source, (mark[4], tok.end))
+                        if n != op.arity:
+                            problem = op.check_arity(n)
+                            if problem:
+                                raise ArityError(problem, self.source, (mark[4], end))
                         args = tuple(operands[-n:])
                         del operands[-n:], ostart[-n:], oend[-n:]
-                        operands.append(add_op(op, args, mark[4], tok.end))
+                        operands.append(add_op(op, args, mark[4], end))
                         ostart.append(mark[4])
-                        oend.append(tok.end)
-                elif kind == "op" and text == ",":
+                        oend.append(end)
+                elif text == ",":
                     while ops and ops[-1][0] <= _PRE:
                         reduce()
                     if not ops or ops[-1][0] != _CALL:
-                        raise self.error("unexpected ','", tok,
+                        raise self.error("unexpected ','", self.token(k),
                                          "commas separate a function's arguments")
                     argcounts[-1] += 1
                     expect_operand = True
-                elif kind == "op" and text == ".T":
+                elif text == ".T":
                     op = OPS.get("transpose")
                     if op is None:
-                        raise self.error("'.T' needs array support", tok)
-                    operands[-1] = add_op(op, (operands[-1],), ostart[-1], tok.end)
-                    oend[-1] = tok.end
-                elif kind in ("sep", "end"):
-                    break
+                        raise self.error("'.T' needs array support", self.token(k))
+                    end = starts[k] + 2
+                    operands[-1] = add_op(op, (operands[-1],), ostart[-1], end)
+                    oend[-1] = end
                 else:
-                    raise self.expected_operator(tok, operands and g.ops[operands[-1]].name)
-            tok = self.next()
+                    raise self.expected_operator(self.token(k))
+            elif kind == "sep" or kind == "end":
+                break
+            else:
+                raise self.expected_operator(self.token(k))
+            k += 1
 
         while ops:
             if ops[-1][0] > _PRE:
                 mark = ops[-1]
                 what = "'('" if mark[0] == _PAREN else f"{mark[1].name}("
                 raise ParseError(f"{what} is never closed", self.source,
-                                 (mark[4], mark[5]), f"add ')' before the end of the statement")
+                                 (mark[4], mark[5]), "add ')' before the end of the statement")
             reduce()
-        return operands[0], first, tok
+        return operands[0], first, k
 
     # --- messages ---------------------------------------------------------------------
 
@@ -260,7 +295,7 @@ class _Parser:
                               "assign with `name = expression` at the start of a statement")
         return self.error(f"expected a number, a name or '(' but found {tok.text!r}", tok)
 
-    def expected_operator(self, tok: Token, prev_kind) -> ParseError:
+    def expected_operator(self, tok: Token) -> ParseError:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
