@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from .errors import DomainError
-from .forward import domain_error, is_array
+from .forward import all_finite, domain_error, is_array
 from .graph import Graph
 from .ops import SCALAR, array_math
 from .shapes import unbroadcast  # trace.py and others import it from here
@@ -106,7 +106,11 @@ def _run_arrays(graph: Graph, v: list, grads: list, m) -> None:
                 else:
                     # Elementwise: the Jacobian is diagonal, so upstream * local is the whole
                     # vector-Jacobian product; broadcasting is undone by summing.
-                    local = op.local(m, *inputs, v[i])
+                    if op.skips and not all(wants[j] for j in a):
+                        wrt = tuple(k for k, j in enumerate(a) if wants[j])
+                        local = op.local(m, *inputs, v[i], wrt=wrt)
+                    else:
+                        local = op.local(m, *inputs, v[i])
                     parts = [unbroadcast(m, g * lj, x) if wants[j] else None
                              for j, lj, x in zip(a, local, inputs)]
                 for j, part in zip(a, parts):
@@ -143,7 +147,7 @@ def _check_finite(graph: Graph, values: list, grads: list, m) -> None:
     """A non-finite gradient of a variable is an error naming the node that produced it."""
     for name, i in graph.variables.items():
         g = grads[i]
-        finite = bool(m.np.all(m.np.isfinite(g))) if m.is_array else math.isfinite(g)
+        finite = all_finite(m, g) if m.is_array else math.isfinite(g)
         if finite:
             continue
         culprit = _origin(graph, values, grads, m) or i

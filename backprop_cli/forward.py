@@ -97,7 +97,20 @@ def check_finite(graph: Graph, values: list, m=SCALAR) -> None:
     """Overflow to inf or nan is never silent: name the first node where it appears."""
     if not m.is_array and math.isfinite(sum(values)):
         return  # one cheap pass; a finite total means every term is finite
+    args = graph.args
     for i, x in enumerate(values):
-        finite = bool(m.np.all(m.np.isfinite(x))) if m.is_array else math.isfinite(x)
+        if m.is_array and not args[i]:
+            continue  # bound arrays were checked when bound; a bad one spoils its first user
+        finite = all_finite(m, x) if m.is_array else math.isfinite(x)
         if not finite:
             raise domain_error(graph, values, i, None, "is not finite (overflow or nan)")
+
+
+def all_finite(m, x) -> bool:
+    """Whether every entry is finite. inf and nan survive a sum, so a finite sum proves it in
+    one pass with no temporary array; only a sum that overflows needs the entrywise test."""
+    if not is_array(x):
+        return math.isfinite(x)
+    with m.np.errstate(all="ignore"):
+        total = float(x.sum())
+    return math.isfinite(total) or bool(m.np.isfinite(x).all())

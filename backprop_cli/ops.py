@@ -12,6 +12,8 @@ the same row drives Python floats on the fast scalar path and numpy arrays on th
 Row conventions:
   forward(m, *args) -> value
   local(m, *args, out) -> tuple of d(out)/d(arg_k), elementwise (the diagonal of the Jacobian)
+    (rows with `skips=True` also take `wrt=(k, ...)` and may return None for other inputs,
+    so the array pass never computes a partial no variable needs, like x**2's d/d(2))
   vjp(m, upstream, args, out) -> tuple of downstream gradients, for ops that are not elementwise
   sympy(sp, *args) -> sympy expression built from the inputs' sympy expressions
   branch(*args) -> which smooth piece the point lies in; None exactly on a kink
@@ -56,6 +58,7 @@ class Op:
     min_arity: int = 1
     max_arity: int | None = None  # for variadic ops with a ceiling (sum(x) or sum(x, axis))
     vjp: Callable[..., tuple] | None = None
+    skips: bool = False  # local accepts wrt=... (see the row conventions above)
     shape: Callable[..., tuple] | None = None  # shape rule for array programs
     elementwise: bool = True
     doc: str = ""
@@ -133,13 +136,19 @@ def array_math() -> SimpleNamespace:
         import numpy as np
 
         def pow_db(a, out):
+            # out * log(a): nan where a < 0, and 0 where a == 0 (a**b is flat in b there).
             with np.errstate(divide="ignore", invalid="ignore"):
-                safe = np.where(a > 0, a, 1.0)
-                return np.where(a > 0, out * np.log(safe), np.where(a == 0, 0.0, np.nan))
+                r = out * np.log(a)
+            zero = np.equal(a, 0)
+            return np.where(zero, 0.0, r) if np.any(zero) else r
 
         def pow_(a, b):
             a = np.asarray(a, dtype=float)
             b = np.asarray(b, dtype=float)
+            if b.ndim == 0:
+                if b != np.round(b) and np.any(a < 0):
+                    raise ValueError("negative base with a fractional exponent")
+                return a ** float(b)  # the operator's fast paths: x**2 squares, x**1 copies
             if np.any((a < 0) & (b != np.round(b))):
                 raise ValueError("negative base with a fractional exponent")
             return np.power(a, b)
@@ -229,8 +238,10 @@ ROWS: list[Op] = [
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
        samples=_S, doc="a / b"),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
-       lambda m, a, b, out: (b * m.pow(a, b - 1.0), m.pow_db(a, out)),
+       lambda m, a, b, out, wrt=(0, 1): (b * m.pow(a, b - 1.0) if 0 in wrt else None,
+                                         m.pow_db(a, out) if 1 in wrt else None),
        lambda sp, a, b: a ** b, label="**", symbol="**", bp=BP_POW, right_assoc=True,
+       skips=True,
        role="power: local gradient b*a^(b-1)",
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
