@@ -291,3 +291,12 @@ def test_a_program_over_the_size_limit_is_refused_before_parsing():
     assert time.perf_counter() - t0 < 5.0
     assert stderr == (f"<stdin>: limit exceeded: the program is {MAX_SOURCE_BYTES + 2:,} "
                       f"characters; the limit is {MAX_SOURCE_BYTES:,}\n")
+
+
+def test_an_error_in_a_huge_expression_names_it_by_its_two_ends():
+    source = "log(" + "x+" * 200_000 + "x - 200001*x)"
+    stderr = fails(source, "x=1")
+    headline = stderr.splitlines()[0]
+    assert headline == ("domain error at column 1: log(x+x+x+x+x+x+x+x+x+x+x+x+x+x+x+x+x+x+x"
+                        "+x ... x+x+x+x+x+x+x+x+x+x - 200001*x) is undefined: log(0) is outside "
+                        "the function's domain (log needs a positive argument)")
