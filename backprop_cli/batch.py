@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from .check import SYMPY_SECONDS, Limits
-from .errors import BackpropError, BindingError
+from .errors import BackpropError, BindingError, ParseError
 
 STATUSES = ("pass", "fail", "error", "timeout")
 DEFAULT_TIMEOUT = 60.0  # seconds per case; sympy's own limit (check.SYMPY_SECONDS) is lower
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed
 WINDOW_PER_JOB = 64  # cases a job may run ahead of the oldest unfinished one (bounds memory)
+CHUNK = 8  # cases per message to a worker: fewer round trips for sub-millisecond cases
 MIN_PARALLEL = 8  # fewer cases than this run in-process: starting workers would cost more
 EXPECT_MARK = "expect:"
 
@@ -150,8 +151,12 @@ def read_cases(lines: Iterable[bytes | str], fmt: str = "auto") -> Iterator[Case
         try:
             case = (_json_case if as_json else _text_case)(index, lineno, text)
         except BackpropError as err:
+            # A span here points into the line itself, so its column is the file's column.
+            loc = err.location()
             case = Case(index, lineno, f"line {lineno}",
-                        problem=_problem(lineno, None, err.kind, _message(err)))
+                        problem=_problem(lineno, loc[1] if loc else None, err.kind,
+                                         _message(err),
+                                         tuple("  " + part for part in (err.caret() or ()))))
         if case is None:  # a line that held only a comment after whitespace
             continue
         yield case
@@ -164,8 +169,8 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
     try:
         words = shlex.split(text, comments=True)
     except ValueError as exc:  # shlex's only complaint: an unclosed quote or a trailing '\'
-        raise BindingError(f"the line cannot be split into words: {str(exc).lower()}",
-                           hint="quote the program: \"(x+y)*z\" x=-2") from None
+        raise ParseError(f"the line cannot be split into words: {str(exc).lower()}",
+                         hint="quote the program: \"(x+y)*z\" x=-2") from None
     if not words:
         return None
     program, rest = words[0], words[1:]
@@ -202,7 +207,8 @@ def _json_case(index: int, lineno: int, text: str) -> Case:
     try:
         obj = json.loads(text, parse_float=_Number, parse_int=_Number)
     except json.JSONDecodeError as exc:
-        raise BindingError(f"not a JSON object: {exc.msg} at character {exc.pos + 1}") from None
+        raise ParseError(f"not a JSON object: {exc.msg}", text, (exc.pos, exc.pos + 1)) \
+            from None
     except RecursionError:
         raise BindingError("not a JSON object: nested too deeply") from None
     if not isinstance(obj, dict):
@@ -347,7 +353,12 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
     try:
         with _alarm(limit):
             result = evaluate(case.program, dict(case.bindings), options)
-            outcome = _outcome(case, result, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            if limit and seconds > limit:
+                # sympy's own deadline (capped at the limit) handed the alarm back too late
+                # to fire: the case still spent its whole budget.
+                raise CaseTimeout()
+            outcome = _outcome(case, result, seconds)
     except CaseTimeout:
         return CaseResult(case.index, case.line, case.id, case.program, "timeout",
                           seconds=time.perf_counter() - started, kind="timeout",
@@ -500,19 +511,20 @@ def _chain(first: list, rest: Iterator) -> Iterator:
 
 
 def _worker_main(conn, settings: Settings, run: Callable) -> None:
-    """A pool worker: receive cases, send results, until told to stop (None)."""
+    """A pool worker: receive lists of cases, send one result per case, until told to stop."""
     # Ctrl-C reaches the whole process group; the parent alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up(settings)
     conn.send("ready")
     while True:
         try:
-            case = conn.recv()
+            cases = conn.recv()
         except EOFError:
             return
-        if case is None:
+        if cases is None:
             return
-        conn.send(run(case, settings))
+        for case in cases:
+            conn.send(run(case, settings))
 
 
 class _Worker:
@@ -544,12 +556,10 @@ class _Worker:
 def _context():
     import multiprocessing
 
-    # forkserver: workers fork from a clean single-threaded server, never from this process
-    # (which may run rich's refresh thread); replacements after a kill start just as fast.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["backprop_cli.batch", "backprop_cli.evaluate"])
-        return ctx
+    # fork: a worker starts with everything already imported and re-runs no __main__. The
+    # parent stays single-threaded while it forks (the progress bar refreshes without a thread).
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")  # pragma: no cover - not Unix
 
 
@@ -558,7 +568,7 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
              window: int | None = None) -> Iterator[CaseResult]:
     """Spread cases over `jobs` worker processes; yield results in file order.
 
-    Each worker has at most two cases in hand (one running, one queued) and the reader runs at
+    Each worker has at most two chunks of cases in hand and the reader runs at
     most `window` cases ahead of the oldest unfinished one, so memory stays bounded however long
     the file. A worker past the time limit plus KILL_GRACE ignored its own alarm (stuck in C
     code): it is killed, its case reported as a timeout, and a fresh worker takes its place.
@@ -577,14 +587,17 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     workers = [_Worker(ctx, settings, run) for _ in range(jobs)]
     try:
         while True:
-            # Hand out cases: errors found while reading need no worker.
+            # Hand out cases in chunks (one pipe message each); errors found while reading
+            # need no worker.
             for w in workers:
-                while w.ready and len(w.queue) < 2:
-                    if retry:
-                        case = retry.popleft()
-                    elif exhausted or next_in >= next_out + window:
-                        break
-                    else:
+                while w.ready and len(w.queue) < 2 * CHUNK:
+                    chunk: list[Case] = []
+                    while len(chunk) < CHUNK:
+                        if retry:
+                            chunk.append(retry.popleft())
+                            continue
+                        if exhausted or next_in >= next_out + window:
+                            break
                         case = next(source, None)
                         if case is None:
                             exhausted = True
@@ -592,11 +605,14 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
                         next_in = case.index + 1
                         if case.problem is not None:
                             done[case.index] = run_case(case, settings)
-                            continue
+                        else:
+                            chunk.append(case)
+                    if not chunk:
+                        break
                     if not w.queue:
                         w.head_since = time.monotonic()
-                    w.conn.send(case)
-                    w.queue.append(case)
+                    w.conn.send(chunk)
+                    w.queue.extend(chunk)
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
