@@ -84,23 +84,23 @@ def test_the_format_can_be_forced():
 
 
 @pytest.mark.parametrize("line, message", [
-    ('"x*y" x=1 q', "7: binding error: 'q' is not a NAME=VALUE binding (write NAME=VALUE "
-                    "with no spaces, e.g. x=-2; expectations follow 'expect:')"),
-    ('"x*y x=1', "7: parse error: the line cannot be split into words: no closing "
-                 "quotation (quote the program: \"(x+y)*z\" x=-2)"),
-    ('"x*y" x=1 y=2 expect: z=3', "7: binding error: expect: z=3: z is not a bound "
-                                  "variable (expect 'value' or one of: x, y)"),
-    ('"x*y" x=1 y=2 expect: x=abc', "7: binding error: expect: x=abc: not a finite number "
-                                    "(e.g. expect: value=-12 x=-4)"),
+    ('"x*y" x=1 q', ("7: binding error: 'q' is not a NAME=VALUE binding (write NAME=VALUE "
+                    "with no spaces, e.g. x=-2; expectations follow 'expect:')")),
+    ('"x*y x=1', ("7: parse error: the line cannot be split into words: no closing "
+                 "quotation (quote the program: \"(x+y)*z\" x=-2)")),
+    ('"x*y" x=1 y=2 expect: z=3', ("7: binding error: expect: z=3: z is not a bound "
+                                  "variable (expect 'value' or one of: x, y)")),
+    ('"x*y" x=1 y=2 expect: x=abc', ("7: binding error: expect: x=abc: not a finite number "
+                                    "(e.g. expect: value=-12 x=-4)")),
     ('"x*y" x=1 x=2', "7: binding error: x is bound twice (in 'x=2')"),
-    ('{"expr": "x", "at": {"x": -1}', "7:30: parse error: not a JSON object: Expecting ',' "
-                                      "delimiter"),
-    ('{"expr": 3}', '7: binding error: "expr" must be a string holding the program '
-                    '(e.g. "expr": "(x+y)*z")'),
-    ('{"expr": "x", "wat": 1}', "7: binding error: unknown field 'wat' "
-                                "(fields: id, expr, at, expect)"),
-    ('{"expr": "x", "at": {"x": true}}', "7: binding error: at.x must be a number or a "
-                                         "list of numbers"),
+    ('{"expr": "x", "at": {"x": -1}', ("7:30: parse error: not a JSON object: Expecting ',' "
+                                      "delimiter")),
+    ('{"expr": 3}', ('7: binding error: "expr" must be a string holding the program '
+                    '(e.g. "expr": "(x+y)*z")')),
+    ('{"expr": "x", "wat": 1}', ("7: binding error: unknown field 'wat' "
+                                "(fields: id, expr, at, expect)")),
+    ('{"expr": "x", "at": {"x": true}}', ("7: binding error: at.x must be a number or a "
+                                         "list of numbers")),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "one"}}}',
      "7: binding error: expect.gradients.x must be a finite number"),
 ])
@@ -150,14 +150,14 @@ def test_a_wrong_expectation_fails_naming_the_variable_both_numbers_and_the_erro
 
 
 @pytest.mark.parametrize("line, message, detail", [
-    (UNCLOSED, "cases.txt:1:2: parse error: '(' is never closed (add ')' before the end of "
-               "the statement)", ("  (x+y*z", "  ^")),
-    (JSON_LOG, "cases.txt:1:23: domain error: log(x) is undefined: log(-1) is outside the "
-               "function's domain (log needs a positive argument)", ("  log(x)", "  ^^^^^^")),
-    ('"x*y" x=1', "cases.txt:1:4: name error: y has no value (bind it on the command line: "
-                  "y=VALUE)", ("  x*y", "    ^")),
-    ('"a\\"b" a=1', "cases.txt:1: parse error: unexpected character '\"' (column 2 of the "
-                    "expression)", ('  a"b', "   ^")),
+    (UNCLOSED, ("cases.txt:1:2: parse error: '(' is never closed (add ')' before the end of "
+               "the statement)"), ("  (x+y*z", "  ^")),
+    (JSON_LOG, ("cases.txt:1:23: domain error: log(x) is undefined: log(-1) is outside the "
+               "function's domain (log needs a positive argument)"), ("  log(x)", "  ^^^^^^")),
+    ('"x*y" x=1', ("cases.txt:1:4: name error: y has no value (bind it on the command line: "
+                  "y=VALUE)"), ("  x*y", "    ^")),
+    ('"a\\"b" a=1', ("cases.txt:1: parse error: unexpected character '\"' (column 2 of the "
+                    "expression)"), ('  a"b', "   ^")),
 ])
 def test_an_error_names_file_line_and_column_as_eval_would(line, message, detail):
     (r,) = results(line)
@@ -189,19 +189,19 @@ def test_exit_code_0_all_passed_1_any_failure_2_any_error(tmp_path, lines, code)
 
 
 def test_a_mixed_file_prints_failures_in_detail_then_the_summary(tmp_path):
-    text = "\n".join(["# mixed", LECTURE, WRONG, UNCLOSED, JSON_Q1, JSON_LOG]) + "\n"
+    text = f'# mixed\n{LECTURE}\n{WRONG}\n{UNCLOSED}\n{JSON_Q1}\n{JSON_LOG}' + "\n"
     res, path = run_cli(tmp_path, text, "--jobs", "1")
     assert res.exit_code == 2
     out = res.stdout.splitlines()
     assert out[:8] == [
         f"FAIL {path}:3: (x+y)*z",
         "  x: backprop -4, expected -5 (relative error 2.0e-01)",
-        f"ERROR {path}:4:2: parse error: '(' is never closed (add ')' before the end of the "
-        "statement)",
+        (f"ERROR {path}:4:2: parse error: '(' is never closed (add ')' before the end of the "
+        "statement)"),
         "  (x+y*z",
         "  ^",
-        f"ERROR {path}:6:23: domain error: log(x) is undefined: log(-1) is outside the "
-        "function's domain (log needs a positive argument)",
+        (f"ERROR {path}:6:23: domain error: log(x) is undefined: log(-1) is outside the "
+        "function's domain (log needs a positive argument)"),
         "  log(x)",
         "  ^^^^^^",
     ]
@@ -212,7 +212,7 @@ def test_a_mixed_file_prints_failures_in_detail_then_the_summary(tmp_path):
 
 
 def test_json_lists_every_case_in_order_then_the_summary(tmp_path):
-    text = "\n".join([LECTURE, WRONG, UNCLOSED]) + "\n"
+    text = f'{LECTURE}\n{WRONG}\n{UNCLOSED}' + "\n"
     res, path = run_cli(tmp_path, text, "--json", "--jobs", "1")
     data = json.loads(res.stdout)
     assert [(c["line"], c["status"]) for c in data["cases"]] == [
@@ -227,10 +227,10 @@ def test_json_lists_every_case_in_order_then_the_summary(tmp_path):
 
 
 def test_junit_parses_and_its_counts_match(tmp_path):
-    text = "\n".join([LECTURE, WRONG, UNCLOSED, JSON_Q1, "\"x\" x=\x01"]) + "\n"
+    text = f'{LECTURE}\n{WRONG}\n{UNCLOSED}\n{JSON_Q1}\n"x" x=\x01' + "\n"
     junit = tmp_path / "out" / "results.xml"
     junit.parent.mkdir()
-    res, path = run_cli(tmp_path, text, "--junit", str(junit), "--jobs", "1")
+    res, _path = run_cli(tmp_path, text, "--junit", str(junit), "--jobs", "1")
     assert res.exit_code == 2
     suite = ET.parse(junit).getroot().find("testsuite")
     assert {k: suite.get(k) for k in ("tests", "failures", "errors")} == {
@@ -248,7 +248,7 @@ def test_junit_parses_and_its_counts_match(tmp_path):
 
 def test_report_is_json_lines_ending_with_the_summary(tmp_path):
     report = tmp_path / "report.jsonl"
-    res, _ = run_cli(tmp_path, f"{LECTURE}\n{WRONG}\n", "--report", str(report), "--jobs", "1")
+    _res, _ = run_cli(tmp_path, f"{LECTURE}\n{WRONG}\n", "--report", str(report), "--jobs", "1")
     lines = [json.loads(x) for x in report.read_text().splitlines()]
     assert [x["status"] for x in lines[:2]] == ["pass", "fail"]
     assert lines[2]["summary"]["total"] == 2
