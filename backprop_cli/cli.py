@@ -277,8 +277,11 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
 @click.option("--group", "groups", multiple=True, metavar="PATTERN",
               help="Collapse recognised subgraphs into one gate: sigmoid, tanh, softplus "
                    "or all, e.g. 1/(1+exp(-t)) -> sigmoid(t).")
+@click.option("--jacobian", "jacobian_node", metavar="NODE",
+              help="Print the explicit local Jacobian of one node (#id or name), for small "
+                   "shapes, instead of the trace.")
 @report_errors
-def trace_cmd(words, program_file, as_json, plain, precision, groups):
+def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One row per node in forward order. The upstream gradient is d(output)/d(node); each input
@@ -290,6 +293,11 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups):
     Examples:
       backprop trace "(x+y)*z" x=-2 y=5 z=-4
       backprop trace "a = x*y; f = a + a*z" x=2 y=3 z=4 --json
+      backprop trace "q = W @ x; f = sum(q**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
+      backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" --jacobian "W @ x"
+
+    With arrays, a shape column appears; small arrays print in full and large ones as
+    shape, min, max and mean.
     """
     from .evaluate import Options, evaluate
     from .trace import trace_rows
@@ -307,6 +315,17 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups):
         click.echo(err.render(origin or None), err=True)
         sys.exit(2)
     warn(result.warnings)
+    if jacobian_node is not None:
+        from .jacobian import find_node, local_jacobian
+        from .render.jacobian_out import jacobian_json, jacobian_text
+
+        graph = result.graph
+        jac = local_jacobian(graph, result.values, find_node(graph, jacobian_node))
+        if as_json:
+            emit_json(jacobian_json(jac))
+        else:
+            click.echo(jacobian_text(jac, precision))
+        sys.exit(0)
     rows = trace_rows(result.graph, result.values, result.grads)
     if as_json:
         from .render.json_out import trace_json

@@ -117,6 +117,9 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
 
     value_checks: list[Check] = []
     for key, text in options.expect.items():
+        if is_array(output if key == "value" else bindings.get(key, bindings.get(key[1:]))):
+            raise BindingError(f"expected {key}={text}: --expect grades one number, and "
+                               f"{key} is an array", hint="compare arrays with --json")
         if key == "value":
             value_checks.append(expectation(float(output), text))
             continue

@@ -35,6 +35,10 @@ class TraceRow:
     def fans_out(self) -> bool:
         return len(self.contributions) > 1
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return shape_of(self.value)
+
 
 def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
     m = math_of(values)
@@ -63,9 +67,14 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
             received[j].append((i, down[i][k]))
     rows = []
     for i, op in enumerate(graph.ops):
+        grad = grads[i]
+        if m.is_array and i in graph.consts and received[i]:
+            # The array pass skips constants (no variable needs their gradient); show what
+            # their consumers send them, as the scalar pass does.
+            grad = sum(g for _, g in received[i])
         rows.append(TraceRow(
             id=i, op=op.name, label=op.label, role=op.role, name=graph.names.get(i),
-            text=graph.text(i), inputs=graph.args[i], value=values[i], grad=grads[i],
+            text=graph.text(i), inputs=graph.args[i], value=values[i], grad=grad,
             local=locs[i], downstream=down[i], contributions=tuple(received[i])))
     return rows
 

@@ -27,9 +27,11 @@ def array(x: Any, precision: int = 6) -> str:
     import numpy as np
 
     if x.size <= FULL_ARRAY_ENTRIES:
+        # One line: numpy starts each row of a matrix on a new line even when it would fit.
         return np.array2string(np.asarray(x), precision=precision, separator=", ",
                                suppress_small=False, max_line_width=10_000,
-                               formatter={"float_kind": lambda v: number(v, precision)})
+                               formatter={"float_kind": lambda v: number(v, precision)}
+                               ).replace("\n", "")
     return (f"array{tuple(x.shape)} min {number(x.min(), precision)} "
             f"max {number(x.max(), precision)} mean {number(x.mean(), precision)}")
 
@@ -42,12 +44,18 @@ def check(c: Check | None) -> str:
     """'pass 1.4e-16', 'FAIL 3.2e-02 (ref 1.5)', 'skipped: why', 'inconclusive: why'."""
     if c is None:
         return "-"
+    scope = getattr(c, "scope", "")  # array checks: how many entries were compared
     if c.status == "pass":
-        return f"pass {c.rel_error:.1e}" if c.rel_error is not None else "pass"
+        text = f"pass {c.rel_error:.1e}" if c.rel_error is not None else "pass"
+        return f"{text} ({scope})" if scope else text
     if c.status in ("fail", "subgradient"):
         word = "FAIL" if c.status == "fail" else "subgradient"
-        return f"{word} {c.rel_error:.1e} (ref {number(c.reference, 10)})"
-    return f"{c.status}: {c.reason}" if c.reason else c.status
+        worst = getattr(c, "worst", None)
+        at = f" at {list(worst)}" if worst else ""
+        return f"{word} {c.rel_error:.1e} (ref {number(c.reference, 10)}{at}; {scope})" \
+            if scope else f"{word} {c.rel_error:.1e} (ref {number(c.reference, 10)})"
+    text = f"{c.status}: {c.reason}" if c.reason else c.status
+    return f"{text} ({scope})" if scope else text
 
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",

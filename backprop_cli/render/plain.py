@@ -60,11 +60,13 @@ def eval_text(result: Result, precision: int) -> str:
         lines.append(f"expected value: {numbers.check(c)}")
     lines.append("")
     methods = check_columns(result)
-    header = ["name", "gradient", *methods]
+    shaped = has_arrays(result)
+    header = ["name", *(["shape"] if shaped else []), "gradient", *methods]
     body = []
     for r in result.rows:
         by = {c.method: c for c in r.checks}
-        body.append([r.name, numbers.number(r.gradient, precision),
+        body.append([r.name, *([numbers.shape(r.gradient)] if shaped else []),
+                     numbers.number(r.gradient, precision),
                      *[numbers.check(by.get(m)) for m in methods]])
     lines.extend(columns(header, body))
     formulas = [r for r in result.rows if r.formula]
@@ -76,13 +78,22 @@ def eval_text(result: Result, precision: int) -> str:
     return "\n".join(lines)
 
 
+def has_arrays(result: Result) -> bool:
+    """Whether the shape column is worth showing: some gradient or the value is an array."""
+    return numbers.is_array(result.value) or any(numbers.is_array(r.gradient)
+                                                 for r in result.rows)
+
+
 def trace_lines(rows: list[TraceRow], precision: int) -> Iterator[str]:
-    header = ["id", "node", "op", "inputs", "value", "upstream", "local", "downstream", "gate"]
+    shaped = any(r.shape for r in rows)
+    header = ["id", "node", "op", "inputs", *(["shape"] if shaped else []), "value",
+              "upstream", "local", "downstream", "gate"]
     body = []
     for r in rows:
         body.append([
             f"#{r.id}", r.name or r.text, r.label,
             ", ".join(f"#{j}" for j in r.inputs) or "-",
+            *([numbers.shape(r.value)] if shaped else []),
             numbers.number(r.value, precision),
             numbers.number(r.grad, precision),
             ", ".join("vjp" if x is None else numbers.number(x, precision) for x in r.local)

@@ -9,7 +9,7 @@ from rich.text import Text
 from ..evaluate import Result
 from ..trace import TraceRow
 from . import numbers
-from .plain import check_columns, verdict
+from .plain import check_columns, has_arrays, verdict
 
 
 def _check_cell(c) -> Text:
@@ -26,13 +26,17 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
         parts.append(Text.assemble("expected value: ", _check_cell(c)))
     methods = check_columns(result)
     table = Table(title=None, show_edge=True, header_style="bold")
+    shaped = has_arrays(result)
     table.add_column("name", style="bold")
+    if shaped:
+        table.add_column("shape")
     table.add_column("d f / d name", justify="right", style="red")
     for m in methods:
         table.add_column(m)
     for r in result.rows:
         by = {c.method: c for c in r.checks}
-        table.add_row(Text(r.name), Text(numbers.number(r.gradient, precision)),
+        table.add_row(Text(r.name), *([Text(numbers.shape(r.gradient))] if shaped else []),
+                      Text(numbers.number(r.gradient, precision)),
                       *[_check_cell(by.get(m)) for m in methods])
     parts.append(table)
     for r in result.rows:
@@ -45,7 +49,9 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
 
 def trace_view(rows: list[TraceRow], precision: int) -> Table:
     table = Table(header_style="bold", title="forward (green) and backward (red), node by node")
+    shaped = any(r.shape for r in rows)
     for name, kw in (("id", {}), ("node", {"style": "bold"}), ("op", {}), ("inputs", {}),
+                     *([("shape", {})] if shaped else []),
                      ("value", {"style": "green", "justify": "right"}),
                      ("upstream", {"style": "red", "justify": "right"}),
                      ("local", {"justify": "right"}), ("downstream", {"justify": "right"}),
@@ -57,9 +63,11 @@ def trace_view(rows: list[TraceRow], precision: int) -> Table:
             node.append(f"  (sum of {len(r.contributions)})", style="yellow")
         table.add_row(
             f"#{r.id}", node, Text(r.label), ", ".join(f"#{j}" for j in r.inputs) or "-",
-            numbers.number(r.value, precision), numbers.number(r.grad, precision),
-            ", ".join("vjp" if x is None else numbers.number(x, precision) for x in r.local)
-            or "-",
-            ", ".join(numbers.number(x, precision) for x in r.downstream) or "-",
+            *([Text(numbers.shape(r.value))] if shaped else []),
+            # Text, not str: an array prints with brackets, which rich would read as markup.
+            Text(numbers.number(r.value, precision)), Text(numbers.number(r.grad, precision)),
+            Text(", ".join("vjp" if x is None else numbers.number(x, precision)
+                           for x in r.local) or "-"),
+            Text(", ".join(numbers.number(x, precision) for x in r.downstream) or "-"),
             Text(r.role.split(":")[0]))
     return table

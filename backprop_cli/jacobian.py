@@ -1,0 +1,128 @@
+"""One node's explicit local Jacobian, for small shapes: the matrix the lecture draws.
+
+Backprop itself never builds it: the backward pass multiplies the upstream gradient by the
+diagonal (elementwise ops) or calls the op's vector-Jacobian product. Here the matrix is made
+from those same rules, one row per output entry: row r is the downstream gradient the node
+sends back when the upstream gradient is the r-th unit array, so what is printed is exactly
+what the backward pass uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BindingError, LimitError
+from .graph import Graph
+
+MAX_ENTRIES = 4096  # rows x columns of one printed block
+
+
+@dataclass(frozen=True)
+class JacobianBlock:
+    input: int  # the input node
+    text: str  # its source text or name
+    matrix: Any  # (output entries, input entries), both in row-major order
+    diagonal: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Jacobian:
+    node: int
+    text: str
+    op: str
+    shape: tuple[int, ...]
+    blocks: tuple[JacobianBlock, ...]
+    skipped: tuple[tuple[int, str], ...]  # (input, why no block): constants, axis arguments
+
+
+def find_node(graph: Graph, spec: str) -> int:
+    """A node from '#3', '3', a variable or assigned name, or the node's source text."""
+    text = spec.strip()
+    digits = text.lstrip("#")
+    if digits.isdigit():
+        i = int(digits)
+        if i < len(graph):
+            return i
+        raise BindingError(f"--jacobian {spec}: there is no node #{i}",
+                           hint=f"nodes are #0..#{len(graph) - 1}; see `backprop trace`")
+    for i, name in graph.names.items():
+        if name == text:
+            return i
+    squeezed = text.replace(" ", "")
+    for i in range(len(graph)):
+        if graph.args[i] and graph.text(i).replace(" ", "") == squeezed:
+            return i
+    raise BindingError(f"--jacobian {spec}: no node is named or written like that",
+                       hint="give a node id from `backprop trace` (e.g. #3) or a name")
+
+
+def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
+    """d(node i)/d(each input) as explicit matrices. Raises LimitError for large shapes."""
+    from .ops import array_math
+    from .shapes import unbroadcast
+
+    m = array_math()
+    np = m.np
+    op = graph.ops[i]
+    label = graph.names.get(i) or graph.text(i)
+    a = graph.args[i]
+    if not a:
+        raise BindingError(f"--jacobian: #{i} {label} is an input, not an operation",
+                           hint="pick a node with inputs; see `backprop trace`")
+    out = values[i]
+    inputs = [values[j] for j in a]
+    out_shape = tuple(np.shape(out))
+    n_out = int(np.prod(out_shape)) if out_shape else 1
+    wanted = [k for k, j in enumerate(a) if j not in graph.consts]
+    skipped = tuple((a[k], "a constant: no gradient flows into it")
+                    for k in range(len(a)) if k not in wanted)
+    for k in wanted:
+        n_in = int(np.size(inputs[k]))
+        if n_out * n_in > MAX_ENTRIES:
+            raise LimitError(
+                f"the local Jacobian of #{i} {label} with respect to #{a[k]} is "
+                f"{n_out:,} x {n_in:,} = {n_out * n_in:,} entries; --jacobian prints up to "
+                f"{MAX_ENTRIES:,}",
+                hint="backprop never builds it: it uses the vector-Jacobian product instead")
+    rows: list[list] = [[] for _ in wanted]
+    local = None if op.vjp is not None else op.local(m, *inputs, out)
+    for r in range(n_out):
+        seed = np.zeros(out_shape)
+        seed.flat[r] = 1.0
+        if not out_shape:
+            seed = 1.0
+        if local is None:
+            parts = op.vjp(m, seed, inputs, out)
+        else:
+            parts = [unbroadcast(m, seed * lj, x) for lj, x in zip(local, inputs)]
+        for slot, k in enumerate(wanted):
+            rows[slot].append(np.ravel(np.asarray(parts[k], dtype=float)))
+    blocks = []
+    for slot, k in enumerate(wanted):
+        matrix = np.array(rows[slot]).reshape(n_out, -1)
+        in_shape = tuple(np.shape(inputs[k]))
+        diagonal = local is not None and in_shape == out_shape and n_out > 1
+        blocks.append(JacobianBlock(a[k], graph.names.get(a[k]) or graph.text(a[k]), matrix,
+                                    diagonal, _note(op, local is not None, in_shape, out_shape,
+                                                    n_out)))
+    return Jacobian(i, label, op.name, out_shape, tuple(blocks), skipped)
+
+
+def _note(op, elementwise: bool, in_shape, out_shape, n_out: int) -> str:
+    rule = op.role.split(":", 1)[-1].strip() if op.role else ""
+    if elementwise and n_out == 1 and not in_shape:
+        return f"one number in, one out: the local gradient is this 1 x 1 matrix ({rule})"
+    if elementwise and in_shape == out_shape:
+        return ("diagonal: the op works entry by entry, so output entry i depends only on "
+                "input entry i and every off-diagonal entry is 0. Backprop never builds this "
+                "matrix: it multiplies the upstream gradient by the diagonal, entry by entry "
+                "(upstream * local).")
+    if elementwise:
+        return ("the input was broadcast: each input entry feeds several output entries, so a "
+                "column holds several non-zeros. Backprop multiplies upstream * local entry by "
+                "entry and sums over the broadcast axes; it never builds this matrix.")
+    return ("backprop never builds this matrix: it computes the vector-Jacobian product "
+            f"directly ({rule}).")
+

@@ -1,0 +1,39 @@
+"""A node's explicit local Jacobian -> plain text or a JSON-ready dict (see docs/arrays.md)."""
+
+from __future__ import annotations
+
+from ..jacobian import Jacobian
+from . import numbers
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) if shape else "scalar"
+
+
+def jacobian_text(j: Jacobian, precision: int) -> str:
+    import numpy as np
+
+    lines = [f"local Jacobian of #{j.node} {j.text}  (op {j.op}, output {_shape(j.shape)})"]
+    for b in j.blocks:
+        rows, cols = b.matrix.shape
+        lines.append("")
+        lines.append(f"d #{j.node} / d #{b.input} {b.text}: {rows} x {cols} "
+                     f"(output entries x input entries, row-major)")
+        text = np.array2string(b.matrix, precision=precision, separator=", ",
+                               max_line_width=100_000, threshold=100_000,
+                               formatter={"float_kind": lambda v: numbers.number(v, precision)})
+        lines.extend("  " + line for line in text.splitlines())
+        lines.append(f"  {b.note}")
+    for i, why in j.skipped:
+        lines.append("")
+        lines.append(f"#{i}: {why}")
+    return "\n".join(lines)
+
+
+def jacobian_json(j: Jacobian) -> dict:
+    return {"jacobian": {
+        "node": j.node, "text": j.text, "op": j.op, "shape": list(j.shape),
+        "blocks": [{"input": b.input, "text": b.text, "matrix": b.matrix.tolist(),
+                    "diagonal": b.diagonal, "note": b.note} for b in j.blocks],
+        "skipped": [{"input": i, "reason": why} for i, why in j.skipped],
+    }}
