@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 
 import click
 
@@ -86,6 +87,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
         console = Console(highlight=False)
     interrupted = False
     progress = _progress(total_lines, show_progress)
+    last_refresh = 0.0
     try:
         with progress or contextlib.nullcontext():
             task = progress.add_task("checking", total=total_lines) if progress else None
@@ -103,8 +105,11 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
                     else:
                         click.echo("\n".join(out.case_lines(r, origin, precision)))
                 if progress:
-                    progress.update(task, completed=r.line,
-                                    description=_counts(tally))
+                    progress.update(task, completed=r.line, description=_counts(tally))
+                    now = time.monotonic()
+                    if now - last_refresh > 0.1:
+                        progress.refresh()
+                        last_refresh = now
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -172,4 +177,5 @@ def _progress(total: int | None, show: bool):
                TextColumn("lines"), TimeElapsedColumn()]
     if total:
         columns.append(TimeRemainingColumn())
-    return Progress(*columns, console=Console(stderr=True), transient=True)
+    # No refresh thread: pool workers are forked from this process, which must not hold one.
+    return Progress(*columns, console=Console(stderr=True), transient=True, auto_refresh=False)
