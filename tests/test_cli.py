@@ -341,3 +341,14 @@ def test_bad_input_through_the_installed_command_is_one_line_and_exit_2():
     assert proc.stdout == ""
     assert proc.stderr.splitlines()[0].startswith("parse error at column 2:")
     assert "Traceback" not in proc.stderr
+
+
+def test_trace_json_writes_null_where_a_derivative_does_not_exist():
+    # d(x**2)/d(2) = x**2 * log(x) has no real value at x = -1: JSON has no nan, so null.
+    data = json.loads(run("trace", "--json", "x**2", "x=-1").stdout)
+    square = data["nodes"][-1]
+    assert (square["value"], square["local"], square["downstream"]) == (1.0, [-2.0, None],
+                                                                        [-2.0, None])
+    (two,) = [n for n in data["nodes"] if n["op"] == "const"]
+    assert two["grad"] is None
+    assert data["nodes"][0]["grad"] == -2.0

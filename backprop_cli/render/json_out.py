@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..evaluate import Result
@@ -10,14 +11,22 @@ from ..trace import TraceRow
 
 
 def plain(x: Any) -> Any:
-    """Floats stay floats; arrays become nested lists of floats."""
+    """Floats stay floats; arrays become nested lists of floats; nan and inf become null.
+
+    A derivative that does not exist (d(a**b)/db for a < 0, sent to a constant exponent) is nan
+    inside the trace; JSON has no nan, so it is written as null.
+    """
     if x is None:
         return None
     if is_array(x):
-        return x.tolist()
+        import numpy as np
+
+        finite = np.isfinite(x)
+        return x.tolist() if finite.all() else np.where(finite, x, None).tolist()
     if isinstance(x, (list, tuple)):
         return [plain(v) for v in x]
-    return float(x)
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def status(result: Result) -> str:
