@@ -391,8 +391,7 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
         checks.append((row.name, tuple((c.method, c.status) for c in row.checks)))
         for c in row.checks:
             if c.status == "fail":
-                mismatches.append(Mismatch(row.name, c.method, float(plain(row.gradient)),
-                                           float(c.reference), float(c.rel_error)))
+                mismatches.append(_mismatch(row.name, row.gradient, c))
     if result.value_checks:
         checks.append(("value", tuple((c.method, c.status) for c in result.value_checks)))
         for c in result.value_checks:
@@ -405,6 +404,19 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
                       gradients=tuple((r.name, plain(r.gradient)) for r in result.rows),
                       checks=tuple(checks), mismatches=tuple(mismatches),
                       warnings=tuple(result.warnings))
+
+
+def _mismatch(name: str, gradient: Any, c) -> Mismatch:
+    """For an array, the entry that disagreed most, named like W[1,0]."""
+    from .forward import is_array
+
+    if is_array(gradient):
+        worst = getattr(c, "worst", None)
+        if worst is None:
+            return Mismatch(name, c.method, math.nan, float(c.reference), float(c.rel_error))
+        name = f"{name}[{','.join(str(k) for k in worst)}]"
+        gradient = gradient[worst]
+    return Mismatch(name, c.method, float(gradient), float(c.reference), float(c.rel_error))
 
 
 def _render(err: BackpropError, case: Case) -> tuple[str, str, tuple[str, ...]]:

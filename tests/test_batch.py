@@ -282,3 +282,14 @@ def test_the_report_owns_the_exit_code():
     assert batch.BatchReport(3, 0, 0, 1, 1.0).exit_code == 2
     assert batch.BatchReport(3, 1, 1, 0, 1.0, interrupted=True).exit_code == 130
     assert batch.BatchReport(30, 0, 0, 0, 2.0).cases_per_second == 15
+
+
+def test_an_array_mismatch_names_the_entry_that_disagreed_most():
+    import numpy as np
+
+    from backprop_cli.array_check import ArrayCheck
+
+    check = ArrayCheck("sympy", "fail", 7.5, 0.2, entries=4, total=4, worst=(1, 0))
+    m = batch._mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)
+    assert (m.name, m.method, m.ours, m.reference, m.rel_error) == ("W[1,0]", "sympy", 6.0,
+                                                                     7.5, 0.2)
