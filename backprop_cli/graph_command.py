@@ -158,6 +158,7 @@ def _draw(pic, fmt: str, engine: str, program: str, plain: bool, output: str | N
         return dot.encode("utf-8")
     from .render.layout import find_engine, render
 
+    drawing.check_layout_size(pic)
     chosen = find_engine(engine)
     if fmt == "png":
         return render(dot, "png", chosen)
