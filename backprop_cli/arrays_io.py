@@ -57,11 +57,11 @@ def load_array(name: str, spec: str) -> Any:
 
 
 def _split(spec: str) -> tuple[str, str | None]:
-    """'net.npz:W1' -> ('net.npz', 'W1'); a colon only counts after a .npz or .json name."""
-    for ext in (".npz:", ".json:"):
-        k = spec.lower().rfind(ext)
+    """'net.npz:W1' -> ('net.npz', 'W1'); a colon only counts right after a known extension."""
+    for ext in FORMATS:
+        k = spec.lower().rfind(ext + ":")
         if k >= 0:
-            cut = k + len(ext) - 1
+            cut = k + len(ext)
             return spec[:cut], spec[cut + 1:]
     return spec, None
 

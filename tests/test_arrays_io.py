@@ -1,0 +1,130 @@
+"""Arrays from files: each format loads the lecture's W, and each bad input is one clear line."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from backprop_cli.arrays_io import load_array
+from backprop_cli.cli import cli
+from backprop_cli.errors import BindingError
+
+W = np.array([[0.1, 0.5], [-0.3, 0.8]])
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.save("w.npy", W)
+    np.save("ints.npy", np.array([[1, 2], [3, 4]]))
+    np.savez("net.npz", W=W, x=np.array([0.2, 0.4]))
+    np.savez("one.npz", weights=W)
+    json.dump(W.tolist(), open("w.json", "w"))
+    json.dump({"W": W.tolist(), "x": [0.2, 0.4]}, open("net.json", "w"))
+    open("w.csv", "w").write("0.1,0.5\n-0.3,0.8\n")
+    open("x.csv", "w").write("# the lecture's x\n0.2,0.4\n")
+    np.save("strings.npy", np.array(["a", "b"]))
+    np.save("objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save("vector.npy", np.array([1.0, 2.0, 3.0]))
+    open("garbage.npy", "w").write("not numpy")
+    open("header.csv", "w").write("a,b\n1,2\n")
+    open("ragged.csv", "w").write("1,2\n3\n")
+    open("nan.csv", "w").write("1,nan\n2,3\n")
+    open("empty.csv", "w").write("")
+    open("ragged.json", "w").write("[[1, 2], [3]]")
+    open("broken.json", "w").write("[1, 2")
+    open("words.json", "w").write('["a", "b"]')
+    open("text.json", "w").write('"hello"')
+    open("w.txt", "w").write("1 2")
+    return tmp_path
+
+
+LOADS = [
+    ("w.npy", "W", W),
+    ("ints.npy", "W", [[1.0, 2.0], [3.0, 4.0]]),
+    ("net.npz", "W", W),  # the member named like the binding
+    ("net.npz:x", "W", [0.2, 0.4]),
+    ("one.npz", "W", W),  # the only member
+    ("w.json", "W", W),
+    ("net.json", "x", [0.2, 0.4]),
+    ("net.json:W", "A", W),
+    ("w.csv", "W", W),
+    ("x.csv", "x", [0.2, 0.4]),  # one row is a vector; '#' lines are comments
+]
+
+
+@pytest.mark.parametrize("spec, name, want", LOADS)
+def test_each_format_loads(files, spec, name, want):
+    got = load_array(name, spec)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+
+
+BAD = [
+    ("missing.npy", "W=@missing.npy: no such file"),
+    (".", "W=@.: unknown file type '(none)'"),
+    ("w.txt", "W=@w.txt: unknown file type '.txt'"),
+    ("", "W=@: no file name after '@'"),
+    ("garbage.npy", "W=@garbage.npy: not a .npy file"),
+    ("strings.npy", "W=@strings.npy: holds <U1 values, not real numbers"),
+    ("objects.npy", "W=@objects.npy: holds Python objects, not numbers"),
+    ("net.npz:b", "W=@net.npz:b: no member 'b'"),
+    ("w.csv:W", "W=@w.csv:W: only .npz and .json files have members to pick"),
+    ("header.csv", "W=@header.csv: not a table of numbers (could not convert string 'a'"),
+    ("ragged.csv", "W=@ragged.csv: not a table of numbers (the number of columns changed"),
+    ("nan.csv", "W=@nan.csv: has entries that are not finite numbers"),
+    ("empty.csv", "W=@empty.csv: the file has no numbers"),
+    ("ragged.json", "W=@ragged.json: not a regular numeric array"),
+    ("broken.json", "W=@broken.json: not valid JSON"),
+    ("words.json", "W=@words.json: not a regular numeric array"),
+    ("text.json", "W=@text.json: holds str data, not numbers"),
+]
+
+
+@pytest.mark.parametrize("spec, message", BAD)
+def test_bad_files_are_binding_errors(files, spec, message):
+    with pytest.raises(BindingError) as info:
+        load_array("W", spec)
+    assert info.value.message.startswith(message)
+
+
+def test_an_ambiguous_archive_lists_its_members(files):
+    with pytest.raises(BindingError) as info:
+        load_array("A", "net.npz")
+    assert "2 members and none is named A" in info.value.message
+    assert "members: W, x" in info.value.hint
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_the_lecture_from_files_on_the_command_line(files):
+    result = run("eval", "sum((W @ x)**2)", "W=@w.npy", "x=@net.npz", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    np.testing.assert_allclose(data["gradients"]["W"], [[0.088, 0.176], [0.104, 0.208]])
+    np.testing.assert_allclose(data["gradients"]["x"], [-0.112, 0.636])
+    assert data["shapes"] == {"W": [2, 2], "x": [2]}
+
+
+def test_a_file_of_the_wrong_shape_is_a_shape_error(files):
+    result = run("eval", "sum((W @ x)**2)", "W=@vector.npy", "x=@net.npz")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "shape error" in result.stderr
+    assert "cannot multiply shapes (3,) and (2,)" in result.stderr
+
+
+@pytest.mark.parametrize("word, message", [
+    ("W=@missing.npy", "binding error: W=@missing.npy: no such file\n"),
+    ("W=@header.csv", "binding error: W=@header.csv: not a table of numbers"),
+])
+def test_bad_files_exit_2_with_one_line(files, word, message):
+    result = run("eval", "sum(W)", word)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
