@@ -140,8 +140,8 @@ SHAPE_ERRORS = [
     ("sum(x, 2)", {"x": (2, 3)}, "sum() over axis 2: the input has shape (2, 3)", 0, None),
     ("sum(x, y)", {"x": (2, 3), "y": ()}, "the axis of sum() must be a number written", 0,
      None),
-    ("sum(s @ x)", {"s": (), "x": (3,)}, "needs a vector or matrix on each side, got shapes "
-                                         "() and (3,)", 4, "use *"),
+    ("sum(s @ x)", {"s": (), "x": (3,)},
+     ("needs a vector or matrix on each side, got shapes () and (3,)"), 4, "use *"),
     ("cross_entropy(s, t)", {"s": (2, 3), "t": (2, 2)},
      "targets shaped like the scores: scores (2, 3), targets (2, 2)", 0, "one-hot"),
     ("q = W @ x\nsum(q @ V)", {"W": (2, 2), "x": (2,), "V": (3, 3)},
