@@ -155,7 +155,7 @@ def test_html_is_one_offline_file_with_the_drawing_and_the_gradients(tmp_path):
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched
-    data = json.loads(re.search(r'id="backprop-data">(.*?)</script>', page, re.S).group(1))
+    data = json.loads(re.search(r'id="backprop-data">(.*?)</script>', page, re.DOTALL).group(1))
     node = next(n for n in data["nodes"].values() if n["op"] == "max")
     assert node["upstream"] == "1"
     assert [(i["label"], i["local"], i["downstream"]) for i in node["inputs"]] == [

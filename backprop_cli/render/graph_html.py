@@ -89,7 +89,8 @@ _TEMPLATE = """<!DOCTYPE html>
   #drawing g.node.selected text {{ fill: #0969da; }}
   #panel {{ flex: 0 0 320px; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 14px;
             background: #f6f8fa; font-size: 14px; min-height: 120px; }}
-  #panel h2 {{ font-size: 16px; margin: 0 0 6px; }}
+  #panel h2 {{ font-size: 15px; margin: 12px 0 4px; }}
+  #panel h2:first-child {{ margin-top: 0; }}
   #panel table {{ border-collapse: collapse; width: 100%; margin-top: 6px; }}
   #panel td, #panel th {{ text-align: left; padding: 2px 6px 2px 0; vertical-align: top; }}
   #panel .num {{ font-family: Menlo, Consolas, monospace; }}
