@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -218,6 +219,25 @@ def test_bad_programs_are_reported_like_everywhere_else():
     result = run("(x+", "x=1")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("parse error at column")
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOC_PICTURES = {
+    "graph_xyz.svg": XYZ,
+    "graph_neuron.svg": NEURON,
+    "graph_neuron_sigmoid.svg": [*NEURON, "--group", "sigmoid"],
+    "graph_gates.svg": ["2*(x*y + max(z, w))", "x=3", "y=-4", "z=2", "w=-1", "--roles"],
+}
+
+
+@pytest.mark.parametrize("picture", sorted(DOC_PICTURES))
+def test_the_pictures_in_the_docs_are_what_the_tool_draws_today(picture):
+    """graphviz-pure writes the same bytes everywhere, so docs/graphs.md cannot go stale."""
+    result = run(*DOC_PICTURES[picture], "--format", "svg", "--engine", "pure")
+    assert result.exit_code == 0
+    assert f"images/{picture}" in (DOCS / "graphs.md").read_text(encoding="utf-8")
+    assert result.stdout_bytes == (DOCS / "images" / picture).read_bytes(), (
+        f"regenerate with: backprop graph ... -o docs/images/{picture} (see docs/graphs.md)")
 
 
 @pytest.mark.skipif(shutil.which("dot") is None,

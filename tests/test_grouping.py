@@ -4,7 +4,7 @@ import math
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from backprop_cli.cli import cli
@@ -152,8 +152,12 @@ def test_grouped_and_written_graphs_give_identical_gradients(program, point):
     graph = parse(program)
     at = {k: v for k, v in at.items() if k in graph.variables}
     grouped = group(graph, resolve_patterns(["all"]))
-    plain = gradients(graph, at)
-    gated = gradients(grouped.graph, at)
+    plain_run = evaluate(graph, at, Options(check=False))
+    gated_run = evaluate(grouped.graph, at, Options(check=False))
+    # Exactly on a kink (a max tie) the two can land on different sides by one rounding:
+    # tanh(1e-69) is 1e-69 but the expanded formula gives exactly 0. Kinks are reported.
+    assume(not any("non-differentiable" in w for w in plain_run.warnings + gated_run.warnings))
+    plain, gated = plain_run.gradients, gated_run.gradients
     assert plain.keys() == gated.keys()
     for name in plain:
         assert math.isclose(gated[name], plain[name], rel_tol=1e-9, abs_tol=1e-12), program
