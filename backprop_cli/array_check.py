@@ -53,6 +53,7 @@ class ArrayCheck(Check):
     entries: int = 0  # entries compared
     total: int = 0  # entries in the variable
     worst: tuple[int, ...] | None = None  # index of the entry with the largest error
+    sampled: bool = False  # entries were picked from a large variable (else all, in order)
 
     @property
     def scope(self) -> str:
@@ -60,11 +61,13 @@ class ArrayCheck(Check):
             return ""
         if self.entries == self.total:
             return f"all {self.total:,} entries"
-        return f"{self.entries:,} of {self.total:,} entries, sampled"
+        return f"{self.entries:,} of {self.total:,} entries" + (", sampled" if self.sampled
+                                                                 else "")
 
     def to_dict(self) -> dict:
         out = super().to_dict()
         out.update(entries_checked=self.entries, entries_total=self.total,
+                   sampled=self.sampled,
                    worst_index=list(self.worst) if self.worst is not None else None)
         return out
 
@@ -81,14 +84,14 @@ def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, 
     seed = grads[graph.output]
     result: dict[str, list[Check]] = {n: [] for n in names}
     if sympy:
-        refs, reason = sympy_gradients(graph, bindings, names, seed, limits)
+        sym = sympy_gradients(graph, bindings, names, seed, limits)
+        on_kink = _on_kink(np, graph, values)
         for n in names:
-            if n in refs:
-                on_kink = _on_kink(np, graph, values)
-                result[n].append(_grade("sympy", ours[n], refs[n], SYMPY_RTOL, SYMPY_ATOL,
-                                        on_kink))
+            if sym.done[n].any():
+                result[n].append(_grade("sympy", ours[n], sym.refs[n], SYMPY_RTOL, SYMPY_ATOL,
+                                        on_kink, sym.done[n], sym.reason))
             else:
-                result[n].append(ArrayCheck("sympy", "skipped", reason=reason,
+                result[n].append(ArrayCheck("sympy", "skipped", reason=sym.reason,
                                             total=ours[n].size))
     if numeric:
         checks = finite_differences(graph, bindings, values, ours, names, seed)
@@ -104,18 +107,21 @@ def _ours(np, graph: Graph, bindings: Mapping[str, Any], grads: list, name: str)
     return np.broadcast_to(np.asarray(g, dtype=float), shape)
 
 
-def _grade(method: str, ours, refs, rtol: float, atol: float, on_kink: bool) -> ArrayCheck:
-    """One check for a whole variable from its entries' comparisons."""
+def _grade(method: str, ours, refs, rtol: float, atol: float, on_kink: bool, done,
+           stopped: str = "") -> ArrayCheck:
+    """One check for a whole variable from the comparisons of the entries in `done`."""
     import numpy as np
 
     entries = [(e, compare(method, float(ours[e]), float(refs[e]), rtol, atol, on_kink))
-               for e in np.ndindex(ours.shape)]
+               for e in np.ndindex(ours.shape) if done[e]]
     index, worst = max(entries, key=lambda ec: (ec[1].status != "pass", ec[1].rel_error))
     statuses = {c.status for _, c in entries}
     status = "fail" if "fail" in statuses else ("subgradient" if len(statuses) > 1 or
                                                 "pass" not in statuses else "pass")
-    return ArrayCheck(method, status, worst.reference, worst.rel_error, worst.reason,
-                      entries=len(entries), total=len(entries),
+    reason = "; ".join(r for r in (worst.reason, stopped if len(entries) < ours.size else "")
+                       if r)
+    return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
+                      entries=len(entries), total=ours.size,
                       worst=tuple(int(k) for k in index))
 
 
@@ -177,28 +183,45 @@ class _NoSymbolic(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class SymbolicResult:
+    """sympy's gradient entries: `refs[name]` holds them, `done[name]` marks which were
+    reached before the time limit; `reason` says why the check stopped or could not run."""
+
+    refs: dict[str, Any]
+    done: dict[str, Any]
+    reason: str = ""
+
+
 def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str], seed: Any,
-                    limits: Limits) -> tuple[dict[str, Any], str]:
-    """{name: array of exact gradient entries}, or ({}, reason) when the check cannot run.
+                    limits: Limits) -> SymbolicResult:
+    """Exact gradient entries from sympy, as many as the limits allow.
 
     One entry at a time: that entry is a symbol, every other input is its exact value (30
     digits), so the expression sympy differentiates is a function of one variable and
-    everything that does not depend on it is already a number.
+    everything that does not depend on it is already a number. Entries are visited round-robin
+    over the variables, so a time limit leaves every variable with some entries checked.
     """
     import numpy as np
 
+    refs = {n: np.zeros(np.shape(bindings[n])) for n in names}
+    done = {n: np.zeros(np.shape(bindings[n]), dtype=bool) for n in names}
     entries = sum(size(np.shape(bindings[n])) for n in names)
     if entries > SYMPY_MAX_ENTRIES:
-        return {}, (f"the variables have {entries:,} entries (sympy checks up to "
-                    f"{SYMPY_MAX_ENTRIES} entry by entry)")
-    shapes = infer_shapes(graph, bindings)
-    total = sum(size(s) for s in shapes)
+        return SymbolicResult(refs, done, f"the variables have {entries:,} entries (sympy "
+                                          f"checks up to {SYMPY_MAX_ENTRIES} entry by entry)")
+    total = sum(size(s) for s in infer_shapes(graph, bindings))
     if total > limits.sympy_max_nodes:
-        return {}, (f"the graph holds {total:,} entries (sympy limit "
-                    f"{limits.sympy_max_nodes:,})")
+        return SymbolicResult(refs, done, f"the graph holds {total:,} entries (sympy limit "
+                                          f"{limits.sympy_max_nodes:,})")
     depth = graph.depth()
     if depth > limits.sympy_max_depth:
-        return {}, f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+        return SymbolicResult(refs, done, f"the graph is {depth:,} deep (sympy limit "
+                                          f"{limits.sympy_max_depth})")
+    order = [[(n, e) for e in np.ndindex(np.shape(bindings[n]))] for n in names
+             if n in graph.variables]
+    tasks = [o[k] for k in range(max((len(o) for o in order), default=0)) for o in order
+             if k < len(o)]
     try:
         with _deadline(limits.sympy_seconds):
             import sympy as sp
@@ -210,40 +233,42 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                 weights = np.broadcast_to(np.asarray(seed, dtype=float),
                                           np.shape(base[graph.output]))
             x = sp.Symbol("x", real=True)
-            out: dict[str, Any] = {}
-            for n in names:
+            only = {n: _depends_on(graph, graph.variables[n]) for n in names
+                    if n in graph.variables}
+            for n, e in tasks:
+                i = graph.variables[n]
                 shape = np.shape(bindings[n])
-                ref = np.zeros(shape)
-                i = graph.variables.get(n)
-                if i is not None:
-                    only = _depends_on(graph, i)
-                    for e in np.ndindex(shape):
-                        leaf = fixed[i].copy() if shape else x
-                        if shape:
-                            leaf[e] = x
-                        f = node_expressions(graph, {i: leaf}, base, only)[graph.output]
-                        if weights is not None:  # a given upstream gradient: d<seed, out>
-                            f = sp.Add(*[sp.Float(float(w), DIGITS) * v
-                                         for w, v in zip(weights.flat, np.ravel(f))])
-                        at = sp.Float(float(bindings[n][e] if shape else bindings[n]), DIGITS)
-                        d = sp.diff(f, x)
-                        v = d.evalf(DIGITS, subs={x: at})
-                        if not (v.is_real and v.is_finite):
-                            v = sp.N(d.subs(x, at), DIGITS)
-                        if not (v.is_real and v.is_finite):
-                            label = f"{n}[{','.join(map(str, e))}]" if shape else n
-                            return {}, f"sympy's derivative for {label} has no finite value here"
-                        ref[e] = float(v)
-                out[n] = ref
-            return out, ""
+                leaf = fixed[i].copy() if shape else x
+                if shape:
+                    leaf[e] = x
+                f = node_expressions(graph, {i: leaf}, base, only[n])[graph.output]
+                if weights is not None:  # a given upstream gradient: d<seed, out>
+                    f = sp.Add(*[sp.Float(float(w), DIGITS) * v
+                                 for w, v in zip(weights.flat, np.ravel(f))])
+                at = sp.Float(float(bindings[n][e] if shape else bindings[n]), DIGITS)
+                d = sp.diff(f, x)
+                v = d.evalf(DIGITS, subs={x: at})
+                if not (v.is_real and v.is_finite):
+                    v = sp.N(d.subs(x, at), DIGITS)
+                if not (v.is_real and v.is_finite):
+                    label = f"{n}[{','.join(map(str, e))}]" if shape else n
+                    return SymbolicResult(refs, done, f"sympy's derivative for {label} has "
+                                                      f"no finite value here")
+                refs[n][e] = float(v)
+                done[n][e] = True
+            for n in names:  # a variable the program never reads: its gradient is 0
+                if n not in graph.variables:
+                    done[n][...] = True
+            return SymbolicResult(refs, done)
     except _Timeout:
-        return {}, f"sympy took longer than {limits.sympy_seconds:g} s"
+        return SymbolicResult(refs, done, f"sympy's {limits.sympy_seconds:g} s ran out")
     except _NoSymbolic as exc:
-        return {}, f"the op {exc.args[0]} has no symbolic form"
+        why = f"the op {exc.args[0]} has no symbolic form"
     except RecursionError:
-        return {}, "sympy recursed too deep on this expression"
+        why = "sympy recursed too deep on this expression"
     except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        return {}, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+        why = f"sympy could not evaluate the derivative ({type(exc).__name__})"
+    return SymbolicResult(refs, {n: d & False for n, d in done.items()}, why)
 
 
 def _on_kink(np, graph: Graph, values: list) -> bool:
@@ -310,7 +335,8 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
                 break
             entries.append((k, _one_entry(graph, bindings, n, base, k, float(grad.flat[k]),
                                           f, f0, atol)))
-        result[n] = _summarise(np, entries, grad.shape, grad.size, stopped, seconds)
+        result[n] = _summarise(np, entries, grad.shape, grad.size, stopped, seconds,
+                               len(picks) < grad.size)
     return result
 
 
@@ -343,7 +369,8 @@ def _one_entry(graph, bindings, name, base, k, ours, f, f0, atol) -> Check:
     return c
 
 
-def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float) -> ArrayCheck:
+def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float,
+               sampled: bool) -> ArrayCheck:
     method = "finite-difference"
     if not entries:
         return ArrayCheck(method, "skipped", total=total, entries=0,
@@ -371,4 +398,4 @@ def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float) ->
         reason = (reason + "; " if reason else "") + \
             f"the {seconds:g} s budget stopped the sample early"
     return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
-                      entries=len(entries), total=total, worst=index)
+                      entries=len(entries), total=total, worst=index, sampled=sampled)

@@ -294,6 +294,18 @@ def test_a_step_across_a_kink_is_inconclusive_not_a_failure():
     assert result.exit_code == 0
 
 
+def test_a_check_cut_short_grades_the_entries_it_reached():
+    from backprop_cli.array_check import _grade
+
+    ours = np.array([[1.0, 2.0], [3.0, 4.0]])
+    refs = np.array([[1.0, 2.0], [0.0, 0.0]])  # the second row was never reached
+    done = np.array([[True, True], [False, False]])
+    c = _grade("sympy", ours, refs, 1e-9, 1e-12, False, done, "sympy's 10 s ran out")
+    assert (c.status, c.entries, c.total, c.sampled) == ("pass", 2, 4, False)
+    assert c.scope == "2 of 4 entries"
+    assert c.reason == "sympy's 10 s ran out"
+
+
 def test_a_wrong_vjp_is_caught(monkeypatch):
     import dataclasses
 

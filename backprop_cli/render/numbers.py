@@ -47,7 +47,8 @@ def check(c: Check | None) -> str:
     scope = getattr(c, "scope", "")  # array checks: how many entries were compared
     if c.status == "pass":
         text = f"pass {c.rel_error:.1e}" if c.rel_error is not None else "pass"
-        return f"{text} ({scope})" if scope else text
+        note = "; ".join(p for p in (scope, c.reason if scope else "") if p)
+        return f"{text} ({note})" if note else text
     if c.status in ("fail", "subgradient"):
         word = "FAIL" if c.status == "fail" else "subgradient"
         worst = getattr(c, "worst", None)
