@@ -131,7 +131,8 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
         checks[name].append(expectation(float(_gradient(graph, grads, name)), text))
 
     formulas = _formulas(graph, names, options) if options.symbolic else {}
-    rows = tuple(GradientRow(n, _gradient(graph, grads, n), tuple(checks[n]), formulas.get(n))
+    rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
+                             tuple(checks[n]), formulas.get(n))
                  for n in names)
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
                   tuple(warnings), options.check)
@@ -155,6 +156,15 @@ def _selected_names(graph: Graph, bindings: Mapping[str, Any],
 def _gradient(graph: Graph, grads: list, name: str) -> Any:
     i = graph.variables.get(name)
     return 0.0 if i is None else grads[i]
+
+
+def _shaped(gradient: Any, value: Any) -> Any:
+    """A gradient has its variable's shape, also for an array the program never reads."""
+    if is_array(value) and not is_array(gradient):
+        import numpy as np
+
+        return np.zeros(value.shape) + gradient
+    return gradient
 
 
 def _seed(graph: Graph, output: Any, seed: Any) -> Any:

@@ -139,3 +139,12 @@ def test_no_check_array_program():
     result = run("eval", *LECTURE, "--no-check", "--plain")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == "not checked (--no-check)"
+
+
+def test_an_unread_array_gets_a_zero_gradient_of_its_shape():
+    result = run("eval", "sum(x)", "x=[1,2]", "W=[[1,2,3]]", "--json")
+    assert result.exit_code == 0
+    assert result.stderr == "warning: W is bound but the program never reads it\n"
+    data = json.loads(result.stdout)
+    assert data["gradients"]["W"] == [[0.0, 0.0, 0.0]]
+    assert data["shapes"] == {"x": [2], "W": [1, 3]}
