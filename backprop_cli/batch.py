@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 import signal
 import time
@@ -167,7 +168,7 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
     from .bindings import is_binding, parse_bindings
 
     try:
-        words = shlex.split(text, comments=True)
+        words = split_words(text)
     except ValueError as exc:  # shlex's only complaint: an unclosed quote or a trailing '\'
         raise ParseError(f"the line cannot be split into words: {str(exc).lower()}",
                          hint="quote the program: \"(x+y)*z\" x=-2") from None
@@ -197,6 +198,26 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
         expect.append((name.strip(), number.strip()))
     return Case(index, lineno, f"line {lineno}", program, tuple(bindings.items()),
                 _expectations(expect, bindings), _column(text, program))
+
+
+_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, which is narrower than str.split's
+
+
+def split_words(text: str) -> list[str]:
+    """shlex.split(text, comments=True), with a fast path for the usual `"program" x=1` line
+    (shlex costs ~100 us a line: most of the reading time of a large file)."""
+    if "\\" not in text and "'" not in text:
+        quotes = text.count('"')
+        if quotes == 0:
+            return [w for w in _BLANKS.split(text.split("#", 1)[0]) if w]
+        body = text.lstrip(" \t\r\n")
+        if quotes == 2 and body.startswith('"'):
+            end = body.index('"', 1)
+            after = body[end + 1:end + 2]
+            if after in ("", " ", "\t", "\r", "\n"):
+                rest = body[end + 1:].split("#", 1)[0]
+                return [body[1:end], *(w for w in _BLANKS.split(rest) if w)]
+    return shlex.split(text, comments=True)
 
 
 def _json_case(index: int, lineno: int, text: str) -> Case:
@@ -522,8 +543,10 @@ def _chain(first: list, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _worker_main(conn, settings: Settings, run: Callable) -> None:
-    """A pool worker: receive lists of cases, send one result per case, until told to stop."""
+def _worker_main(conn, settings: Settings, run: Callable, current, since) -> None:
+    """A pool worker: receive a chunk of cases, send back the chunk's results, until told to
+    stop. `current` and `since` (shared memory) say which case is running and since when, so
+    the parent can tell a stuck case without a message per case."""
     # Ctrl-C reaches the whole process group; the parent alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up(settings)
@@ -535,20 +558,31 @@ def _worker_main(conn, settings: Settings, run: Callable) -> None:
             return
         if cases is None:
             return
+        out = []
         for case in cases:
-            conn.send(run(case, settings))
+            since.value = time.monotonic()
+            current.value = case.index
+            out.append(run(case, settings))
+        current.value = -1
+        conn.send(out)
 
 
 class _Worker:
     def __init__(self, ctx, settings: Settings, run: Callable):
         parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, settings, run), daemon=True)
+        self.current = ctx.Value("q", -1, lock=False)  # index of the running case, or -1
+        self.since = ctx.Value("d", 0.0, lock=False)  # time.monotonic() when it started
+        self.proc = ctx.Process(target=_worker_main, daemon=True,
+                                args=(child, settings, run, self.current, self.since))
         self.proc.start()
         child.close()
         self.conn = parent
-        self.queue: deque[Case] = deque()  # sent, not yet answered; the first one is running
+        self.queue: deque[Case] = deque()  # sent, not yet answered, in order
         self.ready = False
-        self.head_since = time.monotonic()  # when the running case started (about)
+
+    def overdue(self, limit: float, now: float) -> bool:
+        return bool(self.queue) and self.current.value >= 0 and \
+            now - self.since.value > limit + KILL_GRACE
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -580,10 +614,11 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
              window: int | None = None) -> Iterator[CaseResult]:
     """Spread cases over `jobs` worker processes; yield results in file order.
 
-    Each worker has at most two chunks of cases in hand and the reader runs at
-    most `window` cases ahead of the oldest unfinished one, so memory stays bounded however long
-    the file. A worker past the time limit plus KILL_GRACE ignored its own alarm (stuck in C
-    code): it is killed, its case reported as a timeout, and a fresh worker takes its place.
+    Cases go out in chunks of CHUNK (one message each way per chunk); each worker holds at most
+    two chunks, and the reader runs at most `window` cases ahead of the oldest unfinished one,
+    so memory stays bounded however long the file. A case running past the time limit plus
+    KILL_GRACE ignored its own alarm (stuck in C code): its worker is killed, the case reported
+    as a timeout, the worker's other cases sent again, and a fresh worker takes its place.
     """
     from multiprocessing.connection import wait
 
@@ -591,7 +626,7 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     window = window or jobs * WINDOW_PER_JOB
     limit = settings.timeout or 0
     source = iter(cases)
-    retry: deque[Case] = deque()  # cases a killed worker had queued, to send again first
+    retry: list[Case] = []  # cases a killed worker held, to send again first (in order)
     done: dict[int, CaseResult] = {}
     next_out = 0
     next_in = 0  # index of the next case the reader will hand out
@@ -599,14 +634,13 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     workers = [_Worker(ctx, settings, run) for _ in range(jobs)]
     try:
         while True:
-            # Hand out cases in chunks (one pipe message each); errors found while reading
-            # need no worker.
+            # Hand out chunks; errors found while reading need no worker.
             for w in workers:
                 while w.ready and len(w.queue) < 2 * CHUNK:
                     chunk: list[Case] = []
                     while len(chunk) < CHUNK:
                         if retry:
-                            chunk.append(retry.popleft())
+                            chunk.append(retry.pop(0))
                             continue
                         if exhausted or next_in >= next_out + window:
                             break
@@ -621,8 +655,6 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
                             chunk.append(case)
                     if not chunk:
                         break
-                    if not w.queue:
-                        w.head_since = time.monotonic()
                     w.conn.send(chunk)
                     w.queue.extend(chunk)
             while next_out in done:
@@ -636,10 +668,12 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
             timeout = 0.5
             if limit:
                 now = time.monotonic()
-                due = min((w.head_since + limit + KILL_GRACE for w in busy if w.queue),
-                          default=now + 0.5)
-                timeout = max(0.0, min(timeout, due - now))
+                for w in busy:
+                    if w.queue and w.current.value >= 0:
+                        timeout = min(timeout, w.since.value + limit + KILL_GRACE - now)
+                timeout = max(0.0, timeout)
             ready = wait([w.conn for w in busy], timeout)
+            now = time.monotonic()
             for k, w in enumerate(workers):
                 if w.conn in ready:
                     try:
@@ -647,16 +681,13 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
                     except (EOFError, OSError):
                         workers[k] = _replace(ctx, settings, run, w, retry, done, "died")
                         continue
-                    now = time.monotonic()
                     if msg == "ready":
                         w.ready = True
-                        w.head_since = now
                         continue
-                    w.queue.popleft()
-                    w.head_since = now
-                    done[msg.index] = msg
-                elif limit and w.queue and \
-                        time.monotonic() - w.head_since > limit + KILL_GRACE:
+                    for res in msg:
+                        w.queue.popleft()
+                        done[res.index] = res
+                elif limit and w.overdue(limit, now):
                     workers[k] = _replace(ctx, settings, run, w, retry, done, "stuck")
     except KeyboardInterrupt:
         # Hand over what already finished (in order, with gaps), then stop.
@@ -668,26 +699,29 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
             w.stop(kill=True)
 
 
-def _replace(ctx, s: Settings, run: Callable, w: _Worker, retry: deque, done: dict,
+def _replace(ctx, s: Settings, run: Callable, w: _Worker, retry: list, done: dict,
              why: str) -> _Worker:
-    """Kill a stuck or dead worker; its running case is reported, the rest are sent again."""
-    code = w.proc.exitcode
+    """Kill a stuck or dead worker: its running case is reported, its other cases (finished
+    or not: their results died with it) are sent again."""
+    running = w.current.value
+    seconds = time.monotonic() - w.since.value
     w.stop(kill=True)
-    if w.queue:
-        case = w.queue.popleft()
-        seconds = time.monotonic() - w.head_since
+    code = w.proc.exitcode if why == "died" else None
+    for case in w.queue:
+        if case.index != running:
+            continue
         if why == "stuck":
-            res = CaseResult(case.index, case.line, case.id, case.program, "timeout",
-                             seconds=seconds, kind="timeout",
-                             message=f"{s.origin}:{case.line}: timeout: the case took longer "
-                                     f"than {s.timeout:g} s (its worker was stopped)")
+            done[case.index] = CaseResult(
+                case.index, case.line, case.id, case.program, "timeout", seconds=seconds,
+                kind="timeout", message=f"{s.origin}:{case.line}: timeout: the case took "
+                                        f"longer than {s.timeout:g} s (its worker was stopped)")
         else:
-            res = CaseResult(case.index, case.line, case.id, case.program, "error",
-                             seconds=seconds, kind="error",
-                             message=f"{s.origin}:{case.line}: error: the worker process "
-                                     f"died while checking this case (exit code {code})")
-        done[case.index] = res
-        retry.extendleft(reversed(w.queue))
+            done[case.index] = CaseResult(
+                case.index, case.line, case.id, case.program, "error", seconds=seconds,
+                kind="error", message=f"{s.origin}:{case.line}: error: the worker process "
+                                      f"died while checking this case (exit code {code})")
+    retry.extend(c for c in w.queue if c.index != running)
+    retry.sort(key=lambda c: c.index)
     return _Worker(ctx, s, run)
 
 

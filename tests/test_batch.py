@@ -4,6 +4,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from backprop_cli import batch
@@ -293,3 +295,28 @@ def test_an_array_mismatch_names_the_entry_that_disagreed_most():
     m = batch._mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)
     assert (m.name, m.method, m.ours, m.reference, m.rel_error) == ("W[1,0]", "sympy", 6.0,
                                                                      7.5, 0.2)
+
+
+@pytest.mark.parametrize("line", [
+    '"(x+y)*z" x=-2 y=5 z=-4', '  "(x+y)*z"\tx=-2  # comment', "x*y x=1 y=2#c", '"a#b" x=1',
+    '"x"y x=1', '"" x=1', "'x*y' x=1", '"a\\"b" c=1', '"x" x=1 "y=2"', "# only a comment",
+    '"x"#c x=1', "x\x0by=1",
+])
+def test_fast_word_splitting_agrees_with_shlex(line):
+    import shlex
+
+    assert batch.split_words(line) == shlex.split(line, comments=True)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=' \t"xy=1#\'\\\x0b', max_size=20))
+def test_fast_word_splitting_agrees_with_shlex_everywhere(line):
+    import shlex
+
+    try:
+        expected = shlex.split(line, comments=True)
+    except ValueError:
+        with pytest.raises(ValueError):
+            batch.split_words(line)
+        return
+    assert batch.split_words(line) == expected

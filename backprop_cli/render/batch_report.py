@@ -57,8 +57,10 @@ def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
 
 
 def _dumps(data: Any, indent: int | None = None) -> str:
-    # A non-finite value or gradient is written as null: JSON has no inf or nan.
-    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+    try:
+        return json.dumps(data, indent=indent, allow_nan=False)
+    except ValueError:  # a non-finite value or gradient is written as null: JSON has no inf
+        return json.dumps(_finite(data), indent=indent, allow_nan=False)
 
 
 def _finite(x: Any) -> Any:
