@@ -4,9 +4,9 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from click.testing import CliRunner
 
 from backprop_cli import batch
 from backprop_cli.cli import cli
