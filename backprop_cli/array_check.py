@@ -325,7 +325,7 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
     result: dict[str, ArrayCheck] = {}
     for n in names:
         grad = np.asarray(ours[n])
-        base = np.asarray(bindings[n], dtype=float)
+        base = np.array(bindings[n], dtype=float)  # a copy: entries are moved in place
         picks = _sample(np, n, grad, FD_SAMPLES)
         entries: list[tuple[int, Check]] = []
         stopped = False
@@ -340,18 +340,23 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
     return result
 
 
-def _one_entry(graph, bindings, name, base, k, ours, f, f0, atol) -> Check:
+def _one_entry(graph, bindings, name, work, k, ours, f, f0, atol) -> Check:
+    """One entry's central difference. `work` is this pass's own copy of the variable (one per
+    variable, not one per step: a 4096 x 4096 W is 128 MB); the entry is put back after."""
     import numpy as np
 
-    x = float(base.flat[k])
+    x = float(work.flat[k])
     h = FD_STEP * max(1.0, abs(x))
     h = (x + h) - x  # exactly representable, so 2h is the true spacing
 
     def at(value: float) -> float:
-        moved = base.copy()
-        moved.flat[k] = value
-        arg = moved if np.ndim(bindings[name]) else value
-        return f(forward(graph, {**bindings, name: arg}))
+        if not np.ndim(bindings[name]):
+            return f(forward(graph, {**bindings, name: value}))
+        work.flat[k] = value
+        try:
+            return f(forward(graph, {**bindings, name: work}))
+        finally:
+            work.flat[k] = x
 
     try:
         plus, minus = at(x + h), at(x - h)
