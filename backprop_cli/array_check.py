@@ -271,23 +271,40 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
     return SymbolicResult(refs, {n: d & False for n, d in done.items()}, why)
 
 
-def _on_kink(np, graph: Graph, values: list) -> bool:
-    """Whether some entry of a piecewise node sits exactly on a kink (small arrays only)."""
+KINK_SCAN_ENTRIES = 200_000  # entries of one node whose pieces are looked up one by one
+
+
+def array_kinks(graph: Graph, values: list) -> list[tuple[int, int, int, str]]:
+    """(node, entries on a kink, entries, convention) for every array node evaluated exactly at
+    a non-differentiable point somewhere. The row's scalar `branch` rule is applied entry by
+    entry, so nodes larger than KINK_SCAN_ENTRIES are not scanned."""
+    import numpy as np
+
+    found = []
     for i, op in enumerate(graph.ops):
         if op.branch is None:
             continue
         args = [values[j] for j in graph.args[i]]
+        if not any(is_array(a) for a in args):
+            continue
         try:
-            if len(args) == 1 and op.vjp is not None and is_array(args[0]):
+            if len(args) == 1 and op.vjp is not None:
                 pieces = [op.branch(args[0])]  # a rule over the whole array (norm)
             else:
-                pieces = np.frompyfunc(op.branch, len(args), 1)(*args)
-                pieces = list(np.ravel(pieces))
+                if np.size(values[i]) > KINK_SCAN_ENTRIES:
+                    continue
+                pieces = list(np.ravel(np.frompyfunc(op.branch, len(args), 1)(*args)))
         except (TypeError, ValueError):
-            continue
-        if any(p is None for p in pieces):
-            return True
-    return False
+            continue  # a rule that cannot read this op's arrays (max(x) of one array)
+        hits = sum(p is None for p in pieces)
+        if hits:
+            found.append((i, hits, len(pieces), op.subgradient))
+    return found
+
+
+def _on_kink(np, graph: Graph, values: list) -> bool:
+    """Whether some entry of a piecewise node sits exactly on a kink."""
+    return bool(array_kinks(graph, values))
 
 
 # --- finite differences -------------------------------------------------------------------

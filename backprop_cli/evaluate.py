@@ -103,6 +103,13 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
                         f"backprop uses the subgradient {convention}")
 
     arrays = any(is_array(v) for v in bindings.values()) or is_array(output)
+    if arrays:
+        from .array_check import array_kinks
+
+        for i, hits, total, convention in array_kinks(graph, values):
+            where = "" if total == 1 else f" in {hits} of {total:,} entries"
+            warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable "
+                            f"point{where}; backprop uses the subgradient {convention}")
     checks: dict[str, list[Check]] = {n: [] for n in names}
     if options.check and (options.sympy or options.numeric):
         if arrays:
