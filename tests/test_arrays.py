@@ -329,3 +329,46 @@ def test_a_wrong_vjp_is_caught(monkeypatch):
     by = checks_of(result)["A"]
     assert by["sympy"].status == "fail" and by["finite-difference"].status == "fail"
     assert result.exit_code == 1
+
+
+# --- every scalar row works entry by entry on arrays, with the scalar path's numbers ----------
+
+def _elementwise_rows():
+    from backprop_cli.ops import ROWS
+
+    for op in ROWS:
+        if op.vjp is None and op.samples and op.arity in (1, 2) and op.name != "pow" or \
+                op.name in ("max", "min"):
+            yield pytest.param(op, id=op.name)
+
+
+def _call(op, names):
+    if op.symbol and op.arity == 2:
+        return f"({names[0]} {op.symbol} {names[1]})"
+    if op.symbol and op.arity == 1:
+        return f"({op.symbol}{names[0]})"
+    return f"{op.name}({', '.join(names)})"
+
+
+@pytest.mark.parametrize("op", list(_elementwise_rows()))
+def test_scalar_rows_broadcast_entry_by_entry(op):
+    samples = [s for s in op.samples if len(s) == len(op.samples[0])]
+    names = [f"a{k}" for k in range(len(samples[0]))]
+    program = f"sum({_call(op, names)})"
+    arrays = {n: np.array([s[k] for s in samples]) for k, n in enumerate(names)}
+    result = evaluate(program, arrays, NO_CHECK)
+    for j, point in enumerate(samples):
+        scalar = evaluate(_call(op, names), dict(zip(names, point)), NO_CHECK)
+        for n in names:
+            assert result.gradients[n][j] == pytest.approx(scalar.gradients[n], rel=1e-12,
+                                                           abs=1e-15), (n, point)
+    assert result.value == pytest.approx(sum(
+        evaluate(_call(op, names), dict(zip(names, p)), NO_CHECK).value for p in samples),
+        rel=1e-12)
+
+
+def test_pow_broadcasts_entry_by_entry():
+    a, b = np.array([1.5, 0.7, 2.0]), np.array([2.0, -1.3, 0.5])
+    result = evaluate("sum(a ** b)", {"a": a, "b": b}, NO_CHECK)
+    np.testing.assert_allclose(result.gradients["a"], b * a ** (b - 1), rtol=1e-12)
+    np.testing.assert_allclose(result.gradients["b"], a ** b * np.log(a), rtol=1e-12)
