@@ -37,7 +37,18 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
         with m.np.errstate(all="raise"):
             _run_arrays(graph, values, grads, m)
     else:
-        _run_scalars(graph, values, grads)
+        tape = graph.tape()
+        if tape is None:
+            _run_scalars(graph, values, grads)
+        else:
+            from .tape import run_backward
+
+            try:
+                by_tape = run_backward(tape, list(map(values.__getitem__, tape.order)), seed)
+                grads = list(map(by_tape.__getitem__, tape.position))
+            except (ArithmeticError, ValueError):
+                _run_scalars(graph, values, grads)  # the node-by-node loop names the culprit
+                raise  # pragma: no cover - the loop above raises the same error first
     _check_finite(graph, values, grads, m)
     return grads
 

@@ -46,9 +46,27 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
         with m.np.errstate(all="raise", under="ignore"):
             _run(graph, values, m)
     else:
-        _run(graph, values, m)
+        tape = graph.tape()
+        if tape is None:
+            _run(graph, values, m)
+        else:
+            values = _run_tape(graph, tape, values)
     check_finite(graph, values, m)
     return values
+
+
+def _run_tape(graph: Graph, tape, values: list) -> list:
+    """The scalar forward pass on the graph's tape; values come back in node order."""
+    from .tape import run_forward
+
+    v = [values[i] for i in tape.order[:tape.n_leaves]]
+    try:
+        run_forward(tape, v)
+    except (ArithmeticError, ValueError) as exc:
+        for p, x in enumerate(v):  # the values computed so far, for the message
+            values[tape.order[p]] = x
+        raise domain_error(graph, values, tape.order[len(v)], exc) from None
+    return list(map(v.__getitem__, tape.position))
 
 
 def _run(graph: Graph, v: list, m) -> None:

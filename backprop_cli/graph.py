@@ -17,6 +17,9 @@ MAX_NODES = 10_000_000  # far past any real program; stops a runaway input befor
 TEXT_LIMIT = 80  # longest node text shown whole; longer spans show their two ends
 
 
+_UNBUILT = object()
+
+
 @dataclass(frozen=True)
 class Node:
     """One node as the renderers see it."""
@@ -146,6 +149,16 @@ class Graph:
         return self
 
     # --- reading ----------------------------------------------------------------------
+
+    def tape(self):
+        """The scalar tape (tape.py), built on first use and kept: the graph no longer changes
+        once finished. None when the graph has no tape form."""
+        cached = self.__dict__.get("_tape", _UNBUILT)
+        if cached is _UNBUILT:
+            from .tape import build_tape
+
+            cached = self._tape = build_tape(self)
+        return cached
 
     def node(self, i: int) -> Node:
         return Node(i, self.ops[i], self.args[i], self.names.get(i), self.consts.get(i),

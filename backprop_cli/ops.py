@@ -24,6 +24,7 @@ Row conventions:
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -65,6 +66,9 @@ class Op:
     elementwise: bool = True
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # A C-implemented function equal to forward(SCALAR, ...), used by the scalar tape for speed
+    # (tests hold it to the forward rule at every sample).
+    kernel: Callable[..., Any] | None = None
 
     @property
     def is_leaf(self) -> bool:
@@ -226,19 +230,19 @@ ROWS: list[Op] = [
     Op("add", 2, lambda m, a, b: a + b, lambda m, a, b, out: (1.0, 1.0),
        lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
        role="distributor: passes the upstream gradient unchanged to every input",
-       samples=_S, doc="a + b"),
+       samples=_S, kernel=operator.add, doc="a + b"),
     Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
        role="distributor: passes the upstream gradient on, negated for the second input",
-       samples=_S, doc="a - b"),
+       samples=_S, kernel=operator.sub, doc="a - b"),
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
-       samples=_S, doc="a * b"),
+       samples=_S, kernel=operator.mul, doc="a * b"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
-       samples=_S, doc="a / b"),
+       samples=_S, kernel=operator.truediv, doc="a / b"),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
        lambda m, a, b, out, wrt=(0, 1): (b * m.pow(a, b - 1.0) if 0 in wrt else None,
                                          m.pow_db(a, out) if 1 in wrt else None),
@@ -247,41 +251,42 @@ ROWS: list[Op] = [
        role="power: local gradient b*a^(b-1)",
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
-       doc="a ** b (also a ^ b and pow(a, b))"),
+       kernel=math.pow, doc="a ** b (also a ^ b and pow(a, b))"),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
-       samples=_U, doc="-a"),
+       samples=_U, kernel=operator.neg, doc="-a"),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", role="local gradient is its own output", samples=_U,
-       domain="an argument below about 709, past which float64 overflows", doc="e ** a"),
+       domain="an argument below about 709, past which float64 overflows", kernel=math.exp,
+       doc="e ** a"),
     Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
        label="log", role="local gradient 1/a", domain="a positive argument",
-       samples=((0.3,), (1.7,), (5.0,)), doc="natural logarithm"),
+       samples=((0.3,), (1.7,), (5.0,)), kernel=math.log, doc="natural logarithm"),
     Op("sqrt", 1, lambda m, a: m.sqrt(a), lambda m, a, out: (0.5 / out,),
        lambda sp, a: sp.sqrt(a), label="sqrt", role="local gradient 1/(2 sqrt(a))",
        domain="a non-negative argument, and a positive one for a gradient",
-       samples=((0.3,), (1.7,), (5.0,)), doc="square root"),
+       samples=((0.3,), (1.7,), (5.0,)), kernel=math.sqrt, doc="square root"),
     Op("sin", 1, lambda m, a: m.sin(a), lambda m, a, out: (m.cos(a),), lambda sp, a: sp.sin(a),
-       label="sin", role="local gradient cos(a)", samples=_U, doc="sine"),
+       label="sin", role="local gradient cos(a)", samples=_U, kernel=math.sin, doc="sine"),
     Op("cos", 1, lambda m, a: m.cos(a), lambda m, a, out: (-m.sin(a),), lambda sp, a: sp.cos(a),
-       label="cos", role="local gradient -sin(a)", samples=_U, doc="cosine"),
+       label="cos", role="local gradient -sin(a)", samples=_U, kernel=math.cos, doc="cosine"),
     Op("tan", 1, lambda m, a: m.tan(a), lambda m, a, out: (1.0 + out * out,),
        lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2", samples=_U,
-       doc="tangent"),
+       kernel=math.tan, doc="tangent"),
     Op("tanh", 1, lambda m, a: m.tanh(a), lambda m, a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
-       samples=_U, doc="hyperbolic tangent"),
+       samples=_U, kernel=math.tanh, doc="hyperbolic tangent"),
     Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
        lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
        role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U,
-       doc="1 / (1 + e ** -a)"),
+       kernel=_sigmoid, doc="1 / (1 + e ** -a)"),
     Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: max(0, a) passes the gradient only where a > 0",
        branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U, doc="max(0, a)"),
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(a)", branch=_sign_branch,
-       subgradient="abs'(0) = 0", samples=_U, doc="absolute value"),
+       subgradient="abs'(0) = 0", samples=_U, kernel=abs, doc="absolute value"),
     Op("leaky_relu", 1, lambda m, a: m.where(a > 0, a, LEAKY_SLOPE * a),
        lambda m, a, out: (m.where(a > 0, 1.0, LEAKY_SLOPE),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.Rational(1, 100) * a, True)),
@@ -295,7 +300,8 @@ ROWS: list[Op] = [
        doc="a if a > 0 else e ** a - 1 (alpha = 1)"),
     Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus",
-       role="smooth relu: local gradient σ(a)", samples=_U, doc="log(1 + e ** a)"),
+       role="smooth relu: local gradient σ(a)", samples=_U, kernel=_softplus,
+       doc="log(1 + e ** a)"),
     # With arrays, max(a, b, ...) works entry by entry (numpy's maximum) and max(x) with one
     # argument is the largest entry of x (amax in array_ops takes an axis).
     Op("max", None, _extreme_forward(max), _extreme_local,

@@ -1,0 +1,117 @@
+"""Graph -> a flat scalar tape: the forward and backward passes for float programs, made fast.
+
+The tape lists the graph's leaves first, then one entry per op node in topological order, each
+with a two-argument forward kernel, a local-gradient function and the tape positions of its two
+inputs (a unary op reads its input twice and reports 0 for the second partial). With that
+layout the whole forward pass is a single `list.extend(map(...))`: CPython appends each value
+before it fetches the next node's inputs, so every node sees its inputs already computed, and
+no Python-level loop runs at all. The backward pass is one reversed loop of upstream x local.
+
+Kernels come from the op registry (`Op.kernel`, a C function, else the row's own forward), so
+the registry stays the only place that knows an op's rules. Graphs with an op of three or more
+inputs (max(a, b, c)) have no tape; the generic loops in forward.py and backward.py run them.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from itertools import compress
+
+from .graph import Graph
+from .ops import SCALAR, Op
+
+
+@dataclass(frozen=True)
+class Tape:
+    order: list[int]  # tape position -> graph node id (leaves first)
+    position: list[int]  # graph node id -> tape position
+    n_leaves: int
+    kernels: list[Callable]  # per op entry: f(x, y) -> value
+    locals: list[Callable]  # per op entry: L(x, y, out) -> (d/dx, d/dy)
+    first: list[int]  # per op entry: tape position of the first input
+    second: list[int]  # per op entry: tape position of the second input (= first for unary)
+
+
+def _binary(op: Op) -> tuple[Callable, Callable]:
+    return op.kernel or partial(op.forward, SCALAR), partial(op.local, SCALAR)
+
+
+def _unary(op: Op) -> tuple[Callable, Callable]:
+    """Two-argument forms of a unary row."""
+    f = op.kernel or partial(op.forward, SCALAR)
+    rule = op.local
+
+    def kernel(x, _same):
+        return f(x)
+
+    def local(x, _same, out, m=SCALAR):
+        return rule(m, x, out)[0], 0.0
+
+    return kernel, local
+
+
+def build_tape(graph: Graph) -> Tape | None:
+    """The tape of a finished graph, or None when it has no tape form (see the module doc)."""
+    args = graph.args
+    if any(len(a) > 2 for a in args) or not args[graph.output]:
+        return None  # n-ary ops, or an output that is a leaf: the generic loops handle those
+    is_op = list(map(bool, args))
+    is_leaf = [not x for x in is_op]
+    ops_at = list(compress(range(len(args)), is_op))
+    order = list(compress(range(len(args)), is_leaf)) + ops_at
+    position = [0] * len(order)
+    for p, i in enumerate(order):
+        position[i] = p
+    kernels: list[Callable] = []
+    locs: list[Callable] = []
+    first: list[int] = []
+    second: list[int] = []
+    # Forms are made per row for each graph (never cached across graphs), so a row replaced
+    # or patched later is always read afresh.
+    forms: dict[int, tuple[Callable, Callable]] = {}
+    for i in ops_at:
+        op = graph.ops[i]
+        if op.local is None:
+            return None  # an array-only op (given as a VJP): the generic loops handle it
+        a = args[i]
+        pair = forms.get(id(op))
+        if pair is None:
+            pair = forms[id(op)] = _binary(op) if len(a) == 2 else _unary(op)
+        if len(a) == 2:
+            first.append(position[a[0]])
+            second.append(position[a[1]])
+        else:
+            x = position[a[0]]
+            first.append(x)
+            second.append(x)
+        kernels.append(pair[0])
+        locs.append(pair[1])
+    return Tape(order, position, len(order) - len(ops_at), kernels, locs, first, second)
+
+
+def run_forward(tape: Tape, v: list) -> list:
+    """Extend `v`, the leaf values in tape order, with every op's value. If a kernel raises,
+    `len(v)` is the tape position of the node that failed."""
+    get = v.__getitem__
+    v.extend(map(operator.call, tape.kernels, map(get, tape.first), map(get, tape.second)))
+    return v
+
+
+def run_backward(tape: Tape, v: list, seed: float) -> list:
+    """Upstream gradients in tape order."""
+    grads = [0.0] * len(v)
+    grads[-1] = seed
+    # Reversed iterators read each item when they reach it, so `g` is a node's upstream
+    # gradient after every consumer (all later entries) has added its share.
+    for local, x, y, out, g in zip(reversed(tape.locals), reversed(tape.first),
+                                   reversed(tape.second), reversed(v), reversed(grads)):
+        # A node the output does not depend on at this point (a router's losing branch)
+        # sends nothing back, so its derivative is not even evaluated.
+        if g:
+            la, lb = local(v[x], v[y], out)
+            grads[x] += g * la
+            grads[y] += g * lb
+    return grads

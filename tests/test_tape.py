@@ -1,0 +1,75 @@
+"""The scalar tape (tape.py) computes exactly what the node-by-node loops compute."""
+
+import math
+
+import pytest
+
+from backprop_cli import backward
+from backprop_cli import forward as fwd
+from backprop_cli.errors import DomainError
+from backprop_cli.ops import ROWS, SCALAR
+from backprop_cli.parser import parse
+
+
+@pytest.mark.parametrize("op", [r for r in ROWS if r.kernel is not None], ids=lambda r: r.name)
+def test_every_kernel_is_its_rows_forward(op):
+    for args in op.samples:
+        assert op.kernel(*args) == op.forward(SCALAR, *args)
+
+
+def loops(graph, bindings):
+    """The generic node-by-node passes, bypassing the tape."""
+    values = fwd.leaf_values(graph, bindings)
+    fwd._run(graph, values, SCALAR)
+    grads = [0.0] * len(graph)
+    grads[graph.output] = 1.0
+    backward._run_scalars(graph, values, grads)
+    return values, grads
+
+
+PROGRAMS = [
+    ("(x+y)*z", {"x": -2.0, "y": 5.0, "z": -4.0}),
+    ("1/(1+exp(-(w0*x0 + w1*x1 + w2)))", {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}),
+    ("a = x*y; f = a + a*z; f = relu(f - 20) + tanh(a) ** 2", {"x": 2.0, "y": 3.0, "z": 4.0}),
+    ("q = sin(x)*cos(y) - log(z) / sqrt(z); q = q*q + abs(-q) + sigmoid(q) + softplus(q)",
+     {"x": 0.3, "y": 1.1, "z": 2.5}),
+    ("x ** y + pow(y, 2) - -x + elu(-x) + leaky_relu(-y)", {"x": 1.5, "y": 0.5}),
+]
+
+
+@pytest.mark.parametrize("program,at", PROGRAMS)
+def test_tape_matches_the_node_by_node_loops(program, at):
+    graph = parse(program)
+    assert graph.tape() is not None
+    values = fwd.forward(graph, at)
+    grads = backward.backpropagate(graph, values)
+    want_values, want_grads = loops(graph, at)
+    assert values == want_values
+    assert grads == want_grads
+
+
+def test_graphs_without_a_tape_form_still_run():
+    graph = parse("max(x, y, z) * 2")  # a three-input op
+    assert graph.tape() is None
+    values = fwd.forward(graph, {"x": 1.0, "y": 3.0, "z": 2.0})
+    assert backward.backpropagate(graph, values)[graph.variables["y"]] == 2.0
+    leaf = parse("x")
+    assert leaf.tape() is None
+    assert backward.backpropagate(leaf, fwd.forward(leaf, {"x": 4.0}))[0] == 1.0
+
+
+def test_a_domain_error_on_the_tape_names_the_node():
+    graph = parse("a = x*2; b = log(a - 10); b + a")
+    with pytest.raises(DomainError) as err:
+        fwd.forward(graph, {"x": 1.0})
+    assert "log(a - 10)" in err.value.message
+    assert "log(-8)" in err.value.message
+
+
+def test_an_infinite_derivative_on_the_tape_names_the_node():
+    graph = parse("sqrt(x - 1) + x")
+    values = fwd.forward(graph, {"x": 1.0})
+    with pytest.raises(DomainError) as err:
+        backward.backpropagate(graph, values)
+    assert "sqrt" in err.value.message
+    assert math.isfinite(values[-1])
