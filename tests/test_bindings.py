@@ -1,0 +1,72 @@
+"""NAME=VALUE words -> values: a data parser, never an evaluator."""
+
+import pytest
+
+from backprop_cli.bindings import is_binding, parse_bindings
+from backprop_cli.errors import BindingError
+
+
+@pytest.mark.parametrize("word, name, value", [
+    ("x=-2", "x", -2.0),
+    ("y=5", "y", 5.0),
+    ("w0=0.5", "w0", 0.5),
+    ("_h=1e-3", "_h", 0.001),
+    ("z=+4", "z", 4.0),
+    ("z=.25", "z", 0.25),
+    ("z=-0", "z", -0.0),
+    ("z= 3", "z", 3.0),  # one quoted word with a space after '='
+    ("long_name_2=2E2", "long_name_2", 200.0),
+])
+def test_numbers(word, name, value):
+    assert parse_bindings([word]) == {name: value}
+
+
+def test_order_is_kept():
+    assert list(parse_bindings(["z=1", "x=2", "y=3"])) == ["z", "x", "y"]
+
+
+@pytest.mark.parametrize("word, message", [
+    ("x=", "x has an empty value"),
+    ("x=abc", "x=abc is not a number"),
+    ("x=2*3", "x=2*3 is not a number"),  # values are numbers, never expressions
+    ("x=__import__('os')", "x=__import__('os') is not a number"),
+    ("x=inf", "x=inf is not a finite number"),
+    ("x=nan", "x=nan is not a finite number"),
+    ("x=1e400", "x=1e400 is not a finite number"),
+    ("1x=2", "'1x' is not a valid name"),
+    ("pi=3", "pi is a constant and cannot be bound"),
+    ("e=3", "e is a constant and cannot be bound"),
+    ("exp=3", "exp is a function and cannot be bound"),
+    ("x", "'x' is not a binding"),
+    ("x=[1,2", "x=[1,2 is not a valid list"),
+])
+def test_bad_bindings(word, message):
+    with pytest.raises(BindingError) as info:
+        parse_bindings([word])
+    assert info.value.message == message
+
+
+def test_a_name_bound_twice():
+    with pytest.raises(BindingError) as info:
+        parse_bindings(["x=1", "y=2", "x=3"])
+    assert (info.value.message, info.value.hint) == ("x is bound twice", "in 'x=3'")
+
+
+def test_lists_become_arrays():
+    import numpy as np
+
+    values = parse_bindings(["x=[1,2]", "W=[[0.1,0.5],[-0.3,0.8]]"])
+    assert values["x"].shape == (2,)
+    assert np.array_equal(values["W"], np.array([[0.1, 0.5], [-0.3, 0.8]]))
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("x=1", True),
+    ("x = 1", True),
+    ("x==y", True),  # shaped like a binding; parse_bindings then says what is wrong
+    ("(x+y)*z", False),
+    ("-x*y", False),
+    ("=1", False),
+])
+def test_is_binding(word, expected):
+    assert is_binding(word) is expected
