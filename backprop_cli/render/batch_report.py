@@ -172,6 +172,9 @@ class JUnitFile:
                 out.write(chunk)
             out.write("  </testsuite>\n</testsuites>\n")
         self.body.close()
+        mask = os.umask(0)  # mkstemp makes the file private; give it a normal file's mode
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, self.path)
 
 
