@@ -126,8 +126,9 @@ def finite_difference(graph: Graph, bindings: Mapping[str, Any], name: str,
 # --- sympy --------------------------------------------------------------------------------
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm. Not an Exception: sympy's own `except Exception` blocks must not
+    swallow it and carry on past the deadline."""
 
 
 def sympy_expressions(graph: Graph):
@@ -212,20 +213,26 @@ class _deadline:
                 raise _Timeout()
 
             self.previous = signal.signal(signal.SIGALRM, on_alarm)
-            self.prev_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            # The alarm repeats every 0.1 s past the deadline: a raise that lands where Python
+            # can only print and ignore it (a gc callback, a __del__) is not the last one.
+            self.prev_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.1)
             self.started = time.monotonic()
             self.armed = True
         return self
 
     def __exit__(self, *exc):
-        if self.armed:
+        if not self.armed:
+            return False
+        try:
+            self.armed = False  # a last alarm may still land here: the finally disarms anyway
+        finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
             # Hand an outer timer (a batch worker's per-case limit) back what is left of it.
-            outer, _interval = self.prev_timer
+            outer, interval = self.prev_timer
             if outer:
                 left = outer - (time.monotonic() - self.started)
-                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
         return False
 
 
