@@ -36,3 +36,45 @@ def test_sigmoid_gate_gives_the_same_gradients():
                         w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)
     _, gate = grads("sigmoid(w0*x0 + w1*x1 + w2)", w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)
     assert gate == pytest.approx(expanded, rel=1e-12)
+
+
+def test_sigmoid_backward_pass_node_by_node():
+    # The lecture's circuit, right to left: 1/x gets 1.00 and sends back -0.53 (= -1/1.37^2),
+    # +1 passes it on, exp multiplies by e^-1 = 0.37 to get -0.20, the negation flips it to
+    # 0.20, and the adds distribute 0.20 to both products.
+    from backprop_cli.trace import trace_rows
+
+    result = evaluate("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
+                      {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0})
+    rows = {r.text: r for r in trace_rows(result.graph, result.values, result.grads)}
+    expected = {  # node text: (forward value, upstream gradient), to the lecture's 2 decimals
+        "1/(1+exp(-(w0*x0 + w1*x1 + w2)))": (0.73, 1.00),
+        "1+exp(-(w0*x0 + w1*x1 + w2))": (1.37, -0.53),
+        "exp(-(w0*x0 + w1*x1 + w2))": (0.37, -0.53),
+        "-(w0*x0 + w1*x1 + w2)": (-1.00, -0.20),
+        "w0*x0 + w1*x1 + w2": (1.00, 0.20),
+        "w0*x0 + w1*x1": (4.00, 0.20),
+        "w0*x0": (-2.00, 0.20),
+        "w1*x1": (6.00, 0.20),
+    }
+    got = {text: (round(rows[text].value, 2), round(rows[text].grad, 2)) for text in expected}
+    assert got == expected
+
+
+def test_add_distributes_max_routes_mul_switches():
+    # The lecture's gate patterns on one circuit: f = 2 * (x*y + max(z, w)).
+    value, g = grads("2 * (x*y + max(z, w))", x=3.0, y=-4.0, z=2.0, w=-1.0)
+    assert value == -20
+    assert g == {
+        "x": -8.0,  # mul switches: the upstream 2 times the other input y = -4
+        "y": 6.0,  # ... times x = 3
+        "z": 2.0,  # max routes: all of the upstream 2 to the larger input
+        "w": 0.0,  # ... and none to the smaller
+    }
+
+
+def test_gradients_add_up_at_a_fan_out():
+    # A value used twice receives the sum of both gradients (the multivariate chain rule).
+    value, g = grads("a = x*y; f = a + a*z", x=2.0, y=3.0, z=4.0)
+    assert value == 30
+    assert g == {"x": 15.0, "y": 10.0, "z": 6.0}  # da = 1 + z = 5; dx = 5*y, dy = 5*x
