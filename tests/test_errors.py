@@ -130,7 +130,11 @@ DOMAIN_ERRORS = [
     ("9**9**9**9", [], ("domain error at column 4: 9**9**9 is undefined: pow(9, 3.8742e+08) "
                        "overflows float64 (float64 holds numbers up to about 1.8e308)"), 4, 7),
     ("x*y", ["x=1e200", "y=1e200"], ("domain error at column 1: x*y is undefined: "
-                                    "mul(1e+200, 1e+200) is not finite (overflow or nan)"), 1, 3),
+                                    "mul(1e+200, 1e+200) is not finite (overflow or nan) "
+                                    "(float64 holds numbers up to about 1.8e308)"), 1, 3),
+    ("x/y", ["x=1", "y=1e-320"], ("domain error at column 1: x/y is undefined: "
+                                  "div(1, 9.99989e-321) is not finite (overflow or nan) "
+                                  "(float64 holds numbers up to about 1.8e308)"), 1, 3),
     ("log(x)", ["x=1e-320"], ("domain error at column 1: the gradient with respect to x is not "
                              "finite; it first goes bad at log(x)"), 1, 6),
     ("y", [], "name error at column 1: y has no value (bind it on the command line: y=VALUE)",
