@@ -78,7 +78,8 @@ class Op:
         """A sentence saying what is wrong with n arguments, or None."""
         if self.arity is None:
             if n < self.min_arity:
-                return f"{self.name}() takes at least {self.min_arity} arguments, got {n}"
+                plural = "argument" if self.min_arity == 1 else "arguments"
+                return f"{self.name}() takes at least {self.min_arity} {plural}, got {n}"
             if self.max_arity is not None and n > self.max_arity:
                 return (f"{self.name}() takes {self.min_arity} to {self.max_arity} arguments, "
                         f"got {n}")
