@@ -352,3 +352,22 @@ def test_trace_json_writes_null_where_a_derivative_does_not_exist():
     (two,) = [n for n in data["nodes"] if n["op"] == "const"]
     assert two["grad"] is None
     assert data["nodes"][0]["grad"] == -2.0
+
+
+@pytest.mark.parametrize("argv, stderr", [
+    (["--precison", "3", "x", "x=1"], ("error: unknown option --precison (see --help; a program "
+                                      "that starts with two minus signs needs a space: - -x)\n")),
+    (["x", "x=1", "--josn"], "error: unknown option --josn (see --help)\n"),
+])
+def test_a_mistyped_option_is_named(argv, stderr):
+    result = run("eval", *argv, code=2)
+    assert (result.stdout, result.stderr) == ("", stderr)
+
+
+def test_a_program_may_start_with_two_minus_signs_and_an_operator(tmp_path):
+    result = run("eval", "--x*2", "x=3")
+    assert result.stdout.splitlines()[0] == "value  6"
+    program = tmp_path / "p.txt"
+    program.write_text("x*2")
+    result = run("eval", "-f", str(program), "x=3", "--bogus", code=2)
+    assert result.stderr == "error: unknown option --bogus (see --help)\n"
