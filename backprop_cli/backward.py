@@ -30,15 +30,20 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
     `seed` is d(output)/d(output): 1 for a scalar loss, or the upstream gradient a user gives
     for a non-scalar output.
     """
-    m = math_of(values)
+    # Arrays enter a program only through its bindings, so the variables (and an output that
+    # might be an array) decide the namespace: no need to look at every node.
+    m = math_of([values[i] for i in graph.variables.values()] + [values[graph.output]])
     grads: list = [0.0] * len(graph)
     grads[graph.output] = seed
     if m.is_array:
         with m.np.errstate(all="raise"):
             _run_arrays(graph, values, grads, m)
     else:
+        batched = _run_batched(graph, values, seed)
         tape = graph.tape()
-        if tape is None:
+        if batched is not None:
+            grads = batched
+        elif tape is None:
             _run_scalars(graph, values, grads)
         else:
             from .tape import run_backward
@@ -51,6 +56,20 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
                 raise  # pragma: no cover - the loop above raises the same error first
     _check_finite(graph, values, grads, m)
     return grads
+
+
+def _run_batched(graph: Graph, values: list, seed) -> list | None:
+    """Wide programs, one numpy call per (level, op); None when not worth it or when a
+    floating-point exception needs the node-by-node passes to name its node."""
+    plan = graph.plan()
+    if plan is None:
+        return None
+    from .batched import run_backward
+
+    try:
+        return run_backward(plan, values, graph.output, seed)
+    except (ArithmeticError, ValueError, FloatingPointError):
+        return None
 
 
 def _run_scalars(graph: Graph, v: list, grads: list) -> None:

@@ -46,13 +46,31 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
         with m.np.errstate(all="raise", under="ignore"):
             _run(graph, values, m)
     else:
-        tape = graph.tape()
-        if tape is None:
-            _run(graph, values, m)
-        else:
-            values = _run_tape(graph, tape, values)
+        values = _run_batched(graph, values) or _run_scalar(graph, values)
     check_finite(graph, values, m)
     return values
+
+
+def _run_batched(graph: Graph, values: list) -> list | None:
+    """Wide programs, one numpy call per (level, op); None when not worth it or when a
+    floating-point exception needs the node-by-node passes to name its node."""
+    plan = graph.plan()
+    if plan is None:
+        return None
+    from .batched import run_forward
+
+    try:
+        return run_forward(plan, values)
+    except (ArithmeticError, ValueError, FloatingPointError):
+        return None
+
+
+def _run_scalar(graph: Graph, values: list) -> list:
+    tape = graph.tape()
+    if tape is None:
+        _run(graph, values, SCALAR)
+        return values
+    return _run_tape(graph, tape, values)
 
 
 def _run_tape(graph: Graph, tape, values: list) -> list:

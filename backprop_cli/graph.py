@@ -160,6 +160,16 @@ class Graph:
             cached = self._tape = build_tape(self)
         return cached
 
+    def plan(self):
+        """The level-batched plan (batched.py), built on first use and kept; None when the
+        graph is not wide enough for batching to pay off."""
+        cached = self.__dict__.get("_plan", _UNBUILT)
+        if cached is _UNBUILT:
+            from .batched import plan
+
+            cached = self._plan = plan(self)
+        return cached
+
     def node(self, i: int) -> Node:
         return Node(i, self.ops[i], self.args[i], self.names.get(i), self.consts.get(i),
                     (self.starts[i], self.ends[i]))

@@ -123,6 +123,10 @@ def _pow_db(a: float, out: float) -> float:
     return math.nan
 
 
+def _relu(a: float) -> float:
+    return a if a > 0 else 0.0
+
+
 def _where(cond: bool, a: float, b: float) -> float:
     return a if cond else b
 
@@ -284,7 +288,8 @@ ROWS: list[Op] = [
     Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: max(0, a) passes the gradient only where a > 0",
-       branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U, doc="max(0, a)"),
+       branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U, kernel=_relu,
+       doc="max(0, a)"),
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(a)", branch=_sign_branch,
        subgradient="abs'(0) = 0", samples=_U, kernel=abs, doc="absolute value"),

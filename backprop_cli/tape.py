@@ -1,8 +1,8 @@
 """Graph -> a flat scalar tape: the forward and backward passes for float programs, made fast.
 
 The tape lists the graph's leaves first, then one entry per op node in topological order, each
-with a two-argument forward kernel, a local-gradient function and the tape positions of its two
-inputs (a unary op reads its input twice and reports 0 for the second partial). With that
+with a two-argument forward kernel, a local-gradient function and the tape positions of its
+inputs (a unary op's kernel reads its input twice, since every kernel takes two). With that
 layout the whole forward pass is a single `list.extend(map(...))`: CPython appends each value
 before it fetches the next node's inputs, so every node sees its inputs already computed, and
 no Python-level loop runs at all. The backward pass is one reversed loop of upstream x local.
@@ -33,6 +33,7 @@ class Tape:
     locals: list[Callable]  # per op entry: L(x, y, out) -> (d/dx, d/dy)
     first: list[int]  # per op entry: tape position of the first input
     second: list[int]  # per op entry: tape position of the second input (= first for unary)
+    unary_second: list[int]  # as `second`, but -1 for unary entries (the backward pass's view)
 
 
 def _binary(op: Op) -> tuple[Callable, Callable]:
@@ -40,17 +41,14 @@ def _binary(op: Op) -> tuple[Callable, Callable]:
 
 
 def _unary(op: Op) -> tuple[Callable, Callable]:
-    """Two-argument forms of a unary row."""
+    """A unary row's forward in two-argument form (the extend(map(...)) pass gives every
+    kernel two inputs), and its local rule as is."""
     f = op.kernel or partial(op.forward, SCALAR)
-    rule = op.local
 
     def kernel(x, _same):
         return f(x)
 
-    def local(x, _same, out, m=SCALAR):
-        return rule(m, x, out)[0], 0.0
-
-    return kernel, local
+    return kernel, partial(op.local, SCALAR)
 
 
 def build_tape(graph: Graph) -> Tape | None:
@@ -69,6 +67,7 @@ def build_tape(graph: Graph) -> Tape | None:
     locs: list[Callable] = []
     first: list[int] = []
     second: list[int] = []
+    unary_second: list[int] = []
     # Forms are made per row for each graph (never cached across graphs), so a row replaced
     # or patched later is always read afresh.
     forms: dict[int, tuple[Callable, Callable]] = {}
@@ -83,13 +82,16 @@ def build_tape(graph: Graph) -> Tape | None:
         if len(a) == 2:
             first.append(position[a[0]])
             second.append(position[a[1]])
+            unary_second.append(position[a[1]])
         else:
             x = position[a[0]]
             first.append(x)
             second.append(x)
+            unary_second.append(-1)
         kernels.append(pair[0])
         locs.append(pair[1])
-    return Tape(order, position, len(order) - len(ops_at), kernels, locs, first, second)
+    return Tape(order, position, len(order) - len(ops_at), kernels, locs, first, second,
+                unary_second)
 
 
 def run_forward(tape: Tape, v: list) -> list:
@@ -107,10 +109,14 @@ def run_backward(tape: Tape, v: list, seed: float) -> list:
     # Reversed iterators read each item when they reach it, so `g` is a node's upstream
     # gradient after every consumer (all later entries) has added its share.
     for local, x, y, out, g in zip(reversed(tape.locals), reversed(tape.first),
-                                   reversed(tape.second), reversed(v), reversed(grads)):
+                                   reversed(tape.unary_second), reversed(v), reversed(grads)):
         # A node the output does not depend on at this point (a router's losing branch)
         # sends nothing back, so its derivative is not even evaluated.
-        if g:
+        if not g:
+            continue
+        if y < 0:
+            grads[x] += g * local(v[x], out)[0]
+        else:
             la, lb = local(v[x], v[y], out)
             grads[x] += g * la
             grads[y] += g * lb
