@@ -49,7 +49,8 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
             from .tape import run_backward
 
             try:
-                by_tape = run_backward(tape, list(map(values.__getitem__, tape.order)), seed)
+                by_tape = run_backward(tape, [0.0, *map(values.__getitem__, tape.order[1:])],
+                                       seed)
                 grads = list(map(by_tape.__getitem__, tape.position))
             except (ArithmeticError, ValueError):
                 _run_scalars(graph, values, grads)  # the node-by-node loop names the culprit
@@ -76,26 +77,33 @@ def _run_scalars(graph: Graph, v: list, grads: list) -> None:
     m = SCALAR
     n = len(graph.ops)
     i = n - 1
+    wants = graph.wants()
     try:
         # Reversed iterators read each item when they reach it, so `g` is node i's upstream
         # gradient after every consumer (all later nodes) has added its share.
-        for i, op, a, out, g in zip(range(n - 1, -1, -1), reversed(graph.ops),
+        # `i` is read by the except clause below: it names the node whose derivative failed.
+        for i, op, a, out, g in zip(range(n - 1, -1, -1), reversed(graph.ops),  # noqa: B007
                                     reversed(graph.args), reversed(v), reversed(grads)):
             # Nothing flows back from a node the output does not depend on at this point
             # (a router's losing branch): skip it, so its derivative is not even evaluated.
-            if not a or not g:
-                continue
+            if not a or not g or not wants[i]:
+                continue  # a constant subexpression (sqrt(0)) is never differentiated
+            # As on the tape, an input no variable flows into receives nothing.
             if len(a) == 2:
                 x, y = a
                 la, lb = op.local(m, v[x], v[y], out)
-                grads[x] += g * la
-                grads[y] += g * lb
+                if wants[x]:
+                    grads[x] += g * la
+                if wants[y]:
+                    grads[y] += g * lb
             elif len(a) == 1:
                 x = a[0]
-                grads[x] += g * op.local(m, v[x], out)[0]
+                if wants[x]:
+                    grads[x] += g * op.local(m, v[x], out)[0]
             else:
                 for j, lj in zip(a, op.local(m, *[v[j] for j in a], out)):
-                    grads[j] += g * lj
+                    if wants[j]:
+                        grads[j] += g * lj
     except (ArithmeticError, ValueError) as exc:
         raise _local_error(graph, v, i, exc) from None
 

@@ -25,6 +25,8 @@ MIN_GROUP = 128  # average op nodes per (level, op) group for batching to win
 @dataclass(frozen=True)
 class Plan:
     groups: list[tuple[Op, Any, tuple]]  # (row, output ids, input ids per argument), by level
+    back_groups: list[tuple[Op, Any, tuple]]  # the same, only nodes a variable flows into
+    unwanted: Any  # ids of the nodes no variable flows into: they receive no gradient
     n: int
 
 
@@ -59,14 +61,23 @@ def plan(graph: Graph) -> Plan | None:
     if not buckets or n_ops < MIN_GROUP * len(buckets):
         return None
     np = array_math().np
-    groups = []
-    for (_lv, key), ids in sorted(buckets.items()):
+    wants = graph.wants()
+
+    def group(op: Op, ids: list[int]) -> tuple[Op, Any, tuple]:
         arity = len(args[ids[0]])
-        out = np.array(ids, dtype=np.intp)
         ins = tuple(np.fromiter((args[i][k] for i in ids), dtype=np.intp, count=len(ids))
                     for k in range(arity))
-        groups.append((rows[key], out, ins))
-    return Plan(groups, n)
+        return op, np.array(ids, dtype=np.intp), ins
+
+    groups = []
+    back_groups = []
+    for (_lv, key), ids in sorted(buckets.items()):
+        groups.append(group(rows[key], ids))
+        wanted = [i for i in ids if wants[i]]
+        if wanted:
+            back_groups.append(group(rows[key], wanted))
+    unwanted = np.flatnonzero(np.frombuffer(bytes(wants), dtype=np.uint8) == 0)
+    return Plan(groups, back_groups, unwanted, n)
 
 
 def run_forward(p: Plan, values: list) -> list:
@@ -89,7 +100,7 @@ def run_backward(p: Plan, values: list, output: int, seed: float) -> list:
     grads = np.zeros(p.n)
     grads[output] = seed
     with np.errstate(all="raise", under="ignore"):
-        for op, out, ins in reversed(p.groups):
+        for op, out, ins in reversed(p.back_groups):
             g = grads[out]
             xs = [vals[k] for k in ins]
             if op.vjp is not None:
@@ -99,4 +110,6 @@ def run_backward(p: Plan, values: list, output: int, seed: float) -> list:
             for k, part in zip(ins, parts):
                 # add.at, not +=: a node read twice in one group must receive both shares
                 np.add.at(grads, k, part)
+    # Shares sent to constants (d(x**2)/d(2) and the like) are dropped, as on the tape.
+    grads[p.unwanted] = 0.0
     return grads.tolist()

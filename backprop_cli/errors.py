@@ -30,7 +30,7 @@ class BackpropError(Exception):
         return line, col
 
     def caret(self) -> tuple[str, str] | None:
-        """The offending source line and a `^^^` line under the span (tabs kept so columns match)."""
+        """The offending source line and a `^^^` line under its span (tabs kept: columns match)."""
         if self.source is None or self.span is None:
             return None
         start, end = self.span

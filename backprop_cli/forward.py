@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from itertools import count
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import DomainError, NameResolutionError
 from .graph import Graph
@@ -12,6 +13,9 @@ from .ops import SCALAR, array_math
 
 
 def is_array(value: Any) -> bool:
+    # Floats are by far the commonest value and hasattr on them raises internally: test first.
+    if type(value) is float:
+        return False
     return hasattr(value, "shape") and getattr(value, "ndim", 0) > 0
 
 
@@ -77,11 +81,12 @@ def _run_tape(graph: Graph, tape, values: list) -> list:
     """The scalar forward pass on the graph's tape; values come back in node order."""
     from .tape import run_forward
 
-    v = [values[i] for i in tape.order[:tape.n_leaves]]
+    v = [0.0]  # the sink
+    v += [values[i] for i in tape.order[1:tape.n_leaves]]
     try:
         run_forward(tape, v)
     except (ArithmeticError, ValueError) as exc:
-        for p, x in enumerate(v):  # the values computed so far, for the message
+        for p, x in enumerate(v[1:], 1):  # the values computed so far, for the message
             values[tape.order[p]] = x
         raise domain_error(graph, values, tape.order[len(v)], exc) from None
     return list(map(v.__getitem__, tape.position))

@@ -160,6 +160,22 @@ class Graph:
             cached = self._tape = build_tape(self)
         return cached
 
+    def wants(self) -> bytearray:
+        """For each node, 1 if some variable flows into it: only those need a gradient (a
+        constant subexpression such as sqrt(0) is never differentiated). Built once, kept."""
+        cached = self.__dict__.get("_wants")
+        if cached is None:
+            cached = bytearray(len(self.ops))
+            for i in self.variables.values():
+                cached[i] = 1
+            for i, a in enumerate(self.args):
+                for j in a:
+                    if cached[j]:
+                        cached[i] = 1
+                        break
+            self._wants = cached
+        return cached
+
     def plan(self):
         """The level-batched plan (batched.py), built on first use and kept; None when the
         graph is not wide enough for batching to pay off."""

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 # Binding powers shared by the parser and the printer (Python's own precedence order).
 BP_ADD = 10
@@ -114,6 +115,11 @@ def _pow(a: float, b: float) -> float:
     return math.pow(a, b)
 
 
+def _pow_da(a: float, b: float) -> float:
+    """d(a**b)/da = b * a**(b-1), and 0 for b == 0 (a**0 is constant, even at a == 0)."""
+    return 0.0 if b == 0 else b * math.pow(a, b - 1.0)
+
+
 def _pow_db(a: float, out: float) -> float:
     """d(a**b)/db = a**b * log(a); defined only for a > 0 (0 for a == 0, where a**b is flat)."""
     if a > 0:
@@ -134,7 +140,7 @@ def _where(cond: bool, a: float, b: float) -> float:
 SCALAR = SimpleNamespace(
     exp=math.exp, log=math.log, sqrt=math.sqrt, sin=math.sin, cos=math.cos, tan=math.tan,
     tanh=math.tanh, sigmoid=_sigmoid, softplus=_softplus, sign=_sign, pow=_pow, pow_db=_pow_db,
-    where=_where, abs=abs, is_array=False,
+    pow_da=_pow_da, where=_where, abs=abs, is_array=False,
 )
 
 _ARRAY_MATH: SimpleNamespace | None = None
@@ -164,11 +170,19 @@ def array_math() -> SimpleNamespace:
                 raise ValueError("negative base with a fractional exponent")
             return np.power(a, b)
 
+        def pow_da(a, b):
+            # b * a**(b-1), and 0 wherever b == 0 (where a**(b-1) may not even exist).
+            if not np.any(np.equal(b, 0)):
+                return b * pow_(a, b - 1.0)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                r = b * np.power(np.asarray(a, dtype=float), np.asarray(b, dtype=float) - 1.0)
+            return np.where(np.equal(b, 0), 0.0, r)
+
         _ARRAY_MATH = SimpleNamespace(
             exp=np.exp, log=np.log, sqrt=np.sqrt, sin=np.sin, cos=np.cos, tan=np.tan,
             tanh=np.tanh, sigmoid=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
             softplus=lambda a: np.logaddexp(0.0, a), sign=np.sign, pow=pow_, pow_db=pow_db,
-            where=np.where, abs=np.abs, is_array=True, np=np,
+            pow_da=pow_da, where=np.where, abs=np.abs, is_array=True, np=np,
         )
     return _ARRAY_MATH
 
@@ -249,7 +263,7 @@ ROWS: list[Op] = [
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
        samples=_S, kernel=operator.truediv, doc="a / b"),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
-       lambda m, a, b, out, wrt=(0, 1): (b * m.pow(a, b - 1.0) if 0 in wrt else None,
+       lambda m, a, b, out, wrt=(0, 1): (m.pow_da(a, b) if 0 in wrt else None,
                                          m.pow_db(a, out) if 1 in wrt else None),
        lambda sp, a, b: a ** b, label="**", symbol="**", bp=BP_POW, right_assoc=True,
        skips=True,
@@ -366,4 +380,4 @@ def register(op: Op, *, function: bool = True) -> Op:
 
 # The array rows (matrix product, reductions, softmax, ...) register themselves; importing them
 # here keeps the registry complete whenever the parser runs. They import no numpy until used.
-from . import array_ops  # noqa: F401
+from . import array_ops  # noqa: E402,F401

@@ -24,16 +24,23 @@ from .graph import Graph
 from .ops import SCALAR, Op
 
 
+SINK = -1  # the graph id standing at tape position 0: no node, a slot for unwanted gradients
+
+
 @dataclass(frozen=True)
 class Tape:
-    order: list[int]  # tape position -> graph node id (leaves first)
+    order: list[int]  # tape position -> graph node id: the sink, the leaves, then the ops
     position: list[int]  # graph node id -> tape position
     n_leaves: int
     kernels: list[Callable]  # per op entry: f(x, y) -> value
     locals: list[Callable]  # per op entry: L(x, y, out) -> (d/dx, d/dy)
     first: list[int]  # per op entry: tape position of the first input
     second: list[int]  # per op entry: tape position of the second input (= first for unary)
-    unary_second: list[int]  # as `second`, but -1 for unary entries (the backward pass's view)
+    # Where the backward pass sends each input's share: an input no variable flows into is
+    # replaced by the sink (position 0, a slot nothing reads), so such nodes never receive a
+    # gradient and are never differentiated; a unary entry's second input is -1.
+    back_first: list[int]
+    back_second: list[int]
 
 
 def _binary(op: Op) -> tuple[Callable, Callable]:
@@ -59,15 +66,17 @@ def build_tape(graph: Graph) -> Tape | None:
     is_op = list(map(bool, args))
     is_leaf = [not x for x in is_op]
     ops_at = list(compress(range(len(args)), is_op))
-    order = list(compress(range(len(args)), is_leaf)) + ops_at
-    position = [0] * len(order)
-    for p, i in enumerate(order):
+    order = [SINK] + list(compress(range(len(args)), is_leaf)) + ops_at
+    position = [0] * len(args)
+    for p, i in enumerate(order[1:], 1):
         position[i] = p
+    wants = graph.wants()
     kernels: list[Callable] = []
     locs: list[Callable] = []
     first: list[int] = []
     second: list[int] = []
-    unary_second: list[int] = []
+    back_first: list[int] = []
+    back_second: list[int] = []
     # Forms are made per row for each graph (never cached across graphs), so a row replaced
     # or patched later is always read afresh.
     forms: dict[int, tuple[Callable, Callable]] = {}
@@ -79,19 +88,20 @@ def build_tape(graph: Graph) -> Tape | None:
         pair = forms.get(id(op))
         if pair is None:
             pair = forms[id(op)] = _binary(op) if len(a) == 2 else _unary(op)
+        x = position[a[0]]
+        first.append(x)
+        back_first.append(x if wants[a[0]] else 0)
         if len(a) == 2:
-            first.append(position[a[0]])
-            second.append(position[a[1]])
-            unary_second.append(position[a[1]])
+            y = position[a[1]]
+            second.append(y)
+            back_second.append(y if wants[a[1]] else 0)
         else:
-            x = position[a[0]]
-            first.append(x)
             second.append(x)
-            unary_second.append(-1)
+            back_second.append(-1)
         kernels.append(pair[0])
         locs.append(pair[1])
     return Tape(order, position, len(order) - len(ops_at), kernels, locs, first, second,
-                unary_second)
+                back_first, back_second)
 
 
 def run_forward(tape: Tape, v: list) -> list:
@@ -108,16 +118,19 @@ def run_backward(tape: Tape, v: list, seed: float) -> list:
     grads[-1] = seed
     # Reversed iterators read each item when they reach it, so `g` is a node's upstream
     # gradient after every consumer (all later entries) has added its share.
-    for local, x, y, out, g in zip(reversed(tape.locals), reversed(tape.first),
-                                   reversed(tape.unary_second), reversed(v), reversed(grads)):
+    # Inputs are read at their own positions; their shares go to the backward view's
+    # positions (the sink for an input no variable flows into).
+    for local, x, y, gx, gy, out, g in zip(
+            reversed(tape.locals), reversed(tape.first), reversed(tape.second),
+            reversed(tape.back_first), reversed(tape.back_second), reversed(v), reversed(grads)):
         # A node the output does not depend on at this point (a router's losing branch)
         # sends nothing back, so its derivative is not even evaluated.
         if not g:
             continue
-        if y < 0:
-            grads[x] += g * local(v[x], out)[0]
+        if gy < 0:
+            grads[gx] += g * local(v[x], out)[0]
         else:
             la, lb = local(v[x], v[y], out)
-            grads[x] += g * la
-            grads[y] += g * lb
+            grads[gx] += g * la
+            grads[gy] += g * lb
     return grads

@@ -42,6 +42,7 @@ class TraceRow:
 
 def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
     m = math_of(values)
+    wants = graph.wants()
     down: list[tuple] = []
     locs: list[tuple] = []
     for i, op in enumerate(graph.ops):
@@ -49,6 +50,12 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
         if not a:
             locs.append(())
             down.append(())
+            continue
+        if not wants[i]:
+            # No variable flows in (a constant subexpression): backprop never differentiates
+            # it, and neither does the story (sqrt(0) has no finite local gradient).
+            locs.append((None,) * len(a))
+            down.append((None,) * len(a))
             continue
         inputs = [values[j] for j in a]
         if op.vjp is not None and m.is_array:
@@ -64,13 +71,14 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
     received: list[list[tuple[int, Any]]] = [[] for _ in graph.ops]
     for i, a in enumerate(graph.args):
         for k, j in enumerate(a):
-            received[j].append((i, down[i][k]))
+            if down[i][k] is not None:
+                received[j].append((i, down[i][k]))
     rows = []
     for i, op in enumerate(graph.ops):
         grad = grads[i]
-        if m.is_array and i in graph.consts and received[i]:
-            # The array pass skips constants (no variable needs their gradient); show what
-            # their consumers send them, as the scalar pass does.
+        if not wants[i] and received[i]:
+            # Backprop sends nothing into constants (no variable needs their gradient); the
+            # story shows what their consumers would send them.
             grad = sum(g for _, g in received[i])
         rows.append(TraceRow(
             id=i, op=op.name, label=op.label, role=op.role, name=graph.names.get(i),

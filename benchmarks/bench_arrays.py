@@ -1,4 +1,4 @@
-"""The lecture's vectorized layer at full size: backprop's forward+backward against hand-written numpy.
+"""The lecture's vectorized layer at full size: forward+backward against hand-written numpy.
 
 f = sum((W @ x)**2) with W 4096x4096 and x 4096x100 (float64). The reference is the three
 formulas written by hand: q = W x, dW = 2 q x^T, dx = 2 W^T q. Both run in the same process on

@@ -298,9 +298,9 @@ def test_entries_exactly_on_a_kink_are_warned_about():
     result = evaluate("sum(max(0, v)) + norm(v * 0)", {"v": np.array([0.0, 1.0])})
     assert result.warnings == (
         ("max(0, v) is evaluated exactly at a non-differentiable point in 1 of 2 entries; "
-         "backprop uses the subgradient ties split the gradient evenly"),
+         "backprop uses the subgradient convention: ties split the gradient evenly"),
         ("norm(v * 0) is evaluated exactly at a non-differentiable point; backprop uses the "
-         "subgradient norm'(0) = 0"))
+         "subgradient convention: norm'(0) = 0"))
     np.testing.assert_array_equal(result.gradients["v"], [0.5, 1.0])
     assert result.exit_code == 0
 

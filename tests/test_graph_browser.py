@@ -20,8 +20,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed (uv sync installs the dev group)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (uv sync installs the dev group)")
+
 pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
                                 reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 

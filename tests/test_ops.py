@@ -137,7 +137,7 @@ def test_kink_conventions_and_their_warning(program, at, gradients, convention, 
     assert result.gradients == pytest.approx(gradients, abs=1e-15)
     assert result.warnings == (
         (f"{program} is evaluated exactly at a non-differentiable point; backprop uses the "
-        f"subgradient {convention}"),)
+        f"subgradient convention: {convention}"),)
     # On a kink the cross-checks may not confirm the number, but they never call it wrong.
     assert result.exit_code == 0
     assert all(c.status != "fail" for r in result.rows for c in r.checks)

@@ -29,9 +29,10 @@ def loops(graph, bindings):
 
 PROGRAMS = [
     ("(x+y)*z", {"x": -2.0, "y": 5.0, "z": -4.0}),
-    ("1/(1+exp(-(w0*x0 + w1*x1 + w2)))", {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}),
+    ("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
+     {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}),
     ("a = x*y; f = a + a*z; f = relu(f - 20) + tanh(a) ** 2", {"x": 2.0, "y": 3.0, "z": 4.0}),
-    ("q = sin(x)*cos(y) - log(z) / sqrt(z); q = q*q + abs(-q) + sigmoid(q) + softplus(q)",
+    ("q = sin(x)*cos(y) - log(z) / sqrt(z)\nq = q*q + abs(-q) + sigmoid(q) + softplus(q)",
      {"x": 0.3, "y": 1.1, "z": 2.5}),
     ("x ** y + pow(y, 2) - -x + elu(-x) + leaky_relu(-y)", {"x": 1.5, "y": 0.5}),
 ]
@@ -73,3 +74,16 @@ def test_an_infinite_derivative_on_the_tape_names_the_node():
         backward.backpropagate(graph, values)
     assert "sqrt" in err.value.message
     assert math.isfinite(values[-1])
+
+
+@pytest.mark.parametrize("program,at,want", [
+    ("x + sqrt(0)", {"x": 1.0}, 1.0),  # sqrt'(0) is infinite, but no variable flows in
+    ("x + 0^0", {"x": 1.0}, 1.0),
+    ("x + sqrt(0) + x**2", {"x": -1.0}, -1.0),  # a constant exponent reads its value
+    ("x^0", {"x": 0.0}, 0.0),  # a**0 is constant, even at a == 0
+    ("max(x, 2, sqrt(0)) * x", {"x": 3.0}, 6.0),  # the node-by-node loop, too
+])
+def test_constant_subexpressions_are_never_differentiated(program, at, want):
+    graph = parse(program)
+    grads = backward.backpropagate(graph, fwd.forward(graph, at))
+    assert grads[graph.variables["x"]] == want
