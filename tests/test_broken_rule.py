@@ -91,3 +91,13 @@ def test_without_checks_nothing_can_catch_it(sin_is_broken):
 
 def test_the_registry_is_restored_after_the_test():
     assert evaluate("sin(x) * y", {"x": 1.0, "y": 2.0}).exit_code == 0
+
+
+def test_a_kink_elsewhere_does_not_excuse_a_wrong_rule(sin_is_broken):
+    # relu(x) sits exactly on its kink, but y's gradient does not pass through it: the wrong
+    # sin rule must still fail for y (a kink excuses only the variables that flow into it).
+    result = evaluate("relu(x) + sin(y)", {"x": 0.0, "y": 0.5})
+    by_name = {r.name: {c.method: c.status for c in r.checks} for r in result.rows}
+    assert by_name["y"] == {"sympy": "fail", "finite-difference": "fail"}
+    assert by_name["x"]["sympy"] != "fail"
+    assert result.exit_code == 1
