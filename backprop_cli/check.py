@@ -138,10 +138,10 @@ def sympy_expressions(graph: Graph):
 
     exprs: list = [None] * len(graph)
     for i, op in enumerate(graph.ops):
-        if op.name == "var":
-            exprs[i] = sp.Symbol(graph.names[i], real=True)
-        elif op.name == "const":
+        if i in graph.consts:
             exprs[i] = _sympy_constant(sp, graph.names.get(i), graph.consts[i])
+        elif op.is_leaf:
+            exprs[i] = sp.Symbol(graph.names[i], real=True)
         else:
             if op.sympy is None:
                 raise _NoSymbolic(op.name)

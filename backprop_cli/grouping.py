@@ -193,7 +193,7 @@ def group(graph: Graph, patterns: list[str]) -> Grouped:
         if i in var_ids:
             new_id[i] = new.add_variable(var_ids[i], start, end)
             continue
-        if op.name == "const":
+        if i in graph.consts:
             if i == graph.output:
                 mapped(i)
             continue

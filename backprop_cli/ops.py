@@ -67,6 +67,8 @@ class Op:
     elementwise: bool = True
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # Callable as name(args)? None: exactly when it has no infix spelling (pow is both).
+    function: bool | None = None
     # A C-implemented function equal to forward(SCALAR, ...), used by the scalar tape for speed
     # (tests hold it to the forward rule at every sample).
     kernel: Callable[..., Any] | None = None
@@ -270,7 +272,7 @@ ROWS: list[Op] = [
        role="power: local gradient b*a^(b-1)",
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
-       kernel=math.pow, doc="a ** b (also a ^ b and pow(a, b))"),
+       kernel=math.pow, function=True, doc="a ** b (also a ^ b and pow(a, b))"),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
        samples=_U, kernel=operator.neg, doc="-a"),
@@ -357,7 +359,7 @@ PREFIX: dict[str, Op] = {"-": OPS["neg"]}
 # functions only under their own name (pow(a, b)); add(a, b) and friends are not offered.
 FUNCTIONS: dict[str, Op] = {
     op.name: op for op in ROWS
-    if not op.is_leaf and op.symbol is None or op.name == "pow"
+    if not op.is_leaf and (op.symbol is None if op.function is None else op.function)
 }
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}

@@ -140,7 +140,8 @@ class _Parser:
             else:  # prefix
                 a = operands[-1]
                 a_end = oend[-1]
-                if op.name == "neg" and g.ops[a].name == "const" and a not in g.names:
+                # A minus sign on a bare literal is part of the number: -2.5 is one constant.
+                if op is PREFIX["-"] and a in g.consts and a not in g.names:
                     operands[-1] = add_constant(-g.consts[a], start, a_end)
                 else:
                     operands[-1] = add_op(op, (a,), start, a_end)
