@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from . import expectations
 from .check import SYMPY_SECONDS, Limits
 from .errors import BackpropError, BindingError, ParseError
 
@@ -189,15 +190,10 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
                                hint="write NAME=VALUE with no spaces, e.g. x=-2; "
                                     "expectations follow 'expect:'")
     bindings = parse_bindings(bind_words)
-    expect = []
-    for w in expect_words:
-        name, eq, number = w.partition("=")
-        if not eq:
-            raise BindingError(f"expect: {w!r} is not NAME=NUMBER",
-                               hint="e.g. expect: value=-12 x=-4")
-        expect.append((name.strip(), number.strip()))
+    expect = [expectations.split(w, expectations.CASE_FILE) for w in expect_words]
     return Case(index, lineno, f"line {lineno}", program, tuple(bindings.items()),
-                _expectations(expect, bindings), _column(text, program))
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
+                _column(text, program))
 
 
 _BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, which is narrower than str.split's
@@ -257,7 +253,11 @@ def _json_case(index: int, lineno: int, text: str) -> Case:
         if isinstance(value, _Number):
             word = f"{name}={value.text}"
         elif isinstance(value, list):
-            word = f"{name}={json.dumps(value)}"
+            try:
+                word = f"{name}={json.dumps(value)}"
+            except RecursionError:  # the encoder recurses once per level, like the decoder
+                raise BindingError(f"at.{name} is nested too deeply",
+                                   hint="numpy allows at most 32 dimensions") from None
         else:
             raise BindingError(f"at.{name} must be a number or a list of numbers")
         key, bound = parse_binding(word)
@@ -278,7 +278,8 @@ def _json_case(index: int, lineno: int, text: str) -> Case:
     for name, value in grads.items():
         expect.append((name, _number_text(f"expect.gradients.{name}", value)))
     return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
-                tuple(bindings.items()), _expectations(expect, bindings),
+                tuple(bindings.items()),
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
                 _json_column(text, program))
 
 
@@ -294,39 +295,14 @@ class _Number(float):
 
 
 def _number_text(where: str, value: Any) -> str:
-    text = value.text if isinstance(value, _Number) else value
-    if isinstance(text, str):
-        try:
-            if math.isfinite(float(text)):
-                return text.strip()
-        except ValueError:
-            pass
+    """A JSON number as written; a string is refused as in "at" (JSON says what is a number)."""
+    if isinstance(value, _Number) and expectations.is_finite_number(value.text):
+        return value.text
+    if isinstance(value, str):
+        raise BindingError(f"{where} must be a number, not a string",
+                           hint=f"write {value.strip()} without quotes"
+                           if expectations.is_finite_number(value) else None)
     raise BindingError(f"{where} must be a finite number")
-
-
-def _expectations(pairs: list[tuple[str, str]], bindings: dict[str, Any]) -> tuple:
-    """Check expectation names and numbers; 'dx' is accepted for x when dx is not bound."""
-    out = {}
-    for name, text in pairs:
-        try:
-            ok = math.isfinite(float(text))
-        except ValueError:
-            ok = False
-        if not ok:
-            raise BindingError(f"expect: {name}={text}: not a finite number",
-                               hint="e.g. expect: value=-12 x=-4")
-        key = name
-        if key != "value" and key not in bindings and key.startswith("d") \
-                and key[1:] in bindings:
-            key = key[1:]
-        if key != "value" and key not in bindings:
-            raise BindingError(f"expect: {name}={text}: {name} is not a bound variable",
-                               hint="expect 'value' or one of: " + (", ".join(bindings) or
-                                                                     "no variables are bound"))
-        if key in out:
-            raise BindingError(f"expect: {key} is given twice")
-        out[key] = text
-    return tuple(out.items())
 
 
 def _column(line: str, program: str) -> int | None:
@@ -368,7 +344,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
     limit = settings.timeout or 0
     sympy_seconds = min(SYMPY_SECONDS, limit) if limit else SYMPY_SECONDS
     options = Options(check=settings.sympy or settings.numeric, sympy=settings.sympy,
-                      numeric=settings.numeric, expect=dict(case.expect),
+                      numeric=settings.numeric, expect=case.expect,
                       limits=Limits(sympy_seconds=sympy_seconds))
     started = time.perf_counter()
     try:

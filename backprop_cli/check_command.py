@@ -156,7 +156,8 @@ def _counts(tally) -> str:
     if c["fail"]:
         text += f", {c['fail']} failed"
     if c["error"] + c["timeout"]:
-        text += f", {c['error'] + c['timeout']} errors"
+        bad = c["error"] + c["timeout"]
+        text += f", {bad} error{'s' * (bad != 1)}"
     return text
 
 

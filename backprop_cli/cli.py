@@ -1,7 +1,7 @@
 """The click commands: the only place that reads arguments, prints and exits.
 
 Results go to stdout, warnings and errors to stderr. Exit codes: 0 fine, 1 a check disagreed,
-2 bad input, 130 interrupted.
+2 bad input, 130 interrupted, 141 the reader of stdout went away (`| head`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import gc
 import os
 import re
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -19,6 +19,7 @@ from . import __version__
 from .errors import BackpropError, BindingError
 
 EXIT_INTERNAL = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by the signal
 
 _OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
@@ -61,7 +62,11 @@ def report_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
+            return result
+        except BrokenPipeError:
+            broken_pipe()
         except BackpropError as err:
             click.echo(err.render(), err=True)
             sys.exit(2)
@@ -75,6 +80,10 @@ def report_errors(fn: Callable) -> Callable:
             click.echo("interrupted", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                broken_pipe()
             raise
         except Exception as exc:  # never a traceback: one line, and a distinct exit code
             click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)",
@@ -82,6 +91,19 @@ def report_errors(fn: Callable) -> Callable:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def broken_pipe() -> NoReturn:
+    """The reader went away (`| head -1`): stop quietly with the shell's code for SIGPIPE.
+
+    Standard output is pointed at /dev/null first, so the interpreter's last flush of what is
+    still buffered cannot fail again and print "Exception ignored" on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test runner's buffer)
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 def program_options(fn: Callable) -> Callable:
@@ -187,22 +209,12 @@ def emit_json(data: dict) -> None:
     click.echo(json.dumps(data, indent=2, allow_nan=False))
 
 
-def parse_expect(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, eq, value = item.partition("=")
-        name = name.strip()
-        value = value.strip()
-        try:
-            float(value)
-        except ValueError:
-            raise BindingError(f"--expect {item}: not NAME=NUMBER",
-                               hint="e.g. --expect x=-4 or --expect value=-12") from None
-        if not eq or not name:
-            raise BindingError(f"--expect {item}: not NAME=NUMBER",
-                               hint="e.g. --expect x=-4 or --expect value=-12")
-        out[name] = value
-    return out
+def parse_expect(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """--expect NAME=NUMBER words -> (NAME, number text) pairs, in order and all kept:
+    `evaluate` judges them by the rules a case file's expectations follow (expectations.py)."""
+    from .expectations import EVAL, split
+
+    return tuple(split(item, EVAL) for item in items)
 
 
 # --- commands -----------------------------------------------------------------------------

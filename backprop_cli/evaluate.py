@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from .backward import backpropagate
 from .check import Check, Limits, cross_check, expectation, kinks
 from .errors import BindingError, ShapeError
+from .expectations import resolve as resolve_expectations
 from .forward import forward, is_array
 from .graph import Graph
 from .parser import parse
@@ -32,7 +33,8 @@ class Options:
     sympy: bool = True
     numeric: bool = True
     wrt: tuple[str, ...] | None = None  # only these gradients
-    expect: Mapping[str, str] = field(default_factory=dict)  # name or "value" -> number text
+    # (NAME, number text) pairs or a mapping; NAME is "value", a variable, or dNAME
+    expect: Mapping[str, str] | tuple[tuple[str, str], ...] = field(default_factory=dict)
     symbolic: bool = False  # also give sympy's derivative formula per variable
     seed: Any = None  # upstream gradient for a non-scalar output
     limits: Limits = Limits()
@@ -93,6 +95,10 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     warnings = [f"{name} is bound but the program never reads it"
                 for name in bindings if name not in graph.variables]
     names = _selected_names(graph, bindings, options.wrt)
+    # Before any work: a misspelt expectation should not wait for sympy to be refused.
+    expected = resolve_expectations(
+        options.expect.items() if isinstance(options.expect, Mapping) else options.expect,
+        bindings, names if options.wrt is not None else None)
     values = forward(graph, bindings)
     output = values[graph.output]
     seed = _seed(graph, output, options.seed)
@@ -123,19 +129,14 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
                                  numeric=options.numeric, limits=options.limits)
 
     value_checks: list[Check] = []
-    for key, text in options.expect.items():
-        if is_array(output if key == "value" else bindings.get(key, bindings.get(key[1:]))):
+    for key, text in expected:  # key is "value" or a variable whose gradient is computed
+        if is_array(output if key == "value" else bindings[key]):
             raise BindingError(f"expected {key}={text}: --expect grades one number, and "
                                f"{key} is an array", hint="compare arrays with --json")
         if key == "value":
             value_checks.append(expectation(float(output), text))
             continue
-        # `dx=-4` reads as the lecture writes it; `x=-4` is the short form.
-        name = key if key in names else key[1:] if key[:1] == "d" and key[1:] in names else None
-        if name is None:
-            raise BindingError(f"expected {key}={text}: {key} is not a bound variable",
-                               hint="expect 'value' or one of: " + ", ".join(names))
-        checks[name].append(expectation(float(_gradient(graph, grads, name)), text))
+        checks[key].append(expectation(float(_gradient(graph, grads, key)), text))
 
     formulas = _formulas(graph, names, options) if options.symbolic else {}
     rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
@@ -177,6 +178,9 @@ def _shaped(gradient: Any, value: Any) -> Any:
 def _seed(graph: Graph, output: Any, seed: Any) -> Any:
     """d(output)/d(output): 1 for a scalar; a non-scalar output needs a given upstream."""
     if not is_array(output):
+        if is_array(seed):  # even one entry in a list: the output is a number, not an array
+            raise ShapeError(f"--seed has shape {tuple(seed.shape)} but the output is a "
+                             "scalar", hint="give one number, e.g. --seed 2")
         return 1.0 if seed is None else float(seed)
     if seed is None:
         raise ShapeError(

@@ -56,6 +56,15 @@ def test_seed_gives_the_upstream_gradient():
     np.testing.assert_allclose(data["gradients"]["x"], [-0.112, 0.636])
 
 
+@pytest.mark.parametrize("seed", ["[1,2]", "[3]"])
+def test_a_list_seed_for_a_scalar_output_is_a_shape_error(seed):
+    result = run("eval", "sum(x)", "x=[1,2]", "--seed", seed)
+    assert (result.exit_code, result.stdout) == (2, "")
+    shape = "(2,)" if seed == "[1,2]" else "(1,)"
+    assert result.stderr == (f"shape error: --seed has shape {shape} but the output is a "
+                             "scalar (give one number, e.g. --seed 2)\n")
+
+
 def test_shape_error_points_at_the_node():
     result = run("eval", "sum(W @ x)", "W=[[1,2,3],[4,5,6]]", "x=[1,2]")
     assert result.exit_code == 2

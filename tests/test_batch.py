@@ -104,7 +104,35 @@ def test_the_format_can_be_forced():
     ('{"expr": "x", "at": {"x": true}}', ("7: binding error: at.x must be a number or a "
                                          "list of numbers")),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "one"}}}',
-     "7: binding error: expect.gradients.x must be a finite number"),
+     "7: binding error: expect.gradients.x must be a number, not a string"),
+    # a string is refused in "expect" as in "at", even when it reads as a number
+    ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "-4"}}}',
+     ("7: binding error: expect.gradients.x must be a number, not a string "
+      "(write -4 without quotes)")),
+    ('{"expr": "x", "at": {"x": 1}, "expect": {"value": true}}',
+     "7: binding error: expect.value must be a finite number"),
+    ('{"expr": "x", "at": {"x": 1}, "expect": {"value": 1e999}}',
+     "7: binding error: expect.value must be a finite number"),
+    # the rules of eval --expect, from the same validator
+    ('"x*y" x=1 y=2 expect: x=nan', ("7: binding error: expect: x=nan: not a finite number "
+                                    "(e.g. expect: value=-12 x=-4)")),
+    ('"x*y" x=1 y=2 expect: dx=2 x=2', ("7: binding error: expect: x=2: x is given twice "
+                                       "(already expect: dx=2)")),
+    ('"x*y" x=1 y=2 expect: x', ("7: binding error: expect: x: not NAME=NUMBER "
+                                "(e.g. expect: value=-12 x=-4)")),
+    # list bindings hold numbers only, nested at most 32 deep, in either format
+    ('{"expr": "sum(x)", "at": {"x": [true, 2]}}',
+     ("7: binding error: x has an entry that is not a number: true "
+      "(entries must be numbers, e.g. [1, 2.5])")),
+    ('{"expr": "sum(x)", "at": {"x": [1, null]}}',
+     ("7: binding error: x has an entry that is not a number: null "
+      "(entries must be numbers, e.g. [1, 2.5])")),
+    ('"sum(x)" \'x=["1",2]\'', ("7: binding error: x has an entry that is not a number: "
+                                '"1" (entries must be numbers, e.g. [1, 2.5])')),
+    ('"sum(x)" x=' + "[" * 40 + "1" + "]" * 40,
+     "7: binding error: x is nested too deeply (numpy allows at most 32 dimensions)"),
+    ('{"expr": "sum(x)", "at": {"x": ' + "[" * 40 + "1" + "]" * 40 + "}}",
+     "7: binding error: x is nested too deeply (numpy allows at most 32 dimensions)"),
 ])
 def test_a_bad_line_is_a_case_with_a_clear_problem(line, message):
     (case,) = list(batch.read_cases(["# c\n"] * 6 + [line + "\n"]))
@@ -211,6 +239,28 @@ def test_a_mixed_file_prints_failures_in_detail_then_the_summary(tmp_path):
     assert summary == {"passed": "2", "failed": "1", "errors": "2"}
     assert out[-1] == "FAILED: 3 of 5 cases did not pass"
     assert res.stderr == ""  # no progress bar when not on a terminal
+
+
+@pytest.mark.parametrize("text, code, last", [
+    (LECTURE + "\n", 0, "the case passed"),
+    (WRONG + "\n", 1, "FAILED: the case did not pass"),
+    (f"{LECTURE}\n{LECTURE}\n", 0, "all 2 cases passed"),
+    (f"{LECTURE}\n{WRONG}\n", 1, "FAILED: 1 of 2 cases did not pass"),
+])
+def test_the_summary_counts_in_the_singular_for_one_case(tmp_path, text, code, last):
+    res, _ = run_cli(tmp_path, text, "--jobs", "1")
+    assert (res.exit_code, res.stdout.splitlines()[-1], res.stderr) == (code, last, "")
+
+
+def test_a_list_too_deep_for_numpy_is_a_bad_line_through_the_command(tmp_path):
+    deep = "[" * 40 + "1" + "]" * 40
+    text = f'"sum(x)" x={deep}\n{{"expr": "sum(x)", "at": {{"x": {deep}}}}}\n'
+    res, path = run_cli(tmp_path, text, "--jobs", "1")
+    assert res.exit_code == 2
+    assert res.stdout.splitlines()[:2] == [
+        f"ERROR {path}:{k}: binding error: x is nested too deeply (numpy allows at most 32 "
+        "dimensions)" for k in (1, 2)]
+    assert res.stderr == ""
 
 
 def test_json_lists_every_case_in_order_then_the_summary(tmp_path):

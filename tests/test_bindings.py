@@ -39,6 +39,18 @@ def test_order_is_kept():
     ("exp=3", "exp is a function and cannot be bound"),
     ("x", "'x' is not a binding"),
     ("x=[1,2", "x=[1,2 is not a valid list"),
+    # numpy would quietly read these as numbers (true -> 1, "1" -> 1, null -> nan)
+    ("x=[true,2]", "x has an entry that is not a number: true"),
+    ("x=[[1,2],[false,3]]", "x has an entry that is not a number: false"),
+    ('x=["1",2]', 'x has an entry that is not a number: "1"'),
+    ("x=[1,null]", "x has an entry that is not a number: null"),
+    ('x=[1,{"a":2}]', "x has an entry that is not a number: an object"),
+    ("x=[1," + "9" * 400 + "]", "x has entries that are not finite numbers"),
+    ("x=[1,NaN]", "x has entries that are not finite numbers"),
+    ("x=[[1,2],[3]]", "x is not a regular numeric array"),
+    # numpy's reductions stop at 32 dimensions; json's decoder at the recursion limit
+    ("x=" + "[" * 33 + "1" + "]" * 33, "x is nested too deeply"),
+    ("x=" + "[" * 30000 + "1" + "]" * 30000, "x is nested too deeply"),
 ])
 def test_bad_bindings(word, message):
     with pytest.raises(BindingError) as info:
@@ -70,3 +82,14 @@ def test_lists_become_arrays():
 ])
 def test_is_binding(word, expected):
     assert is_binding(word) is expected
+
+
+def test_thirty_two_levels_is_the_deepest_list():
+    (value,) = parse_bindings(["x=" + "[" * 32 + "1" + "]" * 32]).values()
+    assert value.shape == (1,) * 32
+
+
+def test_too_deep_says_numpy_s_limit():
+    with pytest.raises(BindingError) as info:
+        parse_bindings(["x=" + "[" * 40 + "1" + "]" * 40])
+    assert info.value.hint == "numpy allows at most 32 dimensions"

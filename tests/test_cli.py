@@ -90,7 +90,8 @@ def test_eval_json_sigmoid_neuron():
 def test_eval_rich_table(monkeypatch):
     monkeypatch.setattr(cli_module, "use_rich", lambda plain: not plain)
     out = run("eval", *LECTURE).stdout
-    assert "┃" in out and "d f / d name" in out
+    # the gradient column has the plain table's word
+    assert "┃ name ┃ gradient ┃ sympy        ┃ finite-difference ┃" in out.splitlines()
     assert "f = (x+y)*z   value -12" in out
     assert "all 3 gradients agree with sympy and finite differences" in out
     # --plain wins over a terminal
@@ -153,6 +154,35 @@ def test_expect_pass():
     assert rows(result.stdout)["x"][-2:] == ["pass", "0.0e+00"]
     assert result.stdout.splitlines()[-1] == (
         "all 2 gradients agree with sympy and finite differences and the expected values")
+
+
+# The last line says what the checks found, in the singular for one gradient.
+VERDICTS = [
+    (["x*y", "x=2", "y=3", "--wrt", "x"], 0,
+     "the gradient agrees with sympy and finite differences"),
+    (["x*y", "x=2", "y=3", "--no-check", "--expect", "value=6"], 0,
+     "the value is the expected one; not checked (--no-check)"),
+    (["x*y", "x=2", "y=3", "--no-sympy", "--no-numeric"], 0,
+     "not checked (no check was asked for)"),
+    (["x*y", "x=2", "y=3", "--no-check", "--expect", "x=3"], 0,
+     "1 of 2 gradients confirmed by the expected values; y: not confirmed (no check ran)"),
+    # relu at its kink: sympy ran (and found the point non-differentiable), finite
+    # differences ran (and straddled the kink): neither is "no check could run"
+    (["relu(x)", "x=0"], 0,
+     "x: not confirmed (sympy: non-differentiable point: compared with a subgradient; "
+     "finite differences: the finite-difference step straddles a kink)"),
+    (["relu(x)*y", "x=0", "y=2"], 0,
+     "1 of 2 gradients confirmed by sympy and finite differences; x: not confirmed (sympy: "
+     "non-differentiable point: compared with a subgradient; finite differences: the "
+     "finite-difference step straddles a kink)"),
+    (["x*y", "x=2", "y=3", "--wrt", "x", "--expect", "x=4"], 1,
+     "FAILED: not the expected gradient: x"),
+]
+
+
+@pytest.mark.parametrize("argv, code, last", VERDICTS)
+def test_the_verdict_says_what_the_checks_found(argv, code, last):
+    assert run("eval", *argv, code=code).stdout.splitlines()[-1] == last
 
 
 def test_expect_rounded_hand_derivation_passes():
@@ -371,3 +401,34 @@ def test_a_program_may_start_with_two_minus_signs_and_an_operator(tmp_path):
     program.write_text("x*2")
     result = run("eval", "-f", str(program), "x=3", "--bogus", code=2)
     assert result.stderr == "error: unknown option --bogus (see --help)\n"
+
+
+# `| head -1`: the reader leaves after one line; the command stops quietly with the shell's
+# SIGPIPE code, and nothing (no "internal error", no "Exception ignored") reaches stderr.
+@pytest.mark.parametrize("argv", [
+    ["trace", "-f", "{program}", "x=1"],
+    ["check", "{cases}", "--json", "--no-check", "--jobs", "1"],
+    ["check", "{cases}", "--no-check", "--jobs", "2"],
+])
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path, argv):
+    program = tmp_path / "big.txt"
+    program.write_text("+".join(f"x*{k}" for k in range(3000)))  # ~1.5 MB of trace
+    cases = tmp_path / "many.txt"
+    cases.write_text('"x*y" x=1 y=2 expect: x=5\n' * 2000)  # 2,000 failures to report
+    argv = [a.format(program=program, cases=cases) for a in argv]
+    proc = subprocess.Popen([*BACKPROP, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=60), err) == (141, b"")
+    assert first.strip()  # the reader did get its line
+
+
+def test_head_through_a_shell_pipe_prints_one_line_and_no_error(tmp_path):
+    program = tmp_path / "big.txt"
+    program.write_text("+".join(f"x*{k}" for k in range(3000)))
+    command = " ".join([*BACKPROP, "trace", "-f", str(program), "x=1"]) + " | head -1"
+    proc = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["id", "node", "op", "inputs", "value", "upstream", "local",
+                                   "downstream", "gate"]
+    assert proc.stderr == ""

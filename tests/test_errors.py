@@ -182,11 +182,34 @@ COMMAND_LINE_ERRORS = [
                               "starts with two minus signs needs a space: - -x)")),
     (["x*y", "x=1", "y=2", "--wrt", "q"], ("binding error: --wrt q: q is not a bound variable "
                                           "(bound: x, y)")),
-    (["x*y", "x=1", "y=2", "--expect", "q=3"], ("binding error: expected q=3: q is not a bound "
+    (["x*y", "x=1", "y=2", "--expect", "q=3"], ("binding error: --expect q=3: q is not a bound "
                                                "variable (expect 'value' or one of: x, y)")),
-    (["x*y", "x=1", "y=2", "--expect", "x=abc"], ("binding error: --expect x=abc: not "
-                                                 "NAME=NUMBER (e.g. --expect x=-4 or "
+    (["x*y", "x=1", "y=2", "--expect", "x=abc"], ("binding error: --expect x=abc: not a finite "
+                                                 "number (e.g. --expect x=-4 or "
                                                  "--expect value=-12)")),
+    # --expect and a case file's expect: share one validator (expectations.py)
+    (["x*y", "x=2", "y=3", "--expect", "x=nan"], ("binding error: --expect x=nan: not a finite "
+                                                 "number (e.g. --expect x=-4 or "
+                                                 "--expect value=-12)")),
+    (["x*y", "x=2", "y=3", "--expect", "value=-inf"], ("binding error: --expect value=-inf: "
+                                                      "not a finite number (e.g. --expect "
+                                                      "x=-4 or --expect value=-12)")),
+    (["x*y", "x=2", "y=3", "--expect", "=3"], ("binding error: --expect =3: not NAME=NUMBER "
+                                              "(e.g. --expect x=-4 or --expect value=-12)")),
+    (["x*y", "x=2", "y=3", "--expect", "dx=3", "--expect", "x=4"], (
+        "binding error: --expect x=4: x is given twice (already --expect dx=3)")),
+    (["x*y", "x=2", "y=3", "--wrt", "x", "--expect", "y=1"], (
+        "binding error: --expect y=1: the gradient of y is not computed "
+        "(--wrt asks only for x; add y to --wrt)")),
+    # numpy's own errors never leak: too deep for numpy, too deep for json, not numbers
+    (["sum(x)", "x=" + "[" * 40 + "1" + "]" * 40], ("binding error: x is nested too deeply "
+                                                    "(numpy allows at most 32 dimensions)")),
+    (["sum(x)", "x=" + "[" * 30000 + "1" + "]" * 30000], (
+        "binding error: x is nested too deeply (numpy allows at most 32 dimensions)")),
+    (["sum(x)", "x=[true,2]"], ("binding error: x has an entry that is not a number: true "
+                                "(entries must be numbers, e.g. [1, 2.5])")),
+    (["x", "x=1", "--seed", "[1,2]"], ("shape error: --seed has shape (2,) but the output is "
+                                       "a scalar (give one number, e.g. --seed 2)")),
     ([], "error: no program given (e.g. backprop eval \"(x+y)*z\" x=-2 y=5 z=-4)"),
     (["-f", "/nonexistent/program.txt"], "error: /nonexistent/program.txt: no such file"),
 ]

@@ -219,10 +219,12 @@ def summary_rows(report: BatchReport) -> list[tuple[str, str]]:
 
 def verdict(report: BatchReport) -> str:
     if report.interrupted:
-        return f"INTERRUPTED after {report.total:,} cases"
+        return f"INTERRUPTED after {report.total:,} case{'s' * (report.total != 1)}"
     if report.total == 0:
         return "no cases found"
     bad = report.failed + report.errors + report.timeouts
+    if report.total == 1:
+        return "FAILED: the case did not pass" if bad else "the case passed"
     if not bad:
         return f"all {report.total:,} cases passed"
     return f"FAILED: {bad:,} of {report.total:,} cases did not pass"

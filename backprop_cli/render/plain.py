@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from ..evaluate import Result
 from ..trace import TraceRow
@@ -25,31 +25,54 @@ def check_columns(result: Result) -> list[str]:
 
 
 def verdict(result: Result) -> str:
+    """One line that says what the checks found, and no more than they found."""
     n = len(result.rows)
-    failed = [r.name for r in result.rows if r.failed]
+    # A disagreement between backprop and a reference is a different failure from a wrong
+    # hand-derived answer: say which one happened.
+    disagree = [r.name for r in result.rows
+                if any(c.status == "fail" and c.method != "expected" for c in r.checks)]
+    unexpected = [r.name for r in result.rows
+                  if any(c.status == "fail" and c.method == "expected" for c in r.checks)]
     bad_value = [c for c in result.value_checks if c.status == "fail"]
-    if failed or bad_value:
+    if disagree or unexpected or bad_value:
         parts = []
-        if failed:
-            parts.append(f"{len(failed)} of {n} gradients disagree ({', '.join(failed)})")
+        if disagree:
+            parts.append(f"the gradient disagrees ({disagree[0]})" if n == 1 else
+                         f"{len(disagree)} of {n} gradients disagree ({', '.join(disagree)})")
+        if unexpected:
+            parts.append(f"not the expected gradient: {', '.join(unexpected)}")
         if bad_value:
             parts.append("the value is not the expected one")
         return "FAILED: " + "; ".join(parts)
+    # Where the gradients had no check, a graded value is the one thing that was confirmed.
+    value = "the value is the expected one; " if result.value_checks else ""
     if n == 0:
-        return "no variables: the program has nothing to differentiate"
-    if not result.checked and not any(r.checks for r in result.rows):
-        return "not checked (--no-check)"
+        return value + "no variables: the program has nothing to differentiate"
+    if not any(r.checks for r in result.rows):
+        why = "--no-check" if not result.checked else "no check was asked for"
+        return f"{value}not checked ({why})"
     passed = {c.method for r in result.rows for c in r.checks if c.status == "pass"}
     methods = " and ".join(_METHOD_WORDS[m] for m in _METHOD_WORDS if m in passed)
-    unconfirmed = [r.name for r in result.rows if r.verdict != "pass"]
+    unconfirmed = [r for r in result.rows if r.verdict != "pass"]
+    if not unconfirmed:
+        return (f"the gradient agrees with {methods}" if n == 1 else
+                f"all {n} gradients agree with {methods}")
+    # Checks ran but did not confirm these: say what each one found instead.
+    why = "; ".join(f"{r.name}: not confirmed ({_unconfirmed(r)})" for r in unconfirmed)
     if not methods:
-        return "no check could run: the gradients are unconfirmed"
-    if unconfirmed:
-        return (f"{n - len(unconfirmed)} of {n} gradients confirmed by {methods}; "
-                f"not confirmed: {', '.join(unconfirmed)}")
-    return f"all {n} gradients agree with {methods}"
+        return why
+    return f"{n - len(unconfirmed)} of {n} gradients confirmed by {methods}; {why}"
 
 
+def _unconfirmed(row) -> str:
+    """What each check of a gradient found, when none of them passed."""
+    found = [f"{_METHOD_WORDS[c.method]}: {c.reason or _STATUS_WORDS.get(c.status, c.status)}"
+             for c in row.checks if c.status != "pass"]
+    return "; ".join(found) or "no check ran"
+
+
+_STATUS_WORDS = {"subgradient": "at a kink, where backprop uses a subgradient",
+                 "inconclusive": "inconclusive", "skipped": "skipped"}
 _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
                  "expected": "the expected values"}
 

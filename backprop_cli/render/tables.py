@@ -30,7 +30,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     table.add_column("name", style="bold")
     if shaped:
         table.add_column("shape")
-    table.add_column("d f / d name", justify="right", style="red")
+    table.add_column("gradient", justify="right", style="red")  # the word the plain table uses
     for m in methods:
         table.add_column(m)
     for r in result.rows:
