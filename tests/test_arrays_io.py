@@ -77,7 +77,7 @@ BAD = [
     ("empty.csv", "W=@empty.csv: the file has no numbers"),
     ("ragged.json", "W=@ragged.json: not a regular numeric array"),
     ("broken.json", "W=@broken.json: not valid JSON"),
-    ("words.json", "W=@words.json: not a regular numeric array"),
+    ("words.json", "W=@words.json: has an entry that is not a number: \"a\""),
     ("text.json", "W=@text.json: holds str data, not numbers"),
 ]
 
