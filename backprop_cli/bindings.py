@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import BindingError
 from .ops import CONSTANTS, FUNCTIONS
@@ -19,7 +20,8 @@ MAX_DIMS = 32
 
 
 def is_binding(word: str) -> bool:
-    """Whether a command-line word reads as NAME=VALUE (not a program like `x == y`)."""
+    """Whether a command-line word reads as NAME=VALUE: a name, then `=` (the value is judged
+    later, by `parse_binding`, so `x=abc` is a bad binding rather than a program)."""
     name, eq, _ = word.partition("=")
     return bool(eq) and bool(_NAME.match(name.strip()))
 

@@ -11,7 +11,8 @@ import gc
 import os
 import re
 import sys
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
@@ -110,7 +111,8 @@ def program_options(fn: Callable) -> Callable:
     """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
     fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
                       allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
-    fn = click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="PROGRAM [NAME=VALUE]...")(fn)
+    fn = click.argument("words", nargs=-1, type=click.UNPROCESSED,
+                        metavar="PROGRAM [NAME=VALUE]...")(fn)
     return fn
 
 
@@ -356,5 +358,8 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     sys.exit(0)
 
 
-from . import check_command  # noqa: E402,F401  (registers `backprop check`)
-from . import graph_command  # noqa: E402,F401  (registers `backprop graph`)
+# Commands in their own modules register themselves on `cli` when imported (after it exists).
+from . import (  # noqa: E402
+    check_command,  # noqa: E402,F401  (registers `backprop check`)
+    graph_command,  # noqa: E402,F401  (registers `backprop graph`)
+)

@@ -11,8 +11,9 @@ Exit codes (owned by `Result.exit_code`; the CLI only passes them on):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .backward import backpropagate
 from .check import Check, Limits, cross_check, expectation, kinks
@@ -106,7 +107,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
 
     for i, convention in kinks(graph, values):
         warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable point; "
-                        f"backprop uses the subgradient {convention}")
+                        f"backprop uses the subgradient convention: {convention}")
 
     arrays = any(is_array(v) for v in bindings.values()) or is_array(output)
     if arrays:
@@ -115,7 +116,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
         for i, hits, total, convention in array_kinks(graph, values):
             where = "" if total == 1 else f" in {hits} of {total:,} entries"
             warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable "
-                            f"point{where}; backprop uses the subgradient {convention}")
+                            f"point{where}; backprop uses the subgradient convention: {convention}")
     checks: dict[str, list[Check]] = {n: [] for n in names}
     if options.check and (options.sympy or options.numeric):
         if arrays:

@@ -23,7 +23,6 @@ from itertools import compress
 from .graph import Graph
 from .ops import SCALAR, Op
 
-
 SINK = -1  # the graph id standing at tape position 0: no node, a slot for unwanted gradients
 
 
