@@ -263,8 +263,9 @@ class _deadline:
 
 def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: list,
                 names: list[str], *, sympy: bool = True, numeric: bool = True,
-                limits: Limits = Limits()) -> dict[str, list[Check]]:
-    """For each name, its checks: sympy first, then finite differences."""
+                limits: Limits = Limits(), seed: float = 1.0) -> dict[str, list[Check]]:
+    """For each name, its checks: sympy first, then finite differences. `seed` is the upstream
+    gradient backprop started from (--seed): the references are scaled by it too."""
     result: dict[str, list[Check]] = {n: [] for n in names}
     # A kink excuses a mismatch only for the variables that flow into it: a wrong rule
     # elsewhere in the graph must still fail.
@@ -274,7 +275,7 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
         for n in names:
             if n in refs:
                 ours = grads[graph.variables[n]] if n in graph.variables else 0.0
-                result[n].append(compare("sympy", ours, refs[n], SYMPY_RTOL, SYMPY_ATOL,
+                result[n].append(compare("sympy", ours, seed * refs[n], SYMPY_RTOL, SYMPY_ATOL,
                                          n in kinked))
             else:
                 why = reason if isinstance(reason, str) else reason.get(n, "")
@@ -294,7 +295,7 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
             if ref is None:
                 result[n].append(Check("finite-difference", "inconclusive", reason=why))
             else:
-                result[n].append(compare("finite-difference", ours, ref, FD_RTOL,
+                result[n].append(compare("finite-difference", ours, seed * ref, FD_RTOL,
                                          FD_ATOL * f_scale, n in kinked))
     return result
 

@@ -127,7 +127,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
                                         limits=options.limits)
         else:
             checks = cross_check(graph, bindings, values, grads, names, sympy=options.sympy,
-                                 numeric=options.numeric, limits=options.limits)
+                                 numeric=options.numeric, limits=options.limits, seed=seed)
 
     value_checks: list[Check] = []
     for key, text in expected:  # key is "value" or a variable whose gradient is computed

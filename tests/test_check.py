@@ -180,3 +180,12 @@ def test_the_sympy_deadline_is_not_swallowed():
                 swallowed += 1  # as a gc callback or __del__ would: the alarm fires again
     assert swallowed == 1
     assert time.monotonic() - t0 < 1.0
+
+
+def test_a_scalar_seed_scales_backprop_and_both_references():
+    from backprop_cli.evaluate import Options, evaluate
+
+    result = evaluate("x*y", {"x": 2.0, "y": 3.0}, Options(seed=3.0))
+    assert result.gradients == {"x": 9.0, "y": 6.0}
+    assert {c.status for r in result.rows for c in r.checks} == {"pass"}
+    assert result.exit_code == 0
