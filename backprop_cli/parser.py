@@ -10,8 +10,6 @@ program's output is the value of the last statement.
 
 from __future__ import annotations
 
-import difflib
-
 from .errors import ArityError, LimitError, NameResolutionError, ParseError
 from .graph import Graph
 from .lexer import Token, bad_character, scan
@@ -311,6 +309,8 @@ class _Parser:
         if name in self.assigned or name in self.graph.variables:
             return self.error(f"{name} is not a function", tok,
                               f"write {name}*(...) for a product", NameResolutionError)
+        import difflib  # only a misspelt function pays for it
+
         close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
         hint = f"did you mean {close[0]}?" if close else \
             "known functions: " + ", ".join(sorted(FUNCTIONS))
