@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 from . import expectations
 from .check import SYMPY_SECONDS, Limits
+from .deadline import Deadline
 from .errors import BackpropError, BindingError, ParseError
 
 STATUSES = ("pass", "fail", "error", "timeout")
@@ -447,32 +448,10 @@ def _prefix(origin: str, message: str) -> str:
     return f"{origin}:{message}"
 
 
-class _alarm:
-    """A per-case deadline by SIGALRM (main thread, Unix); re-fires every half second in case
-    something swallowed the first one. check._deadline nests inside it and hands it back."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.armed = False
-
-    def __enter__(self):
-        import threading
-
-        if (self.seconds and hasattr(signal, "setitimer")
-                and threading.current_thread() is threading.main_thread()):
-            def on_alarm(signum, frame):
-                raise CaseTimeout()
-
-            self.previous = signal.signal(signal.SIGALRM, on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.5)
-            self.armed = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
+def _alarm(seconds: float) -> Deadline:
+    """A per-case limit: raises CaseTimeout, re-firing every half second in case something
+    swallowed the first one; check's sympy limit nests inside it and hands it back."""
+    return Deadline(seconds, CaseTimeout, repeat=0.5)
 
 
 # --- running many cases -------------------------------------------------------------------

@@ -18,13 +18,11 @@ sympy is imported inside the functions that need it, so a run without checks nev
 from __future__ import annotations
 
 import math
-import signal
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .deadline import Deadline
 from .errors import BackpropError
 from .forward import forward, is_array
 from .graph import Graph
@@ -221,41 +219,9 @@ def _derivative(sp, graph: Graph, name: str, built: list):
     return d
 
 
-class _deadline:
-    """Interrupt sympy after `seconds` with SIGALRM (main thread on Unix); else no limit."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.armed = False
-
-    def __enter__(self):
-        if (self.seconds and hasattr(signal, "setitimer")
-                and threading.current_thread() is threading.main_thread()):
-            def on_alarm(signum, frame):
-                raise _Timeout()
-
-            self.previous = signal.signal(signal.SIGALRM, on_alarm)
-            # The alarm repeats every 0.1 s past the deadline: a raise that lands where Python
-            # can only print and ignore it (a gc callback, a __del__) is not the last one.
-            self.prev_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.1)
-            self.started = time.monotonic()
-            self.armed = True
-        return self
-
-    def __exit__(self, *exc):
-        if not self.armed:
-            return False
-        try:
-            self.armed = False  # a last alarm may still land here: the finally disarms anyway
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-            # Hand an outer timer (a batch worker's per-case limit) back what is left of it.
-            outer, interval = self.prev_timer
-            if outer:
-                left = outer - (time.monotonic() - self.started)
-                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
-        return False
+def _deadline(seconds: float) -> Deadline:
+    """sympy's time limit: raises _Timeout, which sympy's broad excepts cannot catch."""
+    return Deadline(seconds, _Timeout)
 
 
 # --- all checks for a scalar program ------------------------------------------------------
