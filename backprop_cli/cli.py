@@ -190,6 +190,27 @@ def parse_binding_words(words: list[str]):
     return parse_bindings(words)
 
 
+def run_program(source: str, origin: str, bindings, options, groups: tuple[str, ...] = ()):
+    """Group (if asked) and evaluate; bad input prints its error, prefixed by where the program
+    came from, and exits 2. Returns (result, the grouped gates' ids) after printing warnings."""
+    from .evaluate import evaluate
+
+    gates: frozenset[int] = frozenset()
+    program = source
+    try:
+        if groups:
+            from .graph_command import grouped_program
+
+            program, note, gates = grouped_program(source, bindings, groups)
+            click.echo(f"note: {note}", err=True)
+        result = evaluate(program, bindings, options)
+    except BackpropError as err:
+        click.echo(err.render(origin or None), err=True)
+        sys.exit(2)
+    warn(result.warnings)
+    return result, gates
+
+
 def use_rich(plain: bool) -> bool:
     return not plain and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
@@ -250,7 +271,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
       backprop eval "sum((W @ x)**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
       backprop eval - x=1 < program.txt
     """
-    from .evaluate import Options, evaluate
+    from .evaluate import Options
 
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
@@ -263,12 +284,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
         check=not no_check, sympy=not no_sympy, numeric=not no_numeric,
         wrt=tuple(n.strip() for n in wrt.split(",") if n.strip()) if wrt else None,
         expect=parse_expect(expects), symbolic=symbolic, seed=seed_value)
-    try:
-        result = evaluate(source, bindings, options)
-    except BackpropError as err:
-        click.echo(err.render(origin or None), err=True)
-        sys.exit(2)
-    warn(result.warnings)
+    result, _ = run_program(source, origin, bindings, options)
     program = source.strip()
     if as_json:
         from .render.json_out import eval_json
@@ -313,22 +329,12 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     With arrays, a shape column appears; small arrays print in full and large ones as
     shape, min, max and mean.
     """
-    from .evaluate import Options, evaluate
+    from .evaluate import Options
     from .trace import trace_rows
 
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
-    try:
-        if groups:
-            from .graph_command import grouped_program
-
-            source, note, _ = grouped_program(source, bindings, groups)
-            click.echo(f"note: {note}", err=True)
-        result = evaluate(source, bindings, Options(check=False))
-    except BackpropError as err:
-        click.echo(err.render(origin or None), err=True)
-        sys.exit(2)
-    warn(result.warnings)
+    result, _ = run_program(source, origin, bindings, Options(check=False), groups)
     if jacobian_node is not None:
         from .jacobian import find_node, local_jacobian
         from .render.jacobian_out import jacobian_json, jacobian_text

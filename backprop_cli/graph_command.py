@@ -14,6 +14,7 @@ from .cli import (
     program_options,
     read_program,
     report_errors,
+    run_program,
     use_rich,
 )
 from .errors import BackpropError
@@ -98,7 +99,7 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
       backprop graph "max(x, y) + x*y" x=3 y=-1 --roles -o gates.html
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
     """
-    from .evaluate import Options, evaluate
+    from .evaluate import Options
     from .render import drawing
 
     fmt = pick_format(fmt, output)
@@ -107,18 +108,7 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
                             hint="give -o FILE.png, or pick --format text")
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
-    program = source
-    gates: frozenset[int] = frozenset()
-    try:
-        if groups:
-            program, note, gates = grouped_program(source, bindings, groups)
-            click.echo(f"note: {note}", err=True)
-        result = evaluate(program, bindings, Options(check=False))
-    except BackpropError as err:
-        click.echo(err.render(origin or None), err=True)
-        sys.exit(2)
-    for line in result.warnings:
-        click.echo(f"warning: {line}", err=True)
+    result, gates = run_program(source, origin, bindings, Options(check=False), groups)
     pic = drawing.picture(result.graph, result.values, result.grads, precision=precision,
                           roles=roles, gates=gates)
     data = _draw(pic, fmt, engine, source.strip(), plain, output)
