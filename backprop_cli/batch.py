@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from . import expectations
+from . import exits, expectations
 from .check import SYMPY_SECONDS, Limits
 from .deadline import Deadline
 from .errors import BackpropError, BindingError, ParseError
@@ -769,7 +769,8 @@ class Tally:
                            interrupted)
 
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
+    exits.OK, exits.CHECK_FAILED, exits.BAD_INPUT, exits.INTERRUPTED)
 
 
 @dataclass(frozen=True)

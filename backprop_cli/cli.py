@@ -16,11 +16,11 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, exits
 from .errors import BackpropError, BindingError
 
-EXIT_INTERNAL = 3
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by the signal
+EXIT_INTERNAL = exits.INTERNAL
+EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
 
 _OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
@@ -37,7 +37,7 @@ def main() -> None:
         cli.main(prog_name="backprop", standalone_mode=True)
     except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort usually
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(exits.INTERRUPTED)
 
 
 @click.group(context_settings=CONTEXT)
@@ -70,16 +70,16 @@ def report_errors(fn: Callable) -> Callable:
             broken_pipe()
         except BackpropError as err:
             click.echo(err.render(), err=True)
-            sys.exit(2)
+            sys.exit(exits.BAD_INPUT)
         except RecursionError:  # pragma: no cover - nothing recurses on user input
             click.echo("error: the input is nested too deeply", err=True)
-            sys.exit(2)
+            sys.exit(exits.BAD_INPUT)
         except MemoryError:
             click.echo("error: out of memory: the input is too large", err=True)
-            sys.exit(2)
+            sys.exit(exits.BAD_INPUT)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(exits.INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             try:
                 sys.stdout.flush()
@@ -206,7 +206,7 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
         result = evaluate(program, bindings, options)
     except BackpropError as err:
         click.echo(err.render(origin or None), err=True)
-        sys.exit(2)
+        sys.exit(exits.BAD_INPUT)
     warn(result.warnings)
     return result, gates
 
@@ -345,7 +345,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
             emit_json(jacobian_json(jac))
         else:
             click.echo(jacobian_text(jac, precision))
-        sys.exit(0)
+        sys.exit(exits.OK)
     rows = trace_rows(result.graph, result.values, result.grads)
     if as_json:
         from .render.json_out import trace_json
@@ -361,7 +361,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         out = sys.stdout
         for line in trace_lines(rows, precision):
             out.write(line + "\n")
-    sys.exit(0)
+    sys.exit(exits.OK)
 
 
 # Commands in their own modules register themselves on `cli` when imported (after it exists).

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import exits
 from .backward import backpropagate
 from .check import Check, Limits, cross_check, expectation, kinks
 from .errors import BindingError, ShapeError
@@ -23,9 +24,9 @@ from .forward import forward, is_array
 from .graph import Graph
 from .parser import parse
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_BAD_INPUT = 2
+EXIT_OK = exits.OK
+EXIT_CHECK_FAILED = exits.CHECK_FAILED
+EXIT_BAD_INPUT = exits.BAD_INPUT
 
 
 @dataclass(frozen=True)

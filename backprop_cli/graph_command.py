@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from . import exits
 from .cli import (
     CONTEXT,
     cli,
@@ -113,7 +114,7 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
                           roles=roles, gates=gates)
     data = _draw(pic, fmt, engine, source.strip(), plain, output)
     if data is None:
-        sys.exit(0)
+        sys.exit(exits.OK)
     if output and output != "-":
         try:
             with open(output, "wb") as fh:
@@ -125,7 +126,7 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-    sys.exit(0)
+    sys.exit(exits.OK)
 
 
 def _draw(pic, fmt: str, engine: str, program: str, plain: bool, output: str | None):
