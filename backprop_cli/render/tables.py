@@ -50,12 +50,16 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
 def trace_view(rows: list[TraceRow], precision: int) -> Table:
     table = Table(header_style="bold", title="forward (green) and backward (red), node by node")
     shaped = any(r.shape for r in rows)
-    for name, kw in (("id", {}), ("node", {"style": "bold"}), ("op", {}), ("inputs", {}),
+    # Numbers never wrap; the text columns give way first (the plain and JSON views carry
+    # the whole text).
+    num = {"justify": "right", "no_wrap": True}
+    for name, kw in (("id", {"no_wrap": True}), ("node", {"style": "bold", "max_width": 24}),
+                     ("op", {"no_wrap": True}), ("inputs", {"no_wrap": True}),
                      *([("shape", {})] if shaped else []),
-                     ("value", {"style": "green", "justify": "right"}),
-                     ("upstream", {"style": "red", "justify": "right"}),
-                     ("local", {"justify": "right"}), ("downstream", {"justify": "right"}),
-                     ("gate", {"style": "dim"})):
+                     ("value", {"style": "green", **num}),
+                     ("upstream", {"style": "red", **num}),
+                     ("local", num), ("downstream", num),
+                     ("gate", {"style": "dim", "max_width": 20})):
         table.add_column(name, **kw)
     for r in rows:
         node = Text(r.name or r.text)
