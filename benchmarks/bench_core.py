@@ -179,8 +179,16 @@ def replay(leaves, code, n, leaf, relu):
     return v
 
 
-def timed(fn, repeat: int, keep_gc: bool) -> tuple[float, object]:
-    """Median seconds of `repeat` runs of fn() (and its last result)."""
+def inner_runs(nodes: int) -> int:
+    """Back-to-back runs per timed sample, timeit-style: a sub-millisecond run is at the mercy
+    of the timer and the scheduler, so small programs are timed k at a time (the same k for
+    every engine) and each sample is their mean."""
+    return max(1, 20_000 // nodes)
+
+
+def timed(fn, repeat: int, keep_gc: bool, inner: int = 1) -> tuple[float, object]:
+    """Median seconds of `repeat` samples, each the mean of `inner` runs of fn() (and its
+    last result)."""
     times, out = [], None
     for _ in range(repeat):
         out = None
@@ -189,8 +197,9 @@ def timed(fn, repeat: int, keep_gc: bool) -> tuple[float, object]:
             gc.disable()
         try:
             t = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t)
+            for _ in range(inner):
+                out = fn()
+            times.append((time.perf_counter() - t) / inner)
         finally:
             gc.enable()
     return statistics.median(times), out
@@ -198,8 +207,9 @@ def timed(fn, repeat: int, keep_gc: bool) -> tuple[float, object]:
 
 def bench_backprop(text, bindings, repeat, keep_gc):
     t_parse, graph = timed(lambda: parse(text), repeat, keep_gc)
-    t_fwd, values = timed(lambda: forward(graph, bindings), repeat, keep_gc)
-    t_bwd, grads = timed(lambda: backpropagate(graph, values), repeat, keep_gc)
+    k = inner_runs(len(graph))
+    t_fwd, values = timed(lambda: forward(graph, bindings), repeat, keep_gc, k)
+    t_bwd, grads = timed(lambda: backpropagate(graph, values), repeat, keep_gc, k)
     grad = {name: grads[i] for name, i in graph.variables.items()}
     return graph, {"parse": t_parse, "forward": t_fwd, "backward": t_bwd}, grad
 
@@ -233,18 +243,23 @@ def bench_peer(name, leaves, code, n, repeat, keep_gc):
             return [0.0 if v[i].grad is None else float(v[i].grad) for i, _ in leaves]
 
     fwd, bwd, grads = [], [], None
+    k = inner_runs(n)
     try:
         for _ in range(repeat):
             gc.collect()
             if not keep_gc:
                 gc.disable()
             try:
-                t = time.perf_counter()
-                v, t_b = run()
-                fwd.append(time.perf_counter() - t - t_b)
-                bwd.append(t_b)
-                grads = grad_of(v)
-                del v
+                t_f = t_b = 0.0
+                for _ in range(k):
+                    t = time.perf_counter()
+                    v, tb = run()
+                    t_f += time.perf_counter() - t - tb
+                    t_b += tb
+                    grads = grad_of(v)
+                    del v
+                fwd.append(t_f / k)
+                bwd.append(t_b / k)
             finally:
                 gc.enable()
     except RecursionError:
@@ -257,7 +272,7 @@ def bench_peer(name, leaves, code, n, repeat, keep_gc):
 def dispatch_floor(leaves, code, n, repeat):
     """The replay loop alone on plain floats: the part of a peer's time that is our driver."""
     return timed(lambda: replay(leaves, code, n, float, lambda a: a if a > 0 else 0.0),
-                 repeat, False)[0]
+                 repeat, False, inner_runs(n))[0]
 
 
 def peers_available() -> dict[str, str | None]:
