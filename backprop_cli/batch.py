@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 from . import exits, expectations
 from .check import SYMPY_SECONDS, Limits
 from .deadline import Deadline
-from .errors import BackpropError, BindingError, ParseError
+from .errors import BackpropError, BindingError, ParseError, file_error
 
 STATUSES = ("pass", "fail", "error", "timeout")
 DEFAULT_TIMEOUT = 60.0  # seconds per case; sympy's own limit (check.SYMPY_SECONDS) is lower
@@ -105,12 +105,8 @@ def open_cases(path: str) -> BinaryIO:
         return sys.stdin.buffer
     try:
         return open(path, "rb")
-    except FileNotFoundError:
-        raise BackpropError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BackpropError(f"{path}: is a directory") from None
     except OSError as exc:
-        raise BackpropError(f"{path}: {exc.strerror}") from None
+        raise file_error(path, exc) from None
 
 
 def count_lines(path: str) -> int | None:

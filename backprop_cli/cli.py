@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, exits
-from .errors import BackpropError, BindingError
+from .errors import BackpropError, BindingError, file_error
 
 EXIT_INTERNAL = exits.INTERNAL
 EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
@@ -154,14 +154,10 @@ def _read_text(path: str) -> str:
             return sys.stdin.read()
         with open(path, encoding="utf-8") as fh:
             return fh.read()
-    except FileNotFoundError:
-        raise BackpropError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BackpropError(f"{path}: is a directory") from None
     except UnicodeDecodeError:
         raise BackpropError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
-        raise BackpropError(f"{path}: {exc.strerror}") from None
+        raise file_error(path, exc) from None
 
 
 def parse_binding_words(words: list[str]):

@@ -102,3 +102,12 @@ class DomainError(BackpropError):
 
 class LimitError(BackpropError):
     kind = "limit exceeded"
+
+
+def file_error(path: str, exc: OSError) -> BackpropError:
+    """One line for a file that cannot be read: missing, a directory, or the OS's reason."""
+    if isinstance(exc, FileNotFoundError):
+        return BackpropError(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return BackpropError(f"{path}: is a directory")
+    return BackpropError(f"{path}: {exc.strerror}")
