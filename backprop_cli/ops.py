@@ -67,6 +67,10 @@ class Op:
     elementwise: bool = True
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # The local partials as references the scalar tape can gather instead of calling `local`:
+    # a number, "a" / "b" (an input's value) or "out" (the node's own value). Tests hold it to
+    # `local` at every sample.
+    local_refs: tuple | None = None
     # Callable as name(args)? None: exactly when it has no infix spelling (pow is both).
     function: bool | None = None
     # A C-implemented function equal to forward(SCALAR, ...), used by the scalar tape for speed
@@ -251,15 +255,15 @@ ROWS: list[Op] = [
     Op("add", 2, lambda m, a, b: a + b, lambda m, a, b, out: (1.0, 1.0),
        lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
        role="distributor: passes the upstream gradient unchanged to every input",
-       samples=_S, kernel=operator.add, doc="a + b"),
+       samples=_S, local_refs=(1.0, 1.0), kernel=operator.add, doc="a + b"),
     Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
        role="distributor: passes the upstream gradient on, negated for the second input",
-       samples=_S, kernel=operator.sub, doc="a - b"),
+       samples=_S, local_refs=(1.0, -1.0), kernel=operator.sub, doc="a - b"),
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
-       samples=_S, kernel=operator.mul, doc="a * b"),
+       samples=_S, local_refs=("b", "a"), kernel=operator.mul, doc="a * b"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
@@ -275,10 +279,11 @@ ROWS: list[Op] = [
        kernel=math.pow, function=True, doc="a ** b (also a ^ b and pow(a, b))"),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
-       samples=_U, kernel=operator.neg, doc="-a"),
+       samples=_U, local_refs=(-1.0,), kernel=operator.neg, doc="-a"),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", role="local gradient is its own output", samples=_U,
-       domain="an argument below about 709, past which float64 overflows", kernel=math.exp,
+       domain="an argument below about 709, past which float64 overflows", local_refs=("out",),
+       kernel=math.exp,
        doc="e ** a"),
     Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
        label="log", role="local gradient 1/a", domain="a positive argument",

@@ -18,7 +18,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from itertools import compress
+from itertools import chain, compress
 
 from .graph import Graph
 from .ops import SCALAR, Op
@@ -40,6 +40,22 @@ class Tape:
     # gradient and are never differentiated; a unary entry's second input is -1.
     back_first: list[int]
     back_second: list[int]
+    gather: Gather | None = None  # the call-free backward plan, when every local can be had
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Where each op entry's two local partials sit in one list `vc`: the values, then a pool
+    of constants, then the partials of rows that must be called (computed in two C-level
+    passes before the loop). Rows with `local_refs` cost no call at all: their partials are
+    constants or values already on the tape."""
+
+    consts: list[float]
+    bin_calls: tuple[list, list, list, list]  # local rule, x, y, out for binary rows
+    un_calls: tuple[list, list, list]  # local rule, x, out for unary rows
+    la: list[int]  # per op entry: position in vc of d(out)/d(first input)
+    lb: list[int]  # ... of d(out)/d(second input) (a 0.0 slot for unary entries)
+    to_second: list[int]  # where the second share goes (the sink for unary entries)
 
 
 def _binary(op: Op) -> tuple[Callable, Callable]:
@@ -99,8 +115,79 @@ def build_tape(graph: Graph) -> Tape | None:
             back_second.append(-1)
         kernels.append(pair[0])
         locs.append(pair[1])
+    gather = _gather(graph, ops_at, len(order), first, second, back_second, wants)
     return Tape(order, position, len(order) - len(ops_at), kernels, locs, first, second,
-                back_first, back_second)
+                back_first, back_second, gather)
+
+
+def _gather(graph: Graph, ops_at: list[int], n: int, first: list[int], second: list[int],
+            back_second: list[int], wants) -> Gather:
+    """The call-free backward plan (see Gather)."""
+    consts: list[float] = [0.0]
+    const_at: dict[float, int] = {0.0: n}
+    bin_l: list = []
+    bin_x: list[int] = []
+    bin_y: list[int] = []
+    bin_out: list[int] = []
+    un_l: list = []
+    un_x: list[int] = []
+    un_out: list[int] = []
+    la: list[int] = []
+    lb: list[int] = []
+    pending: list[tuple[int, int, int]] = []  # (entry, kind, k): patched once sizes are known
+    rules: dict[int, Callable] = {}
+
+    def const(c: float) -> int:
+        p = const_at.get(c)
+        if p is None:
+            p = const_at[c] = n + len(consts)
+            consts.append(c)
+        return p
+
+    zero = n
+    for e, i in enumerate(ops_at):
+        op = graph.ops[i]
+        unary = len(graph.args[i]) == 1
+        here = n - len(ops_at) + e  # this entry's own position on the tape
+        refs = op.local_refs
+        if not wants[i]:
+            la.append(zero)
+            lb.append(zero)
+        elif refs is not None:
+            where = {"a": first[e], "b": second[e], "out": here}
+            pos = [where[r] if isinstance(r, str) else const(float(r)) for r in refs]
+            la.append(pos[0])
+            lb.append(zero if unary else pos[1])
+        else:
+            rule = rules.get(id(op))
+            if rule is None:
+                rule = rules[id(op)] = partial(op.local, SCALAR)
+            if unary:
+                pending.append((e, 1, len(un_l)))
+                un_l.append(rule)
+                un_x.append(first[e])
+                un_out.append(here)
+                la.append(-1)
+                lb.append(zero)
+            else:
+                pending.append((e, 2, len(bin_l)))
+                bin_l.append(rule)
+                bin_x.append(first[e])
+                bin_y.append(second[e])
+                bin_out.append(here)
+                la.append(-1)
+                lb.append(-1)
+    base_bin = n + len(consts)
+    base_un = base_bin + 2 * len(bin_l)
+    for e, kind, k in pending:
+        if kind == 2:
+            la[e] = base_bin + 2 * k
+            lb[e] = base_bin + 2 * k + 1
+        else:
+            la[e] = base_un + k
+    to_second = [0 if y < 0 else y for y in back_second]
+    return Gather(consts, (bin_l, bin_x, bin_y, bin_out), (un_l, un_x, un_out), la, lb,
+                  to_second)
 
 
 def run_forward(tape: Tape, v: list) -> list:
@@ -112,7 +199,39 @@ def run_forward(tape: Tape, v: list) -> list:
 
 
 def run_backward(tape: Tape, v: list, seed: float) -> list:
-    """Upstream gradients in tape order."""
+    """Upstream gradients in tape order: the call-free loop when the tape has a gather plan
+    and every called partial exists; otherwise (a partial raised, say sqrt'(0) on a branch
+    nothing flows back through) the loop that calls each rule only where it is needed."""
+    if tape.gather is not None:
+        try:
+            return _run_gathered(tape, tape.gather, v, seed)
+        except (ArithmeticError, ValueError):
+            pass
+    return _run_called(tape, v, seed)
+
+
+def _run_gathered(tape: Tape, gp: Gather, v: list, seed: float) -> list:
+    get = v.__getitem__
+    vc = v + gp.consts
+    rules, xs, ys, outs = gp.bin_calls
+    vc.extend(chain.from_iterable(map(operator.call, rules, map(get, xs), map(get, ys),
+                                      map(get, outs))))
+    rules, xs, outs = gp.un_calls
+    vc.extend(chain.from_iterable(map(operator.call, rules, map(get, xs), map(get, outs))))
+    grads = [0.0] * len(v)
+    grads[-1] = seed
+    # A unary entry sends its second share (0) to the sink; a node nothing flows back
+    # through at this point is skipped, as in the called loop.
+    for gx, gy, ia, ib, g in zip(reversed(tape.back_first), reversed(gp.to_second),
+                                 reversed(gp.la), reversed(gp.lb), reversed(grads)):
+        if g:
+            grads[gx] += g * vc[ia]
+            grads[gy] += g * vc[ib]
+    return grads
+
+
+def _run_called(tape: Tape, v: list, seed: float) -> list:
+    """Upstream gradients in tape order, calling each entry's local rule."""
     grads = [0.0] * len(v)
     grads[-1] = seed
     # Reversed iterators read each item when they reach it, so `g` is a node's upstream

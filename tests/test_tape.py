@@ -87,3 +87,25 @@ def test_constant_subexpressions_are_never_differentiated(program, at, want):
     graph = parse(program)
     grads = backward.backpropagate(graph, fwd.forward(graph, at))
     assert grads[graph.variables["x"]] == want
+
+
+@pytest.mark.parametrize("op", [r for r in ROWS if r.local_refs is not None],
+                         ids=lambda r: r.name)
+def test_every_structural_local_is_its_rows_local_rule(op):
+    for args in op.samples:
+        out = op.forward(SCALAR, *args)
+        where = {"a": args[0], "b": args[-1], "out": out}
+        refs = [where[r] if isinstance(r, str) else r for r in op.local_refs]
+        assert tuple(refs) == op.local(SCALAR, *args, out)
+
+
+def test_the_call_free_backward_matches_the_calling_one():
+    from backprop_cli import tape as T
+
+    graph = parse("a = x*y; f = exp(-a) + a*z - sin(x)/y; f = f*f + relu(f) + x**2")
+    at = {"x": 0.7, "y": -1.3, "z": 2.0}
+    values = fwd.forward(graph, at)
+    t = graph.tape()
+    assert t.gather is not None
+    v = [0.0, *map(values.__getitem__, t.order[1:])]
+    assert T._run_gathered(t, t.gather, v, 1.0) == T._run_called(t, v, 1.0)
