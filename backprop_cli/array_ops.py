@@ -378,6 +378,12 @@ def _xent_sympy(sp, s, t):
 
 _V = ((0.3,), (-1.1,), (2.4,))  # a number is the one-entry case of each reduction
 
+
+def _reduction_local(m, a, *rest):
+    """A reduction of one number is that number: partial 1 for it, 0 for an axis argument
+    (the array pass uses the row's VJP instead)."""
+    return (1.0,) + (0.0,) * (len(rest) - 1)
+
 ARRAY_ROWS: list[Op] = [
     Op("matmul", 2, _matmul_forward, None, _matmul_sympy, label="@", symbol="@", bp=BP_MUL,
        role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
@@ -392,23 +398,23 @@ ARRAY_ROWS: list[Op] = [
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
        shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
        doc="transpose(A), also A.T: reverses the axes"),
-    Op("sum", None, _sum_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+    Op("sum", None, _sum_forward, _reduction_local,
        _sum_sympy, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
        vjp=_sum_vjp, shape=_sum_shape, elementwise=False, samples=_V, max_arity=2,
        doc="sum(x), sum(x, axis): sum of the entries"),
-    Op("mean", None, _mean_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+    Op("mean", None, _mean_forward, _reduction_local,
        _mean_sympy, label="mean",
        role="distributor: gives every entry the upstream gradient divided by the count",
        vjp=_mean_vjp, shape=_mean_shape, elementwise=False, samples=_V, max_arity=2,
        doc="mean(x), mean(x, axis): average of the entries"),
-    Op("amax", None, _amax_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+    Op("amax", None, _amax_forward, _reduction_local,
        _pick_sympy("Max"), label="amax",
        role="router: the upstream gradient goes to the largest entry",
        subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amax_shape,
        elementwise=False, samples=_V, max_arity=2,
        doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
-    Op("amin", None, _amin_forward, lambda m, a, *rest: (1.0,) + (0.0,) * (len(rest) - 1),
+    Op("amin", None, _amin_forward, _reduction_local,
        _pick_sympy("Min"), label="amin",
        role="router: the upstream gradient goes to the smallest entry",
        subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amin_shape,
