@@ -10,18 +10,10 @@ import math
 from typing import Any
 
 from .errors import DomainError
-from .forward import all_finite, domain_error, is_array
+from .forward import all_finite, domain_error, is_array, math_of
 from .graph import Graph
-from .ops import SCALAR, array_math
+from .ops import SCALAR
 from .shapes import unbroadcast  # trace.py and others import it from here
-
-
-def math_of(values: list):
-    """Numpy's namespace if any value is an array, else the scalar one."""
-    for x in values:
-        if is_array(x):
-            return array_math()
-    return SCALAR
 
 
 def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
@@ -32,29 +24,18 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
     """
     # Arrays enter a program only through its bindings, so the variables (and an output that
     # might be an array) decide the namespace: no need to look at every node.
-    m = math_of([values[i] for i in graph.variables.values()] + [values[graph.output]])
-    grads: list = [0.0] * len(graph)
-    grads[graph.output] = seed
+    m = math_of([*map(values.__getitem__, graph.variables.values()), values[graph.output]])
     if m.is_array:
+        grads: list = [0.0] * len(graph)
+        grads[graph.output] = seed
         with m.np.errstate(all="raise"):
             _run_arrays(graph, values, grads, m)
     else:
-        batched = _run_batched(graph, values, seed)
-        tape = graph.tape()
-        if batched is not None:
-            grads = batched
-        elif tape is None:
-            _run_scalars(graph, values, grads)
-        else:
-            from .tape import run_backward
-
-            try:
-                by_tape = run_backward(tape, [0.0, *map(values.__getitem__, tape.order[1:])],
-                                       seed)
-                grads = list(map(by_tape.__getitem__, tape.position))
-            except (ArithmeticError, ValueError):
-                _run_scalars(graph, values, grads)  # the node-by-node loop names the culprit
-                raise  # pragma: no cover - the loop above raises the same error first
+        grads = _run_batched(graph, values, seed) or _run_tape(graph, values, seed)
+        if grads is None:
+            grads = [0.0] * len(graph)
+            grads[graph.output] = seed
+            _run_scalars(graph, values, grads)  # raises the error naming the node, if any
     _check_finite(graph, values, grads, m)
     return grads
 
@@ -70,6 +51,21 @@ def _run_batched(graph: Graph, values: list, seed) -> list | None:
     try:
         return run_backward(plan, values, graph.output, seed)
     except (ArithmeticError, ValueError, FloatingPointError):
+        return None
+
+
+def _run_tape(graph: Graph, values: list, seed) -> list | None:
+    """The scalar backward pass on the graph's tape (tape.py); None when there is none, or when
+    a partial raises or a gradient comes out non-finite: the node-by-node loop then decides,
+    skipping what nothing flows back through, and names the node if it fails too."""
+    tape = graph.tape()
+    if tape is None:
+        return None
+    from .tape import run_backward
+
+    try:
+        return run_backward(tape, values, seed)
+    except (ArithmeticError, ValueError):
         return None
 
 
@@ -183,6 +179,8 @@ def _fmt(x: Any) -> str:
 
 def _check_finite(graph: Graph, values: list, grads: list, m) -> None:
     """A non-finite gradient of a variable is an error naming the node that produced it."""
+    if not m.is_array and math.isfinite(sum(map(grads.__getitem__, graph.variables.values()))):
+        return  # one cheap pass; a finite total means every term is finite
     for name, i in graph.variables.items():
         g = grads[i]
         finite = all_finite(m, g) if m.is_array else math.isfinite(g)

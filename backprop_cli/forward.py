@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from itertools import count
 from typing import Any
 
@@ -33,16 +33,21 @@ def leaf_values(graph: Graph, bindings: Mapping[str, Any]) -> list:
     return values
 
 
-def math_for(bindings: Mapping[str, Any]):
-    """The scalar namespace, or numpy's when any binding is an array."""
-    return array_math() if any(is_array(v) for v in bindings.values()) else SCALAR
+_PLAIN = frozenset((float, int))
+
+
+def math_of(values: Collection):
+    """Numpy's namespace if any value is an array, else the scalar one."""
+    if _PLAIN.issuperset(map(type, values)):  # the common case, tested at C speed
+        return SCALAR
+    return array_math() if any(map(is_array, values)) else SCALAR
 
 
 def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
     """Values of all nodes, in node order. Raises DomainError naming the node that failed."""
-    values = leaf_values(graph, bindings)
-    m = math_for(bindings)
+    m = math_of(bindings.values())
     if m.is_array:
+        values = leaf_values(graph, bindings)
         from .shapes import infer_shapes
 
         infer_shapes(graph, bindings)  # shape errors name both shapes before anything runs
@@ -50,12 +55,15 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
         with m.np.errstate(all="raise", under="ignore"):
             _run(graph, values, m)
     else:
-        values = _run_batched(graph, values) or _run_scalar(graph, values)
+        values = _run_batched(graph, bindings) or _run_tape(graph, bindings)
+        if values is None:  # no tape form, or an unbound name (which leaf_values reports)
+            values = leaf_values(graph, bindings)
+            _run(graph, values, SCALAR)
     check_finite(graph, values, m)
     return values
 
 
-def _run_batched(graph: Graph, values: list) -> list | None:
+def _run_batched(graph: Graph, bindings: Mapping[str, Any]) -> list | None:
     """Wide programs, one numpy call per (level, op); None when not worth it or when a
     floating-point exception needs the node-by-node passes to name its node."""
     plan = graph.plan()
@@ -64,32 +72,30 @@ def _run_batched(graph: Graph, values: list) -> list | None:
     from .batched import run_forward
 
     try:
-        return run_forward(plan, values)
+        return run_forward(plan, leaf_values(graph, bindings))
     except (ArithmeticError, ValueError, FloatingPointError):
         return None
 
 
-def _run_scalar(graph: Graph, values: list) -> list:
+def _run_tape(graph: Graph, bindings: Mapping[str, Any]) -> list | None:
+    """The scalar forward pass on the graph's tape (tape.py); None when there is none or a
+    name is unbound."""
     tape = graph.tape()
     if tape is None:
-        _run(graph, values, SCALAR)
-        return values
-    return _run_tape(graph, tape, values)
-
-
-def _run_tape(graph: Graph, tape, values: list) -> list:
-    """The scalar forward pass on the graph's tape; values come back in node order."""
+        return None
     from .tape import run_forward
 
-    v = [0.0]  # the sink
-    v += [values[i] for i in tape.order[1:tape.n_leaves]]
     try:
-        run_forward(tape, v)
+        w = tape.leaves(bindings)
+    except KeyError:
+        return None
+    try:
+        run_forward(tape, w)
     except (ArithmeticError, ValueError) as exc:
-        for p, x in enumerate(v[1:], 1):  # the values computed so far, for the message
-            values[tape.order[p]] = x
-        raise domain_error(graph, values, tape.order[len(v)], exc) from None
-    return list(map(v.__getitem__, tape.position))
+        failed = len(w) - tape.base
+        values = w[tape.base:] + [0.0] * (len(graph) - failed)  # computed so, for the message
+        raise domain_error(graph, values, failed, exc) from None
+    return w[tape.base:]
 
 
 def _run(graph: Graph, v: list, m) -> None:

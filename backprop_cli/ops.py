@@ -67,10 +67,11 @@ class Op:
     elementwise: bool = True
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
-    # The local partials as references the scalar tape can gather instead of calling `local`:
-    # a number, "a" / "b" (an input's value) or "out" (the node's own value). Tests hold it to
-    # `local` at every sample.
-    local_refs: tuple | None = None
+    # The local partials again, as formulas the scalar tape evaluates with no Python-level call
+    # (see `formula_value`): per input, a number, "a" / "b" (an input's value), "out" (the
+    # node's value), or (fn, formula, ...) with fn a C function. Tests hold it to `local` at
+    # every sample.
+    local_formula: tuple | None = None
     # Callable as name(args)? None: exactly when it has no infix spelling (pow is both).
     function: bool | None = None
     # A C-implemented function equal to forward(SCALAR, ...), used by the scalar tape for speed
@@ -94,6 +95,15 @@ class Op:
             plural = "argument" if self.arity == 1 else "arguments"
             return f"{self.name}() takes {self.arity} {plural}, got {n}"
         return None
+
+
+def formula_value(f, args: tuple, out):
+    """A `local_formula` entry evaluated at one point (what the tape computes in bulk)."""
+    if isinstance(f, str):
+        return {"a": args[0], "b": args[-1], "out": out}[f]
+    if isinstance(f, tuple):
+        return f[0](*(formula_value(x, args, out) for x in f[1:]))
+    return f
 
 
 # --- the math namespaces the rules are written against ------------------------------------
@@ -255,19 +265,21 @@ ROWS: list[Op] = [
     Op("add", 2, lambda m, a, b: a + b, lambda m, a, b, out: (1.0, 1.0),
        lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
        role="distributor: passes the upstream gradient unchanged to every input",
-       samples=_S, local_refs=(1.0, 1.0), kernel=operator.add, doc="a + b"),
+       samples=_S, local_formula=(1.0, 1.0), kernel=operator.add, doc="a + b"),
     Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
        role="distributor: passes the upstream gradient on, negated for the second input",
-       samples=_S, local_refs=(1.0, -1.0), kernel=operator.sub, doc="a - b"),
+       samples=_S, local_formula=(1.0, -1.0), kernel=operator.sub, doc="a - b"),
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
-       samples=_S, local_refs=("b", "a"), kernel=operator.mul, doc="a * b"),
+       samples=_S, local_formula=("b", "a"), kernel=operator.mul, doc="a * b"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
-       samples=_S, kernel=operator.truediv, doc="a / b"),
+       samples=_S, kernel=operator.truediv, doc="a / b",
+       local_formula=((operator.truediv, 1.0, "b"),
+                      (operator.neg, (operator.truediv, "out", "b")))),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
        lambda m, a, b, out, wrt=(0, 1): (m.pow_da(a, b) if 0 in wrt else None,
                                          m.pow_db(a, out) if 1 in wrt else None),
@@ -276,44 +288,55 @@ ROWS: list[Op] = [
        role="power: local gradient b*a^(b-1)",
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
-       kernel=math.pow, function=True, doc="a ** b (also a ^ b and pow(a, b))"),
+       kernel=math.pow, function=True, doc="a ** b (also a ^ b and pow(a, b))",
+       # Where these raise (b == 0 at a == 0, a <= 0 for d/db) the tape falls back to `local`.
+       local_formula=((operator.mul, "b", (math.pow, "a", (operator.sub, "b", 1.0))),
+                      (operator.mul, "out", (math.log, "a")))),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
-       samples=_U, local_refs=(-1.0,), kernel=operator.neg, doc="-a"),
+       samples=_U, local_formula=(-1.0,), kernel=operator.neg, doc="-a"),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", role="local gradient is its own output", samples=_U,
-       domain="an argument below about 709, past which float64 overflows", local_refs=("out",),
+       domain="an argument below about 709, past which float64 overflows", local_formula=("out",),
        kernel=math.exp,
        doc="e ** a"),
     Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
        label="log", role="local gradient 1/a", domain="a positive argument",
-       samples=((0.3,), (1.7,), (5.0,)), kernel=math.log, doc="natural logarithm"),
+       samples=((0.3,), (1.7,), (5.0,)), kernel=math.log, doc="natural logarithm",
+       local_formula=((operator.truediv, 1.0, "a"),)),
     Op("sqrt", 1, lambda m, a: m.sqrt(a), lambda m, a, out: (0.5 / out,),
        lambda sp, a: sp.sqrt(a), label="sqrt", role="local gradient 1/(2 sqrt(a))",
        domain="a non-negative argument, and a positive one for a gradient",
-       samples=((0.3,), (1.7,), (5.0,)), kernel=math.sqrt, doc="square root"),
+       samples=((0.3,), (1.7,), (5.0,)), kernel=math.sqrt, doc="square root",
+       local_formula=((operator.truediv, 0.5, "out"),)),
     Op("sin", 1, lambda m, a: m.sin(a), lambda m, a, out: (m.cos(a),), lambda sp, a: sp.sin(a),
-       label="sin", role="local gradient cos(a)", samples=_U, kernel=math.sin, doc="sine"),
+       label="sin", role="local gradient cos(a)", samples=_U, kernel=math.sin, doc="sine",
+       local_formula=((math.cos, "a"),)),
     Op("cos", 1, lambda m, a: m.cos(a), lambda m, a, out: (-m.sin(a),), lambda sp, a: sp.cos(a),
-       label="cos", role="local gradient -sin(a)", samples=_U, kernel=math.cos, doc="cosine"),
+       label="cos", role="local gradient -sin(a)", samples=_U, kernel=math.cos, doc="cosine",
+       local_formula=((operator.neg, (math.sin, "a")),)),
     Op("tan", 1, lambda m, a: m.tan(a), lambda m, a, out: (1.0 + out * out,),
        lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2", samples=_U,
-       kernel=math.tan, doc="tangent"),
+       kernel=math.tan, doc="tangent",
+       local_formula=((operator.add, 1.0, (operator.mul, "out", "out")),)),
     Op("tanh", 1, lambda m, a: m.tanh(a), lambda m, a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
-       samples=_U, kernel=math.tanh, doc="hyperbolic tangent"),
+       samples=_U, kernel=math.tanh, doc="hyperbolic tangent",
+       local_formula=((operator.sub, 1.0, (operator.mul, "out", "out")),)),
     Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
        lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
        role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U,
-       kernel=_sigmoid, doc="1 / (1 + e ** -a)"),
+       kernel=_sigmoid, doc="1 / (1 + e ** -a)",
+       local_formula=((operator.mul, "out", (operator.sub, 1.0, "out")),)),
     Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: max(0, a) passes the gradient only where a > 0",
        branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U, kernel=_relu,
-       doc="max(0, a)"),
+       doc="max(0, a)", local_formula=((operator.gt, "a", 0.0),)),  # a > 0 counts as 1 or 0
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(a)", branch=_sign_branch,
-       subgradient="abs'(0) = 0", samples=_U, kernel=abs, doc="absolute value"),
+       subgradient="abs'(0) = 0", samples=_U, kernel=abs, doc="absolute value",
+       local_formula=((operator.sub, (operator.gt, "a", 0.0), (operator.lt, "a", 0.0)),)),
     Op("leaky_relu", 1, lambda m, a: m.where(a > 0, a, LEAKY_SLOPE * a),
        lambda m, a, out: (m.where(a > 0, 1.0, LEAKY_SLOPE),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.Rational(1, 100) * a, True)),

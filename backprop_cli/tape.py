@@ -1,254 +1,304 @@
 """Graph -> a flat scalar tape: the forward and backward passes for float programs, made fast.
 
-The tape lists the graph's leaves first, then one entry per op node in topological order, each
-with a two-argument forward kernel, a local-gradient function and the tape positions of its
-inputs (a unary op's kernel reads its input twice, since every kernel takes two). With that
-layout the whole forward pass is a single `list.extend(map(...))`: CPython appends each value
-before it fetches the next node's inputs, so every node sees its inputs already computed, and
-no Python-level loop runs at all. The backward pass is one reversed loop of upstream x local.
+Both passes run without a Python-level loop. Each is one `list.extend(map(...))` over entries
+of the form f(W[p], W[q]): CPython appends each result before it fetches the next entry's
+inputs, so an entry may read anything computed before it. Everything else is a C-level map over
+positions fixed when the tape is built.
 
-Kernels come from the op registry (`Op.kernel`, a C function, else the row's own forward), so
-the registry stays the only place that knows an op's rules. Graphs with an op of three or more
-inputs (max(a, b, c)) have no tape; the generic loops in forward.py and backward.py run them.
+Forward: W = the variables' values, then a pool (constants, and the one-argument functions of
+unary rows), then one entry per graph node in graph order, so W[base:] is the value list. A
+binary node is kernel(a, b); a unary one is call(f, a) with f read from the pool; a leaf copies
+its value (x * 1.0, exact).
+
+Backward: W = a pool of constants, the values, the seed, then
+  1. the local partials every gradient needs, from the rows' `local_formula` (one C-level map
+     per row and sub-formula) or, for rows without one, their `local` rule;
+  2. one entry per product G[consumer] * local that a later entry reads, and one per sum where
+     an inner node fans out; a local of exactly 1 (add's) costs nothing, since the input's share
+     *is* the upstream gradient;
+  3. the shares sent to leaves, which nothing in the pass reads: one C-level map of products
+     after it, and a sum per leaf.
+The order of every sum is the node-by-node loop's, so the two agree to the last bit.
+
+Rows come from the op registry (`Op.kernel`, `Op.local_formula`, else the row's own rules), so
+the registry stays the only place that knows an op. Graphs with an op of three or more inputs
+(max(a, b, c)) or array-only rows have no tape; the loops in forward.py and backward.py run them.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, compress
+from itertools import repeat
+from operator import call, itemgetter, mul
 
 from .graph import Graph
-from .ops import SCALAR, Op
+from .ops import SCALAR
 
-SINK = -1  # the graph id standing at tape position 0: no node, a slot for unwanted gradients
+ZERO = 0  # backward pool position of 0.0: the gradient of a node nothing flows back to
+
+
+def _getter(positions: list[int]) -> Callable[[list], tuple]:
+    """W -> the items at `positions`, as a tuple (itemgetter returns a bare item for one)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    if positions:
+        p = positions[0]
+        return lambda w: (w[p],)
+    return lambda w: ()
 
 
 @dataclass(frozen=True)
 class Tape:
-    order: list[int]  # tape position -> graph node id: the sink, the leaves, then the ops
-    position: list[int]  # graph node id -> tape position
-    n_leaves: int
-    kernels: list[Callable]  # per op entry: f(x, y) -> value
-    locals: list[Callable]  # per op entry: L(x, y, out) -> (d/dx, d/dy)
-    first: list[int]  # per op entry: tape position of the first input
-    second: list[int]  # per op entry: tape position of the second input (= first for unary)
-    # Where the backward pass sends each input's share: an input no variable flows into is
-    # replaced by the sink (position 0, a slot nothing reads), so such nodes never receive a
-    # gradient and are never differentiated; a unary entry's second input is -1.
-    back_first: list[int]
-    back_second: list[int]
-    gather: Gather | None = None  # the call-free backward plan, when every local can be had
+    # forward
+    names: list[str]  # the variables, in the order their values open W
+    pool: list  # forward constants and functions, after the variables
+    base: int  # W position of graph node 0
+    kernels: list[Callable]  # per graph node: f(W[first], W[second]) -> value
+    first: list[int]
+    second: list[int]
+    # backward
+    back: Backward
+
+    def leaves(self, bindings) -> list:
+        """The start of the forward W; KeyError for an unbound variable."""
+        w = list(map(bindings.__getitem__, self.names))
+        w += self.pool
+        return w
 
 
 @dataclass(frozen=True)
-class Gather:
-    """Where each op entry's two local partials sit in one list `vc`: the values, then a pool
-    of constants, then the partials of rows that must be called (computed in two C-level
-    passes before the loop). Rows with `local_refs` cost no call at all: their partials are
-    constants or values already on the tape."""
-
-    consts: list[float]
-    bin_calls: tuple[list, list, list, list]  # local rule, x, y, out for binary rows
-    un_calls: tuple[list, list, list]  # local rule, x, out for unary rows
-    la: list[int]  # per op entry: position in vc of d(out)/d(first input)
-    lb: list[int]  # ... of d(out)/d(second input) (a 0.0 slot for unary entries)
-    to_second: list[int]  # where the second share goes (the sink for unary entries)
-
-
-def _binary(op: Op) -> tuple[Callable, Callable]:
-    return op.kernel or partial(op.forward, SCALAR), partial(op.local, SCALAR)
-
-
-def _unary(op: Op) -> tuple[Callable, Callable]:
-    """A unary row's forward in two-argument form (the extend(map(...)) pass gives every
-    kernel two inputs), and its local rule as is."""
-    f = op.kernel or partial(op.forward, SCALAR)
-
-    def kernel(x, _same):
-        return f(x)
-
-    return kernel, partial(op.local, SCALAR)
+class Backward:
+    pool: list[float]  # constants the partials read; values start at len(pool)
+    # Local partials: (function, [getter or constant per argument], item to pick or None).
+    groups: list[tuple[Callable, list, Callable | None]]
+    fns: list[Callable]  # the pass: mul or add of W[a] and W[b]
+    a: list[int]
+    b: list[int]
+    share_g: Callable  # the leaves' shares: products of these upstream gradients ...
+    share_l: Callable  # ... and these partials
+    leaf_terms: list[Callable]  # per leaf with a gradient: W -> the tuple of its summands
+    final: Callable  # W -> every node's gradient, in graph order
+    variables: Callable  # grads -> the variables' gradients
 
 
 def build_tape(graph: Graph) -> Tape | None:
     """The tape of a finished graph, or None when it has no tape form (see the module doc)."""
-    args = graph.args
-    if any(len(a) > 2 for a in args) or not args[graph.output]:
-        return None  # n-ary ops, or an output that is a leaf: the generic loops handle those
-    is_op = list(map(bool, args))
-    is_leaf = [not x for x in is_op]
-    ops_at = list(compress(range(len(args)), is_op))
-    order = [SINK] + list(compress(range(len(args)), is_leaf)) + ops_at
-    position = [0] * len(args)
-    for p, i in enumerate(order[1:], 1):
-        position[i] = p
-    wants = graph.wants()
-    kernels: list[Callable] = []
-    locs: list[Callable] = []
-    first: list[int] = []
-    second: list[int] = []
-    back_first: list[int] = []
-    back_second: list[int] = []
-    # Forms are made per row for each graph (never cached across graphs), so a row replaced
-    # or patched later is always read afresh.
-    forms: dict[int, tuple[Callable, Callable]] = {}
-    for i in ops_at:
-        op = graph.ops[i]
-        if op.local is None:
-            return None  # an array-only op (given as a VJP): the generic loops handle it
-        a = args[i]
-        pair = forms.get(id(op))
-        if pair is None:
-            pair = forms[id(op)] = _binary(op) if len(a) == 2 else _unary(op)
-        x = position[a[0]]
-        first.append(x)
-        back_first.append(x if wants[a[0]] else 0)
-        if len(a) == 2:
-            y = position[a[1]]
-            second.append(y)
-            back_second.append(y if wants[a[1]] else 0)
-        else:
-            second.append(x)
-            back_second.append(-1)
-        kernels.append(pair[0])
-        locs.append(pair[1])
-    gather = _gather(graph, ops_at, len(order), first, second, back_second, wants)
-    return Tape(order, position, len(order) - len(ops_at), kernels, locs, first, second,
-                back_first, back_second, gather)
+    args, ops = graph.args, graph.ops
+    if not args[graph.output] or any(len(a) > 2 or (a and ops[i].local is None)
+                                     for i, a in enumerate(args)):
+        return None  # n-ary or array-only ops, or a leaf output: the generic loops run those
+    names = list(graph.variables)
+    var_at = {i: k for k, i in enumerate(graph.variables.values())}
+    pool: list = [1.0]
+    pooled: dict = {}
 
-
-def _gather(graph: Graph, ops_at: list[int], n: int, first: list[int], second: list[int],
-            back_second: list[int], wants) -> Gather:
-    """The call-free backward plan (see Gather)."""
-    consts: list[float] = [0.0]
-    const_at: dict[float, int] = {0.0: n}
-    bin_l: list = []
-    bin_x: list[int] = []
-    bin_y: list[int] = []
-    bin_out: list[int] = []
-    un_l: list = []
-    un_x: list[int] = []
-    un_out: list[int] = []
-    la: list[int] = []
-    lb: list[int] = []
-    pending: list[tuple[int, int, int]] = []  # (entry, kind, k): patched once sizes are known
-    rules: dict[int, Callable] = {}
-
-    def const(c: float) -> int:
-        p = const_at.get(c)
+    def pool_at(obj) -> int:
+        # -0.0 == 0.0, so a float's key carries its sign; a function is keyed by identity.
+        key = (obj, math.copysign(1.0, obj)) if isinstance(obj, float) else id(obj)
+        p = pooled.get(key)
         if p is None:
-            p = const_at[c] = n + len(consts)
-            consts.append(c)
+            p = pooled[key] = len(names) + len(pool)
+            pool.append(obj)
         return p
 
-    zero = n
-    for e, i in enumerate(ops_at):
-        op = graph.ops[i]
-        unary = len(graph.args[i]) == 1
-        here = n - len(ops_at) + e  # this entry's own position on the tape
-        refs = op.local_refs
-        if not wants[i]:
-            la.append(zero)
-            lb.append(zero)
-        elif refs is not None:
-            where = {"a": first[e], "b": second[e], "out": here}
-            pos = [where[r] if isinstance(r, str) else const(float(r)) for r in refs]
-            la.append(pos[0])
-            lb.append(zero if unary else pos[1])
+    one = len(names)  # pool[0]
+    kernels: list[Callable] = []
+    first: list[int] = []
+    second: list[int] = []
+    forwards: dict[int, Callable] = {}  # per graph: a row replaced later is read afresh
+    # An input is marked -1 - node until the pool's size, and so the values' start, is known.
+    for i, a in enumerate(args):
+        op = ops[i]
+        if not a:  # a leaf copies its value: x * 1.0 is x, bit for bit
+            kernels.append(mul)
+            first.append(var_at[i] if i in var_at else pool_at(float(graph.consts[i])))
+            second.append(one)
+        elif len(a) == 2:
+            kernels.append(op.kernel or partial(op.forward, SCALAR))
+            first.append(-1 - a[0])
+            second.append(-1 - a[1])
         else:
-            rule = rules.get(id(op))
-            if rule is None:
-                rule = rules[id(op)] = partial(op.local, SCALAR)
-            if unary:
-                pending.append((e, 1, len(un_l)))
-                un_l.append(rule)
-                un_x.append(first[e])
-                un_out.append(here)
-                la.append(-1)
-                lb.append(zero)
-            else:
-                pending.append((e, 2, len(bin_l)))
-                bin_l.append(rule)
-                bin_x.append(first[e])
-                bin_y.append(second[e])
-                bin_out.append(here)
-                la.append(-1)
-                lb.append(-1)
-    base_bin = n + len(consts)
-    base_un = base_bin + 2 * len(bin_l)
-    for e, kind, k in pending:
-        if kind == 2:
-            la[e] = base_bin + 2 * k
-            lb[e] = base_bin + 2 * k + 1
-        else:
-            la[e] = base_un + k
-    to_second = [0 if y < 0 else y for y in back_second]
-    return Gather(consts, (bin_l, bin_x, bin_y, bin_out), (un_l, un_x, un_out), la, lb,
-                  to_second)
+            kernels.append(call)
+            f = forwards.get(id(op))
+            if f is None:  # one object per row, so the pool holds it once
+                f = forwards[id(op)] = op.kernel or partial(op.forward, SCALAR)
+            first.append(pool_at(f))
+            second.append(-1 - a[0])
+    base = len(names) + len(pool)
+    first = [base - 1 - p if p < 0 else p for p in first]
+    second = [base - 1 - p if p < 0 else p for p in second]
+    return Tape(names, pool, base, kernels, first, second, _backward(graph))
 
 
-def run_forward(tape: Tape, v: list) -> list:
-    """Extend `v`, the leaf values in tape order, with every op's value. If a kernel raises,
-    `len(v)` is the tape position of the node that failed."""
-    get = v.__getitem__
-    v.extend(map(operator.call, tape.kernels, map(get, tape.first), map(get, tape.second)))
-    return v
+def run_forward(tape: Tape, w: list) -> list:
+    """Extend w (from `tape.leaves`) with every node's value, from `tape.base` on. If a kernel
+    raises, `len(w) - tape.base` is the graph id of the node that failed."""
+    get = w.__getitem__
+    w.extend(map(call, tape.kernels, map(get, tape.first), map(get, tape.second)))
+    return w
 
 
-def run_backward(tape: Tape, v: list, seed: float) -> list:
-    """Upstream gradients in tape order: the call-free loop when the tape has a gather plan
-    and every called partial exists; otherwise (a partial raised, say sqrt'(0) on a branch
-    nothing flows back through) the loop that calls each rule only where it is needed."""
-    if tape.gather is not None:
-        try:
-            return _run_gathered(tape, tape.gather, v, seed)
-        except (ArithmeticError, ValueError):
-            pass
-    return _run_called(tape, v, seed)
-
-
-def _run_gathered(tape: Tape, gp: Gather, v: list, seed: float) -> list:
-    get = v.__getitem__
-    vc = v + gp.consts
-    rules, xs, ys, outs = gp.bin_calls
-    vc.extend(chain.from_iterable(map(operator.call, rules, map(get, xs), map(get, ys),
-                                      map(get, outs))))
-    rules, xs, outs = gp.un_calls
-    vc.extend(chain.from_iterable(map(operator.call, rules, map(get, xs), map(get, outs))))
-    grads = [0.0] * len(v)
-    grads[-1] = seed
-    # A unary entry sends its second share (0) to the sink; a node nothing flows back
-    # through at this point is skipped, as in the called loop.
-    for gx, gy, ia, ib, g in zip(reversed(tape.back_first), reversed(gp.to_second),
-                                 reversed(gp.la), reversed(gp.lb), reversed(grads)):
-        if g:
-            grads[gx] += g * vc[ia]
-            grads[gy] += g * vc[ib]
+def run_backward(tape: Tape, values: list, seed: float) -> list | None:
+    """d(output)/d(node) for every node, in graph order; None when some gradient comes out
+    non-finite (a partial that is infinite where no gradient flows, say), so the node-by-node
+    loop, which skips such nodes, decides. A partial that raises propagates."""
+    bk = tape.back
+    w = bk.pool + values
+    w.append(seed)
+    for fn, arg_getters, pick in bk.groups:
+        it = map(fn, *[g(w) if callable(g) else repeat(g) for g in arg_getters])
+        w.extend(it if pick is None else map(pick, it))
+    get = w.__getitem__
+    w.extend(map(call, bk.fns, map(get, bk.a), map(get, bk.b)))
+    w.extend(map(mul, bk.share_g(w), bk.share_l(w)))
+    w.extend(map(sum, map(call, bk.leaf_terms, repeat(w))))
+    grads = list(bk.final(w))
+    if not math.isfinite(sum(bk.variables(grads))):
+        return None
     return grads
 
 
-def _run_called(tape: Tape, v: list, seed: float) -> list:
-    """Upstream gradients in tape order, calling each entry's local rule."""
-    grads = [0.0] * len(v)
-    grads[-1] = seed
-    # Reversed iterators read each item when they reach it, so `g` is a node's upstream
-    # gradient after every consumer (all later entries) has added its share.
-    # Inputs are read at their own positions; their shares go to the backward view's
-    # positions (the sink for an input no variable flows into).
-    for local, x, y, gx, gy, out, g in zip(
-            reversed(tape.locals), reversed(tape.first), reversed(tape.second),
-            reversed(tape.back_first), reversed(tape.back_second), reversed(v), reversed(grads)):
-        # A node the output does not depend on at this point (a router's losing branch)
-        # sends nothing back, so its derivative is not even evaluated.
-        if not g:
+# --- building the backward pass -----------------------------------------------------------
+#
+# While the pass is planned, positions in the backward W are tagged slots, since most parts'
+# sizes are known only at the end: ("pool", p), ("value", node), ("seed",), ("group", key, k),
+# ("step", k), ("share", k), ("leaf", k). `layout` turns them into numbers.
+
+
+def _backward(graph: Graph) -> Backward:
+    args, ops = graph.args, graph.ops
+    n = len(args)
+    wants = graph.wants()
+    var_ids = set(graph.variables.values())
+    pool: list[float] = [0.0]  # ZERO
+    pooled: dict[tuple, int] = {}
+
+    def const(c: float) -> tuple:
+        key = (c, math.copysign(1.0, c))  # -0.0 == 0.0, but a sign may matter
+        p = pooled.get(key)
+        if p is None:
+            p = pooled[key] = len(pool)
+            pool.append(c)
+        return ("pool", p)
+
+    # Local partials, one group per row, partial and sub-formula: key -> [fn, columns, pick],
+    # a column per argument holding one slot per call, or the constant every call gets.
+    # A sub-formula's key extends its parent's, so the longest keys run first.
+    groups: dict[tuple, list] = {}
+
+    def formula(f, key: tuple, i: int) -> tuple:
+        """The slot of formula f evaluated at node i: ("lit", c) for a number written in the
+        formula. A sub-formula of constants only (x**2's b - 1) is worked out here, once."""
+        if isinstance(f, str):
+            j = {"a": args[i][0], "b": args[i][-1], "out": i}[f]
+            return ("value", j) if args[j] or j in var_ids else const(graph.consts[j])
+        if not isinstance(f, tuple):
+            return ("lit", float(f))
+        fn, *fargs = f
+        cols = [formula(x, (*key, k), i) for k, x in enumerate(fargs)]
+        if all(c[0] in ("lit", "pool") for c in cols):
+            try:
+                return const(fn(*[c[1] if c[0] == "lit" else pool[c[1]] for c in cols]))
+            except (ArithmeticError, ValueError):
+                pass  # computed at run time, where the tape falls back to the local rule
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = [fn, [[] for _ in fargs], None]
+        for col, s in zip(g[1], cols):
+            col.append(s)
+        return ("group", key, len(g[1][0]) - 1)
+
+    def local(i: int, k: int) -> tuple | None:
+        """The slot of d(node i)/d(its k-th input); None when that is exactly 1."""
+        op = ops[i]
+        if op.local_formula is None:  # the row's own rule, called, and item k picked
+            key = (id(op), k, "rule")
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = [partial(op.local, SCALAR),
+                                   [[] for _ in range(len(args[i]) + 1)], itemgetter(k)]
+            for col, j in zip(g[1], [*args[i], i]):
+                col.append(("value", j))
+            return ("group", key, len(g[1][0]) - 1)
+        f = op.local_formula[k]
+        if isinstance(f, (str, tuple)):
+            return formula(f, (id(op), k), i)
+        return None if float(f) == 1.0 else const(float(f))
+
+    # Node by node from the output back: each node's gradient is the sum of what its consumers
+    # sent (in the loop's order), then it sends upstream x local to each input that wants one.
+    steps: list[tuple[Callable, tuple, tuple]] = []
+    into: list[list[tuple]] = [[] for _ in range(n)]
+    shares: list[tuple[tuple, tuple]] = []  # (gradient, partial) of products sent to leaves
+    grad_at: list[tuple] = [("pool", ZERO)] * n
+    grad_at[graph.output] = ("seed",)
+    for i in range(n - 1, -1, -1):
+        a = args[i]
+        if not a or not wants[i]:
             continue
-        if gy < 0:
-            grads[gx] += g * local(v[x], out)[0]
-        else:
-            la, lb = local(v[x], v[y], out)
-            grads[gx] += g * la
-            grads[gy] += g * lb
-    return grads
+        if i != graph.output:
+            terms = into[i]
+            if not terms:
+                continue  # nothing flows back to this node
+            g = terms[0]
+            for t in terms[1:]:
+                steps.append((operator.add, g, t))
+                g = ("step", len(steps) - 1)
+            grad_at[i] = g
+        g = grad_at[i]
+        for k, j in enumerate(a):
+            if not wants[j]:
+                continue
+            part = local(i, k)
+            if part is None:
+                into[j].append(g)
+            elif not args[j]:  # a leaf: nothing in the pass reads its share
+                shares.append((g, part))
+                into[j].append(("share", len(shares) - 1))
+            else:
+                steps.append((mul, g, part))
+                into[j].append(("step", len(steps) - 1))
+    leaves = [j for j in range(n) if not args[j] and into[j]]
+    for k, j in enumerate(leaves):
+        grad_at[j] = ("leaf", k)
+
+    # Lay out W: pool | values | seed | partial groups | steps | shares | leaf sums.
+    q = len(pool)
+    start = {"value": q, "seed": q + n}
+    at = q + n + 1
+    order = sorted(groups, key=len, reverse=True)
+    for key in order:
+        g = groups[key]
+        start[key] = at
+        at += len(g[1][0])
+    start["step"] = at
+    start["share"] = at + len(steps)
+    start["leaf"] = at + len(steps) + len(shares)
+
+    def layout(slot: tuple) -> int:
+        kind = slot[0]
+        if kind == "pool":
+            return slot[1]
+        if kind == "seed":
+            return start["seed"]
+        if kind == "group":
+            return start[slot[1]] + slot[2]
+        return start[kind] + slot[1]
+
+    built = []
+    for fn, cols, pick in map(groups.__getitem__, order):
+        # A number written in the formula is the same in every call: repeated, not gathered.
+        built.append((fn, [c[0][1] if c[0][0] == "lit" else _getter(list(map(layout, c)))
+                           for c in cols], pick))
+    # A lone summand gets a 0.0 for company, so that every getter returns a tuple.
+    terms = [itemgetter(*map(layout, into[j]), *([ZERO] if len(into[j]) == 1 else []))
+             for j in leaves]
+    return Backward(
+        pool, built, [s[0] for s in steps], [layout(s[1]) for s in steps],
+        [layout(s[2]) for s in steps], _getter([layout(g) for g, _ in shares]),
+        _getter([layout(p) for _, p in shares]), terms,
+        _getter(list(map(layout, grad_at))), _getter(list(graph.variables.values())))

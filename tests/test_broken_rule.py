@@ -17,9 +17,9 @@ from backprop_cli.evaluate import evaluate
 
 def swap_rule(monkeypatch, name: str, local) -> None:
     """Replace the row `name` with a copy whose local rule is `local`, wherever it is looked up.
-    The row's structural form of the rule (`local_refs`, which the scalar tape gathers instead of
-    calling `local`) goes too: the broken rule is the row's only statement of its gradient."""
-    broken = dataclasses.replace(ops.OPS[name], local=local, local_refs=None)
+    The row's formula for the rule (`local_formula`, which the scalar tape evaluates instead
+    of calling `local`) goes too: the broken rule is the row's only statement of its gradient."""
+    broken = dataclasses.replace(ops.OPS[name], local=local, local_formula=None)
     monkeypatch.setitem(ops.OPS, name, broken)
     if name in ops.FUNCTIONS:
         monkeypatch.setitem(ops.FUNCTIONS, name, broken)
