@@ -32,7 +32,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from itertools import repeat
+from itertools import accumulate, chain, islice, repeat
 from operator import call, itemgetter, mul
 
 from .graph import Graph
@@ -75,9 +75,9 @@ class Backward:
     pool: list[float]  # constants the partials read; values start at len(pool)
     # Local partials: (function, [getter or constant per argument], item to pick or None).
     groups: list[tuple[Callable, list, Callable | None]]
-    fns: list[Callable]  # the pass: mul or add of W[a] and W[b]
-    a: list[int]
-    b: list[int]
+    # The pass, in segments: (fns, a, b) entries fns[k](W[a[k]], W[b[k]]), or a chain
+    # (g, partials): g times each partial in turn, every running product kept.
+    segments: list[tuple]
     share_g: Callable  # the leaves' shares: products of these upstream gradients ...
     share_l: Callable  # ... and these partials
     leaf_terms: list[Callable]  # per leaf with a gradient: W -> the tuple of its summands
@@ -153,9 +153,13 @@ def run_backward(tape: Tape, values: list, seed: float) -> list | None:
         it = map(fn, *[g(w) if callable(g) else repeat(g) for g in arg_getters])
         w.extend(it if pick is None else map(pick, it))
     get = w.__getitem__
-    w.extend(map(call, bk.fns, map(get, bk.a), map(get, bk.b)))
+    for seg in bk.segments:
+        if len(seg) == 3:
+            w.extend(map(call, seg[0], map(get, seg[1]), map(get, seg[2])))
+        else:  # a chain: the running products, at C speed, minus the starting gradient
+            w.extend(islice(accumulate(chain((w[seg[0]],), seg[1](w)), mul), 1, None))
     w.extend(map(mul, bk.share_g(w), bk.share_l(w)))
-    w.extend(map(sum, map(call, bk.leaf_terms, repeat(w))))
+    w.extend(map(sum, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
     grads = list(bk.final(w))
     if not math.isfinite(sum(bk.variables(grads))):
         return None
@@ -298,7 +302,38 @@ def _backward(graph: Graph) -> Backward:
     terms = [itemgetter(*map(layout, into[j]), *([ZERO] if len(into[j]) == 1 else []))
              for j in leaves]
     return Backward(
-        pool, built, [s[0] for s in steps], [layout(s[1]) for s in steps],
-        [layout(s[2]) for s in steps], _getter([layout(g) for g, _ in shares]),
+        pool, built, _segments([(s[0], layout(s[1]), layout(s[2])) for s in steps],
+                               start["step"]),
+        _getter([layout(g) for g, _ in shares]),
         _getter([layout(p) for _, p in shares]), terms,
         _getter(list(map(layout, grad_at))), _getter(list(graph.variables.values())))
+
+
+MIN_CHAIN = 16  # below this, a chain's own set-up costs more than it saves
+
+
+def _segments(steps: list[tuple[Callable, int, int]], first: int) -> list[tuple]:
+    """The pass's steps (fn, a, b), the k-th landing at W position first + k, cut into
+    segments: runs of products each of which multiplies the one before it by a partial
+    computed before the pass (a long chain such as relu(relu(x*w + b)*w + b)...) become one
+    accumulate; the rest stay entries."""
+    out: list[tuple] = []
+    plain: list[tuple] = []
+    k = 0
+    while k < len(steps):
+        end = k + 1
+        while (end < len(steps) and steps[end][0] is mul and steps[end][1] == first + end - 1
+               and steps[end][2] < first):
+            end += 1
+        if steps[k][0] is mul and steps[k][2] < first and end - k >= MIN_CHAIN:
+            if plain:
+                out.append(tuple(map(list, zip(*plain))))
+                plain = []
+            out.append((steps[k][1], _getter([s[2] for s in steps[k:end]])))
+            k = end
+        else:
+            plain.append(steps[k])
+            k += 1
+    if plain:
+        out.append(tuple(map(list, zip(*plain))))
+    return out

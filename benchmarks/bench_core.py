@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
+import importlib.util
+import json
 import os
 import platform
 import random
@@ -186,9 +189,16 @@ def inner_runs(nodes: int) -> int:
     return max(1, 20_000 // nodes)
 
 
-def timed(fn, repeat: int, keep_gc: bool, inner: int = 1) -> tuple[float, object]:
-    """Median seconds of `repeat` samples, each the mean of `inner` runs of fn() (and its
-    last result)."""
+def summary(samples: list[float]) -> dict[str, float]:
+    """The best and the median sample. The best is what the tables use (timeit's advice: on a
+    CPU-bound run, slower samples are other processes' doing, not the code's); the median is
+    kept beside it, so a reader can see how noisy the machine was."""
+    return {"min": min(samples), "median": statistics.median(samples)}
+
+
+def timed(fn, repeat: int, keep_gc: bool, inner: int = 1) -> tuple[dict, object]:
+    """`summary` of `repeat` samples, each the mean of `inner` runs of fn() (and its last
+    result)."""
     times, out = [], None
     for _ in range(repeat):
         out = None
@@ -202,7 +212,7 @@ def timed(fn, repeat: int, keep_gc: bool, inner: int = 1) -> tuple[float, object
             times.append((time.perf_counter() - t) / inner)
         finally:
             gc.enable()
-    return statistics.median(times), out
+    return summary(times), out
 
 
 def bench_backprop(text, bindings, repeat, keep_gc):
@@ -215,7 +225,7 @@ def bench_backprop(text, bindings, repeat, keep_gc):
 
 
 def bench_peer(name, leaves, code, n, repeat, keep_gc):
-    """(forward, backward) median seconds and the gradients, or the reason it failed."""
+    """(forward, backward) `summary`s and the gradients, or the reason it failed."""
     if name == "micrograd":
         from micrograd.engine import Value
 
@@ -266,7 +276,7 @@ def bench_peer(name, leaves, code, n, repeat, keep_gc):
         return "fails (RecursionError)", None
     except MemoryError:
         return "fails (MemoryError)", None
-    return (statistics.median(fwd), statistics.median(bwd)), grads
+    return (summary(fwd), summary(bwd)), grads
 
 
 def dispatch_floor(leaves, code, n, repeat):
@@ -276,13 +286,10 @@ def dispatch_floor(leaves, code, n, repeat):
 
 
 def peers_available() -> dict[str, str | None]:
+    """Which peers are installed (found, not imported: the parent process times nothing)."""
     out = {}
-    for name, module in (("micrograd", "micrograd.engine"), ("torch", "torch")):
-        try:
-            __import__(module)
-            out[name] = None
-        except ImportError as exc:
-            out[name] = f"not installed ({exc.name})"
+    for name in ("micrograd", "torch"):
+        out[name] = None if importlib.util.find_spec(name) else f"not installed ({name})"
     return out
 
 
@@ -290,59 +297,105 @@ def us(seconds: float, n: int) -> str:
     return f"{seconds / n * 1e6:.3f}"
 
 
+def program(shape: str, size: int) -> tuple[str, dict[str, float]]:
+    """The benchmark program of a shape and size: the same text in every process."""
+    make = wide_program if shape == "wide" else deep_program
+    return make(size, random.Random(f"{shape} {size}"))
+
+
+def samples(size: int, repeat: int) -> int:
+    # Small programs take a millisecond: take the median of many more runs there, so one
+    # scheduler hiccup cannot decide a cell (every engine gets the same count).
+    return (max(repeat, min(100, 100_000 // size)) if size < 1_000_000
+            else max(3, repeat // 2))
+
+
+def measure(engine: str, shape: str, size: int, repeat: int, keep_gc: bool) -> dict:
+    """One engine on one program, in this process: times in seconds (medians) and the
+    variables' gradients, in backprop's leaf order."""
+    text, bindings = program(shape, size)
+    reps = samples(size, repeat)
+    if engine == "backprop":
+        graph, t, grad = bench_backprop(text, bindings, reps, keep_gc)
+        n = len(graph)
+        leaves, code = tape_of(graph, bindings)
+        t["floor"] = dispatch_floor(leaves, code, n, reps)
+        names = [graph.names[i] for i, _ in leaves if graph.ops[i].name == "var"]
+        return {"n": n, "depth": graph.depth(), "times": t,
+                "grads": [grad[name] for name in names]}
+    graph = parse(text)
+    n = len(graph)
+    leaves, code = tape_of(graph, bindings)
+    is_var = [graph.ops[i].name == "var" for i, _ in leaves]
+    del graph
+    if engine == "torch":
+        import torch
+
+        torch.set_num_threads(1)  # scalar tensors: threads only add overhead
+    got, pgrad = bench_peer(engine, leaves, code, n, reps, keep_gc)
+    if isinstance(got, str):
+        return {"n": n, "failed": got}
+    return {"n": n, "times": {"forward": got[0], "backward": got[1]},
+            "grads": [g for g, v in zip(pgrad, is_var) if v]}
+
+
+def in_worker(engine: str, shape: str, size: int, repeat: int, keep_gc: bool) -> dict:
+    """`measure` in a fresh interpreter: each engine is timed with only its own imports
+    loaded (PyTorch's libraries alone slow a neighbour's sub-millisecond runs measurably)."""
+    cmd = [sys.executable, __file__, "--worker", engine, "--shape", shape,
+           "--sizes", str(size), "--repeat", str(repeat)] + (["--gc"] if keep_gc else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"failed": f"fails ({tail[:60]})"}
+    return json.loads(done.stdout)
+
+
 def engines(sizes, repeat: int, keep_gc: bool, peers: dict[str, str | None]) -> str:
-    rng = random.Random(3)
     rows, ratio_rows, notes = [], [], []
-    for shape, make in (("wide", wide_program), ("deep", deep_program)):
+    for shape in ("wide", "deep"):
         for size in sizes:
-            text, bindings = make(size, rng)
-            # Small programs take a millisecond: take the median of many more runs there, so one
-            # scheduler hiccup cannot decide a cell (every engine gets the same count).
-            reps = (max(repeat, min(100, 100_000 // size)) if size < 1_000_000
-                    else max(3, repeat // 2))
-            graph, t, grad = bench_backprop(text, bindings, reps, keep_gc)
-            n = len(graph)
-            fb = t["forward"] + t["backward"]
-            leaves, code = tape_of(graph, bindings)
-            floor = dispatch_floor(leaves, code, n, reps)
-            row = [f"{shape} {size:.0e}", f"{n:,}", f"{graph.depth():,}",
-                   us(t["parse"], n), us(t["forward"], n), us(t["backward"], n), us(fb, n),
-                   f"{t['backward'] / t['forward']:.2f}"]
+            mine = in_worker("backprop", shape, size, repeat, keep_gc)
+            t, n = mine["times"], mine["n"]
+            best = {k: v["min"] for k, v in t.items()}
+            fb = best["forward"] + best["backward"]
+            fb_median = t["forward"]["median"] + t["backward"]["median"]
+            row = [f"{shape} {size:.0e}", f"{n:,}", f"{mine['depth']:,}",
+                   us(best["parse"], n), us(best["forward"], n), us(best["backward"], n),
+                   us(fb, n), f"{best['backward'] / best['forward']:.2f}"]
             ratios = [f"{shape} {size:.0e}"]
             for peer in ("micrograd", "torch"):
                 if peers[peer] is not None:
                     row.append("skipped")
                     ratios.append("-")
                     continue
-                got, pgrad = bench_peer(peer, leaves, code, n, reps, keep_gc)
-                if isinstance(got, str):
-                    row.append(got)
-                    ratios.append(got)
+                got = in_worker(peer, shape, size, repeat, keep_gc)
+                if "failed" in got:
+                    row.append(got["failed"])
+                    ratios.append(got["failed"])
                     continue
-                total = got[0] + got[1]
-                row.append(f"{us(total, n)} ({us(got[0], n)} + {us(got[1], n)})")
-                ratios.append(f"{total / fb:.1f}x")
-                mine = [grad[graph.names[i]] for i, _ in leaves if i in graph.names
-                        and graph.ops[i].name == "var"]
-                theirs = [g for (i, _), g in zip(leaves, pgrad) if graph.ops[i].name == "var"]
+                pf, pb = got["times"]["forward"]["min"], got["times"]["backward"]["min"]
+                p_median = got["times"]["forward"]["median"] + got["times"]["backward"]["median"]
+                row.append(f"{us(pf + pb, n)} ({us(pf, n)} + {us(pb, n)})")
+                ratios.append(f"{(pf + pb) / fb:.1f}x ({p_median / fb_median:.1f}x)")
                 worst = max((abs(a - b) / max(abs(a), abs(b), 1e-300)
-                             for a, b in zip(mine, theirs)), default=0.0)
-                if worst > 1e-9:
+                             for a, b in zip(mine["grads"], got["grads"])), default=0.0)
+                if worst > 1e-9 or len(mine["grads"]) != len(got["grads"]):
                     notes.append(f"{shape} {size:.0e}: {peer}'s gradients differ from "
                                  f"backprop's by a relative {worst:.1e}")
-            row.append(us(floor, n))
+            row.append(us(best["floor"], n))
             rows.append(row)
             ratio_rows.append(ratios)
             print(f"  done {shape} {size:.0e}", file=sys.stderr, flush=True)
-            del graph, leaves, code
     head = ("| program | nodes | depth | parse | forward | backward | fwd+bwd | bwd/fwd | "
             "micrograd fwd+bwd (fwd + bwd) | torch fwd+bwd (fwd + bwd) | replay loop alone |")
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", ("All times in microseconds per node (medians). 'replay loop alone' is the "
-                   "driver that builds the peers' graphs, run on plain floats: it is included "
-                   "in their forward times."), "",
-              "| program | micrograd / backprop (fwd+bwd) | torch / backprop (fwd+bwd) |",
+    lines += ["", ("All times in microseconds per node, best sample (see `summary`). Each engine "
+                   "ran in a fresh interpreter of its own. 'replay loop alone' is the driver "
+                   "that builds the peers' graphs, run on plain floats: it is included in their "
+                   "forward times. Ratios: best samples (medians in parentheses)."),
+              "", "| program | micrograd / backprop (fwd+bwd) | torch / backprop (fwd+bwd) |",
               "|---|---:|---:|"]
     lines += ["| " + " | ".join(r) + " |" for r in ratio_rows]
     lines.append("")
@@ -370,17 +423,23 @@ def main() -> None:
     ap.add_argument("--gc", action="store_true", help="keep the cyclic collector on")
     ap.add_argument("--venv", default=str(ROOT / ".venv"),
                     help="the project's venv (for the start-up part)")
+    ap.add_argument("--worker", choices=("backprop", "micrograd", "torch"),
+                    help=argparse.SUPPRESS)  # one engine, one program; prints JSON
+    ap.add_argument("--shape", choices=("wide", "deep"), help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    if opts.worker:
+        print(json.dumps(measure(opts.worker, opts.shape, int(float(opts.sizes)),
+                                 opts.repeat, opts.gc)))
+        return
 
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {platform.platform()}")
     peers = {"micrograd": "--no-peers", "torch": "--no-peers"} if opts.no_peers \
         else peers_available()
-    if not opts.no_peers and peers["torch"] is None:
-        import torch
-
-        torch.set_num_threads(1)  # scalar tensors: threads only add overhead
-        print(f"torch {torch.__version__}, 1 thread")
+    for name, why in peers.items():
+        if why is None:
+            print(f"{name} {importlib.metadata.version(name)}"
+                  + (", 1 thread" if name == "torch" else ""))
     print(f"GC: {'on' if opts.gc else 'collected before, disabled during every timed run'}")
     if not opts.skip_startup:
         print("\n## Start-up\n")

@@ -145,3 +145,16 @@ def test_the_tape_gives_the_loops_numbers_to_the_last_bit(program, at):
     values = fwd.forward(graph, at)
     assert values == want_values
     assert backward.backpropagate(graph, values) == want_grads
+
+
+@pytest.mark.parametrize("step", ["relu(h*w + b)", "tanh(h)*w - b", "sigmoid(h*w)*2 + b"])
+def test_a_long_chain_runs_as_running_products_with_the_loops_numbers(step):
+    from backprop_cli import tape as T
+
+    graph = parse("h = x\n" + f"h = {step}\n" * 40)
+    at = {"x": 0.3, "w": 1.1, "b": 0.05}
+    assert any(len(seg) == 2 for seg in graph.tape().back.segments)  # a chain was found
+    values = fwd.forward(graph, at)
+    assert values == loops(graph, at)[0]
+    assert backward.backpropagate(graph, values) == loops(graph, at)[1]
+    assert T.MIN_CHAIN <= 40
