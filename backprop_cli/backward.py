@@ -14,6 +14,7 @@ from .forward import all_finite, domain_error, is_array, math_of
 from .graph import Graph
 from .ops import SCALAR
 from .shapes import unbroadcast  # trace.py and others import it from here
+from .tape import run_backward as run_tape_backward
 
 
 def backpropagate(graph: Graph, values: list, seed: Any = 1.0) -> list:
@@ -61,10 +62,8 @@ def _run_tape(graph: Graph, values: list, seed) -> list | None:
     tape = graph.tape()
     if tape is None:
         return None
-    from .tape import run_backward
-
     try:
-        return run_backward(tape, values, seed)
+        return run_tape_backward(tape, values, seed)
     except (ArithmeticError, ValueError):
         return None
 

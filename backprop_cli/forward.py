@@ -10,6 +10,7 @@ from typing import Any
 from .errors import DomainError, NameResolutionError
 from .graph import Graph
 from .ops import SCALAR, array_math
+from .tape import run_forward as run_tape_forward
 
 
 def is_array(value: Any) -> bool:
@@ -83,14 +84,12 @@ def _run_tape(graph: Graph, bindings: Mapping[str, Any]) -> list | None:
     tape = graph.tape()
     if tape is None:
         return None
-    from .tape import run_forward
-
     try:
         w = tape.leaves(bindings)
     except KeyError:
         return None
     try:
-        run_forward(tape, w)
+        run_tape_forward(tape, w)
     except (ArithmeticError, ValueError) as exc:
         failed = len(w) - tape.base
         values = w[tape.base:] + [0.0] * (len(graph) - failed)  # computed so, for the message

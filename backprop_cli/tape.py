@@ -75,8 +75,9 @@ class Backward:
     pool: list[float]  # constants the partials read; values start at len(pool)
     # Local partials: (function, [getter or constant per argument], item to pick or None).
     groups: list[tuple[Callable, list, Callable | None]]
-    # The pass, in segments: (fns, a, b) entries fns[k](W[a[k]], W[b[k]]), or a chain
-    # (g, partials): g times each partial in turn, every running product kept.
+    # The pass, in segments: (fns, a, b) entries fns[k](W[a[k]], W[b[k]]); a chain
+    # (g, partials): g times each partial in turn, every running product kept; or a level
+    # (fn, a, b, 0): fn of each gathered pair, none reading another.
     segments: list[tuple]
     share_g: Callable  # the leaves' shares: products of these upstream gradients ...
     share_l: Callable  # ... and these partials
@@ -156,8 +157,10 @@ def run_backward(tape: Tape, values: list, seed: float) -> list | None:
     for seg in bk.segments:
         if len(seg) == 3:
             w.extend(map(call, seg[0], map(get, seg[1]), map(get, seg[2])))
-        else:  # a chain: the running products, at C speed, minus the starting gradient
+        elif len(seg) == 2:  # a chain: the running products, less the starting gradient
             w.extend(islice(accumulate(chain((w[seg[0]],), seg[1](w)), mul), 1, None))
+        else:  # one level's steps of one op, all inputs already in W
+            w.extend(map(seg[0], seg[1](w), seg[2](w)))
     w.extend(map(mul, bk.share_g(w), bk.share_l(w)))
     w.extend(map(sum, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
     grads = list(bk.final(w))
@@ -204,6 +207,8 @@ def _backward(graph: Graph) -> Backward:
             return ("lit", float(f))
         fn, *fargs = f
         cols = [formula(x, (*key, k), i) for k, x in enumerate(fargs)]
+        if fn is math.pow and _constant(cols[1], pool) == 1.0:
+            return cols[0]  # a**1 is a, exactly: x**2's partial is then 2*x
         if all(c[0] in ("lit", "pool") for c in cols):
             try:
                 return const(fn(*[c[1] if c[0] == "lit" else pool[c[1]] for c in cols]))
@@ -282,6 +287,15 @@ def _backward(graph: Graph) -> Backward:
     start["step"] = at
     start["share"] = at + len(steps)
     start["leaf"] = at + len(steps) + len(shares)
+    levels = _levels(steps)
+    # Shallow passes (a wide sum of small terms) run level by level, each (level, op) group
+    # as one C-level map over gathered inputs; deep ones stay a stream, in creation order.
+    by_level = len(set(zip(levels, (s[0] for s in steps)))) * MIN_GROUP <= len(steps)
+    ranked = sorted(range(len(steps)), key=lambda k: (levels[k], id(steps[k][0]))) \
+        if by_level else range(len(steps))
+    rank = [0] * len(steps)
+    for r, k in enumerate(ranked):
+        rank[k] = r
 
     def layout(slot: tuple) -> int:
         kind = slot[0]
@@ -291,25 +305,60 @@ def _backward(graph: Graph) -> Backward:
             return start["seed"]
         if kind == "group":
             return start[slot[1]] + slot[2]
+        if kind == "step":
+            return start["step"] + rank[slot[1]]
         return start[kind] + slot[1]
 
     built = []
     for fn, cols, pick in map(groups.__getitem__, order):
-        # A number written in the formula is the same in every call: repeated, not gathered.
-        built.append((fn, [c[0][1] if c[0][0] == "lit" else _getter(list(map(layout, c)))
+        # A constant that is the same in every call is repeated, not gathered.
+        built.append((fn, [_constant(c[0], pool) if len(set(c)) == 1 and
+                           _constant(c[0], pool) is not None else _getter(list(map(layout, c)))
                            for c in cols], pick))
     # A lone summand gets a 0.0 for company, so that every getter returns a tuple.
     terms = [itemgetter(*map(layout, into[j]), *([ZERO] if len(into[j]) == 1 else []))
              for j in leaves]
+    laid = [(steps[k][0], layout(steps[k][1]), layout(steps[k][2])) for k in ranked]
+    segments = _by_level(laid, [levels[k] for k in ranked]) if by_level else \
+        _segments(laid, start["step"])
     return Backward(
-        pool, built, _segments([(s[0], layout(s[1]), layout(s[2])) for s in steps],
-                               start["step"]),
+        pool, built, segments,
         _getter([layout(g) for g, _ in shares]),
         _getter([layout(p) for _, p in shares]), terms,
         _getter(list(map(layout, grad_at))), _getter(list(graph.variables.values())))
 
 
+def _constant(slot: tuple, pool: list):
+    """The number a slot holds whatever the inputs, or None."""
+    return slot[1] if slot[0] == "lit" else pool[slot[1]] if slot[0] == "pool" else None
+
+
 MIN_CHAIN = 16  # below this, a chain's own set-up costs more than it saves
+MIN_GROUP = 16  # average steps per (level, op) for the level-by-level pass to pay off
+
+
+def _levels(steps: list[tuple]) -> list[int]:
+    """Each step's level: 1 + the highest level among the steps it reads (0 if none)."""
+    levels: list[int] = []
+    for _, a, b in steps:
+        la = levels[a[1]] + 1 if a[0] == "step" else 0
+        lb = levels[b[1]] + 1 if b[0] == "step" else 0
+        levels.append(la if la > lb else lb)
+    return levels
+
+
+def _by_level(steps: list[tuple[Callable, int, int]], levels: list[int]) -> list[tuple]:
+    """Steps sorted by (level, op), as one gathered map per run of equal (level, op)."""
+    out: list[tuple] = []
+    k = 0
+    while k < len(steps):
+        end = k + 1
+        while end < len(steps) and steps[end][0] is steps[k][0] and levels[end] == levels[k]:
+            end += 1
+        run = steps[k:end]
+        out.append((run[0][0], _getter([s[1] for s in run]), _getter([s[2] for s in run]), 0))
+        k = end
+    return out
 
 
 def _segments(steps: list[tuple[Callable, int, int]], first: int) -> list[tuple]:

@@ -158,3 +158,14 @@ def test_a_long_chain_runs_as_running_products_with_the_loops_numbers(step):
     assert values == loops(graph, at)[0]
     assert backward.backpropagate(graph, values) == loops(graph, at)[1]
     assert T.MIN_CHAIN <= 40
+
+
+def test_a_wide_pass_runs_level_by_level_with_the_loops_numbers():
+    terms = [f"relu(x{k % 40}*x{(k * 7 + 1) % 40} + x{(k + 3) % 40})" if k % 2 else
+             f"(x{k % 40} + x{(k * 3 + 2) % 40})**2 * x{(k * 5 + 1) % 40}" for k in range(80)]
+    graph = parse(" + ".join(terms))
+    at = {f"x{k}": 0.05 * k - 0.9 for k in range(40)}
+    assert any(len(seg) == 4 for seg in graph.tape().back.segments)  # by level
+    values = fwd.forward(graph, at)
+    assert values == loops(graph, at)[0]
+    assert backward.backpropagate(graph, values) == loops(graph, at)[1]
