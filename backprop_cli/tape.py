@@ -13,9 +13,11 @@ its value (x * 1.0, exact).
 Backward: W = a pool of constants, the values, the seed, then
   1. the local partials every gradient needs, from the rows' `local_formula` (one C-level map
      per row and sub-formula) or, for rows without one, their `local` rule;
-  2. one entry per product G[consumer] * local that a later entry reads, and one per sum where
-     an inner node fans out; a local of exactly 1 (add's) costs nothing, since the input's share
-     *is* the upstream gradient;
+  2. the pass proper: a step per product G[consumer] * local that a later step reads, and per
+     sum where an inner node fans out; a local of exactly 1 (add's) costs nothing, since the
+     input's share *is* the upstream gradient. A shallow pass (a wide sum of small terms) runs
+     level by level, one gathered map per (level, op); a deep one runs as a stream of entries,
+     with each long run of products (a chain of layers) as one accumulate;
   3. the shares sent to leaves, which nothing in the pass reads: one C-level map of products
      after it, and a sum per leaf.
 The order of every sum is the node-by-node loop's, so the two agree to the last bit.

@@ -17,6 +17,10 @@ their operators), so every engine computes the same nodes; per-node figures divi
 node count. Ops: add, mul, relu and pow with a constant exponent, which micrograd's Value has
 natively. Peers are optional: a missing one is skipped, and the script says so.
 
+Each engine runs in a fresh interpreter of its own (`--worker`, one process at a time), so no
+engine's imports slow another's timings. Tables give each engine's best sample (timeit's advice
+for CPU-bound code) and the ratio table also the ratio of medians.
+
 GC: before every timed run the collector runs once; during the run it is disabled for every
 engine (what backprop's CLI does; it also spares micrograd and PyTorch the collector's
 super-linear re-walks of big object graphs). `--gc` keeps the collector on instead.
