@@ -285,10 +285,15 @@ def array_kinks(graph: Graph, values: list) -> list[tuple[int, int, int, str]]:
 
     found = []
     for i, op in enumerate(graph.ops):
-        if op.branch is None:
+        if op.branch is None and op.kinks is None:
             continue
         args = [values[j] for j in graph.args[i]]
         if not any(is_array(a) for a in args):
+            continue
+        counted = op.kinks(args, values[i]) if op.kinks is not None else None
+        if counted is not None:
+            if counted[0]:
+                found.append((i, *counted, op.subgradient))
             continue
         try:
             if len(args) == 1 and op.vjp is not None:

@@ -239,6 +239,22 @@ def extreme_vjp(m, g, args, out):
     return tuple(unbroadcast(m, g * (h / total), a) for h, a in zip(hits, args))
 
 
+def pick_kinks(args, out) -> tuple[int, int] | None:
+    """(outputs whose largest (smallest) entry is tied, outputs) for amax/amin of an array."""
+    np = _np()
+    a = args[0]
+    if not np.ndim(a):
+        return None
+    axis = _axis(args)
+    winners = np.sum(a == (out if axis is None else np.expand_dims(out, axis)), axis=axis)
+    return int(np.sum(winners > 1)), int(np.size(winners))
+
+
+def extreme_kinks(args, out) -> tuple[int, int] | None:
+    """max(x) of one array ties like amax(x); max(a, b, ...) is judged entry by entry."""
+    return pick_kinks(args, out) if len(args) == 1 else None
+
+
 def extreme_shape(shapes, consts):
     if len(shapes) == 1:
         return ()
@@ -412,12 +428,14 @@ ARRAY_ROWS: list[Op] = [
        _pick_sympy("Max"), label="amax",
        role="router: the upstream gradient goes to the largest entry",
        subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amax_shape,
+       kinks=pick_kinks,
        elementwise=False, samples=_V, max_arity=2,
        doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
     Op("amin", None, _amin_forward, _reduction_local,
        _pick_sympy("Min"), label="amin",
        role="router: the upstream gradient goes to the smallest entry",
        subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amin_shape,
+       kinks=pick_kinks,
        elementwise=False, samples=_V, max_arity=2,
        doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
     Op("norm", 1, _norm_forward, lambda m, a, out: (m.sign(a),), _norm_sympy, label="‖·‖",

@@ -77,6 +77,10 @@ class Op:
     # A C-implemented function equal to forward(SCALAR, ...), used by the scalar tape for speed
     # (tests hold it to the forward rule at every sample).
     kernel: Callable[..., Any] | None = None
+    # Array rows whose kinks are not entry by entry (a tie for the largest entry of a whole
+    # array): (args, out) -> (outputs on a kink, outputs), or None to apply `branch` to each
+    # entry instead.
+    kinks: Callable[..., Any] | None = None
 
     @property
     def is_leaf(self) -> bool:
@@ -358,6 +362,7 @@ ROWS: list[Op] = [
        lambda sp, *args: _array_rule("extreme_sympy")(sp, sp.Max, args),
        label="max", role="router: the upstream gradient goes to the largest input",
        branch=_extreme_branch(max), subgradient="ties split the gradient evenly",
+       kinks=_array_rule("extreme_kinks"),
        samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=1,
        vjp=_array_rule("extreme_vjp"), shape=_array_rule("extreme_shape"),
        doc="largest argument; max(x) of one array is its largest entry"),
@@ -365,6 +370,7 @@ ROWS: list[Op] = [
        lambda sp, *args: _array_rule("extreme_sympy")(sp, sp.Min, args),
        label="min", role="router: the upstream gradient goes to the smallest input",
        branch=_extreme_branch(min), subgradient="ties split the gradient evenly",
+       kinks=_array_rule("extreme_kinks"),
        samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=1,
        vjp=_array_rule("extreme_vjp"), shape=_array_rule("extreme_shape"),
        doc="smallest argument; min(x) of one array is its smallest entry"),

@@ -305,6 +305,31 @@ def test_entries_exactly_on_a_kink_are_warned_about():
     assert result.exit_code == 0
 
 
+TIES = "backprop uses the subgradient convention: ties split the gradient evenly"
+
+
+@pytest.mark.parametrize("program,at,warning,grad", [
+    ("max(x)", {"x": [1.0, 3.0, 3.0]}, "max(x) is evaluated exactly at a non-differentiable "
+     "point; " + TIES, [0.0, 0.5, 0.5]),
+    ("sum(amax(W, 1))", {"W": [[1.0, 3.0, 3.0], [2.0, 1.0, 0.0]]}, "amax(W, 1) is evaluated "
+     "exactly at a non-differentiable point in 1 of 2 entries; " + TIES,
+     [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]),
+    ("2*amin(x)", {"x": [1.0, 3.0, 1.0, 1.0]}, "amin(x) is evaluated exactly at a "
+     "non-differentiable point; " + TIES, [2 / 3, 0.0, 2 / 3, 2 / 3]),
+])
+def test_a_tie_for_the_largest_entry_is_warned_about(program, at, warning, grad):
+    name = next(iter(at))
+    result = evaluate(program, {name: np.array(at[name])})
+    assert result.warnings == (warning,)
+    np.testing.assert_allclose(result.gradients[name], grad, rtol=1e-15)
+    assert result.exit_code == 0  # a three-way split is no failure: it is the convention
+
+
+def test_a_largest_entry_without_a_tie_is_no_kink():
+    assert evaluate("max(x) + sum(amin(W, 0))", {"x": np.array([1.0, 2.0, 3.0]),
+                                                 "W": np.eye(2)}).warnings == ()
+
+
 def test_a_check_cut_short_grades_the_entries_it_reached():
     from backprop_cli.array_check import _grade
 
