@@ -9,6 +9,7 @@ from operator import is_not, itemgetter
 from typing import NamedTuple
 
 from .errors import ParseError
+from .ops import INFIX, PREFIX
 
 
 class Token(NamedTuple):
@@ -18,13 +19,24 @@ class Token(NamedTuple):
     end: int
 
 
+# Augmented assignments (`c += 1`); the parser reads them from here.
+AUGMENTED = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "**=": "**"}
+_PUNCTUATION = "(),="
+# Operator spellings come from the registry, so a new infix row needs no change here; the
+# longest first, so that '**=' is one piece, not '*' '*='.
+_SPELLINGS = {*INFIX, *PREFIX, *AUGMENTED}
+_OPERATOR = "|".join([*map(re.escape, sorted((s for s in _SPELLINGS if len(s) > 1),
+                                             key=len, reverse=True)),
+                      "[" + "".join(map(re.escape, sorted(
+                          {s for s in _SPELLINGS if len(s) == 1} | set(_PUNCTUATION)))) + "]"])
+
 # Every alternative is one piece of the source, and the last one matches any character, so the
 # pieces tile the source exactly: a piece's start is the sum of the lengths before it. One
 # findall in C and a dict lookup per piece is several times faster than a match object per token.
 _PIECE = re.compile(
     r"""
      [A-Za-z_][A-Za-z_0-9]*
-    |[-+*/]=|\*\*=?|[-+^@(),=*/]
+    |""" + _OPERATOR + r"""
     |[ \t\r\f]+
     |(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?
     |\#[^\n]*|\\\n
@@ -39,7 +51,7 @@ _WS = "ws"
 _FIRST: dict[str, str] = {c: _WS for c in " \t\r\f#"}
 _FIRST.update({c: "num" for c in "0123456789"})
 _FIRST.update({c: "name" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"})
-_FIRST.update({c: "op" for c in "-+*/^@(),="})
+_FIRST.update({s[0]: "op" for s in _SPELLINGS | set(_PUNCTUATION)})
 _FIRST.update({";": "sep", "\n": "sep"})
 
 # A name glued to a number ("2x") would lex as two tokens; the parser reports it there.

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from .errors import ArityError, LimitError, NameResolutionError, ParseError
 from .graph import Graph
-from .lexer import Token, bad_character, scan
+from .lexer import AUGMENTED, Token, bad_character, scan
 from .ops import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
-_AUGMENTED = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "**=": "**"}
 
 # Operator-stack entry kinds.
 _BIN, _PRE, _PAREN, _CALL = 0, 1, 2, 3
@@ -64,9 +63,9 @@ class _Parser:
             target = None
             augment = None
             if kinds[k] == "name" and kinds[k + 1] == "op" and \
-                    (texts[k + 1] == "=" or texts[k + 1] in _AUGMENTED):
+                    (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
                 target = self.token(k)
-                augment = _AUGMENTED.get(texts[k + 1])
+                augment = AUGMENTED.get(texts[k + 1])
                 k += 2
             node, _start, k = self.expression(k)
             if target is not None:

@@ -245,3 +245,12 @@ def test_named_constants_have_their_values():
 
 def test_variable_order_is_order_of_first_read():
     assert list(parse("z*y + x*z").variables) == ["z", "y", "x"]
+
+
+def test_every_operator_spelling_in_the_registry_lexes_as_one_token():
+    from backprop_cli.lexer import AUGMENTED, scan
+    from backprop_cli.ops import INFIX, PREFIX
+
+    for spelling in {*INFIX, *PREFIX, *AUGMENTED}:
+        kinds, texts, _ = scan(f"a {spelling} b")
+        assert (kinds, texts) == (["name", "op", "name", "end"], ["a", spelling, "b", ""]), spelling
