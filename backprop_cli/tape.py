@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, reduce
 from itertools import accumulate, chain, islice, repeat
 from operator import call, itemgetter, mul
 
@@ -41,6 +42,11 @@ from .graph import Graph
 from .ops import SCALAR
 
 ZERO = 0  # backward pool position of 0.0: the gradient of a node nothing flows back to
+# A leaf's gradient is the sum of its shares, added one by one in the loop's order, as the
+# node-by-node loop adds them. So does sum() before Python 3.12; from 3.12 on it compensates
+# (Neumaier), which would make the last bits depend on the path taken, so there the shares
+# are added with reduce.
+_add_up = sum if sys.version_info < (3, 12) else partial(reduce, operator.add)
 
 
 def _getter(positions: list[int]) -> Callable[[list], tuple]:
@@ -164,7 +170,7 @@ def run_backward(tape: Tape, values: list, seed: float) -> list | None:
         else:  # one level's steps of one op, all inputs already in W
             w.extend(map(seg[0], seg[1](w), seg[2](w)))
     w.extend(map(mul, bk.share_g(w), bk.share_l(w)))
-    w.extend(map(sum, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
+    w.extend(map(_add_up, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
     grads = list(bk.final(w))
     if not math.isfinite(sum(bk.variables(grads))):
         return None
