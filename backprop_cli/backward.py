@@ -86,7 +86,11 @@ def _run_scalars(graph: Graph, v: list, grads: list) -> None:
             # As on the tape, an input no variable flows into receives nothing.
             if len(a) == 2:
                 x, y = a
-                la, lb = op.local(m, v[x], v[y], out)
+                if op.skips and not (wants[x] and wants[y]):
+                    # Only the partial a variable needs: x**2's d/d(2) may not even exist.
+                    la, lb = op.local(m, v[x], v[y], out, wrt=(0,) if wants[x] else (1,))
+                else:
+                    la, lb = op.local(m, v[x], v[y], out)
                 if wants[x]:
                     grads[x] += g * la
                 if wants[y]:
@@ -197,11 +201,20 @@ def _origin(graph: Graph, values: list, grads: list, m) -> int | None:
     def finite(x) -> bool:
         return bool(m.np.all(m.np.isfinite(x))) if m.is_array else math.isfinite(x)
 
+    wants = graph.wants()
     for k in range(len(graph) - 1, -1, -1):
         a = graph.args[k]
-        if not a or not finite(grads[k]) or graph.ops[k].local is None \
-                or (m.is_array and graph.ops[k].vjp is not None):
-            continue
-        if not all(finite(x) for x in graph.ops[k].local(m, *[values[j] for j in a], values[k])):
+        op = graph.ops[k]
+        if not a or not wants[k] or not finite(grads[k]) or op.local is None \
+                or (m.is_array and op.vjp is not None):
+            continue  # a constant subexpression (sqrt(0)) is never differentiated
+        inputs = [values[j] for j in a]
+        try:
+            local = op.local(m, *inputs, values[k], wrt=tuple(
+                p for p, j in enumerate(a) if wants[j])) if op.skips else \
+                op.local(m, *inputs, values[k])
+        except (ArithmeticError, ValueError, FloatingPointError):
+            return k
+        if not all(finite(x) for x, j in zip(local, a) if wants[j] and x is not None):
             return k
     return None

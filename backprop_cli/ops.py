@@ -293,7 +293,7 @@ ROWS: list[Op] = [
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
        kernel=math.pow, function=True, doc="a ** b (also a ^ b and pow(a, b))",
-       # Where these raise (b == 0 at a == 0, a <= 0 for d/db) the tape falls back to `local`.
+       # Where these raise (b == 0 at a == 0, a <= 0 for d/db) the loop, calling `local`, runs.
        local_formula=((operator.mul, "b", (math.pow, "a", (operator.sub, "b", 1.0))),
                       (operator.mul, "out", (math.log, "a")))),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,

@@ -1,9 +1,10 @@
 """Graph -> a flat scalar tape: the forward and backward passes for float programs, made fast.
 
-Both passes run without a Python-level loop. Each is one `list.extend(map(...))` over entries
-of the form f(W[p], W[q]): CPython appends each result before it fetches the next entry's
-inputs, so an entry may read anything computed before it. Everything else is a C-level map over
-positions fixed when the tape is built.
+Neither pass has a Python-level loop over the nodes. Where one node needs another's result,
+the pass is a `list.extend(map(...))` over entries of the form f(W[p], W[q]): CPython appends
+each result before it fetches the next entry's inputs, so an entry may read anything computed
+before it. Everything else is a C-level map over positions fixed when the tape is built; the
+Python-level loops that remain run once per group of nodes, not per node.
 
 Forward: W = the variables' values, then a pool (constants, and the one-argument functions of
 unary rows), then one entry per graph node in graph order, so W[base:] is the value list. A
@@ -47,6 +48,7 @@ ZERO = 0  # backward pool position of 0.0: the gradient of a node nothing flows 
 # (Neumaier), which would make the last bits depend on the path taken, so there the shares
 # are added with reduce.
 _add_up = sum if sys.version_info < (3, 12) else partial(reduce, operator.add)
+_ENTRIES, _CHAIN, _LEVEL = "entries", "chain", "level"  # the kinds of pass segments
 
 
 def _getter(positions: list[int]) -> Callable[[list], tuple]:
@@ -83,9 +85,9 @@ class Backward:
     pool: list[float]  # constants the partials read; values start at len(pool)
     # Local partials: (function, [getter or constant per argument], item to pick or None).
     groups: list[tuple[Callable, list, Callable | None]]
-    # The pass, in segments: (fns, a, b) entries fns[k](W[a[k]], W[b[k]]); a chain
-    # (g, partials): g times each partial in turn, every running product kept; or a level
-    # (fn, a, b, 0): fn of each gathered pair, none reading another.
+    # The pass, in segments (kind, f, a, b): _ENTRIES, f[k](W[a[k]], W[b[k]]) one after
+    # another; _CHAIN, W[a] times each partial in b(W) in turn, every running product kept;
+    # _LEVEL, f of each pair gathered by a and b, none reading another.
     segments: list[tuple]
     share_g: Callable  # the leaves' shares: products of these upstream gradients ...
     share_l: Callable  # ... and these partials
@@ -152,9 +154,10 @@ def run_forward(tape: Tape, w: list) -> list:
 
 
 def run_backward(tape: Tape, values: list, seed: float) -> list | None:
-    """d(output)/d(node) for every node, in graph order; None when some gradient comes out
-    non-finite (a partial that is infinite where no gradient flows, say), so the node-by-node
-    loop, which skips such nodes, decides. A partial that raises propagates."""
+    """d(output)/d(node) for every node, in graph order; None when a variable's gradient comes
+    out non-finite (a partial that is infinite where no gradient flows, say), so that the
+    node-by-node loop, which skips such nodes, decides. A partial that raises propagates (and
+    the caller falls back to that loop too)."""
     bk = tape.back
     w = bk.pool + values
     w.append(seed)
@@ -162,13 +165,13 @@ def run_backward(tape: Tape, values: list, seed: float) -> list | None:
         it = map(fn, *[g(w) if callable(g) else repeat(g) for g in arg_getters])
         w.extend(it if pick is None else map(pick, it))
     get = w.__getitem__
-    for seg in bk.segments:
-        if len(seg) == 3:
-            w.extend(map(call, seg[0], map(get, seg[1]), map(get, seg[2])))
-        elif len(seg) == 2:  # a chain: the running products, less the starting gradient
-            w.extend(islice(accumulate(chain((w[seg[0]],), seg[1](w)), mul), 1, None))
-        else:  # one level's steps of one op, all inputs already in W
-            w.extend(map(seg[0], seg[1](w), seg[2](w)))
+    for kind, f, a, b in bk.segments:
+        if kind is _ENTRIES:  # f: the op of each entry
+            w.extend(map(call, f, map(get, a), map(get, b)))
+        elif kind is _CHAIN:  # the running products of W[a] and each partial, less W[a]
+            w.extend(islice(accumulate(chain((w[a],), b(w)), mul), 1, None))
+        else:  # one level's steps of one op f, all inputs already in W
+            w.extend(map(f, a(w), b(w)))
     w.extend(map(mul, bk.share_g(w), bk.share_l(w)))
     w.extend(map(_add_up, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
     grads = list(bk.final(w))
@@ -221,7 +224,7 @@ def _backward(graph: Graph) -> Backward:
             try:
                 return const(fn(*[c[1] if c[0] == "lit" else pool[c[1]] for c in cols]))
             except (ArithmeticError, ValueError):
-                pass  # computed at run time, where the tape falls back to the local rule
+                pass  # left to run time, where it raises and the loop takes over
         g = groups.get(key)
         if g is None:
             g = groups[key] = [fn, [[] for _ in fargs], None]
@@ -320,9 +323,9 @@ def _backward(graph: Graph) -> Backward:
     built = []
     for fn, cols, pick in map(groups.__getitem__, order):
         # A constant that is the same in every call is repeated, not gathered.
-        built.append((fn, [_constant(c[0], pool) if len(set(c)) == 1 and
-                           _constant(c[0], pool) is not None else _getter(list(map(layout, c)))
-                           for c in cols], pick))
+        shared = [_constant(c[0], pool) if len(set(c)) == 1 else None for c in cols]
+        built.append((fn, [_getter(list(map(layout, c))) if s is None else s
+                           for c, s in zip(cols, shared)], pick))
     # A lone summand gets a 0.0 for company, so that every getter returns a tuple.
     terms = [itemgetter(*map(layout, into[j]), *([ZERO] if len(into[j]) == 1 else []))
              for j in leaves]
@@ -364,13 +367,14 @@ def _by_level(steps: list[tuple[Callable, int, int]], levels: list[int]) -> list
         while end < len(steps) and steps[end][0] is steps[k][0] and levels[end] == levels[k]:
             end += 1
         run = steps[k:end]
-        out.append((run[0][0], _getter([s[1] for s in run]), _getter([s[2] for s in run]), 0))
+        out.append((_LEVEL, run[0][0], _getter([s[1] for s in run]),
+                    _getter([s[2] for s in run])))
         k = end
     return out
 
 
-def _segments(steps: list[tuple[Callable, int, int]], first: int) -> list[tuple]:
-    """The pass's steps (fn, a, b), the k-th landing at W position first + k, cut into
+def _segments(steps: list[tuple[Callable, int, int]], start: int) -> list[tuple]:
+    """The pass's steps (fn, a, b), the k-th landing at W position start + k, cut into
     segments: runs of products each of which multiplies the one before it by a partial
     computed before the pass (a long chain such as relu(relu(x*w + b)*w + b)...) become one
     accumulate; the rest stay entries."""
@@ -379,18 +383,18 @@ def _segments(steps: list[tuple[Callable, int, int]], first: int) -> list[tuple]
     k = 0
     while k < len(steps):
         end = k + 1
-        while (end < len(steps) and steps[end][0] is mul and steps[end][1] == first + end - 1
-               and steps[end][2] < first):
+        while (end < len(steps) and steps[end][0] is mul and steps[end][1] == start + end - 1
+               and steps[end][2] < start):
             end += 1
-        if steps[k][0] is mul and steps[k][2] < first and end - k >= MIN_CHAIN:
+        if steps[k][0] is mul and steps[k][2] < start and end - k >= MIN_CHAIN:
             if plain:
-                out.append(tuple(map(list, zip(*plain))))
+                out.append((_ENTRIES, *map(list, zip(*plain))))
                 plain = []
-            out.append((steps[k][1], _getter([s[2] for s in steps[k:end]])))
+            out.append((_CHAIN, None, steps[k][1], _getter([s[2] for s in steps[k:end]])))
             k = end
         else:
             plain.append(steps[k])
             k += 1
     if plain:
-        out.append(tuple(map(list, zip(*plain))))
+        out.append((_ENTRIES, *map(list, zip(*plain))))
     return out

@@ -432,3 +432,10 @@ def test_head_through_a_shell_pipe_prints_one_line_and_no_error(tmp_path):
     assert proc.stdout.split() == ["id", "node", "op", "inputs", "value", "upstream", "local",
                                    "downstream", "gate"]
     assert proc.stderr == ""
+
+
+def test_json_writes_a_negative_zero_as_zero():
+    # relu(-sin(1)) is off: sin(x) receives 0 * -1 from its consumer, a negative zero.
+    nodes = json.loads(run("trace", "relu(-sin(x))", "x=1", "--json").stdout)["nodes"]
+    assert all(json.dumps(n["grad"]) != "-0.0" for n in nodes)
+    assert [n["grad"] for n in nodes] == [0.0, 0.0, 0.0, 1.0]

@@ -137,6 +137,10 @@ DOMAIN_ERRORS = [
                                   "(float64 holds numbers up to about 1.8e308)"), 1, 3),
     ("log(x)", ["x=1e-320"], ("domain error at column 1: the gradient with respect to x is not "
                              "finite; it first goes bad at log(x)"), 1, 6),
+    # the search for the culprit never differentiates the constant sqrt(0)
+    ("t = x/x; t + sqrt(0)", ["x=5e-324"], ("domain error at column 5: the gradient with "
+                                           "respect to x is not finite; it first goes bad at "
+                                           "x/x"), 5, 3),
     ("y", [], "name error at column 1: y has no value (bind it on the command line: y=VALUE)",
      1, 1),
     ("q = x + y; q * z", ["x=1", "y=2"], ("name error at column 16: z has no value "
