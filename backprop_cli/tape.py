@@ -92,6 +92,10 @@ class Backward:
     share_g: Callable  # the leaves' shares: products of these upstream gradients ...
     share_l: Callable  # ... and these partials
     leaf_terms: list[Callable]  # per leaf with a gradient: W -> the tuple of its summands
+    # Or, when many leaves each take many shares (a stack of 10^5 layers over 64 weights):
+    # per round r, W -> every leaf's r-th summand (0.0 past its last), added to running sums
+    # round by round, reading the shares in the order they were made instead of leaf by leaf.
+    leaf_rounds: list[Callable] | None
     final: Callable  # W -> every node's gradient, in graph order
     variables: Callable  # grads -> the variables' gradients
 
@@ -173,7 +177,13 @@ def run_backward(tape: Tape, values: list, seed: float) -> list | None:
         else:  # one level's steps of one op f, all inputs already in W
             w.extend(map(f, a(w), b(w)))
     w.extend(map(mul, bk.share_g(w), bk.share_l(w)))
-    w.extend(map(_add_up, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
+    if bk.leaf_rounds is None:
+        w.extend(map(_add_up, map(call, bk.leaf_terms, repeat(w)), repeat(0.0)))
+    else:
+        sums = [0.0] * len(bk.leaf_terms)
+        for summands in bk.leaf_rounds:
+            sums = list(map(operator.add, sums, summands(w)))
+        w.extend(sums)
     grads = list(bk.final(w))
     if not math.isfinite(sum(bk.variables(grads))):
         return None
@@ -329,13 +339,20 @@ def _backward(graph: Graph) -> Backward:
     # A lone summand gets a 0.0 for company, so that every getter returns a tuple.
     terms = [itemgetter(*map(layout, into[j]), *([ZERO] if len(into[j]) == 1 else []))
              for j in leaves]
+    rounds = None
+    counts = [len(into[j]) for j in leaves]
+    most = max(counts, default=0)
+    if len(leaves) >= MIN_GROUP and most >= MIN_ROUNDS and most * len(leaves) <= 1.25 * sum(counts):
+        # Padding with 0.0 changes no sum: a running sum from 0.0 is never -0.0.
+        rounds = [itemgetter(*[layout(into[j][r]) if r < len(into[j]) else ZERO
+                               for j in leaves]) for r in range(most)]
     laid = [(steps[k][0], layout(steps[k][1]), layout(steps[k][2])) for k in ranked]
     segments = _by_level(laid, [levels[k] for k in ranked]) if by_level else \
         _segments(laid, start["step"])
     return Backward(
         pool, built, segments,
         _getter([layout(g) for g, _ in shares]),
-        _getter([layout(p) for _, p in shares]), terms,
+        _getter([layout(p) for _, p in shares]), terms, rounds,
         _getter(list(map(layout, grad_at))), _getter(list(graph.variables.values())))
 
 
@@ -346,6 +363,7 @@ def _constant(slot: tuple, pool: list):
 
 MIN_CHAIN = 16  # below this, a chain's own set-up costs more than it saves
 MIN_GROUP = 16  # average steps per (level, op) for the level-by-level pass to pay off
+MIN_ROUNDS = 256  # summands per leaf for the round-by-round leaf sums to pay off
 
 
 def _levels(steps: list[tuple]) -> list[int]:

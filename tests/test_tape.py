@@ -183,3 +183,17 @@ def test_the_loop_differentiates_only_what_a_variable_needs_as_the_tape_does(pro
     grads = backward.backpropagate(graph, values)
     assert math.isfinite(grads[graph.variables["x"]])
     assert grads == loops(graph, at)[1]
+
+
+def test_many_shared_weights_sum_round_by_round_with_the_loops_numbers():
+    from backprop_cli import tape as T
+
+    layers = T.MIN_ROUNDS * 20  # 20 weights and 20 biases, each read MIN_ROUNDS times
+    text = "relu(" * layers + "x" + "".join(
+        f"*w{k % 20} + b{(7 * k) % 20})" for k in range(layers))
+    graph = parse(text)
+    at = {"x": 0.5, **{f"w{k}": 1.0 + (-1) ** k * 0.001 for k in range(20)},
+          **{f"b{k}": 0.001 * k for k in range(20)}}
+    assert graph.tape().back.leaf_rounds is not None
+    values = fwd.forward(graph, at)
+    assert backward.backpropagate(graph, values) == loops(graph, at)[1]
