@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import exits
-from .backward import backpropagate
-from .check import Check, Limits, cross_check, expectation, kinks
+from .checks.expectations import resolve as resolve_expectations
+from .checks.scalar import Check, Limits, cross_check, expectation, kinks
+from .engine.backward import backpropagate
+from .engine.forward import forward, is_array
 from .errors import BindingError, ShapeError
-from .expectations import resolve as resolve_expectations
-from .forward import forward, is_array
 from .graph import Graph
-from .parser import parse
+from .language.parser import parse
 
 EXIT_OK = exits.OK
 EXIT_CHECK_FAILED = exits.CHECK_FAILED
@@ -112,7 +112,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
 
     arrays = any(is_array(v) for v in bindings.values()) or is_array(output)
     if arrays:
-        from .array_check import array_kinks
+        from .checks.arrays import array_kinks
 
         for i, hits, total, convention in array_kinks(graph, values):
             where = "" if total == 1 else f" in {hits} of {total:,} entries"
@@ -121,7 +121,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     checks: dict[str, list[Check]] = {n: [] for n in names}
     if options.check and (options.sympy or options.numeric):
         if arrays:
-            from .array_check import cross_check_arrays
+            from .checks.arrays import cross_check_arrays
 
             checks = cross_check_arrays(graph, bindings, values, grads, names,
                                         sympy=options.sympy, numeric=options.numeric,
@@ -201,7 +201,7 @@ def _seed(graph: Graph, output: Any, seed: Any) -> Any:
 
 def _formulas(graph: Graph, names: list[str], options: Options) -> dict[str, str]:
     """sympy's derivative formula per variable, within the same limits as the check."""
-    from .check import _deadline, _Timeout, sympy_expressions
+    from .checks.scalar import _deadline, _Timeout, sympy_expressions
 
     limits = options.limits
     if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:

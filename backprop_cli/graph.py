@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from .errors import LimitError
-from .ops import CONST, VAR, Op
+from .ops.registry import CONST, VAR, Op
 
 MAX_NODES = 10_000_000  # far past any real program; stops a runaway input before memory does
 TEXT_LIMIT = 80  # longest node text shown whole; longer spans show their two ends
@@ -155,7 +155,7 @@ class Graph:
         once finished. None when the graph has no tape form."""
         cached = self.__dict__.get("_tape", _UNBUILT)
         if cached is _UNBUILT:
-            from .tape import build_tape
+            from .engine.tape import build_tape
 
             cached = self._tape = build_tape(self)
         return cached
@@ -181,7 +181,7 @@ class Graph:
         graph is not wide enough for batching to pay off."""
         cached = self.__dict__.get("_plan", _UNBUILT)
         if cached is _UNBUILT:
-            from .batched import plan
+            from .engine.batched import plan
 
             cached = self._plan = plan(self)
         return cached

@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
-from backprop_cli.backward import backpropagate
-from backprop_cli.forward import forward
-from backprop_cli.parser import parse
+from backprop_cli.engine.backward import backpropagate
+from backprop_cli.engine.forward import forward
+from backprop_cli.language.parser import parse
 
 
 def by_hand(W, x):

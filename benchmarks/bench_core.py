@@ -53,9 +53,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project under test, straight from the repo
 
-from backprop_cli.backward import backpropagate  # noqa: E402  (after the sys.path line)
-from backprop_cli.forward import forward  # noqa: E402
-from backprop_cli.parser import parse  # noqa: E402
+from backprop_cli.engine.backward import backpropagate  # noqa: E402  (after the sys.path line)
+from backprop_cli.engine.forward import forward  # noqa: E402
+from backprop_cli.language.parser import parse  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 

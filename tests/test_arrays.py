@@ -4,10 +4,10 @@ shape errors, and every array row's VJP against finite differences."""
 import numpy as np
 import pytest
 
-from backprop_cli.array_ops import array_samples
 from backprop_cli.errors import ArityError, DomainError, ShapeError
 from backprop_cli.evaluate import Options, evaluate
-from backprop_cli.ops import OPS, array_math
+from backprop_cli.ops.arrays import array_samples
+from backprop_cli.ops.registry import OPS, array_math
 
 W = np.array([[0.1, 0.5], [-0.3, 0.8]])
 x = np.array([0.2, 0.4])
@@ -331,7 +331,7 @@ def test_a_largest_entry_without_a_tie_is_no_kink():
 
 
 def test_a_check_cut_short_grades_the_entries_it_reached():
-    from backprop_cli.array_check import _grade
+    from backprop_cli.checks.arrays import _grade
 
     ours = np.array([[1.0, 2.0], [3.0, 4.0]])
     refs = np.array([[1.0, 2.0], [0.0, 0.0]])  # the second row was never reached
@@ -359,7 +359,7 @@ def test_a_wrong_vjp_is_caught(monkeypatch):
 # --- every scalar row works entry by entry on arrays, with the scalar path's numbers ----------
 
 def _elementwise_rows():
-    from backprop_cli.ops import ROWS
+    from backprop_cli.ops.registry import ROWS
 
     for op in ROWS:
         if op.vjp is None and op.samples and op.arity in (1, 2) and op.name != "pow" or \

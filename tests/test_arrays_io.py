@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from backprop_cli.arrays_io import load_array
 from backprop_cli.cli import cli
 from backprop_cli.errors import BindingError
+from backprop_cli.language.arrays_io import load_array
 
 W = np.array([[0.1, 0.5], [-0.3, 0.8]])
 

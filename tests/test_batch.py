@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop_cli import batch
+from backprop_cli.batch import runner as batch
 from backprop_cli.cli import cli
 
 LECTURE = '"(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3'
@@ -339,7 +339,7 @@ def test_the_report_owns_the_exit_code():
 def test_an_array_mismatch_names_the_entry_that_disagreed_most():
     import numpy as np
 
-    from backprop_cli.array_check import ArrayCheck
+    from backprop_cli.checks.arrays import ArrayCheck
 
     check = ArrayCheck("sympy", "fail", 7.5, 0.2, entries=4, total=4, worst=(1, 0))
     m = batch._mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)

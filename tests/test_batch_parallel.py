@@ -11,7 +11,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from backprop_cli import batch
+from backprop_cli.batch import runner as batch
 from backprop_cli.cli import cli
 
 TEMPLATES = [

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from backprop_cli import backward
-from backprop_cli import forward as fwd
-from backprop_cli.batched import MIN_NODES
-from backprop_cli.parser import parse
+from backprop_cli.engine import backward
+from backprop_cli.engine import forward as fwd
+from backprop_cli.engine.batched import MIN_NODES
+from backprop_cli.language.parser import parse
 
 
 def wide(terms: int) -> str:

@@ -10,9 +10,9 @@ import dataclasses
 import pytest
 from click.testing import CliRunner
 
-from backprop_cli import ops
 from backprop_cli.cli import cli
 from backprop_cli.evaluate import evaluate
+from backprop_cli.ops import registry as ops
 
 
 def swap_rule(monkeypatch, name: str, local) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backprop_cli.check import (
+from backprop_cli.checks.scalar import (
     Check,
     Limits,
     _last_digit_exponent,
@@ -14,7 +14,7 @@ from backprop_cli.check import (
     sympy_gradients,
 )
 from backprop_cli.evaluate import Options, evaluate
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
 
 
 @pytest.mark.parametrize("a, b, expected", [
@@ -137,8 +137,8 @@ def test_a_skipped_check_is_never_a_pass():
 def test_the_finite_difference_budget_is_honest():
     graph = parse("x*y + z")
     at = {"x": 1.0, "y": 2.0, "z": 3.0}
-    from backprop_cli.backward import backpropagate
-    from backprop_cli.forward import forward
+    from backprop_cli.engine.backward import backpropagate
+    from backprop_cli.engine.forward import forward
 
     values = forward(graph, at)
     grads = backpropagate(graph, values)
@@ -164,7 +164,7 @@ def test_check_fields_are_the_json_interface():
 def test_the_sympy_deadline_is_not_swallowed():
     import time
 
-    from backprop_cli.check import _deadline, _Timeout
+    from backprop_cli.checks.scalar import _deadline, _Timeout
 
     swallowed = 0
     t0 = time.monotonic()

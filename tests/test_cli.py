@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import backprop_cli
-from backprop_cli import cli as cli_module
 from backprop_cli.cli import cli
+from backprop_cli.commands import eval as eval_module
+from backprop_cli.commands import trace as trace_module
 
 LECTURE = ["(x+y)*z", "x=-2", "y=5", "z=-4"]
 SIGMOID = ["1/(1+exp(-(w0*x0 + w1*x1 + w2)))", "w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
@@ -88,7 +89,8 @@ def test_eval_json_sigmoid_neuron():
 
 
 def test_eval_rich_table(monkeypatch):
-    monkeypatch.setattr(cli_module, "use_rich", lambda plain: not plain)
+    for module in (eval_module, trace_module):
+        monkeypatch.setattr(module, "use_rich", lambda plain: not plain)
     out = run("eval", *LECTURE).stdout
     # the gradient column has the plain table's word
     assert "┃ name ┃ gradient ┃ sympy        ┃ finite-difference ┃" in out.splitlines()
@@ -99,7 +101,8 @@ def test_eval_rich_table(monkeypatch):
 
 
 def test_brackets_in_a_program_never_become_rich_markup(monkeypatch):
-    monkeypatch.setattr(cli_module, "use_rich", lambda plain: not plain)
+    for module in (eval_module, trace_module):
+        monkeypatch.setattr(module, "use_rich", lambda plain: not plain)
     program = "x*y  # [bold red]not markup[/bold red] [link=x]"
     out = run("eval", program, "x=1", "y=2").stdout
     assert "[bold red]not markup[/bold red] [link=x]" in out

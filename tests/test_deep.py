@@ -13,11 +13,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from backprop_cli.backward import backpropagate
 from backprop_cli.cli import cli
+from backprop_cli.engine.backward import backpropagate
+from backprop_cli.engine.forward import forward
 from backprop_cli.evaluate import Options, evaluate
-from backprop_cli.forward import forward
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
 
 N = 100_000
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from backprop_cli.cli import cli
 from backprop_cli.errors import ArityError, NameResolutionError, ParseError
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
 
 
 def fails(*argv: str, stdin: str | None = None) -> str:
@@ -316,7 +316,7 @@ def test_megabytes_of_garbage_end_at_the_first_bad_character():
 
 
 def test_a_program_over_the_size_limit_is_refused_before_parsing():
-    from backprop_cli.parser import MAX_SOURCE_BYTES
+    from backprop_cli.language.parser import MAX_SOURCE_BYTES
 
     t0 = time.perf_counter()
     stderr = fails("-", "x=1", stdin="x+" * (MAX_SOURCE_BYTES // 2 + 1))

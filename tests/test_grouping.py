@@ -8,9 +8,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from backprop_cli.cli import cli
+from backprop_cli.engine.grouping import agreement, group, resolve_patterns
 from backprop_cli.evaluate import Options, evaluate
-from backprop_cli.grouping import agreement, group, resolve_patterns
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
 
 NEURON = "1/(1+exp(-(w0*x0 + w1*x1 + w2)))"
 NEURON_AT = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}

@@ -42,7 +42,7 @@ def test_sigmoid_backward_pass_node_by_node():
     # The lecture's circuit, right to left: 1/x gets 1.00 and sends back -0.53 (= -1/1.37^2),
     # +1 passes it on, exp multiplies by e^-1 = 0.37 to get -0.20, the negation flips it to
     # 0.20, and the adds distribute 0.20 to both products.
-    from backprop_cli.trace import trace_rows
+    from backprop_cli.engine.trace import trace_rows
 
     result = evaluate("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
                       {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0})

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from backprop_cli.evaluate import evaluate
-from backprop_cli.ops import OPS, ROWS, SCALAR, array_math
+from backprop_cli.ops.registry import OPS, ROWS, SCALAR, array_math
 
 NON_LEAF = [op for op in ROWS if not op.is_leaf]
 # Rows whose samples are numbers: the scalar rules (array rows are tested on arrays elsewhere).
@@ -18,7 +18,7 @@ SCALAR_CASES = [(op.name, args) for op in SCALAR_ROWS for args in op.samples]
 
 def array_samples() -> dict:
     try:
-        from backprop_cli.array_ops import array_samples
+        from backprop_cli.ops.arrays import array_samples
     except ImportError:
         return {}
     return array_samples()

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from backprop_cli.ops import FUNCTIONS
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
+from backprop_cli.ops.registry import FUNCTIONS
 
 
 def number(value: float) -> str:
@@ -182,7 +182,7 @@ PYTHON_AGREES = [
 
 @pytest.mark.parametrize("source, python", PYTHON_AGREES)
 def test_precedence_matches_python_on_numbers(source, python):
-    from backprop_cli.forward import forward
+    from backprop_cli.engine.forward import forward
 
     graph = parse(source)
     assert forward(graph, {})[graph.output] == python
@@ -248,8 +248,8 @@ def test_variable_order_is_order_of_first_read():
 
 
 def test_every_operator_spelling_in_the_registry_lexes_as_one_token():
-    from backprop_cli.lexer import AUGMENTED, scan
-    from backprop_cli.ops import INFIX, PREFIX
+    from backprop_cli.language.lexer import AUGMENTED, scan
+    from backprop_cli.ops.registry import INFIX, PREFIX
 
     for spelling in {*INFIX, *PREFIX, *AUGMENTED}:
         kinds, texts, _ = scan(f"a {spelling} b")

@@ -17,10 +17,10 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 from test_parser import number, sexpr
 
-from backprop_cli.check import Limits
+from backprop_cli.checks.scalar import Limits
 from backprop_cli.evaluate import Options, evaluate
-from backprop_cli.ops import BP_ATOM, BP_UNARY, CONSTANTS
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
+from backprop_cli.ops.registry import BP_ATOM, BP_UNARY, CONSTANTS
 
 VARIABLES = ("a", "b", "c")
 
@@ -233,8 +233,8 @@ def test_gradients_are_linear(f, g, at, alpha, beta):
 
 @given(expressions(VARIABLES), points)
 def test_asking_twice_gives_the_same_gradients(program, at):
-    from backprop_cli.backward import backpropagate
-    from backprop_cli.forward import forward
+    from backprop_cli.engine.backward import backpropagate
+    from backprop_cli.engine.forward import forward
 
     graph = parse(program)
     values = forward(graph, at)

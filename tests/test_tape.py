@@ -8,11 +8,11 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from test_properties import VARIABLES, programs, routed
 
-from backprop_cli import backward
-from backprop_cli import forward as fwd
+from backprop_cli.engine import backward
+from backprop_cli.engine import forward as fwd
 from backprop_cli.errors import DomainError
-from backprop_cli.ops import ROWS, SCALAR, formula_value
-from backprop_cli.parser import parse
+from backprop_cli.language.parser import parse
+from backprop_cli.ops.registry import ROWS, SCALAR, formula_value
 
 
 @pytest.mark.parametrize("op", [r for r in ROWS if r.kernel is not None], ids=lambda r: r.name)
@@ -103,7 +103,7 @@ def test_every_local_formula_is_its_rows_local_rule(op):
 
 
 def test_a_partial_that_raises_where_nothing_flows_falls_back_to_the_loop():
-    from backprop_cli import tape as T
+    from backprop_cli.engine import tape as T
 
     # sqrt'(0) is infinite, but relu(x) = 0 sends nothing back through the sqrt: the tape's
     # bulk pass computes the partial anyway and raises, and the loop (which skips the node)
@@ -149,7 +149,7 @@ def test_the_tape_gives_the_loops_numbers_to_the_last_bit(program, at):
 
 @pytest.mark.parametrize("step", ["relu(h*w + b)", "tanh(h)*w - b", "sigmoid(h*w)*2 + b"])
 def test_a_long_chain_runs_as_running_products_with_the_loops_numbers(step):
-    from backprop_cli import tape as T
+    from backprop_cli.engine import tape as T
 
     graph = parse("h = x\n" + f"h = {step}\n" * 40)
     at = {"x": 0.3, "w": 1.1, "b": 0.05}
@@ -186,7 +186,7 @@ def test_the_loop_differentiates_only_what_a_variable_needs_as_the_tape_does(pro
 
 
 def test_many_shared_weights_sum_round_by_round_with_the_loops_numbers():
-    from backprop_cli import tape as T
+    from backprop_cli.engine import tape as T
 
     layers = T.MIN_ROUNDS * 20  # 20 weights and 20 biases, each read MIN_ROUNDS times
     text = "relu(" * layers + "x" + "".join(

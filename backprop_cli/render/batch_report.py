@@ -13,7 +13,7 @@ import re
 import tempfile
 from typing import IO, Any
 
-from ..batch import BatchReport, CaseResult
+from ..batch.runner import BatchReport, CaseResult
 from . import numbers
 
 METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",

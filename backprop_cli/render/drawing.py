@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.forward import is_array
+from ..engine.trace import TraceRow, trace_rows
 from ..errors import LimitError
-from ..forward import is_array
 from ..graph import Graph
-from ..trace import TraceRow, trace_rows
 from . import numbers
 
 MAX_DRAWN_NODES = 2_000  # past this a drawing is unreadable

@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from ..forward import is_array
+from ..engine.forward import is_array
 from . import numbers
 from .drawing import SINK, Picture, node_key
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..jacobian import Jacobian
+from ..engine.jacobian import Jacobian
 from . import numbers
 
 

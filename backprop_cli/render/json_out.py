@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..engine.forward import is_array
+from ..engine.trace import TraceRow
 from ..evaluate import Result
-from ..forward import is_array
-from ..trace import TraceRow
 
 
 def plain(x: Any) -> Any:

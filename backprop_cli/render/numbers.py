@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..check import Check
-from ..forward import is_array
+from ..checks.scalar import Check
+from ..engine.forward import is_array
 
 FULL_ARRAY_ENTRIES = 64  # arrays up to this size print in full; larger ones are summarised
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ..engine.trace import TraceRow
 from ..evaluate import Result
-from ..trace import TraceRow
 from . import numbers
 
 

@@ -6,8 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..engine.trace import TraceRow
 from ..evaluate import Result
-from ..trace import TraceRow
 from . import numbers
 from .plain import check_columns, has_arrays, verdict
 

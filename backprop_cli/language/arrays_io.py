@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import BindingError
+from ..errors import BindingError
 
 FORMATS = (".npy", ".npz", ".json", ".csv")
 

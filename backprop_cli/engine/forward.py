@@ -7,9 +7,9 @@ from collections.abc import Collection, Mapping
 from itertools import count
 from typing import Any
 
-from .errors import DomainError, NameResolutionError
-from .graph import Graph
-from .ops import SCALAR, array_math
+from ..errors import DomainError, NameResolutionError
+from ..graph import Graph
+from ..ops.registry import SCALAR, array_math
 from .tape import run_forward as run_tape_forward
 
 
@@ -49,7 +49,7 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
     m = math_of(bindings.values())
     if m.is_array:
         values = leaf_values(graph, bindings)
-        from .shapes import infer_shapes
+        from ..ops.shapes import infer_shapes
 
         infer_shapes(graph, bindings)  # shape errors name both shapes before anything runs
         # Underflow to 0 (exp of a very negative score) is the right answer, not an error.

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import DomainError
+from ..errors import DomainError
+from ..graph import Graph
+from ..ops.registry import SCALAR
+from ..ops.shapes import unbroadcast  # trace.py and others import it from here
 from .forward import all_finite, domain_error, is_array, math_of
-from .graph import Graph
-from .ops import SCALAR
-from .shapes import unbroadcast  # trace.py and others import it from here
 from .tape import run_backward as run_tape_backward
 
 

@@ -231,7 +231,7 @@ def _extreme_branch(pick):
 def _extreme_forward(pick):
     def forward(m, *args):
         if m.is_array:
-            from .array_ops import extreme_forward
+            from .arrays import extreme_forward
 
             return extreme_forward(m, pick is max, args)
         return pick(args)
@@ -241,7 +241,7 @@ def _extreme_forward(pick):
 def _array_rule(name: str):
     """A rule that lives in array_ops, which works on numpy arrays: looked up when called."""
     def rule(*args):
-        from . import array_ops as rows
+        from . import arrays as rows
 
         return getattr(rows, name)(*args)
     return rule
@@ -412,8 +412,3 @@ def register(op: Op, *, function: bool = True) -> Op:
             if alias.isidentifier():
                 FUNCTIONS[alias] = op
     return op
-
-
-# The array rows (matrix product, reductions, softmax, ...) register themselves; importing them
-# here keeps the registry complete whenever the parser runs. They import no numpy until used.
-from . import array_ops  # noqa: E402,F401

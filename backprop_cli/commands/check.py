@@ -8,10 +8,10 @@ import time
 
 import click
 
-from .cli import CONTEXT, cli, report_errors
+from .common import CONTEXT, report_errors
 
 
-@cli.command("check", context_settings={**CONTEXT, "ignore_unknown_options": False})
+@click.command("check", context_settings={**CONTEXT, "ignore_unknown_options": False})
 @click.argument("case_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(["auto", "text", "jsonl"]), default="auto",
               show_default=True, help="Case format; auto reads a line starting with '{' as JSON.")
@@ -57,8 +57,8 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
       {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
     """
-    from . import batch
-    from .render import batch_report as out
+    from ..batch import runner as batch
+    from ..render import batch_report as out
 
     if dask and jobs:
         raise click.UsageError("--dask and --jobs do not mix: the cluster decides the workers")
@@ -142,7 +142,7 @@ def _terminal(stream) -> bool:
 
 
 def _open(kind, path: str):
-    from .errors import BackpropError
+    from ..errors import BackpropError
 
     try:
         return kind(path)

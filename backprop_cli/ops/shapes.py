@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import ShapeError
+from ..errors import ShapeError
 
 if TYPE_CHECKING:  # the registry imports this module, so the graph may not exist yet
-    from .graph import Graph
+    from ..graph import Graph
 
 Shape = tuple[int, ...]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ops import BP_MUL, Op, register
+from .registry import BP_MUL, Op, register
 from .shapes import Mismatch, axis_of, broadcast, fmt, reduced, unbroadcast
 
 # --- helpers ------------------------------------------------------------------------------

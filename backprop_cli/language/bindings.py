@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import BindingError
-from .ops import CONSTANTS, FUNCTIONS
+from ..errors import BindingError
+from ..ops.registry import CONSTANTS, FUNCTIONS
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 # ndarray allows 64 dimensions, but numpy's ufunc reductions and iterators stop at 32.

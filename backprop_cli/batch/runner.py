@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from . import exits, expectations
-from .check import SYMPY_SECONDS, Limits
-from .deadline import Deadline
-from .errors import BackpropError, BindingError, ParseError, file_error
+from .. import exits
+from ..checks import expectations
+from ..checks.scalar import SYMPY_SECONDS, Limits
+from ..deadline import Deadline
+from ..errors import BackpropError, BindingError, ParseError, file_error
 
 STATUSES = ("pass", "fail", "error", "timeout")
 DEFAULT_TIMEOUT = 60.0  # seconds per case; sympy's own limit (check.SYMPY_SECONDS) is lower
@@ -163,7 +164,7 @@ def read_cases(lines: Iterable[bytes | str], fmt: str = "auto") -> Iterator[Case
 
 
 def _text_case(index: int, lineno: int, text: str) -> Case | None:
-    from .bindings import is_binding, parse_bindings
+    from ..language.bindings import is_binding, parse_bindings
 
     try:
         words = split_words(text)
@@ -216,7 +217,7 @@ def split_words(text: str) -> list[str]:
 def _json_case(index: int, lineno: int, text: str) -> Case:
     import json
 
-    from .bindings import parse_binding
+    from ..language.bindings import parse_binding
 
     try:
         obj = json.loads(text, parse_float=_Number, parse_int=_Number)
@@ -324,7 +325,7 @@ class CaseTimeout(BaseException):
 
 def warm_up(settings: Settings) -> None:
     """Import what the cases need before any case's clock starts (sympy takes ~0.3 s)."""
-    from . import evaluate  # noqa: F401
+    from .. import evaluate  # noqa: F401
 
     if settings.sympy:
         import sympy  # noqa: F401
@@ -336,7 +337,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
         kind, message, detail = case.problem
         return CaseResult(case.index, case.line, case.id, case.program, "error",
                           kind=kind, message=_prefix(settings.origin, message), detail=detail)
-    from .evaluate import Options, evaluate
+    from ..evaluate import Options, evaluate
 
     limit = settings.timeout or 0
     sympy_seconds = min(SYMPY_SECONDS, limit) if limit else SYMPY_SECONDS
@@ -377,7 +378,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
 
 
 def _outcome(case: Case, result, seconds: float) -> CaseResult:
-    from .render.json_out import plain
+    from ..render.json_out import plain
 
     checks = []
     mismatches = []
@@ -402,7 +403,7 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
 
 def _mismatch(name: str, gradient: Any, c) -> Mismatch:
     """For an array, the entry that disagreed most, named like W[1,0]."""
-    from .forward import is_array
+    from ..engine.forward import is_array
 
     if is_array(gradient):
         worst = getattr(c, "worst", None)

@@ -10,10 +10,10 @@ program's output is the value of the last statement.
 
 from __future__ import annotations
 
-from .errors import ArityError, LimitError, NameResolutionError, ParseError
-from .graph import Graph
+from ..errors import ArityError, LimitError, NameResolutionError, ParseError
+from ..graph import Graph
+from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
 from .lexer import AUGMENTED, Token, bad_character, scan
-from .ops import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 

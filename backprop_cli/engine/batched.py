@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import Graph
-from .ops import Op, array_math
+from ..graph import Graph
+from ..ops.registry import Op, array_math
 
 MIN_NODES = 8_192  # below this the numpy import and per-group overhead cannot pay off
 MIN_GROUP = 128  # average op nodes per (level, op) group for batching to win

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .deadline import Deadline
-from .errors import BackpropError
-from .forward import forward, is_array
-from .graph import Graph
+from ..deadline import Deadline
+from ..engine.forward import forward, is_array
+from ..errors import BackpropError
+from ..graph import Graph
 
 SYMPY_RTOL = 1e-9
 SYMPY_ATOL = 1e-12

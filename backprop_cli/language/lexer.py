@@ -8,8 +8,8 @@ from itertools import accumulate, compress, repeat
 from operator import is_not, itemgetter
 from typing import NamedTuple
 
-from .errors import ParseError
-from .ops import INFIX, PREFIX
+from ..errors import ParseError
+from ..ops.registry import INFIX, PREFIX
 
 
 class Token(NamedTuple):

@@ -39,8 +39,8 @@ from functools import partial, reduce
 from itertools import accumulate, chain, islice, repeat
 from operator import call, itemgetter, mul
 
-from .graph import Graph
-from .ops import SCALAR
+from ..graph import Graph
+from ..ops.registry import SCALAR
 
 ZERO = 0  # backward pool position of 0.0: the gradient of a node nothing flows back to
 # A leaf's gradient is the sum of its shares, added one by one in the loop's order, as the

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BackpropError
-from .graph import Graph
-from .ops import OPS
+from ..errors import BackpropError
+from ..graph import Graph
+from ..ops.registry import OPS
 
 T = "t"  # the pattern's one free operand
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BindingError, LimitError
-from .graph import Graph
+from ..errors import BindingError, LimitError
+from ..graph import Graph
 
 MAX_ENTRIES = 4096  # rows x columns of one printed block
 
@@ -60,8 +60,8 @@ def find_node(graph: Graph, spec: str) -> int:
 
 def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
     """d(node i)/d(each input) as explicit matrices. Raises LimitError for large shapes."""
-    from .ops import array_math
-    from .shapes import unbroadcast
+    from ..ops.registry import array_math
+    from ..ops.shapes import unbroadcast
 
     m = array_math()
     np = m.np

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..graph import Graph
 from .backward import math_of, unbroadcast
 from .forward import is_array
-from .graph import Graph
 
 
 @dataclass(frozen=True)

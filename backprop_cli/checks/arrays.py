@@ -25,7 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .check import (
+from ..engine.forward import forward, is_array
+from ..errors import BackpropError
+from ..graph import Graph
+from ..ops.shapes import infer_shapes, size
+from .scalar import (
     FD_ATOL,
     FD_RTOL,
     FD_STEP,
@@ -39,10 +43,6 @@ from .check import (
     compare,
     variables_through,
 )
-from .errors import BackpropError
-from .forward import forward, is_array
-from .graph import Graph
-from .shapes import infer_shapes, size
 
 SYMPY_MAX_ENTRIES = 64  # variable entries in all: each is one symbolic derivative
 FD_FULL_ENTRIES = 64  # variables this small get every entry checked
@@ -151,7 +151,7 @@ def node_expressions(graph: Graph, leaves: dict[int, Any], base: list | None = N
     marked in `only` are rebuilt and the rest are taken from `base`."""
     import sympy as sp
 
-    from .array_ops import _entrywise
+    from ..ops.arrays import _entrywise
 
     exprs: list = list(base) if base is not None else [None] * len(graph)
     for i, e in leaves.items():

@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from . import exits
-from .cli import (
+from .. import exits
+from ..errors import BackpropError
+from .common import (
     CONTEXT,
-    cli,
     parse_binding_words,
     program_options,
     read_program,
@@ -18,7 +18,6 @@ from .cli import (
     run_program,
     use_rich,
 )
-from .errors import BackpropError
 
 FORMATS = ("text", "svg", "png", "dot", "mermaid", "html")
 EXTENSIONS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
@@ -34,31 +33,6 @@ def pick_format(fmt: str | None, output: str | None) -> str:
     return "text"
 
 
-def grouped_program(source: str, bindings, groups: tuple[str, ...]):
-    """(graph with the requested gates grouped, a note for stderr, the gates' node ids).
-
-    Both granularities are run, so the note can say the grouped gates give the same gradients
-    as the graph as written.
-    """
-    from .evaluate import Options, evaluate
-    from .grouping import agreement, group, resolve_patterns
-    from .parser import parse
-
-    patterns = resolve_patterns(groups)
-    written = parse(source)
-    grouped = group(written, patterns)
-    if not grouped.gates:
-        return written, grouped.summary(), frozenset()
-    plain = evaluate(written, bindings, Options(check=False))
-    gated = evaluate(grouped.graph, bindings, Options(check=False))
-    same, worst = agreement(plain.gradients, gated.gradients)
-    verdict = (f"gradients equal the ungrouped graph's (largest relative difference "
-               f"{worst:.1e})" if same else
-               f"warning: gradients differ from the ungrouped graph's (relative {worst:.1e})")
-    return (grouped.graph, f"{grouped.summary()}; {verdict}",
-            frozenset(g.id for g in grouped.gates))
-
-
 def group_option(fn):
     return click.option(
         "--group", "groups", multiple=True, metavar="PATTERN",
@@ -66,7 +40,7 @@ def group_option(fn):
              "(repeatable or comma-separated), e.g. 1/(1+exp(-t)) -> sigmoid(t).")(fn)
 
 
-@cli.command("graph", context_settings=CONTEXT)
+@click.command("graph", context_settings=CONTEXT)
 @program_options
 @click.option("-o", "--output", metavar="FILE",
               help="Write to FILE; the format follows its extension (.svg .png .dot .mmd "
@@ -100,8 +74,8 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
       backprop graph "max(x, y) + x*y" x=3 y=-1 --roles -o gates.html
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
     """
-    from .evaluate import Options
-    from .render import drawing
+    from ..evaluate import Options
+    from ..render import drawing
 
     fmt = pick_format(fmt, output)
     if fmt == "png" and not output and sys.stdout.isatty():
@@ -131,10 +105,10 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
 
 def _draw(pic, fmt: str, engine: str, program: str, plain: bool, output: str | None):
     """The bytes to write; None when the text view was printed to the terminal already."""
-    from .render import drawing
+    from ..render import drawing
 
     if fmt == "text":
-        from .render import graph_text
+        from ..render import graph_text
 
         if not output and use_rich(plain):
             from rich.console import Console
@@ -147,7 +121,7 @@ def _draw(pic, fmt: str, engine: str, program: str, plain: bool, output: str | N
     dot = drawing.to_dot(pic)
     if fmt == "dot":
         return dot.encode("utf-8")
-    from .render.layout import find_engine, render
+    from ..render.layout import find_engine, render
 
     drawing.check_layout_size(pic)
     chosen = find_engine(engine)
@@ -156,6 +130,6 @@ def _draw(pic, fmt: str, engine: str, program: str, plain: bool, output: str | N
     svg = render(dot, "svg", chosen)
     if fmt == "svg":
         return svg
-    from .render.graph_html import to_html
+    from ..render.graph_html import to_html
 
     return to_html(pic, svg.decode("utf-8"), program).encode("utf-8")

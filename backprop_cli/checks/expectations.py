@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import BindingError
+from ..errors import BindingError
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,225 @@
+"""What every command shares: program and output options, reading a program, error reporting."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+from .. import exits
+from ..errors import BackpropError, BindingError, file_error
+
+EXIT_INTERNAL = exits.INTERNAL
+EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
+
+_OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
+
+CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
+           "max_content_width": 100}
+
+
+def report_errors(fn: Callable) -> Callable:
+    """Turn the project's errors into one clear message on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
+            return result
+        except BrokenPipeError:
+            broken_pipe()
+        except BackpropError as err:
+            click.echo(err.render(), err=True)
+            sys.exit(exits.BAD_INPUT)
+        except RecursionError:  # pragma: no cover - nothing recurses on user input
+            click.echo("error: the input is nested too deeply", err=True)
+            sys.exit(exits.BAD_INPUT)
+        except MemoryError:
+            click.echo("error: out of memory: the input is too large", err=True)
+            sys.exit(exits.BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(exits.INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                broken_pipe()
+            raise
+        except Exception as exc:  # never a traceback: one line, and a distinct exit code
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)",
+                       err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def broken_pipe() -> NoReturn:
+    """The reader went away (`| head -1`): stop quietly with the shell's code for SIGPIPE.
+
+    Standard output is pointed at /dev/null first, so the interpreter's last flush of what is
+    still buffered cannot fail again and print "Exception ignored" on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test runner's buffer)
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
+def program_options(fn: Callable) -> Callable:
+    """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
+    fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
+                      allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
+    fn = click.argument("words", nargs=-1, type=click.UNPROCESSED,
+                        metavar="PROGRAM [NAME=VALUE]...")(fn)
+    return fn
+
+
+def output_options(fn: Callable) -> Callable:
+    fn = click.option("--precision", type=click.IntRange(1, 17), default=6, show_default=True,
+                      help="Significant digits in tables (JSON is always full precision).")(fn)
+    fn = click.option("--plain", is_flag=True,
+                      help="Plain text even on a terminal (the default when piped).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")(fn)
+    return fn
+
+
+def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str, str, list[str]]:
+    """(program text, where it came from, binding words)."""
+    words = list(words)
+    # Unknown options reach us as words, since a program may start with '-'. A binding never
+    # starts with '--'; a program spelled like `--name` is taken for a mistyped option.
+    skip = int(program_file is None and bool(words) and not _OPTION_LIKE.match(words[0]))
+    unknown = [w for w in words[skip:] if w.startswith("--")]
+    if unknown:
+        hint = "see --help"
+        if program_file is None and unknown[0] is words[0]:
+            hint += "; a program that starts with two minus signs needs a space: - -x"
+        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}", hint=hint)
+    if program_file is not None:
+        return _read_text(program_file), program_file, words
+    if not words:
+        raise BackpropError("no program given",
+                            hint='e.g. backprop eval "(x+y)*z" x=-2 y=5 z=-4')
+    first, rest = words[0], words[1:]
+    if first == "-":
+        return _read_text("-"), "<stdin>", rest
+    return first, "", rest
+
+
+def _read_text(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except UnicodeDecodeError:
+        raise BackpropError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise file_error(path, exc) from None
+
+
+def parse_binding_words(words: list[str]):
+    from ..language.bindings import is_binding, parse_bindings
+
+    for k, w in enumerate(words):
+        if is_binding(w):
+            continue
+        # `x = 3` arrives as three words (`x =3`, `x= 3` as two): show them and how to join.
+        prev = words[k - 1] if k else ""
+        nxt = words[k + 1] if k + 1 < len(words) else ""
+        spaced = None
+        if prev.endswith("=") and is_binding(prev):
+            spaced = f"{prev} {w}"
+        elif nxt.startswith("="):
+            spaced = " ".join(words[k:k + 3]) if nxt == "=" else f"{w} {nxt}"
+        if spaced is not None:
+            raise BindingError(f"{spaced!r} has spaces around '='",
+                               hint=f"write {spaced.replace(' ', '')} as one word")
+        if "=" in w[1:]:
+            parse_bindings([w])  # NAME=VALUE in shape: it says what is wrong with the name
+        hint = "write NAME=VALUE with no spaces, e.g. x=-2"
+        if k == 0 and w.startswith("="):
+            hint = 'quote a program that has spaces: "q = x + y; q * z"'
+        raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
+    return parse_bindings(words)
+
+
+def run_program(source: str, origin: str, bindings, options, groups: tuple[str, ...] = ()):
+    """Group (if asked) and evaluate; bad input prints its error, prefixed by where the program
+    came from, and exits 2. Returns (result, the grouped gates' ids) after printing warnings."""
+    from ..evaluate import evaluate
+
+    gates: frozenset[int] = frozenset()
+    program = source
+    try:
+        if groups:
+            program, note, gates = grouped_program(source, bindings, groups)
+            click.echo(f"note: {note}", err=True)
+        result = evaluate(program, bindings, options)
+    except BackpropError as err:
+        click.echo(err.render(origin or None), err=True)
+        sys.exit(exits.BAD_INPUT)
+    warn(result.warnings)
+    return result, gates
+
+
+def use_rich(plain: bool) -> bool:
+    return not plain and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def warn(lines) -> None:
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+def emit_json(data: dict) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def parse_expect(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """--expect NAME=NUMBER words -> (NAME, number text) pairs, in order and all kept:
+    `evaluate` judges them by the rules a case file's expectations follow (expectations.py)."""
+    from ..checks.expectations import EVAL, split
+
+    return tuple(split(item, EVAL) for item in items)
+
+
+def grouped_program(source: str, bindings, groups: tuple[str, ...]):
+    """(graph with the requested gates grouped, a note for stderr, the gates' node ids).
+
+    Both granularities are run, so the note can say the grouped gates give the same gradients
+    as the graph as written.
+    """
+    from ..engine.grouping import agreement, group, resolve_patterns
+    from ..evaluate import Options, evaluate
+    from ..language.parser import parse
+
+    patterns = resolve_patterns(groups)
+    written = parse(source)
+    grouped = group(written, patterns)
+    if not grouped.gates:
+        return written, grouped.summary(), frozenset()
+    plain = evaluate(written, bindings, Options(check=False))
+    gated = evaluate(grouped.graph, bindings, Options(check=False))
+    same, worst = agreement(plain.gradients, gated.gradients)
+    verdict = (f"gradients equal the ungrouped graph's (largest relative difference "
+               f"{worst:.1e})" if same else
+               f"warning: gradients differ from the ungrouped graph's (relative {worst:.1e})")
+    return (grouped.graph, f"{grouped.summary()}; {verdict}",
+            frozenset(g.id for g in grouped.gates))

@@ -1,0 +1,27 @@
+"""The op registry: one row per op (registry.py for the scalar rows, arrays.py for the array rows).
+
+Importing the package registers every row, so the parser always sees the whole table.
+"""
+
+from . import arrays as _arrays  # noqa: F401  (registers the array rows)
+from .registry import (
+    BP_ADD,
+    BP_ATOM,
+    BP_MUL,
+    BP_POW,
+    BP_UNARY,
+    CONST,
+    CONSTANTS,
+    FUNCTIONS,
+    INFIX,
+    OPS,
+    PREFIX,
+    ROWS,
+    SCALAR,
+    VAR,
+    Op,
+    array_math,
+)
+
+__all__ = ["BP_ADD", "BP_ATOM", "BP_MUL", "BP_POW", "BP_UNARY", "CONST", "CONSTANTS", "FUNCTIONS",
+           "INFIX", "OPS", "PREFIX", "ROWS", "SCALAR", "VAR", "Op", "array_math"]
