@@ -104,7 +104,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     values = forward(graph, bindings)
     output = values[graph.output]
     seed = _seed(graph, output, options.seed)
-    grads = backpropagate(graph, values, seed)
+    grads = backpropagate(graph, values, seed, wrt=names if options.wrt is not None else None)
 
     for i, convention in kinks(graph, values):
         warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable point; "

@@ -17,8 +17,6 @@ MAX_NODES = 10_000_000  # far past any real program; stops a runaway input befor
 TEXT_LIMIT = 80  # longest node text shown whole; longer spans show their two ends
 
 
-_UNBUILT = object()
-
 
 @dataclass(frozen=True)
 class Node:
@@ -149,42 +147,6 @@ class Graph:
         return self
 
     # --- reading ----------------------------------------------------------------------
-
-    def tape(self):
-        """The scalar tape (tape.py), built on first use and kept: the graph no longer changes
-        once finished. None when the graph has no tape form."""
-        cached = self.__dict__.get("_tape", _UNBUILT)
-        if cached is _UNBUILT:
-            from .engine.tape import build_tape
-
-            cached = self._tape = build_tape(self)
-        return cached
-
-    def wants(self) -> bytearray:
-        """For each node, 1 if some variable flows into it: only those need a gradient (a
-        constant subexpression such as sqrt(0) is never differentiated). Built once, kept."""
-        cached = self.__dict__.get("_wants")
-        if cached is None:
-            cached = bytearray(len(self.ops))
-            for i in self.variables.values():
-                cached[i] = 1
-            for i, a in enumerate(self.args):
-                for j in a:
-                    if cached[j]:
-                        cached[i] = 1
-                        break
-            self._wants = cached
-        return cached
-
-    def plan(self):
-        """The level-batched plan (batched.py), built on first use and kept; None when the
-        graph is not wide enough for batching to pay off."""
-        cached = self.__dict__.get("_plan", _UNBUILT)
-        if cached is _UNBUILT:
-            from .engine.batched import plan
-
-            cached = self._plan = plan(self)
-        return cached
 
     def node(self, i: int) -> Node:
         return Node(i, self.ops[i], self.args[i], self.names.get(i), self.consts.get(i),

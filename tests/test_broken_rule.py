@@ -16,10 +16,9 @@ from backprop_cli.ops import registry as ops
 
 
 def swap_rule(monkeypatch, name: str, local) -> None:
-    """Replace the row `name` with a copy whose local rule is `local`, wherever it is looked up.
-    The row's formula for the rule (`local_formula`, which the scalar tape evaluates instead
-    of calling `local`) goes too: the broken rule is the row's only statement of its gradient."""
-    broken = dataclasses.replace(ops.OPS[name], local=local, local_formula=None)
+    """Replace the row `name` with a copy whose local rule is `local`, wherever it is looked up:
+    the row's one statement of its gradient, which every path reads."""
+    broken = dataclasses.replace(ops.OPS[name], local=local)
     monkeypatch.setitem(ops.OPS, name, broken)
     if name in ops.FUNCTIONS:
         monkeypatch.setitem(ops.FUNCTIONS, name, broken)

@@ -10,7 +10,6 @@ from typing import Any
 from ..errors import DomainError, NameResolutionError
 from ..graph import Graph
 from ..ops.registry import SCALAR, array_math
-from .tape import run_forward as run_tape_forward
 
 
 def is_array(value: Any) -> bool:
@@ -47,8 +46,8 @@ def math_of(values: Collection):
 def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
     """Values of all nodes, in node order. Raises DomainError naming the node that failed."""
     m = math_of(bindings.values())
+    values = leaf_values(graph, bindings)
     if m.is_array:
-        values = leaf_values(graph, bindings)
         from ..ops.shapes import infer_shapes
 
         infer_shapes(graph, bindings)  # shape errors name both shapes before anything runs
@@ -56,45 +55,9 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
         with m.np.errstate(all="raise", under="ignore"):
             _run(graph, values, m)
     else:
-        values = _run_batched(graph, bindings) or _run_tape(graph, bindings)
-        if values is None:  # no tape form, or an unbound name (which leaf_values reports)
-            values = leaf_values(graph, bindings)
-            _run(graph, values, SCALAR)
+        _run(graph, values, m)
     check_finite(graph, values, m)
     return values
-
-
-def _run_batched(graph: Graph, bindings: Mapping[str, Any]) -> list | None:
-    """Wide programs, one numpy call per (level, op); None when not worth it or when a
-    floating-point exception needs the node-by-node passes to name its node."""
-    plan = graph.plan()
-    if plan is None:
-        return None
-    from .batched import run_forward
-
-    try:
-        return run_forward(plan, leaf_values(graph, bindings))
-    except (ArithmeticError, ValueError, FloatingPointError):
-        return None
-
-
-def _run_tape(graph: Graph, bindings: Mapping[str, Any]) -> list | None:
-    """The scalar forward pass on the graph's tape (tape.py); None when there is none or a
-    name is unbound."""
-    tape = graph.tape()
-    if tape is None:
-        return None
-    try:
-        w = tape.leaves(bindings)
-    except KeyError:
-        return None
-    try:
-        run_tape_forward(tape, w)
-    except (ArithmeticError, ValueError) as exc:
-        failed = len(w) - tape.base
-        values = w[tape.base:] + [0.0] * (len(graph) - failed)  # computed so, for the message
-        raise domain_error(graph, values, failed, exc) from None
-    return w[tape.base:]
 
 
 def _run(graph: Graph, v: list, m) -> None:

@@ -61,7 +61,7 @@ def find_node(graph: Graph, spec: str) -> int:
 def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
     """d(node i)/d(each input) as explicit matrices. Raises LimitError for large shapes."""
     from ..ops.registry import array_math
-    from ..ops.shapes import unbroadcast
+    from .backward import chain_step
 
     m = array_math()
     np = m.np
@@ -87,25 +87,22 @@ def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
                 f"{MAX_ENTRIES:,}",
                 hint="backprop never builds it: it uses the vector-Jacobian product instead")
     rows: list[list] = [[] for _ in wanted]
-    local = None if op.vjp is not None else op.local(m, *inputs, out)
+    flags = [k in wanted for k in range(len(a))]
     for r in range(n_out):
         seed = np.zeros(out_shape)
         seed.flat[r] = 1.0
         if not out_shape:
             seed = 1.0
-        if local is None:
-            parts = op.vjp(m, seed, inputs, out)
-        else:
-            parts = [unbroadcast(m, seed * lj, x) for lj, x in zip(local, inputs)]
+        parts = chain_step(op, m, seed, inputs, out, flags)
         for slot, k in enumerate(wanted):
             rows[slot].append(np.ravel(np.asarray(parts[k], dtype=float)))
     blocks = []
     for slot, k in enumerate(wanted):
         matrix = np.array(rows[slot]).reshape(n_out, -1)
         in_shape = tuple(np.shape(inputs[k]))
-        diagonal = local is not None and in_shape == out_shape and n_out > 1
+        diagonal = op.vjp is None and in_shape == out_shape and n_out > 1
         blocks.append(JacobianBlock(a[k], graph.names.get(a[k]) or graph.text(a[k]), matrix,
-                                    diagonal, _note(op, local is not None, in_shape, out_shape,
+                                    diagonal, _note(op, op.vjp is None, in_shape, out_shape,
                                                     n_out)))
     return Jacobian(i, label, op.name, out_shape, tuple(blocks), skipped)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..graph import Graph
-from .backward import math_of, unbroadcast
-from .forward import is_array
+from .backward import chain_step, sends_nothing, wanted_nodes
+from .forward import is_array, math_of
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class TraceRow:
     text: str  # the source text of the node's expression
     inputs: tuple[int, ...]
     value: Any
-    grad: Any  # upstream: d(output)/d(this node)
+    grad: Any  # upstream: d(output)/d(this node); None where no variable flows in
     local: tuple  # d(this node)/d(input k); None entries for ops given only as a VJP
     downstream: tuple  # what each input receives from this node: upstream x local
     contributions: tuple[tuple[int, Any], ...]  # (consumer, amount) summing to grad
@@ -41,50 +41,48 @@ class TraceRow:
 
 
 def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
+    """The story of `backpropagate(graph, values)`: each node's parts come from the same
+    chain-rule step with the same numbers, so they are what the backward pass added up."""
     m = math_of(values)
-    wants = graph.wants()
+    wants = wanted_nodes(graph)
     down: list[tuple] = []
     locs: list[tuple] = []
     for i, op in enumerate(graph.ops):
         a = graph.args[i]
-        if not a:
-            locs.append(())
-            down.append(())
-            continue
-        if not wants[i]:
+        if not a or not wants[i]:
             # No variable flows in (a constant subexpression): backprop never differentiates
             # it, and neither does the story (sqrt(0) has no finite local gradient).
             locs.append((None,) * len(a))
             down.append((None,) * len(a))
             continue
         inputs = [values[j] for j in a]
-        if op.vjp is not None and m.is_array:
-            locs.append((None,) * len(a))
-            down.append(tuple(op.vjp(m, grads[i], inputs, values[i])))
-            continue
-        local = tuple(op.local(m, *inputs, values[i]))
-        locs.append(local)
-        if m.is_array:
-            down.append(tuple(unbroadcast(m, grads[i] * lj, x) for lj, x in zip(local, inputs)))
+        wanted = [wants[j] for j in a]
+        locs.append(_local(op, m, inputs, values[i]))
+        if sends_nothing(grads[i]):
+            down.append(tuple(0.0 if w else None for w in wanted))
         else:
-            down.append(tuple(grads[i] * lj for lj in local))
+            down.append(tuple(chain_step(op, m, grads[i], inputs, values[i], wanted)))
     received: list[list[tuple[int, Any]]] = [[] for _ in graph.ops]
     for i, a in enumerate(graph.args):
         for k, j in enumerate(a):
             if down[i][k] is not None:
                 received[j].append((i, down[i][k]))
-    rows = []
-    for i, op in enumerate(graph.ops):
-        grad = grads[i]
-        if not wants[i] and received[i]:
-            # Backprop sends nothing into constants (no variable needs their gradient); the
-            # story shows what their consumers would send them.
-            grad = sum(g for _, g in received[i])
-        rows.append(TraceRow(
-            id=i, op=op.name, label=op.label, role=op.role, name=graph.names.get(i),
-            text=graph.text(i), inputs=graph.args[i], value=values[i], grad=grad,
-            local=locs[i], downstream=down[i], contributions=tuple(received[i])))
-    return rows
+    return [TraceRow(id=i, op=op.name, label=op.label, role=op.role, name=graph.names.get(i),
+                     text=graph.text(i), inputs=graph.args[i], value=values[i],
+                     grad=grads[i] if wants[i] else None,
+                     local=locs[i], downstream=down[i], contributions=tuple(received[i]))
+            for i, op in enumerate(graph.ops)]
+
+
+def _local(op, m, inputs: list, out) -> tuple:
+    """The local partials shown in the story; None for ops given only as a VJP, and for a
+    partial that does not exist where no gradient is asked of it."""
+    if m.is_array and op.vjp is not None:
+        return (None,) * len(inputs)
+    try:
+        return tuple(op.local(m, *inputs, out))
+    except (ArithmeticError, ValueError, FloatingPointError):
+        return (None,) * len(inputs)
 
 
 def shape_of(x: Any) -> tuple[int, ...]:

@@ -1,9 +1,11 @@
-"""The op registry: one row per op (registry.py for the scalar rows, arrays.py for the array rows).
+"""The op registry: one row per op (registry.py for the scalar rows, arrays.py for the array
+rows, extremes.py for max and min).
 
 Importing the package registers every row, so the parser always sees the whole table.
 """
 
 from . import arrays as _arrays  # noqa: F401  (registers the array rows)
+from . import extremes as _extremes  # noqa: F401  (registers max and min)
 from .registry import (
     BP_ADD,
     BP_ATOM,

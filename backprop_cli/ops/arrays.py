@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .registry import BP_MUL, Op, register
-from .shapes import Mismatch, axis_of, broadcast, fmt, reduced, unbroadcast
+from .shapes import Mismatch, axis_of, fmt, reduced
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -213,32 +213,6 @@ def _pick_sympy(fn_name: str):
     return rule
 
 
-# --- max and min of several arguments or of one array (the rows live in ops.py) ----------
-
-
-def extreme_forward(m, largest: bool, args: tuple):
-    np = m.np
-    if len(args) == 1:
-        return (np.max if largest else np.min)(args[0])
-    pair = np.maximum if largest else np.minimum
-    out = args[0]
-    for a in args[1:]:
-        out = pair(out, a)
-    return out
-
-
-def extreme_vjp(m, g, args, out):
-    """Routes the upstream gradient to the winner; ties split it evenly among the winners."""
-    if len(args) == 1:
-        return _pick_vjp(m, g, args, out)
-    np = m.np
-    hits = [np.equal(a, out).astype(float) for a in args]
-    total = hits[0]
-    for h in hits[1:]:
-        total = total + h
-    return tuple(unbroadcast(m, g * (h / total), a) for h, a in zip(hits, args))
-
-
 def pick_kinks(args, out) -> tuple[int, int] | None:
     """(outputs whose largest (smallest) entry is tied, outputs) for amax/amin of an array."""
     np = _np()
@@ -248,26 +222,6 @@ def pick_kinks(args, out) -> tuple[int, int] | None:
     axis = _axis(args)
     winners = np.sum(a == (out if axis is None else np.expand_dims(out, axis)), axis=axis)
     return int(np.sum(winners > 1)), int(np.size(winners))
-
-
-def extreme_kinks(args, out) -> tuple[int, int] | None:
-    """max(x) of one array ties like amax(x); max(a, b, ...) is judged entry by entry."""
-    return pick_kinks(args, out) if len(args) == 1 else None
-
-
-def extreme_shape(shapes, consts):
-    if len(shapes) == 1:
-        return ()
-    return broadcast(*shapes)
-
-
-def extreme_sympy(sp, fn, args):
-    if not any(hasattr(a, "ndim") for a in args):  # the scalar check stays numpy-free
-        return fn(*args)
-    np = _np()
-    if len(args) == 1 and isinstance(args[0], np.ndarray):
-        return fn(*args[0].flat)
-    return _entrywise(sp, fn, *args)
 
 
 # --- norm ---------------------------------------------------------------------------------

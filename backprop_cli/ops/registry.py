@@ -6,14 +6,17 @@ differentiable, and its gate role in the lecture's words. The parser, the forwar
 passes, the checker, the printers and the op tests all read this table; adding an op is one row
 here plus its sample points.
 
-Rules are written once against a small math namespace `m` (see `SCALAR` and `array_math()`), so
-the same row drives Python floats on the fast scalar path and numpy arrays on the vector path.
+Each rule is written once, against a small math namespace `m` (see `SCALAR` and
+`array_math()`): the same row drives Python floats for scalar programs and numpy arrays for array
+programs, and any other namespace with the same names (the dual numbers that differentiate the
+backward pass again, for Hessians) gets its rules from these rows rather than from a second
+table.
 
 Row conventions:
   forward(m, *args) -> value
-  local(m, *args, out) -> tuple of d(out)/d(arg_k), elementwise (the diagonal of the Jacobian)
-    (rows with `skips=True` also take `wrt=(k, ...)` and may return None for other inputs,
-    so the array pass never computes a partial no variable needs, like x**2's d/d(2))
+  local(m, *args, out) -> tuple of d(out)/d(arg_k), elementwise (the diagonal of the Jacobian).
+    A partial that does not exist at the point (x**2's d/d(2) at x < 0) is nan, never an
+    exception: the backward pass only uses the partials of inputs a variable flows into.
   vjp(m, upstream, args, out) -> tuple of downstream gradients, for ops that are not elementwise
   shape(shapes, consts) -> output shape from the inputs' shapes (and constant inputs' values,
     e.g. an axis); rows without one broadcast like numpy (see shapes.py)
@@ -24,7 +27,6 @@ Row conventions:
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -62,21 +64,12 @@ class Op:
     min_arity: int = 1
     max_arity: int | None = None  # for variadic ops with a ceiling (sum(x) or sum(x, axis))
     vjp: Callable[..., tuple] | None = None
-    skips: bool = False  # local accepts wrt=... (see the row conventions above)
     shape: Callable[..., tuple] | None = None  # shape rule for array programs
     elementwise: bool = True
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
-    # The local partials again, as formulas the scalar tape evaluates with no Python-level call
-    # (see `formula_value`): per input, a number, "a" / "b" (an input's value), "out" (the
-    # node's value), or (fn, formula, ...) with fn a C function. Tests hold it to `local` at
-    # every sample.
-    local_formula: tuple | None = None
     # Callable as name(args)? None: exactly when it has no infix spelling (pow is both).
     function: bool | None = None
-    # A C-implemented function equal to forward(SCALAR, ...), used by the scalar tape for speed
-    # (tests hold it to the forward rule at every sample).
-    kernel: Callable[..., Any] | None = None
     # Array rows whose kinks are not entry by entry (a tie for the largest entry of a whole
     # array): (args, out) -> (outputs on a kink, outputs), or None to apply `branch` to each
     # entry instead.
@@ -99,15 +92,6 @@ class Op:
             plural = "argument" if self.arity == 1 else "arguments"
             return f"{self.name}() takes {self.arity} {plural}, got {n}"
         return None
-
-
-def formula_value(f, args: tuple, out):
-    """A `local_formula` entry evaluated at one point (what the tape computes in bulk)."""
-    if isinstance(f, str):
-        return {"a": args[0], "b": args[-1], "out": out}[f]
-    if isinstance(f, tuple):
-        return f[0](*(formula_value(x, args, out) for x in f[1:]))
-    return f
 
 
 # --- the math namespaces the rules are written against ------------------------------------
@@ -136,8 +120,16 @@ def _pow(a: float, b: float) -> float:
 
 
 def _pow_da(a: float, b: float) -> float:
-    """d(a**b)/da = b * a**(b-1), and 0 for b == 0 (a**0 is constant, even at a == 0)."""
-    return 0.0 if b == 0 else b * math.pow(a, b - 1.0)
+    """d(a**b)/da = b * a**(b-1), and 0 for b == 0 (a**0 is constant, even at a == 0); nan or
+    inf where it does not exist (0 ** -0.5), so that asking for it is what fails."""
+    if b == 0:
+        return 0.0
+    try:
+        return b * math.pow(a, b - 1.0)
+    except ValueError:  # a negative base with a fractional exponent, or 0 to a negative power
+        return math.nan if a < 0 else math.inf
+    except OverflowError:
+        return math.inf
 
 
 def _pow_db(a: float, out: float) -> float:
@@ -191,12 +183,12 @@ def array_math() -> SimpleNamespace:
             return np.power(a, b)
 
         def pow_da(a, b):
-            # b * a**(b-1), and 0 wherever b == 0 (where a**(b-1) may not even exist).
-            if not np.any(np.equal(b, 0)):
-                return b * pow_(a, b - 1.0)
+            # b * a**(b-1), and 0 wherever b == 0 (where a**(b-1) may not even exist); nan or
+            # inf where the partial does not exist, as for numbers.
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 r = b * np.power(np.asarray(a, dtype=float), np.asarray(b, dtype=float) - 1.0)
-            return np.where(np.equal(b, 0), 0.0, r)
+            zero = np.equal(b, 0)
+            return np.where(zero, 0.0, r) if np.any(zero) else r
 
         _ARRAY_MATH = SimpleNamespace(
             exp=np.exp, log=np.log, sqrt=np.sqrt, sin=np.sin, cos=np.cos, tan=np.tan,
@@ -220,42 +212,6 @@ def _elu_branch(a):
     return 1 if a >= 0 else -1
 
 
-def _extreme_branch(pick):
-    def branch(*args):
-        best = pick(args)
-        hits = [k for k, a in enumerate(args) if a == best]
-        return hits[0] if len(hits) == 1 else None
-    return branch
-
-
-def _extreme_forward(pick):
-    def forward(m, *args):
-        if m.is_array:
-            from .arrays import extreme_forward
-
-            return extreme_forward(m, pick is max, args)
-        return pick(args)
-    return forward
-
-
-def _array_rule(name: str):
-    """A rule that lives in array_ops, which works on numpy arrays: looked up when called."""
-    def rule(*args):
-        from . import arrays as rows
-
-        return getattr(rows, name)(*args)
-    return rule
-
-
-def _extreme_local(m, *args_out):
-    # Ties split the gradient evenly among the winners (as PyTorch's maximum does), so the
-    # rule stays a subgradient and the sum of the parts is still the upstream gradient.
-    *args, out = args_out
-    hits = [1.0 if a == out else 0.0 for a in args]
-    share = 1.0 / sum(hits)
-    return tuple(h * share for h in hits)
-
-
 # --- the rows -----------------------------------------------------------------------------
 
 _S = ((0.5, 1.5), (-1.2, 0.7), (2.0, -3.0))  # generic binary sample points
@@ -269,78 +225,61 @@ ROWS: list[Op] = [
     Op("add", 2, lambda m, a, b: a + b, lambda m, a, b, out: (1.0, 1.0),
        lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
        role="distributor: passes the upstream gradient unchanged to every input",
-       samples=_S, local_formula=(1.0, 1.0), kernel=operator.add, doc="a + b"),
+       samples=_S, doc="a + b"),
     Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
        role="distributor: passes the upstream gradient on, negated for the second input",
-       samples=_S, local_formula=(1.0, -1.0), kernel=operator.sub, doc="a - b"),
+       samples=_S, doc="a - b"),
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
-       samples=_S, local_formula=("b", "a"), kernel=operator.mul, doc="a * b"),
+       samples=_S, doc="a * b"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
-       samples=_S, kernel=operator.truediv, doc="a / b",
-       local_formula=((operator.truediv, 1.0, "b"),
-                      (operator.neg, (operator.truediv, "out", "b")))),
+       samples=_S, doc="a / b"),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
-       lambda m, a, b, out, wrt=(0, 1): (m.pow_da(a, b) if 0 in wrt else None,
-                                         m.pow_db(a, out) if 1 in wrt else None),
+       lambda m, a, b, out: (m.pow_da(a, b), m.pow_db(a, out)),
        lambda sp, a, b: a ** b, label="**", symbol="**", bp=BP_POW, right_assoc=True,
-       skips=True,
        role="power: local gradient b*a^(b-1)",
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
-       samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",),
-       kernel=math.pow, function=True, doc="a ** b (also a ^ b and pow(a, b))",
-       # Where these raise (b == 0 at a == 0, a <= 0 for d/db) the loop, calling `local`, runs.
-       local_formula=((operator.mul, "b", (math.pow, "a", (operator.sub, "b", 1.0))),
-                      (operator.mul, "out", (math.log, "a")))),
+       samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",), function=True,
+       doc="a ** b (also a ^ b and pow(a, b))"),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
-       samples=_U, local_formula=(-1.0,), kernel=operator.neg, doc="-a"),
+       samples=_U, doc="-a"),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", role="local gradient is its own output", samples=_U,
-       domain="an argument below about 709, past which float64 overflows", local_formula=("out",),
-       kernel=math.exp,
+       domain="an argument below about 709, past which float64 overflows",
        doc="e ** a"),
     Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
        label="log", role="local gradient 1/a", domain="a positive argument",
-       samples=((0.3,), (1.7,), (5.0,)), kernel=math.log, doc="natural logarithm",
-       local_formula=((operator.truediv, 1.0, "a"),)),
+       samples=((0.3,), (1.7,), (5.0,)), doc="natural logarithm"),
     Op("sqrt", 1, lambda m, a: m.sqrt(a), lambda m, a, out: (0.5 / out,),
        lambda sp, a: sp.sqrt(a), label="sqrt", role="local gradient 1/(2 sqrt(a))",
        domain="a non-negative argument, and a positive one for a gradient",
-       samples=((0.3,), (1.7,), (5.0,)), kernel=math.sqrt, doc="square root",
-       local_formula=((operator.truediv, 0.5, "out"),)),
+       samples=((0.3,), (1.7,), (5.0,)), doc="square root"),
     Op("sin", 1, lambda m, a: m.sin(a), lambda m, a, out: (m.cos(a),), lambda sp, a: sp.sin(a),
-       label="sin", role="local gradient cos(a)", samples=_U, kernel=math.sin, doc="sine",
-       local_formula=((math.cos, "a"),)),
+       label="sin", role="local gradient cos(a)", samples=_U, doc="sine"),
     Op("cos", 1, lambda m, a: m.cos(a), lambda m, a, out: (-m.sin(a),), lambda sp, a: sp.cos(a),
-       label="cos", role="local gradient -sin(a)", samples=_U, kernel=math.cos, doc="cosine",
-       local_formula=((operator.neg, (math.sin, "a")),)),
+       label="cos", role="local gradient -sin(a)", samples=_U, doc="cosine"),
     Op("tan", 1, lambda m, a: m.tan(a), lambda m, a, out: (1.0 + out * out,),
-       lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2", samples=_U,
-       kernel=math.tan, doc="tangent",
-       local_formula=((operator.add, 1.0, (operator.mul, "out", "out")),)),
+       lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2",
+       samples=_U, doc="tangent"),
     Op("tanh", 1, lambda m, a: m.tanh(a), lambda m, a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
-       samples=_U, kernel=math.tanh, doc="hyperbolic tangent",
-       local_formula=((operator.sub, 1.0, (operator.mul, "out", "out")),)),
+       samples=_U, doc="hyperbolic tangent"),
     Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
        lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
-       role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U,
-       kernel=_sigmoid, doc="1 / (1 + e ** -a)",
-       local_formula=((operator.mul, "out", (operator.sub, 1.0, "out")),)),
+       role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U, doc="1 / (1 + e ** -a)"),
     Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: max(0, a) passes the gradient only where a > 0",
-       branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U, kernel=_relu,
-       doc="max(0, a)", local_formula=((operator.gt, "a", 0.0),)),  # a > 0 counts as 1 or 0
+       branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U,
+       doc="max(0, a)"),  # a > 0 counts as 1 or 0
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(a)", branch=_sign_branch,
-       subgradient="abs'(0) = 0", samples=_U, kernel=abs, doc="absolute value",
-       local_formula=((operator.sub, (operator.gt, "a", 0.0), (operator.lt, "a", 0.0)),)),
+       subgradient="abs'(0) = 0", samples=_U, doc="absolute value"),
     Op("leaky_relu", 1, lambda m, a: m.where(a > 0, a, LEAKY_SLOPE * a),
        lambda m, a, out: (m.where(a > 0, 1.0, LEAKY_SLOPE),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.Rational(1, 100) * a, True)),
@@ -354,26 +293,8 @@ ROWS: list[Op] = [
        doc="a if a > 0 else e ** a - 1 (alpha = 1)"),
     Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus",
-       role="smooth relu: local gradient σ(a)", samples=_U, kernel=_softplus,
+       role="smooth relu: local gradient σ(a)", samples=_U,
        doc="log(1 + e ** a)"),
-    # With arrays, max(a, b, ...) works entry by entry (numpy's maximum) and max(x) with one
-    # argument is the largest entry of x (amax in array_ops takes an axis).
-    Op("max", None, _extreme_forward(max), _extreme_local,
-       lambda sp, *args: _array_rule("extreme_sympy")(sp, sp.Max, args),
-       label="max", role="router: the upstream gradient goes to the largest input",
-       branch=_extreme_branch(max), subgradient="ties split the gradient evenly",
-       kinks=_array_rule("extreme_kinks"),
-       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=1,
-       vjp=_array_rule("extreme_vjp"), shape=_array_rule("extreme_shape"),
-       doc="largest argument; max(x) of one array is its largest entry"),
-    Op("min", None, _extreme_forward(min), _extreme_local,
-       lambda sp, *args: _array_rule("extreme_sympy")(sp, sp.Min, args),
-       label="min", role="router: the upstream gradient goes to the smallest input",
-       branch=_extreme_branch(min), subgradient="ties split the gradient evenly",
-       kinks=_array_rule("extreme_kinks"),
-       samples=((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2)), min_arity=1,
-       vjp=_array_rule("extreme_vjp"), shape=_array_rule("extreme_shape"),
-       doc="smallest argument; min(x) of one array is its smallest entry"),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in ROWS}
