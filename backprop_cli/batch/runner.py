@@ -378,7 +378,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
 
 
 def _outcome(case: Case, result, seconds: float) -> CaseResult:
-    from ..render.json_out import plain
+    from ..values import plain
 
     checks = []
     mismatches = []

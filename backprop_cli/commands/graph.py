@@ -84,7 +84,10 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
     result, gates = run_program(source, origin, bindings, Options(check=False), groups)
-    pic = drawing.picture(result.graph, result.values, result.grads, precision=precision,
+    from ..engine.trace import trace_rows
+
+    rows = trace_rows(result.graph, result.values, result.grads)
+    pic = drawing.picture(result.graph, rows, precision=precision,
                           roles=roles, gates=gates)
     data = _draw(pic, fmt, engine, source.strip(), plain, output)
     if data is None:

@@ -18,31 +18,38 @@ from typing import Any
 
 from ..errors import DomainError
 from ..graph import Graph
-from ..ops.registry import Op
+from ..ops.registry import SCALAR, Op
 from ..ops.shapes import unbroadcast
 from .forward import all_finite, domain_error, is_array, math_of
 
 _FAILURES = (ArithmeticError, ValueError, FloatingPointError)
 
 
-def chain_step(op: Op, m, upstream: Any, inputs: list, out: Any, wanted: list) -> list:
-    """What a node sends each input: upstream x local, or None for an input no gradient is
-    wanted for (a constant, or a variable not asked about) so its partial is never used."""
+def chain_step(op: Op, m, upstream: Any, a: tuple, v: list, out: Any, wants) -> tuple:
+    """What a node sends each input: upstream x local, summed back over broadcast axes for
+    arrays, or the op's vector-Jacobian product. `a` holds the inputs' ids, `v` their values
+    and `wants` whether an input needs a gradient (a constant does not): such an input gets
+    None, and its partial is never used.
+
+    Numbers are the hot path of the tool, so the common arities are unpacked by hand; every
+    arity computes the same thing.
+    """
     if m.is_array:
+        inputs = [v[j] for j in a]
         if op.vjp is not None:
             parts = op.vjp(m, upstream, inputs, out)
-            return [p if w else None for p, w in zip(parts, wanted)]
+            return tuple(p if wants[j] else None for p, j in zip(parts, a))
         local = op.local(m, *inputs, out)
-        return [unbroadcast(m, upstream * lk, x) if w else None
-                for lk, x, w in zip(local, inputs, wanted)]
-    local = op.local(m, *inputs, out)
-    return [upstream * lk if w else None for lk, w in zip(local, wanted)]
-
-
-def sends_nothing(upstream: Any) -> bool:
-    """No upstream gradient, or an upstream of exactly 0 (a router's losing branch): the node
-    sends nothing back, so its derivative is not even evaluated."""
-    return upstream is None or (type(upstream) is float and not upstream)
+        return tuple(unbroadcast(m, upstream * lk, x) if wants[j] else None
+                     for lk, x, j in zip(local, inputs, a))
+    if len(a) == 2:
+        x, y = a
+        lx, ly = op.local(m, v[x], v[y], out)
+        return (upstream * lx if wants[x] else None, upstream * ly if wants[y] else None)
+    if len(a) == 1:
+        return (upstream * op.local(m, v[a[0]], out)[0],)  # wanted, or the node would not be
+    local = op.local(m, *[v[j] for j in a], out)
+    return tuple(upstream * lk if wants[j] else None for lk, j in zip(local, a))
 
 
 def wanted_nodes(graph: Graph, variables: Iterable[str] | None = None) -> bytearray:
@@ -74,21 +81,46 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0,
     wrt = None if wrt is None else list(wrt)
     m = math_of([*map(values.__getitem__, graph.variables.values()), values[graph.output]])
     wants = wanted_nodes(graph, wrt)
-    grads: list = [None] * len(graph)
-    grads[graph.output] = seed
     if m.is_array:
+        grads: list = [None] * len(graph)
+        grads[graph.output] = seed
         with m.np.errstate(all="raise", under="ignore"):
-            _run(graph, values, grads, wants, m, record)
+            _run_arrays(graph, values, grads, wants, m, record)
+        _fill_zeros(graph, values, grads, m)
     else:
-        _run(graph, values, grads, wants, m, record)
-    _fill_zeros(graph, values, grads, m)
+        grads = [0.0] * len(graph)
+        grads[graph.output] = seed
+        _run_numbers(graph, values, grads, wants, record)
     _check_finite(graph, values, grads, wants, m, wrt)
     return grads
 
 
-def _run(graph: Graph, v: list, grads: list, wants: bytearray, m, record: list | None) -> None:
-    """Nodes from the output back. A node's upstream gradient is complete when it is reached,
-    since every consumer comes later. The first part an input receives is kept as it is; later
+def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record) -> None:
+    """Nodes from the output back; a node's upstream gradient is complete when it is reached,
+    since every consumer comes later."""
+    ops, args, m = graph.ops, graph.args, SCALAR
+    i = len(ops) - 1
+    try:
+        for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
+            g = grads[i]
+            a = args[i]
+            # Nothing flows back from a node whose upstream gradient is 0 (a router's losing
+            # branch, or no consumer at all): it is skipped, so its derivative is not even
+            # evaluated there.
+            if not g or not a or not wants[i]:
+                continue
+            parts = chain_step(ops[i], m, g, a, v, v[i], wants)
+            if record is not None:
+                record.append((i, parts))
+            for j, p in zip(a, parts):
+                if p is not None:
+                    grads[j] += p
+    except _FAILURES as exc:
+        raise _local_error(graph, v, i, exc) from None
+
+
+def _run_arrays(graph: Graph, v: list, grads: list, wants: bytearray, m, record) -> None:
+    """As `_run_numbers`, for arrays. The first part an input receives is kept as it is; later
     ones are added into a buffer this pass owns, never into an array an op handed out (an add
     gate passes the same upstream array to both inputs)."""
     owned: set[int] = set()
@@ -98,9 +130,9 @@ def _run(graph: Graph, v: list, grads: list, wants: bytearray, m, record: list |
         for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
             g = grads[i]
             a = args[i]
-            if not a or not wants[i] or sends_nothing(g):
+            if not a or g is None or not wants[i]:
                 continue
-            parts = chain_step(ops[i], m, g, [v[j] for j in a], v[i], [wants[j] for j in a])
+            parts = chain_step(ops[i], m, g, a, v, v[i], wants)
             if record is not None:
                 record.append((i, parts))
             for j, p in zip(a, parts):
@@ -123,11 +155,10 @@ def _fill_zeros(graph: Graph, values: list, grads: list, m) -> None:
     """Nodes that received nothing have gradient 0; an array variable gets an array of zeros."""
     for i, g in enumerate(grads):
         if g is None:
-            grads[i] = m.np.zeros_like(values[i]) if m.is_array and is_array(values[i]) else 0.0
-    if m.is_array:
-        for j in graph.variables.values():
-            if is_array(values[j]) and not is_array(grads[j]):
-                grads[j] = m.np.zeros_like(values[j]) + grads[j]
+            grads[i] = m.np.zeros_like(values[i]) if is_array(values[i]) else 0.0
+    for j in graph.variables.values():
+        if is_array(values[j]) and not is_array(grads[j]):
+            grads[j] = m.np.zeros_like(values[j]) + grads[j]
 
 
 def _local_error(graph: Graph, values: list, i: int, exc: Exception | None) -> DomainError:
@@ -167,8 +198,7 @@ def _origin(graph: Graph, values: list, grads: list, wants: bytearray, m) -> int
         if not a or not wants[k] or not all_finite(m, grads[k]):
             continue
         with m.np.errstate(all="ignore") if m.is_array else nullcontext():
-            parts = chain_step(graph.ops[k], m, grads[k], [values[j] for j in a], values[k],
-                               [wants[j] for j in a])
+            parts = chain_step(graph.ops[k], m, grads[k], a, values, values[k], wants)
         if not all(p is None or all_finite(m, p) for p in parts):
             return k
     return None

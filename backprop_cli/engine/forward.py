@@ -10,13 +10,7 @@ from typing import Any
 from ..errors import DomainError, NameResolutionError
 from ..graph import Graph
 from ..ops.registry import SCALAR, array_math
-
-
-def is_array(value: Any) -> bool:
-    # Floats are by far the commonest value and hasattr on them raises internally: test first.
-    if type(value) is float:
-        return False
-    return hasattr(value, "shape") and getattr(value, "ndim", 0) > 0
+from ..values import is_array
 
 
 def leaf_values(graph: Graph, bindings: Mapping[str, Any]) -> list:

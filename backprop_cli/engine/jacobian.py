@@ -88,12 +88,13 @@ def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
                 hint="backprop never builds it: it uses the vector-Jacobian product instead")
     rows: list[list] = [[] for _ in wanted]
     flags = [k in wanted for k in range(len(a))]
+    slots = tuple(range(len(a)))  # chain_step reads inputs by position here
     for r in range(n_out):
         seed = np.zeros(out_shape)
         seed.flat[r] = 1.0
         if not out_shape:
             seed = 1.0
-        parts = chain_step(op, m, seed, inputs, out, flags)
+        parts = chain_step(op, m, seed, slots, inputs, out, flags)
         for slot, k in enumerate(wanted):
             rows[slot].append(np.ravel(np.asarray(parts[k], dtype=float)))
     blocks = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..graph import Graph
-from .backward import chain_step, sends_nothing, wanted_nodes
+from .backward import backpropagate, wanted_nodes
 from .forward import is_array, math_of
 
 
@@ -41,10 +41,13 @@ class TraceRow:
 
 
 def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
-    """The story of `backpropagate(graph, values)`: each node's parts come from the same
-    chain-rule step with the same numbers, so they are what the backward pass added up."""
+    """The story of the backward pass that gave `grads`: it is run again from the same seed,
+    recording each chain-rule step, so every part shown is one the pass added up."""
     m = math_of(values)
     wants = wanted_nodes(graph)
+    record: list[tuple[int, tuple]] = []
+    backpropagate(graph, values, grads[graph.output], record=record)
+    sent = dict(record)
     down: list[tuple] = []
     locs: list[tuple] = []
     for i, op in enumerate(graph.ops):
@@ -55,13 +58,9 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
             locs.append((None,) * len(a))
             down.append((None,) * len(a))
             continue
-        inputs = [values[j] for j in a]
-        wanted = [wants[j] for j in a]
-        locs.append(_local(op, m, inputs, values[i]))
-        if sends_nothing(grads[i]):
-            down.append(tuple(0.0 if w else None for w in wanted))
-        else:
-            down.append(tuple(chain_step(op, m, grads[i], inputs, values[i], wanted)))
+        locs.append(_local(op, m, [values[j] for j in a], values[i]))
+        # A node the pass skipped (its upstream gradient is 0) sends its inputs nothing.
+        down.append(sent.get(i) or tuple(0.0 if wants[j] else None for j in a))
     received: list[list[tuple[int, Any]]] = [[] for _ in graph.ops]
     for i, a in enumerate(graph.args):
         for k, j in enumerate(a):

@@ -14,12 +14,14 @@ float64, a regular shape, at least one entry, every entry finite.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from ..errors import BindingError
 
 FORMATS = (".npy", ".npz", ".json", ".csv")
+MAX_DIMS = 32
 
 
 def load_array(name: str, spec: str) -> Any:
@@ -39,8 +41,6 @@ def load_array(name: str, spec: str) -> Any:
         raise BindingError(f"{where}: no such file")
     if os.path.isdir(path):
         raise BindingError(f"{where}: is a directory")
-    from .bindings import to_array
-
     try:
         data = _READERS[ext](where, path, name, member)
     except OSError as exc:
@@ -123,8 +123,6 @@ def _pick(where: str, name: str, member: str | None, members: list[str]) -> str:
 
 
 def _json(where: str, path: str, name: str, member: str | None):
-    import json
-
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -165,3 +163,62 @@ def _csv(where: str, path: str, name: str, member: str | None):
 
 
 _READERS = {".npy": _npy, ".npz": _npz, ".json": _json, ".csv": _csv}
+
+
+# --- nested lists and loaded data -> checked float arrays -----------------------------------
+
+
+def to_array(name: str, data: Any):
+    """A nested list (or array) -> a float64 numpy array with a regular shape, finite entries."""
+    import numpy as np
+
+    if isinstance(data, list):
+        _only_numbers(name, data)
+    try:
+        arr = np.array(data, dtype=float)
+    except (ValueError, TypeError):
+        raise BindingError(f"{name} is not a regular numeric array",
+                           hint="every row needs the same length, and entries must be numbers") \
+            from None
+    except OverflowError:  # an integer past float's range, e.g. 10**400 written out
+        raise BindingError(f"{name} has entries that are not finite numbers") from None
+    if arr.ndim > MAX_DIMS:  # an array file can hold up to numpy's 64
+        raise too_deep(name)
+    if arr.ndim == 0:
+        return float(arr)
+    if arr.size == 0:
+        raise BindingError(f"{name} is an empty array")
+    if not np.all(np.isfinite(arr)):
+        raise BindingError(f"{name} has entries that are not finite numbers")
+    return arr
+
+
+_NUMBER_TYPES = frozenset({int, float})
+_JSON_WORDS = {bool: lambda v: "true" if v else "false", type(None): lambda v: "null"}
+
+
+def _only_numbers(name: str, data: list) -> None:
+    """Refuse what numpy would quietly turn into a number (true -> 1, "2" -> 2, null -> nan)
+    and nesting deeper than MAX_DIMS; a loop over a stack, since the depth is the user's."""
+    stack = [(data, 1)]
+    while stack:
+        items, depth = stack.pop()
+        if depth > MAX_DIMS:
+            raise too_deep(name)
+        kinds = set(map(type, items))  # one pass in C per list: cheap for a large array
+        if kinds <= _NUMBER_TYPES:
+            continue
+        for item in items:
+            kind = type(item)
+            if kind is list:
+                stack.append((item, depth + 1))
+            elif kind not in _NUMBER_TYPES:
+                shown = _JSON_WORDS[kind](item) if kind in _JSON_WORDS else \
+                    json.dumps(item)[:40] if kind is str else "an object"
+                raise BindingError(f"{name} has an entry that is not a number: {shown}",
+                                   hint="entries must be numbers, e.g. [1, 2.5]")
+
+
+def too_deep(name: str) -> BindingError:
+    return BindingError(f"{name} is nested too deeply",
+                        hint=f"numpy allows at most {MAX_DIMS} dimensions")

@@ -16,7 +16,6 @@ from ..ops.registry import CONSTANTS, FUNCTIONS
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 # ndarray allows 64 dimensions, but numpy's ufunc reductions and iterators stop at 32.
-MAX_DIMS = 32
 
 
 def is_binding(word: str) -> bool:
@@ -68,7 +67,11 @@ def parse_value(name: str, text: str) -> Any:
             raise BindingError(f"{name}={text} is not a valid list",
                                hint=f"{exc.msg} at character {exc.pos + 1}") from None
         except RecursionError:  # json's decoder recurses once per '[': thousands of them
-            raise _too_deep(name) from None
+            from .arrays_io import too_deep
+
+            raise too_deep(name) from None
+        from .arrays_io import to_array
+
         return to_array(name, data)
     try:
         value = float(text)
@@ -79,59 +82,3 @@ def parse_value(name: str, text: str) -> Any:
     if not math.isfinite(value):
         raise BindingError(f"{name}={text} is not a finite number")
     return value
-
-
-def to_array(name: str, data: Any):
-    """A nested list (or array) -> a float64 numpy array with a regular shape, finite entries."""
-    import numpy as np
-
-    if isinstance(data, list):
-        _only_numbers(name, data)
-    try:
-        arr = np.array(data, dtype=float)
-    except (ValueError, TypeError):
-        raise BindingError(f"{name} is not a regular numeric array",
-                           hint="every row needs the same length, and entries must be numbers") \
-            from None
-    except OverflowError:  # an integer past float's range, e.g. 10**400 written out
-        raise BindingError(f"{name} has entries that are not finite numbers") from None
-    if arr.ndim > MAX_DIMS:  # an array file can hold up to numpy's 64
-        raise _too_deep(name)
-    if arr.ndim == 0:
-        return float(arr)
-    if arr.size == 0:
-        raise BindingError(f"{name} is an empty array")
-    if not np.all(np.isfinite(arr)):
-        raise BindingError(f"{name} has entries that are not finite numbers")
-    return arr
-
-
-_NUMBER_TYPES = frozenset({int, float})
-_JSON_WORDS = {bool: lambda v: "true" if v else "false", type(None): lambda v: "null"}
-
-
-def _only_numbers(name: str, data: list) -> None:
-    """Refuse what numpy would quietly turn into a number (true -> 1, "2" -> 2, null -> nan)
-    and nesting deeper than MAX_DIMS; a loop over a stack, since the depth is the user's."""
-    stack = [(data, 1)]
-    while stack:
-        items, depth = stack.pop()
-        if depth > MAX_DIMS:
-            raise _too_deep(name)
-        kinds = set(map(type, items))  # one pass in C per list: cheap for a large array
-        if kinds <= _NUMBER_TYPES:
-            continue
-        for item in items:
-            kind = type(item)
-            if kind is list:
-                stack.append((item, depth + 1))
-            elif kind not in _NUMBER_TYPES:
-                shown = _JSON_WORDS[kind](item) if kind in _JSON_WORDS else \
-                    json.dumps(item)[:40] if kind is str else "an object"
-                raise BindingError(f"{name} has an entry that is not a number: {shown}",
-                                   hint="entries must be numbers, e.g. [1, 2.5]")
-
-
-def _too_deep(name: str) -> BindingError:
-    return BindingError(f"{name} is nested too deeply",
-                        hint=f"numpy allows at most {MAX_DIMS} dimensions")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.forward import is_array
-from ..engine.trace import TraceRow, trace_rows
+from ..engine.trace import TraceRow
 from ..errors import LimitError
 from ..graph import Graph
 from . import numbers
@@ -103,15 +103,15 @@ def _folded_label(graph: Graph, i: int, consts: list[int], precision: int) -> st
     return f"{op.label}({', '.join(parts)})"
 
 
-def picture(graph: Graph, values: list, grads: list, *, precision: int = 3,
+def picture(graph: Graph, rows: list[TraceRow], *, precision: int = 3,
             roles: bool = False, gates: frozenset[int] = frozenset(),
             fold_constants: bool = True, limit: int = MAX_DRAWN_NODES) -> Picture:
-    """The drawing of one evaluated graph. Raises TooLarge past `limit` nodes."""
+    """The drawing of one evaluated graph from its trace rows (the command computes them: a
+    renderer computes no gradients). Raises TooLarge past `limit` nodes."""
     if len(graph) > limit:
         raise TooLarge(f"the graph has {len(graph):,} nodes; drawings stop at {limit:,}",
                        hint="a picture that large is unreadable; backprop trace lists every "
                        "node's gradients")
-    rows = trace_rows(graph, values, grads)
     folded: set[tuple[int, int]] = set()  # (consumer, argument index) drawn inside the gate
     if fold_constants:
         for i, a in enumerate(graph.args):
@@ -136,12 +136,12 @@ def picture(graph: Graph, values: list, grads: list, *, precision: int = 3,
             if (i, k) in folded:
                 continue
             drawn.add(j)
-            arrows.append(Arrow(j, i, values[j], rows[i].downstream[k]))
+            arrows.append(Arrow(j, i, rows[j].value, rows[i].downstream[k]))
     # A constant every reader folded in is not drawn on its own.
     boxes = [b for b in boxes if b.kind != "const" or b.id in drawn or b.id == graph.output]
     out = graph.output
     boxes.append(Box(SINK, "output", graph.names.get(out) or "f", None, "", graph.text(out)))
-    arrows.append(Arrow(out, SINK, values[out], grads[out]))
+    arrows.append(Arrow(out, SINK, rows[out].value, rows[out].grad))
     depth = [0] * len(graph)
     for i, a in enumerate(graph.args):
         if a:

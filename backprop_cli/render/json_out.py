@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from ..engine.forward import is_array
 from ..engine.trace import TraceRow
 from ..evaluate import Result
-
-
-def plain(x: Any) -> Any:
-    """Floats stay floats; arrays become nested lists of floats; nan and inf become null; -0.0
-    becomes 0.0 (adding 0.0 does exactly that and changes no other number), as the tables
-    print it.
-
-    A derivative that does not exist (d(a**b)/db for a < 0, sent to a constant exponent) is nan
-    inside the trace; JSON has no nan, so it is written as null.
-    """
-    if x is None:
-        return None
-    if is_array(x):
-        import numpy as np
-
-        finite = np.isfinite(x)
-        x = x + 0.0
-        return x.tolist() if finite.all() else np.where(finite, x, None).tolist()
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    x = float(x)
-    return x + 0.0 if math.isfinite(x) else None
+from ..values import is_array, plain
 
 
 def status(result: Result) -> str:
