@@ -144,6 +144,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_keeps_the_report(tmp_path, jobs
     assert out.splitlines()[-1] == f"INTERRUPTED after {summary['total']:,} cases"
 
 
+@pytest.mark.slow
 def test_dask_on_a_loopback_cluster_matches_the_serial_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     cases = tmp_path / "cases.txt"

@@ -22,6 +22,9 @@ from backprop_cli.language.parser import parse
 N = 100_000
 
 
+pytestmark = pytest.mark.slow  # 10^5-10^6-node programs: .ci/run runs them
+
+
 def run(source: str, **at: float):
     graph = parse(source)
     values = forward(graph, at)

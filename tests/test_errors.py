@@ -300,6 +300,7 @@ def test_overflow_ends_quickly_with_an_error(source, start):
     assert "overflows float64" in stderr.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_megabytes_of_text_end_with_one_line_and_a_short_caret_window():
     source = "x+" * 300_000 + "x $ 1"  # 600 kB on one line
     stderr = fails(source, "x=1")
@@ -310,6 +311,7 @@ def test_megabytes_of_text_end_with_one_line_and_a_short_caret_window():
     assert caret.index("^") == shown.index("$")
 
 
+@pytest.mark.slow
 def test_megabytes_of_garbage_end_at_the_first_bad_character():
     stderr = fails("\x00" * 2_000_000)
     assert stderr.splitlines()[0] == "parse error at column 1: unexpected character U+0000"
@@ -325,6 +327,7 @@ def test_a_program_over_the_size_limit_is_refused_before_parsing():
                       f"characters; the limit is {MAX_SOURCE_BYTES:,}\n")
 
 
+@pytest.mark.slow
 def test_an_error_in_a_huge_expression_names_it_by_its_two_ends():
     source = "log(" + "x+" * 200_000 + "x - 200001*x)"
     stderr = fails(source, "x=1")

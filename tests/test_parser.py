@@ -254,3 +254,14 @@ def test_every_operator_spelling_in_the_registry_lexes_as_one_token():
     for spelling in {*INFIX, *PREFIX, *AUGMENTED}:
         kinds, texts, _ = scan(f"a {spelling} b")
         assert (kinds, texts) == (["name", "op", "name", "end"], ["a", spelling, "b", ""]), spelling
+
+
+def test_ten_thousand_nested_parentheses_need_no_recursion():
+    # The quick run's guard on depth; the 10^5- and 10^6-node programs are in test_deep.py.
+    from backprop_cli.engine.backward import backpropagate
+    from backprop_cli.engine.forward import forward
+
+    graph = parse("(" * 10_000 + "x" + "*1.0001)" * 10_000)
+    values = forward(graph, {"x": 2.0})
+    grads = backpropagate(graph, values)
+    assert grads[graph.variables["x"]] == pytest.approx(1.0001 ** 10_000)
