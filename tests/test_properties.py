@@ -13,11 +13,12 @@ import math
 import re
 
 import pytest
-from hypothesis import given, note
+from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from test_parser import number, sexpr
 
 from backprop_cli.checks.scalar import Limits
+from backprop_cli.errors import BackpropError
 from backprop_cli.evaluate import Options, evaluate
 from backprop_cli.language.parser import parse
 from backprop_cli.ops.registry import BP_ATOM, BP_UNARY, CONSTANTS
@@ -241,3 +242,42 @@ def test_asking_twice_gives_the_same_gradients(program, at):
     # repr, so that a nan (d(a**b)/db for a < 0, sent to a constant) compares equal to itself
     assert list(map(repr, backpropagate(graph, values))) == \
         list(map(repr, backpropagate(graph, values)))
+
+
+@given(programs(), points)
+def test_trace_shows_the_very_parts_backward_added_up(program, at):
+    # One chain-rule step serves both: each node's upstream gradient is, to the bit, the sum
+    # of what its consumers sent it in the trace, added from the output back as backward does.
+    from backprop_cli.engine.backward import backpropagate
+    from backprop_cli.engine.forward import forward
+    from backprop_cli.engine.trace import trace_rows
+
+    graph = parse(program)
+    try:
+        values = forward(graph, at)
+        grads = backpropagate(graph, values)
+    except BackpropError:
+        assume(False)
+    rows = trace_rows(graph, values, grads)
+    for row in rows:
+        if row.grad is None or row.id == graph.output:
+            continue
+        total = 0.0
+        for _, part in reversed(row.contributions):
+            total += part
+        assert repr(total) == repr(grads[row.id]), row
+
+
+@given(programs(), points)
+def test_asking_for_one_gradient_gives_the_same_bits_as_asking_for_all(program, at):
+    from backprop_cli.engine.backward import backpropagate
+    from backprop_cli.engine.forward import forward
+
+    graph = parse(program)
+    try:
+        values = forward(graph, at)
+        every = backpropagate(graph, values)
+    except BackpropError:
+        assume(False)
+    for name, i in graph.variables.items():
+        assert repr(backpropagate(graph, values, wrt=[name])[i]) == repr(every[i])
