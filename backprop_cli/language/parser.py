@@ -11,6 +11,7 @@ program's output is the value of the last statement.
 from __future__ import annotations
 
 import gc
+from functools import partial
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
@@ -71,23 +72,14 @@ class _Parser:
                 k += 1
             if kinds[k] == "end":
                 break
-            target = None
-            augment = None
+            target = -1
             if kinds[k] == "name" and kinds[k + 1] == "op" and \
                     (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
-                target = self.token(k)
-                augment = AUGMENTED.get(texts[k + 1])
+                target = k
                 k += 2
             node, _start, k = self.expression(k)
-            if target is not None:
-                name = target.text
-                self.check_assignable(target)
-                if augment is not None:
-                    old = self.resolve(target)
-                    node = self.graph.add_op(INFIX[augment], (old, node), target.start,
-                                             self.starts[k])
-                self.graph.name_node(node, name)
-                self.assigned[name] = node
+            if target >= 0:
+                node = self.assign(target, node, k)
             last = node
             if kinds[k] == "end":
                 break
@@ -96,6 +88,20 @@ class _Parser:
             raise ParseError("the program is empty", self.source, (0, 1),
                              'give an expression, e.g. "(x+y)*z"')
         return self.graph.finish(last)
+
+    def assign(self, target: int, node: int, end: int) -> int:
+        """`name = expr` or `name op= expr` at token `target`; returns the node named."""
+        name = self.texts[target]
+        if name in CONSTANTS or name in FUNCTIONS:
+            self.check_assignable(self.token(target))
+        augment = AUGMENTED.get(self.texts[target + 1])
+        if augment is not None:
+            old = self.resolve(self.token(target))
+            node = self.graph.add_op(INFIX[augment], (old, node), self.starts[target],
+                                     self.starts[end])
+        self.graph.name_node(node, name)
+        self.assigned[name] = node
+        return node
 
     def check_assignable(self, tok: Token) -> None:
         name = tok.text
@@ -137,23 +143,7 @@ class _Parser:
         first = starts[k]
         inf = float("inf")
 
-        def reduce() -> None:
-            kind, op, _bp, _right, start, _end = ops.pop()
-            if kind == _BIN:
-                b = operands.pop()
-                b_end = oend.pop()
-                ostart.pop()
-                operands[-1] = add_op(op, (operands[-1], b), ostart[-1], b_end)
-                oend[-1] = b_end
-            else:  # prefix
-                a = operands[-1]
-                a_end = oend[-1]
-                # A minus sign on a bare literal is part of the number: -2.5 is one constant.
-                if op is PREFIX["-"] and a in g.consts and a not in g.names:
-                    operands[-1] = add_constant(-g.consts[a], start, a_end)
-                else:
-                    operands[-1] = add_op(op, (a,), start, a_end)
-                ostart[-1] = start
+        reduce = partial(self.reduce, ops, operands, ostart, oend)
 
         while True:
             kind = kinds[k]
@@ -288,6 +278,26 @@ class _Parser:
                                  (mark[4], mark[5]), "add ')' before the end of the statement")
             reduce()
         return operands[0], first, k
+
+    def reduce(self, ops: list, operands: list, ostart: list, oend: list) -> None:
+        """Pop one operator and apply it to the operands on the stack."""
+        g = self.graph
+        kind, op, _bp, _right, start, _end = ops.pop()
+        if kind == _BIN:
+            b = operands.pop()
+            b_end = oend.pop()
+            ostart.pop()
+            operands[-1] = g.add_op(op, (operands[-1], b), ostart[-1], b_end)
+            oend[-1] = b_end
+        else:  # prefix
+            a = operands[-1]
+            a_end = oend[-1]
+            # A minus sign on a bare literal is part of the number: -2.5 is one constant.
+            if op is PREFIX["-"] and a in g.consts and a not in g.names:
+                operands[-1] = g.add_constant(-g.consts[a], start, a_end)
+            else:
+                operands[-1] = g.add_op(op, (a,), start, a_end)
+            ostart[-1] = start
 
     # --- messages ---------------------------------------------------------------------
 
