@@ -4,7 +4,8 @@
 
 The program text is compiled as Python (the language's +, *, **, sin, tanh, exp and `name =`
 statements are Python too), run on the peer's scalar values, differentiated with the peer's own
-.backward(), and the gradients printed as JSON: {"value": ..., "gradients": {name: ...}}.
+.backward(), and the gradients printed as JSON: {"value": ..., "gradients": {name: ...},
+"seconds": the time from after the imports to the gradients}.
 micrograd's Value has no sin, tanh or exp: they are added here the way its README adds ops,
 one closure per node. Exit code 3 with one line on stderr when the peer cannot run the program
 (a RecursionError in micrograd's topological sort, or Python's parser refusing the nesting).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 
 
 def micrograd_namespace() -> tuple[dict, object]:
@@ -52,8 +54,9 @@ def torch_namespace() -> tuple[dict, object]:
 
 def main() -> int:
     engine, path, *words = sys.argv[1:]
-    text = open(path, encoding="utf-8").read()
     names, make = micrograd_namespace() if engine == "micrograd" else torch_namespace()
+    start = time.perf_counter()  # imports done: from here on is the work on this program
+    text = open(path, encoding="utf-8").read()
     leaves = {}
     for word in words:
         name, _, value = word.partition("=")
@@ -73,7 +76,8 @@ def main() -> int:
         return 3
     grad = {n: float(v.grad) for n, v in leaves.items()}
     value = float(out.data) if engine == "micrograd" else float(out.item())
-    print(json.dumps({"value": value, "gradients": grad}))
+    print(json.dumps({"value": value, "gradients": grad,
+                      "seconds": time.perf_counter() - start}))
     return 0
 
 
