@@ -218,7 +218,7 @@ def agreement(mine: dict, theirs: dict) -> float:
 
 
 def user_clock(cases: list[tuple[str, int]], engines_: list[str], peer_python: str,
-               venv: Path, rounds: int, startup_runs: int) -> tuple[str, list[dict]]:
+               venv: Path, rounds: int, startup_runs: int) -> tuple[list[dict], dict]:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         base = startups(engines_, folder, peer_python, venv, startup_runs)
@@ -246,20 +246,26 @@ def user_clock(cases: list[tuple[str, int]], engines_: list[str], peer_python: s
                         inside.setdefault(e, []).append(answer["seconds"])
             rows.append({"shape": shape, "size": size, "ast": ast_nodes(text),
                          "samples": samples, "inside": inside, "answers": answers})
-    return user_table(rows, base), rows
+    return rows, base
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.0f}"
 
 
-def user_table(rows: list[dict], base: dict[str, float]) -> str:
+def user_table(rows: list[dict], base: dict[str, float], floor: dict[tuple, float]) -> str:
+    """Each cell is conservative against backprop: backprop's time is the larger of its whole
+    process less start-up and its in-process clock (the phases below: text in, JSON out), so
+    start-up jitter can never shrink it; a peer's time is the smaller of its whole process less
+    start-up and its own clock after its imports."""
     lines = ["| program | AST nodes | backprop ms | micrograd ms | torch ms | "
              "micrograd / backprop | torch / backprop | gradients agree to |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        mine = statistics.median(r["samples"]["backprop"])
-        cells = [f"{r['shape']} {r['size']:.0e}", f"{r['ast']:,}", ms(mine)]
+        whole_mine = statistics.median(r["samples"]["backprop"])
+        mine = max(whole_mine, floor[(r["shape"], r["size"])])
+        cells = [f"{r['shape']} {r['size']:.0e}", f"{r['ast']:,}",
+                 f"{ms(mine)} ({ms(whole_mine)})"]
         ratios, agree = [], []
         for peer in ("micrograd", "torch"):
             got = r["answers"].get(peer)
@@ -277,11 +283,12 @@ def user_table(rows: list[dict], base: dict[str, float]) -> str:
                 agree.append(agreement(r["answers"]["backprop"], got))
         cells += ratios + [f"{max(agree):.0e}" if agree else "-"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Medians. Every figure is a whole process less the start-up of the same "
-              "command on the lecture's (x+y)*z, run just before it in the same round. In "
-              "brackets: the peer's own clock from after its imports to the gradients, and the "
-              "ratio on it (stricter: backprop's figure still includes reading its arguments "
-              "and writing its JSON). Start-ups: "
+    lines += ["", "Medians of the rounds. backprop: the larger of its in-process clock (text in, "
+              "JSON out, the phases below) and, in brackets, its whole process less its start-up "
+              "(the same command on the lecture's (x+y)*z, run just before it in the same round). "
+              "Peers: their whole process less start-up and, in brackets, their own clock from "
+              "after their imports to the gradients; the ratios are taken on both (the bracketed "
+              "one is stricter: it leaves out the peer's reading, printing and exit). Start-ups: "
               + ", ".join(f"{e} {ms(t)} ms" for e, t in base.items()) + ".",
               "Targets: backprop at least 2x faster than micrograd (where it runs) and 3x "
               "faster than torch."]
@@ -319,6 +326,12 @@ def phases(shape: str, size: int, repeat: int) -> dict:
     return {"shape": shape, "size": size, "ast": ast_nodes(text), "graph": len(graph),
             "lex": lex, "parse": parsing - lex, "forward": fwd, "backward": bwd,
             "evaluate_rest": max(whole - fwd - bwd, 0.0), "kinks": scan_kinks, "output": out}
+
+
+def in_process(r: dict) -> float:
+    """Text in, JSON out, in one warm process: lex, parse, evaluate (forward, backward and the
+    rest) and output."""
+    return r["lex"] + r["parse"] + r["forward"] + r["backward"] + r["evaluate_rest"] + r["output"]
 
 
 def us(seconds: float, n: int) -> str:
@@ -366,12 +379,14 @@ def main() -> None:
         print(startup(opts.startup_runs, venv))
     cases = [(s, n) for s in ("wide", "deep") for n in sizes + big]
     cases.append(("nested", 100_000))
-    print("\n## The user's clock: text in, gradients out\n")
-    table, raw = user_clock(cases, engines_, opts.peer_python, venv, opts.rounds,
-                            opts.startup_runs)
-    print(table)
-    print("\n## Where the time goes\n")
+    # The phases first: backprop's in-process clock is the floor of its user-clock figure.
     rows = [phases(s, n, opts.repeat) for s, n in cases]
+    floor = {(r["shape"], r["size"]): in_process(r) for r in rows}
+    raw, base = user_clock(cases, engines_, opts.peer_python, venv, opts.rounds,
+                           opts.startup_runs)
+    print("\n## The user's clock: text in, gradients out\n")
+    print(user_table(raw, base, floor))
+    print("\n## Where the time goes\n")
     print(phase_table(rows))
     if opts.json:
         Path(opts.json).write_text(json.dumps({"user_clock": raw, "phases": rows}, indent=1))
