@@ -3,10 +3,12 @@
 `eval`, `trace`, `graph` and the batch checker all run cases through `evaluate`, so they agree
 on every number, warning and exit code.
 
-Exit codes (owned by `Result.exit_code`; the CLI only passes them on):
-  0  every check that ran passed (or none was asked for)
+Verdicts and exit codes follow the one policy in checks/verdict.py (docs/checks.md says it for
+users); `Result.exit_code` applies it and the CLI only passes it on:
+  0  no check disagreed (a gradient no check confirmed is "unchecked", and named, not "pass")
   1  a check disagreed: sympy, finite differences, or an --expect value
   2  bad input (raised as BackpropError before a Result exists)
+  3  an internal fault (a rule that broke its own contract), raised as InternalError
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import exits
+from .checks import verdict as policy
 from .checks.expectations import resolve as resolve_expectations
 from .checks.scalar import Check, Limits, cross_check, expectation, kinks
 from .engine.backward import backpropagate
@@ -51,14 +54,17 @@ class GradientRow:
 
     @property
     def failed(self) -> bool:
-        return any(c.status == "fail" for c in self.checks)
+        return self.verdict == "fail"
 
     @property
     def verdict(self) -> str:
-        """One word for the row: fail, pass, unchecked."""
-        if self.failed:
-            return "fail"
-        return "pass" if any(c.status == "pass" for c in self.checks) else "unchecked"
+        """One word for the row: fail, pass (a check confirmed it), unchecked."""
+        return policy.row_status(self.checks)
+
+    @property
+    def unchecked_reason(self) -> str:
+        """Why no check confirmed this gradient ("" when one did, or it failed)."""
+        return policy.unchecked_reason(self.checks) if self.verdict == "unchecked" else ""
 
 
 @dataclass(frozen=True)
@@ -81,13 +87,23 @@ class Result:
         return {r.name: r.gradient for r in self.rows}
 
     @property
+    def status(self) -> str:
+        """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py."""
+        return policy.overall([r.verdict for r in self.rows],
+                              [c.status for c in self.value_checks])
+
+    @property
     def failed(self) -> bool:
-        return any(r.failed for r in self.rows) or any(c.status == "fail"
-                                                       for c in self.value_checks)
+        return self.status == "fail"
+
+    @property
+    def unchecked(self) -> list[str]:
+        """The gradients no check confirmed."""
+        return [r.name for r in self.rows if r.verdict == "unchecked"]
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CHECK_FAILED if self.failed else EXIT_OK
+        return policy.exit_code(self.status)
 
 
 def evaluate(source: str | Graph, bindings: Mapping[str, Any],

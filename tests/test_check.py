@@ -90,10 +90,19 @@ def test_finite_difference_of_the_lecture_example():
     ("log(x)", 1e-7),
     ("log(x - 1)", 1.000001),
 ])
-def test_a_step_out_of_the_domain_is_inconclusive_not_a_failure(program, at):
+def test_a_step_out_of_the_domain_is_shrunk_until_it_fits(program, at):
     result = evaluate(program, {"x": at})
     sympy_check, fd_check = result.rows[0].checks
     assert sympy_check.status == "pass"
+    assert (fd_check.status, fd_check.reason) == (
+        "pass", "a smaller step kept clear of a kink or the domain's edge")
+    assert result.exit_code == 0
+
+
+def test_a_point_no_step_fits_is_inconclusive_not_a_failure():
+    # sqrt(x) at 5e-324 (the smallest double): every step leaves the domain or is 0.
+    result = evaluate("sqrt(x - 1) * 2", {"x": 1.0 + 2.0 ** -52})
+    fd_check = result.rows[0].checks[-1]
     assert (fd_check.status, fd_check.reason) == (
         "inconclusive", "the finite-difference step leaves the function's domain")
     assert result.exit_code == 0
@@ -156,9 +165,9 @@ def test_an_unread_variable_has_gradient_zero_and_both_checks_agree():
 
 
 def test_check_fields_are_the_json_interface():
-    assert Check("sympy", "pass", -4.0, 0.0).to_dict() == {
+    assert Check("sympy", "pass", -4.0, 0.0, abs_error=0.0).to_dict() == {
         "method": "sympy", "status": "pass", "reference": -4.0, "rel_error": 0.0,
-        "reason": None}
+        "reason": None, "abs_error": 0.0, "decided_by": "relative", "error_bound": None}
 
 
 def test_the_sympy_deadline_is_not_swallowed():

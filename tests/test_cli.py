@@ -76,7 +76,8 @@ def test_eval_json_fields():
         methods = [c["method"] for c in data["checks"][name]]
         assert methods == ["sympy", "finite-difference"]
         for c in data["checks"][name]:
-            assert set(c) == {"method", "status", "reference", "rel_error", "reason"}
+            assert set(c) == {"method", "status", "reference", "rel_error", "reason",
+                              "abs_error", "decided_by", "error_bound"}
             assert c["status"] == "pass"
     assert result.stderr == ""
 
@@ -168,14 +169,14 @@ VERDICTS = [
     (["x*y", "x=2", "y=3", "--no-sympy", "--no-numeric"], 0,
      "not checked (no check was asked for)"),
     (["x*y", "x=2", "y=3", "--no-check", "--expect", "x=3"], 0,
-     "1 of 2 gradients confirmed by the expected values; y: not confirmed (no check ran)"),
+     "1 of 2 gradients confirmed by the expected values; y: unchecked (no check ran)"),
     # relu at its kink: sympy ran (and found the point non-differentiable), finite
     # differences ran (and straddled the kink): neither is "no check could run"
     (["relu(x)", "x=0"], 0,
-     "x: not confirmed (sympy: non-differentiable point: compared with a subgradient; "
+     "x: unchecked (sympy: non-differentiable point: compared with a subgradient; "
      "finite differences: the finite-difference step straddles a kink)"),
     (["relu(x)*y", "x=0", "y=2"], 0,
-     "1 of 2 gradients confirmed by sympy and finite differences; x: not confirmed (sympy: "
+     "1 of 2 gradients confirmed by sympy and finite differences; x: unchecked (sympy: "
      "non-differentiable point: compared with a subgradient; finite differences: the "
      "finite-difference step straddles a kink)"),
     (["x*y", "x=2", "y=3", "--wrt", "x", "--expect", "x=4"], 1,
@@ -202,7 +203,8 @@ def test_expect_fail_exits_1():
     assert data["status"] == "fail" and data["exit_code"] == 1
     assert data["checks"]["x"][-1] == {"method": "expected", "status": "fail",
                                        "reference": -4.0, "rel_error": 0.25,
-                                       "reason": "expected -4"}
+                                       "reason": "expected -4", "abs_error": 1.0,
+                                       "decided_by": "relative", "error_bound": None}
 
 
 def test_expect_value_fail_exits_1():

@@ -24,16 +24,15 @@ from typing import Any
 
 from ..deadline import Deadline
 from ..engine.forward import forward, is_array
-from ..errors import BackpropError
 from ..graph import Graph
+from . import numeric as fd
+from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
+from .verdict import settle
 
 SYMPY_RTOL = 1e-9
 SYMPY_ATOL = 1e-12
 FD_RTOL = 1e-5
 FD_ATOL = 1e-8
-# Central differences err by ~h^2 f''' (truncation) plus ~eps f / h (rounding); the cube root
-# of machine epsilon balances the two. The step is scaled by the variable's magnitude.
-FD_STEP = (2.0 ** -52) ** (1.0 / 3.0)
 
 SYMPY_MAX_NODES = 2_000  # sympy's expression building and diff slow down sharply past this
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; chains deeper than ~50 raise RecursionError
@@ -49,10 +48,21 @@ class Check:
     reference: float | None = None  # the other method's number
     rel_error: float | None = None
     reason: str = ""
+    abs_error: float | None = None  # |ours - reference|
+    floor: bool = False  # the absolute floor decided the pass (the relative error did not)
+    bound: float | None = None  # the finite difference's own error estimate, relative
+
+    @property
+    def decided_by(self) -> str | None:
+        if self.rel_error is None:
+            return None
+        return "absolute" if self.floor else "relative"
 
     def to_dict(self) -> dict:
         return {"method": self.method, "status": self.status, "reference": self.reference,
-                "rel_error": self.rel_error, "reason": self.reason or None}
+                "rel_error": self.rel_error, "reason": self.reason or None,
+                "abs_error": self.abs_error, "decided_by": self.decided_by,
+                "error_bound": self.bound}
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,35 @@ def rel_error(a: float, b: float) -> float:
 def compare(method: str, ours: float, ref: float, rtol: float, atol: float,
             on_kink: bool = False) -> Check:
     err = rel_error(ours, ref)
-    ok = err <= rtol or abs(ours - ref) <= atol
+    diff = abs(ours - ref)
+    ok = err <= rtol or diff <= atol
     status = "pass" if ok else ("subgradient" if on_kink else "fail")
     reason = "" if ok or not on_kink else "non-differentiable point: compared with a subgradient"
-    return Check(method, status, ref, err, reason)
+    return Check(method, status, ref, err, reason, abs_error=diff, floor=ok and err > rtol)
+
+
+def grade_slope(ours: float, slope: fd.Slope, atol: float, on_kink: bool = False,
+                ) -> Check:
+    """A finite-difference check from a numeric slope (numeric.py): inconclusive when no step
+    could be trusted or the extrapolation cannot tell; its error bound travels with it."""
+    method = "finite-difference"
+    if slope.value is None:
+        return Check(method, "inconclusive", reason=slope.reason)
+    c = compare(method, ours, slope.value, FD_RTOL, atol, on_kink)
+    bound = None
+    if slope.bound is not None:
+        scale = max(abs(ours), abs(slope.value))
+        bound = slope.bound / scale if scale else 0.0
+    notes = [c.reason] if c.reason else []
+    if slope.shrunk:
+        notes.append("a smaller step kept clear of a kink or the domain's edge")
+    if c.status == "fail":
+        status, why = fd.verdict(ours, slope, FD_RTOL, atol)
+        if status == "inconclusive":
+            return Check(method, status, slope.value, c.rel_error, why, c.abs_error,
+                         bound=bound)
+    return Check(method, c.status, c.reference, c.rel_error, "; ".join(notes), c.abs_error,
+                 c.floor, bound)
 
 
 # --- kinks --------------------------------------------------------------------------------
@@ -106,20 +141,21 @@ def kinks(graph: Graph, values: list) -> list[tuple[int, str]]:
 
 def finite_difference(graph: Graph, bindings: Mapping[str, Any], name: str,
                       base_branches: tuple | None = None) -> tuple[float | None, str]:
-    """Central difference d(output)/d(name); (None, reason) when it cannot be trusted."""
-    x = bindings[name]
-    h = FD_STEP * max(1.0, abs(x))
-    h = (x + h) - x  # make the step exactly representable, so 2h is the true spacing
+    """Central difference d(output)/d(name); (None, reason) when no step can be trusted."""
+    slope = fd.first_slope(_at(graph, bindings, name, base_branches is not None),
+                                bindings[name], base_branches)
+    return slope.value, slope.reason
+
+
+def _at(graph: Graph, bindings: Mapping[str, Any], name: str, pieces: bool):
+    """v -> (the output with `name` at v, the smooth piece of every kinked node or None)."""
     out = graph.output
-    try:
-        plus = forward(graph, {**bindings, name: x + h})
-        minus = forward(graph, {**bindings, name: x - h})
-    except BackpropError:
-        return None, "the finite-difference step leaves the function's domain"
-    if base_branches:
-        if branches(graph, plus) != branches(graph, minus):
-            return None, "the finite-difference step straddles a kink"
-    return (plus[out] - minus[out]) / (2 * h), ""
+
+    def at(v: float):
+        values = forward(graph, {**bindings, name: v})
+        return values[out], (branches(graph, values) if pieces else None)
+
+    return at
 
 
 # --- sympy --------------------------------------------------------------------------------
@@ -257,13 +293,17 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
                                               f"{budget} of {len(names)} variables"))
                 continue
             ours = grads[graph.variables[n]] if n in graph.variables else 0.0
-            ref, why = finite_difference(graph, bindings, n, base)
-            if ref is None:
-                result[n].append(Check("finite-difference", "inconclusive", reason=why))
-            else:
-                result[n].append(compare("finite-difference", ours, seed * ref, FD_RTOL,
-                                         FD_ATOL * f_scale, n in kinked))
-    return result
+            # The slope of seed * f: the reference is scaled like backprop's gradient.
+            at = _at(graph, bindings, n, bool(base))
+            scaled = at if seed == 1.0 else (lambda v, at=at: _scale(at(v), seed))
+            atol = FD_ATOL * f_scale
+            slope = fd.slope_check(scaled, bindings[n], ours, FD_RTOL, atol, base or None)
+            result[n].append(grade_slope(ours, slope, atol, n in kinked))
+    return {n: settle(checks) for n, checks in result.items()}
+
+
+def _scale(point: tuple, seed: float) -> tuple:
+    return seed * point[0], point[1]
 
 
 def variables_through(graph: Graph, nodes: list[int]) -> set[str]:
@@ -297,7 +337,7 @@ def expectation(ours: float, text: str) -> Check:
     rounded_ok = abs(ours - expected) <= half_ulp * (1 + 1e-9) and err <= EXPECT_MAX_REL
     ok = err <= 1e-9 or rounded_ok
     return Check("expected", "pass" if ok else "fail", expected, err,
-                 "" if ok else f"expected {text}")
+                 "" if ok else f"expected {text}", abs_error=abs(ours - expected))
 
 
 def _last_digit_exponent(text: str) -> int:

@@ -8,10 +8,8 @@ from ..values import is_array, plain
 
 
 def status(result: Result) -> str:
-    if result.failed:
-        return "fail"
-    checks = [c for r in result.rows for c in r.checks] + list(result.value_checks)
-    return "pass" if checks and any(c.status == "pass" for c in checks) else "unchecked"
+    """The verdict policy's word for the whole result (checks/verdict.py)."""
+    return result.status
 
 
 def eval_json(result: Result, program: str) -> dict:
@@ -24,6 +22,9 @@ def eval_json(result: Result, program: str) -> dict:
         "warnings": list(result.warnings),
         "status": status(result),
         "exit_code": result.exit_code,
+        "verdicts": {r.name: r.verdict for r in result.rows},
+        "unchecked": {r.name: r.unchecked_reason for r in result.rows
+                      if r.verdict == "unchecked"},
     }
     if is_array(result.value) or any(is_array(r.gradient) for r in result.rows):
         out["shapes"] = {r.name: list(getattr(r.gradient, "shape", ())) for r in result.rows}

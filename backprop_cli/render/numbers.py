@@ -41,22 +41,35 @@ def shape(x: Any) -> str:
 
 
 def check(c: Check | None) -> str:
-    """'pass 1.4e-16', 'FAIL 3.2e-02 (ref 1.5)', 'skipped: why', 'inconclusive: why'."""
+    """'pass 1.4e-16', 'pass abs 3.6e-11' (the absolute floor decided it), 'pass 5.0e-12
+    ±3e-13' (extrapolated finite differences, with their own error bound), 'FAIL 3.2e-02 (ref
+    1.5)', 'skipped: why', 'inconclusive: why'."""
     if c is None:
         return "-"
     scope = getattr(c, "scope", "")  # array checks: how many entries were compared
     if c.status == "pass":
-        text = f"pass {c.rel_error:.1e}" if c.rel_error is not None else "pass"
+        text = f"pass {figure(c)}" if c.rel_error is not None else "pass"
         note = "; ".join(p for p in (scope, c.reason if scope else "") if p)
         return f"{text} ({note})" if note else text
     if c.status in ("fail", "subgradient"):
         word = "FAIL" if c.status == "fail" else "subgradient"
         worst = getattr(c, "worst", None)
         at = f" at {list(worst)}" if worst else ""
-        return f"{word} {c.rel_error:.1e} (ref {number(c.reference, 10)}{at}; {scope})" \
-            if scope else f"{word} {c.rel_error:.1e} (ref {number(c.reference, 10)})"
+        return f"{word} {figure(c)} (ref {number(c.reference, 10)}{at}; {scope})" \
+            if scope else f"{word} {figure(c)} (ref {number(c.reference, 10)})"
     text = f"{c.status}: {c.reason}" if c.reason else c.status
     return f"{text} ({scope})" if scope else text
+
+
+def figure(c: Check) -> str:
+    """The number a check is judged by: the relative error, or the absolute difference when
+    the absolute floor decided it; with the finite difference's own error bound when known."""
+    text = f"abs {c.abs_error:.1e}" if c.floor and c.abs_error is not None else \
+        f"{c.rel_error:.1e}"
+    bound = getattr(c, "bound", None)
+    if bound is not None:
+        text += f" ±{bound:.0e}" if bound == bound and bound != float("inf") else " ±?"
+    return text
 
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",

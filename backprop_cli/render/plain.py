@@ -51,28 +51,41 @@ def verdict(result: Result) -> str:
     if not any(r.checks for r in result.rows):
         why = "--no-check" if not result.checked else "no check was asked for"
         return f"{value}not checked ({why})"
-    passed = {c.method for r in result.rows for c in r.checks if c.status == "pass"}
-    methods = " and ".join(_METHOD_WORDS[m] for m in _METHOD_WORDS if m in passed)
+    # A method is named as agreeing only where it passed on every gradient it checked; where
+    # it did not, the line counts what it found instead.
+    ran = [m for m in _METHOD_WORDS if any(c.method == m for r in result.rows for c in r.checks)]
+    full = [m for m in ran if all(c.status == "pass" for r in result.rows for c in r.checks
+                                  if c.method == m)]
+    methods = " and ".join(_METHOD_WORDS[m] for m in full)
+    partial = "; ".join(_partial(result, m) for m in ran if m not in full)
     unconfirmed = [r for r in result.rows if r.verdict != "pass"]
     if not unconfirmed:
-        return (f"the gradient agrees with {methods}" if n == 1 else
-                f"all {n} gradients agree with {methods}")
+        head = (f"the gradient agrees with {methods}" if n == 1 else
+                f"all {n} gradients agree with {methods}") if methods else \
+            ("the gradient is confirmed" if n == 1 else f"all {n} gradients are confirmed")
+        return f"{head}; {partial}" if partial else head
     # Checks ran but did not confirm these: say what each one found instead.
-    why = "; ".join(f"{r.name}: not confirmed ({_unconfirmed(r)})" for r in unconfirmed)
-    if not methods:
-        return why
-    return f"{n - len(unconfirmed)} of {n} gradients confirmed by {methods}; {why}"
+    why = "; ".join(f"{r.name}: unchecked ({r.unchecked_reason})" for r in unconfirmed)
+    confirmed = [r for r in result.rows if r.verdict == "pass"]
+    if not confirmed:
+        return f"{len(unconfirmed)} of {n} gradients unchecked: {why}" if n > 1 else why
+    # The methods that confirmed every one of the confirmed gradients.
+    by = " and ".join(_METHOD_WORDS[m] for m in ran
+                      if all(any(c.method == m and c.status == "pass" for c in r.checks)
+                             for r in confirmed))
+    by = f" by {by}" if by else ""
+    return f"{len(confirmed)} of {n} gradients confirmed{by}; {why}"
 
 
-def _unconfirmed(row) -> str:
-    """What each check of a gradient found, when none of them passed."""
-    found = [f"{_METHOD_WORDS[c.method]}: {c.reason or _STATUS_WORDS.get(c.status, c.status)}"
-             for c in row.checks if c.status != "pass"]
-    return "; ".join(found) or "no check ran"
+def _partial(result: Result, method: str) -> str:
+    """'finite differences agree on 1 of 2 (x: inconclusive)': a method that did not pass on
+    every gradient, counted, with what it found where it did not."""
+    mine = [(r.name, c) for r in result.rows for c in r.checks if c.method == method]
+    passed = sum(c.status == "pass" for _, c in mine)
+    others = ", ".join(f"{name}: {c.status}" for name, c in mine if c.status != "pass")
+    return f"{_METHOD_WORDS[method]} agree on {passed} of {len(mine)} ({others})"
 
 
-_STATUS_WORDS = {"subgradient": "at a kink, where backprop uses a subgradient",
-                 "inconclusive": "inconclusive", "skipped": "skipped"}
 _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
                  "expected": "the expected values"}
 

@@ -1,0 +1,168 @@
+"""The numeric slope of one variable (or one array entry): a central difference that checks
+its own step, and Ridders' extrapolation when the plain difference does not settle it.
+
+The scalar and array checkers both call `slope_check`; all they supply is `at(v)`, the program's
+output with the variable set to v (and, for scalars, the smooth piece every kinked node is on).
+
+Why a step can mislead, and what is done about it:
+  * the step leaves the function's domain (log(x) at x = 1e-7) or straddles a kink (relu(x)
+    at x = 1e-7): the step is shrunk, a quarter at a time, until both ends are in the domain
+    and on the point's own smooth piece; only a point exactly on a kink, or one no step
+    reaches, stays inconclusive;
+  * the function is steep or curved for the step (sin(3000 x), tan(x) near pi/2, 1/x near 0):
+    the truncation error ~h^2 f''' swamps the tolerance. When the plain difference disagrees,
+    Ridders' method (Numerical Recipes' dfridr) takes differences at steps h, h/2, h/4, ...,
+    extrapolates them to h = 0 (Richardson's tableau) and estimates its own error from how the
+    extrapolations agree. The check then passes, fails with the error bound beside the figure,
+    or says it cannot tell (the disagreement is within what the extrapolation itself is unsure
+    of).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BackpropError
+
+# Central differences err by ~h^2 f''' (truncation) plus ~eps f / h (rounding); the cube root
+# of machine epsilon balances the two. The step is scaled by the variable's magnitude.
+FD_STEP = (2.0 ** -52) ** (1.0 / 3.0)
+SHRINK = 0.25  # the step tried next when an end falls outside the domain or past a kink
+SHRINKS = 16  # 4^-16 ~ 2e-10 of the first step: past this, no step avoids the kink
+RIDDERS_STEPS = 10  # steps h, h/2, ..., h/512 in the extrapolation tableau
+RIDDERS_SAFE = 2.0  # stop when the tableau's error grows by this factor (dfridr's SAFE)
+SCALE = 1e-2  # each further scale of step starts this much smaller
+SCALES = 5  # scales tried: the last starts 1e-8 times the standard step
+FAIL_MARGIN = 4.0  # a disagreement must exceed this many error bounds to count as a failure
+
+
+@dataclass(frozen=True)
+class Slope:
+    """The numeric reference for one derivative, with how it was reached."""
+
+    value: float | None  # None: no usable step (the reason says why)
+    bound: float | None = None  # estimated absolute error, when extrapolated
+    step: float = 0.0
+    shrunk: bool = False  # the first step was spoiled (domain or kink) and a smaller one used
+    reason: str = ""
+
+
+class _Spoiled(Exception):
+    pass
+
+
+def exact_step(x: float, h: float) -> float:
+    """A step near h such that x + h and x - h are exactly 2h apart in float64."""
+    return (x + h) - x
+
+
+def _central(at: Callable[[float], tuple[float, Any]], x: float, h: float, piece: Any,
+             ) -> float:
+    try:
+        plus, p_piece = at(x + h)
+        minus, m_piece = at(x - h)
+    except BackpropError:
+        raise _Spoiled("the finite-difference step leaves the function's domain") from None
+    if piece is not None and (p_piece != piece or m_piece != piece):
+        raise _Spoiled("the finite-difference step straddles a kink")
+    return (plus - minus) / (2 * h)
+
+
+def first_slope(at: Callable[[float], tuple[float, Any]], x: float, piece: Any = None) -> Slope:
+    """The plain central difference at the standard step, shrunk only as far as needed to keep
+    both ends in the domain and on the point's smooth piece (`piece`; None: not tracked)."""
+    h = exact_step(x, FD_STEP * max(1.0, abs(x)))
+    reason = ""
+    for k in range(SHRINKS + 1):
+        if h == 0:
+            break
+        try:
+            return Slope(_central(at, x, h, piece), step=h, shrunk=k > 0)
+        except _Spoiled as why:
+            reason = reason or str(why)
+        h = exact_step(x, h * SHRINK)
+    return Slope(None, reason=reason)
+
+
+def ridders(at: Callable[[float], tuple[float, Any]], x: float, h: float, piece: Any = None,
+            ) -> Slope:
+    """Richardson-extrapolated derivative from steps h, h/2, ... with its error estimate
+    (Numerical Recipes' dfridr: each row extrapolates the previous row's entries one order
+    further; the estimate is the entry whose neighbours agree best, and the tableau stops when
+    the extrapolations start to diverge, which is where rounding takes over)."""
+    previous: list[float] | None = None
+    best, err = None, math.inf
+    for i in range(RIDDERS_STEPS):
+        step = exact_step(x, h / 2.0 ** i)
+        if step == 0:
+            break
+        try:
+            row = [_central(at, x, step, piece)]
+        except _Spoiled:
+            if previous is None:  # a larger step may be spoiled where a smaller one is not
+                continue
+            break
+        if previous is not None:
+            fac = 4.0
+            for j in range(1, len(previous) + 1):
+                row.append((row[j - 1] * fac - previous[j - 1]) / (fac - 1.0))
+                fac *= 4.0
+                e = max(abs(row[j] - row[j - 1]), abs(row[j] - previous[j - 1]))
+                if e <= err:
+                    best, err = row[j], e
+            if abs(row[-1] - previous[-1]) >= RIDDERS_SAFE * err:
+                break
+        previous = row
+    if best is None:
+        return Slope(None, reason="no finite-difference step stays in the domain or off kinks")
+    return Slope(best, bound=err, step=h)
+
+
+def agrees(ours: float, ref: float, rtol: float, atol: float) -> bool:
+    scale = max(abs(ours), abs(ref))
+    return abs(ours - ref) <= atol or (scale > 0 and abs(ours - ref) <= rtol * scale)
+
+
+def slope_check(at: Callable[[float], tuple[float, Any]], x: float, ours: float, rtol: float,
+                atol: float, piece: Any = None) -> Slope:
+    """The reference slope to grade `ours` against: the plain central difference when it
+    agrees; otherwise Ridders' extrapolation at ever smaller scales of step (a pole or a fast
+    oscillation can be closer than the standard step), until one agrees with `ours` or two
+    scales in a row agree with each other to the tolerance (the slope has converged: its bound
+    then covers the difference between them). A slope that never converges has bound inf."""
+    first = first_slope(at, x, piece)
+    if first.value is None or agrees(ours, first.value, rtol, atol):
+        return first
+    previous = None
+    for k in range(SCALES):
+        s = ridders(at, x, first.step * SCALE ** k, piece)
+        if s.value is None:
+            continue
+        if agrees(ours, s.value, rtol, atol):
+            return Slope(s.value, s.bound, first.step, first.shrunk)
+        if previous is not None:
+            gap = abs(s.value - previous.value)
+            if gap <= max(rtol * max(abs(s.value), abs(previous.value)), atol):
+                return Slope(s.value, max(s.bound, gap), first.step, first.shrunk)
+        previous = s
+    if previous is None:
+        return first
+    return Slope(previous.value, math.inf, first.step, first.shrunk)
+
+
+def verdict(ours: float, slope: Slope, rtol: float, atol: float) -> tuple[str, str]:
+    """(status, reason) for `ours` against a slope that has a value: pass, fail, or
+    inconclusive when the disagreement lies within the extrapolation's own error bound."""
+    ref = slope.value
+    if agrees(ours, ref, rtol, atol):
+        return "pass", ""
+    bound = slope.bound
+    if bound is not None and not abs(ours - ref) > FAIL_MARGIN * bound:
+        told = f"{ref:.6g} ± {bound:.1e}" if math.isfinite(bound) else \
+            f"{ref:.6g} at the smallest steps"
+        return "inconclusive", (f"finite differences do not converge here ({told}): the "
+                                "function is too steep or curved for a float64 difference")
+    return "fail", ""
