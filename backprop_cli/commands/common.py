@@ -23,6 +23,50 @@ CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
            "max_content_width": 100}
 
 
+class ProgramCommand(click.Command):
+    """A command whose arguments are a program and NAME=VALUE bindings.
+
+    A program may start with '-' and contain any letters (`-softplus(x)`, `-x*f`), so click's
+    own parsing, which reads `-softplus(x)` as the short options -s -o -f with the value
+    "tplus(x)", never sees the words: only a known option spelled in full as its own word
+    (`-f`, `--file`, `--json`, `--precision=3`) is an option, and the word after one that takes
+    a value is that value. Every other word is the program or a binding, in order.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, split_words(self.get_params(ctx), args))
+
+
+def split_words(params, args: list[str]) -> list[str]:
+    """args reordered as [options..., "--", words...]: see ProgramCommand."""
+    takes_value: dict[str, bool] = {}
+    for p in params:
+        if isinstance(p, click.Option):
+            for name in (*p.opts, *p.secondary_opts):
+                takes_value[name] = not (p.is_flag or p.count)
+    options: list[str] = []
+    words: list[str] = []
+    k = 0
+    while k < len(args):
+        w = args[k]
+        k += 1
+        if w == "--":
+            words.extend(args[k:])
+            break
+        if w in takes_value:
+            options.append(w)
+            if takes_value[w]:
+                if k == len(args):
+                    raise click.BadOptionUsage(w, f"Option '{w}' requires an argument.")
+                options.append(args[k])
+                k += 1
+        elif w.startswith("--") and takes_value.get(w.partition("=")[0]):
+            options.append(w)
+        else:
+            words.append(w)
+    return [*options, "--", *words]
+
+
 def report_errors(fn: Callable) -> Callable:
     """Turn the project's errors into one clear message on stderr and exit code 2."""
 

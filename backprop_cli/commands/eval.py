@@ -8,6 +8,7 @@ import click
 
 from .common import (
     CONTEXT,
+    ProgramCommand,
     console,
     emit_json,
     output_options,
@@ -21,7 +22,7 @@ from .common import (
 )
 
 
-@click.command("eval", context_settings=CONTEXT)
+@click.command("eval", cls=ProgramCommand, context_settings=CONTEXT)
 @program_options
 @output_options
 @click.option("--no-check", is_flag=True, help="Skip both cross-checks (fastest).")

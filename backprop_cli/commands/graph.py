@@ -11,6 +11,7 @@ from .. import exits
 from ..errors import BackpropError
 from .common import (
     CONTEXT,
+    ProgramCommand,
     parse_binding_words,
     program_options,
     read_program,
@@ -40,7 +41,7 @@ def group_option(fn):
              "(repeatable or comma-separated), e.g. 1/(1+exp(-t)) -> sigmoid(t).")(fn)
 
 
-@click.command("graph", context_settings=CONTEXT)
+@click.command("graph", cls=ProgramCommand, context_settings=CONTEXT)
 @program_options
 @click.option("-o", "--output", metavar="FILE",
               help="Write to FILE; the format follows its extension (.svg .png .dot .mmd "

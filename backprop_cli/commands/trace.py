@@ -9,6 +9,7 @@ import click
 from .. import exits
 from .common import (
     CONTEXT,
+    ProgramCommand,
     console,
     emit_json,
     output_options,
@@ -23,7 +24,7 @@ from .common import (
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
 
-@click.command("trace", context_settings=CONTEXT)
+@click.command("trace", cls=ProgramCommand, context_settings=CONTEXT)
 @program_options
 @output_options
 @click.option("--group", "groups", multiple=True, metavar="PATTERN",
