@@ -104,6 +104,12 @@ class LimitError(BackpropError):
     kind = "limit exceeded"
 
 
+class InternalError(Exception):
+    """A fault inside backprop, not in the user's input: a registry rule that broke its own
+    contract (a gradient of the wrong shape, the wrong number of partials). Never a
+    BackpropError: the CLI reports it as an internal error, exit 3, naming what failed."""
+
+
 def file_error(path: str, exc: OSError) -> BackpropError:
     """One line for a file that cannot be read: missing, a directory, or the OS's reason."""
     if isinstance(exc, FileNotFoundError):

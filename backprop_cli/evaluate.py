@@ -156,7 +156,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
             continue
         checks[key].append(expectation(float(_gradient(graph, grads, key)), text))
 
-    formulas = _formulas(graph, names, options) if options.symbolic else {}
+    formulas = _formulas(graph, bindings, names, options) if options.symbolic else {}
     rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
                              tuple(checks[n]), formulas.get(n))
                  for n in names)
@@ -215,22 +215,10 @@ def _seed(graph: Graph, output: Any, seed: Any) -> Any:
     return seed
 
 
-def _formulas(graph: Graph, names: list[str], options: Options) -> dict[str, str]:
-    """sympy's derivative formula per variable, within the same limits as the check."""
-    from .checks.scalar import _deadline, _Timeout, sympy_expressions
+def _formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str],
+              options: Options) -> dict[str, str]:
+    """sympy's derivative formula per variable (checks/formulas.py), within the check's
+    limits."""
+    from .checks.formulas import formulas
 
-    limits = options.limits
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return {n: "(skipped: the graph is too large for sympy)" for n in names}
-    try:
-        with _deadline(limits.sympy_seconds):
-            import sympy as sp
-
-            f = sympy_expressions(graph)[graph.output]
-            return {n: sp.sstr(sp.simplify(sp.diff(f, sp.Symbol(n, real=True))))
-                    for n in names}
-    except _Timeout:
-        return {n: f"(skipped: sympy took longer than {limits.sympy_seconds:g} s)"
-                for n in names}
-    except Exception as exc:  # sympy's failures are many; the formula is a courtesy
-        return {n: f"(skipped: sympy failed: {type(exc).__name__})" for n in names}
+    return formulas(graph, bindings, names, options.limits)

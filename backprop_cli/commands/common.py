@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from .. import exits
-from ..errors import BackpropError, BindingError, file_error
+from ..errors import BackpropError, BindingError, InternalError, file_error
 
 EXIT_INTERNAL = exits.INTERNAL
 EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
@@ -96,6 +96,9 @@ def report_errors(fn: Callable) -> Callable:
             except BrokenPipeError:
                 broken_pipe()
             raise
+        except InternalError as exc:
+            click.echo(f"internal error: {exc} (please report this)", err=True)
+            sys.exit(EXIT_INTERNAL)
         except Exception as exc:  # never a traceback: one line, and a distinct exit code
             click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)",
                        err=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from typing import Any
 
-from ..errors import DomainError
+from ..errors import DomainError, InternalError
 from ..graph import Graph
 from ..ops.registry import SCALAR, Op
 from ..ops.shapes import unbroadcast
@@ -116,6 +116,7 @@ def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record) -
                 if p is not None:
                     grads[j] += p
     except _FAILURES as exc:
+        _check_rule(graph, v, i)
         raise _local_error(graph, v, i, exc) from None
 
 
@@ -133,6 +134,7 @@ def _run_arrays(graph: Graph, v: list, grads: list, wants: bytearray, m, record)
             if not a or g is None or not wants[i]:
                 continue
             parts = chain_step(ops[i], m, g, a, v, v[i], wants)
+            _check_parts(graph, i, parts, v, m)
             if record is not None:
                 record.append((i, parts))
             for j, p in zip(a, parts):
@@ -149,6 +151,37 @@ def _run_arrays(graph: Graph, v: list, grads: list, wants: bytearray, m, record)
                         owned.add(j)
     except _FAILURES as exc:
         raise _local_error(graph, v, i, exc) from None
+
+
+def _check_parts(graph: Graph, i: int, parts: tuple, v: list, m) -> None:
+    """A rule's downstream gradients come one per input, each shaped like its input: anything
+    else is a fault in the rule, never the user's."""
+    a = graph.args[i]
+    if len(parts) != len(a):
+        raise InternalError(f"the {graph.ops[i].name} rule gave {len(parts)} gradients for "
+                            f"{len(a)} inputs at {graph.text(i)}")
+    for k, (j, p) in enumerate(zip(a, parts)):
+        if p is not None and m.np.shape(p) != m.np.shape(v[j]):
+            raise InternalError(
+                f"the {graph.ops[i].name} rule gave input {k + 1} of {graph.text(i)} a "
+                f"gradient of shape {m.np.shape(p)}, but the input has shape "
+                f"{m.np.shape(v[j])}")
+
+
+def _check_rule(graph: Graph, v: list, i: int) -> None:
+    """After a failure in a node's rule: raise InternalError if the rule broke its contract
+    (the wrong number of partials), so the failure is not blamed on the user's input."""
+    op = graph.ops[i]
+    if op.local is None:
+        return
+    try:
+        local = op.local(SCALAR, *[v[j] for j in graph.args[i]], v[i])
+    except _FAILURES:
+        return  # the rule itself raised: the point is outside its domain
+    if not isinstance(local, tuple) or len(local) != len(graph.args[i]):
+        count = len(local) if isinstance(local, tuple) else type(local).__name__
+        raise InternalError(f"the {op.name} rule gave {count} partials for "
+                            f"{len(graph.args[i])} inputs at {graph.text(i)}")
 
 
 def _fill_zeros(graph: Graph, values: list, grads: list, m) -> None:

@@ -1,0 +1,239 @@
+"""Derivative formulas for --symbolic: sympy's d(output)/d(variable), built from the graph.
+
+Scalar programs: the output's expression is built node by node (as the checker builds it), with
+one difference: the lecture's sigmoid gate, written as a sigmoid(t) call or spelled out as
+1/(1+exp(-t)) (grouping.py recognises it), becomes a sympy function σ whose derivative is
+σ(1 - σ), so the formula reads as the lecture writes it, `x0*σ*(1 - σ)`, with σ named once.
+
+Array programs: the matrix formula, from sympy's matrix calculus. A vector of n entries is an
+n x 1 MatrixSymbol, a matrix an m x n one; `@` is the matrix product, `*` of arrays the
+Hadamard product, `x**k` the Hadamard power, sum(v) is 1^T v (and sum(v**2) is v^T v), norm(v)**2
+is v^T v. For sum((W @ x)**2) that gives d/dW = 2*W*x*x.T and d/dx = 2*W.T*W*x, the lecture's
+2(Wx)x^T and 2W^T(Wx). An op with no matrix form here (an elementwise exp of an array, softmax,
+cross_entropy, ...) gives no formula, and says so: never a scalar formula for a matrix variable.
+
+User text never reaches sympy's parser: every expression is made from registry rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..engine.forward import is_array
+from ..graph import Graph
+from ..ops.shapes import infer_shapes
+from .scalar import Limits, _deadline, _sympy_constant, _Timeout
+
+
+class NoFormula(Exception):
+    """The program has no matrix formula here; the message says which op."""
+
+
+def formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str],
+             limits: Limits | None = None) -> dict[str, str]:
+    """{name: formula text}; a formula that cannot be given is "(...why...)"."""
+    limits = limits or Limits()
+    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
+        return {n: "(skipped: the graph is too large for sympy)" for n in names}
+    arrays = any(is_array(v) for v in bindings.values())
+    try:
+        with _deadline(limits.sympy_seconds):
+            if arrays:
+                return _matrix_formulas(graph, bindings, names)
+            return _scalar_formulas(graph, names)
+    except _Timeout:
+        return {n: f"(skipped: sympy took longer than {limits.sympy_seconds:g} s)"
+                for n in names}
+    except NoFormula as why:
+        return {n: f"(no matrix formula: {why})" for n in names}
+    except Exception as exc:  # sympy's failures are many; the formula is a courtesy
+        return {n: f"(skipped: sympy failed: {type(exc).__name__})" for n in names}
+
+
+# --- scalar programs ----------------------------------------------------------------------
+
+
+def _sigma_function():
+    import sympy as sp
+
+    class σ(sp.Function):  # noqa: N801  (the lecture's name for it)
+        """The sigmoid, with the lecture's derivative σ(1 - σ)."""
+
+        def fdiff(self, argindex=1):
+            return self * (1 - self)
+
+    return σ
+
+
+def _scalar_formulas(graph: Graph, names: list[str]) -> dict[str, str]:
+    import sympy as sp
+
+    from ..engine.grouping import group
+
+    grouped = group(graph, ["sigmoid"]).graph
+    sigma = _sigma_function()
+    exprs: list = [None] * len(grouped)
+    for i, op in enumerate(grouped.ops):
+        if i in grouped.consts:
+            exprs[i] = _sympy_constant(sp, grouped.names.get(i), grouped.consts[i])
+        elif op.is_leaf:
+            exprs[i] = sp.Symbol(grouped.names[i], real=True)
+        elif op.name == "sigmoid":  # the one row whose formula reads better as a gate
+            exprs[i] = sigma(exprs[grouped.args[i][0]])
+        else:
+            exprs[i] = op.sympy(sp, *[exprs[j] for j in grouped.args[i]])
+    f = exprs[grouped.output]
+    calls = sorted(f.atoms(sigma), key=sp.default_sort_key)
+    out = {}
+    for n in names:
+        d = sp.diff(f, sp.Symbol(n, real=True))
+        if not calls:
+            out[n] = sp.sstr(sp.simplify(d))
+            continue
+        # One σ: name it once and write the formula in it; several: keep them as calls.
+        if len(calls) == 1:
+            s = sp.Symbol("σ")
+            d = d.subs(calls[0], s)
+            out[n] = f"{sp.sstr(d)}, where σ = σ({sp.sstr(calls[0].args[0])})"
+        else:
+            out[n] = sp.sstr(d)
+    return out
+
+
+# --- array programs -----------------------------------------------------------------------
+
+
+def _matrix_formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str]
+                     ) -> dict[str, str]:
+    import sympy as sp
+
+    shapes = infer_shapes(graph, bindings)
+    exprs = _matrix_expressions(sp, graph, shapes)
+    f = exprs[graph.output]
+    if isinstance(f, _NormOf):
+        raise NoFormula("norm of an array has a matrix formula here only squared, as "
+                        "norm(v)**2")
+    if isinstance(f, sp.MatrixExpr):
+        if f.shape != (1, 1):
+            raise NoFormula("the output is not a number")
+    out = {}
+    for n in names:
+        i = graph.variables.get(n)
+        if i is None:
+            out[n] = "0"
+            continue
+        d = sp.diff(f, exprs[i])
+        out[n] = _matrix_text(sp, d)
+    return out
+
+
+def _matrix_text(sp, d) -> str:
+    """sympy's matrix result in plain notation: diag(1) is the identity and is dropped, a
+    matrix of ones reads ones(m,n)."""
+    from sympy.printing.str import StrPrinter
+
+    class Printer(StrPrinter):
+        def _print_OneMatrix(self, m):
+            return "1" if m.shape == (1, 1) else f"ones({m.shape[0]},{m.shape[1]})"
+
+    if hasattr(d, "atoms"):
+        swaps = {m: sp.Identity(m.shape[0]) for m in d.atoms(sp.DiagMatrix)
+                 if isinstance(m.args[0], sp.OneMatrix)}
+        if swaps:
+            d = d.xreplace(swaps).doit()
+    return Printer().doprint(d)
+
+
+def _matrix_expressions(sp, graph: Graph, shapes: list[tuple]) -> list:
+    """Every node as a sympy scalar or matrix expression; NoFormula where there is none."""
+    exprs: list = [None] * len(graph)
+    for i, op in enumerate(graph.ops):
+        shape = shapes[i]
+        if i in graph.consts:
+            exprs[i] = _sympy_constant(sp, graph.names.get(i), graph.consts[i])
+        elif op.is_leaf:
+            name = graph.names[i]
+            if not shape:
+                exprs[i] = sp.Symbol(name, real=True)
+            else:
+                rows, cols = (shape[0], 1) if len(shape) == 1 else shape
+                exprs[i] = sp.MatrixSymbol(name, rows, cols)
+        else:
+            args = [exprs[j] for j in graph.args[i]]
+            exprs[i] = _matrix_rule(sp, op.name, args, [shapes[j] for j in graph.args[i]],
+                                    graph, i)
+    return exprs
+
+
+def _is_matrix(sp, e) -> bool:
+    return isinstance(e, sp.MatrixExpr)
+
+
+class _NormOf:
+    """norm(v), waiting to be squared: sqrt(v^T v) is no matrix expression sympy
+    differentiates, but norm(v)**2 = v^T v is."""
+
+    def __init__(self, v):
+        self.v = v
+
+
+def _matrix_rule(sp, name: str, args: list, shapes: list, graph: Graph, i: int):
+    if any(isinstance(a, _NormOf) for a in args):
+        if name == "pow" and args[1] == 2:
+            return args[0].v.T * args[0].v
+        raise NoFormula("norm of an array has a matrix formula here only squared, as "
+                        "norm(v)**2")
+    mats = [_is_matrix(sp, a) for a in args]
+    if not any(mats):  # numbers: the scalar row, as written
+        return graph.ops[i].sympy(sp, *args)
+    a = args[0]
+    if name in ("add", "sub"):
+        if all(mats) and args[0].shape == args[1].shape:
+            return a + args[1] if name == "add" else a - args[1]
+    elif name == "neg":
+        return -a
+    elif name == "mul":
+        if not all(mats):
+            return args[0] * args[1]
+        if args[0].shape == args[1].shape:
+            return sp.HadamardProduct(*args)
+    elif name == "div" and not mats[1]:
+        return a * (1 / args[1])
+    elif name == "pow" and not mats[1] and args[1].is_Integer and args[1] > 0:
+        return sp.HadamardPower(a, args[1])
+    elif name in ("matmul", "dot") and all(mats):
+        return _matmul(sp, args, shapes)
+    elif name == "transpose":
+        return a if len(shapes[0]) == 1 else a.T
+    elif name in ("sum", "mean") and len(args) == 1:
+        total = _sum_all(sp, a)
+        return total if name == "sum" else total / (a.shape[0] * a.shape[1])
+    elif name == "norm":
+        return _NormOf(a)
+    raise NoFormula(f"{graph.ops[i].name} of an array has no form in sympy's matrix "
+                    f"calculus here")
+
+
+def _matmul(sp, args: list, shapes: list):
+    a, b = args
+    sa, sb = shapes
+    if len(sa) == 1 and len(sb) == 1:
+        return a.T * b  # inner product: a 1x1 matrix
+    if len(sa) == 1:
+        return (a.T * b).T  # a row vector times a matrix, kept as a column
+    return a * b
+
+
+def _sum_all(sp, a):
+    """sum of every entry: v^T v for sum(v**2) of a vector, a^T b for sum(a*b); else
+    1^T A 1."""
+    rows, cols = a.shape
+    if cols == 1:
+        if isinstance(a, sp.HadamardPower) and a.args[1] == 2:
+            v = a.args[0]
+            return v.T * v
+        if isinstance(a, sp.HadamardProduct) and len(a.args) == 2:
+            return a.args[0].T * a.args[1]
+        return sp.OneMatrix(1, rows) * a
+    return sp.OneMatrix(1, rows) * a * sp.OneMatrix(cols, 1)
