@@ -163,6 +163,6 @@ def verdict(ours: float, slope: Slope, rtol: float, atol: float) -> tuple[str, s
     if bound is not None and not abs(ours - ref) > FAIL_MARGIN * bound:
         told = f"{ref:.6g} ± {bound:.1e}" if math.isfinite(bound) else \
             f"{ref:.6g} at the smallest steps"
-        return "inconclusive", (f"finite differences do not converge here ({told}): the "
-                                "function is too steep or curved for a float64 difference")
+        return "inconclusive", (f"no step converges here ({told}): the function is too "
+                                "steep or curved for a float64 difference")
     return "fail", ""

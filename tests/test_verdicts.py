@@ -1,0 +1,190 @@
+"""Verdicts a user can trust: a right gradient is never called wrong, a gradient no check
+confirmed is never called right, and the figures say what decided them (docs/checks.md)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from backprop_cli.checks.scalar import Limits
+from backprop_cli.cli import cli
+from backprop_cli.evaluate import Options, evaluate
+
+
+def invoke(*argv: str, code: int = 0):
+    result = CliRunner().invoke(cli, list(argv))
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    return result
+
+
+def statuses(result) -> dict[str, dict[str, str]]:
+    return {r.name: {c.method: c.status for c in r.checks} for r in result.rows}
+
+
+# Right gradients where the standard finite-difference step is too coarse: a fast oscillation,
+# a pole within reach of the step, a function that overflows its way up. Each must not FAIL,
+# with sympy (which outranks a finite difference) and without it (where the extrapolated
+# difference has to stand on its own).
+STEEP = [
+    ("sin(3000*x)", {"x": 0.3}),
+    ("tan(x)", {"x": 1.5707}),
+    ("tan(x)", {"x": 1.5707963}),
+    ("1/x", {"x": 1e-9}),
+    ("sin(1/x)", {"x": 1e-5}),
+    ("log(x)", {"x": 1e-12}),
+    ("exp(50*sin(x))", {"x": 1.5}),
+    ("sqrt(x)", {"x": 1e-7}),
+    ("x**3", {"x": 0.0}),
+    ("1/(x - 2)", {"x": 2.000001}),
+    ("tanh(1000*x)*y", {"x": 0.001, "y": 3.0}),
+]
+
+
+@pytest.mark.parametrize("sympy", [True, False])
+@pytest.mark.parametrize("program, at", STEEP)
+def test_a_steep_function_is_never_a_false_failure(program, at, sympy):
+    result = evaluate(program, at, Options(sympy=sympy))
+    assert result.exit_code == 0, statuses(result)
+    for row in result.rows:
+        assert row.verdict in ("pass", "unchecked")
+
+
+def test_sin_3000x_now_converges_and_shows_its_error_bound():
+    out = invoke("eval", "sin(3000*x)", "x=0.3", "--no-sympy").stdout
+    row = next(line for line in out.splitlines() if line.startswith("x "))
+    figure = row.split("pass ")[1]
+    assert "±" in figure  # the extrapolated difference carries its own error estimate
+    assert out.splitlines()[-1] == "the gradient agrees with finite differences"
+
+
+def test_sympy_outranks_a_finite_difference_that_disagrees():
+    from backprop_cli.checks.scalar import Check
+    from backprop_cli.checks.verdict import row_status, settle
+
+    sympy = Check("sympy", "pass", 198.74, 5e-13)
+    fd = Check("finite-difference", "fail", 198.73, 5.5e-5)
+    settled = settle([sympy, fd])
+    assert [c.status for c in settled] == ["pass", "inconclusive"]
+    assert settled[1].reason.startswith("sympy's exact derivative agrees; finite differences "
+                                        "differ by 5.5e-05")
+    assert row_status(settled) == "pass"
+    # Without sympy's agreement, the same finite difference is evidence, and it fails.
+    assert row_status(settle([Check("sympy", "skipped"), fd])) == "fail"
+    assert row_status(settle([Check("sympy", "fail", 1.0, 0.5), fd])) == "fail"
+
+
+def test_tan_at_its_pole_is_never_a_failure():
+    result = evaluate("tan(x)*1e-20", {"x": 1.5707963267948966})
+    sympy_check, fd_check = result.rows[0].checks
+    assert sympy_check.status == "pass"
+    assert fd_check.status in ("pass", "inconclusive")
+    assert result.exit_code == 0
+
+
+def test_a_steep_term_among_many_is_not_a_failure_when_sympy_is_skipped():
+    # 3,000 nodes: past sympy's size limit, so finite differences decide alone.
+    terms = " + ".join(f"{(k % 7) / 10}*sin(y*{k % 5 + 1})" for k in range(600))
+    program = f"sin(3000*x)*2 + tan(x + 1.2707) + {terms}"
+    result = evaluate(program, {"x": 0.3, "y": 0.7})
+    assert statuses(result)["x"] == {"sympy": "skipped", "finite-difference": "pass"}
+    assert result.exit_code == 0
+
+
+# --- a kink elsewhere never excuses a wrong rule ------------------------------------------
+
+
+def test_a_nearby_kink_is_stepped_around(monkeypatch):
+    # relu's kink is 1e-7 from the point, inside the standard step (6e-6): a smaller step keeps
+    # clear of it, so x is checked, not excused.
+    out = invoke("eval", "relu(x)*y", "x=1e-7", "y=2").stdout
+    assert out.splitlines()[-1] == "all 2 gradients agree with sympy and finite differences"
+    data = json.loads(invoke("eval", "--json", "relu(x)*y", "x=1e-7", "y=2").stdout)
+    fd = data["checks"]["x"][1]
+    assert fd["status"] == "pass"
+    assert fd["reason"] == "a smaller step kept clear of a kink or the domain's edge"
+
+
+def test_a_wrong_rule_behind_a_nearby_kink_fails_without_sympy(monkeypatch):
+    from test_broken_rule import swap_rule
+
+    swap_rule(monkeypatch, "sin", lambda m, a, out: (m.sin(a),))
+    # sympy skipped (depth), a relu within the step of its kink on x's path, and a wrong sin
+    # rule on the same path: the kink must not excuse the rule.
+    chain = "t = relu(x - 0.3) + sin(x)\n" + "t = t*1.0001 + 0.001\n" * 45 + "t"
+    result = evaluate(chain, {"x": 0.3 + 1e-7})
+    assert statuses(result)["x"] == {"sympy": "skipped", "finite-difference": "fail"}
+    assert result.exit_code == 1
+
+
+# --- no silent unchecked gradient -----------------------------------------------------------
+
+
+def test_a_gradient_no_check_confirmed_is_unchecked_in_the_table_json_and_summary():
+    # Three variables, a budget for two finite differences, sympy capped: z has no check.
+    argv = ["x*y + z", "x=1", "y=2", "z=3"]
+    result = evaluate(argv[0], {"x": 1.0, "y": 2.0, "z": 3.0},
+                      Options(limits=Limits(sympy_max_nodes=1, fd_max_node_evals=2 * 5 * 2)))
+    assert [r.verdict for r in result.rows] == ["pass", "pass", "unchecked"]
+    assert result.status == "unchecked" and result.exit_code == 0
+    assert result.unchecked == ["z"]
+    from backprop_cli.render.json_out import eval_json
+    from backprop_cli.render.plain import eval_text
+
+    data = eval_json(result, argv[0])
+    assert data["status"] == "unchecked"
+    assert data["verdicts"] == {"x": "pass", "y": "pass", "z": "unchecked"}
+    assert data["unchecked"]["z"].startswith("sympy: the graph has 5 nodes")
+    last = eval_text(result, 6).splitlines()[-1]
+    assert last.startswith("2 of 3 gradients confirmed by finite differences; z: unchecked (")
+    assert "over the finite-difference budget: checked 2 of 3 variables" in last
+
+
+def test_the_summary_counts_a_method_that_did_not_confirm_every_gradient():
+    from backprop_cli.render.plain import verdict
+
+    # At the float nearest pi/2, tan's pole is closer than any step float64 can take.
+    result = evaluate("tan(x)*y", {"x": 1.5707963267948966, "y": 2.0})
+    assert verdict(result) == ("all 2 gradients agree with sympy; finite differences "
+                               "agree on 1 of 2 (x: inconclusive)")
+    result = evaluate("tan(x)*y", {"x": 1.5707963267948966, "y": 2.0}, Options(sympy=False))
+    assert verdict(result).startswith("1 of 2 gradients confirmed by finite differences; "
+                                      "x: unchecked (finite differences: no step converges")
+    assert result.exit_code == 0
+
+
+# --- figures that mean what they say --------------------------------------------------------
+
+
+def test_a_pass_decided_by_the_absolute_floor_shows_the_absolute_difference():
+    out = invoke("eval", "x**3", "x=0").stdout
+    row = next(line for line in out.splitlines() if line.startswith("x "))
+    assert row.split()[-3:-1] == ["pass", "abs"]  # not "pass 1.0e+00", a relative error of 1
+    data = json.loads(invoke("eval", "--json", "x**3", "x=0").stdout)
+    fd = data["checks"]["x"][1]
+    assert fd["decided_by"] == "absolute" and fd["rel_error"] == 1.0
+    assert 0 < fd["abs_error"] < 1e-8
+
+
+# --- --wrt needs only what its variables need -----------------------------------------------
+
+
+def test_a_gradient_not_asked_for_never_fails_the_run():
+    # d(x**y)/dy = x**y log(x) does not exist at x = -2, but only x is asked for.
+    result = invoke("eval", "--json", "x**y", "x=-2", "y=2", "--wrt", "x")
+    data = json.loads(result.stdout)
+    assert data["gradients"] == {"x": -4.0}
+    assert data["status"] == "pass"
+    # Asked for, it is the user's domain error, as before.
+    assert invoke("eval", "x**y", "x=-2", "y=2", code=2).stderr.startswith("domain error")
+
+
+# --- the array checker reads the same policy ------------------------------------------------
+
+
+def test_arrays_steep_entries_are_not_false_failures():
+    result = evaluate("sum(sin(3000*x)) + sum(tan(y))",
+                      {"x": np.array([0.3, 0.1]), "y": np.array([1.5707, 0.2])},
+                      Options(sympy=False))
+    assert result.exit_code == 0, statuses(result)
+    assert result.status == "pass"
