@@ -188,3 +188,12 @@ def test_arrays_steep_entries_are_not_false_failures():
                       Options(sympy=False))
     assert result.exit_code == 0, statuses(result)
     assert result.status == "pass"
+
+
+def test_an_extrapolation_that_never_converged_is_null_in_json_not_a_crash():
+    result = invoke("eval", "--json", "--no-sympy", "tan(x)*y", "x=1.5707963267948966", "y=2")
+    data = json.loads(result.stdout)
+    fd = data["checks"]["x"][0]
+    assert (fd["status"], fd["error_bound"]) == ("inconclusive", None)
+    assert data["status"] == "unchecked" and data["exit_code"] == 0
+    assert data["unchecked"]["x"].startswith("finite differences: no step converges here")

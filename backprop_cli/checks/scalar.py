@@ -61,8 +61,13 @@ class Check:
     def to_dict(self) -> dict:
         return {"method": self.method, "status": self.status, "reference": self.reference,
                 "rel_error": self.rel_error, "reason": self.reason or None,
-                "abs_error": self.abs_error, "decided_by": self.decided_by,
-                "error_bound": self.bound}
+                "abs_error": _finite(self.abs_error), "decided_by": self.decided_by,
+                "error_bound": _finite(self.bound)}
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no inf: an error bound that never converged is null."""
+    return x if x is None or math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
