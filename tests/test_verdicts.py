@@ -117,6 +117,17 @@ def test_a_wrong_rule_behind_a_nearby_kink_fails_without_sympy(monkeypatch):
     assert result.exit_code == 1
 
 
+def test_a_kink_the_step_does_not_move_never_excuses_a_wrong_rule(monkeypatch):
+    from test_broken_rule import swap_rule
+
+    swap_rule(monkeypatch, "sin", lambda m, a, out: (m.sin(a),))
+    # relu(x - x) is exactly on its kink at every x, but no step in x moves it off: the finite
+    # difference is fair, and the wrong sin rule must fail, not be excused as a subgradient.
+    result = evaluate("relu(x - x) + sin(x)*y", {"x": 0.5, "y": 2.0}, Options(sympy=False))
+    assert statuses(result)["x"] == {"finite-difference": "fail"}
+    assert result.exit_code == 1
+
+
 # --- no silent unchecked gradient -----------------------------------------------------------
 
 
