@@ -208,3 +208,17 @@ def test_an_extrapolation_that_never_converged_is_null_in_json_not_a_crash():
     assert (fd["status"], fd["error_bound"]) == ("inconclusive", None)
     assert data["status"] == "unchecked" and data["exit_code"] == 0
     assert data["unchecked"]["x"].startswith("finite differences: no step converges here")
+
+
+def test_an_array_kink_elsewhere_never_excuses_a_wrong_rule(monkeypatch):
+    from test_broken_rule import swap_rule
+
+    swap_rule(monkeypatch, "sin", lambda m, a, out: (m.sin(a),))
+    # One entry of relu(v) is exactly on its kink, so v "flows into a kink"; but stepping the
+    # other entry does not move it, and w's path never meets it: the wrong sin rule fails.
+    result = evaluate("sum(relu(v)) + sum(sin(v)) + sum(sin(w))",
+                      {"v": np.array([0.0, 0.7]), "w": np.array([0.2, 0.4])},
+                      Options(sympy=False))
+    fd = {r.name: r.checks[0] for r in result.rows}
+    assert fd["v"].status == "fail" and fd["w"].status == "fail"
+    assert result.exit_code == 1

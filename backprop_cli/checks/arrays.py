@@ -346,6 +346,12 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
         return float(np.sum(seed * y)) if is_array(y) else float(y)
 
     atol = FD_ATOL * max(1.0, abs(f(values)))
+    # Where a variable flows into an entry exactly on a kink, the smooth piece of every entry
+    # is followed (as the scalar check does), when the kinked nodes allow it: a step that moves
+    # an entry off its kink is not used, and one that does not is fair, so no kink excuses
+    # a wrong rule. Otherwise (a tie in amax, a node too large to scan) the kink excuses.
+    tracked = trackable_pieces(graph, values) if kinked else None
+    base_piece = pieces(graph, values, tracked) if tracked is not None else None
     started = time.monotonic()
     result: dict[str, ArrayCheck] = {}
     for n in names:
@@ -358,14 +364,53 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
             if time.monotonic() - started > seconds:
                 stopped = True
                 break
+            follow = tracked if n in kinked else None
             entries.append((k, _one_entry(graph, bindings, n, base, k, float(grad.flat[k]),
-                                          f, atol, n in kinked)))
+                                          f, atol, n in kinked and follow is None, follow,
+                                          base_piece)))
         result[n] = _summarise(np, entries, grad.shape, grad.size, stopped, seconds,
                                len(picks) < grad.size)
     return result
 
 
-def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink) -> Check:
+def trackable_pieces(graph: Graph, values: list) -> list[int] | None:
+    """The piecewise nodes whose piece can be followed entry by entry (their row's `branch`
+    rule, on arrays small enough to scan), or None when some kinked node cannot be."""
+    nodes = []
+    for i, op in enumerate(graph.ops):
+        if op.branch is None and op.kinks is None:
+            continue
+        args = [values[j] for j in graph.args[i]]
+        if op.kinks is not None and any(is_array(a) for a in args) and \
+                (op.kinks(args, values[i]) or (0,))[0]:
+            return None  # a tie for the largest entry: not entry by entry
+        if op.branch is None:
+            continue
+        if is_array(values[i]) and values[i].size > KINK_SCAN_ENTRIES // 100:
+            return None
+        nodes.append(i)
+    return nodes
+
+
+def pieces(graph: Graph, values: list, nodes: list[int]) -> tuple:
+    """The smooth piece of every entry of the given nodes (None on a kink)."""
+    import numpy as np
+
+    out = []
+    for i in nodes:
+        op = graph.ops[i]
+        args = [values[j] for j in graph.args[i]]
+        if len(args) == 1 and op.vjp is not None:  # a rule over the whole array (norm)
+            out.append(op.branch(args[0]))
+        elif any(is_array(a) for a in args):
+            out.append(tuple(np.ravel(np.frompyfunc(op.branch, len(args), 1)(*args))))
+        else:
+            out.append(op.branch(*args))
+    return tuple(out)
+
+
+def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=None,
+               base_piece=None) -> Check:
     """One entry's central difference (numeric.py: the step keeps clear of the domain's edge,
     and a disagreement is re-measured by extrapolation at ever smaller steps, so a kink near
     the point is stepped around). `work` is this pass's own copy of the variable (one per
@@ -374,16 +419,21 @@ def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink) -> Check:
 
     x = float(work.flat[k])
 
-    def at(value: float) -> tuple[float, None]:
+    def measure(vals) -> tuple[float, Any]:
+        return f(vals), (pieces(graph, vals, follow) if follow is not None else None)
+
+    def at(value: float) -> tuple[float, Any]:
         if not np.ndim(bindings[name]):
-            return f(forward(graph, {**bindings, name: value})), None
+            return measure(forward(graph, {**bindings, name: value}))
         work.flat[k] = value
-        try:
-            return f(forward(graph, {**bindings, name: work})), None
+        try:  # measured before the entry is put back: the variable's node is `work` itself
+            return measure(forward(graph, {**bindings, name: work}))
         finally:
             work.flat[k] = x
 
-    return grade_slope(ours, fd.slope_check(at, x, ours, FD_RTOL, atol), atol, on_kink)
+    slope = fd.slope_check(at, x, ours, FD_RTOL, atol, base_piece if follow is not None
+                           else None)
+    return grade_slope(ours, slope, atol, on_kink)
 
 
 def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float,

@@ -40,7 +40,11 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
     """Evaluate PROGRAM and print d(output)/d(name) for every bound name, cross-checked.
 
     Each gradient is checked against sympy's symbolic derivative and against central finite
-    differences. Exit code 0: all checks pass; 1: a check disagreed; 2: bad input.
+    differences. Exit code 0: no check disagreed (a gradient no check could confirm is
+    reported as unchecked, with why); 1: a check disagreed; 2: bad input; 3: internal error.
+
+    Only a known option spelled in full, as its own word, is an option: every other word is
+    the program or a binding, so a program may start with '-' ("-softplus(x)", "-x*f").
 
     \b
     Examples:

@@ -42,7 +42,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for r in result.rows:
         if r.formula:
             parts.append(Text.assemble(f"d/d{r.name} = ", (r.formula, "magenta")))
-    style = "bold red" if result.failed else "green"
+    style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
     parts.append(Text(verdict(result), style=style))
     return Group(*parts)
 
