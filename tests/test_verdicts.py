@@ -222,3 +222,15 @@ def test_an_array_kink_elsewhere_never_excuses_a_wrong_rule(monkeypatch):
     fd = {r.name: r.checks[0] for r in result.rows}
     assert fd["v"].status == "fail" and fd["w"].status == "fail"
     assert result.exit_code == 1
+
+
+def test_a_disagreement_the_budget_cannot_measure_again_is_inconclusive_not_a_failure():
+    # Budget for the plain differences only: sin(3000 x)'s plain difference disagrees (by
+    # 5.5e-05) and there is nothing left to extrapolate with.
+    limits = Limits(sympy_max_nodes=1, fd_max_node_evals=2 * 5)
+    result = evaluate("sin(3000*x)", {"x": 0.3}, Options(limits=limits))
+    fd = result.rows[0].checks[1]
+    assert fd.status == "inconclusive"
+    assert fd.reason == ("the plain difference disagrees, and the finite-difference budget ran "
+                         "out before it could be measured again")
+    assert result.exit_code == 0 and result.status == "unchecked"

@@ -367,7 +367,8 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
             follow = tracked if n in kinked else None
             entries.append((k, _one_entry(graph, bindings, n, base, k, float(grad.flat[k]),
                                           f, atol, n in kinked and follow is None, follow,
-                                          base_piece)))
+                                          base_piece,
+                                          lambda: time.monotonic() - started <= seconds)))
         result[n] = _summarise(np, entries, grad.shape, grad.size, stopped, seconds,
                                len(picks) < grad.size)
     return result
@@ -410,7 +411,7 @@ def pieces(graph: Graph, values: list, nodes: list[int]) -> tuple:
 
 
 def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=None,
-               base_piece=None) -> Check:
+               base_piece=None, more=lambda: True) -> Check:
     """One entry's central difference (numeric.py: the step keeps clear of the domain's edge,
     and a disagreement is re-measured by extrapolation at ever smaller steps, so a kink near
     the point is stepped around). `work` is this pass's own copy of the variable (one per
@@ -432,7 +433,7 @@ def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=No
             work.flat[k] = x
 
     slope = fd.slope_check(at, x, ours, FD_RTOL, atol, base_piece if follow is not None
-                           else None)
+                           else None, more)
     return grade_slope(ours, slope, atol, on_kink)
 
 
