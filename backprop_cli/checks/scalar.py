@@ -2,15 +2,18 @@
 
 Relative error is CS231n's |a - b| / max(|a|, |b|) (0 when both are 0). A check passes when the
 relative error is within its tolerance or the absolute difference is below its floor, so two
-correct tiny numbers are not called different:
+correct tiny numbers are not called different (the check then says the floor decided it):
 
   sympy               rtol 1e-9   atol 1e-12   (exact derivative, evaluated at 30 digits)
-  finite differences  rtol 1e-5   atol 1e-8 * max(1, |f|)   (central, float64)
+  finite differences  rtol 1e-5   atol 1e-8 * max(1, |f|)   (central, float64; numeric.py
+                      steps around kinks and the domain's edge, and extrapolates on steep
+                      functions before it calls a disagreement a failure)
 
 Statuses: "pass", "fail", "skipped" (could not run: says why; never a pass),
-"inconclusive" (finite-difference step straddles a kink, or leaves the domain), and
-"subgradient" (the point is on a kink: backprop used the documented subgradient; the
-symbolic derivative does not exist there). Only "fail" turns the exit code to 1.
+"inconclusive" (no step could be trusted, the extrapolation does not converge, or sympy's exact
+agreement outranks the difference), and "subgradient" (the point is on a kink: backprop used the
+documented subgradient; the symbolic derivative does not exist there). What they add up to,
+and the exit code, is verdict.py's policy.
 
 sympy is imported inside the functions that need it, so a run without checks never pays for it.
 """
