@@ -39,6 +39,18 @@ PARSE_ERRORS = [
     ("x[0]", ("parse error at column 2: unexpected character '[' "
              "(arrays are given as bindings, e.g. x=[1,2])"), 2, 1),
     ("x ∗ y", "parse error at column 3: unexpected character '∗'", 3, 1),
+    # The page's notation where it is ambiguous: the message names the spelling to use.
+    ("||x||", ("parse error at column 1: '||' is ambiguous (write norm(x) for the norm ||x||, "
+               "or abs(abs(x)))"), 1, 1),
+    ("‖x‖", ("parse error at column 1: unexpected character '‖' (write norm(x) for the norm "
+             "‖x‖)"), 1, 1),
+    ("sin²(x)", ("parse error at column 4: sin² is ambiguous (write sin(x)**2 for the power of "
+                 "sin(x))"), 4, 1),
+    ("|x", ("parse error at column 1: '|' is never closed (add '|' before the end of the "
+            "statement)"), 1, 1),
+    ("(|x)|", "parse error at column 2: '|' is never closed (add '|' before ')')", 2, 1),
+    ("x|", "parse error at column 2: expected an operator or the end of the statement but "
+           "found '|'", 2, 1),
     ("x +* y", "parse error at column 4: expected a number, a name or '(' but found '*'", 4, 1),
     ("x+", "parse error at column 3: unexpected end of input: expected a number, a name or '('",
      3, 1),

@@ -112,8 +112,8 @@ def test_terminal_view_is_the_graph_from_the_output_back():
     result = run(*NAMED)
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "f = *   value -12   grad 1",
-        "├── q = +   value 3   grad -4",
+        "f = [*]   value -12   grad 1",
+        "├── q = [+]   value 3   grad -4",
         "│   ├── x   value -2   grad -4",
         "│   └── y   value 5   grad -4",
         "└── z   value -4   grad 3",
@@ -123,19 +123,19 @@ def test_terminal_view_is_the_graph_from_the_output_back():
 def test_terminal_view_shows_a_shared_value_once_and_each_edges_part():
     result = run("a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--roles")
     assert result.stdout.splitlines() == [
-        "f = + [distributor]   value 30   grad 1",
-        "├── a = * [switcher]   value 6   grad 1",
+        "f = [+] distributor   value 30   grad 1",
+        "├── a = [*] switcher   value 6   grad 1",
         "│   ├── x   value 2   grad 15",
         "│   └── y   value 3   grad 10",
-        "└── * [switcher]   value 24   grad 1",
-        "    ├── a = * [switcher] (drawn above)   value 6   grad 4",  # 1 + 4 = a's 5
+        "└── [*] switcher   value 24   grad 1",
+        "    ├── a = [*] switcher (drawn above)   value 6   grad 4",  # 1 + 4 = a's 5
         "    └── z   value 4   grad 6",
     ]
 
 
 def test_constants_fold_into_their_gate_as_the_lecture_draws_them():
     result = run(*NEURON, "--format", "mermaid")
-    assert '(("1/x"))' in result.stdout and '(("1+x"))' in result.stdout
+    assert '(("1/x"))' in result.stdout and '(("+1"))' in result.stdout
     assert "const" not in "".join(line for line in result.stdout.splitlines()
                                   if not line.lstrip().startswith("classDef"))
 
@@ -248,3 +248,14 @@ def test_both_engines_draw_the_same_picture():
     assert pure.exit_code == system.exit_code == 0
     assert b"graphviz-pure" in pure.stdout_bytes and b"graphviz-pure" not in system.stdout_bytes
     assert sorted(svg_texts(pure.stdout_bytes)) == sorted(svg_texts(system.stdout_bytes))
+
+
+def test_a_gate_label_never_uses_a_variable_as_its_placeholder():
+    # x is a variable here, so 2*(...) cannot be drawn as `2*x`; the lecture's `*2` it is.
+    out = run("2*(x*y + max(z, w))", "x=3", "y=-4", "z=2", "w=-1").stdout
+    assert out.splitlines()[0].startswith("f = [*2]")
+    # 1 - x with a variable x is drawn `1-t`, and x - 1 as the gate [-1], never `f = -1`.
+    assert run("1 - x", "x=2").stdout.startswith("f = [1-t]")
+    assert run("x - 1", "x=2").stdout.startswith("f = [-1]   value 1")
+    # Where no value is called x, the lecture's 1/x is the label.
+    assert '(("1/x"))' in run("1/w", "w=2", "--format", "mermaid").stdout

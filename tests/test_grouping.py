@@ -100,7 +100,7 @@ def test_trace_with_group_shows_one_sigmoid_gate_and_says_the_gradients_agree():
     def rows(out):
         return [line for line in out.splitlines() if line.startswith("#")]
 
-    assert len(rows(written.stdout)) == 14 and len(rows(gated.stdout)) == 10
+    assert len(rows(written.stdout)) == 13 and len(rows(gated.stdout)) == 10
     last = rows(gated.stdout)[-1].split()
     assert last[:2] == ["#9", "1/(1+exp(-(w0*x0"] and "σ" in last and "0.196612" in last
     assert "grouped 1 sigmoid gate (4 nodes collapsed into 1)" in gated.stderr

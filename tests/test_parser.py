@@ -142,7 +142,33 @@ STATEMENTS = [
 ]
 
 
-@pytest.mark.parametrize("source, expected", PRECEDENCE + NUMBERS + CALLS + STATEMENTS)
+# The notation of slides and notes, pasted as it is: each is the obvious ASCII spelling.
+PAGE = [
+    ("x·y", "(mul x y)"),
+    ("x × y", "(mul x y)"),
+    ("x − y", "(sub x y)"),  # U+2212, the typeset minus
+    ("−x", "(neg x)"),
+    ("x ÷ y", "(div x y)"),
+    ("x²", "(pow x 2)"),
+    ("x² + y³", "(add (pow x 2) (pow y 3))"),
+    ("-x²", "(neg (pow x 2))"),  # as -x**2: the power binds first
+    ("(x+y)²", "(pow (add x y) 2)"),
+    ("x⁻¹", "(pow x -1)"),
+    ("x¹⁰", "(pow x 10)"),
+    ("√x", "(sqrt x)"),
+    ("√(x+y)", "(sqrt (add x y))"),
+    ("2*√x", "(mul 2 (sqrt x))"),
+    ("σ(w*x)", "(sigmoid (mul w x))"),
+    ("ln(x)", "(log x)"),
+    ("|x|", "(abs x)"),
+    ("|x - y|", "(abs (sub x y))"),
+    ("|x|*|y|", "(mul (abs x) (abs y))"),
+    ("|-x|", "(abs (neg x))"),
+    ("| |x| - 1 |", "(abs (sub (abs x) 1))"),
+]
+
+
+@pytest.mark.parametrize("source, expected", PRECEDENCE + NUMBERS + CALLS + STATEMENTS + PAGE)
 def test_golden(source, expected):
     assert sexpr(parse(source)) == expected
 

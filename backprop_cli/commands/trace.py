@@ -33,8 +33,19 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
 @click.option("--jacobian", "jacobian_node", metavar="NODE",
               help="Print the explicit local Jacobian of one node (#id or name), for small "
                    "shapes, instead of the trace.")
+@click.option("--backward", is_flag=True,
+              help="List the nodes from the output back, the order the backward pass visits "
+                   "them (the lecture reads the circuit right to left).")
+@click.option("--explain", is_flag=True,
+              help="Walk the backward pass from the output back, one node at a time: "
+                   "upstream, local gradient (formula and number), what each input receives, "
+                   "fan-out sums.")
+@click.option("--step", is_flag=True,
+              help="As --explain, one node per key press on a terminal (q stops); all at "
+                   "once when not on a terminal.")
 @report_errors
-def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node):
+def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
+              explain, step):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One row per node in forward order. The upstream gradient is d(output)/d(node); each input
@@ -70,6 +81,15 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
             click.echo(jacobian_text(jac, precision))
         sys.exit(exits.OK)
     rows = trace_rows(result.graph, result.values, result.grads)
+    if explain or step:
+        from ..render.explain import explain_blocks
+
+        blocks = explain_blocks(rows, result.graph.output, precision)
+        if as_json:
+            emit_json({"explain": ["\n".join(b) for b in blocks]})
+        else:
+            show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
+        sys.exit(exits.OK)
     if as_json:
         from ..render.json_out import trace_json
 
@@ -77,11 +97,43 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     elif use_rich(plain) and len(rows) <= RICH_TRACE_ROWS:
         from ..render.tables import trace_view
 
-        console().print(trace_view(rows, precision))
+        console().print(trace_view(rows, precision, backward))
     else:
         from ..render.plain import trace_lines
 
         out = sys.stdout
-        for line in trace_lines(rows, precision):
+        for line in trace_lines(rows, precision, backward):
             out.write(line + "\n")
     sys.exit(exits.OK)
+
+
+def show_blocks(blocks: list[list[str]], paced: bool) -> None:
+    """Print the blocks; paced, wait for a key after each (q or Ctrl-C stops)."""
+    out = sys.stdout
+    for k, block in enumerate(blocks):
+        if k:
+            out.write("\n")
+        out.write("\n".join(block) + "\n")
+        if paced and 0 < k < len(blocks) - 1:
+            out.write("-- a key for the next node, q to stop --")
+            out.flush()
+            key = _read_key()
+            out.write("\r\033[K")
+            if key in ("q", "Q", "\x03", "\x04"):
+                out.write("(stopped)\n")
+                return
+    out.flush()
+
+
+def _read_key() -> str:
+    """One key press from the terminal, without waiting for Enter."""
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        return sys.stdin.read(1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

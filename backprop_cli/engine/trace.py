@@ -2,8 +2,12 @@
 
 Each row has the node's forward value, its upstream gradient d(output)/d(node), the local
 gradient d(node)/d(input) for each input, and the downstream contribution upstream x local that
-each input receives. Where a node fans out, `contributions` lists what each consumer sent back;
-their sum is the node's upstream gradient.
+each input receives. Where a node fans out, `contributions` lists what each consumer sent back,
+once per use (x*x reads x twice); their sum is the node's upstream gradient.
+
+Constants are drawn as the lecture draws them: inside the gate that reads them (`+1`, `1/x`,
+`**2`), so `folded` marks those inputs, `gate` is the folded label, and a constant receives no
+gradient and never fans out.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..graph import Graph
+from ..language.labels import folded_inputs, gate_label, gradient_name, operand, placeholder
 from .backward import backpropagate, wanted_nodes
 from .forward import is_array, math_of
 
@@ -29,11 +34,31 @@ class TraceRow:
     grad: Any  # upstream: d(output)/d(this node); None where no variable flows in
     local: tuple  # d(this node)/d(input k); None entries for ops given only as a VJP
     downstream: tuple  # what each input receives from this node: upstream x local
-    contributions: tuple[tuple[int, Any], ...]  # (consumer, amount) summing to grad
+    contributions: tuple[tuple[int, Any], ...]  # (consumer, amount) per use, summing to grad
+    gate: str = ""  # the op with its constants folded in: '+1', '1/x', '**2', '*'
+    folded: tuple[bool, ...] = ()  # per input: a constant drawn inside the gate
+    hidden: bool = False  # a constant every reader folded in: no row of its own
+    operand: str = ""  # what the arithmetic calls this value: q, (x+y), #7, f
+    grad_name: str = ""  # dq, d(x+y), d#7
 
     @property
     def fans_out(self) -> bool:
+        """Its gradient is a sum of several parts: it is read more than once."""
         return len(self.contributions) > 1
+
+    @property
+    def consumers(self) -> tuple[int, ...]:
+        """The distinct nodes that read this one, in order (x*x + x: two nodes, three uses)."""
+        return tuple(dict.fromkeys(c for c, _ in self.contributions))
+
+    @property
+    def uses(self) -> int:
+        return len(self.contributions)
+
+    @property
+    def shown_inputs(self) -> tuple[int, ...]:
+        """Argument positions drawn as edges: every input but the folded constants."""
+        return tuple(k for k in range(len(self.inputs)) if not self.folded[k])
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -66,10 +91,20 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
         for k, j in enumerate(a):
             if down[i][k] is not None:
                 received[j].append((i, down[i][k]))
+    hole = placeholder(graph)
+    folded = [folded_inputs(graph, i) for i in range(len(graph))]
+    drawn = bytearray(len(graph))  # read somewhere as an edge, not inside a gate
+    for i, a in enumerate(graph.args):
+        for j, f in zip(a, folded[i]):
+            if not f:
+                drawn[j] = 1
     return [TraceRow(id=i, op=op.name, label=op.label, role=op.role, name=graph.names.get(i),
                      text=graph.text(i), inputs=graph.args[i], value=values[i],
                      grad=grads[i] if wants[i] else None,
-                     local=locs[i], downstream=down[i], contributions=tuple(received[i]))
+                     local=locs[i], downstream=down[i], contributions=tuple(received[i]),
+                     gate=gate_label(graph, i, hole), folded=folded[i],
+                     hidden=i in graph.consts and not drawn[i] and i != graph.output,
+                     operand=operand(graph, i), grad_name=gradient_name(graph, i))
             for i, op in enumerate(graph.ops)]
 
 

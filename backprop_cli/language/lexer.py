@@ -13,7 +13,7 @@ from ..ops.registry import INFIX, PREFIX
 
 
 class Token(NamedTuple):
-    kind: str  # num, name, op, sep (';' or newline), end
+    kind: str  # num, name, op, sup (superscript digits), sep (';' or newline), end
     text: str
     start: int
     end: int
@@ -21,7 +21,9 @@ class Token(NamedTuple):
 
 # Augmented assignments (`c += 1`); the parser reads them from here.
 AUGMENTED = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "**=": "**"}
-_PUNCTUATION = "(),="
+_PUNCTUATION = "(),=|"
+# Superscript digits as the page writes powers: x² is x**2, x⁻¹ is x**-1.
+SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 # Operator spellings come from the registry, so a new infix row needs no change here; the
 # longest first, so that '**=' is one piece, not '*' '*='.
 _SPELLINGS = {*INFIX, *PREFIX, *AUGMENTED}
@@ -35,12 +37,13 @@ _OPERATOR = "|".join([*map(re.escape, sorted((s for s in _SPELLINGS if len(s) > 
 # findall in C and a dict lookup per piece is several times faster than a match object per token.
 _PIECE = re.compile(
     r"""
-     [A-Za-z_][A-Za-z_0-9]*
+     [A-Za-z_σ][A-Za-z_0-9]*
     |""" + _OPERATOR + r"""
     |[ \t\r\f]+
     |(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?
     |\#[^\n]*|\\\n
     |\.T(?![A-Za-z_0-9])
+    |[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+
     |.
     """,  # the commonest pieces first: the regex engine tries the alternatives in order
     re.VERBOSE | re.DOTALL,
@@ -52,7 +55,8 @@ _FIRST: dict[str, str] = {c: _WS for c in " \t\r\f#"}
 _FIRST.update({c: "num" for c in "0123456789"})
 _FIRST.update({c: "name" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"})
 _FIRST.update({s[0]: "op" for s in _SPELLINGS | set(_PUNCTUATION)})
-_FIRST.update({";": "sep", "\n": "sep"})
+_FIRST.update({";": "sep", "\n": "sep", "σ": "name"})
+_FIRST.update({c: "sup" for c in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"})
 
 # A name glued to a number ("2x") would lex as two tokens; the parser reports it there.
 
@@ -109,6 +113,8 @@ def bad_character(source: str, pos: int, ch: str) -> ParseError:
     hint = None
     if ch in "[]{}":
         hint = "arrays are given as bindings, e.g. x=[1,2]"
-    elif ch == "!" or ch == "<" or ch == ">" or ch == "&" or ch == "|":
+    elif ch == "!" or ch == "<" or ch == ">" or ch == "&":
         hint = "the language has arithmetic only"
+    elif ch == "‖":
+        hint = "write norm(x) for the norm ‖x‖"
     return ParseError(f"unexpected character {what}", source, (pos, pos + 1), hint)

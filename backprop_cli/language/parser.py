@@ -16,13 +16,13 @@ from functools import partial
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
 from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
-from .lexer import AUGMENTED, Token, bad_character, scan
+from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
 
-# Operator-stack entry kinds.
-_BIN, _PRE, _PAREN, _CALL = 0, 1, 2, 3
+# Operator-stack entry kinds; every kind above _PRE is a bracket the reductions stop at.
+_BIN, _PRE, _PAREN, _CALL, _BARS = 0, 1, 2, 3, 4
 
 
 def parse(source: str) -> Graph:
@@ -150,6 +150,10 @@ class _Parser:
             text = texts[k]
             if expect_operand:
                 if kind == "name":
+                    if kinds[k + 1] == "sup" and text in FUNCTIONS:
+                        raise self.error(f"{text}{texts[k + 1]} is ambiguous", self.token(k + 1),
+                                         f"write {text}(x)**{texts[k + 1].translate(SUPERSCRIPTS)}"
+                                         f" for the power of {text}(x)")
                     if texts[k + 1] == "(" and kinds[k + 1] == "op":
                         op = FUNCTIONS.get(text)
                         if op is None:
@@ -187,6 +191,11 @@ class _Parser:
                     expect_operand = False
                 elif kind == "op" and text == "(":
                     ops.append((_PAREN, None, 0, False, starts[k], starts[k] + 1))
+                elif kind == "op" and text == "|":
+                    if texts[k + 1] == "|" and starts[k + 1] == starts[k] + 1:
+                        raise self.error("'||' is ambiguous", self.token(k),
+                                         "write norm(x) for the norm ||x||, or abs(abs(x))")
+                    ops.append((_BARS, OPS["abs"], 0, False, starts[k], starts[k] + 1))
                 elif kind == "op" and text in PREFIX:
                     start = starts[k]
                     ops.append((_PRE, PREFIX[text], BP_UNARY, True, start, start + len(text)))
@@ -194,6 +203,10 @@ class _Parser:
                     pass  # unary plus is the identity: no node
                 else:
                     raise self.expected_operand(self.token(k))
+            elif kind == "sup":
+                self.superscript(k, operands, ostart, oend)
+            elif kind == "op" and text == "|" and any(o[0] == _BARS for o in ops):
+                self.close_bars(k, ops, operands, ostart, oend)
             elif kind == "op":
                 row = infix.get(text)
                 if row is not None:
@@ -232,6 +245,9 @@ class _Parser:
                         raise self.error("unmatched ')'", self.token(k))
                     mark = ops.pop()
                     end = starts[k] + 1
+                    if mark[0] == _BARS:
+                        raise ParseError("'|' is never closed", self.source,
+                                         (mark[4], mark[5]), "add '|' before ')'")
                     if mark[0] == _PAREN:
                         ostart[-1] = mark[4]
                         oend[-1] = end
@@ -273,11 +289,38 @@ class _Parser:
         while ops:
             if ops[-1][0] > _PRE:
                 mark = ops[-1]
-                what = "'('" if mark[0] == _PAREN else f"{mark[1].name}("
+                what = {_PAREN: "'('", _BARS: "'|'"}.get(mark[0]) or f"{mark[1].name}("
+                close = "'|'" if mark[0] == _BARS else "')'"
                 raise ParseError(f"{what} is never closed", self.source,
-                                 (mark[4], mark[5]), "add ')' before the end of the statement")
+                                 (mark[4], mark[5]), f"add {close} before the end of the statement")
             reduce()
         return operands[0], first, k
+
+    def superscript(self, k: int, operands: list, ostart: list, oend: list) -> None:
+        """x² (superscript digits after an operand) is x**2: the power binds tightest."""
+        text = self.texts[k]
+        digits = text.translate(SUPERSCRIPTS)
+        start, end = self.starts[k], self.starts[k] + len(text)
+        if not digits.lstrip("-").isdigit() or digits.count("-") > 1:
+            raise self.error(f"the superscript {text} is not a whole number", self.token(k),
+                             "write the power with **, e.g. x**-1")
+        g = self.graph
+        power = g.add_constant(float(digits), start, end)
+        operands[-1] = g.add_op(OPS["pow"], (operands[-1], power), ostart[-1], end)
+        oend[-1] = end
+
+    def close_bars(self, k: int, ops: list, operands: list, ostart: list, oend: list) -> None:
+        """The '|' that closes |x|: x's operators are applied, then abs."""
+        while ops[-1][0] <= _PRE:
+            self.reduce(ops, operands, ostart, oend)
+        mark = ops.pop()
+        if mark[0] != _BARS:  # a '(' or a call opened inside the bars is still open
+            raise self.error("'|' closes before its '(' does", self.token(k),
+                             "write abs(...) where bars and brackets interleave")
+        end = self.starts[k] + 1
+        operands[-1] = self.graph.add_op(mark[1], (operands[-1],), mark[4], end)
+        ostart[-1] = mark[4]
+        oend[-1] = end
 
     def reduce(self, ops: list, operands: list, ostart: list, oend: list) -> None:
         """Pop one operator and apply it to the operands on the stack."""

@@ -91,4 +91,5 @@ for _pick, _word in ((max, "largest"), (min, "smallest")):
         role=f"router: the upstream gradient goes to the {_word} input",
         branch=_branch(_pick), subgradient="ties split the gradient evenly", kinks=_kinks,
         samples=_SAMPLES, min_arity=1, vjp=_vjp, shape=_shape,
+        local_text=(f"1 if it is the {_word} input, else 0",),
         doc=f"{_word} argument; {_pick.__name__}(x) of one array is its {_word} entry"))

@@ -74,6 +74,10 @@ class Op:
     # array): (args, out) -> (outputs on a kink, outputs), or None to apply `branch` to each
     # entry instead.
     kinks: Callable[..., Any] | None = None
+    # The local partials as the lecture writes them, in argument order, with `a` and `b` for
+    # the inputs (trace --explain puts the inputs' names in); empty for a VJP-only row.
+    local_text: tuple[str, ...] = ()
+    commutative: bool = False  # a + b == b + a: a folded constant reads `+1` on either side
 
     @property
     def is_leaf(self) -> bool:
@@ -225,76 +229,86 @@ ROWS: list[Op] = [
     Op("add", 2, lambda m, a, b: a + b, lambda m, a, b, out: (1.0, 1.0),
        lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
        role="distributor: passes the upstream gradient unchanged to every input",
-       samples=_S, doc="a + b"),
+       samples=_S, doc="a + b", local_text=("1", "1"), commutative=True),
     Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
        role="distributor: passes the upstream gradient on, negated for the second input",
-       samples=_S, doc="a - b"),
+       samples=_S, aliases=("−",), doc="a - b (also a − b, U+2212)",
+       local_text=("1", "-1")),
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
-       samples=_S, doc="a * b"),
+       samples=_S, aliases=("×", "·", "⋅"), doc="a * b (also a × b, a · b)",
+       local_text=("b", "a"), commutative=True),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
-       samples=_S, doc="a / b"),
+       samples=_S, aliases=("÷",), doc="a / b (also a ÷ b)",
+       local_text=("1/b", "-a/b**2")),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
        lambda m, a, b, out: (m.pow_da(a, b), m.pow_db(a, out)),
        lambda sp, a, b: a ** b, label="**", symbol="**", bp=BP_POW, right_assoc=True,
        role="power: local gradient b*a^(b-1)",
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",), function=True,
-       doc="a ** b (also a ^ b and pow(a, b))"),
+       doc="a ** b (also a ^ b and pow(a, b))",
+       local_text=("b*a**(b-1)", "a**b*log(a)")),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
-       samples=_U, doc="-a"),
+       samples=_U, doc="-a", local_text=("-1",)),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", role="local gradient is its own output", samples=_U,
        domain="an argument below about 709, past which float64 overflows",
-       doc="e ** a"),
+       doc="e ** a", local_text=("exp(a)",)),
     Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
        label="log", role="local gradient 1/a", domain="a positive argument",
-       samples=((0.3,), (1.7,), (5.0,)), doc="natural logarithm"),
+       samples=((0.3,), (1.7,), (5.0,)), aliases=("ln",),
+       doc="natural logarithm (also ln)", local_text=("1/a",)),
     Op("sqrt", 1, lambda m, a: m.sqrt(a), lambda m, a, out: (0.5 / out,),
        lambda sp, a: sp.sqrt(a), label="sqrt", role="local gradient 1/(2 sqrt(a))",
        domain="a non-negative argument, and a positive one for a gradient",
-       samples=((0.3,), (1.7,), (5.0,)), doc="square root"),
+       samples=((0.3,), (1.7,), (5.0,)), doc="square root (also √a)",
+       local_text=("1/(2*sqrt(a))",)),
     Op("sin", 1, lambda m, a: m.sin(a), lambda m, a, out: (m.cos(a),), lambda sp, a: sp.sin(a),
-       label="sin", role="local gradient cos(a)", samples=_U, doc="sine"),
+       label="sin", role="local gradient cos(a)", samples=_U, doc="sine", local_text=("cos(a)",)),
     Op("cos", 1, lambda m, a: m.cos(a), lambda m, a, out: (-m.sin(a),), lambda sp, a: sp.cos(a),
-       label="cos", role="local gradient -sin(a)", samples=_U, doc="cosine"),
+       label="cos", role="local gradient -sin(a)", samples=_U, doc="cosine",
+       local_text=("-sin(a)",)),
     Op("tan", 1, lambda m, a: m.tan(a), lambda m, a, out: (1.0 + out * out,),
        lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2",
-       samples=_U, doc="tangent"),
+       samples=_U, doc="tangent", local_text=("1 + tan(a)**2",)),
     Op("tanh", 1, lambda m, a: m.tanh(a), lambda m, a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
-       samples=_U, doc="hyperbolic tangent"),
+       samples=_U, doc="hyperbolic tangent",
+       local_text=("1 - tanh(a)**2",)),
     Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
        lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
-       role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U, doc="1 / (1 + e ** -a)"),
+       role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U, aliases=("σ",),
+       doc="1 / (1 + e ** -a) (also σ(a))", local_text=("σ(a)*(1 - σ(a))",)),
     Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: max(0, a) passes the gradient only where a > 0",
        branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U,
-       doc="max(0, a)"),  # a > 0 counts as 1 or 0
+       doc="max(0, a)", local_text=("1 if a > 0 else 0",)),  # a > 0 counts as 1 or 0
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(a)", branch=_sign_branch,
-       subgradient="abs'(0) = 0", samples=_U, doc="absolute value"),
+       subgradient="abs'(0) = 0", samples=_U, doc="absolute value (also |a|)",
+       local_text=("sign(a)",)),
     Op("leaky_relu", 1, lambda m, a: m.where(a > 0, a, LEAKY_SLOPE * a),
        lambda m, a, out: (m.where(a > 0, 1.0, LEAKY_SLOPE),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.Rational(1, 100) * a, True)),
        label="leaky_relu", role="router with a leak: slope 1 above 0, 0.01 below",
        branch=_sign_branch, subgradient="leaky_relu'(0) = 0.01", samples=_U,
-       doc="a if a > 0 else 0.01 * a"),
+       doc="a if a > 0 else 0.01 * a", local_text=("1 if a > 0 else 0.01",)),
     Op("elu", 1, lambda m, a: m.where(a > 0, a, m.exp(m.where(a > 0, 0.0, a)) - 1.0),
        lambda m, a, out: (m.where(a > 0, 1.0, out + 1.0),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.exp(a) - 1, True)),
        label="elu", role="slope 1 above 0, e^a below", branch=_elu_branch, samples=_U,
-       doc="a if a > 0 else e ** a - 1 (alpha = 1)"),
+       doc="a if a > 0 else e ** a - 1 (alpha = 1)", local_text=("1 if a > 0 else exp(a)",)),
     Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus",
        role="smooth relu: local gradient σ(a)", samples=_U,
-       doc="log(1 + e ** a)"),
+       doc="log(1 + e ** a)", local_text=("σ(a)",)),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in ROWS}
@@ -308,13 +322,15 @@ for _op in ROWS:
     if _op.symbol and _op.arity == 2:
         for _spelling in (_op.symbol, *_op.aliases):
             INFIX[_spelling] = _op
-PREFIX: dict[str, Op] = {"-": OPS["neg"]}
+# Prefix spellings; the page's minus sign (U+2212) and radical sign are the same rows.
+PREFIX: dict[str, Op] = {"-": OPS["neg"], "−": OPS["neg"], "√": OPS["sqrt"]}
 
 # Callable spellings: every op that is not a leaf, plus the binary infix ones that read as
 # functions only under their own name (pow(a, b)); add(a, b) and friends are not offered.
 FUNCTIONS: dict[str, Op] = {
-    op.name: op for op in ROWS
+    spelling: op for op in ROWS
     if not op.is_leaf and (op.symbol is None if op.function is None else op.function)
+    for spelling in (op.name, *(a for a in op.aliases if a.isidentifier()))
 }
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}

@@ -88,21 +88,6 @@ def role_word(role: str) -> str:
     return head if colon else ""
 
 
-def _folded_label(graph: Graph, i: int, consts: list[int], precision: int) -> str:
-    """'+1' for x + 1, '1/x' for 1 / x, 'max(0, x)': the lecture's way of drawing a constant."""
-    op = graph.ops[i]
-    parts = []
-    for k, j in enumerate(graph.args[i]):
-        if k in consts:
-            parts.append(graph.names.get(j) or numbers.number(graph.consts[j], precision))
-        else:
-            parts.append("x")
-    if op.symbol and len(parts) == 2:
-        a, b = parts
-        return f"{op.symbol}{b}" if a == "x" else f"{a}{op.symbol}{b}"
-    return f"{op.label}({', '.join(parts)})"
-
-
 def picture(graph: Graph, rows: list[TraceRow], *, precision: int = 3,
             roles: bool = False, gates: frozenset[int] = frozenset(),
             fold_constants: bool = True, limit: int = MAX_DRAWN_NODES) -> Picture:
@@ -112,12 +97,10 @@ def picture(graph: Graph, rows: list[TraceRow], *, precision: int = 3,
         raise TooLarge(f"the graph has {len(graph):,} nodes; drawings stop at {limit:,}",
                        hint="a picture that large is unreadable; backprop trace lists every "
                        "node's gradients")
-    folded: set[tuple[int, int]] = set()  # (consumer, argument index) drawn inside the gate
-    if fold_constants:
-        for i, a in enumerate(graph.args):
-            ks = [k for k, j in enumerate(a) if graph.ops[j].is_leaf and j in graph.consts]
-            if ks and len(ks) < len(a):
-                folded.update((i, k) for k in ks)
+    # Constants are folded as the trace folds them (language/labels.py says how), so the
+    # picture and the trace name every gate alike.
+    folded = {(i, k) for i, r in enumerate(rows) for k, f in enumerate(r.folded)
+              if f and fold_constants}
     boxes = []
     drawn = set()
     for i, op in enumerate(graph.ops):
@@ -126,8 +109,7 @@ def picture(graph: Graph, rows: list[TraceRow], *, precision: int = 3,
             label = graph.names.get(i) or numbers.number(graph.consts.get(i), precision)
             boxes.append(Box(i, kind, label, None, "", graph.text(i)))
             continue
-        consts = [k for k in range(len(graph.args[i])) if (i, k) in folded]
-        label = _folded_label(graph, i, consts, precision) if consts else op.label
+        label = rows[i].gate if fold_constants else op.label
         boxes.append(Box(i, "gate", label, graph.names.get(i), role_word(op.role),
                          graph.text(i)))
     arrows = []

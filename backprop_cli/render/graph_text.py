@@ -15,11 +15,13 @@ Segment = tuple[str, str]  # (text, rich style); the plain view drops the style
 def _head(b: Box, pic: Picture) -> list[Segment]:
     if b.kind == "gate":
         out = [(b.name, "bold blue"), (" = ", "")] if b.name else []
-        out.append((b.label, "bold"))
+        # A gate in brackets, the picture's circle in text: `f = [-1]` is a gate subtracting
+        # 1, never the value -1.
+        out += [("[", "dim"), (b.label, "bold"), ("]", "dim")]
         if b.id in pic.gates:
             out.append((" (gate)", "yellow"))
         if pic.roles and b.role:
-            out.append((f" [{b.role}]", "dim"))
+            out.append((f" {b.role}", "dim"))
         return out
     return [(b.label, "bold")]
 

@@ -49,8 +49,15 @@ def trace_json(rows: list[TraceRow]) -> dict:
         }
         if r.name is not None:
             node["name"] = r.name
+        node["gate"] = r.gate
+        if any(r.folded):
+            node["folded"] = list(r.folded)
+        if r.hidden:
+            node["in_gate"] = True
         if r.fans_out:
             node["fan_out"] = [{"consumer": c, "grad": plain(g)} for c, g in r.contributions]
+            node["consumers"] = len(r.consumers)
+            node["uses"] = r.uses
         if is_array(r.value):
             node["shape"] = list(r.value.shape)
         nodes.append(node)

@@ -36,6 +36,21 @@ def array(x: Any, precision: int = 6) -> str:
             f"max {number(x.max(), precision)} mean {number(x.mean(), precision)}")
 
 
+GRID_COLUMNS = 8  # a matrix this narrow (and small) prints as a grid of aligned columns
+
+
+def grid(x: Any, precision: int = 6) -> str:
+    """A small matrix as rows of right-aligned columns, one line per row, as a page draws it;
+    anything else as `number` gives it (numbers, vectors, large arrays summarised)."""
+    if not (is_array(x) and x.ndim == 2 and x.size <= FULL_ARRAY_ENTRIES
+            and x.shape[1] <= GRID_COLUMNS):
+        return number(x, precision)
+    cells = [[number(v, precision) for v in row] for row in x.tolist()]
+    widths = [max(len(row[k]) for row in cells) for k in range(x.shape[1])]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(f"[{line}]" for line in lines)
+
+
 def shape(x: Any) -> str:
     return "x".join(str(n) for n in x.shape) if is_array(x) else "scalar"
 

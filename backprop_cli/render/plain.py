@@ -120,29 +120,47 @@ def has_arrays(result: Result) -> bool:
                                                  for r in result.rows)
 
 
-def trace_lines(rows: list[TraceRow], precision: int) -> Iterator[str]:
+def trace_lines(rows: list[TraceRow], precision: int,
+                backward: bool = False) -> Iterator[str]:
+    """The trace as aligned columns, a row per node (constants folded into their gates), then
+    the fan-out sums. `backward` lists the nodes from the output back."""
     shaped = any(r.shape for r in rows)
     header = ["id", "node", "op", "inputs", *(["shape"] if shaped else []), "value",
               "upstream", "local", "downstream", "gate"]
     body = []
-    for r in rows:
+    for r in (reversed(rows) if backward else rows):
+        if r.hidden:
+            continue
+        shown = r.shown_inputs
         body.append([
-            f"#{r.id}", r.name or r.text, r.label,
-            ", ".join(f"#{j}" for j in r.inputs) or "-",
+            f"#{r.id}", r.name or r.text, r.gate,
+            ", ".join(f"#{r.inputs[k]}" for k in shown) or "-",
             *([numbers.shape(r.value)] if shaped else []),
             numbers.number(r.value, precision),
             numbers.number(r.grad, precision),
-            ", ".join("vjp" if x is None else numbers.number(x, precision) for x in r.local)
-            or "-",
-            ", ".join(numbers.number(x, precision) for x in r.downstream) or "-",
+            ", ".join("vjp" if r.local[k] is None else numbers.number(r.local[k], precision)
+                      for k in shown) or "-",
+            ", ".join(numbers.number(r.downstream[k], precision) for k in shown) or "-",
             r.role.split(":")[0],
         ])
     yield from columns(header, body)
     fans = [r for r in rows if r.fans_out]
     if fans:
         yield ""
-        for r in fans:
-            parts = " + ".join(f"{numbers.number(g, precision)} (from #{c})"
-                               for c, g in r.contributions)
-            yield (f"fan-out: #{r.id} {r.name or r.text} feeds {len(r.contributions)} nodes; "
-                   f"its gradient {numbers.number(r.grad, precision)} = {parts}")
+        for r in (reversed(fans) if backward else fans):
+            yield fan_out_line(r, precision)
+
+
+def fan_out_line(r: TraceRow, precision: int) -> str:
+    """'fan-out: #0 x feeds 2 nodes (3 uses); its gradient 7 = 3 + 3 (from #1) + 1 (from #2)':
+    the parts one consumer sent are grouped under it."""
+    n = len(r.consumers)
+    feeds = f"feeds {n} node{'s' if n > 1 else ''}"
+    if r.uses != n:
+        feeds += f" ({r.uses} uses)"
+    groups = []
+    for c in r.consumers:
+        parts = [numbers.number(g, precision) for k, g in r.contributions if k == c]
+        groups.append(" + ".join(parts) + f" (from #{c})")
+    return (f"fan-out: #{r.id} {r.name or r.text} {feeds}; its gradient "
+            f"{numbers.number(r.grad, precision)} = {' + '.join(groups)}")

@@ -9,7 +9,7 @@ from rich.text import Text
 from ..engine.trace import TraceRow
 from ..evaluate import Result
 from . import numbers
-from .plain import check_columns, has_arrays, verdict
+from .plain import check_columns, fan_out_line, has_arrays, verdict
 
 
 def _check_cell(c) -> Text:
@@ -36,7 +36,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for r in result.rows:
         by = {c.method: c for c in r.checks}
         table.add_row(Text(r.name), *([Text(numbers.shape(r.gradient))] if shaped else []),
-                      Text(numbers.number(r.gradient, precision)),
+                      Text(numbers.grid(r.gradient, precision)),
                       *[_check_cell(by.get(m)) for m in methods])
     parts.append(table)
     for r in result.rows:
@@ -47,31 +47,72 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     return Group(*parts)
 
 
-def trace_view(rows: list[TraceRow], precision: int) -> Table:
-    table = Table(header_style="bold", title="forward (green) and backward (red), node by node")
-    shaped = any(r.shape for r in rows)
-    # Numbers never wrap; the text columns give way first (the plain and JSON views carry
-    # the whole text).
-    num = {"justify": "right", "no_wrap": True}
-    for name, kw in (("id", {"no_wrap": True}), ("node", {"style": "bold", "max_width": 24}),
-                     ("op", {"no_wrap": True}), ("inputs", {"no_wrap": True}),
-                     *([("shape", {})] if shaped else []),
-                     ("value", {"style": "green", **num}),
-                     ("upstream", {"style": "red", **num}),
-                     ("local", num), ("downstream", num),
-                     ("gate", {"style": "dim", "max_width": 20})):
-        table.add_column(name, **kw)
-    for r in rows:
-        node = Text(r.name or r.text)
-        if r.fans_out:
-            node.append(f"  (sum of {len(r.contributions)})", style="yellow")
-        table.add_row(
-            f"#{r.id}", node, Text(r.label), ", ".join(f"#{j}" for j in r.inputs) or "-",
-            *([Text(numbers.shape(r.value))] if shaped else []),
-            # Text, not str: an array prints with brackets, which rich would read as markup.
-            Text(numbers.number(r.value, precision)), Text(numbers.number(r.grad, precision)),
-            Text(", ".join("vjp" if x is None else numbers.number(x, precision)
-                           for x in r.local) or "-"),
-            Text(", ".join(numbers.number(x, precision) for x in r.downstream) or "-"),
-            Text(r.role.split(":")[0]))
-    return table
+def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> Group:
+    """The trace for a terminal: a block of lines per node, so that at any width from 60
+    columns every number and every gate's role is printed whole (a table would cut them).
+
+    A block is the node's id, name and source text; its gate (constants folded in, as the
+    picture draws it) and role; its value and upstream gradient; then a line per input with the
+    local gradient and what that input receives; then the fan-out sum where there is one.
+    """
+    parts: list = [Text("forward (green) and backward (red), node by node", style="bold")]
+    for r in (reversed(rows) if backward else rows):
+        if r.hidden:
+            continue
+        parts.append(Text(""))
+        parts.extend(_block(r, rows, precision))
+    return Group(*parts)
+
+
+def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
+    head = Text.assemble((f"#{r.id} ", "dim"))
+    if r.name:
+        head.append(r.name, style="bold")
+        if r.text != r.name:
+            head.append(f" = {r.text}")
+    else:
+        head.append(r.text, style="bold")
+    out = [head]
+    leaf = r.op in ("var", "const")
+    if leaf:
+        head.append(f"   {r.role}", style="dim")
+    else:
+        out.append(Text.assemble("  gate ", (r.gate, "bold"), (f"   {r.role}", "dim")))
+    shape = f" ({numbers.shape(r.value)})" if r.shape else ""
+    out.extend(_fields("  ", [(f"value{shape}", r.value, "green"),
+                              ("upstream", r.grad, "red")], precision))
+    for k in r.shown_inputs:
+        j = r.inputs[k]
+        src = rows[j]
+        who = f"#{j} {src.name}" if src.name else f"#{j}"
+        out.extend(_fields(f"  ← {who}   ", [("local", r.local[k], ""),
+                                            ("downstream", r.downstream[k], "red")],
+                           precision))
+    if r.fans_out:
+        out.append(Text("  " + fan_out_line(r, precision), style="yellow"))
+    return out
+
+
+def _fields(lead: str, fields: list, precision: int) -> list[Text]:
+    """`lead` then `label number` pairs on one line; a grid (a small matrix) goes under its
+    label instead, one row per line, and the fields after it start a new line."""
+    out = []
+    line = Text(lead)
+    base = " " * (len(lead) - len(lead.lstrip()))
+    pad = base + "  "
+    for label, x, style in fields:
+        shown = "vjp" if x is None and label == "local" else numbers.grid(x, precision)
+        if "\n" not in shown:
+            if line.plain.strip():
+                line.append("   " if line.plain.strip() != lead.strip() else "")
+            line.append(f"{label} ")
+            line.append(shown, style=style or None)
+            continue
+        line.append(f"{label}" if not line.plain.strip() or line.plain.strip() == lead.strip()
+                    else f"   {label}")
+        out.append(line)
+        out.extend(Text(pad + row, style=style or None) for row in shown.split("\n"))
+        line = Text(base)
+    if line.plain.strip():
+        out.append(line)
+    return out

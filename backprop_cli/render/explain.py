@@ -1,0 +1,80 @@
+"""Trace rows -> the backward pass told as the lecture tells it: from the output back, one
+node at a time, what arrives (upstream), the local gradient as a formula and a number, and what
+each input receives, e.g. `dq = df/dq = z = -4` and `dx = dq * dq/dx = -4 * 1 = -4`.
+
+Every number is one the backward pass computed (the trace rows carry chain_step's record);
+nothing here multiplies or adds.
+"""
+
+from __future__ import annotations
+
+from ..engine.trace import TraceRow
+from ..language.labels import local_formula
+from ..ops.registry import OPS
+from . import numbers
+
+
+def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[list[str]]:
+    """A heading block, then one block of lines per node the gradient reaches, output first."""
+    out = rows[output]
+    n = lambda x: numbers.number(x, precision)  # noqa: E731
+    head = [f"backward pass, from the output back: {out.operand} = {n(out.value)}, and "
+            f"{out.grad_name}/{out.grad_name} = {n(out.grad)} to start"]
+    blocks = [head]
+    for r in reversed(rows):
+        if r.hidden or r.grad is None:
+            continue
+        blocks.append(_block(r, rows, output, n))
+    return blocks
+
+
+def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
+    name = r.name or ("f" if r.id == output else None)  # the output is f, as in the lecture
+    title = f"#{r.id} " + (f"{name} = {r.text}" if name and name != r.text else r.text)
+    if r.op == "var":
+        lines = [f"{title}: an input"]
+    elif r.op == "const":
+        lines = [f"{title}: a constant"]
+    else:
+        lines = [f"{title}   gate {r.gate}: {r.role.split(':')[0]}"]
+    if r.fans_out:
+        parts = " + ".join(n(g) for _, g in r.contributions)
+        lines.append(f"  {r.grad_name} = {parts} = {n(r.grad)}: {r.operand} is read "
+                     f"{r.uses} times (by {_nodes(r.consumers)}), and the gradients add")
+    if r.op in ("var", "const"):
+        if not r.fans_out:
+            lines.append(f"  {r.grad_name} = {n(r.grad)}")
+        return lines
+    if r.id != output:
+        lines.append(f"  upstream {r.grad_name} = {n(r.grad)}")
+    if not r.shown_inputs:
+        return lines
+    templates = OPS[r.op].local_text
+    labels = [rows[j].operand for j in r.inputs]
+    seed_one = r.id == output and not r.shape and r.grad == 1
+    for k in r.shown_inputs:
+        src = rows[r.inputs[k]]
+        partial = f"{r.grad_name}/{src.grad_name}"
+        get = "+=" if src.fans_out else "="
+        down = n(r.downstream[k])
+        if r.local[k] is None:
+            lines.append(f"  {src.grad_name} {get} the vector-Jacobian product of {r.gate} "
+                         f"with {r.grad_name} = {down}")
+            continue
+        local = n(r.local[k])
+        formula = ""
+        if templates:
+            text = local_formula(templates[min(k, len(templates) - 1)], labels)
+            formula = "" if text == local else f"{text} = "
+        if seed_one:
+            # The output's upstream is 1, so what each input receives is the local gradient.
+            lines.append(f"  {src.grad_name} {get} {partial} = {formula}{local}")
+            continue
+        lines.append(f"  local {partial} = {formula}{local}")
+        lines.append(f"  {src.grad_name} {get} {r.grad_name} * {partial} = "
+                     f"{n(r.grad)} * {local} = {down}")
+    return lines
+
+
+def _nodes(ids: tuple[int, ...]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
