@@ -110,30 +110,38 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
 def show_blocks(blocks: list[list[str]], paced: bool) -> None:
     """Print the blocks; paced, wait for a key after each (q or Ctrl-C stops)."""
     out = sys.stdout
-    for k, block in enumerate(blocks):
-        if k:
-            out.write("\n")
-        out.write("\n".join(block) + "\n")
-        if paced and 0 < k < len(blocks) - 1:
-            out.write("-- a key for the next node, q to stop --")
-            out.flush()
-            key = _read_key()
-            out.write("\r\033[K")
-            if key in ("q", "Q", "\x03", "\x04"):
-                out.write("(stopped)\n")
-                return
+    keys = _keys() if paced else None
+    try:
+        for k, block in enumerate(blocks):
+            if k:
+                out.write("\n")
+            out.write("\n".join(block) + "\n")
+            if keys is not None and 0 < k < len(blocks) - 1:
+                out.write("-- a key for the next node, q to stop --")
+                out.flush()
+                key = next(keys)
+                out.write("\r\033[K")
+                if key in ("q", "Q", "\x03", "\x04", ""):
+                    out.write("(stopped)\n")
+                    return
+    finally:
+        if keys is not None:
+            keys.close()
     out.flush()
 
 
-def _read_key() -> str:
-    """One key press from the terminal, without waiting for Enter."""
+def _keys():
+    """Key presses from the terminal, one at a time, without waiting for Enter. The terminal
+    stays in that mode for the whole walk, so a key pressed early is never dropped."""
+    import os
     import termios
     import tty
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd, termios.TCSANOW)
     try:
-        tty.setcbreak(fd)
-        return sys.stdin.read(1)
+        while True:
+            yield os.read(fd, 1).decode(errors="replace")
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
