@@ -36,8 +36,13 @@ PARSE_ERRORS = [
     ("x $ y", "parse error at column 3: unexpected character '$'", 3, 1),
     ("x ! y", ("parse error at column 3: unexpected character '!' "
               "(the language has arithmetic only)"), 3, 1),
-    ("x[0]", ("parse error at column 2: unexpected character '[' "
-             "(arrays are given as bindings, e.g. x=[1,2])"), 2, 1),
+    ("[1, 2]*x", ("parse error at column 1: unexpected '[' (arrays are given as bindings, "
+                 "e.g. x=[1,2]; s[i] indexes a value)"), 1, 1),
+    ("x[1,2]", ("parse error at column 4: expected a whole number, ':' or ']' but found ',' "
+               "(index one axis at a time, e.g. W[1][2])"), 4, 1),
+    ("x[0.5]", "parse error at column 2: the position 0.5 is not a whole number", 2, 5),
+    ("x[]", "parse error at column 2: '[]' needs a position (e.g. s[0] for the first entry)",
+     2, 2),
     ("x ∗ y", "parse error at column 3: unexpected character '∗'", 3, 1),
     # The page's notation where it is ambiguous: the message names the spelling to use.
     ("||x||", ("parse error at column 1: '||' is ambiguous (write norm(x) for the norm ||x||, "

@@ -46,6 +46,8 @@ def gate_label(graph: Graph, i: int, hole: str | None = None) -> str:
     hole = hole or placeholder(graph)
     parts = [(graph.names.get(j) or constant_text(graph.consts[j])) if f else hole
              for j, f in zip(graph.args[i], folded)]
+    if op.spelled is not None:
+        return op.spelled(parts)
     if op.symbol and len(parts) == 2:
         a, b = parts
         if folded[1]:

@@ -21,7 +21,7 @@ class Token(NamedTuple):
 
 # Augmented assignments (`c += 1`); the parser reads them from here.
 AUGMENTED = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "**=": "**"}
-_PUNCTUATION = "(),=|"
+_PUNCTUATION = "(),=|[]:"
 # Superscript digits as the page writes powers: x² is x**2, x⁻¹ is x**-1.
 SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 # Operator spellings come from the registry, so a new infix row needs no change here; the

@@ -271,6 +271,8 @@ class _Parser:
                                          "commas separate a function's arguments")
                     argcounts[-1] += 1
                     expect_operand = True
+                elif text == "[":
+                    k = self.index(k, operands, ostart, oend)
                 elif text == ".T":
                     op = OPS.get("transpose")
                     if op is None:
@@ -295,6 +297,59 @@ class _Parser:
                                  (mark[4], mark[5]), f"add {close} before the end of the statement")
             reduce()
         return operands[0], first, k
+
+    def index(self, k: int, operands: list, ostart: list, oend: list) -> int:
+        """s[i], s[a:b], s[a:], s[:b] after an operand: positions are whole numbers written
+        in the program. Returns the index of the closing ']'."""
+        texts, kinds = self.texts, self.kinds
+        open_tok = self.token(k)
+        bounds: list[float | None] = []
+        colon = False
+        k += 1
+        while True:
+            sign = 1.0
+            if texts[k] == "-" and kinds[k] == "op":
+                sign = -1.0
+                k += 1
+            if kinds[k] == "num":
+                bounds.append(sign * float(texts[k]))
+                k += 1
+            elif sign < 0:
+                raise self.error("expected a whole number after '-'", self.token(k))
+            else:
+                bounds.append(None)
+            if texts[k] == ":" and kinds[k] == "op" and not colon:
+                colon = True
+                k += 1
+                continue
+            if texts[k] == "]" and kinds[k] == "op":
+                break
+            tok = self.token(k)
+            hint = "index one axis at a time, e.g. W[1][2]" if tok.text == "," else \
+                "positions are whole numbers written in the program, e.g. s[2] or s[1:3]"
+            raise self.error(f"expected a whole number, ':' or ']' but found {tok.text!r}",
+                             tok, hint)
+        end = self.starts[k] + 1
+        if not colon and bounds[0] is None:
+            raise ParseError("'[]' needs a position", self.source, (open_tok.start, end),
+                             "e.g. s[0] for the first entry")
+        g = self.graph
+        for b in bounds:
+            if b is not None and b != int(b):
+                raise ParseError(f"the position {b:g} is not a whole number", self.source,
+                                 (open_tok.start, end))
+        if colon:
+            start, stop = bounds
+            args = [g.add_constant(start or 0.0, open_tok.start, end)]
+            if stop is not None:
+                args.append(g.add_constant(stop, open_tok.start, end))
+            op = OPS["slice"]
+        else:
+            args = [g.add_constant(bounds[0], open_tok.start, end)]
+            op = OPS["index"]
+        operands[-1] = g.add_op(op, (operands[-1], *args), ostart[-1], end)
+        oend[-1] = end
+        return k
 
     def superscript(self, k: int, operands: list, ostart: list, oend: list) -> None:
         """x² (superscript digits after an operand) is x**2: the power binds tightest."""
@@ -355,6 +410,9 @@ class _Parser:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
+        if tok.text == "[":
+            return self.error("unexpected '['", tok, "arrays are given as bindings, e.g. "
+                              "x=[1,2]; s[i] indexes a value")
         return self.error(f"expected a number, a name or '(' but found {tok.text!r}", tok)
 
     def expected_operator(self, tok: Token) -> ParseError:

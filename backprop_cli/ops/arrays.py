@@ -275,13 +275,20 @@ def _softmax_forward(m, a, *axis):
         return np.exp(_log_softmax(np, a, -1 if k is None else k))
 
 
-def _softmax_shape(shapes, consts):
-    a = shapes[0]
-    if len(shapes) > 1:
-        if shapes[1]:
-            raise Mismatch(f"the axis of softmax() must be a number, not shape {fmt(shapes[1])}")
-        axis_of("softmax", a, consts[1], True)
-    return a
+def _along_axis(name: str):
+    """The shape rule of softmax-like rows: the input's shape, and an axis that exists."""
+    def shape(shapes, consts):
+        a = shapes[0]
+        if len(shapes) > 1:
+            if shapes[1]:
+                raise Mismatch(f"the axis of {name}() must be a number, not shape "
+                               f"{fmt(shapes[1])}")
+            axis_of(name, a, consts[1], True)
+        return a
+    return shape
+
+
+_softmax_shape = _along_axis("softmax")
 
 
 def _softmax_vjp(m, g, args, out):
@@ -304,12 +311,45 @@ def _softmax_sympy(sp, a, *axis):
     return e / _sp_sum(sp, e, k, keepdims=True)
 
 
+def _label(np, s, t):
+    """The class index a label t stands for, or None where t is a target array."""
+    if np.ndim(t):
+        return None
+    k = int(t)
+    if k != t or not 0 <= k < s.shape[-1]:
+        raise ValueError(f"the class label {t:g} is not a class of {s.shape[-1]} scores")
+    return k
+
+
+def _targets(np, s, t):
+    """Targets as an array shaped like the scores: a class label becomes a one-hot row."""
+    k = _label(np, s, t)
+    if k is None:
+        return t
+    onehot = np.zeros(s.shape)
+    onehot[k] = 1.0
+    return onehot
+
+
 def _xent_forward(m, s, t):
     if not m.is_array or not m.np.ndim(s):
         raise ValueError("cross_entropy needs a vector or matrix of class scores")
     np = m.np
     rows = s.shape[0] if s.ndim == 2 else 1
-    return -np.sum(t * _log_softmax(np, s, -1)) / rows
+    return -np.sum(_targets(np, s, t) * _log_softmax(np, s, -1)) / rows
+
+
+def _class_label(name: str, s, t, label) -> None:
+    """A class label (a number) must be written in the program, for one row of scores."""
+    if label is None:
+        raise Mismatch(f"the class label of {name}() must be a whole number written in the "
+                       f"program, like {name}(s, 2)")
+    if len(s) != 1:
+        raise Mismatch(f"a class label goes with one row of scores, shape (classes,); got "
+                       f"scores {fmt(s)}", "for rows of scores give one-hot targets")
+    if label != int(label) or not 0 <= label < s[0]:
+        raise Mismatch(f"the class label {label:g} is not one of the {s[0]} classes "
+                       f"(0..{s[0] - 1})")
 
 
 def _xent_shape(shapes, consts):
@@ -317,31 +357,137 @@ def _xent_shape(shapes, consts):
     if len(s) not in (1, 2):
         raise Mismatch(f"cross_entropy() takes scores of shape (classes,) or (rows, classes), "
                        f"got {fmt(s)}")
+    if t == ():
+        _class_label("cross_entropy", s, t, consts[1])
+        return ()
     if t != s:
         raise Mismatch(f"cross_entropy() needs targets shaped like the scores: scores "
                        f"{fmt(s)}, targets {fmt(t)}",
-                       "targets are one-hot rows (or probabilities) over the classes")
+                       "targets are one-hot rows (or probabilities) over the classes, or "
+                       "one class label: cross_entropy(s, 2)")
     return ()
 
 
 def _xent_vjp(m, g, args, out):
     # loss = -sum(t * log_softmax(s)) / rows  =>  ds = (softmax(s) * sum(t) - t) / rows,
-    # dt = -log_softmax(s) / rows; with one-hot t, ds is the familiar softmax(s) - t.
+    # dt = -log_softmax(s) / rows; with one-hot t, ds is the familiar softmax(s) - t. A class
+    # label is a constant: it gets no gradient.
     np = m.np
     s, t = args
     rows = s.shape[0] if s.ndim == 2 else 1
+    target = _targets(np, s, t)
     logp = _log_softmax(np, s, -1)
     with np.errstate(under="ignore"):
         p = np.exp(logp)
     scale = g / rows
-    return (p * np.sum(t, axis=-1, keepdims=True) - t) * scale, -logp * scale
+    ds = (p * np.sum(target, axis=-1, keepdims=True) - target) * scale
+    return ds, (0.0 if not np.ndim(t) else -logp * scale)
+
+
+def _sp_onehot(np, s, t):
+    if isinstance(t, np.ndarray):
+        return t
+    onehot = np.zeros(s.shape, dtype=object)
+    onehot[...] = 0
+    onehot[int(t)] = 1
+    return onehot
 
 
 def _xent_sympy(sp, s, t):
+    np = _np()
     rows = s.shape[0] if s.ndim == 2 else 1
     lse = _entrywise(sp, sp.log, _sp_sum(sp, _entrywise(sp, sp.exp, s), s.ndim - 1,
                                          keepdims=True))
-    return -sp.Add(*(t * (s - lse)).flat) / rows
+    return -sp.Add(*(_sp_onehot(np, s, t) * (s - lse)).flat) / rows
+
+
+# --- log_softmax --------------------------------------------------------------------------
+
+
+def _log_softmax_forward(m, a, *axis):
+    if not m.is_array or not m.np.ndim(a):
+        if axis:
+            raise ValueError("log_softmax() of a number has no axis")
+        return 0.0
+    k = _axis((a, *axis))
+    return _log_softmax(m.np, a, -1 if k is None else k)
+
+
+def _log_softmax_vjp(m, g, args, out):
+    # d log_softmax(s)_i / ds_j = [i == j] - softmax(s)_j, so J^T g = g - softmax(s) * sum(g).
+    np = m.np
+    if not np.ndim(out):
+        return (0.0, *_no_grad(args))
+    k = _axis(args)
+    k = -1 if k is None else k
+    with np.errstate(under="ignore"):
+        p = np.exp(out)
+    return (g - p * np.sum(g, axis=k, keepdims=True), *_no_grad(args))
+
+
+def _log_softmax_sympy(sp, a, *axis):
+    np = _np()
+    if not isinstance(a, np.ndarray):
+        return sp.Integer(0)
+    k = _axis((a, *axis))
+    k = a.ndim - 1 if k is None else k % a.ndim
+    lse = _entrywise(sp, sp.log, _sp_sum(sp, _entrywise(sp, sp.exp, a), k, keepdims=True))
+    return a - lse
+
+
+# --- the multiclass SVM loss --------------------------------------------------------------
+
+SVM_MARGIN = 1.0  # the lecture's safety margin Delta
+
+
+def _margins(np, s, y: int):
+    """s_j - s_y + 1 for every class j, with the correct class's own entry left out (-inf)."""
+    margins = s - s[y] + SVM_MARGIN
+    margins[y] = -np.inf
+    return margins
+
+
+def _svm_forward(m, s, y):
+    if not m.is_array or not m.np.ndim(s):
+        raise ValueError("svm_loss needs a vector of class scores")
+    np = m.np
+    return float(np.sum(np.maximum(0.0, _margins(np, s, _label(np, s, y)))))
+
+
+def _svm_shape(shapes, consts):
+    s, t = shapes
+    if len(s) != 1:
+        raise Mismatch(f"svm_loss() takes one row of class scores, shape (classes,), got "
+                       f"{fmt(s)}")
+    if t != ():
+        raise Mismatch(f"svm_loss() takes one class label, not shape {fmt(t)}",
+                       "write the correct class's index, like svm_loss(s, 2)")
+    _class_label("svm_loss", s, t, consts[1])
+    return ()
+
+
+def _svm_vjp(m, g, args, out):
+    # Each class j != y whose margin s_j - s_y + 1 is positive adds g to s_j and takes g from
+    # s_y; a margin exactly 0 is a kink, where the subgradient 0 is used (the hinge is off).
+    np = m.np
+    s, y = args
+    k = _label(np, s, y)
+    active = (_margins(np, s, k) > 0).astype(float)
+    ds = g * active
+    ds[k] = -g * active.sum()
+    return ds, 0.0
+
+
+def _svm_kinks(args, out):
+    np = _np()
+    s, y = args
+    k = _label(np, s, y)
+    return int(np.sum(_margins(np, s, k) == 0)), len(s) - 1
+
+
+def _svm_sympy(sp, s, y):
+    k = int(y)
+    return sp.Add(*[sp.Max(0, s[j] - s[k] + 1) for j in range(len(s)) if j != k])
 
 
 # --- the rows -----------------------------------------------------------------------------
@@ -403,10 +549,26 @@ ARRAY_ROWS: list[Op] = [
        doc="softmax(x), softmax(x, axis): exp(x) / sum(exp(x)) along the last (or given) axis"),
     Op("cross_entropy", 2, _xent_forward, None, _xent_sympy, label="xent",
        role="loss: downstream (softmax(scores) - targets) / rows",
-       domain="class scores (classes,) or (rows, classes) and targets of the same shape",
+       domain="class scores (classes,) or (rows, classes) and targets of the same shape, "
+              "or one class label",
        vjp=_xent_vjp, shape=_xent_shape, elementwise=False,
        doc="cross_entropy(scores, targets): softmax cross-entropy, averaged over rows; "
-           "targets are one-hot (or probabilities) along the last axis"),
+           "targets are one-hot (or probabilities) along the last axis, or one class label "
+           "for one row of scores: cross_entropy(s, 2)"),
+    Op("log_softmax", None, _log_softmax_forward, lambda m, a, *rest: (0.0,) * len(rest),
+       _log_softmax_sympy, label="log_softmax",
+       role="local Jacobian I - 1 s^T; downstream upstream - s * sum(upstream)",
+       vjp=_log_softmax_vjp, shape=_along_axis("log_softmax"), elementwise=False, samples=_V,
+       max_arity=2,
+       doc="log_softmax(x), log_softmax(x, axis): x - log(sum(exp(x))), computed stably"),
+    Op("svm_loss", 2, _svm_forward, None, _svm_sympy, label="svm",
+       role="loss: each class whose margin s_j - s_y + 1 is positive sends +upstream to s_j "
+            "and -upstream to s_y",
+       domain="one row of class scores and the correct class's index",
+       subgradient="a margin of exactly 0 counts as inactive", kinks=_svm_kinks,
+       vjp=_svm_vjp, shape=_svm_shape, elementwise=False,
+       doc="svm_loss(scores, y): the multiclass SVM (hinge) loss sum over j != y of "
+           "max(0, s_j - s_y + 1)"),
 ]
 
 for _row in ARRAY_ROWS:
@@ -431,7 +593,12 @@ def array_samples() -> dict[str, list[tuple[Any, ...]]]:
         "amin": [(W,), (W, 1.0)],
         "norm": [(W,), (x,)],
         "softmax": [(x,), (W,), (W, 0.0)],
-        "cross_entropy": [(W, t), (x, np.eye(4)[2])],
+        "cross_entropy": [(W, t), (x, np.eye(4)[2]), (x, 2.0)],
+        "log_softmax": [(x,), (W,), (W, 0.0)],
+        "svm_loss": [(np.array([3.2, 5.1, -1.7]), 0.0), (np.array([1.3, 4.9, 2.0]), 1.0),
+                     (x, 3.0)],
+        "index": [(x, 2.0), (W, 1.0), (x, -1.0)],
+        "slice": [(x, 1.0), (x, 0.0, 2.0), (W, 1.0, 3.0)],
         "max": [(W,), (W, 0.1), (W, x, -0.2)],
         "min": [(W,), (W, 0.1)],
     }

@@ -39,7 +39,8 @@ BP_UNARY = 30
 BP_POW = 40
 BP_ATOM = 100
 
-LEAKY_SLOPE = 0.01  # leaky_relu's default negative slope, as in PyTorch
+LEAKY_SLOPE = 0.01
+_LN10 = math.log(10.0)  # leaky_relu's default negative slope, as in PyTorch
 ELU_ALPHA = 1.0  # elu's default alpha: with 1 the curve is C1 at 0, so elu has no kink
 
 
@@ -78,6 +79,8 @@ class Op:
     # the inputs (trace --explain puts the inputs' names in); empty for a VJP-only row.
     local_text: tuple[str, ...] = ()
     commutative: bool = False  # a + b == b + a: a folded constant reads `+1` on either side
+    # How a gate reads with its inputs' labels where it has a spelling of its own: s[2].
+    spelled: Callable[[list[str]], str] | None = None
 
     @property
     def is_leaf(self) -> bool:
@@ -155,7 +158,8 @@ def _where(cond: bool, a: float, b: float) -> float:
 
 SCALAR = SimpleNamespace(
     exp=math.exp, log=math.log, sqrt=math.sqrt, sin=math.sin, cos=math.cos, tan=math.tan,
-    tanh=math.tanh, sigmoid=_sigmoid, softplus=_softplus, sign=_sign, pow=_pow, pow_db=_pow_db,
+    tanh=math.tanh, sinh=math.sinh, cosh=math.cosh, log10=math.log10, sigmoid=_sigmoid,
+    softplus=_softplus, sign=_sign, pow=_pow, pow_db=_pow_db,
     pow_da=_pow_da, where=_where, abs=abs, is_array=False,
 )
 
@@ -196,7 +200,8 @@ def array_math() -> SimpleNamespace:
 
         _ARRAY_MATH = SimpleNamespace(
             exp=np.exp, log=np.log, sqrt=np.sqrt, sin=np.sin, cos=np.cos, tan=np.tan,
-            tanh=np.tanh, sigmoid=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
+            tanh=np.tanh, sinh=np.sinh, cosh=np.cosh, log10=np.log10,
+            sigmoid=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
             softplus=lambda a: np.logaddexp(0.0, a), sign=np.sign, pow=pow_, pow_db=pow_db,
             pow_da=pow_da, where=np.where, abs=np.abs, is_array=True, np=np,
         )
@@ -281,6 +286,18 @@ ROWS: list[Op] = [
        lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
        samples=_U, doc="hyperbolic tangent",
        local_text=("1 - tanh(a)**2",)),
+    Op("sinh", 1, lambda m, a: m.sinh(a), lambda m, a, out: (m.cosh(a),),
+       lambda sp, a: sp.sinh(a), label="sinh", role="local gradient cosh(a)", samples=_U,
+       domain="an argument below about 710, past which float64 overflows",
+       doc="hyperbolic sine", local_text=("cosh(a)",)),
+    Op("cosh", 1, lambda m, a: m.cosh(a), lambda m, a, out: (m.sinh(a),),
+       lambda sp, a: sp.cosh(a), label="cosh", role="local gradient sinh(a)", samples=_U,
+       domain="an argument below about 710 in size, past which float64 overflows",
+       doc="hyperbolic cosine", local_text=("sinh(a)",)),
+    Op("log10", 1, lambda m, a: m.log10(a), lambda m, a, out: (1.0 / (a * _LN10),),
+       lambda sp, a: sp.log(a, 10), label="log10", role="local gradient 1/(a ln 10)",
+       domain="a positive argument", samples=((0.3,), (1.7,), (5.0,)),
+       doc="base-10 logarithm", local_text=("1/(a*ln(10))",)),
     Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
        lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
        role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U, aliases=("σ",),
