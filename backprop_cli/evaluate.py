@@ -20,7 +20,7 @@ from typing import Any
 from . import exits
 from .checks import verdict as policy
 from .checks.expectations import resolve as resolve_expectations
-from .checks.scalar import Check, Limits, cross_check, expectation, kinks
+from .checks.scalar import Check, Limits, cross_check, kinks
 from .engine.backward import backpropagate
 from .engine.forward import forward, is_array
 from .errors import BindingError, ShapeError
@@ -77,6 +77,8 @@ class Result:
     value_checks: tuple[Check, ...] = ()
     warnings: tuple[str, ...] = ()
     checked: bool = False
+    # Expectations of named intermediates: ("q", check of q's value), ("dq", of its gradient).
+    named_checks: tuple[tuple[str, Check], ...] = ()
 
     @property
     def value(self) -> Any:
@@ -90,7 +92,8 @@ class Result:
     def status(self) -> str:
         """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py."""
         return policy.overall([r.verdict for r in self.rows],
-                              [c.status for c in self.value_checks])
+                              [c.status for c in (*self.value_checks,
+                                                  *(c for _, c in self.named_checks))])
 
     @property
     def failed(self) -> bool:
@@ -114,9 +117,11 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
                 for name in bindings if name not in graph.variables]
     names = _selected_names(graph, bindings, options.wrt)
     # Before any work: a misspelt expectation should not wait for sympy to be refused.
+    named = {i: s for i, s in graph.names.items()
+             if s not in graph.variables and i not in graph.consts}
     expected = resolve_expectations(
         options.expect.items() if isinstance(options.expect, Mapping) else options.expect,
-        bindings, names if options.wrt is not None else None)
+        bindings, names if options.wrt is not None else None, named=named.values())
     values = forward(graph, bindings)
     output = values[graph.output]
     seed = _seed(graph, output, options.seed)
@@ -146,22 +151,55 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
             checks = cross_check(graph, bindings, values, grads, names, sympy=options.sympy,
                                  numeric=options.numeric, limits=options.limits, seed=seed)
 
-    value_checks: list[Check] = []
-    for key, text in expected:  # key is "value" or a variable whose gradient is computed
-        if is_array(output if key == "value" else bindings[key]):
-            raise BindingError(f"expected {key}={text}: --expect grades one number, and "
-                               f"{key} is an array", hint="compare arrays with --json")
-        if key == "value":
-            value_checks.append(expectation(float(output), text))
-            continue
-        checks[key].append(expectation(float(_gradient(graph, grads, key)), text))
+    value_checks, named_checks = _expectations(graph, values, grads, expected, checks,
+                                               {s: i for i, s in named.items()})
 
     formulas = _formulas(graph, bindings, names, options) if options.symbolic else {}
     rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
                              tuple(checks[n]), formulas.get(n))
                  for n in names)
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
-                  tuple(warnings), options.check)
+                  tuple(warnings), options.check, tuple(named_checks))
+
+
+def _expectations(graph: Graph, values: list, grads: list, expected, checks: dict,
+                  named: dict[str, int]) -> tuple[list[Check], list[tuple[str, Check]]]:
+    """Grade each (key, text): the output's value, a variable's gradient (into its row's
+    checks), a named intermediate's value or gradient. A wrong scalar answer is diagnosed from
+    the trace of the backward pass (expectations.mistakes)."""
+    from .checks.expectations import diagnose, grade, mistakes
+
+    value_checks: list[Check] = []
+    named_checks: list[tuple[str, Check]] = []
+    story: list = []
+
+    def rows() -> list:
+        if not story:
+            from .engine.trace import trace_rows
+
+            story.extend(trace_rows(graph, values, grads))
+        return story
+
+    for key, text in expected:
+        if key == "value":
+            node, gradient, what = graph.output, False, "value"
+        elif key in named:
+            node, gradient, what = named[key], False, key
+        elif key not in checks and key[1:] in named:
+            node, gradient, what = named[key[1:]], True, key
+        else:
+            node, gradient, what = graph.variables.get(key), True, f"d{key}"
+        ours = (grads if gradient else values)[node] if node is not None else 0.0
+        check = grade(ours, text, what)
+        if check.status == "fail" and node is not None:
+            check = diagnose(check, ours, text, mistakes(rows(), node, gradient))
+        if key == "value":
+            value_checks.append(check)
+        elif key in checks and gradient:
+            checks[key].append(check)
+        else:
+            named_checks.append((key, check))
+    return value_checks, named_checks
 
 
 def _selected_names(graph: Graph, bindings: Mapping[str, Any],

@@ -196,14 +196,16 @@ def test_expect_rounded_hand_derivation_passes():
 
 def test_expect_fail_exits_1():
     result = run("eval", "-x*y", "x=2", "y=3", "--expect", "x=-4", code=1)
-    assert rows(result.stdout)["x"][-4:] == ["FAIL", "2.5e-01", "(ref", "-4)"]
+    # The learner's -4 is theirs, not a reference: the cell says so, with backprop's number.
+    assert result.stdout.splitlines()[3].endswith("FAIL: you wrote -4, backprop gets -3")
     assert result.stdout.splitlines()[-1].startswith("FAILED: ")
     data = json.loads(run("eval", "--json", "-x*y", "x=2", "y=3", "--expect", "x=-4",
                           code=1).stdout)
     assert data["status"] == "fail" and data["exit_code"] == 1
     assert data["checks"]["x"][-1] == {"method": "expected", "status": "fail",
                                        "reference": -4.0, "rel_error": 0.25,
-                                       "reason": "expected -4", "abs_error": 1.0,
+                                       "reason": "you wrote -4, backprop gets -3",
+                                       "abs_error": 1.0,
                                        "decided_by": "relative", "error_bound": None}
 
 

@@ -19,6 +19,7 @@ def eval_json(result: Result, program: str) -> dict:
         "gradients": {r.name: plain(r.gradient) for r in result.rows},
         "checks": {r.name: [c.to_dict() for c in r.checks] for r in result.rows},
         "value_checks": [c.to_dict() for c in result.value_checks],
+        "named_checks": {key: c.to_dict() for key, c in result.named_checks},
         "warnings": list(result.warnings),
         "status": status(result),
         "exit_code": result.exit_code,

@@ -66,6 +66,10 @@ def check(c: Check | None) -> str:
         text = f"pass {figure(c)}" if c.rel_error is not None else "pass"
         note = "; ".join(p for p in (scope, c.reason if scope else "") if p)
         return f"{text} ({note})" if note else text
+    if c.method == "expected" and c.status == "fail" and c.reason:
+        # The learner's number is theirs, not a reference: say what they wrote, what backprop
+        # gets, and the likely slip (checks/expectations.py words it).
+        return f"FAIL: {c.reason}"
     if c.status in ("fail", "subgradient"):
         word = "FAIL" if c.status == "fail" else "subgradient"
         worst = getattr(c, "worst", None)

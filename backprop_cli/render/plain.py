@@ -34,18 +34,23 @@ def verdict(result: Result) -> str:
     unexpected = [r.name for r in result.rows
                   if any(c.status == "fail" and c.method == "expected" for c in r.checks)]
     bad_value = [c for c in result.value_checks if c.status == "fail"]
-    if disagree or unexpected or bad_value:
+    unnamed = [key for key, c in result.named_checks if c.status == "fail"]
+    if disagree or unexpected or bad_value or unnamed:
         parts = []
         if disagree:
             parts.append(f"the gradient disagrees ({disagree[0]})" if n == 1 else
                          f"{len(disagree)} of {n} gradients disagree ({', '.join(disagree)})")
         if unexpected:
             parts.append(f"not the expected gradient: {', '.join(unexpected)}")
+        if unnamed:
+            parts.append(f"not the expected number: {', '.join(unnamed)}")
         if bad_value:
             parts.append("the value is not the expected one")
         return "FAILED: " + "; ".join(parts)
     # Where the gradients had no check, a graded value is the one thing that was confirmed.
     value = "the value is the expected one; " if result.value_checks else ""
+    if result.named_checks:
+        value += f"{', '.join(k for k, _ in result.named_checks)} as expected; "
     if n == 0:
         return value + "no variables: the program has nothing to differentiate"
     if not any(r.checks for r in result.rows):
@@ -94,6 +99,8 @@ def eval_text(result: Result, precision: int) -> str:
     lines = [f"value  {numbers.number(result.value, precision)}"]
     for c in result.value_checks:
         lines.append(f"expected value: {numbers.check(c)}")
+    for key, c in result.named_checks:
+        lines.append(f"expected {key}: {numbers.check(c)}")
     lines.append("")
     methods = check_columns(result)
     shaped = has_arrays(result)

@@ -24,6 +24,8 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     parts = [head]
     for c in result.value_checks:
         parts.append(Text.assemble("expected value: ", _check_cell(c)))
+    for key, c in result.named_checks:
+        parts.append(Text.assemble(f"expected {key}: ", _check_cell(c)))
     methods = check_columns(result)
     table = Table(title=None, show_edge=True, header_style="bold")
     shaped = has_arrays(result)
