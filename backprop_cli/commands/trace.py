@@ -88,6 +88,8 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         if as_json:
             emit_json({"explain": ["\n".join(b) for b in blocks]})
         else:
+            if sys.stdout.isatty():
+                blocks = [wrapped(b) for b in blocks]
             show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
         sys.exit(exits.OK)
     if as_json:
@@ -105,6 +107,20 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         for line in trace_lines(rows, precision, backward):
             out.write(line + "\n")
     sys.exit(exits.OK)
+
+
+def wrapped(block: list[str]) -> list[str]:
+    """Lines wider than the terminal broken at spaces, never inside a number."""
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size().columns)
+    out = []
+    for line in block:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                             break_on_hyphens=False) or [""]
+    return out
 
 
 def show_blocks(blocks: list[list[str]], paced: bool) -> None:

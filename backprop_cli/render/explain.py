@@ -36,7 +36,7 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     elif r.op == "const":
         lines = [f"{title}: a constant"]
     else:
-        lines = [f"{title}   gate {r.gate}: {r.role.split(':')[0]}"]
+        lines = [title, f"  gate {r.gate}: {r.role}"]
     if r.fans_out:
         parts = " + ".join(n(g) for _, g in r.contributions)
         lines.append(f"  {r.grad_name} = {parts} = {n(r.grad)}: {r.operand} is read "
