@@ -157,3 +157,21 @@ def test_step_not_on_a_terminal_prints_it_all_at_once():
     assert out.stdout == subprocess.run([*BACKPROP, "trace", "--explain", *README],
                                         capture_output=True, text=True, timeout=60).stdout
     assert "a key" not in out.stdout
+
+
+LAYER = ["q = W @ x; f = sum(q**2)", "W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]"]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_small_matrices_print_as_aligned_grids(columns):
+    # W's gradient 2 q x^T, row under row with the columns aligned, in the trace and in eval.
+    grid = ["[0.088  0.176]", "[0.104  0.208]"]
+    traced = on_terminal(LAYER, columns).splitlines()
+    evaluated = Terminal([*BACKPROP, "eval", "--no-check", *LAYER], columns).finish()
+    for shown in (traced, evaluated.splitlines()):
+        rows = [line for line in shown if any(g in line for g in grid)]
+        assert len(rows) >= 2
+        first, second = rows[0], rows[1]
+        assert grid[0] in first and grid[1] in second
+        assert first.index(grid[0]) == second.index(grid[1])  # aligned
+    assert "[ 0.1  0.5]" in "\n".join(traced) and "[-0.3  0.8]" in "\n".join(traced)

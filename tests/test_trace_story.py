@@ -1,0 +1,95 @@
+"""The trace as the lecture tells it: constants inside their gates, fan-out counted by
+consumers and uses, the nodes from the output back, and --explain's arithmetic, whose every
+number is the one the backward pass computed."""
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from backprop_cli.cli import cli
+from backprop_cli.engine.trace import trace_rows
+from backprop_cli.evaluate import Options, evaluate
+from backprop_cli.render import numbers
+from backprop_cli.render.explain import explain_blocks
+
+NEURON = "1/(1+exp(-(w0*x0 + w1*x1 + w2)))"
+NEURON_AT = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+
+
+def trace(*argv):
+    result = CliRunner().invoke(cli, ["trace", *argv])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def rows_of(program, at):
+    result = evaluate(program, at, Options(check=False))
+    return result, trace_rows(result.graph, result.values, result.grads)
+
+
+def test_fan_out_counts_distinct_consumers_and_uses():
+    out = trace("x*x + x", "x=3").splitlines()
+    assert out[-1] == "fan-out: #0 x feeds 2 nodes (3 uses); its gradient 7 = 3 + 3 (from #1) " \
+                      "+ 1 (from #2)"
+    node = json.loads(trace("x*x + x", "x=3", "--json"))["nodes"][0]
+    assert (node["consumers"], node["uses"]) == (2, 3)
+
+
+def test_the_neurons_constants_are_inside_their_gates():
+    lines = trace(NEURON, *[f"{k}={v:g}" for k, v in NEURON_AT.items()]).splitlines()
+    columns = [re.split(r"\s{2,}", line) for line in lines]
+    assert columns[-2][2] == "+1" and columns[-1][2] == "1/x"
+    ids = [line.split()[0] for line in lines[1:]]
+    assert "#0" not in ids  # the shared 1 has no row, no gradient, and no fan-out
+    assert not any(line.startswith("fan-out") for line in lines)
+    nodes = json.loads(trace(NEURON, *[f"{k}={v:g}" for k, v in NEURON_AT.items()],
+                             "--json"))["nodes"]
+    one = nodes[0]
+    assert one["op"] == "const" and one["grad"] is None and one["in_gate"] is True
+    assert "fan_out" not in one
+    assert nodes[12]["folded"] == [True, False] and nodes[12]["downstream"][0] is None
+
+
+def test_an_exponent_gets_no_gradient():
+    lines = trace("q**2", "q=3").splitlines()
+    assert lines[2].split()[:4] == ["#2", "q**2", "**2", "#0"]
+    assert lines[2].split()[6:8] == ["6", "6"]  # one local, one downstream: q's
+
+
+def test_backward_lists_the_nodes_from_the_output_back():
+    ids = [line.split()[0] for line in trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4",
+                                            "--backward").splitlines()[1:]]
+    assert ids == ["#4", "#3", "#2", "#1", "#0"]
+
+
+@pytest.mark.parametrize("program, at", [
+    (NEURON, NEURON_AT),
+    ("a = x*y; f = a + a*z", {"x": 2.0, "y": 3.0, "z": 4.0}),
+    ("x*x + x", {"x": 3.0}),
+    ("q = x + y; f = q * z", {"x": -2.0, "y": 5.0, "z": -4.0}),
+])
+def test_explain_shows_the_numbers_the_backward_pass_computed(program, at):
+    result, rows = rows_of(program, at)
+    text = "\n".join("\n".join(b) for b in explain_blocks(rows, result.graph.output, 17))
+    for r in rows:
+        for k in r.shown_inputs:
+            src = rows[r.inputs[k]]
+            sent = numbers.number(r.downstream[k], 17)
+            # `dx = dq * dq/dx = -4 * 1 = -4`, or at the output `dq = df/dq = z = -4`
+            pattern = rf"^  {re.escape(src.grad_name)} \+?= .* = {re.escape(sent)}$"
+            assert re.search(pattern, text, re.MULTILINE), (r.text, src.grad_name, sent)
+        if r.fans_out:
+            parts = " + ".join(numbers.number(g, 17) for _, g in r.contributions)
+            assert f"{r.grad_name} = {parts} = {numbers.number(r.grad, 17)}" in text
+
+
+def test_explain_reads_like_the_lecture():
+    out = trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--explain")
+    assert "  dq = df/dq = z = -4\n" in out
+    assert "  dx = dq * dq/dx = -4 * 1 = -4\n" in out
+    assert out.index("#4 f = q * z") < out.index("#2 q = x + y") < out.index("#0 x")
+    fan = trace("a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--explain")
+    assert "  da += d(a*z) * d(a*z)/da = 1 * 4 = 4\n" in fan
+    assert "  da = 4 + 1 = 5: a is read 2 times (by #4, #5), and the gradients add\n" in fan
