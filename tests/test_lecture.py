@@ -78,3 +78,34 @@ def test_gradients_add_up_at_a_fan_out():
     value, g = grads("a = x*y; f = a + a*z", x=2.0, y=3.0, z=4.0)
     assert value == 30
     assert g == {"x": 15.0, "y": 10.0, "z": 6.0}  # da = 1 + z = 5; dx = 5*y, dy = 5*x
+
+
+def test_the_neurons_backward_pass_in_the_notes_arithmetic():
+    # The notes: 1/x sends back (-1/1.37^2)(1.00) = -0.53; w0 gets 0.2 * -1 (= x0) = -0.2 and
+    # x0 gets 0.2 * 2 (= w0) = 0.4, the mul gate switching its inputs.
+    from click.testing import CliRunner
+
+    from backprop_cli.cli import cli
+
+    def explain(precision):
+        out = CliRunner().invoke(cli, ["trace", "1/(1+exp(-(w0*x0 + w1*x1 + w2)))", "w0=2",
+                                       "x0=-1", "w1=-3", "x1=-2", "w2=-3", "--explain",
+                                       "--precision", str(precision)])
+        assert out.exit_code == 0
+        return out.stdout.splitlines()
+
+    assert "  d#12 = df/d#12 = -1/#12**2 = -0.53" in explain(2)
+    one = explain(1)
+    assert "  local d(w0*x0)/dw0 = x0 = -1" in one
+    assert "  dw0 = d(w0*x0) * d(w0*x0)/dw0 = 0.2 * -1 = -0.2" in one
+    assert "  dx0 = d(w0*x0) * d(w0*x0)/dx0 = 0.2 * 2 = 0.4" in one
+
+
+def test_the_vectorized_example_in_the_notes_arithmetic():
+    # df/dW = 2 q x^T = [[0.088, 0.176], [0.104, 0.208]] and df/dx = 2 W^T q = [-0.112, 0.636].
+    import numpy as np
+
+    result = evaluate("q = W @ x; f = sum(q**2)",
+                      {"W": np.array([[0.1, 0.5], [-0.3, 0.8]]), "x": np.array([0.2, 0.4])})
+    np.testing.assert_allclose(result.gradients["W"], [[0.088, 0.176], [0.104, 0.208]])
+    np.testing.assert_allclose(result.gradients["x"], [-0.112, 0.636])
