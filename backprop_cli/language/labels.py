@@ -70,12 +70,27 @@ def operand(graph: Graph, i: int) -> str:
     text = graph.text(i).strip()
     if len(text) > SHORT_TEXT:
         return f"#{i}"
-    return text if _ATOM.fullmatch(text) else f"({text})"
+    return text if _ATOM.fullmatch(text) or _is_call(text) else f"({text})"
+
+
+def _is_call(text: str) -> bool:
+    """exp(x+1): a name and one bracket that closes at the end, so it reads as one operand."""
+    m = _CALL.match(text)
+    if not m or not text.endswith(")"):
+        return False
+    depth = 0
+    for k in range(m.end() - 1, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        if depth == 0:
+            return k == len(text) - 1
+    return False
 
 
 def gradient_name(graph: Graph, i: int) -> str:
-    """dq for q, d(x+y) for x+y, d#7 for a long unnamed node: the lecture's dq notation."""
-    return "d" + operand(graph, i)
+    """dq for q, d(x+y) for x+y, d(exp(x)) for exp(x), d#7 for a long unnamed node: the
+    lecture's dq notation."""
+    name = operand(graph, i)
+    return "d" + (name if _ATOM.fullmatch(name) or name.startswith("(") else f"({name})")
 
 
 def output_name(graph: Graph) -> str:
@@ -83,6 +98,7 @@ def output_name(graph: Graph) -> str:
 
 
 _ATOM = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9.]+|#\d+")
+_CALL = re.compile(r"[A-Za-z_σ][A-Za-z_0-9]*\(")
 _PLACE = re.compile(r"\b[ab]\b")
 
 
@@ -92,6 +108,7 @@ def local_formula(template: str, labels: list[str]) -> str:
     def name(m: re.Match) -> str:
         k = "ab".index(m.group(0))
         text = labels[k] if k < len(labels) else m.group(0)
-        return text if _ATOM.fullmatch(text) or text.startswith("(") else f"({text})"
+        return text if _ATOM.fullmatch(text) or text.startswith("(") or _is_call(text) \
+            else f"({text})"
 
     return _PLACE.sub(name, template)

@@ -18,6 +18,8 @@ def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[li
     """A heading block, then one block of lines per node the gradient reaches, output first."""
     out = rows[output]
     n = lambda x: numbers.number(x, precision)  # noqa: E731
+    if out.grad is None:
+        return [[f"{out.operand} = {n(out.value)} reads no variable: no gradient flows back"]]
     head = [f"backward pass, from the output back: {out.operand} = {n(out.value)}, and "
             f"{out.grad_name}/{out.grad_name} = {n(out.grad)} to start"]
     blocks = [head]

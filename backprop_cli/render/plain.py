@@ -145,8 +145,7 @@ def trace_lines(rows: list[TraceRow], precision: int,
             *([numbers.shape(r.value)] if shaped else []),
             numbers.number(r.value, precision),
             numbers.number(r.grad, precision),
-            ", ".join("vjp" if r.local[k] is None else numbers.number(r.local[k], precision)
-                      for k in shown) or "-",
+            ", ".join(_local(r, k, precision) for k in shown) or "-",
             ", ".join(numbers.number(r.downstream[k], precision) for k in shown) or "-",
             r.role.split(":")[0],
         ])
@@ -156,6 +155,14 @@ def trace_lines(rows: list[TraceRow], precision: int,
         yield ""
         for r in (reversed(fans) if backward else fans):
             yield fan_out_line(r, precision)
+
+
+def _local(r: TraceRow, k: int, precision: int) -> str:
+    """A local gradient; `vjp` where the op gives only a vector-Jacobian product, `-` where no
+    gradient flows at all (a gate of constants alone)."""
+    if r.local[k] is not None:
+        return numbers.number(r.local[k], precision)
+    return "-" if r.grad is None else "vjp"
 
 
 def fan_out_line(r: TraceRow, precision: int) -> str:

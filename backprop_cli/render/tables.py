@@ -89,13 +89,13 @@ def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
         who = f"#{j} {src.name}" if src.name else f"#{j}"
         out.extend(_fields(f"  ← {who}   ", [("local", r.local[k], ""),
                                             ("downstream", r.downstream[k], "red")],
-                           precision))
+                           precision, vjp=r.grad is not None))
     if r.fans_out:
         out.append(Text("  " + fan_out_line(r, precision), style="yellow"))
     return out
 
 
-def _fields(lead: str, fields: list, precision: int) -> list[Text]:
+def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[Text]:
     """`lead` then `label number` pairs on one line; a grid (a small matrix) goes under its
     label instead, one row per line, and the fields after it start a new line."""
     out = []
@@ -103,7 +103,7 @@ def _fields(lead: str, fields: list, precision: int) -> list[Text]:
     base = " " * (len(lead) - len(lead.lstrip()))
     pad = base + "  "
     for label, x, style in fields:
-        shown = "vjp" if x is None and label == "local" else numbers.grid(x, precision)
+        shown = "vjp" if x is None and label == "local" and vjp else numbers.grid(x, precision)
         if "\n" not in shown:
             if line.plain.strip():
                 line.append("   " if line.plain.strip() != lead.strip() else "")
