@@ -98,23 +98,22 @@ def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
 def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[Text]:
     """`lead` then `label number` pairs on one line; a grid (a small matrix) goes under its
     label instead, one row per line, and the fields after it start a new line."""
-    out = []
-    line = Text(lead)
     base = " " * (len(lead) - len(lead.lstrip()))
-    pad = base + "  "
+    out: list[Text] = []
+    line, started = Text(lead), False
     for label, x, style in fields:
         shown = "vjp" if x is None and label == "local" and vjp else numbers.grid(x, precision)
+        if started:
+            line.append("   ")
+        line.append(label)
         if "\n" not in shown:
-            if line.plain.strip():
-                line.append("   " if line.plain.strip() != lead.strip() else "")
-            line.append(f"{label} ")
+            line.append(" ")
             line.append(shown, style=style or None)
+            started = True
             continue
-        line.append(f"{label}" if not line.plain.strip() or line.plain.strip() == lead.strip()
-                    else f"   {label}")
         out.append(line)
-        out.extend(Text(pad + row, style=style or None) for row in shown.split("\n"))
-        line = Text(base)
-    if line.plain.strip():
+        out.extend(Text(base + "  " + row, style=style or None) for row in shown.split("\n"))
+        line, started = Text(base), False
+    if started:
         out.append(line)
     return out
