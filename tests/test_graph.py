@@ -259,3 +259,13 @@ def test_a_gate_label_never_uses_a_variable_as_its_placeholder():
     assert run("x - 1", "x=2").stdout.startswith("f = [-1]   value 1")
     # Where no value is called x, the lecture's 1/x is the label.
     assert '(("1/x"))' in run("1/w", "w=2", "--format", "mermaid").stdout
+
+
+def test_the_html_panel_lists_no_gradient_for_a_folded_constant(tmp_path):
+    out = tmp_path / "g.html"
+    assert run(*NEURON, "-o", str(out)).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="backprop-data">(.*?)</script>', page, re.DOTALL).group(1))
+    gate = next(n for n in data["nodes"].values() if n["op"] == "div")
+    assert gate["label"] == "1/x"
+    assert [i["downstream"] for i in gate["inputs"]] == ["-0.534447"]  # the 1 gets nothing

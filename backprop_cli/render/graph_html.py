@@ -34,7 +34,8 @@ def page_data(pic: Picture) -> dict:
             continue
         r = rows[b.id]
         inputs = []
-        for k, j in enumerate(r.inputs):
+        for k in r.shown_inputs:  # a constant folded into the gate gets no gradient
+            j = r.inputs[k]
             local = r.local[k] if k < len(r.local) else None
             inputs.append({
                 "node": node_key(j) if j in boxes else None,
