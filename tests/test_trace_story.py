@@ -93,3 +93,15 @@ def test_explain_reads_like_the_lecture():
     fan = trace("a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--explain")
     assert "  da += d(a*z) * d(a*z)/da = 1 * 4 = 4\n" in fan
     assert "  da = 4 + 1 = 5: a is read 2 times (by #4, #5), and the gradients add\n" in fan
+
+
+def test_trace_grades_the_learners_numbers_node_by_node():
+    result = CliRunner().invoke(cli, ["trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4",
+                                      "--expect", "q=3", "--expect", "dq=4"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-2:] == [
+        "expected q: pass 0.0e+00",
+        "expected dq: FAIL: you wrote 4, backprop gets -4: most likely a sign flip"]
+    data = json.loads(trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--expect",
+                            "dq=-4", "--json"))
+    assert data["expected"]["dq"]["status"] == "pass" and len(data["nodes"]) == 5

@@ -30,7 +30,8 @@ from .common import (
 @click.option("--no-numeric", is_flag=True, help="Skip the finite-difference check.")
 @click.option("--wrt", metavar="NAMES", help="Only these gradients, comma-separated: --wrt x,y")
 @click.option("--expect", "expects", multiple=True, metavar="NAME=VALUE",
-              help="Grade a hand-derived gradient (or 'value'); repeatable.")
+              help="Grade a hand-derived number: a gradient (x=-4 or dx=-4), value=..., or a "
+                   "named intermediate's value (q=3) or gradient (dq=-4); repeatable.")
 @click.option("--symbolic", is_flag=True, help="Also print sympy's derivative formula.")
 @click.option("--seed", metavar="VALUE",
               help="Upstream gradient for a non-scalar output (a number or a list).")

@@ -14,6 +14,7 @@ from .common import (
     emit_json,
     output_options,
     parse_binding_words,
+    parse_expect,
     program_options,
     read_program,
     report_errors,
@@ -43,9 +44,12 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
 @click.option("--step", is_flag=True,
               help="As --explain, one node per key press on a terminal (q stops); all at "
                    "once when not on a terminal.")
+@click.option("--expect", "expects", multiple=True, metavar="NAME=VALUE",
+              help="Grade a hand-derived number after the trace, as eval does: q=3 (a named "
+                   "value), dq=-4 (its gradient), dx=-4, value=...; repeatable.")
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
-              explain, step):
+              explain, step, expects):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One row per node in forward order. The upstream gradient is d(output)/d(node); each input
@@ -68,7 +72,8 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
 
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
-    result, _ = run_program(source, origin, bindings, Options(check=False), groups)
+    result, _ = run_program(source, origin, bindings,
+                            Options(check=False, expect=parse_expect(expects)), groups)
     if jacobian_node is not None:
         from ..engine.jacobian import find_node, local_jacobian
         from ..render.jacobian_out import jacobian_json, jacobian_text
@@ -81,21 +86,24 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
             click.echo(jacobian_text(jac, precision))
         sys.exit(exits.OK)
     rows = trace_rows(result.graph, result.values, result.grads)
+    graded = expectation_lines(result) if expects else []
     if explain or step:
         from ..render.explain import explain_blocks
 
         blocks = explain_blocks(rows, result.graph.output, precision)
         if as_json:
-            emit_json({"explain": ["\n".join(b) for b in blocks]})
+            emit_json({"explain": ["\n".join(b) for b in blocks],
+                       **({"expected": graded_json(result)} if expects else {})})
         else:
             if sys.stdout.isatty():
                 blocks = [wrapped(b) for b in blocks]
             show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
-        sys.exit(exits.OK)
+            show_graded(graded)
+        sys.exit(result.exit_code)
     if as_json:
         from ..render.json_out import trace_json
 
-        emit_json(trace_json(rows))
+        emit_json({**trace_json(rows), **({"expected": graded_json(result)} if expects else {})})
     elif use_rich(plain) and len(rows) <= RICH_TRACE_ROWS:
         from ..render.tables import trace_view
 
@@ -106,7 +114,31 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         out = sys.stdout
         for line in trace_lines(rows, precision, backward):
             out.write(line + "\n")
-    sys.exit(exits.OK)
+    show_graded(graded)
+    sys.exit(result.exit_code)
+
+
+def expectation_lines(result) -> list[str]:
+    """`expected dq: pass 0.0e+00`, one line per --expect, in the order given."""
+    from ..render import numbers
+
+    lines = [f"expected value: {numbers.check(c)}" for c in result.value_checks]
+    lines += [f"expected d{r.name}: {numbers.check(c)}" for r in result.rows for c in r.checks]
+    lines += [f"expected {key}: {numbers.check(c)}" for key, c in result.named_checks]
+    return lines
+
+
+def graded_json(result) -> dict:
+    """--expect's checks keyed as eval's JSON keys them: value, a variable, a named value."""
+    out = {"value": result.value_checks[-1].to_dict()} if result.value_checks else {}
+    out.update({r.name: c.to_dict() for r in result.rows for c in r.checks})
+    out.update({key: c.to_dict() for key, c in result.named_checks})
+    return out
+
+
+def show_graded(lines: list[str]) -> None:
+    if lines:
+        sys.stdout.write("\n" + "\n".join(lines) + "\n")
 
 
 def wrapped(block: list[str]) -> list[str]:
