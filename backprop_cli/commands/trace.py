@@ -114,7 +114,8 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         out = sys.stdout
         for line in trace_lines(rows, precision, backward):
             out.write(line + "\n")
-    show_graded(graded)
+    if not as_json:
+        show_graded(graded)
     sys.exit(result.exit_code)
 
 
