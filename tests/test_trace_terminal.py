@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from backprop_cli.cli import cli
 
 BACKPROP = [str(Path(sys.executable).with_name("backprop"))]
 if not Path(BACKPROP[0]).exists():
@@ -82,8 +85,7 @@ def on_terminal(args: list[str], columns: int) -> str:
 
 def expected(args: list[str]) -> list[dict]:
     """The nodes a trace shows: every node but the constants folded into their gates."""
-    out = subprocess.run([*BACKPROP, "trace", "--json", *args], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = CliRunner().invoke(cli, ["trace", "--json", *args]).stdout
     return [n for n in json.loads(out)["nodes"] if not n.get("in_gate")]
 
 
