@@ -52,14 +52,17 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
               explain, step, expects):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
-    One row per node in forward order. The upstream gradient is d(output)/d(node); each input
-    receives upstream x local; where a node fans out, its gradient is the sum of what its
-    consumers sent back. The gate column gives the lecture's role (add distributes, mul
-    switches, max routes).
+    One node per row (on a terminal, per block of lines) in forward order. The upstream
+    gradient is d(output)/d(node); each input receives upstream x local; where a node fans
+    out, its gradient is the sum of what its consumers sent back. The gate column gives the
+    lecture's role (add distributes, mul switches, max routes). Constants are part of their
+    gate (+1, 1/x, **2), as the picture draws them.
 
     \b
     Examples:
       backprop trace "(x+y)*z" x=-2 y=5 z=-4
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --explain
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --expect q=3 --expect dq=-4
       backprop trace "a = x*y; f = a + a*z" x=2 y=3 z=4 --json
       backprop trace "q = W @ x; f = sum(q**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
       backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" --jacobian "W @ x"
