@@ -88,15 +88,19 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         else:
             click.echo(jacobian_text(jac, precision))
         sys.exit(exits.OK)
+    from ..render.json_out import expectations_json
+    from ..render.plain import expectation_lines
+
     rows = trace_rows(result.graph, result.values, result.grads)
     graded = expectation_lines(result) if expects else []
+    graded_json = {"expected": expectations_json(result)} if expects else {}
     if explain or step:
         from ..render.explain import explain_blocks
 
         blocks = explain_blocks(rows, result.graph.output, precision)
         if as_json:
             emit_json({"explain": ["\n".join(b) for b in blocks],
-                       **({"expected": graded_json(result)} if expects else {})})
+                       **graded_json})
         else:
             if sys.stdout.isatty():
                 blocks = [wrapped(b) for b in blocks]
@@ -106,7 +110,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     if as_json:
         from ..render.json_out import trace_json
 
-        emit_json({**trace_json(rows), **({"expected": graded_json(result)} if expects else {})})
+        emit_json({**trace_json(rows), **graded_json})
     elif use_rich(plain) and len(rows) <= RICH_TRACE_ROWS:
         from ..render.tables import trace_view
 
@@ -120,24 +124,6 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     if not as_json:
         show_graded(graded)
     sys.exit(result.exit_code)
-
-
-def expectation_lines(result) -> list[str]:
-    """`expected dq: pass 0.0e+00`, one line per --expect, in the order given."""
-    from ..render import numbers
-
-    lines = [f"expected value: {numbers.check(c)}" for c in result.value_checks]
-    lines += [f"expected d{r.name}: {numbers.check(c)}" for r in result.rows for c in r.checks]
-    lines += [f"expected {key}: {numbers.check(c)}" for key, c in result.named_checks]
-    return lines
-
-
-def graded_json(result) -> dict:
-    """--expect's checks keyed as eval's JSON keys them: value, a variable, a named value."""
-    out = {"value": result.value_checks[-1].to_dict()} if result.value_checks else {}
-    out.update({r.name: c.to_dict() for r in result.rows for c in r.checks})
-    out.update({key: c.to_dict() for key, c in result.named_checks})
-    return out
 
 
 def show_graded(lines: list[str]) -> None:

@@ -34,6 +34,15 @@ def eval_json(result: Result, program: str) -> dict:
     return out
 
 
+def expectations_json(result: Result) -> dict:
+    """--expect's checks keyed as eval's JSON keys them: value, a variable (its gradient), a
+    named value (q) or its gradient (dq)."""
+    out = {"value": result.value_checks[-1].to_dict()} if result.value_checks else {}
+    out.update({r.name: c.to_dict() for r in result.rows for c in r.checks})
+    out.update({key: c.to_dict() for key, c in result.named_checks})
+    return out
+
+
 def trace_json(rows: list[TraceRow]) -> dict:
     nodes = []
     for r in rows:

@@ -121,6 +121,14 @@ def eval_text(result: Result, precision: int) -> str:
     return "\n".join(lines)
 
 
+def expectation_lines(result: Result) -> list[str]:
+    """`expected dq: pass 0.0e+00`, one line per graded number (trace --expect)."""
+    lines = [f"expected value: {numbers.check(c)}" for c in result.value_checks]
+    lines += [f"expected d{r.name}: {numbers.check(c)}" for r in result.rows for c in r.checks]
+    lines += [f"expected {key}: {numbers.check(c)}" for key, c in result.named_checks]
+    return lines
+
+
 def has_arrays(result: Result) -> bool:
     """Whether the shape column is worth showing: some gradient or the value is an array."""
     return numbers.is_array(result.value) or any(numbers.is_array(r.gradient)
