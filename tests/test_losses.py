@@ -62,3 +62,11 @@ def test_bad_positions_and_labels_are_shape_errors(program, message):
     with pytest.raises(ShapeError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[").replace("]", r"\]")):
         evaluate(program, {"s": np.array(CAT), "t": np.array(1.0)})
+
+
+def test_a_margin_of_exactly_zero_is_a_kink_and_said_so():
+    result = evaluate("svm_loss(s, 0)", {"s": np.array([3.0, 2.0, -1.0])})  # 2 - 3 + 1 = 0
+    assert result.gradients["s"].tolist() == [0.0, 0.0, 0.0]  # the hinge counts as off
+    assert result.warnings == ("svm_loss(s, 0) is evaluated exactly at a non-differentiable "
+                               "point in 1 of 2 entries; backprop uses the subgradient "
+                               "convention: a margin of exactly 0 counts as inactive",)
