@@ -118,6 +118,8 @@ DEEP_STEPS = 45  # a chain 90 deep beside the op: past sympy's depth limit of 40
 
 
 def _call(op, names: list[str]) -> str:
+    if op.spelled is not None:  # a row with a spelling of its own: s[2], s[1:3]
+        return op.spelled(names)
     if op.name == "neg":
         return f"(-{names[0]})"
     if op.symbol and op.arity == 2 and not op.function:
