@@ -189,8 +189,11 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
                                     "expectations follow 'expect:'")
     bindings = parse_bindings(bind_words)
     expect = [expectations.split(w, expectations.CASE_FILE) for w in expect_words]
+    # A text line may expect a named intermediate as eval does (q=3, dq=-4); the program is
+    # parsed for its names only when an expectation names something not bound.
     return Case(index, lineno, f"line {lineno}", program, tuple(bindings.items()),
-                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE,
+                                     named=lambda: expectations.named_values(program)),
                 _column(text, program))
 
 
@@ -393,6 +396,12 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
             if c.status == "fail":
                 mismatches.append(Mismatch("value", c.method, float(result.value),
                                            float(c.reference), float(c.rel_error)))
+    node = {s: i for i, s in result.graph.names.items()}
+    for key, c in result.named_checks:  # q (a named value) or dq (its gradient)
+        checks.append((key, ((c.method, c.status),)))
+        if c.status == "fail":
+            ours = result.values[node[key]] if key in node else result.grads[node[key[1:]]]
+            mismatches.append(_mismatch(key, ours, c))
     return CaseResult(case.index, case.line, case.id, case.program,
                       "fail" if result.failed else "pass", seconds=seconds,
                       value=plain(result.value),

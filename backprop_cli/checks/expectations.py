@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -95,14 +95,21 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 def resolve(pairs: Iterable[tuple[str, str]], bound: Iterable[str],
             wrt: Iterable[str] | None = None,
             spelling: Spelling = EVAL,
-            named: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:
+            named: Iterable[str] | Callable[[], Iterable[str]] = ()
+            ) -> tuple[tuple[str, str], ...]:
     """Check (NAME, NUMBER text) pairs against the bound names and the program's named
     intermediates (`named`); give (key, text) pairs whose key is "value", a bound variable
     (its gradient), a named intermediate (its value) or d + a named intermediate (its
-    gradient). `wrt`, when given, is the gradients being computed: an expectation for another
-    bound variable is refused (it would have no row to be graded in). Raises BindingError
-    naming the first bad pair."""
+    gradient). `named` may be a function giving them, called only when a name is neither
+    `value` nor bound (a case file parses its program only then). `wrt`, when given, is the
+    gradients being computed: an expectation for another bound variable is refused (it would
+    have no row to be graded in). Raises BindingError naming the first bad pair."""
     bound = list(bound)
+    pairs = list(pairs)
+    if callable(named):
+        plain = all(n == "value" or n in bound or (n[:1] == "d" and n[1:] in bound)
+                    for n, _ in pairs)
+        named = () if plain else named()
     named = [n for n in named if n not in bound]
     computed = None if wrt is None else list(wrt)
     out: dict[str, str] = {}
@@ -140,6 +147,20 @@ def resolve(pairs: Iterable[tuple[str, str]], bound: Iterable[str],
     return tuple(out.items())
 
 
+def named_values(program: str) -> list[str]:
+    """The names a program gives its intermediates (`q` in `q = x + y; f = q * z`); none for
+    a program that does not parse (its parse error is reported when it runs)."""
+    from ..errors import BackpropError
+    from ..language.parser import parse
+
+    try:
+        graph = parse(program)
+    except BackpropError:
+        return []
+    return [s for i, s in graph.names.items() if s not in graph.variables and i not in
+            graph.consts]
+
+
 # --- grading, and what a wrong answer most likely is ---------------------------------------
 
 
@@ -164,15 +185,18 @@ def grade(ours: Any, text: str, what: str) -> Check:
         have = tuple(ours.shape) if is_array(ours) else "a number"
         raise BindingError(f"expected {what}={text}: that has shape {theirs.shape}, but "
                            f"{what} is {have}")
+    from .arrays import ArrayCheck
+
     checks = [expectation(float(a), t) for a, t in zip(ours.ravel(), written)]
     wrong = [k for k, c in enumerate(checks) if c.status == "fail"]
-    worst = max(c.rel_error or 0.0 for c in checks)
-    if not wrong:
-        return Check("expected", "pass", None, worst)
-    at = [int(k) for k in np.unravel_index(wrong[0], ours.shape)]
-    return Check("expected", "fail", None, worst,
-                 f"{len(wrong)} of {len(checks)} entries wrong; at {at} you wrote "
-                 f"{written[wrong[0]]}, backprop gets {_n(ours.ravel()[wrong[0]])}")
+    # The entry shown: the first wrong one, else the one furthest off.
+    k = wrong[0] if wrong else max(range(len(checks)), key=lambda j: checks[j].rel_error or 0)
+    at = tuple(int(i) for i in np.unravel_index(k, ours.shape))
+    reason = (f"{len(wrong)} of {len(checks)} entries wrong; at {list(at)} you wrote "
+              f"{written[k]}, backprop gets {_n(ours.ravel()[k])}") if wrong else ""
+    return ArrayCheck("expected", "fail" if wrong else "pass", checks[k].reference,
+                      checks[k].rel_error, reason, abs_error=checks[k].abs_error,
+                      entries=len(checks), total=len(checks), worst=at)
 
 
 def diagnose(check: Check, ours: Any, text: str, mistakes: list[tuple[float, str]]) -> Check:
