@@ -43,6 +43,10 @@ class Options:
     symbolic: bool = False  # also give sympy's derivative formula per variable
     seed: Any = None  # upstream gradient for a non-scalar output
     limits: Limits = Limits()
+    # A non-scalar output with no seed: its full Jacobian (eval), rather than an error (the
+    # commands that show one backward pass: trace, graph, check).
+    full_jacobian: bool = False
+    hessian: bool = False  # also the Hessian of a scalar output
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class Result:
     checked: bool = False
     # Expectations of named intermediates: ("q", check of q's value), ("dq", of its gradient).
     named_checks: tuple[tuple[str, Check], ...] = ()
+    jacobian: Any = None  # engine.jacobian.OutputJacobian, for a non-scalar output
+    hessian: Any = None  # engine.hessian.Hessian, with --hessian
+    hessian_checks: tuple[Check, ...] = ()
 
     @property
     def value(self) -> Any:
@@ -90,7 +97,10 @@ class Result:
 
     @property
     def status(self) -> str:
-        """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py."""
+        """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py. A
+        Hessian check that disagrees is a failure too (the Hessian's own line says which)."""
+        if any(c.status == "fail" for c in self.hessian_checks):
+            return "fail"
         return policy.overall([r.verdict for r in self.rows],
                               [c.status for c in (*self.value_checks,
                                                   *(c for _, c in self.named_checks))])
@@ -124,8 +134,20 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
         bindings, names if options.wrt is not None else None, named=named.values())
     values = forward(graph, bindings)
     output = values[graph.output]
+    if options.hessian and options.seed is not None and not is_array(output):
+        raise BindingError("--hessian is the Hessian of the output itself, and --seed would "
+                           "scale only its gradients",
+                           hint="drop --seed, or multiply the program by the number")
+    if options.hessian:
+        from .engine.hessian import require_scalar_output
+
+        require_scalar_output(graph, values)
+    if is_array(output) and options.seed is None and options.full_jacobian:
+        return _jacobian_result(graph, bindings, values, names, warnings, expected, options)
     seed = _seed(graph, output, options.seed)
-    grads = backpropagate(graph, values, seed, wrt=names if options.wrt is not None else None)
+    # A bound variable the program never reads has gradient 0: nothing to ask the pass for.
+    grads = backpropagate(graph, values, seed, wrt=[n for n in names if n in graph.variables]
+                          if options.wrt is not None else None)
 
     for i, convention in kinks(graph, values):
         warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable point; "
@@ -133,12 +155,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
 
     arrays = any(is_array(v) for v in bindings.values()) or is_array(output)
     if arrays:
-        from .checks.arrays import array_kinks
-
-        for i, hits, total, convention in array_kinks(graph, values):
-            where = "" if total == 1 else f" in {hits} of {total:,} entries"
-            warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable "
-                            f"point{where}; backprop uses the subgradient convention: {convention}")
+        warnings.extend(_array_kink_warnings(graph, values))
     checks: dict[str, list[Check]] = {n: [] for n in names}
     if options.check and (options.sympy or options.numeric):
         if arrays:
@@ -158,8 +175,20 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
                              tuple(checks[n]), formulas.get(n))
                  for n in names)
+    hess, hess_checks = None, ()
+    if options.hessian:
+        from .engine.hessian import hessian
+
+        hess = hessian(graph, values, names, bindings)
+        if options.check and (options.sympy or options.numeric):
+            from .checks.second import check_hessian
+
+            hess_checks = tuple(policy.settle(check_hessian(
+                graph, bindings, values, hess, sympy=options.sympy, numeric=options.numeric,
+                limits=options.limits)))
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
-                  tuple(warnings), options.check, tuple(named_checks))
+                  tuple(warnings), options.check, tuple(named_checks), hessian=hess,
+                  hessian_checks=hess_checks)
 
 
 def _expectations(graph: Graph, values: list, grads: list, expected, checks: dict,
@@ -200,6 +229,40 @@ def _expectations(graph: Graph, values: list, grads: list, expected, checks: dic
         else:
             named_checks.append((key, check))
     return value_checks, named_checks
+
+
+def _jacobian_result(graph: Graph, bindings: Mapping[str, Any], values: list,
+                     names: list[str], warnings: list[str], expected, options: Options) -> Result:
+    """A non-scalar output with no --seed: the full Jacobian with respect to each variable,
+    each block cross-checked like a gradient."""
+    from .engine.jacobian import output_jacobian
+
+    if expected:
+        raise BindingError("--expect grades one number, and with a non-scalar output each "
+                           "gradient is a Jacobian", hint="compare Jacobians with --json")
+    jac = output_jacobian(graph, values, names, bindings)
+    warnings.extend(_array_kink_warnings(graph, values))
+    checks: dict[str, list[Check]] = {n: [] for n in names}
+    if options.check and (options.sympy or options.numeric):
+        from .checks.second import check_jacobian
+
+        checks = {n: policy.settle(c) for n, c in check_jacobian(
+            graph, bindings, values, jac, names, sympy=options.sympy, numeric=options.numeric,
+            limits=options.limits).items()}
+    rows = tuple(GradientRow(n, jac.blocks[n], tuple(checks[n])) for n in names)
+    return Result(graph, dict(bindings), values, [], rows, (), tuple(warnings), options.check,
+                  jacobian=jac)
+
+
+def _array_kink_warnings(graph: Graph, values: list) -> list[str]:
+    from .checks.arrays import array_kinks
+
+    found = []
+    for i, hits, total, convention in array_kinks(graph, values):
+        where = "" if total == 1 else f" in {hits} of {total:,} entries"
+        found.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable "
+                     f"point{where}; backprop uses the subgradient convention: {convention}")
+    return found
 
 
 def _selected_names(graph: Graph, bindings: Mapping[str, Any],

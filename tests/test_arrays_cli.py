@@ -40,8 +40,12 @@ def test_json_gives_nested_lists_shapes_and_entry_counts():
     assert data["exit_code"] == 0
 
 
-def test_a_non_scalar_output_is_exit_2_suggesting_sum_or_seed():
-    result = run("eval", "W @ x", *LECTURE[1:])
+def test_a_non_scalar_output_gets_its_jacobian_and_trace_still_asks_for_a_seed():
+    # eval gives d(Wx)/dx = W (issue 14); trace shows one backward pass, which needs a seed.
+    data = json.loads(run("eval", "W @ x", *LECTURE[1:], "--json").stdout)
+    np.testing.assert_allclose(data["jacobian"]["x"], [[0.1, 0.5], [-0.3, 0.8]])
+    assert "gradients" not in data and data["exit_code"] == 0
+    result = run("trace", "W @ x", *LECTURE[1:])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[0] == (

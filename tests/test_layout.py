@@ -13,7 +13,8 @@ CORE = ("ops", "language", "graph", "engine", "checks", "batch", "evaluate", "er
 FRONT = ("click", "rich", "backprop_cli.render", "backprop_cli.commands", "backprop_cli.cli")
 # What computes values or gradients: a renderer is handed results, it never makes them.
 ENGINE_CALLS = {"forward", "backpropagate", "chain_step", "trace_rows", "evaluate",
-                "local_jacobian", "cross_check", "cross_check_arrays", "finite_difference"}
+                "local_jacobian", "cross_check", "cross_check_arrays", "finite_difference",
+                "hessian", "output_jacobian", "check_hessian", "check_jacobian"}
 
 
 def module_name(path: Path) -> str:

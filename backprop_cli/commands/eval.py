@@ -34,15 +34,20 @@ from .common import (
                    "named intermediate's value (q=3) or gradient (dq=-4); repeatable.")
 @click.option("--symbolic", is_flag=True, help="Also print sympy's derivative formula.")
 @click.option("--seed", metavar="VALUE",
-              help="Upstream gradient for a non-scalar output (a number or a list).")
+              help="Upstream gradient for a non-scalar output (a number or a list); without "
+                   "it, a non-scalar output gets its full Jacobian.")
+@click.option("--hessian", is_flag=True,
+              help="Also the Hessian (second derivatives) of a scalar output, cross-checked.")
 @report_errors
 def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy, no_numeric,
-             wrt, expects, symbolic, seed):
+             wrt, expects, symbolic, seed, hessian):
     """Evaluate PROGRAM and print d(output)/d(name) for every bound name, cross-checked.
 
     Each gradient is checked against sympy's symbolic derivative and against central finite
-    differences. Exit code 0: no check disagreed (a gradient no check could confirm is
-    reported as unchecked, with why); 1: a check disagreed; 2: bad input; 3: internal error.
+    differences. A non-scalar output (and no --seed) gets its full Jacobian instead; --hessian
+    adds the matrix of second derivatives. Exit code 0: no check disagreed (a gradient no
+    check could confirm is reported as unchecked, with why); 1: a check disagreed; 2: bad
+    input; 3: internal error.
 
     Only a known option spelled in full, as its own word, is an option: every other word is
     the program or a binding, so a program may start with '-' ("-softplus(x)", "-x*f").
@@ -53,6 +58,8 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
       backprop eval "-x*y" x=2 y=3 --expect x=-3
       backprop eval "q = x + y; f = q * z" x=-2 y=5 z=-4 --json
       backprop eval "sum((W @ x)**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
+      backprop eval "(x+y)*z" x=-2 y=5 z=-4 --hessian
+      backprop eval "relu(x - 0.5)" "x=[0.2,0.9,1.5]"
       backprop eval - x=1 < program.txt
     """
     from ..evaluate import Options
@@ -67,7 +74,8 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
     options = Options(
         check=not no_check, sympy=not no_sympy, numeric=not no_numeric,
         wrt=tuple(n.strip() for n in wrt.split(",") if n.strip()) if wrt else None,
-        expect=parse_expect(expects), symbolic=symbolic, seed=seed_value)
+        expect=parse_expect(expects), symbolic=symbolic, seed=seed_value, full_jacobian=True,
+        hessian=hessian)
     result, _ = run_program(source, origin, bindings, options)
     program = source.strip()
     if as_json:

@@ -95,10 +95,12 @@ def backpropagate(graph: Graph, values: list, seed: Any = 1.0,
     return grads
 
 
-def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record) -> None:
+def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record,
+                 m=SCALAR) -> None:
     """Nodes from the output back; a node's upstream gradient is complete when it is reached,
-    since every consumer comes later."""
-    ops, args, m = graph.ops, graph.args, SCALAR
+    since every consumer comes later. `m` is SCALAR, or the dual numbers' namespace when the
+    Hessian differentiates this very pass (engine/hessian.py)."""
+    ops, args = graph.ops, graph.args
     i = len(ops) - 1
     try:
         for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
@@ -182,6 +184,15 @@ def _check_rule(graph: Graph, v: list, i: int) -> None:
         count = len(local) if isinstance(local, tuple) else type(local).__name__
         raise InternalError(f"the {op.name} rule gave {count} partials for "
                             f"{len(graph.args[i])} inputs at {graph.text(i)}")
+
+
+def run_backward(graph: Graph, values: list, grads: list, wants: bytearray, m) -> None:
+    """The backward loop in namespace `m`, on a gradient list seeded at the output (for the
+    dual numbers that differentiate this pass: engine/hessian.py). Failures raise DomainError."""
+    if m.is_array:
+        _run_arrays(graph, values, grads, wants, m, None)
+    else:
+        _run_numbers(graph, values, grads, wants, None, m)
 
 
 def _fill_zeros(graph: Graph, values: list, grads: list, m) -> None:

@@ -54,6 +54,12 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
     return values
 
 
+def run_nodes(graph: Graph, v: list, m) -> None:
+    """Fill in every operation's value in namespace `m`, the leaves being set already (the dual
+    numbers' namespace uses it to carry a tangent through the forward pass)."""
+    _run(graph, v, m)
+
+
 def _run(graph: Graph, v: list, m) -> None:
     i = 0
     try:

@@ -124,3 +124,122 @@ def _note(op, elementwise: bool, in_shape, out_shape, n_out: int) -> str:
     return ("backprop never builds this matrix: it computes the vector-Jacobian product "
             f"directly ({rule}).")
 
+
+
+# --- the Jacobian of a whole non-scalar output ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputJacobian:
+    """d(output)/d(name) for each name: an array shaped shape(output) + shape(name)."""
+
+    shape: tuple[int, ...]  # the output's
+    blocks: dict[str, Any]
+    mode: str  # "reverse" (one backward pass per output entry) or "forward" (one dual
+    # forward pass per variable entry): whichever needs fewer passes
+    notes: dict[str, str]  # name -> why its block is diagonal (an entrywise path), or the
+    # rule of the one op between the variable and the output
+
+
+def output_jacobian(graph: Graph, values: list, names: list[str],
+                    bindings: dict | None = None) -> OutputJacobian:
+    """The full Jacobian of an array output. Raises LimitError past hessian.MAX_ENTRIES.
+    `bindings` gives the shapes of names the program never reads (their blocks are 0)."""
+    from ..ops.registry import array_math
+    from .hessian import MAX_ENTRIES, _size, variable_shapes
+
+    np = array_math().np
+    out = values[graph.output]
+    out_shape = tuple(np.shape(out))
+    m_out = _size(out_shape)
+    shapes = variable_shapes(graph, values, names, bindings)
+    n_in = sum(_size(s) for s in shapes.values())
+    if m_out * n_in > MAX_ENTRIES:
+        raise LimitError(
+            f"the Jacobian of the output (shape {out_shape}) would have {m_out:,} x {n_in:,} = "
+            f"{m_out * n_in:,} entries; eval computes up to {MAX_ENTRIES:,}",
+            graph.source, (graph.starts[graph.output], graph.ends[graph.output]),
+            "reduce the output with sum(...) or mean(...), pick variables with --wrt, or give "
+            "--seed for one vector-Jacobian product")
+    read = [n for n in names if n in graph.variables]
+    blocks = {n: np.zeros((m_out, _size(shapes[n]))) for n in names}
+    mode = "forward" if n_in < m_out else "reverse"
+    if mode == "forward":
+        from .dual import NoDualForm
+
+        try:
+            _forward_mode(graph, values, read, shapes, out_shape, blocks, np)
+        except NoDualForm:  # a rule with no dual form: the reverse passes need none
+            mode = "reverse"
+    if mode == "reverse":
+        from .backward import backpropagate
+
+        for r in range(m_out):
+            seed = np.zeros(out_shape)
+            seed.flat[r] = 1.0
+            grads = backpropagate(graph, values, seed, wrt=read)
+            for n in read:
+                blocks[n][r] = np.ravel(np.broadcast_to(grads[graph.variables[n]], shapes[n]))
+    shaped = {n: blocks[n].reshape(out_shape + shapes[n]) for n in names}
+    return OutputJacobian(out_shape, shaped, mode,
+                          {n: why for n in read
+                           if (why := entrywise_path(graph, values, n) or
+                               single_op(graph, n)) is not None})
+
+
+def _forward_mode(graph: Graph, values: list, read: list[str], shapes, out_shape, blocks,
+                  np) -> None:
+    """Column by column: one forward pass of dual numbers per variable entry."""
+    from .dual import dual_array_math, tangent
+    from .hessian import _size, _unit, dual_values
+
+    dm = dual_array_math()
+    for n in read:
+        for e in range(_size(shapes[n])):
+            v = dual_values(graph, values, dm, {n: _unit(np, shapes[n], e)})
+            blocks[n][:, e] = np.ravel(np.broadcast_to(tangent(v[graph.output]), out_shape))
+
+
+def single_op(graph: Graph, name: str) -> str | None:
+    """The rule of the one op between a variable and the output (softmax(s)), else None."""
+    out = graph.output
+    leaf = graph.variables[name]
+    if leaf not in graph.args[out] or any(leaf in a for i, a in enumerate(graph.args)
+                                          if i != out):
+        return None
+    op = graph.ops[out]
+    if op.vjp is None or not op.role:
+        return None
+    rule = op.role.split(":", 1)[-1].strip()
+    return f"one op from {name} to the output, {op.name}: {rule}"
+
+
+def entrywise_path(graph: Graph, values: list, name: str) -> str | None:
+    """Why d(output)/d(name) is diagonal, when it is so by construction: every node between the
+    variable and the output works entry by entry on arrays of the variable's shape (no
+    broadcasting, no matrix product, no reduction). None otherwise."""
+    from .hessian import shape_of
+
+    leaf = graph.variables[name]
+    shape = shape_of(values[leaf])
+    if not shape or shape_of(values[graph.output]) != shape:
+        return None
+    on_path = bytearray(len(graph))
+    on_path[leaf] = 1
+    ops = []
+    for i, a in enumerate(graph.args):
+        if a and any(on_path[j] for j in a):
+            on_path[i] = 1
+            op = graph.ops[i]
+            if op.vjp is not None or shape_of(values[i]) != shape:
+                return None
+            if any(shape_of(values[j]) not in ((), shape) for j in a):
+                return None
+            ops.append(op.name)
+    if not on_path[graph.output]:
+        return None
+    names = ", ".join(dict.fromkeys(ops))
+    return (f"diagonal: every op from {name} to the output ({names}) works entry by entry, "
+            f"so output entry i depends only on {name}[i] and every off-diagonal entry is 0. "
+            "Backprop never builds this matrix: it multiplies the upstream gradient by the "
+            "diagonal (upstream * local).")

@@ -41,7 +41,7 @@ def _back_to(m, g, axis: int | None, like):
     np = m.np
     shape = np.shape(like)
     if not shape:
-        return float(g)
+        return m.scalar(g)
     if axis is not None:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape)
@@ -451,7 +451,7 @@ def _svm_forward(m, s, y):
     if not m.is_array or not m.np.ndim(s):
         raise ValueError("svm_loss needs a vector of class scores")
     np = m.np
-    return float(np.sum(np.maximum(0.0, _margins(np, s, _label(np, s, y)))))
+    return m.scalar(np.sum(np.maximum(0.0, _margins(np, s, _label(np, s, y)))))
 
 
 def _svm_shape(shapes, consts):

@@ -26,7 +26,9 @@ def _forward(pick):
 
     def forward(m, *args):
         if not m.is_array:
-            return pick(args)
+            # Through the namespace: the dual numbers' max splits a tie's tangent evenly among
+            # the winners, as the gradient splits it, so a Hessian at a tie stays symmetric.
+            return getattr(m, whole_name)(args)
         np = m.np
         if len(args) == 1:
             return getattr(np, whole_name)(args[0])

@@ -160,7 +160,7 @@ SCALAR = SimpleNamespace(
     exp=math.exp, log=math.log, sqrt=math.sqrt, sin=math.sin, cos=math.cos, tan=math.tan,
     tanh=math.tanh, sinh=math.sinh, cosh=math.cosh, log10=math.log10, sigmoid=_sigmoid,
     softplus=_softplus, sign=_sign, pow=_pow, pow_db=_pow_db,
-    pow_da=_pow_da, where=_where, abs=abs, is_array=False,
+    pow_da=_pow_da, where=_where, abs=abs, max=max, min=min, is_array=False,
 )
 
 _ARRAY_MATH: SimpleNamespace | None = None
@@ -204,6 +204,7 @@ def array_math() -> SimpleNamespace:
             sigmoid=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
             softplus=lambda a: np.logaddexp(0.0, a), sign=np.sign, pow=pow_, pow_db=pow_db,
             pow_da=pow_da, where=np.where, abs=np.abs, is_array=True, np=np,
+            scalar=float,  # a reduction to one number (the dual namespace keeps its tangent)
         )
     return _ARRAY_MATH
 

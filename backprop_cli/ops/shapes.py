@@ -119,7 +119,7 @@ def unbroadcast(m, grad, like):
     keep = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
     if keep:
         g = g.sum(axis=keep, keepdims=True)
-    return g.reshape(shape) if shape else float(g)
+    return g.reshape(shape) if shape else m.scalar(g)
 
 
 def size(shape: Shape) -> int:

@@ -31,6 +31,19 @@ def eval_json(result: Result, program: str) -> dict:
         out["shapes"] = {r.name: list(getattr(r.gradient, "shape", ())) for r in result.rows}
     if any(r.formula for r in result.rows):
         out["formulas"] = {r.name: r.formula for r in result.rows}
+    if result.jacobian is not None:
+        # A non-scalar output: each name's d(output)/d(name) is a Jacobian block, which
+        # replaces the gradient (there is no one gradient of a vector).
+        del out["gradients"]
+        out["jacobian"] = {r.name: plain(r.gradient) for r in result.rows}
+        out["jacobian_mode"] = result.jacobian.mode
+        out["jacobian_notes"] = {r.name: result.jacobian.notes.get(r.name)
+                                 for r in result.rows}
+    if result.hessian is not None:
+        hess = result.hessian
+        out["hessian"] = {a: {b: plain(hess.blocks[a][b]) for b in hess.names}
+                          for a in hess.names}
+        out["hessian_checks"] = [c.to_dict() for c in result.hessian_checks]
     return out
 
 

@@ -70,7 +70,7 @@ def check(c: Check | None) -> str:
         # The learner's number is theirs, not a reference: say what they wrote, what backprop
         # gets, and the likely slip (checks/expectations.py words it).
         return f"FAIL: {c.reason}"
-    if c.status in ("fail", "subgradient"):
+    if c.status in ("fail", "subgradient") and c.rel_error is not None:
         word = "FAIL" if c.status == "fail" else "subgradient"
         worst = getattr(c, "worst", None)
         at = f" at {list(worst)}" if worst else ""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from ..engine.trace import TraceRow
 from ..evaluate import Result
-from . import numbers
+from . import matrices, numbers
 
 
 def columns(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
@@ -27,6 +27,7 @@ def check_columns(result: Result) -> list[str]:
 def verdict(result: Result) -> str:
     """One line that says what the checks found, and no more than they found."""
     n = len(result.rows)
+    noun = "Jacobian" if result.jacobian is not None else "gradient"
     # A disagreement between backprop and a reference is a different failure from a wrong
     # hand-derived answer: say which one happened.
     disagree = [r.name for r in result.rows
@@ -38,8 +39,8 @@ def verdict(result: Result) -> str:
     if disagree or unexpected or bad_value or unnamed:
         parts = []
         if disagree:
-            parts.append(f"the gradient disagrees ({disagree[0]})" if n == 1 else
-                         f"{len(disagree)} of {n} gradients disagree ({', '.join(disagree)})")
+            parts.append(f"the {noun} disagrees ({disagree[0]})" if n == 1 else
+                         f"{len(disagree)} of {n} {noun}s disagree ({', '.join(disagree)})")
         if unexpected:
             parts.append(f"not the expected gradient: {', '.join(unexpected)}")
         if unnamed:
@@ -65,21 +66,21 @@ def verdict(result: Result) -> str:
     partial = "; ".join(_partial(result, m) for m in ran if m not in full)
     unconfirmed = [r for r in result.rows if r.verdict != "pass"]
     if not unconfirmed:
-        head = (f"the gradient agrees with {methods}" if n == 1 else
-                f"all {n} gradients agree with {methods}") if methods else \
-            ("the gradient is confirmed" if n == 1 else f"all {n} gradients are confirmed")
+        head = (f"the {noun} agrees with {methods}" if n == 1 else
+                f"all {n} {noun}s agree with {methods}") if methods else \
+            (f"the {noun} is confirmed" if n == 1 else f"all {n} {noun}s are confirmed")
         return f"{head}; {partial}" if partial else head
     # Checks ran but did not confirm these: say what each one found instead.
     why = "; ".join(f"{r.name}: unchecked ({r.unchecked_reason})" for r in unconfirmed)
     confirmed = [r for r in result.rows if r.verdict == "pass"]
     if not confirmed:
-        return f"{len(unconfirmed)} of {n} gradients unchecked: {why}" if n > 1 else why
+        return f"{len(unconfirmed)} of {n} {noun}s unchecked: {why}" if n > 1 else why
     # The methods that confirmed every one of the confirmed gradients.
     by = " and ".join(_METHOD_WORDS[m] for m in ran
                       if all(any(c.method == m and c.status == "pass" for c in r.checks)
                              for r in confirmed))
     by = f" by {by}" if by else ""
-    return f"{len(confirmed)} of {n} gradients confirmed{by}; {why}"
+    return f"{len(confirmed)} of {n} {noun}s confirmed{by}; {why}"
 
 
 def _partial(result: Result, method: str) -> str:
@@ -104,20 +105,32 @@ def eval_text(result: Result, precision: int) -> str:
     lines.append("")
     methods = check_columns(result)
     shaped = has_arrays(result)
-    header = ["name", *(["shape"] if shaped else []), "gradient", *methods]
+    jacobian = result.jacobian is not None  # the matrices follow the table
+    header = ["name", *(["shape"] if shaped else []), *([] if jacobian else ["gradient"]),
+              *methods]
     body = []
     for r in result.rows:
         by = {c.method: c for c in r.checks}
         body.append([r.name, *([numbers.shape(r.gradient)] if shaped else []),
-                     numbers.number(r.gradient, precision),
+                     *([] if jacobian else [numbers.number(r.gradient, precision)]),
                      *[numbers.check(by.get(m)) for m in methods]])
     lines.extend(columns(header, body))
+    if jacobian:
+        for m in matrices.jacobian_matrices(result, precision):
+            lines.append("")
+            lines.extend(matrix_lines(m))
     formulas = [r for r in result.rows if r.formula]
     if formulas:
         lines.append("")
         lines.extend(f"d/d{r.name} = {r.formula}" for r in formulas)
+    if result.hessian is not None:
+        lines.append("")
+        lines.extend(matrix_lines(matrices.hessian_matrix(result, precision)))
+        lines.extend(matrices.hessian_check_lines(result))
     lines.append("")
     lines.append(verdict(result))
+    if result.hessian is not None:
+        lines.append(matrices.hessian_verdict(result))
     return "\n".join(lines)
 
 
@@ -126,6 +139,19 @@ def expectation_lines(result: Result) -> list[str]:
     lines = [f"expected value: {numbers.check(c)}" for c in result.value_checks]
     lines += [f"expected d{r.name}: {numbers.check(c)}" for r in result.rows for c in r.checks]
     lines += [f"expected {key}: {numbers.check(c)}" for key, c in result.named_checks]
+    return lines
+
+
+def matrix_lines(m: matrices.Matrix) -> list[str]:
+    """A labelled matrix as aligned columns, its row labels on the left."""
+    lines = [m.title]
+    if m.cells is None:
+        lines.append(f"  ({m.summary})")
+    elif m.rows:
+        lines.extend("  " + line for line in columns(["", *m.columns],
+                                                      [[r, *c] for r, c in zip(m.rows, m.cells)]))
+    if m.note:
+        lines.append(m.note)
     return lines
 
 

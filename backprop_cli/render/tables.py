@@ -8,7 +8,7 @@ from rich.text import Text
 
 from ..engine.trace import TraceRow
 from ..evaluate import Result
-from . import numbers
+from . import matrices, numbers
 from .plain import check_columns, fan_out_line, has_arrays, verdict
 
 
@@ -32,20 +32,32 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     table.add_column("name", style="bold")
     if shaped:
         table.add_column("shape")
-    table.add_column("gradient", justify="right", style="red")  # the word the plain table uses
+    jacobian = result.jacobian is not None  # the matrices follow the table
+    if not jacobian:
+        table.add_column("gradient", justify="right", style="red")  # the plain table's word
     for m in methods:
         table.add_column(m)
     for r in result.rows:
         by = {c.method: c for c in r.checks}
         table.add_row(Text(r.name), *([Text(numbers.shape(r.gradient))] if shaped else []),
-                      Text(numbers.grid(r.gradient, precision)),
+                      *([] if jacobian else [Text(numbers.grid(r.gradient, precision))]),
                       *[_check_cell(by.get(m)) for m in methods])
     parts.append(table)
+    if jacobian:
+        parts.extend(_matrix_view(m) for m in matrices.jacobian_matrices(result, precision))
+    if result.hessian is not None:
+        parts.append(_matrix_view(matrices.hessian_matrix(result, precision)))
+        for c in result.hessian_checks:
+            parts.append(Text.assemble(f"{matrices.METHOD_WORDS[c.method]}: ", _check_cell(c)))
     for r in result.rows:
         if r.formula:
             parts.append(Text.assemble(f"d/d{r.name} = ", (r.formula, "magenta")))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
     parts.append(Text(verdict(result), style=style))
+    if result.hessian is not None:
+        bad = any(c.status == "fail" for c in result.hessian_checks)
+        parts.append(Text(matrices.hessian_verdict(result), style="bold red" if bad else
+                          "green"))
     return Group(*parts)
 
 
@@ -117,3 +129,45 @@ def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[T
     if started:
         out.append(line)
     return out
+
+
+def _matrix_view(m: matrices.Matrix):
+    """A labelled matrix: the column labels as the header, the row labels in bold."""
+    if m.cells is None:
+        return Group(Text(m.title, style="bold"), Text(f"  ({m.summary})", style="dim"))
+    note = [Text(m.note, style="dim")] if m.note else []
+    return Group(Text(m.title, style="bold"), _MatrixTables(m), *note)
+
+
+class _MatrixTables:
+    """The matrix as one table, or, when it is wider than the terminal, as several tables of
+    consecutive columns (as numpy prints a wide array): a number is never cut short."""
+
+    def __init__(self, m: matrices.Matrix):
+        self.m = m
+
+    def __rich_console__(self, console, options):
+        m = self.m
+        label_width = max((len(r) for r in m.rows), default=0) + 3
+        widths = [max([len(m.columns[k]), *(len(row[k]) for row in m.cells)]) + 3
+                  for k in range(len(m.columns))]
+        chunk: list[int] = []
+        used = label_width + 1
+        for k, w in enumerate(widths):
+            if chunk and used + w > options.max_width:
+                yield self._table(chunk)
+                chunk, used = [], label_width + 1
+            chunk.append(k)
+            used += w
+        if chunk or not widths:
+            yield self._table(chunk)
+
+    def _table(self, ks: list[int]) -> Table:
+        m = self.m
+        table = Table(header_style="bold", show_edge=True)
+        table.add_column("", style="bold", no_wrap=True)
+        for k in ks:
+            table.add_column(Text(m.columns[k]), justify="right", no_wrap=True)
+        for label, row in zip(m.rows, m.cells):
+            table.add_row(Text(label), *[Text(row[k]) for k in ks])
+        return table
