@@ -98,7 +98,8 @@ def hessian(graph: Graph, values: list, names: list[str],
         # Every direction in one pass: each tangent is a vector with one entry per variable
         # (measured: 1-2 forward+backward passes' time per variable, against 2-6 for one pass
         # of plain floats per variable; benchmarks/bench_hessian.py).
-        eye = np.eye(len(read))
+        # (One variable: a plain float tangent, with no numpy call per operation.)
+        eye = np.eye(len(read)) if len(read) > 1 else [1.0]
         grads = _dual_pass(graph, values, dm, {n: eye[k] for k, n in enumerate(read)}, wants)
         for b in read:
             t = np.broadcast_to(tangent(grads[graph.variables[b]]), (len(read),))
