@@ -43,6 +43,7 @@ class Options:
     symbolic: bool = False  # also give sympy's derivative formula per variable
     seed: Any = None  # upstream gradient for a non-scalar output
     limits: Limits = Limits()
+    claims: tuple[str, ...] = ()  # derivative formulas to grade, "dx=2*x" (checks/claims.py)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ class Result:
     checked: bool = False
     # Expectations of named intermediates: ("q", check of q's value), ("dq", of its gradient).
     named_checks: tuple[tuple[str, Check], ...] = ()
+    claims: tuple = ()  # ClaimResult per --claim, in the order given
+
+    @property
+    def claims_failed(self) -> bool:
+        return any(c.status == "fail" for c in self.claims)
 
     @property
     def value(self) -> Any:
@@ -91,6 +97,8 @@ class Result:
     @property
     def status(self) -> str:
         """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py."""
+        if self.claims_failed:  # a claimed formula that does not hold fails the run
+            return "fail"
         return policy.overall([r.verdict for r in self.rows],
                               [c.status for c in (*self.value_checks,
                                                   *(c for _, c in self.named_checks))])
@@ -122,6 +130,11 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     expected = resolve_expectations(
         options.expect.items() if isinstance(options.expect, Mapping) else options.expect,
         bindings, names if options.wrt is not None else None, named=named.values())
+    claims = ()
+    if options.claims:
+        from .checks.claims import parse_claims
+
+        claims = parse_claims(options.claims, list(bindings))
     values = forward(graph, bindings)
     output = values[graph.output]
     seed = _seed(graph, output, options.seed)
@@ -158,8 +171,13 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
                              tuple(checks[n]), formulas.get(n))
                  for n in names)
+    graded = ()
+    if claims:
+        from .checks.claims import grade_claims
+
+        graded = grade_claims(graph, bindings, claims, seed, options.limits)
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
-                  tuple(warnings), options.check, tuple(named_checks))
+                  tuple(warnings), options.check, tuple(named_checks), graded)
 
 
 def _expectations(graph: Graph, values: list, grads: list, expected, checks: dict,

@@ -47,7 +47,9 @@ from backprop_cli.language.printer import Printer, expression, number, program
     ("2*x*cos(x**2)", "2*x*cos(x**2)"),
     ("1/(1+exp(-(w0*x0 + w1*x1 + w2)))", "1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
     ("sum((W @ x)**2)", "sum((W @ x)**2)"),
-    ("(W @ x).T", "transpose(W @ x)"),
+    ("(W @ x).T", "(W @ x).T"),
+    ("transpose(W) @ -x.T", "W.T @ -x.T"),
+    ("2*W.T @ (W @ x)", "2*W.T @ (W @ x)"),
 ])
 def test_expression_golden(source, printed):
     assert expression(parse(source)) == printed

@@ -180,8 +180,8 @@ def _templates(graph: Graph, root: int, named) -> tuple[list, list[int]]:
             # `--x` would be read as one token by a reader, if not by our lexer: -(-x).
             parts[i] = ("-", *_ref(args[0], named, power, BP_UNARY + 1))
             power[i] = BP_UNARY
-        elif op.symbol:  # a postfix spelling such as .T binds tightest
-            parts[i] = (*_ref(args[0], named, power, BP_ATOM), op.symbol)
+        elif op.postfix and len(args) == 1:  # A.T: a postfix spelling binds tightest
+            parts[i] = (*_ref(args[0], named, power, BP_ATOM), op.postfix)
         else:
             call = [op.name, "("]
             for k, j in enumerate(args):

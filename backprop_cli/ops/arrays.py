@@ -513,7 +513,7 @@ ARRAY_ROWS: list[Op] = [
     Op("transpose", 1, _transpose_forward, lambda m, a, out: (1.0,), _transpose_sympy,
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
        shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
-       doc="transpose(A), also A.T: reverses the axes"),
+       postfix=".T", doc="transpose(A), also A.T: reverses the axes"),
     Op("sum", None, _sum_forward, _reduction_local,
        _sum_sympy, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",

@@ -81,6 +81,7 @@ class Op:
     commutative: bool = False  # a + b == b + a: a folded constant reads `+1` on either side
     # How a gate reads with its inputs' labels where it has a spelling of its own: s[2].
     spelled: Callable[[list[str]], str] | None = None
+    postfix: str | None = None  # a postfix spelling the printer prefers (A.T for transpose)
 
     @property
     def is_leaf(self) -> bool:

@@ -31,6 +31,8 @@ def eval_json(result: Result, program: str) -> dict:
         out["shapes"] = {r.name: list(getattr(r.gradient, "shape", ())) for r in result.rows}
     if any(r.formula for r in result.rows):
         out["formulas"] = {r.name: r.formula for r in result.rows}
+    if result.claims:
+        out["claims"] = {c.claim.name: c.to_dict() for c in result.claims}
     return out
 
 
