@@ -16,6 +16,7 @@ statements instead, so a DAG whose inlined text would be exponential prints in l
 from __future__ import annotations
 
 import math
+import re
 
 from ..graph import Graph
 from ..ops.registry import BP_ADD, BP_ATOM, BP_UNARY, CONSTANTS, FUNCTIONS, PREFIX
@@ -47,9 +48,15 @@ class Printer:
     characters are kept, built from its inputs' (the first character of a left-nested chain
     lies at its bottom, so writing each label out from the top would cost its depth)."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, latex: bool = False, by_name: bool = False):
+        """`by_name`: an input that has a name (q in `q = x + y; q*z`) is written as that name,
+        as a write-up's steps read; the node itself is still spelled out."""
         self.graph = graph
-        self.parts, _ = _templates(graph, len(graph) - 1, named=frozenset())
+        named: dict[int, str] = {}
+        if by_name:
+            named = {i: latex_name(n) if latex else n for i, n in graph.names.items()
+                     if not graph.ops[i].is_leaf}
+        self.parts, _ = _templates(graph, len(graph) - 1, named=named, latex=latex)
         self._ends: dict[int, tuple[list[str], list[str], list[int]]] = {}
 
     def expression(self, node: int | None = None, limit: int | None = None) -> str:
@@ -143,11 +150,12 @@ def _statement_names(graph: Graph, nodes: list[int]) -> dict[int, str]:
     return names
 
 
-def _templates(graph: Graph, root: int, named) -> tuple[list, list[int]]:
+def _templates(graph: Graph, root: int, named, latex: bool = False) -> tuple[list, list[int]]:
     """Each node's text as a tuple of strings and input references, and its binding power.
 
     A node named in `named` is referred to by that name (its own template stays, for its
-    statement)."""
+    statement). With `latex`, each op is spelled by its row's `latex` field: the parentheses
+    are the same, except that a superscript or a square root's braces already group."""
     parts: list = [None] * (root + 1)
     power = [BP_ATOM] * (root + 1)
     neg = PREFIX["-"]
@@ -158,39 +166,67 @@ def _templates(graph: Graph, root: int, named) -> tuple[list, list[int]]:
             name = graph.names.get(i)
             value = graph.consts[i]
             if name in CONSTANTS:
-                parts[i] = (name,)
+                parts[i] = (_LATEX_CONSTANTS.get(name, name) if latex else name,)
             else:
                 parts[i] = (number(value),)
                 # A negative literal reads like a unary minus, so it binds like one.
                 if math.copysign(1.0, value) < 0:
                     power[i] = BP_UNARY
         elif op.is_leaf:
-            parts[i] = (graph.names[i],)
+            parts[i] = (latex_name(graph.names[i]) if latex else graph.names[i],)
         elif op.symbol and len(args) == 2:
             a, b = args
             bp = op.bp
             # Equal binding powers: the side the operator associates to needs no parentheses.
             left = _ref(a, named, power, bp + op.right_assoc)
-            right = _ref(b, named, power, bp + (not op.right_assoc))
-            spaced = bp <= BP_ADD or not op.elementwise
-            sym = f" {op.symbol} " if spaced else op.symbol
-            parts[i] = (*left, sym, *right)
+            if latex and op.latex == "^":
+                parts[i] = (*left, "^{", b, "}")
+            else:
+                right = _ref(b, named, power, bp + (not op.right_assoc))
+                spaced = latex or bp <= BP_ADD or not op.elementwise
+                sym = (op.latex or op.symbol) if latex else op.symbol
+                parts[i] = (*left, f" {sym} " if spaced else sym, *right)
             power[i] = bp
         elif op is neg:
             # `--x` would be read as one token by a reader, if not by our lexer: -(-x).
             parts[i] = ("-", *_ref(args[0], named, power, BP_UNARY + 1))
             power[i] = BP_UNARY
         elif op.postfix and len(args) == 1:  # A.T: a postfix spelling binds tightest
-            parts[i] = (*_ref(args[0], named, power, BP_ATOM), op.postfix)
+            fix = (op.latex or op.postfix) if latex else op.postfix
+            parts[i] = (*_ref(args[0], named, power, BP_ATOM), fix)
+        elif latex and op.latex == r"\sqrt":
+            parts[i] = (r"\sqrt{", args[0], "}")
         else:
-            call = [op.name, "("]
+            name = (op.latex or rf"\operatorname{{{op.name}}}") if latex else op.name
+            call = [name, r"\left(" if latex else "("]
             for k, j in enumerate(args):
                 if k:
                     call.append(", ")
                 call.append(j if j not in named else named[j])
-            call.append(")")
+            call.append(r"\right)" if latex else ")")
             parts[i] = tuple(call)
     return parts, power
+
+
+_LATEX_CONSTANTS = {"pi": r"\pi", "e": "e"}
+_SUBSCRIPT = re.compile(r"([A-Za-z]+)_?([0-9]+)")
+
+
+def latex_name(name: str) -> str:
+    """x -> x, w0 and w_0 -> w_{0}, other long names upright: loss -> \\mathrm{loss}."""
+    m = _SUBSCRIPT.fullmatch(name)
+    if m:
+        return f"{latex_name(m[1])}_{{{m[2]}}}"
+    if len(name) == 1:
+        return name
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def latex(graph: Graph, node: int | None = None) -> str:
+    """The node's expression in LaTeX math (without the $ signs), by the same rules."""
+    root = graph.output if node is None else node
+    parts, _ = _templates(graph, root, named=frozenset(), latex=True)
+    return _write(parts, root, None)
 
 
 def _ref(j: int, named, power: list[int], tight: int) -> tuple:
