@@ -147,3 +147,17 @@ def test_case_files_accept_claims(tmp_path):
     assert report["cases"][4]["error"]["message"].endswith(
         "5:30: parse error: in the claim: unexpected end of input: expected a number, a name "
         "or '('")
+
+
+@pytest.mark.parametrize("program, at", [
+    ("(x+y)*z", dict(x=-2.0, y=5.0, z=-4.0)),
+    ("tanh(w0*x0 + w1*x1 + w2)", dict(w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)),
+    ("x/(y+1) - sqrt(x)", dict(x=2.0, y=0.5)),
+    ("log(x)*exp(-x)", dict(x=1.5)),
+])
+def test_symbolic_formulas_pasted_back_as_claims_hold(program, at):
+    # --symbolic writes sympy's derivative in the program language, so it reads back as a claim
+    result = evaluate(program, at, Options(check=False, symbolic=True))
+    claims = [f"d{r.name}={r.formula}" for r in result.rows]
+    graded = grade(program, claims, **at)
+    assert [c.status for c in graded] == ["pass"] * len(at)

@@ -175,4 +175,6 @@ def test_a_formula_outside_the_language_keeps_sympys_spelling():
     from backprop_cli.checks.sympy_graph import formula_text
 
     x = sp.Symbol("x", real=True)
-    assert formula_text(sp.cosh(x) + 1) == "cosh(x) + 1"
+    assert formula_text(sp.Heaviside(x) + 1) == "Heaviside(x) + 1"
+    # cosh is not in the language, but it is written in exponentials, which are
+    assert formula_text(sp.cosh(x)) == "exp(x)/2 + 1/(2*exp(x))"

@@ -2,8 +2,9 @@
 language (by the one printer) and can be pasted back as programs or claims.
 
 Only sympy's own objects are read here (never user text). The walk keeps its own stack. A
-sympy function with no row in the registry (cosh, Heaviside, ...) raises `NotInLanguage`, and
-the caller falls back to sympy's own spelling.
+sympy function with no row in the registry is written in exponentials when sympy can (cosh);
+otherwise (Heaviside, ...) `NotInLanguage` is raised and the caller falls back to sympy's own
+spelling.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def _split(sp, g: Graph, e):
             return [e.base], lambda n: _op(g, "sqrt", n)
         return [e.base, e.exp], lambda n: _op(g, "pow", n)
     name = _FUNCTIONS.get(type(e).__name__)
+    if name is None and e.args:  # cosh, sinh, ... in exponentials, which the language has
+        spelled = e.rewrite(sp.exp)
+        if spelled != e:
+            return [spelled], lambda n: n[0]
     if name is None or not e.args:
         raise NotInLanguage(type(e).__name__)
     return list(e.args), lambda n: _op(g, name, n)

@@ -22,6 +22,7 @@ Row conventions:
     e.g. an axis); rows without one broadcast like numpy (see shapes.py)
   sympy(sp, *args) -> sympy expression built from the inputs' sympy expressions
   branch(*args) -> which smooth piece the point lies in; None exactly on a kink
+  postfix, latex -> the printer's spellings (language/printer.py): A.T, and LaTeX for write-ups
 """
 
 from __future__ import annotations
