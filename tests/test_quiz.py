@@ -168,6 +168,9 @@ def test_the_interactive_quiz_in_a_terminal(columns):
         proc.wait(timeout=20)
     finally:
         os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert shown
     out = "".join(seen).replace("\r\n", "\n")
     assert "Circuit (backprop quiz --seed 1 --ops add,mul,max --nodes 4):" in out
