@@ -40,6 +40,7 @@ CLAIM_RTOL = 1e-6
 CLAIM_ATOL = 1e-9
 SYMPY_MAX_ENTRIES = 64  # entries of the array variables past which sympy is not asked
 DIFFERS = "the claim differs from backprop's gradient"
+SHOWN_LIMIT = 120  # longest formula shown whole in messages and JSON
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,11 @@ class Claim:
 
     @property
     def shown(self) -> str:
-        """The claim as the printer writes it: d<name> = <formula>."""
+        """The claim as the printer writes it: d<name> = <formula>, a long formula by its two
+        ends."""
         from ..language.printer import expression
 
-        return f"d{self.name} = {expression(self.formula)}"
+        return f"d{self.name} = {expression(self.formula, limit=SHOWN_LIMIT)}"
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ class Printer:
         if sizes[root] <= limit:
             return heads[root]
         half = (limit - 5) // 2
-        return heads[root][:half] + " ... " + tails[root][-half:]
+        return heads[root][:half].rstrip() + " ... " + tails[root][-half:].lstrip()
 
     def _ends_for(self, limit: int):
         ends = self._ends.get(limit)
@@ -247,7 +247,7 @@ def _write(parts: list, root: int, limit: int | None) -> str:
         return head
     half = (limit - 5) // 2
     tail = "".join(reversed(list(_pieces(parts, root, half, True))))
-    return head[:half] + " ... " + tail[-half:]
+    return head[:half].rstrip() + " ... " + tail[-half:].lstrip()
 
 
 def _pieces(parts: list, root: int, budget: int | None, backwards: bool):
