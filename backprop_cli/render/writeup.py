@@ -58,9 +58,11 @@ def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
         for k, j in enumerate(r.inputs):
             if r.downstream[k] is None:
                 continue
-            local = "vjp" if r.local[k] is None else _factor(num(r.local[k]))
-            parts.append(f"{label(j)} receives {_factor(num(r.grad))} × {local} = "
-                         f"{num(r.downstream[k])}")
+            if r.local[k] is None:  # an array op given as a vector-Jacobian product
+                product = f"vjp({num(r.grad)})"
+            else:
+                product = f"{_factor(num(r.grad))} × {_factor(num(r.local[k]))}"
+            parts.append(f"{label(j)} receives {product} = {num(r.downstream[k])}")
         if parts:
             gate = r.role.split(":")[0]
             lines.append(f"{step}. {shown(r.id)} ({gate}): " + "; ".join(parts) + ".")
@@ -125,9 +127,12 @@ def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
         for k, j in enumerate(r.inputs):
             if r.downstream[k] is None:
                 continue
-            local = r"\mathrm{vjp}" if r.local[k] is None else _factor(num(r.local[k]))
-            lines.append(rf"{partial(j)} &\mathrel{{+}}= {_factor(num(r.grad))} \cdot {local} "
-                         rf"= {num(r.downstream[k])} && \text{{from }} {shown(r.id)} \\")
+            if r.local[k] is None:  # an array op given as a vector-Jacobian product
+                product = rf"\mathrm{{vjp}}({num(r.grad)})"
+            else:
+                product = rf"{_factor(num(r.grad))} \cdot {_factor(num(r.local[k]))}"
+            lines.append(rf"{partial(j)} &\mathrel{{+}}= {product} = {num(r.downstream[k])} "
+                         rf"&& \text{{from }} {shown(r.id)} \\")
     lines[-1] = lines[-1].removesuffix(r" \\")
     lines.append(r"\end{align*}")
     lines += ["", r"\begin{align*}"]
