@@ -126,10 +126,16 @@ def test_bad_options_exit_2():
 # --- the interactive quiz, through a real pseudo-terminal ---------------------------------
 
 
-def _spawn(columns: int, *args: str):
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _spawn(columns: int, *args: str, color: bool = False):
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"COLUMNS": str(columns), "TERM": "xterm-256color"})
+    if not color:
+        env["NO_COLOR"] = "1"
     proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", "quiz", *args],
                             stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
@@ -172,7 +178,7 @@ def test_the_interactive_quiz_in_a_terminal(columns):
             proc.kill()
             proc.wait()
     assert shown
-    out = "".join(seen).replace("\r\n", "\n")
+    out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")  # NO_COLOR keeps bold, not colour
     assert "Circuit (backprop quiz --seed 1 --ops add,mul,max --nodes 4):" in out
     assert "├── b = *   value -3" in out
     assert "score 5/6" in out
@@ -181,3 +187,20 @@ def test_the_interactive_quiz_in_a_terminal(columns):
     assert "upstream gradient ∂f/∂c" in hint
     assert all(len(line) <= columns for line in hint.splitlines())
     assert len(hint.splitlines()) > 1  # wrapped to the terminal's width
+
+
+def test_colour_on_a_terminal_and_none_with_no_color():
+    for color in (True, False):
+        proc, master = _spawn(80, "--seed", "1", color=color)
+        seen: list[str] = []
+        try:
+            _read_until(master, "∂f/∂c = ", seen)
+            os.write(master, b"1\n")
+            _read_until(master, "∂f/∂b = ", seen)
+        finally:
+            os.close(master)
+            proc.kill()
+            proc.wait()
+        out = "".join(seen)
+        assert ("\x1b[32m" in out) == color  # "right" in green
+        assert "value -6" in ANSI.sub("", out)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from .. import exits
 from ..errors import BackpropError, file_error
-from .common import CONTEXT, report_errors
+from .common import CONTEXT, console, report_errors, use_rich
 
 HTML_EXTENSIONS = (".html", ".htm")
 
@@ -123,13 +124,17 @@ def _ask(ex, precision: int) -> int:
     import textwrap
 
     from ..exercises.grading import mark
-    from ..render.worksheet import intro, score, tree_text, verdict
+    from ..render.worksheet import intro, score, tree_rich, tree_text, verdict
 
     out = sys.stdout
+    fancy = use_rich(False)
     for line in intro(ex):
         click.echo(line)
     click.echo("")
-    click.echo(tree_text(ex))
+    if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
+        console().print(tree_rich(ex))
+    else:
+        click.echo(tree_text(ex))
     click.echo("")
     click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). Ctrl-D stops.")
     marks = []
@@ -152,8 +157,11 @@ def _ask(ex, precision: int) -> int:
         marks.append(m)
         # Hints are long: wrapped to the terminal, indented under the question.
         width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
-        click.echo(textwrap.fill(verdict(m, precision), width, initial_indent="  ",
-                                 subsequent_indent="    ", break_on_hyphens=False))
+        said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
+                             subsequent_indent="    ", break_on_hyphens=False)
+        if fancy and not os.environ.get("NO_COLOR"):
+            said = click.style(said, fg="green" if m.right else "red")
+        click.echo(said)
     return _finish(marks, score)
 
 

@@ -29,16 +29,28 @@ def picture(ex: Exercise, answers: bool = False, precision: int = 3) -> drawing.
     return _Blank(**{f.name: getattr(blank, f.name) for f in fields(blank)})
 
 
-def tree_text(ex: Exercise, answers: bool = False) -> str:
+def tree_segments(ex: Exercise, answers: bool = False) -> list[list[graph_text.Segment]]:
     """The circuit as the terminal tree, each edge with its forward value (and gradient, in
-    the key)."""
-    pic = picture(ex, answers)
-    lines = []
-    for line in graph_text.tree(pic):
-        if not answers:  # drop the "grad ?" pair: nothing to show yet
-            line = line[:-2]
-        lines.append("".join(text for text, _ in line))
-    return "\n".join(lines)
+    the key): (text, rich style) segments per line."""
+    lines = graph_text.tree(picture(ex, answers))
+    # Without answers, drop each edge's "grad ?" pair: nothing to show yet.
+    return lines if answers else [line[:-2] for line in lines]
+
+
+def tree_text(ex: Exercise, answers: bool = False) -> str:
+    return "\n".join("".join(text for text, _ in line) for line in tree_segments(ex, answers))
+
+
+def tree_rich(ex: Exercise):
+    from rich.text import Text
+
+    text = Text()
+    for n, line in enumerate(tree_segments(ex)):
+        if n:
+            text.append("\n")
+        for part, style in line:
+            text.append(part, style=style or None)
+    return text
 
 
 def intro(ex: Exercise) -> list[str]:
