@@ -180,7 +180,7 @@ def test_the_interactive_quiz_in_a_terminal(columns):
     assert shown
     out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")  # NO_COLOR keeps bold, not colour
     assert "Circuit (backprop quiz --seed 1 --ops add,mul,max --nodes 4):" in out
-    assert "├── b = *   value -3" in out
+    assert "├── b = [*]   value -3" in out
     assert "score 5/6" in out
     assert proc.returncode == 1
     hint = out[out.index("wrong, it is 3."):out.index("∂f/∂y = ")]
