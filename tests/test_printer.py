@@ -50,6 +50,9 @@ from backprop_cli.language.printer import Printer, expression, number, program
     ("(W @ x).T", "(W @ x).T"),
     ("transpose(W) @ -x.T", "W.T @ -x.T"),
     ("2*W.T @ (W @ x)", "2*W.T @ (W @ x)"),
+    ("s[0]*2 + W[1][2]", "s[0]*2 + W[1][2]"),  # indexing binds tightest, like .T
+    ("(s*2)[1:3] + s[2:] + s[:2]", "(s*2)[1:3] + s[2:] + s[0:2]"),
+    ("x² + √x", "x**2 + sqrt(x)"),  # the page's notation, in the language's own spelling
 ])
 def test_expression_golden(source, printed):
     assert expression(parse(source)) == printed
@@ -178,3 +181,11 @@ def test_a_formula_outside_the_language_keeps_sympys_spelling():
     assert formula_text(sp.Heaviside(x) + 1) == "Heaviside(x) + 1"
     # cosh is not in the language, but it is written in exponentials, which are
     assert formula_text(sp.cosh(x)) == "exp(x)/2 + 1/(2*exp(x))"
+
+
+@pytest.mark.parametrize("source", ["s[0]*2 + W[1][2]", "(s*2)[1:3] + s[2:] + s[:2]",
+                                    "-s[-1]**2", "(W @ x)[0] + W.T[1][0]"])
+def test_indexing_prints_and_parses_back_to_the_same_graph(source):
+    graph = parse(source)
+    assert sexpr(parse(program(graph))) == sexpr(graph)
+    assert sexpr(parse(expression(graph))) == sexpr(graph)

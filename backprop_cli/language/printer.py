@@ -191,6 +191,12 @@ def _templates(graph: Graph, root: int, named, latex: bool = False) -> tuple[lis
             # `--x` would be read as one token by a reader, if not by our lexer: -(-x).
             parts[i] = ("-", *_ref(args[0], named, power, BP_UNARY + 1))
             power[i] = BP_UNARY
+        elif op.spelled is not None and all(j in graph.consts for j in args[1:]):
+            # s[1], s[1:3]: the row's own spelling, around its operand; binds tightest.
+            mark = "\x00"
+            text = op.spelled([mark, *(number(graph.consts[j]) for j in args[1:])])
+            before, _, after = text.partition(mark)
+            parts[i] = (before, *_ref(args[0], named, power, BP_ATOM), after)
         elif op.postfix and len(args) == 1:  # A.T: a postfix spelling binds tightest
             fix = (op.latex or op.postfix) if latex else op.postfix
             parts[i] = (*_ref(args[0], named, power, BP_ATOM), fix)
