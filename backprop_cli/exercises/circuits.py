@@ -96,17 +96,27 @@ def make(seed: int, ops: tuple[str, ...] = DEFAULT_OPS, nodes: int = DEFAULT_NOD
     n_inputs = 1 if not binary else max(2, min(len(INPUT_NAMES), (nodes + 3) // 2))
     inputs = list(INPUT_NAMES[:n_inputs])
     gates = _wire(rng, rows, binary, inputs, nodes)
-    names = [g[0] for g in gates]
-    rename = {names[-1]: "f"}
-    statements = tuple(f"{rename.get(n, n)} = {_spell(op, [rename.get(a, a) for a in args])}"
-                       for n, op, args in gates)
-    return _with_values(rng, seed, ops, nodes, statements, inputs)
+    return _with_values(rng, seed, ops, nodes, _program(gates, inputs), inputs)
+
+
+def _program(gates: list[tuple[str, Op, list[str]]], inputs: list[str]) -> tuple[str, ...]:
+    """The gates as statements, written by the one printer (the last gate is the output f)."""
+    from ..graph import Graph
+    from ..language.printer import program
+
+    graph = Graph()
+    node = {n: graph.add_variable(n, 0, 0) for n in inputs}
+    for k, (name, op, args) in enumerate(gates):
+        node[name] = graph.add_op(op, tuple(node[a] for a in args), 0, 0)
+        graph.name_node(node[name], "f" if k == len(gates) - 1 else name)
+    return tuple(program(graph.finish(node[gates[-1][0]])).split("; "))
 
 
 def _wire(rng: random.Random, rows: list[Op], binary: list[Op], inputs: list[str],
           nodes: int) -> list[tuple[str, Op, list[str]]]:
     """Gates in order: each reads at least one value nothing has read yet, so every input and
-    gate reaches the output; some read a value twice over, so gradients fan out."""
+    gate reaches the output and no two gates compute the same thing; some read a value that
+    was read before, so gradients fan out."""
     unused = list(inputs)
     available = list(inputs)
     gates = []
@@ -136,17 +146,10 @@ def _wire(rng: random.Random, rows: list[Op], binary: list[Op], inputs: list[str
     return gates
 
 
-def _spell(op: Op, args: list[str]) -> str:
-    if op.symbol and len(args) == 2:
-        spaced = op.bp <= 10
-        return f" {op.symbol} ".join(args) if spaced else op.symbol.join(args)
-    if op.symbol and len(args) == 1:
-        return f"{op.symbol}{args[0]}"
-    return f"{op.name}({', '.join(args)})"
-
-
 def _with_values(rng: random.Random, seed: int, ops: tuple[str, ...], nodes: int,
                  statements: tuple[str, ...], inputs: list[str]) -> Exercise:
+    """Values drawn until the circuit is defined and off every kink; the graph is parsed from
+    the statements, so every node keeps its text."""
     from ..checks.scalar import kinks
     from ..engine.trace import trace_rows
     from ..evaluate import Options, evaluate
@@ -181,11 +184,11 @@ def _ties(graph, values) -> bool:
 
 
 def _questions(graph, rows) -> tuple[Question, ...]:
-    statement = {}
-    for i, name in graph.names.items():
-        if not graph.ops[i].is_leaf:
-            args = [graph.names[j] for j in graph.args[i]]
-            statement[i] = f"{name} = {_spell(graph.ops[i], args)}"
+    from ..language.printer import Printer
+
+    text = Printer(graph, by_name=True)
+    statement = {i: f"{name} = {text.expression(i)}" for i, name in graph.names.items()
+                 if not graph.ops[i].is_leaf}
     questions = []
     for i in range(len(graph) - 1, -1, -1):
         if i == graph.output or i in graph.consts or i not in graph.names:
