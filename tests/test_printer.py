@@ -179,8 +179,9 @@ def test_a_formula_outside_the_language_keeps_sympys_spelling():
 
     x = sp.Symbol("x", real=True)
     assert formula_text(sp.Heaviside(x) + 1) == "Heaviside(x) + 1"
-    # cosh is not in the language, but it is written in exponentials, which are
-    assert formula_text(sp.cosh(x)) == "exp(x)/2 + 1/(2*exp(x))"
+    assert formula_text(sp.cosh(x) * sp.Abs(x)) == "cosh(x)*abs(x)"
+    # coth is not in the language, but it is written in exponentials, which are
+    assert formula_text(sp.coth(x)) == "(exp(x) + exp(-x))/(exp(x) - exp(-x))"
 
 
 @pytest.mark.parametrize("source", ["s[0]*2 + W[1][2]", "(s*2)[1:3] + s[2:] + s[:2]",

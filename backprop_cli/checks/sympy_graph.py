@@ -2,7 +2,7 @@
 language (by the one printer) and can be pasted back as programs or claims.
 
 Only sympy's own objects are read here (never user text). The walk keeps its own stack. A
-sympy function with no row in the registry is written in exponentials when sympy can (cosh);
+sympy function with no row in the registry is written in exponentials when sympy can (asinh);
 otherwise (Heaviside, ...) `NotInLanguage` is raised and the caller falls back to sympy's own
 spelling.
 """
@@ -10,11 +10,11 @@ spelling.
 from __future__ import annotations
 
 from ..graph import Graph
-from ..ops.registry import OPS
+from ..ops import FUNCTIONS, OPS
 
-# sympy's class name -> the registry row that means the same function.
-_FUNCTIONS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
-              "tanh": "tanh", "Abs": "abs", "Max": "max", "Min": "min"}
+# sympy's class names that differ from the registry's function names; the rest (exp, sin, cosh,
+# ...) are the same word.
+_SYMPY_NAMES = {"Abs": "abs", "Max": "max", "Min": "min"}
 
 
 class NotInLanguage(Exception):
@@ -86,13 +86,14 @@ def _split(sp, g: Graph, e):
         if e.exp == sp.S.Half:
             return [e.base], lambda n: _op(g, "sqrt", n)
         return [e.base, e.exp], lambda n: _op(g, "pow", n)
-    name = _FUNCTIONS.get(type(e).__name__)
+    cls = type(e).__name__
+    name = _SYMPY_NAMES.get(cls, cls) if _SYMPY_NAMES.get(cls, cls) in FUNCTIONS else None
     if name is None and e.args:  # cosh, sinh, ... in exponentials, which the language has
         spelled = e.rewrite(sp.exp)
         if spelled != e:
             return [spelled], lambda n: n[0]
     if name is None or not e.args:
-        raise NotInLanguage(type(e).__name__)
+        raise NotInLanguage(cls)
     return list(e.args), lambda n: _op(g, name, n)
 
 
