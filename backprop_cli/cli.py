@@ -16,6 +16,7 @@ from .commands.check import check_cmd
 from .commands.common import CONTEXT
 from .commands.eval import eval_cmd
 from .commands.graph import graph_cmd
+from .commands.quiz import quiz_cmd
 from .commands.trace import trace_cmd
 
 
@@ -41,8 +42,9 @@ def cli() -> None:
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4
       backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
       backprop eval -f program.txt x=1 --json
+      backprop quiz --seed 7
     """
 
 
-for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd):
+for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd):
     cli.add_command(_command)

@@ -47,6 +47,7 @@ class Options:
     # commands that show one backward pass: trace, graph, check).
     full_jacobian: bool = False
     hessian: bool = False  # also the Hessian of a scalar output
+    claims: tuple[str, ...] = ()  # derivative formulas to grade, "dx=2*x" (checks/claims.py)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ class Result:
     jacobian: Any = None  # engine.jacobian.OutputJacobian, for a non-scalar output
     hessian: Any = None  # engine.hessian.Hessian, with --hessian
     hessian_checks: tuple[Check, ...] = ()
+    claims: tuple = ()  # ClaimResult per --claim, in the order given
+
+    @property
+    def claims_failed(self) -> bool:
+        return any(c.status == "fail" for c in self.claims)
 
     @property
     def value(self) -> Any:
@@ -98,8 +104,8 @@ class Result:
     @property
     def status(self) -> str:
         """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py. A
-        Hessian check that disagrees is a failure too (the Hessian's own line says which)."""
-        if any(c.status == "fail" for c in self.hessian_checks):
+        Hessian check that disagrees, or a claimed formula that does not hold, fails the run."""
+        if self.claims_failed or any(c.status == "fail" for c in self.hessian_checks):
             return "fail"
         return policy.overall([r.verdict for r in self.rows],
                               [c.status for c in (*self.value_checks,
@@ -132,6 +138,11 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     expected = resolve_expectations(
         options.expect.items() if isinstance(options.expect, Mapping) else options.expect,
         bindings, names if options.wrt is not None else None, named=named.values())
+    claims = ()
+    if options.claims:
+        from .checks.claims import parse_claims
+
+        claims = parse_claims(options.claims, list(bindings))
     values = forward(graph, bindings)
     output = values[graph.output]
     if options.hessian and options.seed is not None and not is_array(output):
@@ -186,9 +197,14 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
             hess_checks = tuple(policy.settle(check_hessian(
                 graph, bindings, values, hess, sympy=options.sympy, numeric=options.numeric,
                 limits=options.limits)))
+    graded = ()
+    if claims:
+        from .checks.claims import grade_claims
+
+        graded = grade_claims(graph, bindings, claims, seed, options.limits)
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
-                  tuple(warnings), options.check, tuple(named_checks), hessian=hess,
-                  hessian_checks=hess_checks)
+                  tuple(warnings), options.check, tuple(named_checks), claims=graded,
+                  hessian=hess, hessian_checks=hess_checks)
 
 
 def _expectations(graph: Graph, values: list, grads: list, expected, checks: dict,

@@ -100,7 +100,7 @@ def test_the_format_can_be_forced():
     ('{"expr": 3}', ('7: binding error: "expr" must be a string holding the program '
                     '(e.g. "expr": "(x+y)*z")')),
     ('{"expr": "x", "wat": 1}', ("7: binding error: unknown field 'wat' "
-                                "(fields: id, expr, at, expect)")),
+                                "(fields: id, expr, at, expect, claims)")),
     ('{"expr": "x", "at": {"x": true}}', ("7: binding error: at.x must be a number or a "
                                          "list of numbers")),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "one"}}}',

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "backprop_cli"
 CORE = ("ops", "language", "graph", "engine", "checks", "batch", "evaluate", "errors", "exits",
-        "deadline")
+        "deadline", "exercises")
 FRONT = ("click", "rich", "backprop_cli.render", "backprop_cli.commands", "backprop_cli.cli")
 # What computes values or gradients: a renderer is handed results, it never makes them.
 ENGINE_CALLS = {"forward", "backpropagate", "chain_step", "trace_rows", "evaluate",

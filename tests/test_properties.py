@@ -9,19 +9,14 @@ The `ci` profile in conftest.py keeps the example counts small enough for the su
 
 from __future__ import annotations
 
-import math
-import re
-
 import pytest
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
-from test_parser import number, sexpr
 
 from backprop_cli.checks.scalar import Limits
 from backprop_cli.errors import BackpropError
 from backprop_cli.evaluate import Options, evaluate
 from backprop_cli.language.parser import parse
-from backprop_cli.ops.registry import BP_ATOM, BP_UNARY, CONSTANTS
 
 VARIABLES = ("a", "b", "c")
 
@@ -121,95 +116,6 @@ def test_on_and_near_kinks_no_check_fails(program, at):
     for row in result.rows:
         for check in row.checks:
             assert check.status != "fail", (row.name, row.gradient, check)
-
-
-# --- printing and re-parsing ----------------------------------------------------------------
-
-
-def to_text(graph) -> str:
-    """Infix text for the graph with the fewest parentheses the binding powers allow.
-
-    One forward loop over the flat graph (no recursion): each node's text and binding power
-    are built from its inputs', which come earlier.
-    """
-    text: list[str] = []
-    power: list[int] = []
-    for i, op in enumerate(graph.ops):
-        args = graph.args[i]
-        if op.name == "var":
-            text.append(graph.names[i])
-            power.append(BP_ATOM)
-        elif op.name == "const":
-            name = graph.names.get(i)
-            value = graph.consts[i]
-            text.append(name if name in CONSTANTS else number(value))
-            # A negative literal reads like a unary minus, so it binds like one.
-            negative = math.copysign(1.0, value) < 0 and name not in CONSTANTS
-            power.append(BP_UNARY if negative else BP_ATOM)
-        elif op.symbol and len(args) == 2:
-            left, right = args
-            lt = text[left] if power[left] > op.bp or (
-                power[left] == op.bp and not op.right_assoc) else f"({text[left]})"
-            rt = text[right] if power[right] > op.bp or (
-                power[right] == op.bp and op.right_assoc) else f"({text[right]})"
-            text.append(f"{lt} {op.symbol} {rt}")
-            power.append(op.bp)
-        elif op.symbol and len(args) == 1:
-            (a,) = args
-            inner = text[a] if power[a] >= op.bp else f"({text[a]})"
-            text.append(f"{op.symbol}{inner}")
-            power.append(op.bp)
-        else:
-            text.append(f"{op.name}({', '.join(text[j] for j in args)})")
-            power.append(BP_ATOM)
-    return text[graph.output]
-
-
-@pytest.mark.parametrize("source, printed", [
-    ("(x+y)*z", "(x + y) * z"),
-    ("-x**2", "-x ** 2"),
-    ("(-x)**2", "(-x) ** 2"),
-    ("2**3**2", "2 ** 3 ** 2"),
-    ("(2**3)**2", "(2 ** 3) ** 2"),
-    ("a-(b-c)", "a - (b - c)"),
-    ("(a-b)-c", "a - b - c"),
-    ("a/(b*c)", "a / (b * c)"),
-    ("x*-2.5", "x * -2.5"),
-    ("(-2.5)**x", "(-2.5) ** x"),
-    ("t = -2; t**2", "(-2) ** 2"),
-    ("2**-x", "2 ** (-x)"),
-    ("- -x", "--x"),
-    ("exp(-(x+y))", "exp(-(x + y))"),
-    ("max(x, y+1, pi)", "max(x, y + 1, pi)"),
-    ("1e-3*x", "0.001 * x"),
-])
-def test_printer_golden(source, printed):
-    assert to_text(parse(source)) == printed
-
-
-_NEG_NUMBER = re.compile(r"\(neg (-?)([0-9][0-9.e+-]*)\)")
-
-
-def folded(text: str) -> str:
-    """The s-expression with the minus of a literal folded in, as the parser does for `-2`.
-
-    `t = 2; -t` keeps neg(t) (the constant has a name to show in a trace); printed, it is -2.
-    """
-    while True:
-        new = _NEG_NUMBER.sub(lambda m: ("" if m[1] else "-") + m[2], text)
-        if new == text:
-            return text
-        text = new
-
-
-@given(programs())
-def test_printed_graphs_parse_back_to_the_same_graph(program):
-    graph = parse(program)
-    printed = to_text(graph)
-    note(f"printed: {printed!r}")
-    again = parse(printed)
-    assert folded(sexpr(again)) == folded(sexpr(graph))
-    assert len(again) <= len(graph)  # unread variables are not printed; all else is shared
 
 
 # --- linearity ----------------------------------------------------------------------------

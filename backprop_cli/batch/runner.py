@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from .. import exits
-from ..checks import expectations
+from ..checks import claims, expectations
 from ..checks.scalar import SYMPY_SECONDS, Limits
 from ..deadline import Deadline
 from ..errors import BackpropError, BindingError, ParseError, file_error
@@ -56,6 +56,7 @@ class Case:
     bindings: tuple[tuple[str, Any], ...] = ()
     expect: tuple[tuple[str, str], ...] = ()  # ("value" or a variable, number as written)
     column: int | None = None  # 1-based column of the program's first character in the line
+    claims: tuple[str, ...] = ()  # derivative formulas, "dx=2*x" (checks/claims.py)
     problem: tuple[str, str, tuple[str, ...]] | None = None  # unreadable: (kind, message, caret)
 
 
@@ -174,6 +175,7 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
     if not words:
         return None
     program, rest = words[0], words[1:]
+    rest, claim_words = claims.take_claims(rest)
     bind_words, expect_words, seen_mark = [], [], False
     for w in rest:
         if not seen_mark and w.startswith(EXPECT_MARK):
@@ -194,7 +196,7 @@ def _text_case(index: int, lineno: int, text: str) -> Case | None:
     return Case(index, lineno, f"line {lineno}", program, tuple(bindings.items()),
                 expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE,
                                      named=lambda: expectations.named_values(program)),
-                _column(text, program))
+                _column(text, program), claims.check_case_claims(claim_words, bindings, text))
 
 
 _BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, which is narrower than str.split's
@@ -232,9 +234,10 @@ def _json_case(index: int, lineno: int, text: str) -> Case:
     if not isinstance(obj, dict):
         raise BindingError("a JSON line must be an object like "
                            '{"expr": "(x+y)*z", "at": {"x": -2, "y": 5, "z": -4}}')
-    unknown = [k for k in obj if k not in ("id", "expr", "at", "expect")]
+    unknown = [k for k in obj if k not in ("id", "expr", "at", "expect", "claims")]
     if unknown:
-        raise BindingError(f"unknown field {unknown[0]!r}", hint="fields: id, expr, at, expect")
+        raise BindingError(f"unknown field {unknown[0]!r}",
+                           hint="fields: id, expr, at, expect, claims")
     case_id = obj.get("id")
     if isinstance(case_id, _Number):
         case_id = case_id.text
@@ -281,7 +284,9 @@ def _json_case(index: int, lineno: int, text: str) -> Case:
     return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
                 tuple(bindings.items()),
                 expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
-                _json_column(text, program))
+                _json_column(text, program),
+                claims.check_case_claims(claims.json_claims(obj.get("claims", {})), bindings,
+                                         text))
 
 
 class _Number(float):
@@ -346,7 +351,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
     sympy_seconds = min(SYMPY_SECONDS, limit) if limit else SYMPY_SECONDS
     options = Options(check=settings.sympy or settings.numeric, sympy=settings.sympy,
                       numeric=settings.numeric, expect=case.expect,
-                      limits=Limits(sympy_seconds=sympy_seconds))
+                      limits=Limits(sympy_seconds=sympy_seconds), claims=case.claims)
     started = time.perf_counter()
     try:
         with _alarm(limit):
@@ -402,6 +407,9 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
         if c.status == "fail":
             ours = result.values[node[key]] if key in node else result.grads[node[key[1:]]]
             mismatches.append(_mismatch(key, ours, c))
+    claim_rows, claim_failures = claims.claim_checks(result.claims)
+    checks += claim_rows
+    mismatches += [Mismatch(*f) for f in claim_failures]
     return CaseResult(case.index, case.line, case.id, case.program,
                       "fail" if result.failed else "pass", seconds=seconds,
                       value=plain(result.value),

@@ -70,6 +70,7 @@ def _scalar_formulas(graph: Graph, names: list[str]) -> dict[str, str]:
     import sympy as sp
 
     from ..engine.grouping import group
+    from .sympy_graph import formula_text
 
     grouped = group(graph, ["sigmoid"]).graph
     sigma = _sigma_function()
@@ -88,8 +89,8 @@ def _scalar_formulas(graph: Graph, names: list[str]) -> dict[str, str]:
     out = {}
     for n in names:
         d = sp.diff(f, sp.Symbol(n, real=True))
-        if not calls:
-            out[n] = sp.sstr(sp.simplify(d))
+        if not calls:  # in the program language, so it pastes back as a --claim
+            out[n] = formula_text(sp.simplify(d))
             continue
         # One σ: name it once and write the formula in it; several: keep them as calls.
         if len(calls) == 1:

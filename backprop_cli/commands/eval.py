@@ -32,6 +32,9 @@ from .common import (
 @click.option("--expect", "expects", multiple=True, metavar="NAME=VALUE",
               help="Grade a hand-derived number: a gradient (x=-4 or dx=-4), value=..., or a "
                    "named intermediate's value (q=3) or gradient (dq=-4); repeatable.")
+@click.option("--claim", "claims", multiple=True, metavar="dNAME=FORMULA",
+              help="Grade a derivative formula, e.g. --claim \"dx=2*x*cos(x**2)\": by sympy "
+                   "and at 33 points; repeatable.")
 @click.option("--symbolic", is_flag=True, help="Also print sympy's derivative formula.")
 @click.option("--seed", metavar="VALUE",
               help="Upstream gradient for a non-scalar output (a number or a list); without "
@@ -40,7 +43,7 @@ from .common import (
               help="Also the Hessian (second derivatives) of a scalar output, cross-checked.")
 @report_errors
 def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy, no_numeric,
-             wrt, expects, symbolic, seed, hessian):
+             wrt, expects, claims, symbolic, seed, hessian):
     """Evaluate PROGRAM and print d(output)/d(name) for every bound name, cross-checked.
 
     Each gradient is checked against sympy's symbolic derivative and against central finite
@@ -56,6 +59,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
     Examples:
       backprop eval "(x+y)*z" x=-2 y=5 z=-4
       backprop eval "-x*y" x=2 y=3 --expect x=-3
+      backprop eval "sin(x**2)" x=1.5 --claim "dx=2*x*cos(x**2)"
       backprop eval "q = x + y; f = q * z" x=-2 y=5 z=-4 --json
       backprop eval "sum((W @ x)**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
       backprop eval "(x+y)*z" x=-2 y=5 z=-4 --hessian
@@ -75,7 +79,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
         check=not no_check, sympy=not no_sympy, numeric=not no_numeric,
         wrt=tuple(n.strip() for n in wrt.split(",") if n.strip()) if wrt else None,
         expect=parse_expect(expects), symbolic=symbolic, seed=seed_value, full_jacobian=True,
-        hessian=hessian)
+        hessian=hessian, claims=claims)
     result, _ = run_program(source, origin, bindings, options)
     program = source.strip()
     if as_json:

@@ -47,9 +47,13 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
 @click.option("--expect", "expects", multiple=True, metavar="NAME=VALUE",
               help="Grade a hand-derived number after the trace, as eval does: q=3 (a named "
                    "value), dq=-4 (its gradient), dx=-4, value=...; repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "latex"]),
+              default="table", show_default=True,
+              help="markdown or latex: a homework write-up, the node table and the chain-rule "
+                   "steps from the output back.")
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
-              explain, step, expects):
+              explain, step, expects, fmt):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One node per row (on a terminal, per block of lines) in forward order. The upstream
@@ -66,6 +70,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
       backprop trace "a = x*y; f = a + a*z" x=2 y=3 z=4 --json
       backprop trace "q = W @ x; f = sum(q**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
       backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" --jacobian "W @ x"
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --format markdown
 
     With arrays, a shape column appears; small arrays print in full and large ones as
     shape, min, max and mean.
@@ -111,6 +116,11 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         from ..render.json_out import trace_json
 
         emit_json({**trace_json(rows), **graded_json})
+    elif fmt != "table":
+        from ..render import writeup
+
+        write = writeup.markdown if fmt == "markdown" else writeup.latex
+        click.echo(write(result.graph, rows, bindings, precision), nl=False)
     elif use_rich(plain) and len(rows) <= RICH_TRACE_ROWS:
         from ..render.tables import trace_view
 

@@ -89,7 +89,7 @@ _SAMPLES = ((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2))
 for _pick, _word in ((max, "largest"), (min, "smallest")):
     register(Op(
         _pick.__name__, None, _forward(_pick), _local, _sympy(_pick.__name__.capitalize()),
-        label=_pick.__name__,
+        label=_pick.__name__, latex="\\" + _pick.__name__,
         role=f"router: the upstream gradient goes to the {_word} input",
         branch=_branch(_pick), subgradient="ties split the gradient evenly", kinks=_kinks,
         samples=_SAMPLES, min_arity=1, vjp=_vjp, shape=_shape,

@@ -22,6 +22,7 @@ Row conventions:
     e.g. an axis); rows without one broadcast like numpy (see shapes.py)
   sympy(sp, *args) -> sympy expression built from the inputs' sympy expressions
   branch(*args) -> which smooth piece the point lies in; None exactly on a kink
+  postfix, latex -> the printer's spellings (language/printer.py): A.T, and LaTeX for write-ups
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ class Op:
     commutative: bool = False  # a + b == b + a: a folded constant reads `+1` on either side
     # How a gate reads with its inputs' labels where it has a spelling of its own: s[2].
     spelled: Callable[[list[str]], str] | None = None
+    postfix: str | None = None  # a postfix spelling the printer prefers (A.T for transpose)
+    # LaTeX spelling for write-ups: an infix symbol (^ makes a superscript), a function name
+    # (\sqrt takes its argument in braces), or a postfix; "" means the plain spelling, and
+    # \operatorname{name} for a function.
+    latex: str = ""
 
     @property
     def is_leaf(self) -> bool:
@@ -245,7 +251,7 @@ ROWS: list[Op] = [
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
        samples=_S, aliases=("×", "·", "⋅"), doc="a * b (also a × b, a · b)",
-       local_text=("b", "a"), commutative=True),
+       local_text=("b", "a"), commutative=True, latex=r"\cdot"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/b; the divisor gets -a/b^2", domain="a non-zero divisor",
@@ -258,43 +264,44 @@ ROWS: list[Op] = [
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",), function=True,
        doc="a ** b (also a ^ b and pow(a, b))",
-       local_text=("b*a**(b-1)", "a**b*log(a)")),
+       local_text=("b*a**(b-1)", "a**b*log(a)"), latex="^"),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
        samples=_U, doc="-a", local_text=("-1",)),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", role="local gradient is its own output", samples=_U,
        domain="an argument below about 709, past which float64 overflows",
-       doc="e ** a", local_text=("exp(a)",)),
+       doc="e ** a", local_text=("exp(a)",), latex=r"\exp"),
     Op("log", 1, lambda m, a: m.log(a), lambda m, a, out: (1.0 / a,), lambda sp, a: sp.log(a),
        label="log", role="local gradient 1/a", domain="a positive argument",
        samples=((0.3,), (1.7,), (5.0,)), aliases=("ln",),
-       doc="natural logarithm (also ln)", local_text=("1/a",)),
+       doc="natural logarithm (also ln)", local_text=("1/a",), latex=r"\log"),
     Op("sqrt", 1, lambda m, a: m.sqrt(a), lambda m, a, out: (0.5 / out,),
        lambda sp, a: sp.sqrt(a), label="sqrt", role="local gradient 1/(2 sqrt(a))",
        domain="a non-negative argument, and a positive one for a gradient",
        samples=((0.3,), (1.7,), (5.0,)), doc="square root (also √a)",
-       local_text=("1/(2*sqrt(a))",)),
+       local_text=("1/(2*sqrt(a))",), latex=r"\sqrt"),
     Op("sin", 1, lambda m, a: m.sin(a), lambda m, a, out: (m.cos(a),), lambda sp, a: sp.sin(a),
-       label="sin", role="local gradient cos(a)", samples=_U, doc="sine", local_text=("cos(a)",)),
+       label="sin", role="local gradient cos(a)", samples=_U, doc="sine", local_text=("cos(a)",),
+       latex=r"\sin"),
     Op("cos", 1, lambda m, a: m.cos(a), lambda m, a, out: (-m.sin(a),), lambda sp, a: sp.cos(a),
        label="cos", role="local gradient -sin(a)", samples=_U, doc="cosine",
-       local_text=("-sin(a)",)),
+       local_text=("-sin(a)",), latex=r"\cos"),
     Op("tan", 1, lambda m, a: m.tan(a), lambda m, a, out: (1.0 + out * out,),
        lambda sp, a: sp.tan(a), label="tan", role="local gradient 1 + tan(a)^2",
-       samples=_U, doc="tangent", local_text=("1 + tan(a)**2",)),
+       samples=_U, doc="tangent", local_text=("1 + tan(a)**2",), latex=r"\tan"),
     Op("tanh", 1, lambda m, a: m.tanh(a), lambda m, a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), label="tanh", role="local gradient 1 - tanh(a)^2",
        samples=_U, doc="hyperbolic tangent",
-       local_text=("1 - tanh(a)**2",)),
+       local_text=("1 - tanh(a)**2",), latex=r"\tanh"),
     Op("sinh", 1, lambda m, a: m.sinh(a), lambda m, a, out: (m.cosh(a),),
        lambda sp, a: sp.sinh(a), label="sinh", role="local gradient cosh(a)", samples=_U,
        domain="an argument below about 710, past which float64 overflows",
-       doc="hyperbolic sine", local_text=("cosh(a)",)),
+       doc="hyperbolic sine", local_text=("cosh(a)",), latex=r"\sinh"),
     Op("cosh", 1, lambda m, a: m.cosh(a), lambda m, a, out: (m.sinh(a),),
        lambda sp, a: sp.cosh(a), label="cosh", role="local gradient sinh(a)", samples=_U,
        domain="an argument below about 710 in size, past which float64 overflows",
-       doc="hyperbolic cosine", local_text=("sinh(a)",)),
+       doc="hyperbolic cosine", local_text=("sinh(a)",), latex=r"\cosh"),
     Op("log10", 1, lambda m, a: m.log10(a), lambda m, a, out: (1.0 / (a * _LN10),),
        lambda sp, a: sp.log(a, 10), label="log10", role="local gradient 1/(a ln 10)",
        domain="a positive argument", samples=((0.3,), (1.7,), (5.0,)),
@@ -302,7 +309,8 @@ ROWS: list[Op] = [
     Op("sigmoid", 1, lambda m, a: m.sigmoid(a), lambda m, a, out: (out * (1.0 - out),),
        lambda sp, a: 1 / (1 + sp.exp(-a)), label="σ",
        role="sigmoid gate: local gradient (1 - σ(a)) σ(a)", samples=_U, aliases=("σ",),
-       doc="1 / (1 + e ** -a) (also σ(a))", local_text=("σ(a)*(1 - σ(a))",)),
+       doc="1 / (1 + e ** -a) (also σ(a))", local_text=("σ(a)*(1 - σ(a))",),
+       latex=r"\sigma"),
     Op("relu", 1, lambda m, a: m.where(a > 0, a, 0.0),
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: max(0, a) passes the gradient only where a > 0",

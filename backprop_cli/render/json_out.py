@@ -44,6 +44,8 @@ def eval_json(result: Result, program: str) -> dict:
         out["hessian"] = {a: {b: plain(hess.blocks[a][b]) for b in hess.names}
                           for a in hess.names}
         out["hessian_checks"] = [c.to_dict() for c in result.hessian_checks]
+    if result.claims:
+        out["claims"] = {c.claim.name: c.to_dict() for c in result.claims}
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..checks.claims import DIFFERS
 from ..checks.scalar import Check
 from ..engine.forward import is_array
 
@@ -93,3 +94,35 @@ def figure(c: Check) -> str:
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",
                 "inconclusive": "yellow", "subgradient": "yellow"}
+
+
+def claim(c, precision: int = 6) -> str:
+    """One claim's grade: 'claim dx = 2*x: pass (sympy proof; 33 points agree)', or the
+    counterexample with both values."""
+    head = f"claim {c.claim.shown}: "
+    if c.status == "pass":
+        how = (f"sympy proof; {c.points} points agree" if c.method == "sympy" else
+               f"{c.points} points agree; {c.reason}" if c.reason else
+               f"{c.points} points agree")
+        return head + f"pass ({how})"
+    if c.status == "inconclusive":
+        return head + f"inconclusive ({c.reason})"
+    ex = c.counterexample or {}
+    point = ", ".join(f"{n}={number(_value(v), precision)}"
+                      for n, v in ex.get("point", {}).items())
+    claimed = ex.get("claimed")
+    ours = number(_value(ex.get("backprop")), precision)
+    if claimed is None or not c.reason.startswith(DIFFERS):
+        return head + f"FAIL at {point}: {c.reason}; backprop gives {ours}"
+    rest = c.reason[len(DIFFERS):]
+    return (head + f"FAIL at {point}: the claim gives {number(_value(claimed), precision)}, "
+            f"backprop {ours}{rest}")
+
+
+def _value(x):
+    """A plain (JSON-ready) value back as a number or an array, for `number`."""
+    if isinstance(x, list):
+        import numpy as np
+
+        return np.array(x, dtype=float)
+    return x

@@ -36,7 +36,8 @@ def verdict(result: Result) -> str:
                   if any(c.status == "fail" and c.method == "expected" for c in r.checks)]
     bad_value = [c for c in result.value_checks if c.status == "fail"]
     unnamed = [key for key, c in result.named_checks if c.status == "fail"]
-    if disagree or unexpected or bad_value or unnamed:
+    wrong = [c.claim.name for c in result.claims if c.status == "fail"]
+    if disagree or unexpected or bad_value or unnamed or wrong:
         parts = []
         if disagree:
             parts.append(f"the {noun} disagrees ({disagree[0]})" if n == 1 else
@@ -47,6 +48,8 @@ def verdict(result: Result) -> str:
             parts.append(f"not the expected number: {', '.join(unnamed)}")
         if bad_value:
             parts.append("the value is not the expected one")
+        if wrong:
+            parts.append("a claim does not hold: " + ", ".join(f"d{n}" for n in wrong))
         return "FAILED: " + "; ".join(parts)
     # Where the gradients had no check, a graded value is the one thing that was confirmed.
     value = "the value is the expected one; " if result.value_checks else ""
@@ -127,6 +130,9 @@ def eval_text(result: Result, precision: int) -> str:
         lines.append("")
         lines.extend(matrix_lines(matrices.hessian_matrix(result, precision)))
         lines.extend(matrices.hessian_check_lines(result))
+    if result.claims:
+        lines.append("")
+        lines.extend(numbers.claim(c, precision) for c in result.claims)
     lines.append("")
     lines.append(verdict(result))
     if result.hessian is not None:

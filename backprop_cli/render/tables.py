@@ -52,6 +52,8 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for r in result.rows:
         if r.formula:
             parts.append(Text.assemble(f"d/d{r.name} = ", (r.formula, "magenta")))
+    for c in result.claims:
+        parts.append(Text(numbers.claim(c, precision), style=numbers.STATUS_STYLE[c.status]))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
     parts.append(Text(verdict(result), style=style))
     if result.hessian is not None:

@@ -1,0 +1,170 @@
+"""The `quiz` command: backpropagate a seeded circuit by hand, graded answer by answer."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import exits
+from ..errors import BackpropError, file_error
+from .common import CONTEXT, console, report_errors, use_rich
+
+HTML_EXTENSIONS = (".html", ".htm")
+
+
+@click.command("quiz", context_settings=CONTEXT)
+@click.option("--seed", type=int, metavar="N",
+              help="Which circuit: the same seed, ops and nodes always give the same one "
+                   "(default: a new one, its seed printed).")
+@click.option("--ops", metavar="LIST", help="Gates to draw from, comma-separated "
+              "(default add,mul,max), e.g. --ops add,mul,max,sigmoid.")
+@click.option("--nodes", type=int, default=4, show_default=True, metavar="N",
+              help="How many gates (1 to 12).")
+@click.option("--worksheet", metavar="FILE",
+              help="Write the exercise without answers instead of asking: Markdown, or HTML "
+                   "with the graph picture if FILE ends in .html.")
+@click.option("--key", metavar="FILE", help="Write the answer key (Markdown or .html).")
+@click.option("--grade", "grade_file", metavar="FILE",
+              help="Grade a filled-in worksheet: exit 0 all right, 1 some wrong, 2 a bad sheet.")
+@click.option("--precision", type=click.IntRange(1, 17), default=6, show_default=True,
+              help="Significant digits shown.")
+@report_errors
+def quiz_cmd(seed, ops, nodes, worksheet, key, grade_file, precision):
+    """Practise the backward pass on a circuit like the lecture's.
+
+    The circuit is shown with its forward values; then each node's gradient df/dnode is asked
+    for, from the output back. Each answer is graded at once; a wrong one gets a hint in
+    upstream x local terms (which upstream, which local factor), and the score comes at the
+    end. Answers are numbers (graded to the digits written, as --expect) or arithmetic such
+    as 2*3.
+
+    \b
+    Examples:
+      backprop quiz --seed 7
+      backprop quiz --seed 7 --ops add,mul,max,sigmoid --nodes 5
+      backprop quiz --seed 7 --worksheet sheet.md --key key.md
+      backprop quiz --seed 7 --worksheet sheet.html
+      backprop quiz --grade sheet.md
+    """
+    from ..exercises.circuits import make, resolve_ops
+
+    if grade_file:
+        sys.exit(_grade(grade_file, precision))
+    if seed is None:
+        import random
+
+        seed = random.SystemRandom().randrange(10_000)
+    ex = make(seed, resolve_ops(ops), nodes)
+    if worksheet or key:
+        for path, answers in ((worksheet, False), (key, True)):
+            if path:
+                _write(path, ex, answers, precision)
+        sys.exit(exits.OK)
+    sys.exit(_ask(ex, precision))
+
+
+def _write(path: str, ex, answers: bool, precision: int) -> None:
+    from ..render import worksheet
+
+    if path.lower().endswith(HTML_EXTENSIONS):
+        text = worksheet.to_html(ex, _svg(ex, answers), answers, precision)
+    else:
+        text = worksheet.markdown(ex, answers, precision)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise file_error(path, exc) from None
+    what = "answer key" if answers else "worksheet"
+    click.echo(f"wrote {path} ({what}, {len(ex.questions)} questions)", err=True)
+
+
+def _svg(ex, answers: bool) -> str | None:
+    """The drawing as svg, or None (the sheet shows the text tree) without a layout engine."""
+    from ..render import drawing, worksheet
+    from ..render.layout import LayoutUnavailable, find_engine, render
+
+    try:
+        return render(drawing.to_dot(worksheet.picture(ex, answers)), "svg",
+                      find_engine("auto")).decode("utf-8")
+    except LayoutUnavailable:
+        return None
+
+
+def _grade(path: str, precision: int) -> int:
+    from ..exercises.circuits import make
+    from ..exercises.grading import grade_sheet, read_sheet
+    from ..render.worksheet import mark_line, score
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise file_error(path, exc) from None
+    except UnicodeDecodeError:
+        raise BackpropError(f"{path}: not UTF-8 text") from None
+    sheet = read_sheet(text, path)
+    ex = make(sheet.seed, sheet.ops, sheet.nodes)
+    try:
+        marks = grade_sheet(ex, sheet, text, precision)
+    except BackpropError as err:
+        click.echo(err.render(path), err=True)
+        return exits.BAD_INPUT
+    for m in marks:
+        click.echo(mark_line(m, precision))
+    click.echo(score(marks))
+    return exits.OK if all(m.right for m in marks) else exits.CHECK_FAILED
+
+
+def _ask(ex, precision: int) -> int:
+    """Ask every question in turn on the terminal (or read answers from a pipe)."""
+    import shutil
+    import textwrap
+
+    from ..exercises.grading import mark
+    from ..render.worksheet import intro, score, tree_rich, tree_text, verdict
+
+    out = sys.stdout
+    fancy = use_rich(False)
+    for line in intro(ex):
+        click.echo(line)
+    click.echo("")
+    if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
+        console().print(tree_rich(ex))
+    else:
+        click.echo(tree_text(ex))
+    click.echo("")
+    click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). Ctrl-D stops.")
+    marks = []
+    for q in ex.questions:
+        while True:
+            out.write(f"∂f/∂{q.name} = ")
+            out.flush()
+            answer = sys.stdin.readline()
+            if not answer:  # end of input: grade what was answered
+                click.echo("")
+                return _finish(marks, score)
+            if not sys.stdin.isatty():  # a terminal echoes the answer; a pipe does not
+                out.write(answer if answer.endswith("\n") else answer + "\n")
+            try:
+                m = mark(q, answer, precision)
+            except BackpropError as err:
+                click.echo(err.render(), err=True)
+                continue
+            break
+        marks.append(m)
+        # Hints are long: wrapped to the terminal, indented under the question.
+        width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
+        said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
+                             subsequent_indent="    ", break_on_hyphens=False)
+        if fancy and not os.environ.get("NO_COLOR"):
+            said = click.style(said, fg="green" if m.right else "red")
+        click.echo(said)
+    return _finish(marks, score)
+
+
+def _finish(marks, score) -> int:
+    click.echo(score(marks))
+    return exits.OK if marks and all(m.right for m in marks) else exits.CHECK_FAILED

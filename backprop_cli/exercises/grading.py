@@ -1,0 +1,157 @@
+"""A learner's answers -> marks, with hints in upstream x local terms, and filled-in worksheets
+read back.
+
+An answer is a number, graded as `--expect` grades one (right to the digits written: `0.39`
+for 0.3932), or arithmetic on numbers written in the program language (`-4*3`, `1 - 0.25`),
+read by our parser and graded to 1e-9. A wrong answer's hint names the upstream gradient and
+the local factor each consumer multiplies, and says which common slip the answer looks like:
+the upstream alone, the local gradient alone, one consumer's part of a fan-out, the wrong sign.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import BackpropError, ParseError
+from .circuits import Exercise, Question
+
+SHEET_MARK = re.compile(r"<!-- backprop quiz --seed (-?\d+) --ops ([\w,]+) --nodes (\d+) -->")
+ANSWER_ROW = re.compile(r"^\|\s*∂f/∂(\w+)\s*\|([^|\n]*)\|")
+
+
+@dataclass(frozen=True)
+class Mark:
+    name: str
+    right: bool
+    given: str  # the answer as written ("" when unanswered)
+    answer: float
+    hint: str = ""  # for a wrong answer: upstream x local, and the slip it looks like
+
+
+def read_answer(text: str) -> float:
+    """The value of an answer; raises ParseError (with its caret) for one that is not a number
+    or arithmetic on numbers."""
+    from ..engine.forward import forward
+    from ..language.parser import parse
+
+    graph = parse(text)
+    if graph.variables:
+        name, i = next(iter(graph.variables.items()))
+        raise ParseError(f"{name} is not a number: an answer is a number or arithmetic on "
+                         "numbers", text, (graph.starts[i], graph.ends[i]), "e.g. -4 or 2*3")
+    return float(forward(graph, {})[graph.output])
+
+
+def mark(question: Question, text: str, precision: int = 6) -> Mark:
+    """Grade one answer (already known to parse, or raising ParseError)."""
+    from ..checks.expectations import is_finite_number
+    from ..checks.scalar import expectation, rel_error
+
+    text = text.strip()
+    if not text:
+        return Mark(question.name, False, "", question.answer,
+                    "unanswered; " + explain(question, precision))
+    value = read_answer(text)
+    if is_finite_number(text):
+        right = expectation(question.answer, text).status == "pass"
+    else:
+        right = rel_error(value, question.answer) <= 1e-9 or abs(value - question.answer) < 1e-12
+    hint = "" if right else slip(question, value, precision) + explain(question, precision)
+    return Mark(question.name, right, text, question.answer, hint)
+
+
+def explain(q: Question, precision: int = 6) -> str:
+    """df/dn = sum over n's consumers of upstream x local, with the numbers."""
+    def num(x: float) -> str:
+        return _num(x, precision)
+
+    if len(q.parts) == 1:
+        p = q.parts[0]
+        return (f"∂f/∂{q.name} = ∂f/∂{p.consumer} × ∂{p.consumer}/∂{q.name} = "
+                f"{num(p.upstream)} × {_paren(num(p.local))} = {num(q.answer)}: upstream from "
+                f"{p.consumer}, local factor of {p.statement} ({p.role})")
+    terms = " + ".join(f"∂f/∂{p.consumer} × ∂{p.consumer}/∂{q.name}" for p in q.parts)
+    values = " + ".join(f"{num(p.upstream)} × {_paren(num(p.local))}" for p in q.parts)
+    where = "; ".join(f"{p.statement}: {p.role}" for p in q.parts)
+    return (f"{q.name} feeds {len(q.parts)} gates, so its gradient is the sum: ∂f/∂{q.name} = "
+            f"{terms} = {values} = {num(q.answer)} ({where})")
+
+
+def slip(q: Question, value: float, precision: int = 6) -> str:
+    """What a wrong answer looks like, when it matches a common mistake."""
+    def same(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b)) and a != q.answer
+
+    if len(q.parts) == 1:
+        p = q.parts[0]
+        if same(value, p.upstream):
+            return (f"that is the upstream gradient ∂f/∂{p.consumer} alone; multiply it by the "
+                    f"local gradient ∂{p.consumer}/∂{q.name}. ")
+        if same(value, p.local):
+            return (f"that is the local gradient ∂{p.consumer}/∂{q.name} alone; multiply it by "
+                    f"the upstream gradient ∂f/∂{p.consumer}. ")
+    for p in q.parts if len(q.parts) > 1 else ():
+        if same(value, p.part):
+            return (f"that is only what {p.consumer} sends back; {q.name} fans out, so add "
+                    "every consumer's part. ")
+    if same(value, -q.answer):
+        return "the sign is wrong. "
+    return ""
+
+
+def _num(x: float, precision: int) -> str:
+    x = float(x)
+    return "0" if x == 0 else f"{x:.{precision}g}"
+
+
+def _paren(text: str) -> str:
+    return f"({text})" if text.startswith("-") else text
+
+
+# --- worksheets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sheet:
+    seed: int
+    ops: tuple[str, ...]
+    nodes: int
+    answers: dict[str, tuple[str, int]]  # name -> (answer text, its offset in the file)
+
+
+def read_sheet(text: str, path: str) -> Sheet:
+    """The exercise a worksheet was made from and the answers written in it. A sheet without
+    its exercise line, or an answer that does not parse, raises (exit 2) with a caret."""
+    found = SHEET_MARK.search(text)
+    if found is None:
+        raise BackpropError(f"{path}: not a backprop worksheet (its first lines name the "
+                            "exercise: <!-- backprop quiz --seed N ... -->)",
+                            hint="write one with backprop quiz --worksheet FILE")
+    answers: dict[str, tuple[str, int]] = {}
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        row = ANSWER_ROW.match(line)
+        if row:
+            cell = row.group(2)
+            start = offset + row.start(2) + (len(cell) - len(cell.lstrip()))
+            answers[row.group(1)] = (cell.strip(), start)
+        offset += len(line)
+    if not answers:
+        raise BackpropError(f"{path}: no answer rows (| ∂f/∂a | your answer |) were found")
+    return Sheet(int(found.group(1)), tuple(found.group(2).split(",")), int(found.group(3)),
+                 answers)
+
+
+def grade_sheet(exercise: Exercise, sheet: Sheet, text: str, precision: int = 6) -> list[Mark]:
+    """Every question's mark; an answer that does not parse raises ParseError pointing into the
+    worksheet's text (so the CLI can say file:line:col)."""
+    marks = []
+    for q in exercise.questions:
+        given, at = sheet.answers.get(q.name, ("", 0))
+        try:
+            marks.append(mark(q, given, precision))
+        except BackpropError as err:
+            span = None if err.span is None else (err.span[0] + at, err.span[1] + at)
+            raise type(err)(err.message, text, span, err.hint) from None
+    return marks

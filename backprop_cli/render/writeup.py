@@ -1,0 +1,179 @@
+"""Trace rows -> a homework write-up in Markdown or LaTeX: the per-node table, then the
+chain-rule steps from the output back (upstream x local = what each input receives), then each
+variable's gradient as the sum of what it received. Expressions come from the one printer;
+numbers from the trace rows (nothing is computed here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..engine.trace import TraceRow
+from ..graph import Graph
+from ..language.printer import Printer, latex_name
+from . import numbers
+
+LABEL_LIMIT = 60  # longest expression shown whole in a row or a step
+LATEX_LIMIT = 160  # longer LaTeX expressions are named by their node id
+
+
+def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
+             precision: int = 6) -> str:
+    text = Printer(graph, by_name=True)
+    out_name = _output_name(graph)
+
+    def num(x) -> str:
+        return numbers.number(x, precision)
+
+    def label(i: int) -> str:
+        return f"`{_label(graph, text, i)}`"
+
+    def shown(i: int) -> str:  # a named node with what it computes: q = x + y
+        name = graph.names.get(i)
+        expr = text.expression(i, LABEL_LIMIT)
+        if graph.ops[i].is_leaf or name is None:
+            return f"`{expr}`"
+        return f"`{name} = {expr}`"
+
+    point = ", ".join(f"{n} = {num(v)}" for n, v in bindings.items())
+    lines = [f"## Backpropagation through `{_plain(graph)}`", "",
+             f"At {point}; upstream is ∂{out_name}/∂node, and each input receives "
+             "upstream × local.", "",
+             "| node | expression | op | value | upstream | local | downstream | gate |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append("| " + " | ".join([
+            f"#{r.id}", shown(r.id), "var" if r.op == "var" else
+            ("const" if r.op == "const" else f"`{r.label}`"),
+            num(r.value), num(r.grad),
+            ", ".join("vjp" if x is None else num(x) for x in r.local),
+            ", ".join(num(x) for x in r.downstream), r.role.split(":")[0]]) + " |")
+    lines += ["", "### Chain rule, from the output back", "",
+              f"1. ∂{out_name}/∂{out_name} = 1 at the output {shown(graph.output)}."]
+    step = 2
+    for r in reversed(rows):
+        if not r.inputs or r.grad is None:
+            continue
+        parts = []
+        for k, j in enumerate(r.inputs):
+            if r.downstream[k] is None:
+                continue
+            if r.local[k] is None:  # an array op given as a vector-Jacobian product
+                product = f"vjp({num(r.grad)})"
+            else:
+                product = f"{_factor(num(r.grad))} × {_factor(num(r.local[k]))}"
+            parts.append(f"{label(j)} receives {product} = {num(r.downstream[k])}")
+        if parts:
+            gate = r.role.split(":")[0]
+            lines.append(f"{step}. {shown(r.id)} ({gate}): " + "; ".join(parts) + ".")
+            step += 1
+    lines += ["", "### Gradients", ""]
+    for r in rows:
+        if r.op == "var":
+            lines.append(f"- ∂{out_name}/∂{r.name} = {_sum(r, num)}")
+        elif r.fans_out:
+            lines.append(f"- {label(r.id)} feeds {len(r.contributions)} nodes: "
+                         f"∂{out_name}/∂{_label(graph, text, r.id)} = {_sum(r, num)}")
+    return "\n".join(lines) + "\n"
+
+
+def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
+          precision: int = 6) -> str:
+    text = Printer(graph, latex=True, by_name=True)
+    out = latex_name(_output_name(graph))
+
+    def num(x) -> str:
+        return numbers.number(x, precision)
+
+    def expr_of(i: int) -> str:
+        # Cut short, a LaTeX expression would lose its braces: a long one is named by its id.
+        expr = text.expression(i, LATEX_LIMIT)
+        return expr if " ... " not in expr else rf"\text{{node \#{i}}}"
+
+    def math(i: int) -> str:
+        name = graph.names.get(i)
+        if name is not None:
+            return latex_name(name)
+        return "(" + expr_of(i) + ")"
+
+    def shown(i: int) -> str:
+        name = graph.names.get(i)
+        expr = expr_of(i)
+        if graph.ops[i].is_leaf or name is None:
+            return expr
+        return f"{latex_name(name)} = {expr}"
+
+    def partial(i: int) -> str:
+        return rf"\frac{{\partial {out}}}{{\partial {math(i)}}}"
+
+    point = ", ".join(f"${latex_name(n)} = {num(v)}$" for n, v in bindings.items())
+    lines = [rf"% backprop trace --format latex: {_plain(graph)}",
+             rf"At {point}; upstream is $\partial {out} / \partial \text{{node}}$, and each "
+             r"input receives upstream $\times$ local.", "",
+             r"\begin{tabular}{rlrrrrl}", r"\hline",
+             r"node & expression & value & upstream & local & downstream & gate \\", r"\hline"]
+    for r in rows:
+        lines.append(" & ".join([
+            rf"\#{r.id}", f"${shown(r.id)}$", f"${num(r.value)}$", f"${num(r.grad)}$",
+            "$" + ", ".join("vjp" if x is None else num(x) for x in r.local) + "$"
+            if r.local else "",
+            "$" + ", ".join(num(x) for x in r.downstream) + "$" if r.downstream else "",
+            r.role.split(":")[0]]) + r" \\")
+    lines += [r"\hline", r"\end{tabular}", "", r"\begin{align*}",
+              rf"{partial(graph.output)} &= 1 && \text{{the output}} \\"]
+    for r in reversed(rows):
+        if not r.inputs or r.grad is None:
+            continue
+        for k, j in enumerate(r.inputs):
+            if r.downstream[k] is None:
+                continue
+            if r.local[k] is None:  # an array op given as a vector-Jacobian product
+                product = rf"\mathrm{{vjp}}({num(r.grad)})"
+            else:
+                product = rf"{_factor(num(r.grad))} \cdot {_factor(num(r.local[k]))}"
+            lines.append(rf"{partial(j)} &\mathrel{{+}}= {product} = {num(r.downstream[k])} "
+                         rf"&& \text{{from }} {shown(r.id)} \\")
+    lines[-1] = lines[-1].removesuffix(r" \\")
+    lines.append(r"\end{align*}")
+    lines += ["", r"\begin{align*}"]
+    variables = [r for r in rows if r.op == "var"]
+    for k, r in enumerate(variables):
+        end = "" if k == len(variables) - 1 else r" \\"
+        lines.append(rf"{partial(r.id)} &= {_sum(r, num)}{end}")
+    lines.append(r"\end{align*}")
+    return "\n".join(lines) + "\n"
+
+
+def _output_name(graph: Graph) -> str:
+    name = graph.names.get(graph.output)
+    return name if name and not graph.ops[graph.output].is_leaf else "f"
+
+
+def _label(graph: Graph, text: Printer, i: int) -> str:
+    return graph.names.get(i) or text.expression(i, LABEL_LIMIT)
+
+
+def _plain(graph: Graph, limit: int = 200) -> str:
+    """The program as the printer writes it, named values as statements; its two ends when
+    long."""
+    from ..language.printer import program
+
+    whole = program(graph)
+    if len(whole) <= limit:
+        return whole
+    return whole[:limit // 2 - 3] + " ... " + whole[-(limit // 2 - 2):]
+
+
+def _factor(text: str) -> str:
+    """A negative factor in a product is parenthesised: 1 × (-4)."""
+    return f"({text})" if text.startswith("-") else text
+
+
+def _sum(r: TraceRow, num) -> str:
+    """A variable's gradient, and where it fans out, the parts it is the sum of."""
+    if r.grad is None:
+        return "0 (the output does not depend on it)"
+    if len(r.contributions) > 1:
+        parts = " + ".join(_factor(num(g)) for _, g in r.contributions)
+        return f"{parts} = {num(r.grad)}"
+    return num(r.grad)

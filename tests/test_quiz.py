@@ -1,0 +1,206 @@
+"""backprop quiz: seeded circuits like the lecture's, graded answer by answer with hints in
+upstream x local terms; worksheets, keys and grading of filled-in sheets; and the interactive
+quiz driven through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from backprop_cli.cli import cli
+from backprop_cli.evaluate import Options, evaluate
+from backprop_cli.exercises.circuits import make, resolve_ops
+from backprop_cli.exercises.grading import mark
+from backprop_cli.language.parser import parse
+
+
+def run(*args: str, code: int = 0):
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result
+
+
+def test_the_same_seed_gives_the_same_circuit_and_another_seed_another():
+    first, again = make(7), make(7)
+    assert (first.statements, first.bindings) == (again.statements, again.bindings)
+    others = {make(s).statements for s in range(8)}
+    assert len(others) > 4
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("ops, nodes", [("add,mul,max", 4), ("add,mul,max,sigmoid,exp", 6),
+                                        ("sub,div,min,tanh,neg", 5), ("sigmoid", 3)])
+def test_answers_are_backprops_gradients_checked_by_sympy(seed, ops, nodes):
+    ex = make(seed, resolve_ops(ops), nodes)
+    graph = parse(ex.program)
+    used = {op.name for op in graph.ops if not op.is_leaf}
+    assert used <= set(ops.split(","))
+    result = evaluate(ex.program, ex.bindings, Options(check=True, numeric=False))
+    assert all(c.status == "pass" for r in result.rows for c in r.checks)
+    gradients = result.gradients
+    for q in ex.questions:
+        if q.name in gradients:
+            assert q.answer == gradients[q.name]
+        # each node's gradient is the sum of upstream x local over the gates it feeds
+        assert sum(p.upstream * p.local for p in q.parts) == pytest.approx(q.answer)
+
+
+def test_a_wrong_answer_names_the_upstream_and_the_local_factor():
+    ex = make(1)  # a = z + x; b = y*a; c = b*y; f = c + x at x = 3, y = 3, z = -4
+    b = next(q for q in ex.questions if q.name == "b")
+    assert mark(b, "3").right and mark(b, "1*3").right
+    upstream_only = mark(b, "1")
+    assert not upstream_only.right
+    assert upstream_only.hint.startswith("that is the upstream gradient ∂f/∂c alone")
+    assert "∂f/∂b = ∂f/∂c × ∂c/∂b = 1 × 3 = 3" in upstream_only.hint
+    y = next(q for q in ex.questions if q.name == "y")
+    assert mark(y, "-3").hint.startswith("that is only what b sends back; y fans out")
+    assert mark(y, "6").hint.startswith("the sign is wrong")
+
+
+def test_answers_are_graded_to_the_digits_written():
+    ex = make(2, resolve_ops("add,mul,sigmoid"), 3)
+    q = ex.questions[0]
+    assert mark(q, f"{q.answer:.3g}").right
+    assert not mark(q, f"{q.answer * 1.2:.3g}").right
+
+
+def test_worksheet_key_and_grading(tmp_path):
+    sheet, key = tmp_path / "sheet.md", tmp_path / "key.md"
+    run("quiz", "--seed", "1", "--worksheet", str(sheet), "--key", str(key))
+    text = sheet.read_text()
+    assert "<!-- backprop quiz --seed 1 --ops add,mul,max --nodes 4 -->" in text
+    assert "| ∂f/∂b |  |" in text and "upstream from" not in text  # no answers
+    assert "| ∂f/∂b | 3 | ∂f/∂b = ∂f/∂c × ∂c/∂b = 1 × 3 = 3" in key.read_text()
+    # the same seed writes the same sheet
+    again = tmp_path / "again.md"
+    run("quiz", "--seed", "1", "--worksheet", str(again))
+    assert again.read_text() == text
+
+    answers = dict(re.findall(r"\| ∂f/∂(\w+) \| (\S+) \|", key.read_text()))
+    filled = text
+    for name, value in answers.items():
+        filled = filled.replace(f"| ∂f/∂{name} |  |", f"| ∂f/∂{name} | {value} |")
+    sheet.write_text(filled)
+    result = run("quiz", "--grade", str(sheet))
+    assert result.stdout.splitlines()[-1] == "score 6/6"
+
+    sheet.write_text(filled.replace("| ∂f/∂b | 3 |", "| ∂f/∂b | 1 |"))
+    result = run("quiz", "--grade", str(sheet), code=1)
+    assert "∂f/∂b = 1: wrong, it is 3. that is the upstream gradient" in result.stdout
+    assert result.stdout.splitlines()[-1] == "score 5/6"
+
+    sheet.write_text(filled.replace("| ∂f/∂b | 3 |", "| ∂f/∂b | 3 + |"))
+    result = run("quiz", "--grade", str(sheet), code=2)
+    line = next(n for n, s in enumerate(filled.splitlines(), 1) if s.startswith("| ∂f/∂b"))
+    assert result.stderr.splitlines() == [
+        f"{sheet}:{line}:14: parse error: unexpected end of input: expected a number, a name "
+        "or '('", "  | ∂f/∂b | 3 + |", "               ^"]
+
+
+def test_html_worksheet_has_the_picture_and_the_same_content(tmp_path):
+    page = tmp_path / "sheet.html"
+    run("quiz", "--seed", "1", "--worksheet", str(page))
+    text = page.read_text()
+    assert "<!-- backprop quiz --seed 1 --ops add,mul,max --nodes 4 -->" in text
+    assert "<svg" in text or "<pre>f = +" in text
+    assert text.count("<td>∂f/∂") == 6
+
+
+def test_bad_options_exit_2():
+    assert "not an op a circuit can use" in run("quiz", "--ops", "add,foo", code=2).stderr
+    assert "a circuit has 1 to 12 gates" in run("quiz", "--nodes", "0", code=2).stderr
+
+
+# --- the interactive quiz, through a real pseudo-terminal ---------------------------------
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _spawn(columns: int, *args: str, color: bool = False):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"COLUMNS": str(columns), "TERM": "xterm-256color"})
+    if not color:
+        env["NO_COLOR"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", "quiz", *args],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(master: int, marker: str, seen: list[str], timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while marker not in "".join(seen):
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no {marker!r} in {''.join(seen)!r}")
+        try:
+            chunk = os.read(master, 4096).decode("utf-8", "replace")
+        except OSError:
+            break
+        seen.append(chunk)
+    return "".join(seen)
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_interactive_quiz_in_a_terminal(columns):
+    ex = make(1)
+    answers = {q.name: q.answer for q in ex.questions}
+    answers["b"] = 1.0  # the upstream alone: a hint
+    proc, master = _spawn(columns, "--seed", "1")
+    seen: list[str] = []
+    try:
+        shown = 0
+        for q in ex.questions:
+            text = _read_until(master, f"∂f/∂{q.name} = ", seen)
+            shown = len(text)
+            os.write(master, f"{answers[q.name]:g}\n".encode())
+        text = _read_until(master, "score", seen)
+        _read_until(master, "\n", [text[text.index("score"):]])
+        proc.wait(timeout=20)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert shown
+    out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")  # NO_COLOR keeps bold, not colour
+    assert "Circuit (backprop quiz --seed 1 --ops add,mul,max --nodes 4):" in out
+    assert "├── b = [*]   value -3" in out
+    assert "score 5/6" in out
+    assert proc.returncode == 1
+    hint = out[out.index("wrong, it is 3."):out.index("∂f/∂y = ")]
+    assert "upstream gradient ∂f/∂c" in hint
+    assert all(len(line) <= columns for line in hint.splitlines())
+    assert len(hint.splitlines()) > 1  # wrapped to the terminal's width
+
+
+def test_colour_on_a_terminal_and_none_with_no_color():
+    for color in (True, False):
+        proc, master = _spawn(80, "--seed", "1", color=color)
+        seen: list[str] = []
+        try:
+            _read_until(master, "∂f/∂c = ", seen)
+            os.write(master, b"1\n")
+            _read_until(master, "∂f/∂b = ", seen)
+        finally:
+            os.close(master)
+            proc.kill()
+            proc.wait()
+        out = "".join(seen)
+        assert ("\x1b[32m" in out) == color  # "right" in green
+        assert "value -6" in ANSI.sub("", out)
