@@ -19,15 +19,15 @@ def formulas(*argv: str) -> dict[str, str]:
 
 def test_the_lecture_vectorized_example_in_matrix_form():
     # f = ||W x||^2: df/dW = 2 (W x) x^T, df/dx = 2 W^T (W x)
-    expected = {"x": "2*W.T*W*x", "W": "2*W*x*x.T"}
+    expected = {"x": "2*W.T @ W @ x", "W": "2*W @ x @ x.T"}
     assert formulas("sum((W @ x)**2)", X, W) == expected
     assert formulas("norm(W @ x)**2", X, W) == expected
     assert formulas("q = W @ x; sum(q*q)", X, W) == expected
 
 
 @pytest.mark.parametrize("program, bindings, expected", [
-    ("sum(W @ x)", [X, W], {"x": "W.T*ones(2,1)", "W": "ones(2,1)*x.T"}),
-    ("x @ A @ x", ["x=[1,2]", "A=[[1,2],[3,4]]"], {"x": "A*x + A.T*x", "A": "x*x.T"}),
+    ("sum(W @ x)", [X, W], {"x": "W.T @ ones(2,1)", "W": "ones(2,1) @ x.T"}),
+    ("x @ A @ x", ["x=[1,2]", "A=[[1,2],[3,4]]"], {"x": "A @ x + A.T @ x", "A": "x @ x.T"}),
     ("sum(x*y) + mean(A)", ["x=[1,2]", "y=[3,4]", "A=[[1,2],[3,4]]"],
      {"x": "y", "y": "x", "A": "(1/4)*ones(2,2)"}),
 ])

@@ -8,8 +8,10 @@ one difference: the lecture's sigmoid gate, written as a sigmoid(t) call or spel
 Array programs: the matrix formula, from sympy's matrix calculus. A vector of n entries is an
 n x 1 MatrixSymbol, a matrix an m x n one; `@` is the matrix product, `*` of arrays the
 Hadamard product, `x**k` the Hadamard power, sum(v) is 1^T v (and sum(v**2) is v^T v), norm(v)**2
-is v^T v. For sum((W @ x)**2) that gives d/dW = 2*W*x*x.T and d/dx = 2*W.T*W*x, the lecture's
-2(Wx)x^T and 2W^T(Wx). An op with no matrix form here (an elementwise exp of an array, softmax,
+is v^T v. For sum((W @ x)**2) that gives d/dW = 2*W @ x @ x.T and d/dx = 2*W.T @ W @ x, the
+lecture's 2(Wx)x^T and 2W^T(Wx), printed with the language's `@` for the matrix product;
+vectors are columns there, so x @ x.T is an outer product (MATRIX_NOTE, which the renderers
+print). An op with no matrix form here (an elementwise exp of an array, softmax,
 cross_entropy, ...) gives no formula, and says so: never a scalar formula for a matrix variable.
 
 User text never reaches sympy's parser: every expression is made from registry rows.
@@ -24,6 +26,9 @@ from ..engine.forward import is_array
 from ..graph import Graph
 from ..ops.shapes import infer_shapes
 from .scalar import Limits, _deadline, _sympy_constant, _Timeout
+
+MATRIX_NOTE = ("matrix formulas: @ is the matrix product and a vector is a column, so x @ x.T "
+               "is an outer product")
 
 
 class NoFormula(Exception):
@@ -48,6 +53,9 @@ def formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str],
     except NoFormula as why:
         return {n: f"(no matrix formula: {why})" for n in names}
     except Exception as exc:  # sympy's failures are many; the formula is a courtesy
+        if arrays:  # sympy's matrix calculus stops short of it (e.g. sum(v**3))
+            return {n: "(no matrix formula: sympy's matrix calculus cannot differentiate "
+                       "this program)" for n in names}
         return {n: f"(skipped: sympy failed: {type(exc).__name__})" for n in names}
 
 
@@ -132,11 +140,22 @@ def _matrix_formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str]
 def _matrix_text(sp, d) -> str:
     """sympy's matrix result in plain notation: diag(1) is the identity and is dropped, a
     matrix of ones reads ones(m,n)."""
+    from sympy.printing.precedence import precedence
     from sympy.printing.str import StrPrinter
 
     class Printer(StrPrinter):
         def _print_OneMatrix(self, m):
             return "1" if m.shape == (1, 1) else f"ones({m.shape[0]},{m.shape[1]})"
+
+        def _print_MatMul(self, expr):
+            # The program's spelling: @ between matrices (sympy's own `*` would read as the
+            # language's entrywise product), `*` only for a number in front.
+            c, rest = expr.as_coeff_mmul()
+            sign = "-" if c.is_number and c.is_negative else ""
+            c = -c if sign else c
+            factors = [self.parenthesize(a, precedence(expr)) for a in rest.args]
+            head = "" if c == 1 else f"{self.parenthesize(c, precedence(expr))}*"
+            return sign + head + " @ ".join(factors)
 
     if hasattr(d, "atoms"):
         swaps = {m: sp.Identity(m.shape[0]) for m in d.atoms(sp.DiagMatrix)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ..checks.formulas import MATRIX_NOTE
 from ..engine.trace import TraceRow
 from ..evaluate import Result
 from . import matrices, numbers
@@ -126,6 +127,8 @@ def eval_text(result: Result, precision: int) -> str:
     if formulas:
         lines.append("")
         lines.extend(f"d/d{r.name} = {r.formula}" for r in formulas)
+        if any(" @ " in r.formula for r in formulas):
+            lines.append(MATRIX_NOTE)
     if result.hessian is not None:
         lines.append("")
         lines.extend(matrix_lines(matrices.hessian_matrix(result, precision)))

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..checks.formulas import MATRIX_NOTE
 from ..engine.trace import TraceRow
 from ..evaluate import Result
 from . import matrices, numbers
@@ -52,6 +53,8 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for r in result.rows:
         if r.formula:
             parts.append(Text.assemble(f"d/d{r.name} = ", (r.formula, "magenta")))
+    if any(r.formula and " @ " in r.formula for r in result.rows):
+        parts.append(Text(MATRIX_NOTE, style="dim"))
     for c in result.claims:
         parts.append(Text(numbers.claim(c, precision), style=numbers.STATUS_STYLE[c.status]))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
