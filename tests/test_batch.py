@@ -8,7 +8,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop_cli.batch import runner as batch
+from backprop_cli.batch import cases as batch_cases
+from backprop_cli.batch import pool as batch_pool
+from backprop_cli.batch import report as batch_report
+from backprop_cli.batch import run as batch_run
 from backprop_cli.cli import cli
 
 LECTURE = '"(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3'
@@ -28,11 +31,12 @@ SLOW_LINE = f'"{SLOW}" x=0.3 y=0.7'
 
 
 def cases(*lines, fmt="auto"):
-    return list(batch.read_cases([line + "\n" for line in lines], fmt))
+    return list(batch_cases.read_cases([line + "\n" for line in lines], fmt))
 
 
 def results(*lines, **settings):
-    return list(batch.run_serial(cases(*lines), batch.Settings(origin="cases.txt", **settings)))
+    settings = batch_run.Settings(origin="cases.txt", **settings)
+    return list(batch_pool.run_serial(cases(*lines), settings))
 
 
 def run_cli(tmp_path, text, *args, name="cases.txt"):
@@ -135,13 +139,13 @@ def test_the_format_can_be_forced():
      "7: binding error: x is nested too deeply (numpy allows at most 32 dimensions)"),
 ])
 def test_a_bad_line_is_a_case_with_a_clear_problem(line, message):
-    (case,) = list(batch.read_cases(["# c\n"] * 6 + [line + "\n"]))
+    (case,) = list(batch_cases.read_cases(["# c\n"] * 6 + [line + "\n"]))
     assert case.line == 7
     assert case.problem[1] == message
 
 
 def test_a_line_that_is_not_utf8_is_a_bad_line_not_the_end_of_the_run():
-    read = list(batch.read_cases([b'"x" x=1\n', b'"x" x=\xff\n', b'"x*2" x=1\n']))
+    read = list(batch_cases.read_cases([b'"x" x=1\n', b'"x" x=\xff\n', b'"x*2" x=1\n']))
     assert [c.problem is None for c in read] == [True, False, True]
     assert read[1].problem[1] == "2: error: the line is not UTF-8 text (byte 7)"
 
@@ -153,7 +157,7 @@ def test_reading_is_lazy():
             n += 1
             yield f'"x*{n}" x=1\n'
 
-    first = next(batch.read_cases(endless()))
+    first = next(batch_cases.read_cases(endless()))
     assert first.program == "x*1"
 
 
@@ -328,12 +332,12 @@ def test_check_has_help():
 
 
 def test_the_report_owns_the_exit_code():
-    assert batch.BatchReport(3, 0, 0, 0, 1.0).exit_code == 0
-    assert batch.BatchReport(3, 1, 0, 0, 1.0).exit_code == 1
-    assert batch.BatchReport(3, 1, 1, 0, 1.0).exit_code == 2
-    assert batch.BatchReport(3, 0, 0, 1, 1.0).exit_code == 2
-    assert batch.BatchReport(3, 1, 1, 0, 1.0, interrupted=True).exit_code == 130
-    assert batch.BatchReport(30, 0, 0, 0, 2.0).cases_per_second == 15
+    assert batch_report.BatchReport(3, 0, 0, 0, 1.0).exit_code == 0
+    assert batch_report.BatchReport(3, 1, 0, 0, 1.0).exit_code == 1
+    assert batch_report.BatchReport(3, 1, 1, 0, 1.0).exit_code == 2
+    assert batch_report.BatchReport(3, 0, 0, 1, 1.0).exit_code == 2
+    assert batch_report.BatchReport(3, 1, 1, 0, 1.0, interrupted=True).exit_code == 130
+    assert batch_report.BatchReport(30, 0, 0, 0, 2.0).cases_per_second == 15
 
 
 def test_an_array_mismatch_names_the_entry_that_disagreed_most():
@@ -342,7 +346,7 @@ def test_an_array_mismatch_names_the_entry_that_disagreed_most():
     from backprop_cli.checks.arrays import ArrayCheck
 
     check = ArrayCheck("sympy", "fail", 7.5, 0.2, entries=4, total=4, worst=(1, 0))
-    m = batch._mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)
+    m = batch_run._mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)
     assert (m.name, m.method, m.ours, m.reference, m.rel_error) == ("W[1,0]", "sympy", 6.0,
                                                                      7.5, 0.2)
 
@@ -355,7 +359,7 @@ def test_an_array_mismatch_names_the_entry_that_disagreed_most():
 def test_fast_word_splitting_agrees_with_shlex(line):
     import shlex
 
-    assert batch.split_words(line) == shlex.split(line, comments=True)
+    assert batch_cases.split_words(line) == shlex.split(line, comments=True)
 
 
 @settings(max_examples=300)
@@ -367,6 +371,6 @@ def test_fast_word_splitting_agrees_with_shlex_everywhere(line):
         expected = shlex.split(line, comments=True)
     except ValueError:
         with pytest.raises(ValueError):
-            batch.split_words(line)
+            batch_cases.split_words(line)
         return
-    assert batch.split_words(line) == expected
+    assert batch_cases.split_words(line) == expected

@@ -11,7 +11,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from backprop_cli.batch import runner as batch
+from backprop_cli.batch import cases as batch_cases
+from backprop_cli.batch import pool as batch_pool
+from backprop_cli.batch import run as batch_run
 from backprop_cli.cli import cli
 
 TEMPLATES = [
@@ -69,8 +71,8 @@ def test_the_pool_streams_results_from_an_endless_file():
             n += 1
             yield f'"x*{n}" x=1\n'
 
-    settings = batch.Settings(origin="endless", sympy=False)
-    results = batch.run_cases(batch.read_cases(endless()), settings, jobs=2)
+    settings = batch_run.Settings(origin="endless", sympy=False)
+    results = batch_pool.run_cases(batch_cases.read_cases(endless()), settings, jobs=2)
     first = [next(results) for _ in range(20)]
     results.close()
     assert [r.gradients for r in first] == [(("x", float(n)),) for n in range(1, 21)]
@@ -81,15 +83,15 @@ def stuck(case, settings):
     if case.program == "stuck":
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         time.sleep(60)
-    return batch.run_case(case, settings)
+    return batch_run.run_case(case, settings)
 
 
 def test_a_worker_that_ignores_its_alarm_is_killed_and_replaced(monkeypatch):
-    monkeypatch.setattr(batch, "KILL_GRACE", 0.3)
+    monkeypatch.setattr(batch_pool, "KILL_GRACE", 0.3)
     lines = ['"x*2" x=1\n'] * 5 + ['"stuck" stuck=1\n'] + ['"x*3" x=1\n'] * 10
-    settings = batch.Settings(origin="cases.txt", sympy=False, timeout=0.5)
+    settings = batch_run.Settings(origin="cases.txt", sympy=False, timeout=0.5)
     started = time.monotonic()
-    results = list(batch.run_pool(batch.read_cases(lines), settings, jobs=2, run=stuck))
+    results = list(batch_pool.run_pool(batch_cases.read_cases(lines), settings, jobs=2, run=stuck))
     assert time.monotonic() - started < 10
     assert [r.status for r in results] == ["pass"] * 5 + ["timeout"] + ["pass"] * 10
     assert results[5].message == ("cases.txt:6: timeout: the case took longer than 0.5 s "
@@ -100,13 +102,13 @@ def test_a_worker_that_ignores_its_alarm_is_killed_and_replaced(monkeypatch):
 def crash(case, settings):
     if case.program == "crash":
         os._exit(7)
-    return batch.run_case(case, settings)
+    return batch_run.run_case(case, settings)
 
 
 def test_a_worker_that_dies_is_an_error_for_its_case_only():
     lines = ['"x*2" x=1\n'] * 9 + ['"crash" crash=1\n'] + ['"x*3" x=1\n'] * 9
-    settings = batch.Settings(origin="cases.txt", sympy=False)
-    results = list(batch.run_pool(batch.read_cases(lines), settings, jobs=2, run=crash))
+    settings = batch_run.Settings(origin="cases.txt", sympy=False)
+    results = list(batch_pool.run_pool(batch_cases.read_cases(lines), settings, jobs=2, run=crash))
     assert [r.status for r in results] == ["pass"] * 9 + ["error"] + ["pass"] * 9
     assert results[9].message == ("cases.txt:10: error: the worker process died while "
                                   "checking this case (exit code 7)")

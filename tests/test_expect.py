@@ -93,13 +93,15 @@ def test_an_unknown_name_lists_the_named_values_too():
 
 
 def test_a_case_file_expects_intermediates_and_arrays_by_the_same_rules():
-    from backprop_cli.batch import runner as batch
+    from backprop_cli.batch.cases import read_cases
+    from backprop_cli.batch.pool import run_serial
+    from backprop_cli.batch.run import Settings
 
     lines = ['"q = x + y; f = q * z" x=-2 y=5 z=-4 expect: q=3 dq=4\n',
              '"norm(W @ x)**2" "x=[0.2,0.4]" "W=[[0.1,0.5],[-0.3,0.8]]" '
              'expect: W=[[0.088,0.176],[0.104,0.3]]\n',
              '"q = x + y; f = q * z" x=-2 y=5 z=-4 expect: w=3\n']
-    out = list(batch.run_serial(batch.read_cases(lines), batch.Settings(origin="cases.txt")))
+    out = list(run_serial(read_cases(lines), Settings(origin="cases.txt")))
     assert [r.status for r in out] == ["fail", "fail", "error"]
     assert [(m.name, m.ours, m.reference) for m in out[0].mismatches] == [("dq", -4.0, 4.0)]
     assert dict(out[0].checks)["q"] == (("expected", "pass"),)

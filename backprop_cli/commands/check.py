@@ -57,17 +57,18 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
       {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
     """
-    from ..batch import runner as batch
+    from ..batch import cases, pool, run
+    from ..batch.report import Tally
     from ..render import batch_report as out
 
     if dask and jobs:
         raise click.UsageError("--dask and --jobs do not mix: the cluster decides the workers")
-    settings = batch.Settings(
+    settings = run.Settings(
         origin="<stdin>" if case_file == "-" else case_file,
         sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
-        timeout=batch.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
+        timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
     origin = settings.origin
-    stream = batch.open_cases(case_file)
+    stream = cases.open_cases(case_file)
     sinks = []
     if report:
         sinks.append(_open(out.ReportFile, report))
@@ -75,11 +76,11 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     json_stream = out.JsonStream(sys.stdout) if as_json else None
     rich = not plain and not as_json and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
-    total_lines = batch.count_lines(case_file) if show_progress else None
+    total_lines = cases.count_lines(case_file) if show_progress else None
 
-    tally = batch.Tally()
-    results = batch.run_cases(batch.read_cases(stream, fmt), settings,
-                              jobs=jobs or batch.default_jobs() if not dask else 1, dask=dask)
+    tally = Tally()
+    results = pool.run_cases(cases.read_cases(stream, fmt), settings,
+                              jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
     console = None
     if rich or show_progress:
         from rich.console import Console

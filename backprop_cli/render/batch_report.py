@@ -13,7 +13,8 @@ import re
 import tempfile
 from typing import IO, Any
 
-from ..batch.runner import BatchReport, CaseResult
+from ..batch.report import BatchReport
+from ..batch.run import CaseResult
 from . import numbers
 
 METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
