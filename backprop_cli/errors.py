@@ -30,7 +30,11 @@ class BackpropError(Exception):
         return line, col
 
     def caret(self) -> tuple[str, str] | None:
-        """The offending source line and a `^^^` line under its span (tabs kept: columns match)."""
+        """The offending source line and a `^^^` line under its span (tabs kept: columns match).
+
+        The line is shown as `shown` shows text: a control, bidi or invisible character as
+        U+XXXX (so a U+202E cannot turn the rest of the line around), the caret padded to match.
+        """
         if self.source is None or self.span is None:
             return None
         start, end = self.span
@@ -39,15 +43,18 @@ class BackpropError(Exception):
         line_end = self.source.find("\n", start)
         if line_end == -1:
             line_end = len(self.source)
-        text = self.source[line_start:line_end]
         end = max(min(end, line_end), start + 1)
         # Long lines (a megabyte program on one line) are cut to a window around the caret.
-        lo = max(0, start - line_start - 60)
-        hi = min(len(text), end - line_start + 60)
-        shown = ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
-        pad = "".join("\t" if ch == "\t" else " " for ch in text[lo:start - line_start])
-        marks = "^" * max(1, min(end - start, hi - (start - line_start)))
-        return shown, ("   " if lo else "") + pad + marks
+        lo = max(line_start, start - 60)
+        hi = min(line_end, end + 60)
+        before = [_visible(ch) for ch in self.source[lo:start]]
+        marked = [_visible(ch) for ch in self.source[start:min(end, hi)]]
+        after = [_visible(ch) for ch in self.source[min(end, hi):hi]]
+        shown_line = ("..." if lo > line_start else "") + "".join(before + marked + after) + \
+            ("..." if hi < line_end else "")
+        pad = "".join("\t" if p == "\t" else " " * len(p) for p in before)
+        marks = "^" * max(1, sum(map(len, marked)))
+        return shown_line, ("   " if lo > line_start else "") + pad + marks
 
     def headline(self, origin: str | None = None) -> str:
         """One line: `origin:line:col: kind: message (hint)`; without an origin, `kind at ...`."""
@@ -64,16 +71,58 @@ class BackpropError(Exception):
 
     def render(self, origin: str | None = None) -> str:
         """The headline, then the source line and caret when the error has a place."""
-        lines = [self.headline(origin)]
-        shown = self.caret()
-        if shown is not None:
-            lines.extend("  " + part for part in shown)
+        lines = [shown(self.headline(origin), HEADLINE_LIMIT)]
+        place = self.caret()
+        if place is not None:
+            lines.extend("  " + part for part in place)
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         loc = self.location()
         return {"kind": type(self).__name__, "message": self.message, "hint": self.hint,
                 "line": loc[0] if loc else None, "column": loc[1] if loc else None}
+
+
+HEADLINE_LIMIT = 240  # characters: a first line of stderr stays well under 300 whatever the input
+ELLIPSIS = "\u2026"
+
+
+def _visible(ch: str) -> str:
+    """A character as it may reach a terminal: itself, or U+XXXX when it is a control, bidi,
+    format, separator or unassigned character (`str.isprintable`'s "Other" and "Separator",
+    the ASCII space excepted); a tab is kept, so a caret under it still lines up."""
+    return ch if ch.isprintable() or ch == "\t" else f"U+{ord(ch):04X}"
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """User text made safe to echo on one line: every character a terminal would act on or
+    hide is written U+XXXX (a U+202E cannot reverse what follows, an ESC cannot recolour), and
+    text longer than `limit` keeps its two ends around an ellipsis. Every echo of user text
+    (messages, carets, tables, reports) goes through here."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    if len(text) <= limit:
+        whole = "".join(map(_visible, text))
+        if len(whole) <= limit:  # the whole text fits, escapes included
+            return whole
+    half = max(1, (limit - 1) // 2)
+    head: list[str] = []
+    used = 0
+    for ch in text[:half]:
+        piece = _visible(ch)
+        if used + len(piece) > half:
+            break
+        head.append(piece)
+        used += len(piece)
+    tail: list[str] = []
+    used = 0
+    for ch in reversed(text[-half:]):
+        piece = _visible(ch)
+        if used + len(piece) > limit - 1 - half:
+            break
+        tail.append(piece)
+        used += len(piece)
+    return "".join(head) + ELLIPSIS + "".join(reversed(tail))
 
 
 class ParseError(BackpropError):
@@ -112,8 +161,21 @@ class InternalError(Exception):
 
 def file_error(path: str, exc: OSError) -> BackpropError:
     """One line for a file that cannot be read: missing, a directory, or the OS's reason."""
+    path = shown(path)
     if isinstance(exc, FileNotFoundError):
         return BackpropError(f"{path}: no such file")
     if isinstance(exc, IsADirectoryError):
         return BackpropError(f"{path}: is a directory")
     return BackpropError(f"{path}: {exc.strerror}")
+
+
+class OutputError(BackpropError):
+    """A write that failed (a full disk, a report file that cannot be written): bad
+    circumstances, not a bug, so it is reported like bad input."""
+
+    kind = "output error"
+
+
+def output_error(what: str, exc: OSError) -> OutputError:
+    """One line naming what could not be written and the OS's reason."""
+    return OutputError(f"cannot write {what}: {exc.strerror or exc}")

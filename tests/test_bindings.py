@@ -16,6 +16,12 @@ from backprop_cli.language.bindings import is_binding, parse_bindings
     ("z=-0", "z", -0.0),
     ("z= 3", "z", 3.0),  # one quoted word with a space after '='
     ("long_name_2=2E2", "long_name_2", 200.0),
+    # constant expressions, read by the language's own parser (issue 13)
+    ("x=1/3", "x", 1 / 3),
+    ("x=pi/2", "x", 1.5707963267948966),
+    ("x=-2e-3", "x", -0.002),
+    ("x=2*3", "x", 6.0),
+    ("x=exp(0)", "x", 1.0),
 ])
 def test_numbers(word, name, value):
     assert parse_bindings([word]) == {name: value}
@@ -27,9 +33,17 @@ def test_order_is_kept():
 
 @pytest.mark.parametrize("word, message", [
     ("x=", "x has an empty value"),
-    ("x=abc", "x=abc is not a number"),
-    ("x=2*3", "x=2*3 is not a number"),  # values are numbers, never expressions
-    ("x=__import__('os')", "x=__import__('os') is not a number"),
+    ("x=abc", "x=abc is not a number: it uses the variable abc"),
+    ("x=2*y", "x=2*y is not a number: it uses the variable y"),  # constants only
+    ("x=1_000", "x=1_000 is not a number: numbers have no underscores"),
+    ("x=\u0661\u0662", "x=\u0661\u0662 is not a number: digits are the ASCII 0-9 only"),
+    ("x=1\u0661", "x=1\u0661 is not a number: digits are the ASCII 0-9 only"),
+    ("x=1;2", "x=1;2 is not a number"),
+    ("x=y=2", "x=y=2 is not a number"),
+    ("x=1/0", "x=1/0: 1/0 is undefined: div(1, 0) divides by zero"),
+    ("x=exp(1000)", "x=exp(1000): exp(1000) is undefined: exp(1000) overflows float64"),
+    ("x=__import__('os')", "x=__import__('os') is not a number (unknown function "
+                           "'__import__')"),
     ("x=inf", "x=inf is not a finite number"),
     ("x=nan", "x=nan is not a finite number"),
     ("x=1e400", "x=1e400 is not a finite number"),

@@ -175,10 +175,12 @@ COMMAND_LINE_ERRORS = [
     (["x", "x"], ("binding error: 'x' is not a NAME=VALUE binding "
                  "(write NAME=VALUE with no spaces, e.g. x=-2)")),
     (["x", "x="], "binding error: x has an empty value (write NAME=VALUE, e.g. x=-2)"),
-    (["x", "x=abc"], ("binding error: x=abc is not a number "
-                     "(use a number like -2, 0.5 or 1e-3, or a list like [1,2])")),
-    (["x", "x=1,5"], ("binding error: x=1,5 is not a number "
-                     "(use a number like -2, 0.5 or 1e-3, or a list like [1,2])")),
+    (["x", "x=abc"], ("binding error: x=abc is not a number: it uses the variable abc "
+                     "(a value may be a constant expression (1/3, pi/2), never another "
+                     "variable)")),
+    (["x", "x=1,5"], ("binding error: x=1,5 is not a number (unexpected ',') "
+                     "(use a number like -2, 0.5 or 1e-3, a constant expression like 1/3 or "
+                     "pi/2, or a list like [1,2])")),
     (["x", "1x=2"], ("binding error: '1x' is not a valid name "
                     "(in '1x=2'; names are letters, digits and _, not starting with a digit)")),
     (["x", "x=inf"], "binding error: x=inf is not a finite number"),

@@ -47,11 +47,11 @@ def split(word: str, spelling: Spelling) -> tuple[str, str]:
 
 
 def is_finite_number(text: str) -> bool:
-    """Whether text is a number float() reads and that is finite (not nan, inf or 1e999)."""
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+    """Whether text is a number in the language's literal grammar (ASCII digits, no
+    underscores, as bindings read them) and finite (not 1e999)."""
+    from ..language.bindings import is_literal
+
+    return is_literal(text) and math.isfinite(float(text))
 
 
 def is_array_text(text: str) -> bool:

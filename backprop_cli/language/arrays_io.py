@@ -24,13 +24,15 @@ FORMATS = (".npy", ".npz", ".json", ".csv")
 MAX_DIMS = 32
 
 
-def load_array(name: str, spec: str) -> Any:
-    """The array (or number) `@spec` names, as a float64 numpy array; BindingError otherwise."""
+def load_array(name: str, spec: str, folder: str = "") -> Any:
+    """The array (or number) `@spec` names, as a float64 numpy array; BindingError otherwise.
+
+    A relative path is read from `folder` (a case file's own folder), else from here."""
     path, member = _split(spec)
     where = f"{name}=@{spec}"
     if not path:
         raise BindingError(f"{where}: no file name after '@'", hint="e.g. W=@weights.npy")
-    path = os.path.expanduser(path)
+    path = os.path.join(folder, os.path.expanduser(path))
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise BindingError(f"{where}: unknown file type {ext or '(none)'!r}",

@@ -32,6 +32,10 @@ _OPERATOR = "|".join([*map(re.escape, sorted((s for s in _SPELLINGS if len(s) > 
                       "[" + "".join(map(re.escape, sorted(
                           {s for s in _SPELLINGS if len(s) == 1} | set(_PUNCTUATION)))) + "]"])
 
+# A number literal: ASCII digits only (Python's `\\d` would take Arabic-Indic digits too), no
+# underscores. Bindings and expected values are read with this same grammar.
+NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+
 # Every alternative is one piece of the source, and the last one matches any character, so the
 # pieces tile the source exactly: a piece's start is the sum of the lengths before it. One
 # findall in C and a dict lookup per piece is several times faster than a match object per token.
@@ -40,7 +44,7 @@ _PIECE = re.compile(
      [A-Za-z_σ][A-Za-z_0-9]*
     |""" + _OPERATOR + r"""
     |[ \t\r\f]+
-    |(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?
+    |""" + NUMBER + r"""
     |\#[^\n]*|\\\n
     |\.T(?![A-Za-z_0-9])
     |[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+
