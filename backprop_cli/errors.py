@@ -83,7 +83,7 @@ class BackpropError(Exception):
                 "line": loc[0] if loc else None, "column": loc[1] if loc else None}
 
 
-HEADLINE_LIMIT = 240  # characters: a first line of stderr stays well under 300 whatever the input
+HEADLINE_LIMIT = 290  # characters: the first line of stderr stays under 300 whatever the input
 ELLIPSIS = "\u2026"
 
 

@@ -106,7 +106,18 @@ def test_the_format_can_be_forced():
     ('{"expr": "x", "wat": 1}', ("7: binding error: unknown field 'wat' "
                                 "(fields: id, expr, at, expect, claims)")),
     ('{"expr": "x", "at": {"x": true}}', ("7: binding error: at.x must be a number or a "
-                                         "list of numbers")),
+                                         "list of numbers, not true")),
+    # JSON's decoder takes NaN, Infinity and 400-digit integers; the case format does not
+    ('{"expr": "x", "at": {"x": NaN}}', ("7: binding error: at.x must be a number or a "
+                                        "list of numbers, not NaN")),
+    ('{"expr": "x", "at": {"x": -Infinity}}', ("7: binding error: at.x must be a number or "
+                                              "a list of numbers, not -Infinity")),
+    ('{"expr": "x", "at": {"x": 1' + "0" * 400 + '}}',
+     "7: binding error: at.x is not a finite number"),
+    ('{"expr": "x", "at": {"x": [1, Infinity]}}',
+     "7: binding error: at.x has entries that are not finite numbers"),
+    ('{"expr": "x", "at": {"x": 1}, "expect": {"value": NaN}}',
+     "7: binding error: expect.value must be a finite number, not NaN"),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "one"}}}',
      "7: binding error: expect.gradients.x must be a number, not a string"),
     # a string is refused in "expect" as in "at", even when it reads as a number
@@ -114,9 +125,14 @@ def test_the_format_can_be_forced():
      ("7: binding error: expect.gradients.x must be a number, not a string "
       "(write -4 without quotes)")),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"value": true}}',
-     "7: binding error: expect.value must be a finite number"),
+     "7: binding error: expect.value must be a finite number, not true"),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"value": 1e999}}',
-     "7: binding error: expect.value must be a finite number"),
+     "7: binding error: expect.value is not a finite number"),
+    # one number grammar: ASCII digits, no underscores, in bindings and expectations alike
+    ('"x*y" x=1_000 y=2', ("7: binding error: x=1_000 is not a number: numbers have no "
+                          "underscores (write 1000)")),
+    ('"x*y" x=1 y=2 expect: x=2_0', ("7: binding error: expect: x=2_0: not a finite number "
+                                    "(e.g. expect: value=-12 x=-4)")),
     # the rules of eval --expect, from the same validator
     ('"x*y" x=1 y=2 expect: x=nan', ("7: binding error: expect: x=nan: not a finite number "
                                     "(e.g. expect: value=-12 x=-4)")),
@@ -126,17 +142,17 @@ def test_the_format_can_be_forced():
                                 "(e.g. expect: value=-12 x=-4)")),
     # list bindings hold numbers only, nested at most 32 deep, in either format
     ('{"expr": "sum(x)", "at": {"x": [true, 2]}}',
-     ("7: binding error: x has an entry that is not a number: true "
+     ("7: binding error: at.x has an entry that is not a number: true "
       "(entries must be numbers, e.g. [1, 2.5])")),
     ('{"expr": "sum(x)", "at": {"x": [1, null]}}',
-     ("7: binding error: x has an entry that is not a number: null "
+     ("7: binding error: at.x has an entry that is not a number: null "
       "(entries must be numbers, e.g. [1, 2.5])")),
     ('"sum(x)" \'x=["1",2]\'', ("7: binding error: x has an entry that is not a number: "
                                 '"1" (entries must be numbers, e.g. [1, 2.5])')),
     ('"sum(x)" x=' + "[" * 40 + "1" + "]" * 40,
      "7: binding error: x is nested too deeply (numpy allows at most 32 dimensions)"),
     ('{"expr": "sum(x)", "at": {"x": ' + "[" * 40 + "1" + "]" * 40 + "}}",
-     "7: binding error: x is nested too deeply (numpy allows at most 32 dimensions)"),
+     "7: binding error: at.x is nested too deeply (numpy allows at most 32 dimensions)"),
 ])
 def test_a_bad_line_is_a_case_with_a_clear_problem(line, message):
     (case,) = list(batch_cases.read_cases(["# c\n"] * 6 + [line + "\n"]))
@@ -188,8 +204,11 @@ def test_a_wrong_expectation_fails_naming_the_variable_both_numbers_and_the_erro
                "the statement)"), ("  (x+y*z", "  ^")),
     (JSON_LOG, ("cases.txt:1:23: domain error: log(x) is undefined: log(-1) is outside the "
                "function's domain (log needs a positive argument)"), ("  log(x)", "  ^^^^^^")),
-    ('"x*y" x=1', ("cases.txt:1:4: name error: y has no value (bind it on the command line: "
+    # inside a case file, an unbound name is bound on the case's line (or in "at")
+    ('"x*y" x=1', ("cases.txt:1:4: name error: y has no value (bind it on the case's line: "
                   "y=VALUE)"), ("  x*y", "    ^")),
+    ('{"expr": "x*y", "at": {"x": 1}}', ("cases.txt:1:13: name error: y has no value (give it "
+                                        'a value in "at": "y": VALUE)'), ("  x*y", "    ^")),
     ('"a\\"b" a=1', ("cases.txt:1: parse error: unexpected character '\"' (column 2 of the "
                     "expression)"), ('  a"b', "   ^")),
 ])
@@ -242,18 +261,20 @@ def test_a_mixed_file_prints_failures_in_detail_then_the_summary(tmp_path):
     summary = dict(line.split(None, 1) for line in out[9:12])
     assert summary == {"passed": "2", "failed": "1", "errors": "2"}
     assert out[-1] == "FAILED: 3 of 5 cases did not pass"
-    assert res.stderr == ""  # no progress bar when not on a terminal
+    # no progress bar when not on a terminal; one line that says why the status is not 0
+    assert res.stderr == f"{path}: 2 of 5 cases could not run, 1 failed\n"
 
 
-@pytest.mark.parametrize("text, code, last", [
-    (LECTURE + "\n", 0, "the case passed"),
-    (WRONG + "\n", 1, "FAILED: the case did not pass"),
-    (f"{LECTURE}\n{LECTURE}\n", 0, "all 2 cases passed"),
-    (f"{LECTURE}\n{WRONG}\n", 1, "FAILED: 1 of 2 cases did not pass"),
+@pytest.mark.parametrize("text, code, last, said", [
+    (LECTURE + "\n", 0, "the case passed", ""),
+    (WRONG + "\n", 1, "FAILED: the case did not pass", "1 of 1 case failed"),
+    (f"{LECTURE}\n{LECTURE}\n", 0, "all 2 cases passed", ""),
+    (f"{LECTURE}\n{WRONG}\n", 1, "FAILED: 1 of 2 cases did not pass", "1 of 2 cases failed"),
 ])
-def test_the_summary_counts_in_the_singular_for_one_case(tmp_path, text, code, last):
-    res, _ = run_cli(tmp_path, text, "--jobs", "1")
-    assert (res.exit_code, res.stdout.splitlines()[-1], res.stderr) == (code, last, "")
+def test_the_summary_counts_in_the_singular_for_one_case(tmp_path, text, code, last, said):
+    res, path = run_cli(tmp_path, text, "--jobs", "1")
+    stderr = f"{path}: {said}\n" if said else ""
+    assert (res.exit_code, res.stdout.splitlines()[-1], res.stderr) == (code, last, stderr)
 
 
 def test_a_list_too_deep_for_numpy_is_a_bad_line_through_the_command(tmp_path):
@@ -262,9 +283,8 @@ def test_a_list_too_deep_for_numpy_is_a_bad_line_through_the_command(tmp_path):
     res, path = run_cli(tmp_path, text, "--jobs", "1")
     assert res.exit_code == 2
     assert res.stdout.splitlines()[:2] == [
-        f"ERROR {path}:{k}: binding error: x is nested too deeply (numpy allows at most 32 "
-        "dimensions)" for k in (1, 2)]
-    assert res.stderr == ""
+        f"ERROR {path}:{k}: binding error: {name} is nested too deeply (numpy allows at most "
+        "32 dimensions)" for k, name in ((1, "x"), (2, "at.x"))]
 
 
 def test_json_lists_every_case_in_order_then_the_summary(tmp_path):

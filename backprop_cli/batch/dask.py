@@ -6,7 +6,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from ..errors import BackpropError
+from ..errors import BackpropError, shown
 from .cases import Case
 from .run import CaseResult, Settings, run_case
 
@@ -68,7 +68,7 @@ def run_dask(cases: Iterable[Case], settings: Settings, address: str,
                 res = CaseResult(case.index, case.line, case.id, case.program, "error",
                                  kind="error",
                                  message=f"{settings.origin}:{case.line}: error: the Dask "
-                                         f"task failed: {type(exc).__name__}: {exc}")
+                                         f"task failed: {type(exc).__name__}: {shown(str(exc))}")
             head_since = time.monotonic()
             yield res
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 from ..checks import claims
 from ..checks.scalar import SYMPY_SECONDS, Limits
 from ..deadline import Deadline
-from ..errors import BackpropError
+from ..errors import BackpropError, NameResolutionError, shown
 from .cases import Case, error_text, problem_of
 
 STATUSES = ("pass", "fail", "error", "timeout")
@@ -54,7 +54,7 @@ class CaseResult:
 class Settings:
     """How every case of one run is checked."""
 
-    origin: str = "<stdin>"  # the file name errors are prefixed with
+    origin: str = "<stdin>"  # the file name errors are prefixed with, as `shown` shows it
     sympy: bool = True
     numeric: bool = True
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per case; None or 0: no limit
@@ -115,7 +115,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
         return CaseResult(case.index, case.line, case.id, case.program, "error",
                           seconds=time.perf_counter() - started, kind="internal error",
                           message=f"{settings.origin}:{case.line}: internal error: "
-                                  f"{type(exc).__name__}: {exc} (please report this)")
+                                  f"{type(exc).__name__}: {shown(str(exc))} (please report this)")
     return outcome
 
 
@@ -178,8 +178,22 @@ def _render(err: BackpropError, case: Case) -> tuple[str, str, tuple[str, ...]]:
             note = f" (line {loc[0]}, column {loc[1]} of the expression)"
         else:
             note = f" (column {loc[1]} of the expression)"
-    return problem_of(case.line, col, err.kind, error_text(err) + note,
-                    tuple("  " + part for part in (err.caret() or ())))
+    return problem_of(case.line, col, err.kind, error_text(err, _case_hint(err, case)) + note,
+                      tuple("  " + part for part in (err.caret() or ())))
+
+
+def _case_hint(err: BackpropError, case: Case) -> str | None:
+    """A hint that speaks of the case file: an unbound name is bound on the case's line (or
+    in "at"), not on the command line as eval's message says."""
+    if isinstance(err, NameResolutionError) and (err.hint or "").startswith(_ON_COMMAND_LINE):
+        name = err.hint.rpartition(" ")[2].partition("=")[0]
+        if case.form == "json":
+            return f'give it a value in "at": "{name}": VALUE'
+        return f"bind it on the case's line: {name}=VALUE"
+    return None
+
+
+_ON_COMMAND_LINE = "bind it on the command line"
 
 
 def _prefix(origin: str, message: str) -> str:

@@ -25,7 +25,11 @@ from .common import CONTEXT, report_errors
 @click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
 @click.option("--no-numeric", is_flag=True, help="Skip the finite-difference check.")
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON object on stdout: every case, then the summary.")
+              help="One JSON object on stdout: every case (written as it finishes), then the "
+                   "summary.")
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help="JSON Lines on stdout: one object per case as it finishes, then "
+                   '{"summary": ...}.')
 @click.option("--junit", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report to FILE.")
 @click.option("--report", metavar="FILE", type=click.Path(dir_okay=False),
@@ -36,9 +40,12 @@ from .common import CONTEXT, report_errors
               help="Significant digits in failure details.")
 @click.option("--dask", metavar="ADDRESS",
               help="Run the cases on the Dask scheduler at ADDRESS (needs the dask extra).")
+@click.option("--max-line-bytes", "line_limit", type=click.IntRange(1), default=1 << 20,
+              show_default=True, metavar="BYTES",
+              help="Longest line read; a longer one is that line's error, never held in memory.")
 @report_errors
-def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_json, junit,
-              report, quiet, plain, precision, dask):
+def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_json, as_jsonl,
+              junit, report, quiet, plain, precision, dask, line_limit):
     """Check every case in FILE ('-' for stdin): backprop vs sympy, finite differences, and
     the expected values a line gives.
 
@@ -57,30 +64,43 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
       {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
     """
+    import os
+
     from ..batch import cases, pool, run
     from ..batch.report import Tally
+    from ..errors import shown
     from ..render import batch_report as out
 
     if dask and jobs:
         raise click.UsageError("--dask and --jobs do not mix: the cluster decides the workers")
+    if as_json and as_jsonl:
+        raise click.UsageError("--json and --jsonl do not mix: choose one output")
     settings = run.Settings(
-        origin="<stdin>" if case_file == "-" else case_file,
+        origin="<stdin>" if case_file == "-" else shown(case_file),
         sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
         timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
     origin = settings.origin
+    # Relative @file paths in the case file are the case file's own: its folder.
+    folder = "" if case_file == "-" else os.path.dirname(case_file)
     stream = cases.open_cases(case_file)
     sinks = []
     if report:
         sinks.append(_open(out.ReportFile, report))
-    junit_file = _open(out.JUnitFile, junit) if junit else None
-    json_stream = out.JsonStream(sys.stdout) if as_json else None
-    rich = not plain and not as_json and _terminal(sys.stdout)
+    if junit:
+        sinks.append(_open(out.JUnitFile, junit))
+    if as_json:
+        sinks.append(out.JsonStream(sys.stdout))
+    elif as_jsonl:
+        sinks.append(out.JsonLines(sys.stdout, "standard output"))
+    machine = as_json or as_jsonl
+    rich = not plain and not machine and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
     total_lines = cases.count_lines(case_file) if show_progress else None
 
     tally = Tally()
-    results = pool.run_cases(cases.read_cases(stream, fmt), settings,
-                              jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
+    results = pool.run_cases(cases.read_cases(cases.bounded_lines(stream, line_limit), fmt,
+                                              folder, line_limit), settings,
+                             jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
     console = None
     if rich or show_progress:
         from rich.console import Console
@@ -95,12 +115,8 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
             for r in results:
                 tally.add(r)
                 for sink in sinks:
-                    sink.add(r)
-                if junit_file:
-                    junit_file.add(r, origin)
-                if json_stream:
-                    json_stream.add(r)
-                elif r.status != "pass":
+                    sink.add(r, origin)
+                if not machine and r.status != "pass":
                     if rich:
                         console.print(out.case_view(r, origin, precision))
                     else:
@@ -120,19 +136,19 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     summary = tally.report(interrupted)
     for sink in sinks:
         sink.close(summary, origin)
-    if junit_file:
-        junit_file.close(summary, origin)
-    if json_stream:
-        json_stream.close(summary, origin)
-    elif rich:
-        console.print(out.summary_view(summary))
-    else:
-        click.echo(("\n" if summary.total - summary.passed else "")
-                   + out.summary_text(summary))
+    if not machine:
+        if rich:
+            console.print(out.summary_view(summary))
+        else:
+            click.echo(("\n" if summary.total - summary.passed else "")
+                       + out.summary_text(summary))
+    sys.stdout.flush()  # a write that fails is reported before the summary line below
     if interrupted:
         click.echo("interrupted: the summary counts the cases that finished", err=True)
     elif summary.total == 0:
         click.echo(f"warning: {origin} holds no cases", err=True)
+    elif summary.exit_code:
+        click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
     sys.exit(summary.exit_code)
 
 
@@ -143,12 +159,12 @@ def _terminal(stream) -> bool:
 
 
 def _open(kind, path: str):
-    from ..errors import BackpropError
+    from ..errors import output_error, shown
 
     try:
         return kind(path)
     except OSError as exc:
-        raise BackpropError(f"{path}: {exc.strerror}") from None
+        raise output_error(shown(path), exc) from None
 
 
 def _counts(tally) -> str:

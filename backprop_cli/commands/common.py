@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -12,7 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from .. import exits
-from ..errors import BackpropError, BindingError, InternalError, file_error
+from ..errors import BackpropError, BindingError, InternalError, file_error, shown
 
 EXIT_INTERNAL = exits.INTERNAL
 EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
@@ -68,19 +69,24 @@ def split_words(params, args: list[str]) -> list[str]:
 
 
 def report_errors(fn: Callable) -> Callable:
-    """Turn the project's errors into one clear message on stderr and exit code 2."""
+    """Turn the project's errors into one clear message on stderr and exit code 2; a write
+    that fails (a full disk) is one such line too, and a reader that left is quiet."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             result = fn(*args, **kwargs)
-            sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
+            flush_stdout()  # a reader that left shows here, not in the interpreter's exit
             return result
         except BrokenPipeError:
             broken_pipe()
         except BackpropError as err:
             click.echo(err.render(), err=True)
             sys.exit(exits.BAD_INPUT)
+        except OSError as exc:
+            if exc.errno not in _WRITE_FAILURES:
+                _internal(exc)
+            output_failed(exc)
         except RecursionError:  # pragma: no cover - nothing recurses on user input
             click.echo("error: the input is nested too deeply", err=True)
             sys.exit(exits.BAD_INPUT)
@@ -91,20 +97,57 @@ def report_errors(fn: Callable) -> Callable:
             click.echo("interrupted", err=True)
             sys.exit(exits.INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
-            try:
-                sys.stdout.flush()
-            except BrokenPipeError:
-                broken_pipe()
+            flush_stdout()
             raise
         except InternalError as exc:
-            click.echo(f"internal error: {exc} (please report this)", err=True)
+            click.echo(f"internal error: {shown(str(exc), 200)} (please report this)", err=True)
             sys.exit(EXIT_INTERNAL)
         except Exception as exc:  # never a traceback: one line, and a distinct exit code
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)",
-                       err=True)
-            sys.exit(EXIT_INTERNAL)
+            _internal(exc)
 
     return wrapper
+
+
+# What a failed write of standard output looks like: a full disk or quota, a file too large
+# for its system, a device error. (A read that fails is reported where the file is read.)
+_WRITE_FAILURES = frozenset(getattr(errno, name) for name in
+                            ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS")
+                            if hasattr(errno, name))
+
+
+def _internal(exc: BaseException) -> NoReturn:
+    click.echo(f"internal error: {type(exc).__name__}: {shown(str(exc), 200)} "
+               "(please report this)", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+def flush_stdout() -> None:
+    """Flush standard output now, so a failed write is reported here as one line."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        broken_pipe()
+    except OSError as exc:
+        output_failed(exc)
+
+
+def output_failed(exc: OSError) -> NoReturn:
+    """Standard output cannot be written (`> /dev/full`): one line on stderr, exit 2. What is
+    still buffered is dropped (stdout pointed at /dev/null), so the interpreter's last flush
+    cannot fail again and print "Exception ignored" at exit."""
+    from ..errors import output_error
+
+    _drop_stdout()
+    click.echo(output_error("standard output", exc).render(), err=True)
+    sys.exit(exits.BAD_INPUT)
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test runner's buffer)
+        pass
 
 
 def broken_pipe() -> NoReturn:
@@ -112,11 +155,7 @@ def broken_pipe() -> NoReturn:
 
     Standard output is pointed at /dev/null first, so the interpreter's last flush of what is
     still buffered cannot fail again and print "Exception ignored" on stderr."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no file descriptor behind stdout (a test runner's buffer)
-        pass
+    _drop_stdout()
     sys.exit(EXIT_BROKEN_PIPE)
 
 
@@ -162,15 +201,29 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
 
 
 def _read_text(path: str) -> str:
+    """A program file ('-': stdin), read in bounded pieces: a device that never ends
+    (/dev/zero) is refused, and more than the parser's limit is not read."""
+    from ..batch.cases import open_cases
+    from ..language.parser import MAX_SOURCE_BYTES
+
+    stream = open_cases(path)
     try:
-        if path == "-":
-            return sys.stdin.read()
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except UnicodeDecodeError:
-        raise BackpropError(f"{path}: not UTF-8 text") from None
+        data = stream.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         raise file_error(path, exc) from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if len(data) > MAX_SOURCE_BYTES:
+        from ..errors import LimitError
+
+        name = "standard input" if path == "-" else shown(path)
+        raise LimitError(f"{name} holds more than {MAX_SOURCE_BYTES:,} bytes, the longest "
+                         "program read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BackpropError(f"{shown(path)}: not UTF-8 text") from None
 
 
 def parse_binding_words(words: list[str]):

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from ..batch.report import BatchReport
 from ..batch.run import CaseResult
+from ..errors import output_error, shown
 from . import numbers
 
 METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
@@ -75,15 +76,17 @@ def _finite(x: Any) -> Any:
 
 
 class JsonStream:
-    """`{"cases": [...], "summary": {...}}` on a stream, written case by case."""
+    """`{"cases": [...], "summary": {...}}` on a stream, each case written (and flushed) as it
+    finishes, so a reader sees progress and nothing is held per case."""
 
     def __init__(self, out: IO[str]):
         self.out = out
         self.first = True
         out.write('{\n  "cases": [')
 
-    def add(self, r: CaseResult) -> None:
+    def add(self, r: CaseResult, origin: str = "") -> None:
         self.out.write(("\n    " if self.first else ",\n    ") + _dumps(case_dict(r)))
+        self.out.flush()
         self.first = False
 
     def close(self, report: BatchReport, origin: str) -> None:
@@ -92,22 +95,46 @@ class JsonStream:
         self.out.flush()
 
 
-class ReportFile:
-    """--report FILE: JSON Lines, one case a line as it finishes, then {"summary": ...}.
+class JsonLines:
+    """JSON Lines: one case object a line as it finishes (flushed, so an interrupted or killed
+    run keeps every case it finished), then one line `{"summary": {...}}`. `what` names the
+    stream in the one-line message when a write fails."""
 
-    Each line is flushed when written, so an interrupted or killed run keeps every case it
-    finished."""
+    def __init__(self, out: IO[str], what: str):
+        self.out = out
+        self.what = what
 
-    def __init__(self, path: str):
-        self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
-
-    def add(self, r: CaseResult) -> None:
-        self.fh.write(_dumps(case_dict(r)) + "\n")
-        self.fh.flush()
+    def add(self, r: CaseResult, origin: str = "") -> None:
+        self._write(_dumps(case_dict(r)) + "\n")
 
     def close(self, report: BatchReport, origin: str) -> None:
-        self.fh.write(_dumps({"summary": summary_dict(report, origin)}) + "\n")
-        self.fh.close()
+        self._write(_dumps({"summary": summary_dict(report, origin)}) + "\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise output_error(self.what, exc) from None
+
+
+class ReportFile(JsonLines):
+    """--report FILE: the JSON Lines of --jsonl, written to FILE."""
+
+    def __init__(self, path: str):
+        super().__init__(open(path, "w", encoding="utf-8"),  # noqa: SIM115 - the whole run
+                         f"the report {shown(path)}")
+
+    def close(self, report: BatchReport, origin: str) -> None:
+        try:
+            super().close(report, origin)
+        finally:
+            try:
+                self.out.close()
+            except OSError:  # the failed write was reported; closing cannot flush it either
+                pass
 
 
 # XML 1.0 allows neither most control characters nor lone surrogates.
@@ -135,10 +162,19 @@ class JUnitFile:
 
     def __init__(self, path: str):
         self.path = path
-        folder = os.path.dirname(os.path.abspath(path))
+        self.what = f"the JUnit report {shown(path)}"
+        # A device or a pipe (/dev/full, /dev/stdout) is written in place, never replaced.
+        self.in_place = os.path.exists(path) and not os.path.isfile(path)
+        folder = None if self.in_place else os.path.dirname(os.path.abspath(path))
         self.body = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115
 
     def add(self, r: CaseResult, origin: str) -> None:
+        try:
+            self._add(r, origin)
+        except OSError as exc:
+            raise output_error(self.what, exc) from None
+
+    def _add(self, r: CaseResult, origin: str) -> None:
         name = f"{r.id}: {_short(r.program)}" if r.program else r.id
         out = [(f"    <testcase classname={_attr(origin)} name={_attr(name)} "
                 f'time="{r.seconds:.6f}">')]
@@ -156,32 +192,50 @@ class JUnitFile:
         self.body.write("\n".join(out))
 
     def close(self, report: BatchReport, origin: str) -> None:
+        try:
+            self._close(report, origin)
+        except OSError as exc:
+            raise output_error(self.what, exc) from None
+        finally:
+            self.body.close()
+
+    def _close(self, report: BatchReport, origin: str) -> None:
+        if self.in_place:
+            with open(self.path, "w", encoding="utf-8") as out:
+                self._write(out, report, origin)
+            return
         folder = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(prefix=".junit-", suffix=".xml", dir=folder)
-        counts = (f'tests="{report.total}" failures="{report.failed}" '
-                  f'errors="{report.errors + report.timeouts}" skipped="0" '
-                  f'time="{report.seconds:.3f}"')
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-            out.write(f'<testsuites name="backprop check" {counts}>\n')
-            out.write(f"  <testsuite name={_attr(origin)} {counts}>\n")
-            if report.interrupted:
-                out.write('    <properties><property name="interrupted" value="true"/>'
-                          "</properties>\n")
-            self.body.seek(0)
-            while chunk := self.body.read(1 << 20):
-                out.write(chunk)
-            out.write("  </testsuite>\n</testsuites>\n")
-        self.body.close()
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                self._write(out, report, origin)
+        except OSError:
+            os.unlink(tmp)
+            raise
         mask = os.umask(0)  # mkstemp makes the file private; give it a normal file's mode
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, self.path)
 
+    def _write(self, out: IO[str], report: BatchReport, origin: str) -> None:
+        counts = (f'tests="{report.total}" failures="{report.failed}" '
+                  f'errors="{report.errors + report.timeouts}" skipped="0" '
+                  f'time="{report.seconds:.3f}"')
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        out.write(f'<testsuites name="backprop check" {counts}>\n')
+        out.write(f"  <testsuite name={_attr(origin)} {counts}>\n")
+        if report.interrupted:
+            out.write('    <properties><property name="interrupted" value="true"/>'
+                      "</properties>\n")
+        self.body.seek(0)
+        while chunk := self.body.read(1 << 20):
+            out.write(chunk)
+        out.write("  </testsuite>\n</testsuites>\n")
+
 
 def _short(text: str, width: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 3] + "..."
+    """User text on one line, safe to echo: whitespace runs as one space, then `shown`."""
+    return shown(" ".join(text.split()), width)
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -197,10 +251,10 @@ def mismatch_text(m, precision: int = 10) -> str:
 def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
     """A failed, erroneous or timed-out case in detail (nothing for a pass)."""
     if r.status == "fail":
-        label = f" ({r.id})" if not r.id.startswith("line ") else ""
+        label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
         lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
         lines += ["  " + mismatch_text(m, precision) for m in r.mismatches]
-        lines += [f"  warning: {w}" for w in r.warnings]
+        lines += [f"  warning: {shown(w, 200)}" for w in r.warnings]
         return lines
     if r.status in ("error", "timeout"):
         word = "ERROR" if r.status == "error" else "TIMEOUT"
@@ -229,6 +283,18 @@ def verdict(report: BatchReport) -> str:
     if not bad:
         return f"all {report.total:,} cases passed"
     return f"FAILED: {bad:,} of {report.total:,} cases did not pass"
+
+
+def stderr_summary(report: BatchReport) -> str:
+    """The one line on stderr when a run did not pass: "2 of 300 cases could not run, 30
+    failed" (whatever the output format, a script reading only stderr learns why)."""
+    bad = report.errors + report.timeouts
+    total = f"{report.total:,} case{'s' * (report.total != 1)}"
+    if bad and report.failed:
+        return f"{bad:,} of {total} could not run, {report.failed:,} failed"
+    if bad:
+        return f"{bad:,} of {total} could not run"
+    return f"{report.failed:,} of {total} failed"
 
 
 def summary_text(report: BatchReport) -> str:
