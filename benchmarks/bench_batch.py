@@ -1,10 +1,17 @@
-"""Cases per second of `backprop check` on a generated file of lecture-sized programs.
+"""Cases per second of `backprop check` on a generated file of lecture-sized programs, and the
+peak memory of the whole process tree on a long file.
 
 Runs the real command as a whole process (start-up included), serial and with --jobs, with and
 without the sympy check, and prints a Markdown table for docs/performance.md.
 
     uv run python benchmarks/bench_batch.py              # 10,000 cases, 3 repeats
     uv run python benchmarks/bench_batch.py --cases 2000 --repeats 1
+    uv run python benchmarks/bench_batch.py --memory --cases 1000000   # peak RSS, every output
+
+--memory runs `check FILE --no-check --quiet` in each output mode (table, --json, --jsonl,
+--junit, --report) with --jobs 1 and the default pool, and reads the resident set of the
+command and every process it started from /proc every 20 ms: the peak of their sum is the
+figure (the whole tree, not one process).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from proc_tree import peak_tree_rss
 
 # Programs the size of the lecture's examples: 3-12 nodes, 2-5 variables.
 TEMPLATES = [
@@ -67,12 +76,49 @@ def run(path: str, args: list[str]) -> tuple[float, dict]:
     return elapsed, json.loads(proc.stdout)["summary"]
 
 
+OUTPUTS = {"table": [], "json": ["--json"], "jsonl": ["--jsonl"],
+           "junit": ["--junit", "{tmp}/junit.xml"], "report": ["--report", "{tmp}/r.jsonl"]}
+
+
+def memory(opts) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "cases.txt")
+        generate(path, opts.cases)
+        print(f"| output | --jobs | peak RSS, whole tree ({opts.cases:,} cases) | wall time |")
+        print("|---|---:|---:|---:|")
+        for label, extra in OUTPUTS.items():
+            if opts.outputs and label not in opts.outputs:
+                continue
+            for jobs in ("1", "0"):
+                cmd = [sys.executable, "-m", "backprop_cli", "check", path, "--no-check",
+                       "--quiet", "--jobs", jobs, *(a.format(tmp=tmp) for a in extra)]
+                peak, seconds, code, samples = peak_tree_rss(cmd)
+                if code not in (0, 1):
+                    raise SystemExit(f"{' '.join(cmd)} exited {code}")
+                quarter = len(samples) // 4
+                growth = (max(samples[-quarter:]) - max(samples[quarter:2 * quarter])
+                          if quarter else 0)
+                shown = "default (one per core)" if jobs == "0" else jobs
+                name = label if label == "table" else "--" + label
+                print(f"| {name} | {shown} | {peak / 2**20:.1f} MB | {seconds:.0f} s |",
+                      flush=True)
+                print(f"{label} jobs={jobs}: peak {peak / 2**20:.1f} MB, last quarter vs "
+                      f"second {growth / 2**20:+.1f} MB, {seconds:.1f} s", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--memory", action="store_true",
+                    help="peak RSS of the process tree in every output mode (--no-check)")
+    ap.add_argument("--outputs", nargs="*", choices=list(OUTPUTS),
+                    help="with --memory: only these outputs")
     opts = ap.parse_args()
+    if opts.memory:
+        memory(opts)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cases.txt")
         generate(path, opts.cases)

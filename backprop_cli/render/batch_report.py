@@ -175,7 +175,7 @@ class JUnitFile:
             raise output_error(self.what, exc) from None
 
     def _add(self, r: CaseResult, origin: str) -> None:
-        name = f"{r.id}: {_short(r.program)}" if r.program else r.id
+        name = f"{shown(r.id, 60)}: {_short(r.program)}" if r.program else shown(r.id, 60)
         out = [(f"    <testcase classname={_attr(origin)} name={_attr(name)} "
                 f'time="{r.seconds:.6f}">')]
         if r.status == "fail":
