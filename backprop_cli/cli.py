@@ -18,6 +18,7 @@ from .commands.eval import eval_cmd
 from .commands.graph import graph_cmd
 from .commands.quiz import quiz_cmd
 from .commands.trace import trace_cmd
+from .errors import HEADLINE_LIMIT, shown
 
 
 def main() -> None:
@@ -25,10 +26,18 @@ def main() -> None:
     # re-walk it again and again (micrograd's super-linear slowdown); nothing here makes cycles.
     gc.disable()
     try:
-        cli.main(prog_name="backprop", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort usually
+        code = cli.main(prog_name="backprop", standalone_mode=False)
+    except click.ClickException as exc:
+        # click's own messages quote the user's words (`No such option: --x`): they are
+        # shown as every echo of user text is, escaped and bounded.
+        message = exc.format_message
+        exc.format_message = lambda: shown(message(), HEADLINE_LIMIT)
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(exits.INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(context_settings=CONTEXT)
