@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from ..errors import BackpropError, shown
-from .cases import Case
+from .case import Case
 from .run import CaseResult, Settings, run_case
 
 WINDOW_PER_WORKER = 64  # tasks in flight per worker ahead of the oldest unfinished one

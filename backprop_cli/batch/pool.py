@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from .cases import Case
+from .case import Case
 from .run import CaseResult, Settings, run_case, warm_up
 
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed

@@ -15,7 +15,7 @@ from ..checks import claims
 from ..checks.scalar import SYMPY_SECONDS, Limits
 from ..deadline import Deadline
 from ..errors import BackpropError, NameResolutionError, shown
-from .cases import Case, error_text, problem_of
+from .case import Case, error_text, problem_of
 
 STATUSES = ("pass", "fail", "error", "timeout")
 DEFAULT_TIMEOUT = 60.0  # seconds per case; sympy's own limit (check.SYMPY_SECONDS) is lower

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import BindingError
+from ..language.bindings import is_literal
 from .scalar import Check
 
 
@@ -49,8 +50,6 @@ def split(word: str, spelling: Spelling) -> tuple[str, str]:
 def is_finite_number(text: str) -> bool:
     """Whether text is a number in the language's literal grammar (ASCII digits, no
     underscores, as bindings read them) and finite (not 1e999)."""
-    from ..language.bindings import is_literal
-
     return is_literal(text) and math.isfinite(float(text))
 
 

@@ -66,7 +66,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     """
     import os
 
-    from ..batch import cases, pool, run
+    from ..batch import cases, pool, run, stream
     from ..batch.report import Tally
     from ..errors import shown
     from ..render import batch_report as out
@@ -82,7 +82,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     origin = settings.origin
     # Relative @file paths in the case file are the case file's own: its folder.
     folder = "" if case_file == "-" else os.path.dirname(case_file)
-    stream = cases.open_cases(case_file)
+    source = stream.open_cases(case_file)
     sinks = []
     if report:
         sinks.append(_open(out.ReportFile, report))
@@ -95,10 +95,10 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     machine = as_json or as_jsonl
     rich = not plain and not machine and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
-    total_lines = cases.count_lines(case_file) if show_progress else None
+    total_lines = stream.count_lines(case_file) if show_progress else None
 
     tally = Tally()
-    results = pool.run_cases(cases.read_cases(cases.bounded_lines(stream, line_limit), fmt,
+    results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
                                               folder, line_limit), settings,
                              jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
     console = None
@@ -131,8 +131,8 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
         interrupted = True
     finally:
         results.close()
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        if source is not sys.stdin.buffer:
+            source.close()
     summary = tally.report(interrupted)
     for sink in sinks:
         sink.close(summary, origin)

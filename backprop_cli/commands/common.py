@@ -203,7 +203,7 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
 def _read_text(path: str) -> str:
     """A program file ('-': stdin), read in bounded pieces: a device that never ends
     (/dev/zero) is refused, and more than the parser's limit is not read."""
-    from ..batch.cases import open_cases
+    from ..batch.stream import open_cases
     from ..language.parser import MAX_SOURCE_BYTES
 
     stream = open_cases(path)

@@ -40,7 +40,7 @@ def parse_bindings(words: Iterable[str], folder: str = "") -> dict[str, Any]:
     for word in words:
         name, value = parse_binding(word, folder)
         if name in out:
-            raise BindingError(f"{name} is bound twice", hint=f"in {shown(word, VALUE_SHOWN)!r}")
+            raise BindingError(f"{name} is bound twice", hint=f"in {_quoted(word)}")
         out[name] = value
     return out
 
@@ -49,20 +49,25 @@ def parse_binding(word: str, folder: str = "") -> tuple[str, Any]:
     name, eq, text = word.partition("=")
     name = name.strip()
     text = text.strip()
-    quoted = shown(word, VALUE_SHOWN)
     if not eq:
-        raise BindingError(f"{quoted!r} is not a binding", hint="write NAME=VALUE, e.g. x=-2")
+        raise BindingError(f"{_quoted(word)} is not a binding", hint="write NAME=VALUE, e.g. x=-2")
     if not _NAME.match(name):
-        raise BindingError(f"{shown(name, VALUE_SHOWN)!r} is not a valid name",
-                           hint=f"in {quoted!r}; names are letters, digits and _, "
+        raise BindingError(f"{_quoted(name)} is not a valid name",
+                           hint=f"in {_quoted(word)}; names are letters, digits and _, "
                                 "not starting with a digit")
     if name in CONSTANTS:
-        raise BindingError(f"{name} is a constant and cannot be bound", hint=f"in {quoted!r}")
+        raise BindingError(f"{name} is a constant and cannot be bound",
+                           hint=f"in {_quoted(word)}")
     if name in FUNCTIONS:
-        raise BindingError(f"{name} is a function and cannot be bound", hint=f"in {quoted!r}")
+        raise BindingError(f"{name} is a function and cannot be bound",
+                           hint=f"in {_quoted(word)}")
     if not text:
         raise BindingError(f"{name} has an empty value", hint="write NAME=VALUE, e.g. x=-2")
     return name, parse_value(name, text, folder)
+
+
+def _quoted(text: str) -> str:
+    return repr(shown(text, VALUE_SHOWN))
 
 
 def parse_value(name: str, text: str, folder: str = "") -> Any:
@@ -83,6 +88,10 @@ def parse_value(name: str, text: str, folder: str = "") -> Any:
         from .arrays_io import to_array
 
         return to_array(name, data)
+    if _LITERAL.match(text) is not None:  # the common case, without building a message
+        value = float(text)
+        if math.isfinite(value):
+            return value
     return number(f"{name}={shown(text, VALUE_SHOWN)}", text)
 
 

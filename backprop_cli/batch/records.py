@@ -1,0 +1,173 @@
+"""JSON Lines records -> Case: each field judged by the rules of a text line, and named in
+the message when it is bad (`at.y`, `expect.value`); a bad field keeps the record's own id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..checks import claims, expectations
+from ..errors import BackpropError, BindingError, ParseError, shown
+from ..language.bindings import number, parse_binding, parse_value
+from .case import Case
+
+
+def json_case(index: int, lineno: int, text: str, folder: str = "") -> Case:
+    import json
+
+    try:
+        obj = json.loads(text, parse_float=_Number, parse_int=_Number,
+                         parse_constant=_Constant)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not a JSON object: {exc.msg}", text, (exc.pos, exc.pos + 1)) \
+            from None
+    except RecursionError:
+        raise BindingError("not a JSON object: nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise BindingError("a JSON line must be an object like "
+                           '{"expr": "(x+y)*z", "at": {"x": -2, "y": 5, "z": -4}}')
+    case_id = obj.get("id")
+    if isinstance(case_id, _Number):
+        case_id = case_id.text
+    if case_id is not None and not isinstance(case_id, str):
+        raise BindingError('"id" must be a string')
+    try:
+        return _json_fields(index, lineno, text, obj, case_id, folder)
+    except BackpropError as err:
+        err.case_id = case_id  # a bad field is reported under the case's own id
+        raise
+
+
+def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | None,
+                 folder: str) -> Case:
+    import json
+
+    unknown = [k for k in obj if k not in ("id", "expr", "at", "expect", "claims")]
+    if unknown:
+        raise BindingError(f"unknown field {shown(unknown[0], 40)!r}",
+                           hint="fields: id, expr, at, expect, claims")
+    program = obj.get("expr")
+    if not isinstance(program, str):
+        raise BindingError('"expr" must be a string holding the program',
+                           hint='e.g. "expr": "(x+y)*z"')
+    at = obj.get("at", {})
+    if not isinstance(at, dict):
+        raise BindingError('"at" must be an object of NAME: value', hint='"at": {"x": -2}')
+    bindings: dict[str, Any] = {}
+    for name, value in at.items():
+        field = f"at.{shown(name, 40)}"
+        if "=" in name:
+            raise BindingError(f"{shown(name, 40)!r} is not a valid name")
+        if isinstance(value, _Number):
+            key, _ = parse_binding_name(name)
+            bindings[key] = number(field, value.text)
+            continue
+        if not isinstance(value, list):
+            raise BindingError(f"{field} must be a number or a list of numbers, not "
+                               f"{_json_kind(value)}")
+        try:
+            word = json.dumps(value, allow_nan=False)
+        except RecursionError:  # the encoder recurses once per level, like the decoder
+            raise BindingError(f"{field} is nested too deeply",
+                               hint="numpy allows at most 32 dimensions") from None
+        except ValueError:  # a number past float's range, read as inf
+            raise BindingError(f"{field} has entries that are not finite numbers") from None
+        if _holds_constant(value):
+            raise BindingError(f"{field} has entries that are not finite numbers")
+        key, _ = parse_binding_name(name)
+        try:
+            bindings[key] = parse_value(name, word, folder)
+        except BindingError as err:
+            said = err.message
+            said = f"{field} {said[len(name) + 1:]}" if said.startswith(name + " ") else \
+                f"{field}: {said}"
+            raise BindingError(said, hint=err.hint) from None
+    expect_obj = obj.get("expect", {})
+    if not isinstance(expect_obj, dict):
+        raise BindingError('"expect" must be an object',
+                           hint='"expect": {"value": -12, "gradients": {"x": -4}}')
+    unknown = [k for k in expect_obj if k not in ("value", "gradients")]
+    if unknown:
+        raise BindingError(f"unknown field expect.{shown(unknown[0], 40)}",
+                           hint="fields: value, gradients")
+    expect: list[tuple[str, str]] = []
+    if "value" in expect_obj:
+        expect.append(("value", _number_text("expect.value", expect_obj["value"])))
+    grads = expect_obj.get("gradients", {})
+    if not isinstance(grads, dict):
+        raise BindingError('"expect.gradients" must be an object of NAME: number')
+    for name, value in grads.items():
+        expect.append((name, _number_text(f"expect.gradients.{shown(name, 40)}", value)))
+    return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
+                tuple(bindings.items()),
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
+                _json_column(text, program),
+                claims.check_case_claims(claims.json_claims(obj.get("claims", {})), bindings,
+                                         text), form="json")
+
+
+def parse_binding_name(name: str) -> tuple[str, None]:
+    """A JSON "at" key judged by the rules of a NAME=VALUE word's name (not pi, not exp)."""
+    key, _ = parse_binding(f"{name}=0")
+    return key, None
+
+
+class _Number(float):
+    """A JSON number that remembers how it was written, so '-0.2' is graded to one digit."""
+
+    text: str
+
+    def __new__(cls, text: str):
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+
+class _Constant(str):
+    """NaN, Infinity or -Infinity: JSON's decoder accepts them, the case format does not."""
+
+
+def _holds_constant(data: list) -> bool:
+    """Whether a nested list holds NaN or Infinity anywhere (a loop over a stack: the depth is
+    the user's)."""
+    stack = [data]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, _Constant):
+                return True
+            if isinstance(item, list):
+                stack.append(item)
+    return False
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for a message."""
+    if isinstance(value, _Constant):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "a list"
+
+
+def _number_text(where: str, value: Any) -> str:
+    """A JSON number as written, in the language's literal grammar and finite; a string is
+    refused as in "at" (JSON says what is a number)."""
+    if isinstance(value, _Number):
+        if expectations.is_finite_number(value.text):
+            return value.text
+        raise BindingError(f"{where} is not a finite number")
+    if isinstance(value, str) and not isinstance(value, _Constant):
+        raise BindingError(f"{where} must be a number, not a string",
+                           hint=f"write {value.strip()} without quotes"
+                           if expectations.is_finite_number(value.strip()) else None)
+    raise BindingError(f"{where} must be a finite number, not {_json_kind(value)}")
+
+
+def _json_column(line: str, program: str) -> int | None:
+    if not program or any(ch in program for ch in '"\\') or not program.isprintable():
+        return None  # escaped in the JSON text: columns inside it do not match the line
+    at = line.find('"' + program + '"')
+    return at + 2 if at >= 0 else None
