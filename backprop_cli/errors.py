@@ -85,6 +85,7 @@ class BackpropError(Exception):
 
 HEADLINE_LIMIT = 290  # characters: the first line of stderr stays under 300 whatever the input
 ELLIPSIS = "\u2026"
+PATH_SHOWN = 160  # a file name is shown whole up to this (so an editor can open it), then cut
 
 
 def _visible(ch: str) -> str:
@@ -161,7 +162,7 @@ class InternalError(Exception):
 
 def file_error(path: str, exc: OSError) -> BackpropError:
     """One line for a file that cannot be read: missing, a directory, or the OS's reason."""
-    path = shown(path)
+    path = shown(path, PATH_SHOWN)
     if isinstance(exc, FileNotFoundError):
         return BackpropError(f"{path}: no such file")
     if isinstance(exc, IsADirectoryError):

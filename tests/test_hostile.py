@@ -238,6 +238,29 @@ def test_check_json_writes_each_case_as_it_finishes():
     assert (proc.wait(timeout=30), proc.stderr.read()) == (1, "<stdin>: 1 of 2 cases failed\n")
 
 
+def test_check_json_flushes_each_case_before_the_next_is_read():
+    """--json's one object arrives piece by piece: the first case's object is on the pipe
+    while the command still waits for the second line of its input."""
+    import select
+
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", "check", "-", "--json",
+                             "--jobs", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdin.write((LECTURE + "\n").encode())
+    proc.stdin.flush()
+    got = b""
+    deadline = time.monotonic() + 30
+    while b'"status": "pass"' not in got and time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 1.0)[0]:
+            got += os.read(proc.stdout.fileno(), 65536)
+    assert b'"line": 1' in got and b'"status": "pass"' in got
+    proc.stdin.write((WRONG + "\n").encode())
+    proc.stdin.close()
+    whole = json.loads(got + proc.stdout.read())
+    assert [c["status"] for c in whole["cases"]] == ["pass", "fail"]
+    assert proc.wait(timeout=30) == 1
+
+
 def test_json_lines_output_is_one_object_per_case_then_the_summary(tmp_path):
     cases = tmp_path / "cases.txt"
     cases.write_text(f"{LECTURE}\n{WRONG}\n{UNCLOSED}\n")

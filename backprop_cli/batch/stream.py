@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..errors import BackpropError, file_error, shown
+from ..errors import PATH_SHOWN, BackpropError, file_error, shown
 
 LINE_LIMIT = 1 << 20  # bytes: a longer line is that line's error, never held in memory
 SKIP_FACTOR = 256  # a stream (not a file) may run this many limits without a newline, then stops
@@ -49,7 +49,7 @@ def open_cases(path: str) -> BinaryIO:
         return stream
     if any(kind(mode) for kind in _STREAM_KINDS) or os.isatty(fd) or _is_null(fd):
         return stream
-    name = "standard input" if path == "-" else shown(path)
+    name = "standard input" if path == "-" else shown(path, PATH_SHOWN)
     if stream is not sys.stdin.buffer:
         stream.close()
     raise StreamError(f"{name} is not a regular file, a pipe or a terminal "

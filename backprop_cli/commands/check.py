@@ -68,7 +68,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
 
     from ..batch import cases, pool, run, stream
     from ..batch.report import Tally
-    from ..errors import shown
+    from ..errors import PATH_SHOWN, shown
     from ..render import batch_report as out
 
     if dask and jobs:
@@ -76,7 +76,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     if as_json and as_jsonl:
         raise click.UsageError("--json and --jsonl do not mix: choose one output")
     settings = run.Settings(
-        origin="<stdin>" if case_file == "-" else shown(case_file),
+        origin="<stdin>" if case_file == "-" else shown(case_file, PATH_SHOWN),
         sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
         timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
     origin = settings.origin
@@ -159,12 +159,12 @@ def _terminal(stream) -> bool:
 
 
 def _open(kind, path: str):
-    from ..errors import output_error, shown
+    from ..errors import PATH_SHOWN, output_error, shown
 
     try:
         return kind(path)
     except OSError as exc:
-        raise output_error(shown(path), exc) from None
+        raise output_error(shown(path, PATH_SHOWN), exc) from None
 
 
 def _counts(tally) -> str:

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from .. import exits
-from ..errors import BackpropError, BindingError, InternalError, file_error, shown
+from ..errors import PATH_SHOWN, BackpropError, BindingError, InternalError, file_error, shown
 
 EXIT_INTERNAL = exits.INTERNAL
 EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
@@ -217,13 +217,13 @@ def _read_text(path: str) -> str:
     if len(data) > MAX_SOURCE_BYTES:
         from ..errors import LimitError
 
-        name = "standard input" if path == "-" else shown(path)
+        name = "standard input" if path == "-" else shown(path, PATH_SHOWN)
         raise LimitError(f"{name} holds more than {MAX_SOURCE_BYTES:,} bytes, the longest "
                          "program read")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise BackpropError(f"{shown(path)}: not UTF-8 text") from None
+        raise BackpropError(f"{shown(path, PATH_SHOWN)}: not UTF-8 text") from None
 
 
 def parse_binding_words(words: list[str]):

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from ..batch.report import BatchReport
 from ..batch.run import CaseResult
-from ..errors import output_error, shown
+from ..errors import PATH_SHOWN, output_error, shown
 from . import numbers
 
 METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
@@ -125,7 +125,7 @@ class ReportFile(JsonLines):
 
     def __init__(self, path: str):
         super().__init__(open(path, "w", encoding="utf-8"),  # noqa: SIM115 - the whole run
-                         f"the report {shown(path)}")
+                         f"the report {shown(path, PATH_SHOWN)}")
 
     def close(self, report: BatchReport, origin: str) -> None:
         try:
@@ -162,7 +162,7 @@ class JUnitFile:
 
     def __init__(self, path: str):
         self.path = path
-        self.what = f"the JUnit report {shown(path)}"
+        self.what = f"the JUnit report {shown(path, PATH_SHOWN)}"
         # A device or a pipe (/dev/full, /dev/stdout) is written in place, never replaced.
         self.in_place = os.path.exists(path) and not os.path.isfile(path)
         folder = None if self.in_place else os.path.dirname(os.path.abspath(path))
