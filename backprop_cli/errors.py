@@ -43,8 +43,9 @@ class BackpropError(Exception):
         line_end = self.source.find("\n", start)
         if line_end == -1:
             line_end = len(self.source)
-        end = max(min(end, line_end), start + 1)
-        # Long lines (a megabyte program on one line) are cut to a window around the caret.
+        # Long lines (a megabyte program on one line) and long spans are cut to a window
+        # around the caret.
+        end = max(min(end, line_end, start + 120), start + 1)
         lo = max(line_start, start - 60)
         hi = min(line_end, end + 60)
         before = [_visible(ch) for ch in self.source[lo:start]]
