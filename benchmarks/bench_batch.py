@@ -92,7 +92,7 @@ def memory(opts) -> None:
             for jobs in ("1", "0"):
                 cmd = [sys.executable, "-m", "backprop_cli", "check", path, "--no-check",
                        "--quiet", "--jobs", jobs, *(a.format(tmp=tmp) for a in extra)]
-                peak, seconds, code, samples = peak_tree_rss(cmd)
+                peak, seconds, code, samples, _err = peak_tree_rss(cmd)
                 if code not in (0, 1):
                     raise SystemExit(f"{' '.join(cmd)} exited {code}")
                 quarter = len(samples) // 4

@@ -39,8 +39,9 @@ def tree_rss(root: int) -> int:
 
 
 def peak_tree_rss(cmd: list[str], every: float = 0.02,
-                  **popen) -> tuple[int, float, int, list[int]]:
-    """(peak resident bytes of the whole process tree, wall seconds, exit code, samples)."""
+                  **popen) -> tuple[int, float, int, list[int], str]:
+    """(peak resident bytes of the whole process tree, wall seconds, exit code, samples,
+    stderr)."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
@@ -53,7 +54,7 @@ def peak_tree_rss(cmd: list[str], every: float = 0.02,
         peak = max(peak, rss)
         samples.append(rss)
         time.sleep(every)
-    proc.stderr.read()
-    return peak, time.perf_counter() - start, proc.returncode, samples
+    err = proc.stderr.read().decode("utf-8", "replace")
+    return peak, time.perf_counter() - start, proc.returncode, samples, err
 
 

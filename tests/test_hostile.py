@@ -76,8 +76,8 @@ def test_a_50_mb_line_is_its_own_error_and_the_next_line_still_runs(tmp_path):
 
     cmd = [sys.executable, "-m", "backprop_cli", "check", str(path), "--jsonl", "--jobs", "1",
            "--no-check", "--report", str(tmp_path / "r.jsonl")]
-    peak, seconds, code, _ = peak_tree_rss(cmd, every=0.005)
-    assert code == 2
+    peak, seconds, code, _, err = peak_tree_rss(cmd, every=0.005)
+    assert (code, err) == (2, f"{path}: 1 of 2 cases could not run\n")
     assert seconds < 10
     assert peak < 40 << 20  # the 50 MB line is never held: start-up (~20 MB) and the limit
     first, second, summary = (json.loads(line) for line in open(tmp_path / "r.jsonl"))
@@ -316,8 +316,8 @@ def test_memory_stays_flat_over_100000_cases(tmp_path, output, jobs):
     generate(str(path), 100_000)
     cmd = [sys.executable, "-m", "backprop_cli", "check", str(path), "--no-check", "--quiet",
            "--jobs", jobs, *(a.format(tmp=tmp_path) for a in output)]
-    peak, _seconds, code, samples = peak_tree_rss(cmd, every=0.05)
-    assert code in (0, 1)
+    peak, _seconds, code, samples, err = peak_tree_rss(cmd, every=0.05)
+    assert (code, err) == (0, "")
     quarter = len(samples) // 4
     early, late = max(samples[quarter:2 * quarter]), max(samples[3 * quarter:])
     assert late - early < 8 << 20, (early, late)  # a case kept per result would add ~300 MB

@@ -59,6 +59,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       backprop check cases.txt
       backprop check cases.jsonl --jobs 2 --junit results.xml
       backprop check - --json < cases.txt
+      backprop check cases.txt --jsonl | jq -c 'select(.status != "pass")'
     \b
     A case file:
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3

@@ -221,9 +221,11 @@ def _read_text(path: str) -> str:
         raise LimitError(f"{name} holds more than {MAX_SOURCE_BYTES:,} bytes, the longest "
                          "program read")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BackpropError(f"{shown(path, PATH_SHOWN)}: not UTF-8 text") from None
+    # As a text-mode read would: \r\n and a lone \r end a line (a statement) like \n.
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def parse_binding_words(words: list[str]):
