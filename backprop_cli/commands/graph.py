@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import exits
-from ..errors import BackpropError
+from ..errors import PATH_SHOWN, BackpropError, output_error, shown
 from .common import (
     CONTEXT,
     ProgramCommand,
@@ -98,8 +98,9 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
             with open(output, "wb") as fh:
                 fh.write(data)
         except OSError as exc:
-            raise BackpropError(f"{output}: {exc.strerror}") from None
-        click.echo(f"wrote {output} ({fmt}, {len(result.graph):,} nodes)", err=True)
+            raise output_error(shown(output, PATH_SHOWN), exc) from None
+        click.echo(f"wrote {shown(output, PATH_SHOWN)} ({fmt}, {len(result.graph):,} nodes)",
+                   err=True)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
