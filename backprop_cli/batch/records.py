@@ -58,7 +58,7 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
         if "=" in name:
             raise BindingError(f"{shown(name, 40)!r} is not a valid name")
         if isinstance(value, _Number):
-            key, _ = parse_binding_name(name)
+            key = _binding_name(name)
             bindings[key] = number(field, value.text)
             continue
         if not isinstance(value, list):
@@ -73,7 +73,7 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
             raise BindingError(f"{field} has entries that are not finite numbers") from None
         if _holds_constant(value):
             raise BindingError(f"{field} has entries that are not finite numbers")
-        key, _ = parse_binding_name(name)
+        key = _binding_name(name)
         try:
             bindings[key] = parse_value(name, word, folder)
         except BindingError as err:
@@ -105,10 +105,9 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
                                          text), form="json")
 
 
-def parse_binding_name(name: str) -> tuple[str, None]:
+def _binding_name(name: str) -> str:
     """A JSON "at" key judged by the rules of a NAME=VALUE word's name (not pi, not exp)."""
-    key, _ = parse_binding(f"{name}=0")
-    return key, None
+    return parse_binding(f"{name}=0")[0]
 
 
 class _Number(float):
