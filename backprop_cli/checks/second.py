@@ -248,15 +248,24 @@ def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], s
                         refs[r, c] = refs[c, r] = v
                         done[r, c] = done[c, r] = True
             return refs, done, "" if done.all() else NO_VALUE
-    except _Timeout:
-        return refs, done, f"sympy took longer than {limits.sympy_seconds:g} s"
-    except _NoSymbolic as exc:
-        return refs, done, f"the op {exc.args[0]} has no symbolic form"
-    except RecursionError:
-        return refs, done, "sympy recursed too deep on this expression"
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        return refs, done, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+    except _SYMPY_FAILURES as exc:
+        return refs, done, _why_no_sympy(exc, limits)
 
+
+
+# What can stop a sympy reference short; each says why in `_why_no_sympy`.
+_SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError, ArithmeticError,
+                   AttributeError)
+
+
+def _why_no_sympy(exc: BaseException, limits: Limits) -> str:
+    if isinstance(exc, _Timeout):
+        return f"sympy took longer than {limits.sympy_seconds:g} s"
+    if isinstance(exc, _NoSymbolic):
+        return f"the op {exc.args[0]} has no symbolic form"
+    if isinstance(exc, RecursionError):
+        return "sympy recursed too deep on this expression"
+    return f"sympy could not evaluate the derivative ({type(exc).__name__})"
 
 def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
                shapes, seconds: float = FD_SECONDS):
@@ -371,14 +380,8 @@ def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], name: str, size, l
                         done[r, c] = True
             return refs, done, "" if done.all() else "sympy's derivative has no finite " \
                                                       "value at some entries"
-    except _Timeout:
-        return refs, done, f"sympy took longer than {limits.sympy_seconds:g} s"
-    except _NoSymbolic as exc:
-        return refs, done, f"the op {exc.args[0]} has no symbolic form"
-    except RecursionError:
-        return refs, done, "sympy recursed too deep on this expression"
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        return refs, done, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+    except _SYMPY_FAILURES as exc:
+        return refs, done, _why_no_sympy(exc, limits)
 
 
 def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, size,

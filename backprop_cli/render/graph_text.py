@@ -65,14 +65,24 @@ def tree(pic: Picture) -> list[list[Segment]]:
 
 
 def plain(pic: Picture) -> str:
-    return "\n".join("".join(text for text, _ in line) for line in tree(pic))
+    return lines_plain(tree(pic))
 
 
 def rich(pic: Picture):
+    return lines_rich(tree(pic))
+
+
+def lines_plain(lines: list[list[Segment]]) -> str:
+    """Styled lines as plain text: the styles dropped."""
+    return "\n".join("".join(text for text, _ in line) for line in lines)
+
+
+def lines_rich(lines: list[list[Segment]]):
+    """Styled lines as one rich Text (user text is never read as markup)."""
     from rich.text import Text
 
     text = Text()
-    for n, line in enumerate(tree(pic)):
+    for n, line in enumerate(lines):
         if n:
             text.append("\n")
         for part, style in line:

@@ -38,19 +38,11 @@ def tree_segments(ex: Exercise, answers: bool = False) -> list[list[graph_text.S
 
 
 def tree_text(ex: Exercise, answers: bool = False) -> str:
-    return "\n".join("".join(text for text, _ in line) for line in tree_segments(ex, answers))
+    return graph_text.lines_plain(tree_segments(ex, answers))
 
 
 def tree_rich(ex: Exercise):
-    from rich.text import Text
-
-    text = Text()
-    for n, line in enumerate(tree_segments(ex)):
-        if n:
-            text.append("\n")
-        for part, style in line:
-            text.append(part, style=style or None)
-    return text
+    return graph_text.lines_rich(tree_segments(ex))
 
 
 def intro(ex: Exercise) -> list[str]:
