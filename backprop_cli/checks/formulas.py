@@ -25,7 +25,7 @@ from typing import Any
 from ..engine.forward import is_array
 from ..graph import Graph
 from ..ops.shapes import infer_shapes
-from .scalar import Limits, _deadline, _sympy_constant, _Timeout
+from .scalar import Limits, _deadline, _sympy_constant, _Timeout, sympy_expressions
 
 MATRIX_NOTE = ("matrix formulas: @ is the matrix product and a vector is a column, so x @ x.T "
                "is an outer product")
@@ -82,17 +82,8 @@ def _scalar_formulas(graph: Graph, names: list[str]) -> dict[str, str]:
 
     grouped = group(graph, ["sigmoid"]).graph
     sigma = _sigma_function()
-    exprs: list = [None] * len(grouped)
-    for i, op in enumerate(grouped.ops):
-        if i in grouped.consts:
-            exprs[i] = _sympy_constant(sp, grouped.names.get(i), grouped.consts[i])
-        elif op.is_leaf:
-            exprs[i] = sp.Symbol(grouped.names[i], real=True)
-        elif op.name == "sigmoid":  # the one row whose formula reads better as a gate
-            exprs[i] = sigma(exprs[grouped.args[i][0]])
-        else:
-            exprs[i] = op.sympy(sp, *[exprs[j] for j in grouped.args[i]])
-    f = exprs[grouped.output]
+    # sigmoid is the one row whose formula reads better as a gate: σ, with σ' = σ(1 - σ).
+    f = sympy_expressions(grouped, {"sigmoid": sigma})[grouped.output]
     calls = sorted(f.atoms(sigma), key=sp.default_sort_key)
     out = {}
     for n in names:

@@ -21,7 +21,7 @@ sympy is imported inside the functions that need it, so a run without checks nev
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,10 +174,13 @@ class _Timeout(BaseException):
     swallow it and carry on past the deadline."""
 
 
-def sympy_expressions(graph: Graph):
-    """The sympy expression of every node, built from the graph (never from the user's text)."""
+def sympy_expressions(graph: Graph, rows: Mapping[str, Callable] | None = None):
+    """The sympy expression of every node, built from the graph (never from the user's text).
+    `rows` gives some ops another sympy form by name (--symbolic writes sigmoid as the
+    lecture's σ gate); every other op uses its registry row's."""
     import sympy as sp
 
+    rows = rows or {}
     exprs: list = [None] * len(graph)
     for i, op in enumerate(graph.ops):
         if i in graph.consts:
@@ -185,9 +188,14 @@ def sympy_expressions(graph: Graph):
         elif op.is_leaf:
             exprs[i] = sp.Symbol(graph.names[i], real=True)
         else:
-            if op.sympy is None:
+            inputs = [exprs[j] for j in graph.args[i]]
+            rule = rows.get(op.name)
+            if rule is not None:
+                exprs[i] = rule(*inputs)
+            elif op.sympy is None:
                 raise _NoSymbolic(op.name)
-            exprs[i] = op.sympy(sp, *[exprs[j] for j in graph.args[i]])
+            else:
+                exprs[i] = op.sympy(sp, *inputs)
     return exprs
 
 
