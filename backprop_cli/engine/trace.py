@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..graph import Graph
-from ..language.labels import folded_inputs, gate_label, gradient_name, operand, placeholder
+from ..language.labels import (
+    folded_inputs,
+    gate_label,
+    gradient_name,
+    label_printer,
+    operand,
+    placeholder,
+)
 from .backward import backpropagate, wanted_nodes
 from .forward import is_array, math_of
 
@@ -28,7 +35,7 @@ class TraceRow:
     label: str
     role: str
     name: str | None
-    text: str  # the source text of the node's expression
+    text: str  # the source text of the node's expression, as the user typed it
     inputs: tuple[int, ...]
     value: Any
     grad: Any  # upstream: d(output)/d(this node); None where no variable flows in
@@ -92,6 +99,7 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
             if down[i][k] is not None:
                 received[j].append((i, down[i][k]))
     hole = placeholder(graph)
+    text = label_printer(graph)  # one printer for every row's name: linear in the graph
     folded = [folded_inputs(graph, i) for i in range(len(graph))]
     drawn = bytearray(len(graph))  # read somewhere as an edge, not inside a gate
     for i, a in enumerate(graph.args):
@@ -104,7 +112,7 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
                      local=locs[i], downstream=down[i], contributions=tuple(received[i]),
                      gate=gate_label(graph, i, hole), folded=folded[i],
                      hidden=i in graph.consts and not drawn[i] and i != graph.output,
-                     operand=operand(graph, i), grad_name=gradient_name(graph, i))
+                     operand=operand(text, i), grad_name=gradient_name(text, i))
             for i, op in enumerate(graph.ops)]
 
 

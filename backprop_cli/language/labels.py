@@ -2,8 +2,11 @@
 `*-1`, `1/x`, `**2`), a node's name for the chain-rule arithmetic (`q`, `(x+y)`), and a local
 gradient's formula in its inputs' names (`z` for d(q*z)/dq).
 
-Kept apart from the renderers so trace, explain and every picture say the same thing; when the
-precedence-aware printer (printer.py) lands, `operand` is the one place that should call it.
+Kept apart from the renderers so trace, explain and every picture say the same thing. A node's
+name in the arithmetic is the one printer's text (printer.py), parenthesised by the binding
+power the printer gives it, so labels and formulas share one statement of precedence. Gates
+are not printed text: they show the op's pretty label (σ) and 6-digit constants, drop the
+free input (`+1`, `**2`) and move a commutative gate's constant to the right (1+x is `+1`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import re
 
 from ..graph import Graph
+from ..ops.registry import BP_ATOM
+from .printer import Printer
 
 # Placeholders for a gate's free input, tried in order: the lecture's `x`, unless the program
 # itself has a value called x (then `2*x` would read as twice that variable).
@@ -57,58 +62,59 @@ def gate_label(graph: Graph, i: int, hole: str | None = None) -> str:
     return f"{op.label}({', '.join(parts)})"
 
 
-def operand(graph: Graph, i: int) -> str:
-    """What the chain-rule arithmetic calls node i: its name, its short source text in
-    parentheses where it is not one token, or #id for a long one."""
+def label_printer(graph: Graph) -> Printer:
+    """The printer every label of `graph` reads: built once per graph (its short texts cost
+    one pass over it), with named inputs written by name and operators unspaced: `exp(q)*z`."""
+    return Printer(graph, by_name=True, label=True)
+
+
+def _called(text: Printer, i: int) -> tuple[str, bool, bool]:
+    """What node i is called, whether that binds as tightly as a name (so it needs no
+    parentheses anywhere) and whether it is one token: its name, f for the output, a
+    constant's value, its printed text up to SHORT_TEXT characters, else #id."""
+    graph = text.graph
     name = graph.names.get(i)
     if name:
-        return name
+        return name, True, True
     if i == graph.output:
-        return "f"
+        return "f", True, True
     if i in graph.consts:
-        return constant_text(graph.consts[i])
-    text = graph.text(i).strip()
-    if len(text) > SHORT_TEXT:
-        return f"#{i}"
-    return text if _ATOM.fullmatch(text) or _is_call(text) else f"({text})"
+        # A negative number binds like a unary minus, as the printer reads it (-0 shows as 0).
+        shown = constant_text(graph.consts[i])
+        return shown, not shown.startswith("-"), True
+    short = text.short(i, SHORT_TEXT)
+    if short is None:
+        return f"#{i}", True, True
+    return short, text.power[i] >= BP_ATOM, False
 
 
-def _is_call(text: str) -> bool:
-    """exp(x+1): a name and one bracket that closes at the end, so it reads as one operand."""
-    m = _CALL.match(text)
-    if not m or not text.endswith(")"):
-        return False
-    depth = 0
-    for k in range(m.end() - 1, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[k], 0)
-        if depth == 0:
-            return k == len(text) - 1
-    return False
+def operand(text: Printer, i: int) -> str:
+    """What the chain-rule arithmetic calls node i (`text` is `label_printer(graph)`): q,
+    f, exp(x), (x+y) in parentheses where it binds looser than a name, or #7 for a long one."""
+    called, tight, _ = _called(text, i)
+    return called if tight else f"({called})"
 
 
-def gradient_name(graph: Graph, i: int) -> str:
+def gradient_name(text: Printer, i: int) -> str:
     """dq for q, d(x+y) for x+y, d(exp(x)) for exp(x), d#7 for a long unnamed node: the
-    lecture's dq notation."""
-    name = operand(graph, i)
-    return "d" + (name if _ATOM.fullmatch(name) or name.startswith("(") else f"({name})")
+    lecture's dq notation, with anything longer than one token in parentheses."""
+    called, tight, token = _called(text, i)
+    return "d" + (called if tight and token else f"({called})")
 
 
 def output_name(graph: Graph) -> str:
     return graph.names.get(graph.output) or "f"
 
 
-_ATOM = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9.]+|#\d+")
-_CALL = re.compile(r"[A-Za-z_σ][A-Za-z_0-9]*\(")
 _PLACE = re.compile(r"\b[ab]\b")
 
 
 def local_formula(template: str, labels: list[str]) -> str:
     """A row's local-gradient formula with its inputs' names put in: 'b' with inputs q, z
-    reads 'z'. Our own template text only; a label that is not one token is parenthesised."""
+    reads 'z'. Our own template text only; the labels are `operand`s, parenthesised where they
+    bind looser than a name, so each fits any place in a template (`a**b`, `-a/b**2`)."""
     def name(m: re.Match) -> str:
         k = "ab".index(m.group(0))
-        text = labels[k] if k < len(labels) else m.group(0)
-        return text if _ATOM.fullmatch(text) or text.startswith("(") or _is_call(text) \
-            else f"({text})"
+        return labels[k] if k < len(labels) else m.group(0)
 
     return _PLACE.sub(name, template)

@@ -5,7 +5,8 @@ what is printed parses back to the same graph: `-3**2` prints as `-3**2` (it is 
 power of a negative number as `(-3)**2`, `2**3**2` needs no parentheses and `(2**3)**2` does.
 
 Spacing follows the lecture's handwriting: `+`, `-` and `@` are spaced, `*`, `/` and `**` are
-not (`2*x*cos(x**2) + y`).
+not (`2*x*cos(x**2) + y`); a `label` printer spaces no elementwise operator, for the names the
+trace gives its nodes (`d(x+y)`, language/labels.py).
 
 Nothing recurses: every node's text is a short template of strings and references to its
 inputs, built in one forward loop, and the text is written out with an explicit stack. A
@@ -48,16 +49,28 @@ class Printer:
     characters are kept, built from its inputs' (the first character of a left-nested chain
     lies at its bottom, so writing each label out from the top would cost its depth)."""
 
-    def __init__(self, graph: Graph, latex: bool = False, by_name: bool = False):
+    def __init__(self, graph: Graph, latex: bool = False, by_name: bool = False,
+                 label: bool = False):
         """`by_name`: an input that has a name (q in `q = x + y; q*z`) is written as that name,
-        as a write-up's steps read; the node itself is still spelled out."""
+        as a write-up's steps read; the node itself is still spelled out. `label`: text as the
+        trace names a node (language/labels.py): no spaces around `+` and `-` either, and a
+        named constant by its name too (k in `k = 2.5; k*x`): `d(k*x+y)`, by its gate `*k`."""
         self.graph = graph
         named: dict[int, str] = {}
         if by_name:
             named = {i: latex_name(n) if latex else n for i, n in graph.names.items()
-                     if not graph.ops[i].is_leaf}
-        self.parts, _ = _templates(graph, len(graph) - 1, named=named, latex=latex)
+                     if not graph.ops[i].is_leaf
+                     or (label and i in graph.consts and n not in CONSTANTS)}
+        # power[i]: how tightly node i's text binds (BP_ATOM for a name, a call, x.T, s[1]).
+        self.parts, self.power = _templates(graph, len(graph) - 1, named=named, latex=latex,
+                                            compact=label)
         self._ends: dict[int, tuple[list[str], list[str], list[int]]] = {}
+
+    def short(self, node: int, limit: int) -> str | None:
+        """Node's whole text if it is at most `limit` characters long, else None; all nodes'
+        short texts cost one pass over the graph together, whatever their depth."""
+        heads, _, sizes = self._ends_for(limit)
+        return heads[node] if sizes[node] <= limit else None
 
     def expression(self, node: int | None = None, limit: int | None = None) -> str:
         root = self.graph.output if node is None else node
@@ -150,12 +163,14 @@ def _statement_names(graph: Graph, nodes: list[int]) -> dict[int, str]:
     return names
 
 
-def _templates(graph: Graph, root: int, named, latex: bool = False) -> tuple[list, list[int]]:
+def _templates(graph: Graph, root: int, named, latex: bool = False,
+               compact: bool = False) -> tuple[list, list[int]]:
     """Each node's text as a tuple of strings and input references, and its binding power.
 
     A node named in `named` is referred to by that name (its own template stays, for its
     statement). With `latex`, each op is spelled by its row's `latex` field: the parentheses
-    are the same, except that a superscript or a square root's braces already group."""
+    are the same, except that a superscript or a square root's braces already group. With
+    `compact`, no elementwise operator is spaced."""
     parts: list = [None] * (root + 1)
     power = [BP_ATOM] * (root + 1)
     neg = PREFIX["-"]
@@ -183,7 +198,7 @@ def _templates(graph: Graph, root: int, named, latex: bool = False) -> tuple[lis
                 parts[i] = (*left, "^{", b, "}")
             else:
                 right = _ref(b, named, power, bp + (not op.right_assoc))
-                spaced = latex or bp <= BP_ADD or not op.elementwise
+                spaced = latex or (bp <= BP_ADD and not compact) or not op.elementwise
                 sym = (op.latex or op.symbol) if latex else op.symbol
                 parts[i] = (*left, f" {sym} " if spaced else sym, *right)
             power[i] = bp
