@@ -20,7 +20,7 @@ from .printer import Printer
 # Placeholders for a gate's free input, tried in order: the lecture's `x`, unless the program
 # itself has a value called x (then `2*x` would read as twice that variable).
 PLACEHOLDERS = ("x", "t", "u", "v", "□")
-SHORT_TEXT = 10  # an unnamed node is called by its source text up to this length, else #id
+SHORT_TEXT = 10  # an unnamed node is called by its printed text up to this length, else #id
 
 
 def constant_text(value: float) -> str:
@@ -100,10 +100,6 @@ def gradient_name(text: Printer, i: int) -> str:
     lecture's dq notation, with anything longer than one token in parentheses."""
     called, tight, token = _called(text, i)
     return "d" + (called if tight and token else f"({called})")
-
-
-def output_name(graph: Graph) -> str:
-    return graph.names.get(graph.output) or "f"
 
 
 _PLACE = re.compile(r"\b[ab]\b")
