@@ -37,6 +37,15 @@ def test_fan_out_counts_distinct_consumers_and_uses():
     assert (node["consumers"], node["uses"]) == (2, 3)
 
 
+def test_a_wide_fan_out_names_its_first_and_last_consumers_and_counts_the_rest():
+    # a = x*1.5 read by 100 products: the sum is 100 terms, shown as 6 + a count + 2.
+    program = "a = x*1.5; " + " + ".join(f"a*{k}" for k in range(2, 102))
+    line = trace(program, "x=2").splitlines()[-1]
+    assert line.startswith("fan-out: #2 a feeds 100 nodes; its gradient 5150 = 2 (from #4) + ")
+    assert line.count("(from #") == 8 and "+ ... (92 more) +" in line
+    assert line.endswith(" + 100 (from #297) + 101 (from #300)")
+
+
 def test_the_neurons_constants_are_inside_their_gates():
     lines = trace(NEURON, *[f"{k}={v:g}" for k, v in NEURON_AT.items()]).splitlines()
     columns = [re.split(r"\s{2,}", line) for line in lines]

@@ -208,16 +208,26 @@ def _local(r: TraceRow, k: int, precision: int) -> str:
     return "-" if r.grad is None else "vjp"
 
 
+def feeds_text(r: TraceRow) -> str:
+    """'feeds 2 nodes (3 uses)': distinct consumers, and the uses when one reads it twice."""
+    n = len(r.consumers)
+    feeds = f"feeds {n} node{'s' if n > 1 else ''}"
+    return feeds + (f" ({r.uses} uses)" if r.uses != n else "")
+
+
+FAN_OUT_SHOWN = 8  # consumers a fan-out line names one by one; past it, the first and last few
+
+
 def fan_out_line(r: TraceRow, precision: int) -> str:
     """'fan-out: #0 x feeds 2 nodes (3 uses); its gradient 7 = 3 + 3 (from #1) + 1 (from #2)':
     the parts one consumer sent are grouped under it."""
-    n = len(r.consumers)
-    feeds = f"feeds {n} node{'s' if n > 1 else ''}"
-    if r.uses != n:
-        feeds += f" ({r.uses} uses)"
-    groups = []
-    for c in r.consumers:
-        parts = [numbers.number(g, precision) for k, g in r.contributions if k == c]
-        groups.append(" + ".join(parts) + f" (from #{c})")
+    feeds = feeds_text(r)
+    sent: dict[int, list[str]] = {c: [] for c in r.consumers}
+    for k, g in r.contributions:  # one pass: a value can feed 10^5 consumers
+        sent[k].append(numbers.number(g, precision))
+    groups = [" + ".join(parts) + f" (from #{c})" for c, parts in sent.items()]
+    if len(groups) > FAN_OUT_SHOWN:  # the line stays readable: its two ends and a count
+        head, tail = FAN_OUT_SHOWN - 2, 2
+        groups = [*groups[:head], f"... ({len(groups) - head - tail} more)", *groups[-tail:]]
     return (f"fan-out: #{r.id} {r.name or r.text} {feeds}; its gradient "
             f"{numbers.number(r.grad, precision)} = {' + '.join(groups)}")

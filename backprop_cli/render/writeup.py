@@ -12,6 +12,7 @@ from ..engine.trace import TraceRow
 from ..graph import Graph
 from ..language.printer import Printer, latex_name
 from . import numbers
+from .plain import feeds_text
 
 LABEL_LIMIT = 60  # longest expression shown whole in a row or a step
 LATEX_LIMIT = 160  # longer LaTeX expressions are named by their node id
@@ -72,7 +73,7 @@ def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
         if r.op == "var":
             lines.append(f"- ∂{out_name}/∂{r.name} = {_sum(r, num)}")
         elif r.fans_out:
-            lines.append(f"- {label(r.id)} feeds {len(r.contributions)} nodes: "
+            lines.append(f"- {label(r.id)} {feeds_text(r)}: "
                          f"∂{out_name}/∂{_label(graph, text, r.id)} = {_sum(r, num)}")
     return "\n".join(lines) + "\n"
 
