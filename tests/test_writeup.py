@@ -71,3 +71,19 @@ def test_a_long_chain_writes_up_in_linear_time(fmt):
     assert time.perf_counter() - start < 10
     assert (" ... " if fmt == "markdown" else r"\text{node \#") in text  # long ones are cut
     assert max(len(line) for line in text.splitlines()) < 400
+
+
+def test_constants_sit_inside_their_gates_as_trace_draws_them():
+    # The neuron's shared 1 is part of the gates `+1` and `1/x`: no row, no gradient.
+    for fmt in ("markdown", "latex"):
+        out = run("trace", *SIGMOID, "--format", fmt)
+        assert not re.search(r"\\?#0\b", out)
+    table = run("trace", *SIGMOID, "--format", "markdown")
+    assert "| `+1` | 1.36788 | -0.534447 | 1 | -0.534447 |" in table
+    assert "| `1/x` | 0.731059 | 1 | -0.534447 | -0.534447 |" in table
+
+
+def test_latex_adds_up_a_fan_out_as_markdown_does():
+    args = ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--format"]
+    assert r"\frac{\partial f}{\partial a} &= 4 + 1 = 5" in run(*args, "latex")
+    assert "∂f/∂a = 4 + 1 = 5" in run(*args, "markdown")

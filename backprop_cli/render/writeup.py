@@ -43,12 +43,15 @@ def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
              "| node | expression | op | value | upstream | local | downstream | gate |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
+        if r.hidden:  # a constant drawn inside its gate, as trace and the picture draw it
+            continue
+        k = r.shown_inputs
         lines.append("| " + " | ".join([
             f"#{r.id}", shown(r.id), "var" if r.op == "var" else
-            ("const" if r.op == "const" else f"`{r.label}`"),
+            ("const" if r.op == "const" else f"`{r.gate}`"),
             num(r.value), num(r.grad),
-            ", ".join("vjp" if x is None else num(x) for x in r.local),
-            ", ".join(num(x) for x in r.downstream), r.role.split(":")[0]]) + " |")
+            ", ".join("vjp" if r.local[j] is None else num(r.local[j]) for j in k),
+            ", ".join(num(r.downstream[j]) for j in k), r.role.split(":")[0]]) + " |")
     lines += ["", "### Chain rule, from the output back", "",
               f"1. ∂{out_name}/∂{out_name} = 1 at the output {shown(graph.output)}."]
     step = 2
@@ -114,11 +117,14 @@ def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
              r"\begin{tabular}{rlrrrrl}", r"\hline",
              r"node & expression & value & upstream & local & downstream & gate \\", r"\hline"]
     for r in rows:
+        if r.hidden:  # a constant drawn inside its gate, as trace and the picture draw it
+            continue
+        k = r.shown_inputs
         lines.append(" & ".join([
             rf"\#{r.id}", f"${shown(r.id)}$", f"${num(r.value)}$", f"${num(r.grad)}$",
-            "$" + ", ".join("vjp" if x is None else num(x) for x in r.local) + "$"
-            if r.local else "",
-            "$" + ", ".join(num(x) for x in r.downstream) + "$" if r.downstream else "",
+            "$" + ", ".join("vjp" if r.local[j] is None else num(r.local[j]) for j in k) + "$"
+            if k else "",
+            "$" + ", ".join(num(r.downstream[j]) for j in k) + "$" if k else "",
             r.role.split(":")[0]]) + r" \\")
     lines += [r"\hline", r"\end{tabular}", "", r"\begin{align*}",
               rf"{partial(graph.output)} &= 1 && \text{{the output}} \\"]
@@ -137,9 +143,10 @@ def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
     lines[-1] = lines[-1].removesuffix(r" \\")
     lines.append(r"\end{align*}")
     lines += ["", r"\begin{align*}"]
-    variables = [r for r in rows if r.op == "var"]
-    for k, r in enumerate(variables):
-        end = "" if k == len(variables) - 1 else r" \\"
+    # Each variable's gradient, and every fan-out's sum, as the Markdown lists them.
+    summed = [r for r in rows if r.op == "var" or (r.fans_out and not r.hidden)]
+    for k, r in enumerate(summed):
+        end = "" if k == len(summed) - 1 else r" \\"
         lines.append(rf"{partial(r.id)} &= {_sum(r, num)}{end}")
     lines.append(r"\end{align*}")
     return "\n".join(lines) + "\n"
