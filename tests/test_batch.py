@@ -95,7 +95,7 @@ def test_the_format_can_be_forced():
     ('"x*y x=1', ("7: parse error: the line cannot be split into words: no closing "
                  "quotation (quote the program: \"(x+y)*z\" x=-2)")),
     ('"x*y" x=1 y=2 expect: z=3', ("7: binding error: expect: z=3: z is not a bound "
-                                  "variable (expect 'value' or one of: x, y)")),
+                                  "variable (expect 'value' or one of: x, y, dx, dy)")),
     ('"x*y" x=1 y=2 expect: x=abc', ("7: binding error: expect: x=abc: not a finite number "
                                     "(e.g. expect: value=-12 x=-4)")),
     ('"x*y" x=1 x=2', "7: binding error: x is bound twice (in 'x=2')"),

@@ -89,7 +89,7 @@ def test_the_eval_table_never_calls_the_learners_number_ref():
 def test_an_unknown_name_lists_the_named_values_too():
     with pytest.raises(BindingError) as err:
         graded(README, AT, w="1")
-    assert err.value.hint == "expect 'value' or one of: x, y, z, q, f, dq, df"
+    assert err.value.hint == "expect 'value' or one of: x, y, z, dx, dy, dz, q, f, dq, df"
 
 
 def test_a_case_file_expects_intermediates_and_arrays_by_the_same_rules():
@@ -107,3 +107,14 @@ def test_a_case_file_expects_intermediates_and_arrays_by_the_same_rules():
     assert dict(out[0].checks)["q"] == (("expected", "pass"),)
     assert [(m.name, m.reference) for m in out[1].mismatches] == [("W[1,1]", 0.3)]
     assert "w is not a bound variable or a named value" in out[2].message
+
+
+def test_trace_grades_in_the_order_given_and_ends_with_what_was_wrong():
+    args = ["trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--expect", "q=3",
+            "--expect", "dq=4", "--expect", "dz=3", "--expect", "x=-4"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    graded = result.stdout.split("\n\n")[-2:]
+    assert [line.split(":")[0] for line in graded[0].splitlines()] == \
+        ["expected q", "expected dq", "expected dz", "expected dx"]
+    assert graded[1] == "FAILED: 1 of 4 expected numbers are wrong (dq)\n"

@@ -129,7 +129,8 @@ def resolve(pairs: Iterable[tuple[str, str]], bound: Iterable[str],
             written[key] = f"{name}={text}"
             continue
         if key != "value" and key not in bound:
-            known = ", ".join([*bound, *named, *(f"d{n}" for n in named)])
+            known = ", ".join([*bound, *(f"d{n}" for n in bound), *named,
+                               *(f"d{n}" for n in named)])
             what = "a bound variable or a named value" if named else "a bound variable"
             raise BindingError(f"{shown}: {name} is not {what}",
                                hint="expect 'value' or one of: " + (known or

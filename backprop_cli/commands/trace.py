@@ -97,7 +97,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     from ..render.plain import expectation_lines
 
     rows = trace_rows(result.graph, result.values, result.grads)
-    graded = expectation_lines(result) if expects else []
+    graded = expectation_lines(result, expects) if expects else []
     graded_json = {"expected": expectations_json(result)} if expects else {}
     if explain or step:
         from ..render.explain import explain_blocks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..checks.formulas import MATRIX_NOTE
 from ..engine.trace import TraceRow
@@ -143,11 +143,23 @@ def eval_text(result: Result, precision: int) -> str:
     return "\n".join(lines)
 
 
-def expectation_lines(result: Result) -> list[str]:
-    """`expected dq: pass 0.0e+00`, one line per graded number (trace --expect)."""
-    lines = [f"expected value: {numbers.check(c)}" for c in result.value_checks]
-    lines += [f"expected d{r.name}: {numbers.check(c)}" for r in result.rows for c in r.checks]
-    lines += [f"expected {key}: {numbers.check(c)}" for key, c in result.named_checks]
+def expectation_lines(result: Result, given: Sequence[str] = ()) -> list[str]:
+    """`expected dq: pass 0.0e+00`, one line per graded number (trace --expect), in the order
+    the learner gave them (`given`, the NAME=VALUE texts), then a FAILED line naming the wrong
+    ones."""
+    graded = [("value", c) for c in result.value_checks]
+    graded += [(f"d{r.name}", c) for r in result.rows for c in r.checks]
+    graded += list(result.named_checks)
+    # A bound variable's bare name grades its gradient (x=-4 is dx), as eval's --expect does.
+    keys = [name if name in ("value", *(k for k, _ in result.named_checks)) else
+            (f"d{name}" if name in result.graph.variables else name)
+            for name in (text.partition("=")[0].strip() for text in given)]
+    graded.sort(key=lambda kc: keys.index(kc[0]) if kc[0] in keys else len(keys))
+    lines = [f"expected {key}: {numbers.check(c)}" for key, c in graded]
+    wrong = [key for key, c in graded if c.status == "fail"]
+    if wrong:
+        lines += ["", f"FAILED: {len(wrong)} of {len(graded)} expected numbers are wrong "
+                      f"({', '.join(wrong)})"]
     return lines
 
 
