@@ -205,8 +205,9 @@ COMMAND_LINE_ERRORS = [
                               "starts with two minus signs needs a space: - -x)")),
     (["x*y", "x=1", "y=2", "--wrt", "q"], ("binding error: --wrt q: q is not a bound variable "
                                           "(bound: x, y)")),
-    (["x*y", "x=1", "y=2", "--expect", "q=3"], ("binding error: --expect q=3: q is not a bound "
-                                               "variable (expect 'value' or one of: x, y, dx, dy)")),
+    (["x*y", "x=1", "y=2", "--expect", "q=3"],
+     ("binding error: --expect q=3: q is not a bound variable (expect 'value' or one of: x, y, "
+      "dx, dy)")),
     (["x*y", "x=1", "y=2", "--expect", "x=abc"], ("binding error: --expect x=abc: not a finite "
                                                  "number (e.g. --expect x=-4 or "
                                                  "--expect value=-12)")),
