@@ -13,7 +13,14 @@ import click
 
 from . import __version__, exits
 from .commands.check import check_cmd
-from .commands.common import CONTEXT
+from .commands.common import (
+    CONTEXT,
+    WRITE_FAILURES,
+    broken_pipe,
+    flush_stdout,
+    internal,
+    output_failed,
+)
 from .commands.eval import eval_cmd
 from .commands.graph import graph_cmd
 from .commands.quiz import quiz_cmd
@@ -26,18 +33,47 @@ def main() -> None:
     # re-walk it again and again (micrograd's super-linear slowdown); nothing here makes cycles.
     gc.disable()
     try:
+        code = _run()
+        flush_stdout()  # --help or --version into a full disk shows here, not at exit
+    except BrokenPipeError:
+        broken_pipe()
+    except OSError as exc:  # a write outside a command's own reporting: --help, an error line
+        if exc.errno not in WRITE_FAILURES:
+            internal(exc)
+        output_failed(exc)
+    sys.exit(code)
+
+
+def _run() -> int:
+    try:
         code = cli.main(prog_name="backprop", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `backprop` alone: the help, as --help shows it (our own text, its lines kept), on
+        # stderr with exit 2 as click does for a group invoked without a command.
+        click.echo(exc.format_message(), err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        # click's own messages quote the user's words (`No such option: --x`): they are
-        # shown as every echo of user text is, escaped and bounded.
-        message = exc.format_message
-        exc.format_message = lambda: shown(message(), HEADLINE_LIMIT)
-        exc.show()
-        sys.exit(exc.exit_code)
+        click.echo(usage_error(exc), err=True)
+        return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
-        sys.exit(exits.INTERRUPTED)
-    sys.exit(code if isinstance(code, int) else 0)
+        return exits.INTERRUPTED
+    return code if isinstance(code, int) else 0
+
+
+def usage_error(exc: click.ClickException) -> str:
+    """click's own message in the project's style: one line `error: ...`, the usage and where
+    the help is as its hint. click's messages quote the user's words (`No such command
+    'evl'.`): the message is shown as every echo of user text is, escaped and bounded."""
+    message = exc.format_message().rstrip(".")
+    if message[:2].istitle():  # "Missing argument", not "JSON ..."
+        message = message[0].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    hint = ""
+    if ctx is not None:
+        hint = f" ({ctx.get_usage().replace('Usage: ', 'usage: ', 1)}; see " \
+               f"{ctx.command_path} --help)"
+    return f"error: {shown(message, HEADLINE_LIMIT)}{hint}"
 
 
 @click.group(context_settings=CONTEXT)

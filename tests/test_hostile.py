@@ -322,3 +322,58 @@ def test_memory_stays_flat_over_100000_cases(tmp_path, output, jobs):
     early, late = max(samples[quarter:2 * quarter]), max(samples[3 * quarter:])
     assert late - early < 8 << 20, (early, late)  # a case kept per result would add ~300 MB
     assert peak < 200 << 20
+
+
+# --- the front door: click's own output --------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["eval", "--help"],
+                                  ["check", "--help"]])
+def test_help_and_version_into_a_full_disk_are_one_line_and_exit_2(args):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "backprop_cli", *args], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (
+        2, "output error: cannot write standard output: No space left on device\n")
+
+
+@pytest.mark.parametrize("args", [["eval"], [], ["--help"], ["eval", "x", "x=1"]])
+def test_stdout_and_stderr_both_full_is_still_exit_2(args):
+    # `backprop eval > /dev/full 2>&1`: nothing can be said, so the exit code says it (a
+    # traceback, unseen, would have made it 1).
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "backprop_cli", *args], stdout=full,
+                              stderr=full, timeout=60)
+    assert proc.returncode == 2
+
+
+def test_backprop_alone_prints_the_help_as_help_does():
+    code, out, err = backprop()
+    assert (code, out) == (2, "")
+    assert err == backprop("--help")[1]
+    assert err.startswith("Usage: backprop [OPTIONS] COMMAND [ARGS]...\n\n")
+    assert "\n  eval " in err and "U+000A" not in err
+
+
+@pytest.mark.parametrize("args, stderr", [
+    (["check"], "error: missing argument 'FILE' (usage: backprop check [OPTIONS] FILE; see "
+                "backprop check --help)\n"),
+    (["eval", "--precision", "0", "x", "x=1"],
+     "error: invalid value for '--precision': 0 is not in the range 1<=x<=17 (usage: backprop "
+     "eval [OPTIONS] PROGRAM [NAME=VALUE]...; see backprop eval --help)\n"),
+    (["ev\u202eal"], "error: no such command 'ev\\u202eal'. Did you mean 'eval'? (usage: "
+                     "backprop [OPTIONS] COMMAND [ARGS]...; see backprop --help)\n"),
+])
+def test_a_usage_error_is_one_line_in_the_project_style(args, stderr):
+    code, out, err = backprop(*args)
+    assert (code, out, err) == (2, "", stderr)
+    clean(err)
+
+
+def test_a_batch_error_says_error_once(tmp_path):
+    path = tmp_path / "cases.txt"
+    path.write_text(f'{LECTURE}\n"x" x=1 # {"padding " * 20}\n')
+    code, out, err = backprop("check", str(path), "--max-line-bytes", "100", "--plain")
+    assert code == 2
+    assert (f"ERROR {path}:2: the line is 170 bytes, over the limit of 100 (--max-line-bytes "
+            "raises it)") in out.splitlines()

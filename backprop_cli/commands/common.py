@@ -84,8 +84,8 @@ def report_errors(fn: Callable) -> Callable:
             click.echo(err.render(), err=True)
             sys.exit(exits.BAD_INPUT)
         except OSError as exc:
-            if exc.errno not in _WRITE_FAILURES:
-                _internal(exc)
+            if exc.errno not in WRITE_FAILURES:
+                internal(exc)
             output_failed(exc)
         except RecursionError:  # pragma: no cover - nothing recurses on user input
             click.echo("error: the input is nested too deeply", err=True)
@@ -103,19 +103,20 @@ def report_errors(fn: Callable) -> Callable:
             click.echo(f"internal error: {shown(str(exc), 200)} (please report this)", err=True)
             sys.exit(EXIT_INTERNAL)
         except Exception as exc:  # never a traceback: one line, and a distinct exit code
-            _internal(exc)
+            internal(exc)
 
     return wrapper
 
 
 # What a failed write of standard output looks like: a full disk or quota, a file too large
 # for its system, a device error. (A read that fails is reported where the file is read.)
-_WRITE_FAILURES = frozenset(getattr(errno, name) for name in
-                            ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS")
-                            if hasattr(errno, name))
+WRITE_FAILURES = frozenset(getattr(errno, name) for name in
+                           ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS")
+                           if hasattr(errno, name))
 
 
-def _internal(exc: BaseException) -> NoReturn:
+def internal(exc: BaseException) -> NoReturn:
+    """A fault of ours: one line naming it, exit 3."""
     click.echo(f"internal error: {type(exc).__name__}: {shown(str(exc), 200)} "
                "(please report this)", err=True)
     sys.exit(EXIT_INTERNAL)
@@ -138,14 +139,21 @@ def output_failed(exc: OSError) -> NoReturn:
     from ..errors import output_error
 
     _drop_stdout()
-    click.echo(output_error("standard output", exc).render(), err=True)
+    try:
+        click.echo(output_error("standard output", exc).render(), err=True)
+    except OSError:  # standard error is full too (`2>&1`): the exit code is all that is left
+        _drop(sys.stderr)
     sys.exit(exits.BAD_INPUT)
 
 
 def _drop_stdout() -> None:
+    _drop(sys.stdout)
+
+
+def _drop(stream) -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
     except (OSError, ValueError):  # no file descriptor behind stdout (a test runner's buffer)
         pass
 

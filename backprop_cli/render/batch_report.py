@@ -258,7 +258,10 @@ def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
         return lines
     if r.status in ("error", "timeout"):
         word = "ERROR" if r.status == "error" else "TIMEOUT"
-        return [f"{word} {r.message}", *r.detail]
+        message = r.message
+        if r.kind == r.status:  # `ERROR big.txt:1: the line is ...`, not `ERROR ...: error: `
+            message = message.replace(f": {r.kind}: ", ": ", 1)
+        return [f"{word} {message}", *r.detail]
     return []
 
 

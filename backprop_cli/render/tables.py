@@ -8,6 +8,7 @@ from rich.text import Text
 
 from ..checks.formulas import MATRIX_NOTE
 from ..engine.trace import TraceRow
+from ..errors import shown
 from ..evaluate import Result
 from . import matrices, numbers
 from .plain import check_columns, fan_out_line, has_arrays, verdict
@@ -19,8 +20,22 @@ def _check_cell(c) -> Text:
     return Text(numbers.check(c), style=numbers.STATUS_STYLE.get(c.status, ""))
 
 
+# eval's header shows this many characters of the program: with "f = " they fit one line of 80
+# columns, and the value may wrap to a second. A line break shows as a mark (a ';' would seem
+# to end a comment that in fact runs to the end of its line).
+PROGRAM_SHOWN = 60
+NEWLINE = " \u21b5 "
+
+
+def program_head(program: str) -> str:
+    """The program for eval's one-line header: its lines joined by a visible mark, made safe to
+    echo (a U+202E in a comment cannot turn the line around) and cut to its two ends."""
+    lines = [line.strip() for line in program.split("\n") if line.strip()]
+    return shown(NEWLINE.join(lines), PROGRAM_SHOWN)
+
+
 def eval_view(result: Result, program: str, precision: int) -> Group:
-    head = Text.assemble(("f", "bold"), " = ", (program, "cyan"), "   value ",
+    head = Text.assemble(("f", "bold"), " = ", (program_head(program), "cyan"), "   value ",
                          (numbers.number(result.value, precision), "bold green"))
     parts = [head]
     for c in result.value_checks:
