@@ -253,7 +253,7 @@ def test_a_mixed_file_prints_failures_in_detail_then_the_summary(tmp_path):
         "statement)"),
         "  (x+y*z",
         "  ^",
-        (f"ERROR {path}:6:23: domain error: log(x) is undefined: log(-1) is outside the "
+        (f"ERROR {path}:6:23 (q2): domain error: log(x) is undefined: log(-1) is outside the "
         "function's domain (log needs a positive argument)"),
         "  log(x)",
         "  ^^^^^^",

@@ -250,8 +250,8 @@ def mismatch_text(m, precision: int = 10) -> str:
 
 def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
     """A failed, erroneous or timed-out case in detail (nothing for a pass)."""
+    label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
     if r.status == "fail":
-        label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
         lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
         lines += ["  " + mismatch_text(m, precision) for m in r.mismatches]
         lines += [f"  warning: {shown(w, 200)}" for w in r.warnings]
@@ -261,6 +261,9 @@ def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
         message = r.message
         if r.kind == r.status:  # `ERROR big.txt:1: the line is ...`, not `ERROR ...: error: `
             message = message.replace(f": {r.kind}: ", ": ", 1)
+        where = message.find(": ", len(f"{origin}:{r.line}"))
+        if label and message.startswith(f"{origin}:{r.line}") and where > 0:
+            message = message[:where] + label + message[where:]  # the case's own id, as FAIL
         return [f"{word} {message}", *r.detail]
     return []
 
