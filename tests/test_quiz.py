@@ -243,3 +243,15 @@ def test_enter_alone_asks_again_and_q_stops():
     assert "∂f/∂c = \n∂f/∂c = 1\n  right" in out
     assert out.rstrip().endswith("score 1/1")
     assert ex.questions[0].name == "c" and proc.returncode == 0
+
+
+def test_a_hint_names_no_letter_the_circuit_does_not_define():
+    # The sigmoid row's role once read "(1 - σ(a)) σ(a)" in circuits with their own node a.
+    ex = make(7, resolve_ops("add,mul,max,sigmoid"), 5)  # ...; d = c + x; f = sigmoid(d)
+    (part,) = ex.questions[0].parts
+    assert part.statement == "f = sigmoid(d)"
+    assert part.role == "sigmoid gate: local gradient (1 - σ) σ, σ being its output"
+    sin = make(2, resolve_ops("sin,add"), 3)  # a = sin(x); b = sin(z); c = sin(b); ...
+    roles = {p.statement: p.role for q in sin.questions for p in q.parts if "sin" in p.statement}
+    assert roles == {"a = sin(x)": "local gradient cos(x)", "b = sin(z)": "local gradient cos(z)",
+                     "c = sin(b)": "local gradient cos(b)"}

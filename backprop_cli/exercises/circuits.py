@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BackpropError, BindingError
-from ..ops.registry import OPS, Op
+from ..ops.registry import OPS, Op, role_for
 
 DEFAULT_OPS = ("add", "mul", "max")
 DEFAULT_NODES = 4
@@ -190,6 +190,11 @@ def _by_hand(graph, values, rows) -> bool:
         sized(g, HAND_LARGE) for r in rows for g in (r.local or ()) if g is not None)
 
 
+def _called(graph, text, i: int) -> str:
+    """A gate's input as the statements call it: its name, else its text."""
+    return graph.names.get(i) or text.expression(i)
+
+
 def _ties(graph, values) -> bool:
     """Two equal inputs to a gate with kinks (max(a, a) is fine: one input twice)."""
     for i, op in enumerate(graph.ops):
@@ -210,8 +215,9 @@ def _questions(graph, rows) -> tuple[Question, ...]:
     for i in range(len(graph) - 1, -1, -1):
         if i == graph.output or i in graph.consts or i not in graph.names:
             continue
-        parts = [Part(graph.names[c], statement[c], graph.ops[c].role, rows[c].grad,
-                      rows[c].local[k], rows[c].downstream[k])
+        parts = [Part(graph.names[c], statement[c],
+                      role_for(graph.ops[c].role, _called(graph, text, graph.args[c][0])),
+                      rows[c].grad, rows[c].local[k], rows[c].downstream[k])
                  for c in range(i + 1, len(graph)) for k, j in enumerate(graph.args[c])
                  if j == i and rows[c].downstream[k] is not None]
         questions.append(Question(graph.names[i], rows[i].grad, tuple(parts)))
