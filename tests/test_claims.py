@@ -85,11 +85,47 @@ def test_array_claims_with_vectors_as_columns():
     assert wrong.status == "fail"
 
 
-def test_an_outer_product_of_flat_vectors_is_caught_with_a_hint():
+def test_the_symbolic_outer_product_with_flat_vectors_is_read_with_them_as_columns():
+    # --symbolic writes dW = 2*W @ x @ x.T (a vector is a column); with a flat x it is one
+    # number as bound, so the claim is read again with x as a 2x1 column, and graded so.
     W = np.array([[0.1, 0.5], [-0.3, 0.8]])
     x = np.array([0.2, 0.4])
-    (c,) = grade("sum((W @ x)**2)", ["dW=2*(W @ x) @ x.T"], W=W, x=x)
+    right = grade("sum((W @ x)**2)", ["dW=2*W @ x @ x.T", "dx=2*W.T @ W @ x"], W=W, x=x)
+    assert [(c.status, c.method, c.columns) for c in right] == [
+        ("pass", "sympy", ("x",)), ("pass", "sympy", ())]
+    (wrong,) = grade("sum((W @ x)**2)", ["dW=3*W @ x @ x.T"], W=W, x=x)
+    assert (wrong.status, wrong.columns) == ("fail", ("x",))
+    assert np.allclose(wrong.counterexample["claimed"], 3 * np.outer(W @ x, x))
+
+
+def test_a_flat_vector_read_as_a_column_gives_back_a_flat_gradient():
+    x = np.array([0.2, 0.4])
+    (c,) = grade("sum(x * x)", ["dx=2*x.T.T @ (x.T @ x) / (x.T @ x)"], x=x)
+    assert (c.status, c.columns) == ("pass", ("x",))
+
+
+def test_a_claim_of_another_shape_cannot_be_compared_and_exits_2():
+    result = run("eval", "sum((W @ x)**2)", "x=[0.2,0.4]", "W=[[0.1,0.5],[-0.3,0.8]]",
+                 "--claim", "dW=x", code=2)
+    assert result.stderr.rstrip("\n") == (
+        "binding error: claim dW = x: the claim has shape 2 but dW has shape 2x2, so they "
+        "cannot be compared (with x a 1-D vector, x.T is x and x @ x.T a dot product; bind "
+        "vectors as columns, e.g. x=[[0.2],[0.4]])")
+    assert result.stdout == ""
+
+
+def test_one_number_no_reading_shapes_still_claims_every_entry_and_fails_with_a_hint():
+    W = np.array([[0.1, 0.5], [-0.3, 0.8]])
+    x = np.array([0.2, 0.4])
+    (c,) = grade("sum((W @ x)**2)", ["dW=sum(x)"], W=W, x=x)
     assert c.status == "fail" and "bind the vectors as columns" in c.reason
+
+
+def test_eval_says_which_vectors_it_read_as_columns():
+    ok = run("eval", "sum((W @ x)**2)", "x=[0.2,0.4]", "W=[[0.1,0.5],[-0.3,0.8]]",
+             "--claim", "dW=2*W @ x @ x.T")
+    assert ("claim dW = 2*W @ x @ x.T (x read as a column, n x 1): pass (sympy proof; 33 "
+            "points agree)") in ok.stdout.splitlines()
 
 
 @pytest.mark.parametrize("claim, message", [
@@ -127,7 +163,8 @@ def test_json_claims():
     out = json.loads(run("eval", "x*y", "x=1", "y=1", "--claim", "dx=x", "--claim", "dy=x",
                          "--json", code=1).stdout)
     assert out["claims"]["y"] == {"status": "pass", "method": "sympy", "claim": "dy = x",
-                                  "points": 33, "counterexample": None, "reason": None}
+                                  "points": 33, "counterexample": None, "reason": None,
+                                  "columns": []}
     fail = out["claims"]["x"]
     assert (fail["status"], fail["method"]) == ("fail", "sympy") or fail["status"] == "fail"
     assert set(fail["counterexample"]) == {"point", "claimed", "backprop"}

@@ -61,7 +61,7 @@ def test_clicking_the_sigmoid_gate_shows_its_upstream_local_and_downstream(brows
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     panel = page.inner_text("#panel")
     assert "gate σ" in panel
-    assert "sigmoid gate: local gradient (1 - σ(a)) σ(a)" in panel
+    assert "sigmoid gate: local gradient (1 - σ) σ, σ being its output" in panel
     rows = [line.split("\t") for line in panel.splitlines()]
     assert ["forward value", "0.731059"] in rows
     assert ["upstream gradient", "1"] in rows

@@ -3,11 +3,12 @@ against sympy's derivative of the row's own sympy form and against central finit
 of the row's own forward rule. Adding a row with samples adds its tests."""
 
 import math
+import re
 
 import pytest
 
 from backprop_cli.evaluate import evaluate
-from backprop_cli.ops.registry import OPS, ROWS, SCALAR, array_math
+from backprop_cli.ops.registry import OPS, ROWS, SCALAR, array_math, role_for
 
 NON_LEAF = [op for op in ROWS if not op.is_leaf]
 # Rows whose samples are numbers: the scalar rules (array rows are tested on arrays elsewhere).
@@ -173,6 +174,32 @@ def test_the_lecture_gate_roles():
     assert OPS["add"].local(SCALAR, 3.0, -4.0, -1.0) == (1.0, 1.0)
     assert OPS["mul"].local(SCALAR, 3.0, -4.0, -12.0) == (-4.0, 3.0)
     assert OPS["max"].local(SCALAR, 3.0, -4.0, 3.0) == (1.0, 0.0)
+
+
+# A letter standing alone in a role (not a word, not "a leak", not "input's"), e.g. the old
+# "diag(s) - s s^T" or "1/b; the divisor gets -a/b^2".
+_LETTER = re.compile(r"(?<![\w.'])[a-zσ](?!\w| [a-z]{2})")
+
+
+@pytest.mark.parametrize("op", ROWS, ids=lambda op: op.name)
+def test_every_letter_a_role_uses_is_defined_in_it(op):
+    # Roles are shown beside the user's own names (a quiz circuit has a node a; softmax(s)):
+    # a letter must be defined where it is used ("p = softmax(input)", "σ being its output").
+    defined = set(re.findall(r"([a-zσ]) (?:=|being)", op.role or ""))
+    assert set(_LETTER.findall(op.role or "")) <= defined, op.role
+
+
+def test_the_letter_check_catches_the_old_roles():
+    for old in ("scales by 1/b; the divisor gets -a/b^2", "local gradient cos(a)",
+                "local Jacobian diag(s) - s s^T; downstream s * (upstream - sum(upstream * s))"):
+        assert _LETTER.findall(old)
+    assert not _LETTER.findall("router with a leak: slope 1 above 0, 0.01 below")
+
+
+def test_a_role_reads_the_gates_own_input():
+    assert role_for(OPS["sin"].role, "x") == "local gradient cos(x)"
+    assert role_for(OPS["softmax"].role, "v").startswith(
+        "softmax: local Jacobian diag(p) - p pᵀ for p = softmax(v); downstream p * (")
 
 
 def test_sigmoid_local_gradient_is_one_minus_sigma_times_sigma():

@@ -56,6 +56,19 @@ def test_answers_are_backprops_gradients_checked_by_sympy(seed, ops, nodes):
         assert sum(p.upstream * p.local for p in q.parts) == pytest.approx(q.answer)
 
 
+def test_seed_7_draws_no_saturated_sigmoid_and_every_gate_is_worked_by_hand():
+    # Before values were redrawn for hand-sized numbers, this drew f = sigmoid(-18), value
+    # 1.52e-08: its local gradient cannot be worked by hand.
+    ex = make(7, resolve_ops("add,mul,max,sigmoid"), 5)
+    assert ex.values["f"] == pytest.approx(0.8807970779778823)  # sigmoid(2)
+    for seed in range(12):
+        ex = make(seed, resolve_ops("add,mul,sigmoid,exp,tanh"), 6)
+        locals_ = [g for r in ex.rows for g in (r.local or ()) if g is not None]
+        assert all(g == 0 or 0.01 <= abs(g) <= 1000 for g in locals_)
+        assert all(v == 0 or 0.01 <= abs(v) <= 10_000 for v in ex.values.values())
+        assert make(seed, resolve_ops("add,mul,sigmoid,exp,tanh"), 6).bindings == ex.bindings
+
+
 def test_a_wrong_answer_names_the_upstream_and_the_local_factor():
     ex = make(1)  # a = z + x; b = y*a; c = b*y; f = c + x at x = 3, y = 3, z = -4
     b = next(q for q in ex.questions if q.name == "b")
@@ -142,9 +155,10 @@ def _spawn(columns: int, *args: str, color: bool = False):
     return proc, master
 
 
-def _read_until(master: int, marker: str, seen: list[str], timeout: float = 20.0) -> str:
+def _read_until(master: int, marker: str, seen: list[str], timeout: float = 20.0,
+                times: int = 1) -> str:
     deadline = time.monotonic() + timeout
-    while marker not in "".join(seen):
+    while "".join(seen).count(marker) < times:
         ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
             raise AssertionError(f"no {marker!r} in {''.join(seen)!r}")
@@ -204,3 +218,40 @@ def test_colour_on_a_terminal_and_none_with_no_color():
         out = "".join(seen)
         assert ("\x1b[32m" in out) == color  # "right" in green
         assert "value -6" in ANSI.sub("", out)
+
+
+def test_enter_alone_asks_again_and_q_stops():
+    ex = make(1)  # the first question is df/dc = 1
+    proc, master = _spawn(80, "--seed", "1")
+    seen: list[str] = []
+    try:
+        _read_until(master, "∂f/∂c = ", seen)
+        os.write(master, b"\n")
+        _read_until(master, "∂f/∂c = ", seen, times=2)  # asked again
+        os.write(master, b"1\n")
+        _read_until(master, "∂f/∂b = ", seen)
+        os.write(master, b"q\n")
+        _read_until(master, "score", seen)
+        proc.wait(timeout=20)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")
+    assert "unanswered" not in out and "wrong" not in out
+    assert "∂f/∂c = \n∂f/∂c = 1\n  right" in out
+    assert out.rstrip().endswith("score 1/1")
+    assert ex.questions[0].name == "c" and proc.returncode == 0
+
+
+def test_a_hint_names_no_letter_the_circuit_does_not_define():
+    # The sigmoid row's role once read "(1 - σ(a)) σ(a)" in circuits with their own node a.
+    ex = make(7, resolve_ops("add,mul,max,sigmoid"), 5)  # ...; d = c + x; f = sigmoid(d)
+    (part,) = ex.questions[0].parts
+    assert part.statement == "f = sigmoid(d)"
+    assert part.role == "sigmoid gate: local gradient (1 - σ) σ, σ being its output"
+    sin = make(2, resolve_ops("sin,add"), 3)  # a = sin(x); b = sin(z); c = sin(b); ...
+    roles = {p.statement: p.role for q in sin.questions for p in q.parts if "sin" in p.statement}
+    assert roles == {"a = sin(x)": "local gradient cos(x)", "b = sin(z)": "local gradient cos(z)",
+                     "c = sin(b)": "local gradient cos(b)"}

@@ -112,6 +112,13 @@ def test_the_softmax_jacobian_is_diag_p_minus_p_pt():
     assert data["jacobian_mode"] == "reverse"
 
 
+def test_the_softmax_note_defines_p_with_the_inputs_own_name():
+    # It once read "diag(s) - s s^T" whatever the input was called: s came from nowhere.
+    note = eval_json("softmax(v)", "v=[1.0,2.0,0.5]")["jacobian_notes"]["v"]
+    assert note == ("one op from v to the output, softmax: local Jacobian diag(p) - p pᵀ for "
+                    "p = softmax(v); downstream p * (upstream - sum(upstream * p))")
+
+
 def test_relu_of_a_shift_shows_a_diagonal_jacobian_and_says_why():
     result = run("eval", "relu(x - 0.5)", "x=[0.2,0.9,1.5]")
     assert result.exit_code == 0

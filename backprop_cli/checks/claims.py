@@ -14,6 +14,14 @@ the bound variables. Each claim is graded two ways:
            exactly on a kink is skipped and another drawn, up to CLAIM_ATTEMPTS draws. Values
            agree when |a - b| <= CLAIM_ATOL + CLAIM_RTOL * max(|a|, |b|), entry by entry.
 
+Shapes: a claim about an array variable has the variable's shape, or is one number (claiming
+every entry alike). When the program binds 1-D vectors and the claim, read as bound, has another
+shape (as `2*W @ x @ x.T` is one number with a flat x, whose x.T is x), the claim is read again
+with those vectors as columns (n x 1), the convention of --symbolic's matrix formulas; if that
+gives the variable's shape it is graded so, and the result says which vectors it read as
+columns (`columns`). A claim no reading gives the shape of is bad input (exit 2): it cannot be
+compared, which is no evidence that it is wrong.
+
 Statuses: "fail" when some point disagrees (the first such point is the counterexample, with
 both values), also when sympy proved the formula (that would be a bug worth seeing); "pass"
 when sympy proved it or all points agreed; "inconclusive" when fewer than CLAIM_POINTS random
@@ -66,11 +74,12 @@ class ClaimResult:
     points: int  # points compared, the given one included
     counterexample: dict | None = None  # {"point": {...}, "claimed": ..., "backprop": ...}
     reason: str = ""
+    columns: tuple[str, ...] = ()  # the 1-D vectors the claim was read with as n x 1 columns
 
     def to_dict(self) -> dict:
         return {"status": self.status, "method": self.method, "claim": self.claim.shown,
                 "points": self.points, "counterexample": self.counterexample,
-                "reason": self.reason or None}
+                "reason": self.reason or None, "columns": list(self.columns)}
 
 
 def parse_claims(texts: Iterable[str], bound: Iterable[str], lead: str = "--claim") \
@@ -186,7 +195,79 @@ class _Random:
 
 def _grade(graph: Graph, bindings: Mapping[str, Any], claim: Claim, points: list,
            randoms: int, seed: Any, limits: Limits) -> ClaimResult:
-    proved, why_not = _prove(graph, bindings, claim, seed, limits)
+    columns = _reading(claim, bindings)
+    result = _grade_read(graph, bindings, claim, points, randoms, seed, limits, columns)
+    return ClaimResult(result.claim, result.status, result.method, result.points,
+                       result.counterexample, result.reason, columns)
+
+
+def _reading(claim: Claim, bindings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The flat vectors to read as columns: () when the claim as bound has the variable's shape
+    or is one number that no column reading turns into that shape; raise (exit 2) when no
+    reading gives a comparable shape."""
+    import numpy as np
+
+    if not any(is_array(v) for v in bindings.values()):
+        return ()
+    target = np.shape(bindings[claim.name])
+    flat, why = _shape_at(claim, bindings, ())
+    if flat == target:
+        return ()
+    vectors = tuple(n for n in claim.formula.variables if np.ndim(bindings[n]) == 1)
+    if vectors:
+        cols, _ = _shape_at(claim, bindings, vectors)
+        if cols is not None and _fits(cols, target):
+            return vectors
+    if flat == () or (flat is None and why is None):
+        return ()  # one number claims every entry alike; or no value here, the points decide
+    shown = "x".join(map(str, target)) or "one number"
+    got = why or f"the claim has shape {'x'.join(map(str, flat)) or 'one number'}"
+    v = vectors[0] if vectors else ""
+    hint = (f"with {v} a 1-D vector, {v}.T is {v} and {v} @ {v}.T a dot product; bind vectors "
+            f"as columns, e.g. {v}=[[0.2],[0.4]]" if vectors else
+            f"a claim about {claim.name} has its shape, {shown}, or is one number")
+    raise BindingError(f"claim {claim.shown}: {got} but d{claim.name} has shape {shown}, so "
+                       "they cannot be compared", hint=hint)
+
+
+def _shape_at(claim: Claim, point: Mapping[str, Any], columns: tuple[str, ...]):
+    """(the claim's shape at point, None), (None, a shape error's message) or (None, None)
+    when it has no value there for another reason."""
+    import numpy as np
+
+    from ..errors import ShapeError
+
+    try:
+        return np.shape(_value_at(claim, point, columns)), None
+    except ShapeError as err:
+        return None, f"the claim has no shape ({err.message})"
+    except (BackpropError, ArithmeticError, ValueError, FloatingPointError):
+        return None, None
+
+
+def _fits(shape: tuple, target: tuple) -> bool:
+    """A column reading fits a variable's shape, a flat vector's gradient as an n x 1 column."""
+    return shape == target or (len(target) == 1 and shape == target + (1,))
+
+
+def _value_at(claim: Claim, point: Mapping[str, Any], columns: tuple[str, ...]):
+    """The formula's value at point, with the named flat vectors as n x 1 columns; an n x 1
+    value for a flat variable comes back flat."""
+    from ..engine.forward import forward
+
+    values = {n: point[n].reshape(-1, 1) if n in columns else point[n]
+              for n in claim.formula.variables}
+    out = forward(claim.formula, values)[claim.formula.output]
+    if columns and is_array(out) and out.ndim == 2 and out.shape[1] == 1 \
+            and getattr(point[claim.name], "ndim", 0) == 1:
+        out = out.reshape(-1)
+    return out
+
+
+def _grade_read(graph: Graph, bindings: Mapping[str, Any], claim: Claim, points: list,
+                randoms: int, seed: Any, limits: Limits, columns: tuple[str, ...]) \
+        -> ClaimResult:
+    proved, why_not = _prove(graph, bindings, claim, seed, limits, columns)
     given = len(points) > randoms  # the given point is first, unless it lies on a kink
     method = "sympy" if proved else "points"
     compared = 0
@@ -194,7 +275,7 @@ def _grade(graph: Graph, bindings: Mapping[str, Any], claim: Claim, points: list
         ours = grads.get(claim.name, 0.0)
         if claim.name not in grads:
             ours = _zeros_like(bindings[claim.name])
-        claimed, problem = _evaluate(claim, point)
+        claimed, problem = _evaluate(claim, point, columns)
         if problem is None:
             problem = _disagreement(claimed, ours)
         compared += 1
@@ -214,17 +295,14 @@ def _grade(graph: Graph, bindings: Mapping[str, Any], claim: Claim, points: list
         + (f"; {why_not}" if why_not else "")))
 
 
-def _evaluate(claim: Claim, point: Mapping[str, Any]):
+def _evaluate(claim: Claim, point: Mapping[str, Any], columns: tuple[str, ...] = ()):
     """(the formula's value at point, None) or (None, why it has none)."""
-    from ..engine.forward import forward
-
     try:
-        values = forward(claim.formula, {n: point[n] for n in claim.formula.variables})
+        return _value_at(claim, point, columns), None
     except BackpropError as err:
         return None, f"the claim has no value here ({err.message})"
     except (ArithmeticError, ValueError, FloatingPointError) as exc:
         return None, f"the claim has no value here ({exc})"
-    return values[claim.formula.output], None
 
 
 def _disagreement(claimed, ours) -> str | None:
@@ -274,7 +352,7 @@ def _zeros_like(v):
 
 
 def _prove(graph: Graph, bindings: Mapping[str, Any], claim: Claim, seed: Any,
-           limits: Limits) -> tuple[bool, str]:
+           limits: Limits, columns: tuple[str, ...] = ()) -> tuple[bool, str]:
     """(True, "") when sympy shows derivative - formula == 0; else (False, why not)."""
     from .scalar import _deadline, _Timeout
 
@@ -288,7 +366,7 @@ def _prove(graph: Graph, bindings: Mapping[str, Any], claim: Claim, seed: Any,
             import sympy as sp
 
             if arrays:
-                return _prove_arrays(sp, graph, bindings, claim)
+                return _prove_arrays(sp, graph, bindings, claim, columns)
             from .scalar import sympy_expressions
 
             f = sympy_expressions(graph)[graph.output]
@@ -303,8 +381,8 @@ def _prove(graph: Graph, bindings: Mapping[str, Any], claim: Claim, seed: Any,
         return False, f"sympy could not compare ({type(exc).__name__})"
 
 
-def _prove_arrays(sp, graph: Graph, bindings: Mapping[str, Any], claim: Claim) \
-        -> tuple[bool, str]:
+def _prove_arrays(sp, graph: Graph, bindings: Mapping[str, Any], claim: Claim,
+                  columns: tuple[str, ...] = ()) -> tuple[bool, str]:
     """Every entry of sympy's gradient against every entry of the formula, with one symbol
     per entry of every array variable."""
     import numpy as np
@@ -328,10 +406,13 @@ def _prove_arrays(sp, graph: Graph, bindings: Mapping[str, Any], claim: Claim) \
     out = f[graph.output]
     if isinstance(out, np.ndarray):
         return False, "the output is an array"
-    c = node_expressions(claim.formula, {i: symbols[n]
-                                         for n, i in claim.formula.variables.items()})
+    c = node_expressions(claim.formula, {
+        i: symbols[n].reshape(-1, 1) if n in columns else symbols[n]
+        for n, i in claim.formula.variables.items()})
     claimed = c[claim.formula.output]
     target = symbols[claim.name]
+    if columns and np.ndim(target) == 1 and np.shape(claimed) == np.shape(target) + (1,):
+        claimed = np.asarray(claimed, dtype=object).reshape(-1)
     if not isinstance(target, np.ndarray):
         target = np.array(target, dtype=object)
     claimed = np.broadcast_to(np.asarray(claimed, dtype=object), target.shape) \

@@ -12,6 +12,7 @@ from ..errors import BackpropError, file_error
 from .common import CONTEXT, console, report_errors, use_rich
 
 HTML_EXTENSIONS = (".html", ".htm")
+STOP = ("q", "quit")  # answers that stop the quiz (no node's gradient is a name)
 
 
 @click.command("quiz", context_settings=CONTEXT)
@@ -136,7 +137,7 @@ def _ask(ex, precision: int) -> int:
     else:
         click.echo(tree_text(ex))
     click.echo("")
-    click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). Ctrl-D stops.")
+    click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D stops.")
     marks = []
     for q in ex.questions:
         while True:
@@ -148,6 +149,10 @@ def _ask(ex, precision: int) -> int:
                 return _finish(marks, score)
             if not sys.stdin.isatty():  # a terminal echoes the answer; a pipe does not
                 out.write(answer if answer.endswith("\n") else answer + "\n")
+            if answer.strip().lower() in STOP:
+                return _finish(marks, score)
+            if not answer.strip():  # Enter alone is no answer: ask again
+                continue
             try:
                 m = mark(q, answer, precision)
             except BackpropError as err:

@@ -104,12 +104,23 @@ def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
         diagonal = op.vjp is None and in_shape == out_shape and n_out > 1
         blocks.append(JacobianBlock(a[k], graph.names.get(a[k]) or graph.text(a[k]), matrix,
                                     diagonal, _note(op, op.vjp is None, in_shape, out_shape,
-                                                    n_out)))
+                                                    n_out, _input_text(graph, a[0]))))
     return Jacobian(i, label, op.name, out_shape, tuple(blocks), skipped)
 
 
-def _note(op, elementwise: bool, in_shape, out_shape, n_out: int) -> str:
-    rule = op.role.split(":", 1)[-1].strip() if op.role else ""
+def _input_text(graph: Graph, i: int) -> str:
+    return graph.names.get(i) or graph.text(i)
+
+
+def _rule(op, input_text: str) -> str:
+    """The op's rule (its role after the gate word), in terms of this gate's input."""
+    from ..ops.registry import role_for
+
+    return role_for(op.role.split(":", 1)[-1].strip(), input_text) if op.role else ""
+
+
+def _note(op, elementwise: bool, in_shape, out_shape, n_out: int, input_text: str) -> str:
+    rule = _rule(op, input_text)
     if elementwise and n_out == 1 and not in_shape:
         return f"one number in, one out: the local gradient is this 1 x 1 matrix ({rule})"
     if elementwise and in_shape == out_shape:
@@ -210,8 +221,8 @@ def single_op(graph: Graph, name: str) -> str | None:
     op = graph.ops[out]
     if op.vjp is None or not op.role:
         return None
-    rule = op.role.split(":", 1)[-1].strip()
-    return f"one op from {name} to the output, {op.name}: {rule}"
+    return f"one op from {name} to the output, {op.name}: " \
+           f"{_rule(op, _input_text(graph, graph.args[out][0]))}"
 
 
 def entrywise_path(graph: Graph, values: list, name: str) -> str | None:

@@ -3,7 +3,9 @@ the output f; and the questions a learner answers, one gradient per node from th
 
 The same (seed, ops, nodes) always gives the same circuit: only `random.Random(seed)` decides,
 and values are redrawn (from the same generator) until the circuit is inside every op's domain
-and off every kink (no ties in max, no relu at 0), so each gradient is unambiguous.
+and off every kink (no ties in max, no relu at 0), so each gradient is unambiguous, and until
+every value and local gradient is a number to work with by hand (no saturated sigmoid, no
+exp(20)): 0 or between HAND_SMALL and HAND_LARGE (values up to HAND_VALUE) in size.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BackpropError, BindingError
-from ..ops.registry import OPS, Op
+from ..ops.registry import OPS, Op, role_for
 
 DEFAULT_OPS = ("add", "mul", "max")
 DEFAULT_NODES = 4
@@ -22,6 +24,9 @@ INPUT_NAMES = ("x", "y", "z", "w", "u", "v")
 GATE_NAMES = ("a", "b", "c", "d", "g", "h", "k", "m", "n", "p", "q", "r")  # e is a constant
 VALUES = (-4, -3, -2, -1, 1, 2, 3, 4, 5)  # the lecture's kind of numbers
 DRAWS = 500  # value draws before a circuit is given up as having no valid point
+HAND_SMALL = 0.01  # smallest local gradient or value (other than 0) worked by hand: σ'(4)
+HAND_LARGE = 1000.0  # largest local gradient: exp(6)
+HAND_VALUE = 10_000.0  # largest value
 
 
 @dataclass(frozen=True)
@@ -165,12 +170,29 @@ def _with_values(rng: random.Random, seed: int, ops: tuple[str, ...], nodes: int
         if kinks(graph, result.values) or _ties(graph, result.values):
             continue
         rows = tuple(trace_rows(graph, result.values, result.grads))
+        if not _by_hand(graph, result.values, rows):
+            continue
         return Exercise(seed, ops, nodes, statements, bindings,
                         {graph.names[i]: result.values[i] for i in graph.names
                          if i not in graph.consts},
                         _questions(graph, rows), graph, rows)
     raise BindingError(f"no values in {VALUES[0]}..{VALUES[-1]} keep this circuit inside its "
-                       "ops' domains", hint="try another --seed or other --ops")
+                       "ops' domains with numbers to work by hand",
+                       hint="try another --seed, other --ops or fewer --nodes")
+
+
+def _by_hand(graph, values, rows) -> bool:
+    """Every value and every gate's local gradient is 0 or hand-sized."""
+    def sized(x, largest: float) -> bool:
+        return x == 0 or HAND_SMALL <= abs(x) <= largest
+
+    return all(sized(values[i], HAND_VALUE) for i in range(len(graph))) and all(
+        sized(g, HAND_LARGE) for r in rows for g in (r.local or ()) if g is not None)
+
+
+def _called(graph, text, i: int) -> str:
+    """A gate's input as the statements call it: its name, else its text."""
+    return graph.names.get(i) or text.expression(i)
 
 
 def _ties(graph, values) -> bool:
@@ -193,8 +215,9 @@ def _questions(graph, rows) -> tuple[Question, ...]:
     for i in range(len(graph) - 1, -1, -1):
         if i == graph.output or i in graph.consts or i not in graph.names:
             continue
-        parts = [Part(graph.names[c], statement[c], graph.ops[c].role, rows[c].grad,
-                      rows[c].local[k], rows[c].downstream[k])
+        parts = [Part(graph.names[c], statement[c],
+                      role_for(graph.ops[c].role, _called(graph, text, graph.args[c][0])),
+                      rows[c].grad, rows[c].local[k], rows[c].downstream[k])
                  for c in range(i + 1, len(graph)) for k, j in enumerate(graph.args[c])
                  if j == i and rows[c].downstream[k] is not None]
         questions.append(Question(graph.names[i], rows[i].grad, tuple(parts)))

@@ -99,7 +99,10 @@ STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",
 def claim(c, precision: int = 6) -> str:
     """One claim's grade: 'claim dx = 2*x: pass (sympy proof; 33 points agree)', or the
     counterexample with both values."""
-    head = f"claim {c.claim.shown}: "
+    read = getattr(c, "columns", ())
+    head = f"claim {c.claim.shown}: " if not read else (
+        f"claim {c.claim.shown} ({', '.join(read)} read as "
+        f"{'a column' if len(read) == 1 else 'columns'}, n x 1): ")
     if c.status == "pass":
         how = (f"sympy proof; {c.points} points agree" if c.method == "sympy" else
                f"{c.points} points agree; {c.reason}" if c.reason else
