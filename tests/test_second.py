@@ -229,6 +229,7 @@ def test_a_gradient_on_a_kink_shows_sympys_convention_not_an_error_figure():
     out = run("eval", "svm_loss(s, 0)", "s=[1,0,2]").stdout
     assert "subgradient: at a kink sympy's convention gives 0.5 at [1] (all 3 entries)" in out
     assert "(ref" not in out
+    assert out.splitlines()[-1].endswith("; sympy agrees on 0 of 1 (s: subgradient)")
 
 
 def test_a_tie_of_max_splits_the_curvature_as_it_splits_the_gradient():

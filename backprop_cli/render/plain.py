@@ -136,7 +136,8 @@ def _partial(result: Result, method: str) -> str:
     mine = [(r.name, c) for r in result.rows for c in r.checks if c.method == method]
     passed = sum(c.status == "pass" for _, c in mine)
     others = ", ".join(f"{name}: {c.status}" for name, c in mine if c.status != "pass")
-    return f"{_METHOD_WORDS[method]} agree on {passed} of {len(mine)} ({others})"
+    verb = "agrees" if method == "sympy" else "agree"  # sympy is one; the others are many
+    return f"{_METHOD_WORDS[method]} {verb} on {passed} of {len(mine)} ({others})"
 
 
 _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
