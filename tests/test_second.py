@@ -202,6 +202,43 @@ def test_relu_has_zero_curvature_off_its_kink_and_says_so_on_it():
     assert on.exit_code == 0
 
 
+def test_the_closing_line_on_a_kink_says_how_many_entries_agree():
+    # relu(x)*y at x = 0: finite differences straddle the kink on the two entries with x, so
+    # only 2 of the 4 entries were compared; the closing line must not claim all of H.
+    lines = run("eval", "relu(x)*y", "x=0", "y=2", "--hessian").stdout.splitlines()
+    assert lines[-1].startswith(
+        "the Hessian agrees with finite differences on 2 of 4 entries (2 inconclusive: a kink "
+        "lies within the finite-difference step")
+    assert "is symmetric; sympy: on a kink the second derivative does not exist" in lines[-1]
+    # Off the kink every entry is compared, and the line says so without a count.
+    off = run("eval", "relu(x)*y", "x=0.5", "y=2", "--hessian").stdout.splitlines()
+    assert off[-1] == "the Hessian agrees with sympy and finite differences and is symmetric"
+
+
+def test_at_a_kink_the_difference_of_gradients_is_no_curvature_and_says_so():
+    # abs(x) at 0: the gradient jumps from -1 to 1, so (g(h) - g(-h)) / 2h is about 1/h, a
+    # huge number that a relative error would be measured against.
+    out = run("eval", "abs(x)", "x=0", "--hessian").stdout
+    assert ("finite differences of the gradient: subgradient: at a kink the gradient jumps; "
+            "no finite curvature to compare") in out.splitlines()
+    assert "ref" not in out
+    assert out.splitlines()[-1].endswith(
+        "finite differences of the gradient: at a kink the gradient jumps; no finite "
+        "curvature to compare")
+
+
+def test_a_gradient_on_a_kink_shows_sympys_convention_not_an_error_figure():
+    # sympy's derivative of relu at 0 is Heaviside(0) = 1/2 (times y = 2): its convention,
+    # not backprop's 0, and not a mistake either.
+    out = run("eval", "relu(x)*y", "x=0", "y=2").stdout
+    assert "subgradient: at a kink sympy's convention gives 1 " in out
+    # svm_loss with a margin of exactly 0 (s1 - s0 + 1 = 0): the same wording, per entry.
+    out = run("eval", "svm_loss(s, 0)", "s=[1,0,2]").stdout
+    assert "subgradient: at a kink sympy's convention gives 0.5 at [1] (all 3 entries)" in out
+    assert "(ref" not in out
+    assert out.splitlines()[-1].endswith("; sympy agrees on 0 of 1 (s: subgradient)")
+
+
 def test_a_tie_of_max_splits_the_curvature_as_it_splits_the_gradient():
     # f = max(x, y)**2 at x = y = 1: each input gets half the gradient 2 max = 2, and the
     # forward tangent is the winners' average too, so every entry of H is 0.5: symmetric.

@@ -151,6 +151,51 @@ def test_a_gradient_no_check_confirmed_is_unchecked_in_the_table_json_and_summar
     assert "over the finite-difference budget: checked 2 of 3 variables" in last
 
 
+def test_a_big_program_over_its_budgets_says_each_reason_once_in_a_bounded_line():
+    # The lecture's sum over many inputs, sum of sin(xi)*xi: sympy capped below the graph's
+    # size and a finite-difference budget of 10 variables, so 30 of 40 share one reason.
+    names = [f"x{k}" for k in range(40)]
+    program = " + ".join(f"sin({n})*{n}" for n in names)
+    result = evaluate(program, {n: 0.1 * k for k, n in enumerate(names)},
+                      Options(limits=Limits(sympy_max_nodes=10, fd_max_node_evals=10 * 2 * 159)))
+    from backprop_cli.render.json_out import eval_json
+    from backprop_cli.render.plain import verdict
+
+    line = verdict(result)
+    reason = result.rows[10].unchecked_reason
+    assert "over the finite-difference budget: checked 10 of 40 variables" in reason
+    assert line == (f"10 of 40 gradients confirmed by finite differences; 30 gradients "
+                    f"(x10, x11, x12, …, x39): unchecked ({reason})")
+    assert line.count("budget") == 1
+    # The JSON keeps every name with its reason: only the human line groups them.
+    unchecked = eval_json(result, program)["unchecked"]
+    assert list(unchecked) == names[10:] and set(unchecked.values()) == {reason}
+
+
+def test_unchecked_gradients_with_different_reasons_are_grouped_and_the_rest_counted():
+    from backprop_cli.render import plain
+
+    # relu(a), relu(b) on their kinks; c, d over the budget (sympy off: only finite
+    # differences, budget of two variables).
+    program = "relu(a) + relu(b) + c*d"
+    at = {"a": 0.0, "b": 0.0, "c": 1.0, "d": 2.0}
+    graph_nodes = len(evaluate(program, at, Options(check=False)).graph)
+    result = evaluate(program, at, Options(
+        sympy=False, limits=Limits(fd_max_node_evals=2 * 2 * graph_nodes)))
+    line = plain.verdict(result)
+    assert line.startswith("4 of 4 gradients unchecked: 2 gradients (a, b): unchecked (finite "
+                           "differences: the finite-difference step straddles a kink); "
+                           "2 gradients (c, d): unchecked (finite differences: over the ")
+    # Past GROUPS_SHOWN reasons, the rest are counted, not spelled out.
+    from types import SimpleNamespace
+
+    rows = [SimpleNamespace(name=f"v{k}", unchecked_reason=f"reason {k % 5}") for k in range(10)]
+    text = plain._unchecked_groups(plain._by_reason(rows))
+    assert text.startswith("2 gradients (v0, v5): unchecked (reason 0); "
+                           "2 gradients (v1, v6): unchecked (reason 1); ")
+    assert text.endswith("; 4 more unchecked for 2 other reasons (--json lists each)")
+
+
 def test_the_summary_counts_a_method_that_did_not_confirm_every_gradient():
     from backprop_cli.render.plain import verdict
 

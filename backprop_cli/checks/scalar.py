@@ -317,7 +317,7 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
             if k >= budget:
                 result[n].append(Check("finite-difference", "skipped",
                                        reason=f"over the finite-difference budget: checked "
-                                              f"{budget} of {len(names)} variables"))
+                                              f"{budget:,} of {len(names):,} variables"))
                 continue
             ours = grads[graph.variables[n]] if n in graph.variables else 0.0
             # The slope of seed * f: the reference is scaled like backprop's gradient.

@@ -59,7 +59,8 @@ def shape(x: Any) -> str:
 def check(c: Check | None) -> str:
     """'pass 1.4e-16', 'pass abs 3.6e-11' (the absolute floor decided it), 'pass 5.0e-12
     ±3e-13' (extrapolated finite differences, with their own error bound), 'FAIL 3.2e-02 (ref
-    1.5)', 'skipped: why', 'inconclusive: why'."""
+    1.5)', 'subgradient: at a kink sympy's convention gives 0.5', 'skipped: why',
+    'inconclusive: why'."""
     if c is None:
         return "-"
     scope = getattr(c, "scope", "")  # array checks: how many entries were compared
@@ -71,12 +72,18 @@ def check(c: Check | None) -> str:
         # The learner's number is theirs, not a reference: say what they wrote, what backprop
         # gets, and the likely slip (checks/expectations.py words it).
         return f"FAIL: {c.reason}"
-    if c.status in ("fail", "subgradient") and c.rel_error is not None:
-        word = "FAIL" if c.status == "fail" else "subgradient"
-        worst = getattr(c, "worst", None)
-        at = f" at {list(worst)}" if worst else ""
-        return f"{word} {figure(c)} (ref {number(c.reference, 10)}{at}; {scope})" \
-            if scope else f"{word} {figure(c)} (ref {number(c.reference, 10)})"
+    worst = getattr(c, "worst", None)
+    at = f" at {list(worst)}" if worst else ""
+    if c.status == "subgradient" and c.rel_error is not None:
+        # On a kink the derivative does not exist: a relative error against a reference
+        # measures no mistake. sympy's value there is its own convention (Heaviside(0) = 1/2),
+        # worth showing; a difference quotient across the jump is not.
+        found = (f"sympy's convention gives {number(c.reference, 10)}{at}"
+                 if c.method == "sympy" else "the slope jumps; no derivative to compare")
+        return f"subgradient: at a kink {found}" + (f" ({scope})" if scope else "")
+    if c.status == "fail" and c.rel_error is not None:
+        return f"FAIL {figure(c)} (ref {number(c.reference, 10)}{at}; {scope})" \
+            if scope else f"FAIL {figure(c)} (ref {number(c.reference, 10)})"
     text = f"{c.status}: {c.reason}" if c.reason else c.status
     return f"{text} ({scope})" if scope else text
 

@@ -74,17 +74,60 @@ def verdict(result: Result) -> str:
                 f"all {n} {noun}s agree with {methods}") if methods else \
             (f"the {noun} is confirmed" if n == 1 else f"all {n} {noun}s are confirmed")
         return f"{head}; {partial}" if partial else head
-    # Checks ran but did not confirm these: say what each one found instead.
-    why = "; ".join(f"{r.name}: unchecked ({r.unchecked_reason})" for r in unconfirmed)
+    # Checks ran but did not confirm these: say what they found instead, once per reason.
+    groups = _by_reason(unconfirmed)
     confirmed = [r for r in result.rows if r.verdict == "pass"]
     if not confirmed:
-        return f"{len(unconfirmed)} of {n} {noun}s unchecked: {why}" if n > 1 else why
+        if n == 1:
+            return _unchecked_group(*groups[0])
+        if len(groups) == 1:  # one reason for all: the count, a few names, the reason once
+            names, reason = groups[0]
+            return f"{len(names):,} of {n:,} {noun}s unchecked ({_few(names)}): {reason}"
+        return (f"{len(unconfirmed):,} of {n:,} {noun}s unchecked: "
+                f"{_unchecked_groups(groups, noun)}")
+    why = _unchecked_groups(groups, noun)
     # The methods that confirmed every one of the confirmed gradients.
     by = " and ".join(_METHOD_WORDS[m] for m in ran
                       if all(any(c.method == m and c.status == "pass" for c in r.checks)
                              for r in confirmed))
     by = f" by {by}" if by else ""
-    return f"{len(confirmed)} of {n} {noun}s confirmed{by}; {why}"
+    return f"{len(confirmed):,} of {n:,} {noun}s confirmed{by}; {why}"
+
+
+NAMES_SHOWN = 4  # unchecked variables a summary names in one group; past it, three, …, the last
+GROUPS_SHOWN = 3  # reasons a summary spells out; the rest are counted (--json has each one)
+
+
+def _by_reason(rows) -> list[tuple[list[str], str]]:
+    """The unconfirmed gradients grouped by why (in order of first appearance): thousands of
+    variables over one budget share one reason, and the summary says it once."""
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        groups.setdefault(r.unchecked_reason, []).append(r.name)
+    return [(names, reason) for reason, names in groups.items()]
+
+
+def _few(names: list[str]) -> str:
+    """'x833, x834, x835, …, x2999': the first few names and the last."""
+    if len(names) <= NAMES_SHOWN:
+        return ", ".join(names)
+    return ", ".join([*names[:NAMES_SHOWN - 1], "…", names[-1]])
+
+
+def _unchecked_group(names: list[str], reason: str, noun: str = "gradient") -> str:
+    """'x: unchecked (why)', or '30 gradients (x10, x11, x12, …, x39): unchecked (why)'."""
+    who = names[0] if len(names) == 1 else f"{len(names):,} {noun}s ({_few(names)})"
+    return f"{who}: unchecked ({reason})"
+
+
+def _unchecked_groups(groups: list[tuple[list[str], str]], noun: str = "gradient") -> str:
+    shown = [_unchecked_group(*g, noun) for g in groups[:GROUPS_SHOWN]]
+    rest = groups[GROUPS_SHOWN:]
+    if rest:
+        count = sum(len(names) for names, _ in rest)
+        shown.append(f"{count:,} more unchecked for {len(rest):,} other reason"
+                     f"{'s' if len(rest) > 1 else ''} (--json lists each)")
+    return "; ".join(shown)
 
 
 def _partial(result: Result, method: str) -> str:
@@ -93,7 +136,8 @@ def _partial(result: Result, method: str) -> str:
     mine = [(r.name, c) for r in result.rows for c in r.checks if c.method == method]
     passed = sum(c.status == "pass" for _, c in mine)
     others = ", ".join(f"{name}: {c.status}" for name, c in mine if c.status != "pass")
-    return f"{_METHOD_WORDS[method]} agree on {passed} of {len(mine)} ({others})"
+    verb = "agrees" if method == "sympy" else "agree"  # sympy is one; the others are many
+    return f"{_METHOD_WORDS[method]} {verb} on {passed} of {len(mine)} ({others})"
 
 
 _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
