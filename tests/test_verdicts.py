@@ -279,3 +279,12 @@ def test_a_disagreement_the_budget_cannot_measure_again_is_inconclusive_not_a_fa
     assert fd.reason == ("the plain difference disagrees, and the finite-difference budget ran "
                          "out before it could be measured again")
     assert result.exit_code == 0 and result.status == "unchecked"
+
+
+def test_an_array_figure_comes_from_the_entries_compared_not_the_excused_ones():
+    # svm_loss(s, 0) at s=[1,0,2]: entry [1] sits on a margin of exactly 0; the other two are
+    # compared. The figure and the count speak of those two alone.
+    result = evaluate("svm_loss(s, 0)", {"s": np.array([1.0, 0.0, 2.0])}, Options())
+    fd = next(c for c in result.rows[0].checks if c.method == "finite-difference")
+    assert fd.status == "pass" and fd.rel_error < 1e-6
+    assert (fd.entries, fd.total) == (1, 3)

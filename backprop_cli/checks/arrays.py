@@ -456,10 +456,11 @@ def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float,
         status = "pass"
         reason = f"{unclear} of {len(entries)} entries inconclusive: {worst.reason}" \
             if unclear else ""
-        if not unclear:
-            worst = max((c for _, c in entries), key=lambda c: c.rel_error or 0.0)
-            k = max(entries, key=lambda kc: kc[1].rel_error or 0.0)[0]
-            index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
+        # The figure is the worst of the entries that were compared and passed; an excused
+        # entry's difference says nothing about the gradient.
+        k, worst = max(((k, c) for k, c in entries if c.status == "pass"),
+                       key=lambda kc: kc[1].rel_error or 0.0)
+        index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
     else:
         status, reason = worst.status, worst.reason
     if stopped:
@@ -467,4 +468,5 @@ def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float,
             f"the {seconds:g} s budget stopped the sample early"
     return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
                       abs_error=worst.abs_error, floor=worst.floor, bound=worst.bound,
-                      entries=len(entries), total=total, worst=index, sampled=sampled)
+                      entries=passed if status == "pass" else len(entries), total=total,
+                      worst=index, sampled=sampled)
