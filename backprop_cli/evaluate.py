@@ -145,14 +145,8 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
         claims = parse_claims(options.claims, list(bindings))
     values = forward(graph, bindings)
     output = values[graph.output]
-    if options.hessian and options.seed is not None and not is_array(output):
-        raise BindingError("--hessian is the Hessian of the output itself, and --seed would "
-                           "scale only its gradients",
-                           hint="drop --seed, or multiply the program by the number")
     if options.hessian:
-        from .engine.hessian import require_scalar_output
-
-        require_scalar_output(graph, values)
+        _hessian_fits(graph, values, options)
     if is_array(output) and options.seed is None and options.full_jacobian:
         return _jacobian_result(graph, bindings, values, names, warnings, expected, options)
     seed = _seed(graph, output, options.seed)
@@ -167,18 +161,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     arrays = any(is_array(v) for v in bindings.values()) or is_array(output)
     if arrays:
         warnings.extend(_array_kink_warnings(graph, values))
-    checks: dict[str, list[Check]] = {n: [] for n in names}
-    if options.check and (options.sympy or options.numeric):
-        if arrays:
-            from .checks.arrays import cross_check_arrays
-
-            checks = cross_check_arrays(graph, bindings, values, grads, names,
-                                        sympy=options.sympy, numeric=options.numeric,
-                                        limits=options.limits)
-        else:
-            checks = cross_check(graph, bindings, values, grads, names, sympy=options.sympy,
-                                 numeric=options.numeric, limits=options.limits, seed=seed)
-
+    checks = _cross_checks(graph, bindings, values, grads, names, seed, arrays, options)
     value_checks, named_checks = _expectations(graph, values, grads, expected, checks,
                                                {s: i for i, s in named.items()})
 
@@ -186,17 +169,8 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     rows = tuple(GradientRow(n, _shaped(_gradient(graph, grads, n), bindings.get(n)),
                              tuple(checks[n]), formulas.get(n))
                  for n in names)
-    hess, hess_checks = None, ()
-    if options.hessian:
-        from .engine.hessian import hessian
-
-        hess = hessian(graph, values, names, bindings)
-        if options.check and (options.sympy or options.numeric):
-            from .checks.second import check_hessian
-
-            hess_checks = tuple(policy.settle(check_hessian(
-                graph, bindings, values, hess, sympy=options.sympy, numeric=options.numeric,
-                limits=options.limits)))
+    hess, hess_checks = _second_order(graph, bindings, values, names, options) \
+        if options.hessian else (None, ())
     graded = ()
     if claims:
         from .checks.claims import grade_claims
@@ -205,6 +179,47 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
                   tuple(warnings), options.check, tuple(named_checks), claims=graded,
                   hessian=hess, hessian_checks=hess_checks)
+
+
+def _hessian_fits(graph: Graph, values: list, options: Options) -> None:
+    """--hessian needs a scalar output of its own: refused before any work."""
+    if options.seed is not None and not is_array(values[graph.output]):
+        raise BindingError("--hessian is the Hessian of the output itself, and --seed would "
+                           "scale only its gradients",
+                           hint="drop --seed, or multiply the program by the number")
+    from .engine.hessian import require_scalar_output
+
+    require_scalar_output(graph, values)
+
+
+def _cross_checks(graph: Graph, bindings: Mapping[str, Any], values: list, grads: list,
+                  names: list[str], seed: Any, arrays: bool,
+                  options: Options) -> dict[str, list[Check]]:
+    """Each gradient against sympy and finite differences, as the options ask."""
+    if not (options.check and (options.sympy or options.numeric)):
+        return {n: [] for n in names}
+    if arrays:
+        from .checks.arrays import cross_check_arrays
+
+        return cross_check_arrays(graph, bindings, values, grads, names, sympy=options.sympy,
+                                  numeric=options.numeric, limits=options.limits)
+    return cross_check(graph, bindings, values, grads, names, sympy=options.sympy,
+                       numeric=options.numeric, limits=options.limits, seed=seed)
+
+
+def _second_order(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
+                  options: Options) -> tuple[Any, tuple[Check, ...]]:
+    """The Hessian (dual numbers through the backward pass) and its checks."""
+    from .engine.hessian import hessian
+
+    hess = hessian(graph, values, names, bindings)
+    if not (options.check and (options.sympy or options.numeric)):
+        return hess, ()
+    from .checks.second import check_hessian
+
+    return hess, tuple(policy.settle(check_hessian(
+        graph, bindings, values, hess, sympy=options.sympy, numeric=options.numeric,
+        limits=options.limits)))
 
 
 def _expectations(graph: Graph, values: list, grads: list, expected, checks: dict,
