@@ -84,15 +84,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     # Relative @file paths in the case file are the case file's own: its folder.
     folder = "" if case_file == "-" else os.path.dirname(case_file)
     source = stream.open_cases(case_file)
-    sinks = []
-    if report:
-        sinks.append(_open(out.ReportFile, report))
-    if junit:
-        sinks.append(_open(out.JUnitFile, junit))
-    if as_json:
-        sinks.append(out.JsonStream(sys.stdout))
-    elif as_jsonl:
-        sinks.append(out.JsonLines(sys.stdout, "standard output"))
+    sinks = _sinks(report, junit, as_json, as_jsonl)
     machine = as_json or as_jsonl
     rich = not plain and not machine and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
@@ -144,13 +136,36 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
             click.echo(("\n" if summary.total - summary.passed else "")
                        + out.summary_text(summary))
     sys.stdout.flush()  # a write that fails is reported before the summary line below
+    _say_on_stderr(summary, origin, interrupted)
+    sys.exit(summary.exit_code)
+
+
+def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> list:
+    """Where each finished case is written as it arrives (and then forgotten)."""
+    from ..render import batch_report as out
+
+    sinks = []
+    if report:
+        sinks.append(_open(out.ReportFile, report))
+    if junit:
+        sinks.append(_open(out.JUnitFile, junit))
+    if as_json:
+        sinks.append(out.JsonStream(sys.stdout))
+    elif as_jsonl:
+        sinks.append(out.JsonLines(sys.stdout, "standard output"))
+    return sinks
+
+
+def _say_on_stderr(summary, origin: str, interrupted: bool) -> None:
+    """One line on stderr whenever the run did not simply pass, whatever the output format."""
+    from ..render import batch_report as out
+
     if interrupted:
         click.echo("interrupted: the summary counts the cases that finished", err=True)
     elif summary.total == 0:
         click.echo(f"warning: {origin} holds no cases", err=True)
     elif summary.exit_code:
         click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
-    sys.exit(summary.exit_code)
 
 
 def _terminal(stream) -> bool:
