@@ -4,6 +4,7 @@ quiz driven through a real pseudo-terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -142,7 +143,10 @@ def test_bad_options_exit_2():
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _spawn(columns: int, *args: str, color: bool = False):
+@contextlib.contextmanager
+def _quiz(columns: int, *args: str, color: bool = False):
+    """`backprop quiz ARGS` on a real pseudo-terminal COLUMNS wide: (process, master fd);
+    closed and reaped on the way out, whatever the test did."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
@@ -152,7 +156,13 @@ def _spawn(columns: int, *args: str, color: bool = False):
     proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", "quiz", *args],
                             stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
-    return proc, master
+    try:
+        yield proc, master
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
 
 
 def _read_until(master: int, marker: str, seen: list[str], timeout: float = 20.0,
@@ -175,9 +185,8 @@ def test_the_interactive_quiz_in_a_terminal(columns):
     ex = make(1)
     answers = {q.name: q.answer for q in ex.questions}
     answers["b"] = 1.0  # the upstream alone: a hint
-    proc, master = _spawn(columns, "--seed", "1")
     seen: list[str] = []
-    try:
+    with _quiz(columns, "--seed", "1") as (proc, master):
         shown = 0
         for q in ex.questions:
             text = _read_until(master, f"∂f/∂{q.name} = ", seen)
@@ -186,11 +195,6 @@ def test_the_interactive_quiz_in_a_terminal(columns):
         text = _read_until(master, "score", seen)
         _read_until(master, "\n", [text[text.index("score"):]])
         proc.wait(timeout=20)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert shown
     out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")  # NO_COLOR keeps bold, not colour
     assert "Circuit (backprop quiz --seed 1 --ops add,mul,max --nodes 4):" in out
@@ -205,16 +209,11 @@ def test_the_interactive_quiz_in_a_terminal(columns):
 
 def test_colour_on_a_terminal_and_none_with_no_color():
     for color in (True, False):
-        proc, master = _spawn(80, "--seed", "1", color=color)
         seen: list[str] = []
-        try:
+        with _quiz(80, "--seed", "1", color=color) as (_, master):
             _read_until(master, "∂f/∂c = ", seen)
             os.write(master, b"1\n")
             _read_until(master, "∂f/∂b = ", seen)
-        finally:
-            os.close(master)
-            proc.kill()
-            proc.wait()
         out = "".join(seen)
         assert ("\x1b[32m" in out) == color  # "right" in green
         assert "value -6" in ANSI.sub("", out)
@@ -222,9 +221,8 @@ def test_colour_on_a_terminal_and_none_with_no_color():
 
 def test_enter_alone_asks_again_and_q_stops():
     ex = make(1)  # the first question is df/dc = 1
-    proc, master = _spawn(80, "--seed", "1")
     seen: list[str] = []
-    try:
+    with _quiz(80, "--seed", "1") as (proc, master):
         _read_until(master, "∂f/∂c = ", seen)
         os.write(master, b"\n")
         _read_until(master, "∂f/∂c = ", seen, times=2)  # asked again
@@ -233,11 +231,6 @@ def test_enter_alone_asks_again_and_q_stops():
         os.write(master, b"q\n")
         _read_until(master, "score", seen)
         proc.wait(timeout=20)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")
     assert "unanswered" not in out and "wrong" not in out
     assert "∂f/∂c = \n∂f/∂c = 1\n  right" in out
