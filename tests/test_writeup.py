@@ -87,3 +87,9 @@ def test_latex_adds_up_a_fan_out_as_markdown_does():
     args = ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--format"]
     assert r"\frac{\partial f}{\partial a} &= 4 + 1 = 5" in run(*args, "latex")
     assert "∂f/∂a = 4 + 1 = 5" in run(*args, "markdown")
+
+
+def test_a_write_up_and_the_explained_walk_do_not_mix():
+    result = CliRunner().invoke(cli, ["trace", *LECTURE, "--explain", "--format", "latex"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "--explain and --step walk the backward pass: choose one" in result.stderr

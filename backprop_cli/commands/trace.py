@@ -78,20 +78,15 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     from ..engine.trace import trace_rows
     from ..evaluate import Options
 
+    if (explain or step) and fmt != "table":
+        raise click.UsageError("--format writes the node table; --explain and --step walk the "
+                               "backward pass: choose one")
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
     result, _ = run_program(source, origin, bindings,
                             Options(check=False, expect=parse_expect(expects)), groups)
     if jacobian_node is not None:
-        from ..engine.jacobian import find_node, local_jacobian
-        from ..render.jacobian_out import jacobian_json, jacobian_text
-
-        graph = result.graph
-        jac = local_jacobian(graph, result.values, find_node(graph, jacobian_node))
-        if as_json:
-            emit_json(jacobian_json(jac))
-        else:
-            click.echo(jacobian_text(jac, precision))
+        show_jacobian(result, jacobian_node, as_json, precision)
         sys.exit(exits.OK)
     from ..render.json_out import expectations_json
     from ..render.plain import expectation_lines
@@ -100,17 +95,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     graded = expectation_lines(result, expects) if expects else []
     graded_json = {"expected": expectations_json(result)} if expects else {}
     if explain or step:
-        from ..render.explain import explain_blocks
-
-        blocks = explain_blocks(rows, result.graph.output, precision)
-        if as_json:
-            emit_json({"explain": ["\n".join(b) for b in blocks],
-                       **graded_json})
-        else:
-            if sys.stdout.isatty():
-                blocks = [wrapped(b) for b in blocks]
-            show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
-            show_graded(graded)
+        show_explained(rows, result.graph.output, precision, as_json, step, graded, graded_json)
         sys.exit(result.exit_code)
     if as_json:
         from ..render.json_out import trace_json
@@ -134,6 +119,33 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     if not as_json:
         show_graded(graded)
     sys.exit(result.exit_code)
+
+
+def show_jacobian(result, node: str, as_json: bool, precision: int) -> None:
+    """trace --jacobian NODE: that node's local Jacobian, written out for small shapes."""
+    from ..engine.jacobian import find_node, local_jacobian
+    from ..render.jacobian_out import jacobian_json, jacobian_text
+
+    jac = local_jacobian(result.graph, result.values, find_node(result.graph, node))
+    if as_json:
+        emit_json(jacobian_json(jac))
+    else:
+        click.echo(jacobian_text(jac, precision))
+
+
+def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
+                   graded: list[str], graded_json: dict) -> None:
+    """trace --explain / --step: the backward pass in the lecture's arithmetic."""
+    from ..render.explain import explain_blocks
+
+    blocks = explain_blocks(rows, output, precision)
+    if as_json:
+        emit_json({"explain": ["\n".join(b) for b in blocks], **graded_json})
+        return
+    if sys.stdout.isatty():
+        blocks = [wrapped(b) for b in blocks]
+    show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
+    show_graded(graded)
 
 
 def show_graded(lines: list[str]) -> None:
