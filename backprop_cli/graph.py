@@ -43,7 +43,7 @@ class Graph:
         self.consts: dict[int, float] = {}
         self.variables: dict[str, int] = {}  # variable name -> leaf id, in order of first read
         self.output: int = -1
-        self._memo: dict[tuple, int] = {}  # (op name, inputs) -> id: shared subexpressions
+        self._memo: dict[tuple, int] = {}  # (id of the row, inputs) -> id: shared subexpressions
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -84,7 +84,9 @@ class Graph:
 
     def add_op(self, op: Op, args: tuple[int, ...], start: int, end: int) -> int:
         """The node for op(args); an identical earlier node is reused, so it fans out."""
-        key = (op.name, args)
+        # Keyed by the row object: a row bound to keyword arguments (sum(x, axis=0)) shares
+        # its name with the plain row but is another operation.
+        key = (id(op), args)
         i = self._memo.get(key)
         if i is None:
             i = len(self.ops)  # _append inlined: this runs once per operator parsed

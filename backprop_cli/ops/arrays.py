@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .reductions import rules as reduction_rules
 from .registry import BP_MUL, Op, register
-from .shapes import Mismatch, axis_of, fmt, reduced
+from .shapes import Mismatch, axis_of, fmt
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -139,45 +140,6 @@ def _transpose_sympy(sp, a):
 # --- reductions ---------------------------------------------------------------------------
 
 
-def _reduction(name: str):
-    def forward(m, a, *axis):
-        if not m.is_array:
-            if axis:
-                raise ValueError(f"{name}() of a number has no axis")
-            return a
-        return getattr(m.np, name)(a, axis=_axis((a, *axis)))
-
-    def shape(shapes, consts):
-        if len(shapes) > 1 and shapes[1]:
-            raise Mismatch(f"the axis of {name}() must be a number, not shape {fmt(shapes[1])}")
-        return reduced(shapes[0], axis_of(name, shapes[0], consts[1] if len(consts) > 1
-                                          else None, len(shapes) > 1))
-
-    return forward, shape
-
-
-_sum_forward, _sum_shape = _reduction("sum")
-_mean_forward, _mean_shape = _reduction("mean")
-_amax_forward, _amax_shape = _reduction("max")
-_amin_forward, _amin_shape = _reduction("min")
-
-
-def _count(m, a, axis):
-    shape = m.np.shape(a)
-    if axis is None:
-        return max(1, int(m.np.prod(shape)))
-    return shape[axis]
-
-
-def _sum_vjp(m, g, args, out):
-    return (_back_to(m, g, _axis(args), args[0]), *_no_grad(args))
-
-
-def _mean_vjp(m, g, args, out):
-    axis = _axis(args)
-    return (_back_to(m, g / _count(m, args[0], axis), axis, args[0]), *_no_grad(args))
-
-
 def _pick_vjp(m, g, args, out):
     # The upstream gradient goes to the winning entry; ties split it evenly (as for max(a, b)).
     np = m.np
@@ -189,28 +151,6 @@ def _pick_vjp(m, g, args, out):
     hits = (a == best).astype(float)
     share = hits / hits.sum(axis=axis, keepdims=axis is not None)
     return (_back_to(m, g, axis, a) * share, *_no_grad(args))
-
-
-def _sum_sympy(sp, a, *axis):
-    return _sp_sum(sp, a, _axis((a, *axis)))
-
-
-def _mean_sympy(sp, a, *axis):
-    np = _np()
-    if not isinstance(a, np.ndarray):
-        return a
-    k = _axis((a, *axis))
-    n = a.size if k is None else a.shape[k]
-    return _entrywise(sp, lambda v: v / n, _sp_sum(sp, a, k))
-
-
-def _pick_sympy(fn_name: str):
-    def rule(sp, a, *axis):
-        np = _np()
-        if not isinstance(a, np.ndarray):
-            return a
-        return _sp_reduce(getattr(sp, fn_name), a, _axis((a, *axis)))
-    return rule
 
 
 def pick_kinks(args, out) -> tuple[int, int] | None:
@@ -495,11 +435,6 @@ def _svm_sympy(sp, s, y):
 _V = ((0.3,), (-1.1,), (2.4,))  # a number is the one-entry case of each reduction
 
 
-def _reduction_local(m, a, *rest):
-    """A reduction of one number is that number: partial 1 for it, 0 for an axis argument
-    (the array pass uses the row's VJP instead)."""
-    return (1.0,) + (0.0,) * (len(rest) - 1)
-
 ARRAY_ROWS: list[Op] = [
     Op("matmul", 2, _matmul_forward, None, _matmul_sympy, label="@", symbol="@", bp=BP_MUL,
        role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
@@ -514,28 +449,22 @@ ARRAY_ROWS: list[Op] = [
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
        shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
        postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes"),
-    Op("sum", None, _sum_forward, _reduction_local,
-       _sum_sympy, label="sum",
+    Op("sum", None, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
-       vjp=_sum_vjp, shape=_sum_shape, elementwise=False, samples=_V, max_arity=2,
-       doc="sum(x), sum(x, axis): sum of the entries"),
-    Op("mean", None, _mean_forward, _reduction_local,
-       _mean_sympy, label="mean",
+       elementwise=False, samples=_V, max_arity=2, **reduction_rules("sum"),
+       doc="sum(x), sum(x, axis), x.sum(axis=..., keepdims=...): sum of the entries"),
+    Op("mean", None, label="mean",
        role="distributor: gives every entry the upstream gradient divided by the count",
-       vjp=_mean_vjp, shape=_mean_shape, elementwise=False, samples=_V, max_arity=2,
-       doc="mean(x), mean(x, axis): average of the entries"),
-    Op("amax", None, _amax_forward, _reduction_local,
-       _pick_sympy("Max"), label="amax",
+       elementwise=False, samples=_V, max_arity=2, **reduction_rules("mean"),
+       doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries"),
+    Op("amax", None, label="amax",
        role="router: the upstream gradient goes to the largest entry",
-       subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amax_shape,
-       kinks=pick_kinks,
+       subgradient="ties split the gradient evenly", **reduction_rules("amax"),
        elementwise=False, samples=_V, max_arity=2,
        doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
-    Op("amin", None, _amin_forward, _reduction_local,
-       _pick_sympy("Min"), label="amin",
+    Op("amin", None, label="amin",
        role="router: the upstream gradient goes to the smallest entry",
-       subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amin_shape,
-       kinks=pick_kinks,
+       subgradient="ties split the gradient evenly", **reduction_rules("amin"),
        elementwise=False, samples=_V, max_arity=2,
        doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
     Op("norm", 1, _norm_forward, lambda m, a, out: (m.sign(a),), _norm_sympy, label="‖·‖",
@@ -580,6 +509,10 @@ for _row in ARRAY_ROWS:
 
 def array_samples() -> dict[str, list[tuple[Any, ...]]]:
     """Array argument tuples where each array row's VJP is tested (smooth points, no ties)."""
+    from .indexing import samples as indexing_samples
+    from .reductions import samples as reduction_samples
+    from .reshaping import samples as reshaping_samples
+
     np = _np()
     rng = np.random.default_rng(4)
     W = rng.normal(size=(3, 4))
@@ -604,4 +537,5 @@ def array_samples() -> dict[str, list[tuple[Any, ...]]]:
         "slice": [(x, 1.0), (x, 0.0, 2.0), (W, 1.0, 3.0)],
         "max": [(W,), (W, 0.1), (W, x, -0.2)],
         "min": [(W,), (W, 0.1)],
+        **reduction_samples(), **indexing_samples(), **reshaping_samples(),
     }
