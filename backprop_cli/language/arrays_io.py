@@ -75,8 +75,10 @@ def _integers(ext: str, path: str, data: Any) -> bool:
             text = "".join(line.split("#", 1)[0] for line in fh)
         return not any(c in text for c in ".eEnNiI")
     if isinstance(data, list):
-        _only_numbers("", data)
-        return np.array(data).dtype.kind == "i" if data else False
+        try:
+            return np.array(data).dtype.kind == "i"  # to_array reports what is wrong
+        except (ValueError, TypeError, OverflowError):
+            return False
     kind = getattr(getattr(data, "dtype", None), "kind", "f")
     return kind in "iu" and np.ndim(data) > 0
 
