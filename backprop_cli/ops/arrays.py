@@ -22,7 +22,7 @@ from typing import Any
 
 from .reductions import rules as reduction_rules
 from .registry import BP_MUL, Op, register
-from .shapes import Mismatch, axis_of, fmt
+from .shapes import Mismatch, axis_of, broadcast, fmt, unbroadcast
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -95,31 +95,44 @@ def _matmul_shape(shapes, consts):
     if not a or not b:
         raise Mismatch(f"a matrix product needs a vector or matrix on each side, got shapes "
                        f"{fmt(a)} and {fmt(b)}", "use * to multiply by a number")
-    if len(a) > 2 or len(b) > 2:
-        raise Mismatch(f"a matrix product takes vectors and matrices; shapes {fmt(a)} and "
-                       f"{fmt(b)} have more than two axes")
-    inner_a, inner_b = a[-1], b[0]
+    inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
     if inner_a != inner_b:
         fits = (len(a) == 2 and a[0] == inner_b) or (len(b) == 2 and b[1] == inner_a)
+        where = "" if len(a) < 3 and len(b) < 3 else \
+            f" (axis {len(a) - 1} of the left, axis {max(len(b) - 2, 0)} of the right)"
         raise Mismatch(f"cannot multiply shapes {fmt(a)} and {fmt(b)}: the left has "
-                       f"{inner_a} columns but the right has {inner_b} rows",
+                       f"{inner_a} columns but the right has {inner_b} rows{where}",
                        "a transpose (.T) may be missing" if fits else None)
-    return a[:-1] + b[1:]
+    # Stacks of matrices (more than two axes): the leading axes broadcast, as numpy's.
+    try:
+        stack = broadcast(a[:-2], b[:-2])
+    except Mismatch:
+        raise Mismatch(f"cannot multiply the stacks of matrices {fmt(a)} and {fmt(b)}: their "
+                       f"leading axes {fmt(a[:-2])} and {fmt(b[:-2])} do not broadcast") \
+            from None
+    return stack + a[-2:-1] + b[-1:] if len(b) > 1 else stack + a[-2:-1]
 
 
 def _matmul_vjp(m, g, args, out):
     # out = A B  =>  dA = g B^T,  dB = A^T g  (the lecture's dW = 2 q x^T, dx = 2 W^T q once
-    # g = 2q). A vector is treated as a one-row (left) or one-column (right) matrix.
+    # g = 2q). A vector is treated as a one-row (left) or one-column (right) matrix; for
+    # stacks of matrices, the part of an input that was broadcast is summed back.
     np = m.np
     a, b = args
-    A = a if a.ndim == 2 else a[None, :]
-    B = b if b.ndim == 2 else b[:, None]
-    G = np.reshape(g, (A.shape[0], B.shape[1]))
-    return (G @ B.T).reshape(a.shape), (A.T @ G).reshape(b.shape)
+    A = a if a.ndim > 1 else a[None, :]
+    B = b if b.ndim > 1 else b[:, None]
+    G = np.asarray(g)
+    if a.ndim == 1:
+        G = np.expand_dims(G, -2)
+    if b.ndim == 1:
+        G = np.expand_dims(G, -1)
+    dA = unbroadcast(m, G @ np.swapaxes(B, -1, -2), A)
+    dB = unbroadcast(m, np.swapaxes(A, -1, -2) @ G, B)
+    return np.reshape(dA, a.shape), np.reshape(dB, b.shape)
 
 
 def _matmul_sympy(sp, a, b):
-    return _np().dot(a, b)
+    return _np().matmul(a, b)
 
 
 # --- transpose ----------------------------------------------------------------------------
