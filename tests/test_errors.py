@@ -44,8 +44,9 @@ PARSE_ERRORS = [
                           "argument (give the positional arguments first, e.g. "
                           "sum(x, 0, keepdims=True))"), 16, 1),
     ("x.frobnicate()", ("name error at column 2: an array has no method 'frobnicate' (methods: "
-                        ".argmax(), .argmin(), .max(), .mean(), .min(), .prod(), .reshape(), "
-                        ".std(), .sum(), .transpose(), .var(); attribute: .T)"), 2, 11),
+                        ".abs(), .argmax(), .argmin(), .exp(), .log(), .max(), .mean(), .min(), "
+                        ".norm(), .prod(), .reshape(), .sqrt(), .std(), .sum(), .tanh(), "
+                        ".transpose(), .var(); attribute: .T)"), 2, 11),
     ("x[0.5]", "parse error at column 2: the position 0.5 is not a whole number", 2, 5),
     ("x[]", "parse error at column 2: '[]' needs a position (e.g. s[0] for the first entry)",
      2, 2),

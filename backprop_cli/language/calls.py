@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ArityError, NameResolutionError, ParseError
-from ..ops.keywords import AXIS_SECOND, KEYWORDS, METHODS, bind, describe
+from ..ops.keywords import AXIS_INPUT, AXIS_SECOND, KEYWORDS, METHODS, bind, describe
 from ..ops.registry import OPS, Op
 
 # --- calls --------------------------------------------------------------------------------
@@ -38,6 +38,12 @@ def _is_list(p: Any, node: int) -> bool:
 
 def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
     """(the row bound to its keyword arguments, the arguments left as inputs)."""
+    if op.name in AXIS_INPUT and list(mark.keywords) == ["axis"] and len(args) == 1:
+        value, start, stop, _height = mark.keywords["axis"]
+        if not isinstance(value, float) or value != int(value):
+            raise ParseError(f"the axis of {op.name}() is one whole number", p.source,
+                             (start, stop))
+        return op, (*args, p.graph.add_constant(value, start, stop))
     accepted = KEYWORDS.get(op.name, ())
     params = {}
     for name, (value, start, stop, _height) in mark.keywords.items():

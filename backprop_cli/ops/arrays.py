@@ -121,11 +121,8 @@ def _matmul_vjp(m, g, args, out):
     a, b = args
     A = a if a.ndim > 1 else a[None, :]
     B = b if b.ndim > 1 else b[:, None]
-    G = np.asarray(g)
-    if a.ndim == 1:
-        G = np.expand_dims(G, -2)
-    if b.ndim == 1:
-        G = np.expand_dims(G, -1)
+    G = np.reshape(g, np.broadcast_shapes(A.shape[:-2], B.shape[:-2]) +
+                   (A.shape[-2], B.shape[-1]))  # a vector's one row (column) put back
     dA = unbroadcast(m, G @ np.swapaxes(B, -1, -2), A)
     dB = unbroadcast(m, np.swapaxes(A, -1, -2) @ G, B)
     return np.reshape(dA, a.shape), np.reshape(dB, b.shape)

@@ -23,8 +23,14 @@ KEYWORDS: dict[str, tuple[str, ...]] = {}
 METHODS: dict[str, str] = {}
 # Rows whose second argument, when it is a number written in the program, is the axis.
 AXIS_SECOND: set[str] = set()
+# Rows that take their axis only as that second argument: axis=k is written in as it.
+AXIS_INPUT = {"softmax", "log_softmax"}
 
 _BOUND: dict[tuple, tuple[Op, Op]] = {}
+
+# PyTorch's tensor methods for entrywise functions (x.exp(), logits.log()), as the lecture's
+# notebooks write them.
+METHODS.update({name: name for name in ("exp", "log", "tanh", "sqrt", "abs", "norm")})
 
 
 def takes(name: str, *keywords: str, method: str | None = None,
