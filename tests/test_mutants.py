@@ -178,7 +178,8 @@ def array_programs(op) -> list[Program]:
         for kind in ("small", "wide", "deep"):
             arrs = arrays
             if kind == "wide":  # every array 3x larger on each axis: past sympy's entry limit
-                arrs = [np.kron(a, _weights((3,) * np.ndim(a), 11)) for a in arrays]
+                arrs = [np.kron(a, _weights((3,) * np.ndim(a), 11)) if a.dtype.kind == "f"
+                        else a for a in arrays]  # positions stay positions
             names = [f"a{j}" for j in range(len(arrs))]
             at = dict(zip(names, arrs))
             if op.name in ("max", "min"):  # a number here is a value, not an axis: bind it

@@ -121,8 +121,10 @@ def _matmul_vjp(m, g, args, out):
     a, b = args
     A = a if a.ndim > 1 else a[None, :]
     B = b if b.ndim > 1 else b[:, None]
-    G = np.reshape(g, np.broadcast_shapes(A.shape[:-2], B.shape[:-2]) +
-                   (A.shape[-2], B.shape[-1]))  # a vector's one row (column) put back
+    G = np.reshape(g, broadcast(np.shape(A)[:-2], np.shape(B)[:-2]) +
+                   (np.shape(A)[-2], np.shape(B)[-1]))  # a vector's one row (column) put back
+    if A.ndim == 2 and B.ndim == 2:
+        return np.reshape(G @ B.T, a.shape), np.reshape(A.T @ G, b.shape)
     dA = unbroadcast(m, G @ np.swapaxes(B, -1, -2), A)
     dB = unbroadcast(m, np.swapaxes(A, -1, -2) @ G, B)
     return np.reshape(dA, a.shape), np.reshape(dB, b.shape)

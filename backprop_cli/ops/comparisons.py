@@ -9,6 +9,8 @@ a/b is a whole number. Comparisons bind looser than + and -, as in Python.
 
 from __future__ import annotations
 
+import math
+
 from .registry import BP_ADD, BP_MUL, Op, register
 
 BP_COMPARE = BP_ADD // 2  # x + 1 < y is (x + 1) < y
@@ -59,6 +61,14 @@ def _sp_mod(sp, a, b):
     return a - b * _FLOOR[0](a / b)
 
 
+def _mod(m, a, b):
+    try:
+        return a % b
+    except TypeError:  # dual numbers (second derivatives): floor(a/b) is flat between jumps
+        q = a / b
+        return a - b * math.floor(getattr(q, "v", q))  # the quotient's value
+
+
 def _where_forward(m, c, a, b):
     return m.where(c != 0, a, b) if m.is_array else (a if c != 0 else b)
 
@@ -79,7 +89,7 @@ COMPARISON_ROWS = [
     _compare("gt", ">", lambda a, b: a > b, lambda a, b: a > b, "greater than"),
     _compare("le", "<=", lambda a, b: a <= b, lambda a, b: a <= b, "at most"),
     _compare("ge", ">=", lambda a, b: a >= b, lambda a, b: a >= b, "at least"),
-    Op("mod", 2, lambda m, a, b: a % b, lambda m, a, b, out: (1.0, -(a - out) / b),
+    Op("mod", 2, _mod, lambda m, a, b, out: (1.0, -(a - out) / b),
        _sp_mod, label="%", symbol="%", bp=BP_MUL,
        role="remainder: passes the upstream gradient to the dividend; the divisor gets it "
             "times -floor(dividend / divisor)",

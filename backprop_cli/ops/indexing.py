@@ -183,7 +183,7 @@ def _positions(np, a, idx) -> tuple:
     out = []
     for axis, i in enumerate(idx):
         n = a.shape[axis]
-        arr = np.asarray(i)
+        arr = np.asarray(getattr(i, "v", i))  # a dual number's value (Hessians): positions
         if arr.dtype.kind not in "iub":
             if not np.all(arr == np.round(arr)):
                 raise ValueError(f"the positions on axis {axis} are not whole numbers")
@@ -197,17 +197,36 @@ def _positions(np, a, idx) -> tuple:
 def _take_forward(m, a, *idx):
     if not m.is_array or not m.np.ndim(a):
         raise ValueError("indexing needs an array")
-    return a[_positions(m.np, a, idx)]
+    return a[_positions(_numpy(), a, idx)]
+
+
+def _numpy():
+    import numpy as np
+
+    return np
 
 
 def _take_vjp(m, g, args, out):
     # Every entry taken gets the upstream gradient of the place it went to; an entry taken
     # twice (a row of C gathered by two examples) gets both, added.
-    np = m.np
+    np = _numpy()
     a, idx = args[0], args[1:]
-    da = np.zeros(a.shape)
-    np.add.at(da, _positions(np, a, idx), g)
-    return (da, *(np.zeros(np.shape(i)) if np.ndim(i) else 0.0 for i in idx))
+    pos = _positions(np, a, idx)
+    zeros = tuple(np.zeros(np.shape(i)) if np.ndim(i) else 0.0 for i in idx)
+    if isinstance(g, np.ndarray):
+        da = np.zeros(a.shape)
+        np.add.at(da, pos, g)
+        return (da, *zeros)
+    # The same sum as a product with a 0/1 matrix (for the dual numbers of a Hessian):
+    # row j of `hits` marks the entry that place j was taken from.
+    lead = len(idx)
+    taken = np.ravel_multi_index(np.broadcast_arrays(*pos), a.shape[:lead], mode="wrap")
+    hits = np.zeros((taken.size, int(np.prod(a.shape[:lead]))))
+    hits[np.arange(taken.size), taken.ravel()] = 1.0
+    rest = tuple(a.shape[lead:])
+    g2 = m.np.reshape(g, (taken.size, *rest)) if rest else m.np.reshape(g, (taken.size,))
+    da = m.np.reshape(m.np.matmul(hits.T, g2), a.shape)
+    return (da, *zeros)
 
 
 def _take_shape(shapes, consts):

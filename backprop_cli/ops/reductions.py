@@ -95,9 +95,9 @@ def _unlast(np, flat, shape: tuple, axes):
     """The inverse of `_last` for an array shaped like `_last`'s result."""
     if axes is None:
         return flat.reshape(shape)
-    rest = [k for k in range(len(shape)) if k not in axes]
-    moved = flat.reshape(tuple(shape[k] for k in rest) + tuple(shape[k] for k in axes))
-    return np.transpose(moved, np.argsort(rest + list(axes)))
+    order = [k for k in range(len(shape)) if k not in axes] + list(axes)
+    moved = flat.reshape(tuple(shape[k] for k in order))
+    return np.transpose(moved, [order.index(k) for k in range(len(order))])
 
 
 # --- the rules, stated for the last axis of `_last` ----------------------------------------
@@ -117,25 +117,51 @@ def _fwd_logsumexp(np, a, axes, keepdims):
 _FORWARD = {
     "sum": lambda np, a, axes, keepdims, ddof: np.sum(a, axis=axes, keepdims=keepdims),
     "mean": lambda np, a, axes, keepdims, ddof: np.mean(a, axis=axes, keepdims=keepdims),
-    "prod": lambda np, a, axes, keepdims, ddof: np.prod(a, axis=axes, keepdims=keepdims),
+    "prod": lambda np, a, axes, keepdims, ddof: _product(np, a, axes, keepdims),
     "amax": lambda np, a, axes, keepdims, ddof: np.max(a, axis=axes, keepdims=keepdims),
     "amin": lambda np, a, axes, keepdims, ddof: np.min(a, axis=axes, keepdims=keepdims),
-    "variance": lambda np, a, axes, keepdims, ddof: np.var(a, axis=axes, ddof=ddof,
-                                                      keepdims=keepdims),
-    "std": lambda np, a, axes, keepdims, ddof: np.std(a, axis=axes, ddof=ddof,
-                                                      keepdims=keepdims),
+    "variance": lambda np, a, axes, keepdims, ddof: _variance(np, a, axes, keepdims, ddof),
+    "std": lambda np, a, axes, keepdims, ddof: np.sqrt(_variance(np, a, axes, keepdims, ddof)),
     "logsumexp": lambda np, a, axes, keepdims, ddof: _fwd_logsumexp(np, a, axes, keepdims),
 }
+
+
+def _variance(np, a, axes, keepdims, ddof):
+    # Written with sum and mean (not np.var), so the dual numbers of a Hessian follow it.
+    n = _count(np.shape(a), axes)
+    return np.sum(_centred(np, a, axes) ** 2, axis=axes, keepdims=keepdims) / (n - ddof)
+
+
+def _prefix_products(flat):
+    """Products of flat[..., :k] for k = 0..n: a running product, one slice at a time (plain
+    arithmetic, so numpy arrays and the dual numbers of a Hessian both follow it)."""
+    out = [1.0]
+    for k in range(flat.shape[-1]):
+        out.append(out[-1] * flat[..., k])
+    return out
+
+
+def _product(np, a, axes, keepdims):
+    if isinstance(a, _np().ndarray):  # numpy's own loop; the same product
+        return _np().prod(a, axis=axes, keepdims=keepdims)
+    flat = _last(np, a, axes)
+    out = _prefix_products(flat)[-1]
+    if keepdims:
+        out = np.reshape(out, reduced_shape(np.shape(a), axes, True))
+    return out
 
 
 def _exclusive_product(np, a, axes):
     """For every entry, the product of the other entries it was reduced with (exact where
     some are 0, unlike out / a)."""
     flat = _last(np, a, axes)
-    ones = np.ones(flat.shape[:-1] + (1,))
-    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return _unlast(np, left * right, a.shape, axes)
+    before = _prefix_products(flat)
+    after = _prefix_products(flat[..., ::-1])
+    n = flat.shape[-1]
+    parts = np.zeros(flat.shape)
+    for k in range(n):
+        parts[..., k] = before[k] * after[n - 1 - k]
+    return _unlast(np, parts, np.shape(a), axes)
 
 
 def _tie_share(np, a, out, axes, keepdims):
@@ -190,7 +216,7 @@ def _rules(name: str):
         if name in ("argmax", "argmin"):
             return _arg(np, name, a, axes, keepdims)
         out = _FORWARD[name](np, a, axes, keepdims, ddof)
-        return out if np.ndim(out) else m.scalar(out)
+        return out if np.ndim(out) else m.scalar(out)  # a tangent (dual numbers) is kept
 
     def local(m, a, *rest, axis=None, keepdims=False, ddof=0):
         one = 0.0 if name in _SCALAR else 1.0
@@ -221,9 +247,12 @@ def _rules(name: str):
 def _arg(np, name, a, axes, keepdims):
     if axes is not None and len(axes) > 1:
         raise ValueError(f"{name}() takes one axis, not {axes}")
-    fn = np.argmax if name == "argmax" else np.argmin
-    out = fn(a, axis=None if axes is None else axes[0], keepdims=keepdims)
-    return out if np.ndim(out) else int(out)
+    # The winners as booleans (a == max compares values, dual numbers too), then the first
+    # winner's position in plain numpy: a position is a constant.
+    best = (np.max if name == "argmax" else np.min)(a, axis=axes, keepdims=True)
+    hits = _np().asarray(a == best)
+    out = _np().argmax(hits, axis=None if axes is None else axes[0], keepdims=keepdims)
+    return out if _np().ndim(out) else int(out)
 
 
 # --- sympy: the same reductions entry by entry, over object arrays ------------------------

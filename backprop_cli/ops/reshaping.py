@@ -101,7 +101,12 @@ def _stack_shape(shapes, consts, axis=0):
 
 def _stack_forward(m, *items, axis=0):
     np = _need_array(m, "stack")
-    return np.stack([np.asarray(x, dtype=float) for x in items], axis=axis)
+    # Filled into a buffer one entry at a time (the dual numbers of a Hessian follow it).
+    first = np.shape(items[0])
+    out = np.zeros((len(items), *first))
+    for k, x in enumerate(items):
+        out[k] = x
+    return np.moveaxis(out, 0, axis) if axis else out
 
 
 def _stack_vjp(m, g, args, out, axis=0):
@@ -128,15 +133,28 @@ def _concat_shape(shapes, consts, axis=0):
     return (*first[:k], sum(s[k] for s in shapes), *first[k + 1:])
 
 
+def _pieces(np, shapes, axis):
+    """Where each input sits along the joined axis: an index tuple per input."""
+    start = 0
+    for s in shapes:
+        k = axis % len(s)
+        yield (slice(None),) * k + (slice(start, start + s[k]),)
+        start += s[k]
+
+
 def _concat_forward(m, *items, axis=0):
     np = _need_array(m, "concatenate")
-    return np.concatenate(items, axis=axis)
+    shapes = [np.shape(x) for x in items]
+    k = axis % len(shapes[0])
+    out = np.zeros((*shapes[0][:k], sum(s[k] for s in shapes), *shapes[0][k + 1:]))
+    for where, x in zip(_pieces(np, shapes, axis), items):
+        out[where] = x
+    return out
 
 
 def _concat_vjp(m, g, args, out, axis=0):
     np = m.np
-    cuts = np.cumsum([np.shape(a)[axis] for a in args])[:-1]
-    return tuple(np.split(g, cuts, axis=axis))
+    return tuple(g[where] for where in _pieces(np, [np.shape(a) for a in args], axis))
 
 
 def _concat_sympy(sp, *items, axis=0):
@@ -149,7 +167,7 @@ def _concat_sympy(sp, *items, axis=0):
 
 def _like(fill: float):
     def forward(m, a):
-        return m.np.full(m.np.shape(a), fill) if m.is_array and m.np.ndim(a) else fill
+        return m.np.zeros(m.np.shape(a)) + fill if m.is_array and m.np.ndim(a) else fill
 
     def vjp(m, g, args, out):
         return (m.np.zeros(m.np.shape(args[0])) if m.np.ndim(args[0]) else 0.0,)
@@ -189,8 +207,9 @@ def _arange_sympy(sp, n):
 
 
 def _one_hot_forward(m, y, k):
-    np = _need_array(m, "one_hot")
-    labels = np.asarray(y)
+    _need_array(m, "one_hot")
+    np = _np()
+    labels = np.asarray(getattr(y, "v", y))  # a dual number's value (Hessians): labels
     if not np.all(labels == np.round(labels)) or np.any((labels < 0) | (labels >= int(k))):
         raise ValueError(f"one_hot() labels must be whole numbers in 0..{int(k) - 1}")
     return np.eye(int(k))[labels.astype(np.intp)]
@@ -274,7 +293,7 @@ def samples() -> dict:
     T = rng.normal(size=(2, 3, 4))
     x = rng.normal(size=(4,))
     return {
-        "reshape": [(W, 2.0, -1.0), (T, 6.0, 4.0), (x, 2.0, 2.0)],
+        "reshape": [(W, 2.0, -1.0), (T, 6.0, -1.0), (x, 2.0, -1.0)],
         "stack": [(x, 2 * x + 1), (W, W * W)],
         "concatenate": [(W, W[:1] * 2), (x, x[:2])],
         "ones_like": [(W,)],
