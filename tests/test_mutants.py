@@ -200,7 +200,8 @@ def array_programs(op) -> list[Program]:
             if kind == "deep":
                 at["u"] = 0.7
             source = _around("deep" if kind == "deep" else "small", expr)
-            found.append((f"arrays, {kind}", source, at, tuple(names)))
+            wrt = tuple(n for n in names if not (np.ndim(at[n]) and at[n].dtype.kind in "iu"))
+            found.append((f"arrays, {kind}", source, at, wrt))  # positions get no gradient
     return found
 
 

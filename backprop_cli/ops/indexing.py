@@ -10,7 +10,7 @@ and zeros everywhere else.
 from __future__ import annotations
 
 from .registry import Op, register
-from .shapes import Mismatch, fmt
+from .shapes import Mismatch, Unsupported, fmt
 
 
 def _where(name: str, shape, k, allow_end: bool = False) -> int:
@@ -186,10 +186,14 @@ def _positions(np, a, idx) -> tuple:
         arr = np.asarray(getattr(i, "v", i))  # a dual number's value (Hessians): positions
         if arr.dtype.kind not in "iub":
             if not np.all(arr == np.round(arr)):
-                raise ValueError(f"the positions on axis {axis} are not whole numbers")
+                raise Unsupported(f"has positions on axis {axis} that are not whole numbers")
             arr = arr.astype(np.intp)
         if arr.size and (arr.min() < -n or arr.max() >= n):
-            raise ValueError(f"a position on axis {axis} is out of range ({-n}..{n - 1})")
+            raise Unsupported(f"has a position out of range on axis {axis}: {int(arr.max())} "
+                              f"(the axis has {n} entries, {-n}..{n - 1})"
+                              if arr.max() >= n else
+                              f"has a position out of range on axis {axis}: {int(arr.min())} "
+                              f"(the axis has {n} entries, {-n}..{n - 1})")
         out.append(arr if arr.ndim else int(arr))
     return tuple(out)
 

@@ -375,8 +375,9 @@ def samples() -> dict:
     rng = np.random.default_rng(8)
     W = rng.normal(size=(3, 4))
     T = rng.normal(size=(2, 3, 4))
+    P = 1.0 + 0.1 * W  # near 1: a product of many entries stays well scaled
     return {
-        "prod": [(W,), (W, 1.0), (T, 0.0)],
+        "prod": [(P,), (P, 1.0), (1.0 + 0.1 * T, 0.0), (W, 1.0)],
         "variance": [(W,), (W, 0.0), (T, 2.0)],
         "std": [(W,), (W, 1.0)],
         "argmax": [(W,), (W, 1.0)],

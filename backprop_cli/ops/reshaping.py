@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .keywords import takes
 from .registry import Op, register
-from .shapes import Mismatch, fmt, size
+from .shapes import Mismatch, Unsupported, fmt, size
 
 
 def _np():
@@ -22,7 +22,8 @@ def _np():
 
 def _need_array(m, name: str):
     if not m.is_array:
-        raise ValueError(f"{name}() makes an array: bind an array in the program")
+        raise Unsupported("makes an array, but the program binds only numbers (bind one of "
+                          "its variables to an array, e.g. x=[1,2])")
     return m.np
 
 
@@ -211,7 +212,7 @@ def _one_hot_forward(m, y, k):
     np = _np()
     labels = np.asarray(getattr(y, "v", y))  # a dual number's value (Hessians): labels
     if not np.all(labels == np.round(labels)) or np.any((labels < 0) | (labels >= int(k))):
-        raise ValueError(f"one_hot() labels must be whole numbers in 0..{int(k) - 1}")
+        raise Unsupported(f"has labels that are not whole numbers in 0..{int(k) - 1}")
     return np.eye(int(k))[labels.astype(np.intp)]
 
 
@@ -250,7 +251,7 @@ RESHAPING_ROWS = [
            "in a new shape; -1 stands for the size that makes the count right"),
     Op("stack", None, _stack_forward, None, _stack_sympy, label="stack",
        role="gathers: each entry gets its own slice of the upstream gradient back",
-       domain="entries of one shape", vjp=_stack_vjp, shape=_stack_shape, elementwise=False,
+       vjp=_stack_vjp, shape=_stack_shape, elementwise=False,
        spelled=lambda parts: "[" + ", ".join(parts) + "]",
        doc="[a, b, ...] and stack([a, b], axis=0): the entries along a new axis"),
     Op("concatenate", None, _concat_forward, None, _concat_sympy, label="concat",
