@@ -377,7 +377,9 @@ def samples() -> dict:
     T = rng.normal(size=(2, 3, 4))
     P = 1.0 + 0.1 * W  # near 1: a product of many entries stays well scaled
     return {
-        "prod": [(P,), (P, 1.0), (1.0 + 0.1 * T, 0.0), (W, 1.0)],
+        # The mutant tests take the first four, enlarged 3x on each axis: a product over
+        # all 108 entries of that would be too small to tell a wrong gradient from 0.
+        "prod": [(P, 1.0), (1.0 + 0.1 * T, 0.0), (W, 1.0), (P, 0.0), (P,)],
         "variance": [(W,), (W, 0.0), (T, 2.0)],
         "std": [(W,), (W, 1.0)],
         "argmax": [(W,), (W, 1.0)],
