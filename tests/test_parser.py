@@ -303,6 +303,7 @@ NUMPY = [
     ("sum(x, axis=0)", "(sum x)"),
     ("x.sum(0, keepdims=True)", "(sum x)"),
     ("x.sum(0)", "(sum x 0)"),  # a positional axis stays an input, as sum(x, 0)
+    ("max(x, axis=1) + min(x, 0, keepdims=True)", "(add (amax x) (amin x))"),
     ("x.max(1, keepdims=True) + x.mean()", "(add (amax x) (mean x))"),
     ("-x.T @ y", "(matmul (neg (transpose x)) y)"),  # as Python: unary minus binds tighter
     ("x.reshape(n, -1)", "(reshape x n -1)"),

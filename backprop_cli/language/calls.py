@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ArityError, NameResolutionError, ParseError
-from ..ops.keywords import AXIS_INPUT, AXIS_SECOND, KEYWORDS, METHODS, bind, describe
+from ..ops.keywords import (
+    AXIS_INPUT,
+    AXIS_SECOND,
+    KEYWORDS,
+    METHODS,
+    REDUCTION_OF,
+    bind,
+    describe,
+)
 from ..ops.registry import OPS, Op
 
 # --- calls --------------------------------------------------------------------------------
@@ -44,6 +52,8 @@ def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
             raise ParseError(f"the axis of {op.name}() is one whole number", p.source,
                              (start, stop))
         return op, (*args, p.graph.add_constant(value, start, stop))
+    if op.name in REDUCTION_OF and len(args) <= 2:
+        op = OPS[REDUCTION_OF[op.name]]
     accepted = KEYWORDS.get(op.name, ())
     params = {}
     for name, (value, start, stop, _height) in mark.keywords.items():

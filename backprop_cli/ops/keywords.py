@@ -23,6 +23,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {}
 METHODS: dict[str, str] = {}
 # Rows whose second argument, when it is a number written in the program, is the axis.
 AXIS_SECOND: set[str] = set()
+# Entrywise rows whose reduction takes the keywords: max(x, axis=1) is amax(x, axis=1).
+REDUCTION_OF = {"max": "amax", "min": "amin"}
 # Rows that take their axis only as that second argument: axis=k is written in as it.
 AXIS_INPUT = {"softmax", "log_softmax"}
 
