@@ -60,6 +60,8 @@ def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
         if name not in accepted:
             hint = (f"{op.name}() takes the keywords " + ", ".join(accepted)) if accepted else \
                 f"{op.name}() takes no keyword arguments"
+            if name in _TORCH and _TORCH[name] in accepted:  # PyTorch's spelling
+                hint = f"write {_TORCH[name]}= (numpy's spelling)"
             raise ParseError(f"{op.name}() has no keyword argument {name!r}", p.source,
                              (start, stop), hint)
         params[name] = value
@@ -75,6 +77,14 @@ def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
         raise ParseError(str(exc), p.source, (mark.start, end)) from None
 
 
+_ATTRIBUTE_HINTS = {
+    "values": "x.max(1) is already the largest values, as numpy's; drop .values",
+    "shape": "a size is a number written in the program, e.g. x.reshape(32, -1)",
+    "view": "write x.reshape(n, -1)",
+}
+_TORCH = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "unbiased": "ddof"}
+
+
 # --- methods and attributes ---------------------------------------------------------------
 
 
@@ -88,9 +98,10 @@ def method(p: Any, k: int) -> Op | None:
         return None
     row = METHODS.get(text)
     if row is None or row not in OPS or not is_call:
+        hint = _ATTRIBUTE_HINTS.get(text) or "methods: " + describe() + "; attribute: .T"
         raise NameResolutionError(f"an array has no {'method' if is_call else 'attribute'} "
                                   f"{text!r}", p.source, (start, start + len(p.texts[k])),
-                                  "methods: " + describe() + "; attribute: .T")
+                                  hint)
     return OPS[row]
 
 
