@@ -1,0 +1,281 @@
+"""A learner's answer -> right or wrong: the one grader behind `--expect`, `expect:` in case
+files (text and JSON Lines), the quiz, and the per-entry agreement of `--claim`.
+
+An answer is a number or arithmetic on numbers in the program language (`0.0353*0.1966`,
+`1*0.03531 + 0.5*2`), read by our own parser, never by eval. Each number stands for everything
+that rounds to it as written: `0.0353` is [0.03525, 0.03535], half a unit in its last written
+digit. The arithmetic carries those intervals through (interval arithmetic), so the answer is
+an interval [lo, hi] around the value it computes.
+
+The verdict (`judge`):
+  right  when the true value lies in [lo, hi] and the answer's value is within EXPECT_MAX_REL
+         relative of it (rounding may not hide more than that: "-4" is not -3.6), or when
+         they agree to 1e-9 relative (an exact answer such as `-4*3` or `0.1*3`), or
+  right  when the answer's value is exactly 0 and |true value| <= `floor`, the rounding the
+         computation of the true value may carry (checks/rounding.py; docs/checks.md), so
+         `0` is right for a gradient that is 0 computed as 4.4e-16;
+  wrong  otherwise.
+
+Interval rules (INTERVALS): + - * / and unary minus; a power whose exponent is written as an
+integer (a count, exact: x**2 squares, x**-1 inverts), or whose base is positive; the monotone
+functions (exp, log, sqrt, tanh, sigmoid, ...: the ends map to the ends); max and min;
+abs. An op without a rule (sin, cos, ...) is taken at its value alone: the numbers inside it
+then give no room, and only its value to 1e-9 (or a room outside it) is right. A named
+constant (pi, e) is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ParseError
+
+EXPECT_MAX_REL = 0.05  # the most relative error an answer's rounding may excuse
+EXACT_REL = 1e-9  # an answer this close (relative) is right whatever its digits
+_U = 2.0 ** -53  # the unit roundoff of a double
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_INF = math.inf
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as read: what it computes, and the interval its written digits allow."""
+
+    text: str
+    value: float
+    lo: float
+    hi: float
+
+    @property
+    def is_zero(self) -> bool:
+        return self.value == 0.0
+
+
+def read(text: str) -> Answer:
+    """The answer `text` (a number or arithmetic on numbers) with its interval; raises
+    ParseError (with its caret) for text that is neither."""
+    from ..engine.forward import forward
+    from ..language.parser import parse
+
+    graph = parse(text)
+    if graph.variables:
+        name, i = next(iter(graph.variables.items()))
+        raise ParseError(f"{name} is not a number: an answer is a number or arithmetic on "
+                         "numbers", text, (graph.starts[i], graph.ends[i]), "e.g. -4 or 2*3")
+    values = forward(graph, {})
+    value = values[graph.output]
+    if hasattr(value, "shape"):
+        raise ParseError("an answer is one number, not an array", text, (0, len(text)),
+                         "e.g. -4 or 2*3")
+    lo, hi = _interval(graph, values)
+    return Answer(text, float(value), lo, hi)
+
+
+def number(text: str) -> Answer:
+    """A number as written (in the literal grammar, known finite): its interval without the
+    parser, for the entries of an array answer and the hot path of case files."""
+    value = float(text)
+    half = 0.5 * 10.0 ** last_digit_exponent(text)
+    return Answer(text, value, value - half, value + half)
+
+
+def band(value: float, width: float) -> Answer:
+    """A value known to within +-width (a claim's formula at a point: its tolerance)."""
+    return Answer("", value, value - width, value + width)
+
+
+def judge(truth: float, answer: Answer, floor: float = 0.0) -> tuple[bool, float, bool]:
+    """(right, relative error of the answer's value, whether the zero floor decided it)."""
+    value = answer.value
+    err = rel_error(truth, value)
+    if err <= EXACT_REL:
+        return True, err, False
+    if answer.is_zero:
+        return abs(truth) <= floor, err, abs(truth) <= floor
+    # the interval's ends carry the doubles' own rounding, and a number's half unit is allowed
+    # to 1e-9 of itself, as it always was
+    slack = 1e-9 * 0.5 * (answer.hi - answer.lo) + 4 * _U * max(abs(answer.lo), abs(answer.hi))
+    inside = answer.lo - slack <= truth <= answer.hi + slack
+    return inside and err <= EXPECT_MAX_REL, err, False
+
+
+def rel_error(a: float, b: float) -> float:
+    """|a - b| / max(|a|, |b|), and 0 when both are 0."""
+    scale = max(abs(a), abs(b))
+    return 0.0 if scale == 0 else abs(a - b) / scale
+
+
+def matches(truth: float, answer: Answer) -> bool:
+    """Whether the answer is right for `truth` (no zero floor): what a diagnosis asks of each
+    usual mistake."""
+    return math.isfinite(truth) and judge(truth, answer)[0]
+
+
+def last_digit_exponent(text: str) -> int:
+    """The power of ten of the last digit written: '0.39' -> -2, '-4' -> 0, '1.5e-3' -> -4."""
+    mantissa, _, exp = text.strip().lower().partition("e")
+    shift = int(exp) if exp else 0
+    mantissa = mantissa.lstrip("+-")
+    if "." in mantissa:
+        return shift - len(mantissa.split(".", 1)[1])
+    return shift
+
+
+# --- interval arithmetic over the answer's graph ----------------------------------------------
+
+
+def _interval(graph, values: list) -> tuple[float, float]:
+    """The interval of the output: one loop over the nodes, inputs before users."""
+    box: list[tuple[float, float]] = []
+    for i, op in enumerate(graph.ops):
+        v = float(values[i])
+        if i in graph.consts:
+            box.append(_literal(graph.source[graph.starts[i]:graph.ends[i]], v))
+            continue
+        rule = INTERVALS.get(op.name)
+        args = [box[j] for j in graph.args[i]]
+        got = rule(graph, i, args) if rule is not None else None
+        if got is None or any(math.isnan(x) for x in got):
+            got = (v, v)  # no rule here: the value alone
+        box.append(_outward(*got))
+    return box[graph.output]
+
+
+def _literal(written: str, value: float) -> tuple[float, float]:
+    """A constant as written: half a unit in its last digit either side; a named constant
+    (pi, e) or a folded sign (-(3)) reads the number inside it."""
+    found = _NUMBER.search(written)
+    if found is None:
+        return value, value
+    half = 0.5 * 10.0 ** last_digit_exponent(found.group())
+    return value - half, value + half
+
+
+def _outward(lo: float, hi: float) -> tuple[float, float]:
+    """An interval widened by a few units in the last place, for the doubles' own rounding."""
+    return lo - 4 * _U * abs(lo), hi + 4 * _U * abs(hi)
+
+
+def _add(graph, i, a):
+    (a0, a1), (b0, b1) = a
+    return a0 + b0, a1 + b1
+
+
+def _sub(graph, i, a):
+    (a0, a1), (b0, b1) = a
+    return a0 - b1, a1 - b0
+
+
+def _products(xs: tuple, ys: tuple) -> tuple[float, float]:
+    p = [x * y for x in xs for y in ys]
+    if any(math.isnan(x) for x in p):  # 0 * inf: no bound
+        return -_INF, _INF
+    return min(p), max(p)
+
+
+def _mul(graph, i, a):
+    return _products(*a)
+
+
+def _div(graph, i, a):
+    (a0, a1), (b0, b1) = a
+    if b0 <= 0 <= b1:
+        return -_INF, _INF
+    return _products((a0, a1), (1 / b1, 1 / b0))
+
+
+def _neg(graph, i, a):
+    (a0, a1), = a
+    return -a1, -a0
+
+
+def _pow(graph, i, a):
+    (a0, a1), (b0, b1) = a
+    j = graph.args[i][1]
+    if j in graph.consts and float(graph.consts[j]).is_integer():
+        return _int_pow((a0, a1), int(graph.consts[j]))
+    if a0 > 0:  # x ** y = exp(y log x)
+        return _exp(graph, i, [_products((math.log(a0), math.log(a1)), (b0, b1))])
+    return None
+
+
+def _int_pow(x: tuple[float, float], n: int) -> tuple[float, float] | None:
+    """x ** n for an integer n written in the answer (exact: a count)."""
+    lo, hi = x
+    if abs(n) > 1024:
+        return None
+    try:
+        ends = (lo ** abs(n), hi ** abs(n))
+    except OverflowError:
+        return None
+    if n % 2 == 0 and lo < 0 < hi:
+        p = (0.0, max(ends))
+    else:
+        p = (min(ends), max(ends))
+    if n >= 0:
+        return p
+    if p[0] <= 0 <= p[1]:
+        return -_INF, _INF
+    return 1 / p[1], 1 / p[0]
+
+
+def _increasing(fn: Callable[[float], float], low: float = -_INF):
+    """A rule for a function increasing on [low, inf): the ends map to the ends."""
+    def rule(graph, i, a):
+        (a0, a1), = a
+        if a0 < low:
+            return None
+        try:
+            return fn(a0), fn(a1)
+        except (ArithmeticError, ValueError):
+            return None
+    return rule
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def _extreme(pick):
+    def rule(graph, i, a):
+        return pick(x[0] for x in a), pick(x[1] for x in a)
+    return rule
+
+
+def _abs(graph, i, a):
+    (a0, a1), = a
+    if a0 <= 0 <= a1:
+        return 0.0, max(-a0, a1)
+    return min(abs(a0), abs(a1)), max(abs(a0), abs(a1))
+
+
+def _exp(graph, i, a):
+    (a0, a1), = a
+    return _safe(math.exp, a0), _safe(math.exp, a1)
+
+
+def _safe(fn, x: float) -> float:
+    try:
+        return fn(x)
+    except OverflowError:
+        return _INF
+
+
+# Monotone rules by op name: how the ends of an input's interval map to the output's. (These
+# could live in the registry rows, beside each op's forward rule.)
+INTERVALS: dict[str, Callable[..., Any]] = {
+    "add": _add, "sub": _sub, "mul": _mul, "div": _div, "neg": _neg, "pow": _pow,
+    "exp": _exp,
+    "log": _increasing(math.log, low=1e-300), "log10": _increasing(math.log10, low=1e-300),
+    "sqrt": _increasing(math.sqrt, low=0.0),
+    "tanh": _increasing(math.tanh), "sinh": _increasing(math.sinh),
+    "sigmoid": _increasing(_sigmoid),
+    "relu": _increasing(lambda x: max(x, 0.0)),
+    "softplus": _increasing(lambda x: x + math.log1p(math.exp(-x)) if x > 0
+                            else math.log1p(math.exp(x))),
+    "max": _extreme(max), "min": _extreme(min), "abs": _abs,
+}
