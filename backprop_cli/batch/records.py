@@ -91,12 +91,12 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
                            hint="fields: value, gradients")
     expect: list[tuple[str, str]] = []
     if "value" in expect_obj:
-        expect.append(("value", _number_text("expect.value", expect_obj["value"])))
+        expect.append(("value", _answer_text("expect.value", expect_obj["value"])))
     grads = expect_obj.get("gradients", {})
     if not isinstance(grads, dict):
         raise BindingError('"expect.gradients" must be an object of NAME: number')
     for name, value in grads.items():
-        expect.append((name, _number_text(f"expect.gradients.{shown(name, 40)}", value)))
+        expect.append((name, _answer_text(f"expect.gradients.{shown(name, 40)}", value)))
     return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
                 tuple(bindings.items()),
                 expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
@@ -151,18 +151,59 @@ def _json_kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else "a list"
 
 
-def _number_text(where: str, value: Any) -> str:
-    """A JSON number as written, in the language's literal grammar and finite; a string is
+def _answer_text(where: str, value: Any) -> str:
+    """An expectation as a text case file writes it: a JSON number as written (in the
+    language's literal grammar, finite), a nested list of them (an array: `[0.1, 0.2]`), or a
+    string holding arithmetic on numbers (`"0.0353*0.1966"`); a string holding one number is
     refused as in "at" (JSON says what is a number)."""
     if isinstance(value, _Number):
         if expectations.is_finite_number(value.text):
             return value.text
         raise BindingError(f"{where} is not a finite number")
+    if isinstance(value, list):
+        return _list_text(where, value)
     if isinstance(value, str) and not isinstance(value, _Constant):
+        if expectations.is_finite_number(value.strip()):
+            raise BindingError(f"{where} must be a number, not a string",
+                               hint=f"write {value.strip()} without quotes")
+        if expectations.is_answer(value):
+            return value.strip()
         raise BindingError(f"{where} must be a number, not a string",
-                           hint=f"write {value.strip()} without quotes"
-                           if expectations.is_finite_number(value.strip()) else None)
+                           hint="a string holds arithmetic on numbers, e.g. \"0.0353*0.1966\"")
     raise BindingError(f"{where} must be a finite number, not {_json_kind(value)}")
+
+
+_END = object()
+
+
+def _list_text(where: str, value: list) -> str:
+    """A nested list of JSON numbers as text, each number as written (a loop over a stack: the
+    depth is the user's)."""
+    out: list[str] = []
+    stack = [iter([value])]
+    first = [True]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            first.pop()
+            if stack:
+                out.append("]")
+            continue
+        if not first[-1]:
+            out.append(", ")
+        first[-1] = False
+        if isinstance(item, list):
+            out.append("[")
+            stack.append(iter(item))
+            first.append(True)
+        elif isinstance(item, _Number) and expectations.is_finite_number(item.text):
+            out.append(item.text)
+        else:
+            kind = "a number past float's range" if isinstance(item, _Number) else \
+                _json_kind(item)
+            raise BindingError(f"{where} has an entry that is not a finite number: {kind}")
+    return "".join(out)
 
 
 def _json_column(line: str, program: str) -> int | None:

@@ -49,6 +49,7 @@ class Answer:
     value: float
     lo: float
     hi: float
+    most: float = EXPECT_MAX_REL  # the most relative error the interval may excuse
 
     @property
     def is_zero(self) -> bool:
@@ -84,23 +85,30 @@ def number(text: str) -> Answer:
 
 
 def band(value: float, width: float) -> Answer:
-    """A value known to within +-width (a claim's formula at a point: its tolerance)."""
-    return Answer("", value, value - width, value + width)
+    """A value known to within +-width (a claim's formula at a point, within its tolerance):
+    the width alone decides, whatever relative error it allows."""
+    return Answer("", value, value - width, value + width, _INF)
 
 
 def judge(truth: float, answer: Answer, floor: float = 0.0) -> tuple[bool, float, bool]:
     """(right, relative error of the answer's value, whether the zero floor decided it)."""
-    value = answer.value
-    err = rel_error(truth, value)
-    if err <= EXACT_REL:
-        return True, err, False
-    if answer.is_zero:
-        return abs(truth) <= floor, err, abs(truth) <= floor
-    # the interval's ends carry the doubles' own rounding, and a number's half unit is allowed
-    # to 1e-9 of itself, as it always was
-    slack = 1e-9 * 0.5 * (answer.hi - answer.lo) + 4 * _U * max(abs(answer.lo), abs(answer.hi))
-    inside = answer.lo - slack <= truth <= answer.hi + slack
-    return inside and err <= EXPECT_MAX_REL, err, False
+    right = rule(truth, answer.value, answer.lo, answer.hi, answer.most, floor)
+    err = rel_error(truth, answer.value)
+    return bool(right), err, bool(right and answer.is_zero and err > EXACT_REL)
+
+
+def rule(truth: Any, value: Any, lo: Any, hi: Any, most: Any, floor: Any) -> Any:
+    """The verdict, stated once, for numbers and (entry by entry) numpy arrays alike: right
+    when the answer's value matches to EXACT_REL; or, for an answer of 0, when |truth| <= floor;
+    or, for any other, when truth lies in [lo, hi] and the value within `most` relative of it.
+    The interval's ends are widened by the doubles' own rounding, and a written number's half
+    unit by 1e-9 of itself."""
+    diff = abs(truth - value)
+    scale = (abs(truth) + abs(value) + abs(abs(truth) - abs(value))) / 2  # max(|truth|, |value|)
+    exact = diff <= EXACT_REL * scale
+    slack = 1e-9 * 0.5 * (hi - lo) + 4 * _U * (abs(lo) + abs(hi))
+    inside = (lo - slack <= truth) & (truth <= hi + slack) & (diff <= most * scale)
+    return exact | ((value == 0) & (abs(truth) <= floor)) | ((value != 0) & inside)
 
 
 def rel_error(a: float, b: float) -> float:

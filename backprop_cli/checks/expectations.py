@@ -72,7 +72,26 @@ def array_entries(text: str) -> tuple[Any, list[str]] | None:
     flat = _flatten(nested)
     if flat is None or len(flat) != len(written) or not all(map(is_finite_number, written)):
         return None
+    if not _rectangular(nested):
+        return None
     return nested, written
+
+
+def _rectangular(nested: Any) -> bool:
+    """Whether a nested list is an array's: every list at one depth has the same length, and
+    numbers only at the deepest (a loop over a stack: the depth is the user's)."""
+    shape: dict[int, int] = {}
+    leaves: set[int] = set()
+    stack = [(nested, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            if shape.setdefault(depth, len(item)) != len(item):
+                return False
+            stack.extend((x, depth + 1) for x in item)
+        else:
+            leaves.add(depth)
+    return len(leaves) <= 1 and (not leaves or max(leaves) == len(shape))
 
 
 def _flatten(nested: Any) -> list | None:
@@ -117,7 +136,8 @@ def resolve(pairs: Iterable[tuple[str, str]], bound: Iterable[str],
     for name, text in pairs:
         shown = f"{spelling.lead} {name}={text}"
         if not is_answer(text) and not is_array_text(text):
-            what = "a list of finite numbers" if text.strip()[:1] == "[" else "a finite number"
+            what = ("a list of finite numbers, each row as long as the others"
+                    if text.strip()[:1] == "[" else "a finite number")
             raise BindingError(f"{shown}: not {what}", hint=spelling.example)
         key = name
         if key != "value" and key not in bound and key[:1] == "d" and key[1:] in bound:
