@@ -46,6 +46,9 @@ DF_DA = 0.0069421263  # quiz --seed 3 --ops add,mul,max,sigmoid --nodes 5: df/da
     ("0.7**2", 0.49, "right"),
     ("0.7**2", 0.5, "right"),  # 0.7 is [0.65, 0.75], so its square [0.4225, 0.5625]
     ("0.7**2", 0.53, "wrong"),  # ... but never more than 5 % off
+    ("0.50*0.5", 0.26, "right"),  # one constant written two ways: each keeps its digits
+    ("0.5*0.50", 0.26, "right"),
+    ("0.50*0.50", 0.26, "wrong"),
     ("exp(0.5)", 1.6487, "right"),  # a monotone function maps the ends to the ends
     ("sigmoid(1)*(1-sigmoid(1))", 0.19661193, "right"),
     ("sin(0.5)", 0.479425538604203, "right"),  # no interval rule: its value alone
@@ -77,7 +80,8 @@ def test_an_answer_of_0_is_right_within_the_floor(truth, floor, verdict):
     assert by_floor == right
 
 
-@pytest.mark.parametrize("written", ["x*2", "[1, 2]", "2 +", "1/0", "log(-1)"])
+@pytest.mark.parametrize("written", ["x*2", "[1, 2]", "2 +", "1/0", "log(-1)", "1e999",
+                                     "1e308*10"])
 def test_what_is_not_an_answer_is_refused(written):
     from backprop_cli.checks.expectations import is_answer
 
@@ -112,6 +116,15 @@ def test_the_quiz_marks_arithmetic_like_numbers(written, right, hint):
     m = mark(q, written)
     assert m.right is right
     assert hint in m.hint
+
+
+@pytest.mark.parametrize("written", ["1e999", "1e308*10", "x"])
+def test_the_quiz_refuses_what_is_not_a_finite_answer(written):
+    from backprop_cli.errors import BackpropError
+
+    ex = make(3, ("add", "mul", "max", "sigmoid"), 5)
+    with pytest.raises(BackpropError):
+        mark(ex.questions[0], written)
 
 
 def test_the_quiz_on_the_terminal_takes_the_issues_answers():
