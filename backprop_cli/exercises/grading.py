@@ -31,14 +31,6 @@ class Mark:
     hint: str = ""  # for a wrong answer: upstream x local, and the slip it looks like
 
 
-def read_answer(text: str) -> float:
-    """The value of an answer; raises ParseError (with its caret) for one that is not a number
-    or arithmetic on numbers."""
-    from ..checks.expectations import answer
-
-    return answer(text).value
-
-
 def mark(question: Question, text: str, precision: int = 6) -> Mark:
     """Grade one answer (already known to parse, or raising ParseError) by the one grader of
     answers (checks/answers.py), as --expect grades it: right to the digits written, arithmetic
