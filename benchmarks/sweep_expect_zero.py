@@ -7,7 +7,8 @@ the old rule (relative error, no floor: checks/scalar.expectation) and with the 
 a small relative amount (DRIFT): how many expectations of 0 are wrong (the true gradient, by
 sympy, lies beyond the floor) and how many of those the floor passes anyway (must be 0).
 
-    uv run python benchmarks/sweep_expect_zero.py            # 200,000 cases
+    uv run python benchmarks/sweep_expect_zero.py            # 200,000 cases (20,000 over
+                                                             # vectors, 2,000 in the control)
     uv run python benchmarks/sweep_expect_zero.py 2000 7     # cases, seed
 """
 
@@ -53,10 +54,7 @@ def case(rng: random.Random, drift: bool = False) -> tuple[str, dict, list[str]]
     if drift:
         f = f"({f})*(1+{DRIFT:g})"
     program = template.format(E=e, F=f)
-    positive = "log" in program or "/" in program
-    at = {n: number(rng, positive and n in "abc") for n in "vabcyz"}
-    if "exp" in program:  # keep exp finite
-        at["a"], at["b"] = f"{rng.uniform(-3, 3):.3f}", f"{rng.uniform(-3, 3):.3f}"
+    at = case_point(rng, program)  # exp's arguments kept within [-3, 3], divisors positive
     zeros = zeros.split()
     if drift:  # only a variable the broken identity reads has a gradient that is not 0
         zeros = [n for n in zeros if n == "v" or n in f]
@@ -101,6 +99,44 @@ def sweep(cases: int, seed: int, drift: bool) -> dict:
     return out
 
 
+def sweep_arrays(cases: int, seed: int, size: int = 3) -> dict:
+    """The same identities over vectors (every variable a vector of `size` entries, the
+    output their sum), each gradient expected [0, 0, ...]."""
+    from backprop_cli.errors import BackpropError
+    from backprop_cli.evaluate import Options, evaluate
+    from backprop_cli.language.bindings import parse_binding
+
+    rng = random.Random(seed)
+    zero = "[" + ", ".join(["0"] * size) + "]"
+    out = {"cases": 0, "expectations": 0, "noise": 0, "new_fail": 0}
+    while out["cases"] < cases:
+        program, _, zeros = case(rng, False)
+        points = [case_point(rng, program) for _ in range(size)]
+        at = {n: "[" + ",".join(p[n] for p in points) + "]" for n in points[0]}
+        bindings = dict(parse_binding(f"{n}={v}") for n, v in at.items())
+        try:
+            result = evaluate(f"sum({program})", bindings, Options(
+                check=False, expect=tuple((n, zero) for n in zeros)))
+        except (BackpropError, ArithmeticError, ValueError):
+            continue
+        out["cases"] += 1
+        for row in result.rows:
+            if row.name in zeros:
+                out["expectations"] += 1
+                out["noise"] += bool((row.gradient != 0).any())
+                new = [c for c in row.checks if c.method == "expected"][0]
+                out["new_fail"] += new.status == "fail"
+    return out
+
+
+def case_point(rng: random.Random, program: str) -> dict:
+    positive = "log" in program or "/" in program
+    at = {n: number(rng, positive and n in "abc") for n in "vabcyz"}
+    if "exp" in program:
+        at["a"], at["b"] = f"{rng.uniform(-3, 3):.3f}", f"{rng.uniform(-3, 3):.3f}"
+    return at
+
+
 def floor_of(result, name: str) -> float:
     from backprop_cli.checks.rounding import floors
 
@@ -127,6 +163,11 @@ def main() -> None:
     print(f"right expectations of 0: {right['expectations']:,} in {right['cases']:,} cases; "
           f"computed non-zero {right['noise']:,}; false FAIL old rule {right['old_fail']:,}, "
           f"with the floor {right['new_fail']:,}")
+    arrays = sweep_arrays(max(1, cases // 10), seed + 2)
+    print(f"the same over vectors of 3: {arrays['expectations']:,} expectations of [0, 0, 0] "
+          f"in {arrays['cases']:,} cases; some entry computed non-zero {arrays['noise']:,} "
+          f"(each a false FAIL by the old rule); false FAIL with the floor "
+          f"{arrays['new_fail']:,}")
     wrong = sweep(max(1, cases // 100), seed + 1, drift=True)
     print(f"control, identity broken by {DRIFT:g}: {wrong['expectations']:,} expectations of "
           f"0 in {wrong['cases']:,} cases, {wrong['beyond']:,} of them wrong (the true "

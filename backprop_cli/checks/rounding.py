@@ -18,9 +18,8 @@ Numbers (programs without arrays), u = 2**-53 the unit roundoff of a double:
   floors              value of node i:    ROUNDING_FACTOR * u * m[i]
                       gradient of node k: ROUNDING_FACTOR * u * M[k]
 
-Arrays: the same backward recursion entry by entry, each chain-rule step taken on magnitudes
-(chain_step with |upstream| and |inputs|, so a matrix product gives |W|^T |g|), without the
-lambda term; a value's floor is ROUNDING_FACTOR * u * |v|.
+Arrays: the same recursions entry by entry (see _array_floors for the ops given as a
+vector-Jacobian product: matmul, sum, softmax, ...).
 """
 
 from __future__ import annotations
@@ -119,31 +118,98 @@ def _local_errors(op, inputs: list, out: float, local: tuple, errors: list,
 
 
 def _array_floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
-    from ..engine.backward import chain_step, wanted_nodes
+    """The same recursions entry by entry. An elementwise op (a row with `local`) is taken as
+    for numbers, its local partials broadcast and summed back over broadcast axes; an op given
+    as a vector-Jacobian product (matmul, sum, softmax, ...) carries magnitudes by its own
+    rule run on them: forward m = |v| + |op(|inputs| + m)|, which for a matrix product is at
+    least the magnitudes of the terms its sums add; backward, its VJP of |upstream| on
+    |inputs|, without the lambda term."""
+    from ..engine.backward import wanted_nodes
     from ..engine.forward import math_of
+    from ..ops.shapes import unbroadcast
 
     m = math_of(values)
     np = m.np
     n = len(graph.ops)
     wants = wanted_nodes(graph)
     mags = [np.abs(np.asarray(v, dtype=float)) for v in values]
+    fwd: list[Any] = []
+    for i, op in enumerate(graph.ops):
+        a = graph.args[i]
+        fwd.append(mags[i] if not a else
+                   mags[i] + _array_carried(op, m, a, values, values[i], mags, fwd, wants))
     big: list[Any] = [None] * n
-    big[graph.output] = np.abs(np.asarray(grads[graph.output], dtype=float))
+    big[graph.output] = mags[graph.output] * 0 + np.abs(np.asarray(grads[graph.output],
+                                                                  dtype=float))
     for i in range(n - 1, -1, -1):
         a = graph.args[i]
         if not a or big[i] is None or not wants[i]:
             continue
         g = np.abs(np.asarray(grads[i], dtype=float))
         try:
-            carried = chain_step(graph.ops[i], m, big[i], a, mags, mags[i], wants)
-            own = chain_step(graph.ops[i], m, g, a, mags, mags[i], wants)
-        except (ArithmeticError, ValueError, FloatingPointError, TypeError):
+            parts = _array_step(graph.ops[i], m, a, values, mags, fwd, big[i], g, wants, i)
+        except (ArithmeticError, ValueError, FloatingPointError, TypeError, LookupError):
             continue
-        for j, x, y in zip(a, carried, own):
-            if x is None:
+        for j, part in zip(a, parts):
+            if part is None:
                 continue
-            add = np.abs(np.asarray(x, dtype=float)) + np.abs(np.asarray(y, dtype=float))
-            big[j] = add if big[j] is None else big[j] + add
+            part = np.abs(np.asarray(unbroadcast(m, part, values[j]), dtype=float))
+            big[j] = part if big[j] is None else big[j] + part
     c = ROUNDING_FACTOR * _U
-    return ([c * x for x in mags],
-            [None if x is None else c * x for x in big])
+    return ([c * x for x in fwd], [None if x is None else c * x for x in big])
+
+
+def _array_carried(op, m, a: tuple, values: list, out: Any, mags: list, fwd: list,
+                   wants) -> Any:
+    """What an op's inputs' errors (as magnitudes) become in its output."""
+    np = m.np
+    inputs = [values[j] for j in a]
+    try:
+        if op.vjp is None and op.local is not None:
+            local = op.local(m, *inputs, out)
+            return sum(np.abs(np.asarray(lk, dtype=float)) * fwd[j] for lk, j in zip(local, a))
+        # a constant input (an index, a label) is passed as it is
+        moved = [mags[j] + fwd[j] if wants[j] else values[j] for j in a]
+        return np.abs(np.asarray(op.forward(m, *moved), dtype=float))
+    except (ArithmeticError, ValueError, FloatingPointError, TypeError, LookupError):
+        return sum(float(np.max(fwd[j], initial=0.0)) for j in a)
+
+
+def _array_step(op, m, a: tuple, values: list, mags: list, fwd: list, big: Any, g: Any,
+                wants, i: int) -> list:
+    """For each input: |local| M + |g| lambda + |local g| (elementwise rows), or the VJP of
+    M + |g| on magnitudes (the others)."""
+    from ..engine.backward import chain_step
+
+    np = m.np
+    inputs = [values[j] for j in a]
+    if op.vjp is not None or op.local is None:
+        parts = chain_step(op, m, big + g, a, mags, mags[i], wants)
+        return [None if p is None else np.abs(np.asarray(p, dtype=float)) for p in parts]
+    local = [np.abs(np.asarray(lk, dtype=float)) for lk in op.local(m, *inputs, values[i])]
+    lam = _array_local_errors(op, m, inputs, values[i], [fwd[j] for j in a], fwd[i])
+    return [lk * (big + g) + g * lm if wants[j] else None
+            for lk, lm, j in zip(local, lam, a)]
+
+
+def _array_local_errors(op, m, inputs: list, out: Any, errors: list, out_error: Any) -> list:
+    """lambda for an elementwise row on arrays: the rule on dual arrays, one argument moved
+    by its error at a time."""
+    from ..engine.dual import Dual, dual_array_math, tangent
+
+    dm = dual_array_math()
+    np = m.np
+    lam: list[Any] = [0.0] * len(inputs)
+    for p, e in [*enumerate(errors), (len(inputs), out_error)]:
+        args = [Dual(x, np.broadcast_to(e, np.shape(x)) * 1.0) if q == p else x
+                for q, x in enumerate(inputs)]
+        dout = Dual(out, np.broadcast_to(e, np.shape(out)) * 1.0) if p == len(inputs) else out
+        try:
+            with np.errstate(all="ignore"):
+                moved = op.local(dm, *args, dout)
+            for k, d in enumerate(moved):
+                t = np.abs(np.asarray(tangent(d), dtype=float))
+                lam[k] = lam[k] + np.where(np.isfinite(t), t, 0.0)
+        except (ArithmeticError, ValueError, FloatingPointError, TypeError, LookupError):
+            continue
+    return lam
