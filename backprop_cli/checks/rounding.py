@@ -10,6 +10,9 @@ Numbers (programs without arrays), u = 2**-53 the unit roundoff of a double:
   backward magnitude  M[output] = |seed|, and from the output back, for each use of k by i:
                       M[k] += |local[i,k]| * M[i]            the error upstream carries,
                             + |g[i]| * lambda[i,k]           the error of the local partial,
+                            + u * M[i] * lambda[i,k]         the two errors' product (it
+                                                             alone is left when a saturated
+                                                             tanh's partial rounds to 0),
                             + |local[i,k] * g[i]|            the term itself (its rounding),
                       where lambda[i,k] = sum over the arguments the rule reads (each input l
                       and the op's own output) of |d local[i,k] / d argument| * its m (the
@@ -89,7 +92,7 @@ def _backward_magnitudes(graph: Graph, values: list, grads: list, m: list[float]
         slack = _local_errors(graph.ops[i], inputs, values[i], local, [m[j] for j in a],
                               m[i])
         for lk, j, lam in zip(local, a, slack):
-            big[j] += abs(lk) * big[i] + g * lam + abs(lk) * g
+            big[j] += abs(lk) * big[i] + (g + _U * big[i]) * lam + abs(lk) * g
     return big
 
 
@@ -188,7 +191,7 @@ def _array_step(op, m, a: tuple, values: list, mags: list, fwd: list, big: Any, 
         return [None if p is None else np.abs(np.asarray(p, dtype=float)) for p in parts]
     local = [np.abs(np.asarray(lk, dtype=float)) for lk in op.local(m, *inputs, values[i])]
     lam = _array_local_errors(op, m, inputs, values[i], [fwd[j] for j in a], fwd[i])
-    return [lk * (big + g) + g * lm if wants[j] else None
+    return [lk * (big + g) + (g + _U * big) * lm if wants[j] else None
             for lk, lm, j in zip(local, lam, a)]
 
 
