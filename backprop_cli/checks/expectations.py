@@ -249,10 +249,9 @@ def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = Non
 
 
 def _check(ours: float, said: answers.Answer, floor: float, text: str) -> Check:
-    ok, err, by_floor = answers.judge(ours, said, floor)
-    return Check("expected", "pass" if ok else "fail", said.value, err,
-                 "" if ok else f"expected {text}", abs_error=abs(ours - said.value),
-                 floor=by_floor)
+    from .scalar import expectation
+
+    return expectation(ours, text, floor, said)
 
 
 def _floor_at(floor: Callable[[], Any] | None, shape: tuple | None) -> Any:

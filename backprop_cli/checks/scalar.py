@@ -30,6 +30,7 @@ from ..engine.forward import forward, is_array
 from ..graph import Graph
 from . import numeric as fd
 from .answers import EXPECT_MAX_REL  # noqa: F401  (the one grader of answers states it)
+from .answers import last_digit_exponent as _last_digit_exponent  # noqa: F401
 from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
 from .verdict import settle
 
@@ -354,21 +355,19 @@ def variables_through(graph: Graph, nodes: list[int]) -> set[str]:
 # --- expectations -------------------------------------------------------------------------
 
 
-def expectation(ours: float, text: str) -> Check:
-    """Grade a hand-derived number by the one grader of answers (checks/answers.py, through
-    checks/expectations.grade): right to the digits it was written with ("-0.2" passes for
-    -0.1966), never more than EXPECT_MAX_REL off ("-4" does not pass for -3.6), or to 1e-9
-    relative. The reference is the expected number."""
-    from .expectations import grade
+def expectation(ours: float, text: str, floor: float = 0.0, said: Any = None) -> Check:
+    """Grade a hand-derived answer by the one grader of answers (checks/answers.py): right to
+    the digits it was written with ("-0.2" passes for -0.1966), never more than EXPECT_MAX_REL
+    off ("-4" does not pass for -3.6), or to 1e-9 relative; arithmetic (`said`, read by
+    answers.read) carried through as intervals; 0 within `floor`. The reference is the
+    answer's value."""
+    from .answers import judge, number
 
-    return grade(ours, text, "value")
-
-
-def _last_digit_exponent(text: str) -> int:
-    """The power of ten of the last digit written: '0.39' -> -2, '-4' -> 0, '1.5e-3' -> -4."""
-    from .answers import last_digit_exponent
-
-    return last_digit_exponent(text)
+    said = number(text) if said is None else said
+    ok, err, by_floor = judge(ours, said, floor)
+    return Check("expected", "pass" if ok else "fail", said.value, err,
+                 "" if ok else f"expected {text}", abs_error=abs(ours - said.value),
+                 floor=by_floor)
 
 
 def is_finite_number(x: Any) -> bool:
