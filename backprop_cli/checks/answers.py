@@ -75,21 +75,8 @@ def read(text: str) -> Answer:
     if not math.isfinite(value):
         raise ParseError("an answer is a finite number", text, (0, len(text)),
                          "e.g. -4 or 2*3")
-    lo, hi = _interval(graph, values, _halves(text))
+    lo, hi = _interval(graph, values)
     return Answer(text, float(value), lo, hi)
-
-
-def _halves(text: str) -> dict[float, float]:
-    """Half a unit in the last digit of each number the answer writes, by value; a number
-    written twice with different digits (`0.5*0.50` is one constant node) takes the wider."""
-    from ..language.lexer import scan
-
-    out: dict[float, float] = {}
-    for kind, piece, _ in zip(*scan(text)):
-        if kind == "num" and _NUMBER.fullmatch(piece):
-            v = float(piece)
-            out[v] = max(out.get(v, 0.0), 0.5 * 10.0 ** last_digit_exponent(piece))
-    return out
 
 
 def number(text: str) -> Answer:
@@ -154,13 +141,13 @@ def last_digit_exponent(text: str) -> int:
 # --- interval arithmetic over the answer's graph ----------------------------------------------
 
 
-def _interval(graph, values: list, halves: dict[float, float]) -> tuple[float, float]:
+def _interval(graph, values: list) -> tuple[float, float]:
     """The interval of the output: one loop over the nodes, inputs before users."""
     box: list[tuple[float, float]] = []
     for i, op in enumerate(graph.ops):
         v = float(values[i])
         if i in graph.consts:
-            box.append(_literal(graph.source[graph.starts[i]:graph.ends[i]], v, halves))
+            box.append(_literal(graph.source[graph.starts[i]:graph.ends[i]], v))
             continue
         rule = INTERVALS.get(op.name)
         args = [box[j] for j in graph.args[i]]
@@ -171,13 +158,14 @@ def _interval(graph, values: list, halves: dict[float, float]) -> tuple[float, f
     return box[graph.output]
 
 
-def _literal(written: str, value: float, halves: dict[float, float]) -> tuple[float, float]:
-    """A constant as written: half a unit in its last digit either side (a folded sign,
-    -(3), reads the number inside it); a named constant (pi, e) is exact."""
+def _literal(written: str, value: float) -> tuple[float, float]:
+    """A number as written (each written number is its own leaf): half a unit in its last
+    digit either side; a folded sign, -(3), reads the number inside it; a named constant (pi,
+    e) is exact."""
     found = _NUMBER.search(written)
     if found is None:
         return value, value
-    half = halves.get(abs(value), halves.get(float(found.group()), 0.0))
+    half = 0.5 * 10.0 ** last_digit_exponent(found.group())
     return value - half, value + half
 
 
