@@ -301,3 +301,18 @@ def test_random_arithmetic_of_rounded_factors_is_right():
         written = " + ".join(f"{u:.{digits}g}*{v:.{digits}g}" for u, v in terms)
         got = answer(written)
         assert got.lo <= truth <= got.hi, written
+
+
+def test_a_worksheet_graded_with_arithmetic_answers(tmp_path):
+    sheet = tmp_path / "sheet.md"
+    CliRunner().invoke(cli, ["quiz", *QUIZ, "--worksheet", str(sheet)])
+    filled = sheet.read_text()
+    answers_by_name = {"f": "1", "d": "0.0353", "x": "0", "c": "0.0353", "z": "0.0353",
+                       "b": "0.0353", "a": "0.0353*0.1966", "w": "0.035309*0.196612",
+                       "y": "0.007"}
+    for name, value in answers_by_name.items():
+        filled = filled.replace(f"| ∂f/∂{name} |  |", f"| ∂f/∂{name} | {value} |")
+    sheet.write_text(filled)
+    got = CliRunner().invoke(cli, ["quiz", "--grade", str(sheet)])
+    assert got.exit_code == 0, got.output
+    assert got.output.splitlines()[-1] == "score 8/8"
