@@ -316,3 +316,31 @@ def test_a_worksheet_graded_with_arithmetic_answers(tmp_path):
     got = CliRunner().invoke(cli, ["quiz", "--grade", str(sheet)])
     assert got.exit_code == 0, got.output
     assert got.output.splitlines()[-1] == "score 8/8"
+
+
+CIRCUIT = "a = y*w; b = sigmoid(a); c = b + z; d = max(x, c); f = sigmoid(d)"  # quiz seed 3
+
+
+@pytest.mark.parametrize("expectation, status, words", [
+    ("da=0.0353*0.1966", "pass", ""),
+    ("da=0.035309*0.196612", "pass", ""),
+    ("da=0.007", "pass", ""),
+    ("da=-0.0353*0.1966", "fail", "most likely a sign flip"),
+    ("da=0.1966", "fail", "most likely upstream and local mixed up: 0.196612 is the local "
+                          "gradient db/da alone"),
+    ("da=0.0353", "fail", "0.0353088 is the upstream db alone"),
+    ("da=0", "fail", "you wrote 0, backprop gets 0.00694213"),
+])
+def test_the_quiz_circuit_in_eval_and_check_grades_as_the_quiz(tmp_path, expectation, status,
+                                                                words):
+    at = ["x=-4", "y=1", "z=-4", "w=1"]
+    got = CliRunner().invoke(cli, ["eval", CIRCUIT, *at, "--expect", expectation,
+                                   "--no-check"])
+    assert got.exit_code == (0 if status == "pass" else 1), got.output
+    line = next(s for s in got.output.splitlines() if s.startswith("expected da"))
+    assert line.startswith(f"expected da: {status.upper() if status == 'fail' else status}")
+    assert words in line
+    path = tmp_path / "cases.txt"
+    path.write_text(f'"{CIRCUIT}" {" ".join(at)} expect: {expectation}\n')
+    run = CliRunner().invoke(cli, ["check", str(path), "--no-check"])
+    assert run.exit_code == (0 if status == "pass" else 1), run.output
