@@ -344,3 +344,18 @@ def test_the_quiz_circuit_in_eval_and_check_grades_as_the_quiz(tmp_path, expecta
     path.write_text(f'"{CIRCUIT}" {" ".join(at)} expect: {expectation}\n')
     run = CliRunner().invoke(cli, ["check", str(path), "--no-check"])
     assert run.exit_code == (0 if status == "pass" else 1), run.output
+
+
+def test_a_plain_number_is_graded_as_it_always_was():
+    # the rule before the one grader, for a number (no floor, no arithmetic)
+    def before(ours: float, text: str) -> bool:
+        err = answers.rel_error(ours, float(text))
+        half = 0.5 * 10.0 ** answers.last_digit_exponent(text)
+        return err <= 1e-9 or (abs(ours - float(text)) <= half * (1 + 1e-9) and err <= 0.05)
+
+    rng = random.Random(1)
+    for _ in range(5000):
+        truth = rng.choice([-1, 1]) * 10 ** rng.uniform(-6, 6)
+        off = rng.choice([0, 1e-3, -1e-3, 1e-2, 0.03, 0.06, -0.2])
+        text = f"{truth * (1 + off):.{rng.randint(1, 8)}g}"
+        assert answers.judge(truth, answer(text))[0] == before(truth, text), (text, truth)
