@@ -359,3 +359,34 @@ def test_a_plain_number_is_graded_as_it_always_was():
         off = rng.choice([0, 1e-3, -1e-3, 1e-2, 0.03, 0.06, -0.2])
         text = f"{truth * (1 + off):.{rng.randint(1, 8)}g}"
         assert answers.judge(truth, answer(text))[0] == before(truth, text), (text, truth)
+
+
+README = "q = x + y; f = q * z"
+
+
+@pytest.mark.parametrize("text_words, json_expect, status", [
+    ("q=3 dq=-4", {"values": {"q": 3}, "gradients": {"q": -4}}, 0),
+    ("q=3 dq=-4", {"values": {"q": 3}, "gradients": {"dq": -4}}, 0),
+    ("q=2", {"values": {"q": 2}}, 1),
+    ("dq=4 x=-4", {"gradients": {"q": 4, "x": -4}}, 1),
+    ('"dq=-2*2"', {"gradients": {"q": "-2*2"}}, 0),
+])
+def test_a_named_intermediate_is_expected_in_both_formats(tmp_path, text_words, json_expect,
+                                                          status):
+    (tmp_path / "c.txt").write_text(f'"{README}" x=-2 y=5 z=-4 expect: {text_words}\n')
+    (tmp_path / "c.jsonl").write_text(json.dumps(
+        {"expr": README, "at": {"x": -2, "y": 5, "z": -4}, "expect": json_expect}) + "\n")
+    for name in ("c.txt", "c.jsonl"):
+        got = CliRunner().invoke(cli, ["check", str(tmp_path / name), "--no-check"])
+        assert got.exit_code == status, (name, got.output)
+
+
+def test_expect_values_names_only_named_intermediates(tmp_path):
+    (tmp_path / "c.jsonl").write_text(json.dumps(
+        {"expr": README, "at": {"x": -2, "y": 5, "z": -4}, "expect": {"values": {"x": 2}}})
+        + "\n")
+    got = CliRunner().invoke(cli, ["check", str(tmp_path / "c.jsonl"), "--no-check"])
+    assert got.exit_code == 2
+    assert ("binding error: expect.values.x: x is not a named intermediate of the program "
+            '(e.g. "values": {"q": 3} for q = x + y; gradients go in expect.gradients)'
+            ) in got.output

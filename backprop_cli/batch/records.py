@@ -85,24 +85,53 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
     if not isinstance(expect_obj, dict):
         raise BindingError('"expect" must be an object',
                            hint='"expect": {"value": -12, "gradients": {"x": -4}}')
-    unknown = [k for k in expect_obj if k not in ("value", "gradients")]
+    unknown = [k for k in expect_obj if k not in ("value", "gradients", "values")]
     if unknown:
         raise BindingError(f"unknown field expect.{shown(unknown[0], 40)}",
-                           hint="fields: value, gradients")
+                           hint="fields: value, gradients, values")
     expect: list[tuple[str, str]] = []
     if "value" in expect_obj:
         expect.append(("value", _answer_text("expect.value", expect_obj["value"])))
     grads = expect_obj.get("gradients", {})
     if not isinstance(grads, dict):
         raise BindingError('"expect.gradients" must be an object of NAME: number')
+    named = _Named(program)
     for name, value in grads.items():
-        expect.append((name, _answer_text(f"expect.gradients.{shown(name, 40)}", value)))
+        # a named intermediate's gradient: "gradients": {"q": -4} is a text line's dq=-4
+        key = name if name in bindings or name[:1] == "d" and name[1:] in named() \
+            or name not in named() else "d" + name
+        expect.append((key, _answer_text(f"expect.gradients.{shown(name, 40)}", value)))
+    values = expect_obj.get("values", {})
+    if not isinstance(values, dict):
+        raise BindingError('"expect.values" must be an object of NAME: number',
+                           hint='the named intermediates\' values: "values": {"q": 3}')
+    for name, value in values.items():
+        if name in bindings or name not in named():
+            raise BindingError(f"expect.values.{shown(name, 40)}: {shown(name, 40)} is not a "
+                               "named intermediate of the program",
+                               hint='e.g. "values": {"q": 3} for q = x + y; gradients go '
+                                    "in expect.gradients")
+        expect.append((name, _answer_text(f"expect.values.{shown(name, 40)}", value)))
     return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
                 tuple(bindings.items()),
-                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE,
+                                     named=named),
                 _json_column(text, program),
                 claims.check_case_claims(claims.json_claims(obj.get("claims", {})), bindings,
                                          text), form="json")
+
+
+class _Named:
+    """The program's named intermediates, read (parsed) only when a name asks for them."""
+
+    def __init__(self, program: str):
+        self.program = program
+        self.names: list[str] | None = None
+
+    def __call__(self) -> list[str]:
+        if self.names is None:
+            self.names = expectations.named_values(self.program)
+        return self.names
 
 
 def _binding_name(name: str) -> str:
