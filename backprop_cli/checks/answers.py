@@ -17,9 +17,9 @@ The verdict (`judge`):
   wrong  otherwise.
 
 Interval rules (INTERVALS): + - * / and unary minus; a power whose exponent is written as an
-integer (a count, exact: x**2 squares, x**-1 inverts), or whose base is positive; the monotone
-functions (exp, log, sqrt, tanh, sigmoid, ...: the ends map to the ends); max and min;
-abs. An op without a rule (sin, cos, ...) is taken at its value alone: the numbers inside it
+integer (a count, exact: x**2 squares, x**-1 inverts), or whose base is positive; the
+increasing functions (INCREASING: exp, log, sqrt, tanh, sigmoid, ...: the ends map to the ends
+by the op's own forward rule); max and min; abs. An op without a rule (sin, cos, ...) is taken at its value alone: the numbers inside it
 then give no room, and only its value to 1e-9 (or a room outside it) is right. A named
 constant (pi, e) is exact.
 """
@@ -237,21 +237,24 @@ def _int_pow(x: tuple[float, float], n: int) -> tuple[float, float] | None:
     return 1 / p[1], 1 / p[0]
 
 
-def _increasing(fn: Callable[[float], float], low: float = -_INF):
-    """A rule for a function increasing on [low, inf): the ends map to the ends."""
+def _increasing(name: str):
+    """A rule for a function increasing wherever it is defined: the ends map to the ends, each
+    by the op's own forward rule (its registry row). An end outside the domain gives no rule;
+    an overflow, an infinite end."""
     def rule(graph, i, a):
-        (a0, a1), = a
-        if a0 < low:
-            return None
-        try:
-            return fn(a0), fn(a1)
-        except (ArithmeticError, ValueError):
-            return None
+        from ..ops.registry import OPS, SCALAR
+
+        fn = OPS[name].forward
+        ends = []
+        for x in a[0]:
+            try:
+                ends.append(float(fn(SCALAR, x)))
+            except OverflowError:
+                ends.append(_INF)
+            except (ArithmeticError, ValueError):
+                return None
+        return ends[0], ends[1]
     return rule
-
-
-def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
 def _extreme(pick):
@@ -279,17 +282,13 @@ def _safe(fn, x: float) -> float:
         return _INF
 
 
-# Monotone rules by op name: how the ends of an input's interval map to the output's. (These
-# could live in the registry rows, beside each op's forward rule.)
+# Interval rules by op name: how the ends of the inputs' intervals map to the output's. The
+# increasing functions map their ends by their own rows' forward rules. (Whether an op is
+# monotone could be a field of its registry row.)
+INCREASING = ("exp", "log", "log10", "sqrt", "tanh", "sinh", "sigmoid", "relu", "softplus",
+              "leaky_relu", "elu")
 INTERVALS: dict[str, Callable[..., Any]] = {
     "add": _add, "sub": _sub, "mul": _mul, "div": _div, "neg": _neg, "pow": _pow,
-    "exp": _exp,
-    "log": _increasing(math.log, low=1e-300), "log10": _increasing(math.log10, low=1e-300),
-    "sqrt": _increasing(math.sqrt, low=0.0),
-    "tanh": _increasing(math.tanh), "sinh": _increasing(math.sinh),
-    "sigmoid": _increasing(_sigmoid),
-    "relu": _increasing(lambda x: max(x, 0.0)),
-    "softplus": _increasing(lambda x: x + math.log1p(math.exp(-x)) if x > 0
-                            else math.log1p(math.exp(x))),
+    **{name: _increasing(name) for name in INCREASING},
     "max": _extreme(max), "min": _extreme(min), "abs": _abs,
 }
