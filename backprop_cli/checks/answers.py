@@ -19,9 +19,9 @@ The verdict (`judge`):
 Interval rules (INTERVALS): + - * / and unary minus; a power whose exponent is written as an
 integer (a count, exact: x**2 squares, x**-1 inverts), or whose base is positive; the
 increasing functions (INCREASING: exp, log, sqrt, tanh, sigmoid, ...: the ends map to the ends
-by the op's own forward rule); max and min; abs. An op without a rule (sin, cos, ...) is taken at its value alone: the numbers inside it
-then give no room, and only its value to 1e-9 (or a room outside it) is right. A named
-constant (pi, e) is exact.
+by the op's own forward rule); max and min; abs. An op without a rule (sin, cos, ...) is
+taken at its value alone: the numbers inside it give no room. A named constant (pi, e) is
+exact.
 """
 
 from __future__ import annotations

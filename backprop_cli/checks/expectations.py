@@ -4,13 +4,15 @@ for the expectations of a case file, so the two accept the same things with the 
 An expectation is NAME=NUMBER. NAME is `value` (the program's output), a bound variable (its
 gradient), or `dNAME` for a bound NAME (as the lecture writes dx) when `dNAME` itself is not
 bound; or a named intermediate of the program (`q = x + y`): `q` is its forward value and `dq`
-its gradient. NUMBER is a finite number as written ("-0.2" is graded to the digits it gives,
-see check.expectation), or for an array a nested list of such numbers (`[[0.1, 0.2]]`), each
-entry graded to its own digits. Each quantity may be expected once: `dx=3` and `x=4` name the
-same gradient.
+its gradient. NUMBER is a finite number as written ("-0.2" is graded to the digits it gives),
+arithmetic on numbers (`0.0353*0.1966`, each number graded to its digits: checks/answers.py),
+or for an array a nested list of numbers (`[[0.1, 0.2]]`), each entry graded to its own
+digits; an answer of 0 is right within the rounding of the computation (checks/rounding.py).
+Each quantity may be expected once: `dx=3` and `x=4` name the same gradient.
 
 A wrong answer is told what it most likely is, in the lecture's words (a sign flip, a missing
-fan-out term, upstream and local mixed up, a mul gate's inputs swapped), with the right number.
+fan-out term, upstream and local mixed up, a mul gate's inputs swapped, a broadcast not
+summed), with the right number.
 """
 
 from __future__ import annotations
@@ -257,8 +259,8 @@ def _check(ours: float, said: answers.Answer, floor: float, text: str) -> Check:
 def _floor_at(floor: Callable[[], Any] | None, shape: tuple | None) -> Any:
     """The zero floor as a number (shape None) or an array of `shape`; 0 when unknown."""
     got = None if floor is None else floor()
-    if shape is None:
-        return 0.0 if got is None or hasattr(got, "shape") else float(got)
+    if shape is None:  # a number, or a number in an array program (a 0-d array)
+        return 0.0 if got is None or getattr(got, "size", 1) != 1 else float(got)
     import numpy as np
 
     return np.broadcast_to(np.zeros(shape) if got is None else np.asarray(got, float), shape)
