@@ -73,8 +73,10 @@ def fan_out(fw: Forward, name: str, lines, ks: list[int], blamed: int, shares,
     line = lines[blamed]
     earlier = [lines[k].number for k in ks if k < blamed]
     if not line.accumulate and earlier:
+        what = f"the share line {earlier[0]} added" if len(earlier) == 1 else \
+            f"the shares lines {_listed([str(n) for n in earlier])} added"
         return (f"`=` where {name} fans out and needs `+=`: line {line.number} assigns "
-                f"d{name} afresh, discarding the share line {earlier[-1]} added; {name} feeds "
+                f"d{name} afresh, discarding {what}; {name} feeds "
                 f"{len(gates)} gates ({listed}) and their shares add: write d{name} += ...")
     truth = fw.truth(name)
     if total is not None:
@@ -198,7 +200,7 @@ def _factor(fw, line, run, c, t, gate, node) -> str | None:
 
 
 def _factor_name(k: float, sizes) -> str | None:
-    candidates: list[tuple[float, str]] = [(2.0, "2"), (0.5, "1/2")]
+    candidates: list[tuple[float, str]] = [(0.5, "1/2")]
     for n in sizes:
         candidates += [(float(n), f"n = {n}"), (1 / n, f"1/n, n = {n}"),
                        (float(n - 1), f"n-1, n = {n}"), (1 / (n - 1), f"1/(n-1), n = {n}"),

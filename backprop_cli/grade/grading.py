@@ -373,7 +373,8 @@ def _verdicts(fw: Forward, back: BackwardFile, runs: list[_Run], state, failed, 
     why: list[str | None] = [None] * len(lines)
     for name, ks in by_name.items():
         truth = fw.truth(name)
-        shares = [p for _, p in fw.shares.get(fw.nodes.get(name, -1), [])]
+        pairs = fw.shares.get(fw.nodes.get(name, -1), [])
+        shares = [p for _, p in pairs]
         total_w = _error_verdict(runs[failed[name]].written_error) if name in failed \
             else compare(state[name], truth)
         total_r = Verdict("error") if name in rule_failed else compare(rule_state[name], truth)
@@ -395,7 +396,7 @@ def _verdicts(fw: Forward, back: BackwardFile, runs: list[_Run], state, failed, 
             else:
                 blamed = resets[0] if resets else ks[-1]
                 own_v[blamed] = Verdict("wrong", total_r.max_diff, total_r.where)
-                why[blamed] = diagnoses.fan_out(fw, name, lines, ks, blamed, shares,
+                why[blamed] = diagnoses.fan_out(fw, name, lines, ks, blamed, pairs,
                                                 rule_state.get(name))
         for k in ks:
             if runs[k].written_error is not None:

@@ -81,16 +81,39 @@ def _details(report: GradeReport) -> list[tuple[LineGrade, str]]:
     return out
 
 
+def _grouped(report: GradeReport) -> list[tuple[str, str, tuple[str, str] | None]]:
+    """(heading, sentence, caret) blocks: the first wrong line first, then every other line
+    that is not right; lines that only follow from the same wrong line share one block."""
+    first = report.first_wrong
+    blocks: list[tuple[str, str, tuple[str, str] | None]] = []
+    followers: dict[int, list[int]] = {}
+    for g, why in _details(report):
+        if g.follows_from is not None:
+            if g.follows_from not in followers:
+                followers[g.follows_from] = []
+                blocks.append((f"@{g.follows_from}", why, None))
+            followers[g.follows_from].append(g.line)
+            continue
+        lead = "first wrong: " if g is first else ""
+        blocks.append((f"{lead}line {g.line}: {g.text}", why, g.caret))
+    out = []
+    for head, why, caret in blocks:
+        if head.startswith("@"):
+            nums = followers[int(head[1:])]
+            word = "line" if len(nums) == 1 else "lines"
+            head = f"{word} {', '.join(map(str, nums))}:"
+        out.append((head, why, caret))
+    return out
+
+
 def grade_text(report: GradeReport, precision: int = 6) -> str:
     lines = _columns(HEADER, rows(report, precision))
     lines.append("")
-    first = report.first_wrong
-    for g, why in _details(report):
-        lead = "first wrong: " if g is first else ""
-        lines.append(shown(f"{lead}line {g.line}: {g.text}", WIDTH))
+    for head, why, caret in _grouped(report):
+        lines.append(shown(head, WIDTH))
         lines.extend(_wrapped(why))
-        if g.caret is not None:
-            lines.extend(shown("  " + part, WIDTH) for part in g.caret)
+        if caret is not None:
+            lines.extend(shown("  " + part, WIDTH) for part in caret)
     if report.missing:
         lines.extend(textwrap.wrap("not written (information, not a failure): "
                                    + ", ".join(report.missing), WIDTH,
