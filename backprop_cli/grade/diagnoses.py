@@ -74,7 +74,7 @@ def fan_out(fw: Forward, name: str, lines, ks: list[int], blamed: int, shares,
     earlier = [lines[k].number for k in ks if k < blamed]
     if not line.accumulate and earlier:
         what = f"the share line {earlier[0]} added" if len(earlier) == 1 else \
-            f"the shares lines {_listed([str(n) for n in earlier])} added"
+            f"the shares lines {_and([str(n) for n in earlier])} added"
         return (f"`=` where {name} fans out and needs `+=`: line {line.number} assigns "
                 f"d{name} afresh, discarding {what}; {name} feeds "
                 f"{len(gates)} gates ({listed}) and their shares add: write d{name} += ...")
@@ -90,6 +90,10 @@ def fan_out(fw: Forward, name: str, lines, ks: list[int], blamed: int, shares,
                         f"{len(gates)} gates ({listed}), one share each")
     return (f"{name} feeds {len(gates)} gates ({listed}); the lines' shares do not add up to "
             "its gradient")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _listed(items: list[str]) -> str:
@@ -195,12 +199,15 @@ def _factor(fw, line, run, c, t, gate, node) -> str | None:
     if not k or abs(k - 1) < 1e-9 or abs(k + 1) < 1e-9 or not close(c, k * t):
         return None
     named = _factor_name(k, fw.sizes)
-    return (f"off by a constant factor: the line is {k:.4g} times the gradient"
-            + (f" ({named})" if named else ""))
+    if named is None and not is_array(t):
+        return None  # any wrong number is some multiple of the right one: say so only by name
+    shown = f"{k:.4g}"
+    return (f"off by a constant factor: the line is {shown} times the gradient"
+            + (f" ({named})" if named and named != shown else ""))
 
 
 def _factor_name(k: float, sizes) -> str | None:
-    candidates: list[tuple[float, str]] = [(0.5, "1/2")]
+    candidates: list[tuple[float, str]] = [(2.0, "2"), (0.5, "1/2")]
     for n in sizes:
         candidates += [(float(n), f"n = {n}"), (1 / n, f"1/n, n = {n}"),
                        (float(n - 1), f"n-1, n = {n}"), (1 / (n - 1), f"1/(n-1), n = {n}"),

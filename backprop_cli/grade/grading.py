@@ -432,7 +432,8 @@ def _finish(fw: Forward, back: BackwardFile, runs, written_v, own_v, why, last,
             if isinstance(err, _Unread) and err.line is not None:
                 roots[k] = roots[err.line]
             elif err is None or isinstance(err, _Unread):
-                roots[k] = _upstream_root(lines, runs[k].reads, k, roots, written_v)
+                reads = (*runs[k].reads, line.target) if line.accumulate else runs[k].reads
+                roots[k] = _upstream_root(lines, reads, k, roots, written_v)
             if roots[k] is not None:
                 follows = lines[roots[k]].number
                 reason = f"right, given a right upstream; wrong because line {follows} is"

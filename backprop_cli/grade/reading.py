@@ -100,14 +100,14 @@ def _read_line(line: str, number: int) -> tuple[str, bool, Graph, str] | None:
     if not rest:
         raise ParseError(f"nothing after '{op.text}'", line, (op.start, op.end),
                          "give the gradient's expression")
-    again = next((t for t in rest if t.kind == "op" and t.text.endswith("=")), None)
-    if again is not None:
-        raise ParseError(f"unexpected '{again.text}'", line, (again.start, again.end),
-                         "one gradient step per line: dNAME = EXPR")
     semicolon = next((t for t in rest if t.kind == "sep"), None)
     if semicolon is not None:
         raise ParseError("one gradient step per line", line,
                          (semicolon.start, semicolon.end), "start a new line instead of ';'")
+    again = next((t for t in rest if t.kind == "op" and t.text.endswith("=")), None)
+    if again is not None:
+        raise ParseError(f"unexpected '{again.text}'", line, (again.start, again.end),
+                         "one gradient step per line: dNAME = EXPR")
     # The expression is parsed where it stands in the line (the target blanked out), so an
     # error's column is the column in the file.
     begin = rest[0].start

@@ -119,7 +119,7 @@ def grade_text(report: GradeReport, precision: int = 6) -> str:
                                    + ", ".join(report.missing), WIDTH,
                                    subsequent_indent="  "))
     lines.append(f"exact: bit for bit; approx: |line - gradient| <= {report.atol:g} + "
-                 f"{report.rtol:g} |gradient| everywhere")
+                 f"{report.rtol:g} |gradient|")
     lines.append(summary(report))
     return "\n".join(lines)
 
@@ -144,7 +144,7 @@ def grade_markdown(report: GradeReport, precision: int = 6) -> str:
                    + ", ".join(f"`{n}`" for n in report.missing))
         out.append("")
     out.append(f"exact: bit for bit; approx: \\|line - gradient\\| <= {report.atol:g} + "
-               f"{report.rtol:g} \\|gradient\\| everywhere. **{summary(report)}**")
+               f"{report.rtol:g} \\|gradient\\|. **{summary(report)}**")
     return "\n".join(out)
 
 
