@@ -2,6 +2,7 @@
 with each kind of mistake a learner makes; then the same for a vectorized affine layer."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -265,3 +266,45 @@ def test_cli_bad_input_is_one_message_and_exit_2(files, argv, message):
     result = run("grade", *argv, code=2)
     assert message in result.stderr
     assert result.stdout == ""
+
+
+# --- nn-zero-to-hero's "becoming a backprop ninja", in today's language ---------------------
+
+NINJA = Path(__file__).resolve().parent.parent / "benchmarks" / "grade"
+
+
+def ninja_point(n=32, d=30, hidden=64, vocab=27):
+    r = np.random.default_rng(42)
+    return {"embcat": r.normal(size=(n, d)),
+            "W1": r.normal(size=(d, hidden)) * (5 / 3) / d**0.5,
+            "b1": r.normal(size=hidden) * 0.1, "bngain": 1 + 0.1 * r.normal(size=hidden),
+            "bnbias": 0.1 * r.normal(size=hidden), "W2": r.normal(size=(hidden, vocab)) * 0.1,
+            "b2": r.normal(size=vocab) * 0.1, "Yb": np.eye(vocab)[r.integers(0, vocab, size=n)]}
+
+
+def ninja(backward=None):
+    forward = (NINJA / "ninja_forward.bp").read_text()
+    right = (NINJA / "ninja_backward.bp").read_text()
+    return read_and_grade(forward, right if backward is None else backward(right),
+                          ninja_point())
+
+
+def test_the_ninja_backward_pass_is_right():
+    report = ninja()
+    assert report.status == "pass" and len(report.lines) == 25
+    assert report.missing == ("dYb",)
+
+
+@pytest.mark.parametrize("old, new, line, why", [
+    ("dbndiff2 = (0 * bndiff2 + dbnvar) / 31", "dbndiff2 = (0 * bndiff2 + dbnvar) / 32", 18,
+     "(n-1)/n, n = 32: 1/n where the forward has 1/(n-1)?"),
+    ("dcounts += ", "dcounts = ", 6, "`=` where counts fans out and needs `+=`"),
+    ("dbnmeani = -sum(dbndiff, 0)", "dbnmeani = -dbndiff", 21,
+     "the forward broadcast bnmeani's (64,) to (32, 64)"),
+    ("dhpreact = (1 - h**2) * dh", "dhpreact = 1 - h**2", 11, "the upstream is missing"),
+])
+def test_ninja_mistakes(old, new, line, why):
+    report = ninja(lambda text: text.replace(old, new, 1))
+    assert report.first_wrong.line == line
+    assert why in report.first_wrong.why
+    assert all(g.follows_from == line for g in report.lines[line:] if g.status == "wrong")

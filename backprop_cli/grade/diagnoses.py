@@ -22,6 +22,7 @@ from ..ops.shapes import fmt, unbroadcast
 from ..values import is_array
 from .grading import Forward, close, compare, shape_of
 from .reading import BackwardLine
+from .writing import summed
 
 
 def diagnose(fw: Forward, line: BackwardLine, run, own) -> str | None:
@@ -43,7 +44,7 @@ def diagnose(fw: Forward, line: BackwardLine, run, own) -> str | None:
         for test in _TESTS:
             try:
                 text = test(fw, line, run, c, t, gate, node)
-            except (ArithmeticError, ValueError, TypeError, IndexError):
+            except (ArithmeticError, ValueError):
                 text = None
             if text:
                 through = f" (the share through {fw.gate(gate)})" if gate is not None and \
@@ -115,15 +116,20 @@ def _broadcast_sum(fw, line, run, c, t, gate, node) -> str | None:
     got, want = shape_of(c), shape_of(t)
     if got == want or len(got) < len(want):
         return None
-    summed = unbroadcast(fw.m, c, t)
-    if not close(summed, t):
+    back = unbroadcast(fw.m, c, t)
+    if not close(back, t):
         return None
     extra = len(got) - len(want)
-    axes = list(range(extra)) + [extra + k for k, n in enumerate(want)
-                                 if n == 1 and got[extra + k] != 1]
-    keep = any(k >= extra for k in axes)
+    kept = [k for k, n in enumerate(want) if n == 1 and got[extra + k] != 1]
+    axes = list(range(extra)) + [extra + k for k in kept]
     spelled = ", ".join(map(str, axes))
-    how = f"sum(..., axis={spelled}{', keepdims=True' if keep else ''})" if want else "sum(...)"
+    how = "..."
+    for _ in range(extra):
+        how = summed(how, 0)
+    for k in kept:
+        how = summed(how, k, keepdims=True)
+    if not want:
+        how = summed("...")
     return (f"a sum over the broadcast axis is missing: the forward broadcast "
             f"{line.target}'s {fmt(want)} to {fmt(got)}, so its gradient adds up the "
             f"upstream over axis {spelled}: {how}")
@@ -148,7 +154,8 @@ def _wrong_axis(fw, line, run, c, t, gate, node) -> str | None:
         for candidate in (r, np.expand_dims(r, a)):
             if candidate.shape == want and close(candidate, t):
                 return (f"summed over the wrong axis: axis {int(axis)}, where the forward "
-                        f"broadcast {line.target} along axis {a}: {op.name}(..., axis={a})")
+                        f"broadcast {line.target} along axis {a}: "
+                        + summed("...", a).replace("sum(", f"{op.name}(", 1))
     return None
 
 

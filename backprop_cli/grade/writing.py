@@ -229,16 +229,39 @@ def _identity(op: Op, c: float, position: int) -> bool:
     return True
 
 
+_KEYWORDS: list[bool] = []
+
+
+def keyword_axis() -> bool:
+    """Whether the language reads `sum(x, axis=0)` (issue 21), asked of the parser once."""
+    if not _KEYWORDS:
+        try:
+            parse("sum(x, axis=0)")
+            _KEYWORDS.append(True)
+        except BackpropError:
+            _KEYWORDS.append(False)
+    return _KEYWORDS[0]
+
+
+def summed(text: str, axis: int | None = None, keepdims: bool = False) -> str:
+    """sum(text) over one axis (all for None), in the language's spelling."""
+    if axis is None:
+        return f"sum({text})"
+    if keepdims:
+        return f"sum({text}, axis={axis}, keepdims=True)"
+    return f"sum({text}, axis={axis})" if keyword_axis() else f"sum({text}, {axis})"
+
+
 def _summed(share: str, upstream: tuple, shape: tuple) -> str:
     """The share summed back to `shape` over the axes the forward broadcast."""
     if not shape:
-        return f"sum({share})"
+        return summed(share)
     extra = len(upstream) - len(shape)
     for _ in range(extra):
-        share = f"sum({share}, 0)"
+        share = summed(share, 0)
     for k, n in enumerate(shape):
         if n == 1 and upstream[extra + k] != 1:
-            share = f"sum({share}, axis={k}, keepdims=True)"
+            share = summed(share, k, keepdims=True)
     return share
 
 
