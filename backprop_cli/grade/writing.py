@@ -119,7 +119,7 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
                 continue
             template = vjp_text(op, k)
             if template is None:
-                missing.append(f"{op.name} (input {k + 1})")
+                missing.append(f"{op.name} (input {k + 1}) has no vjp_text")
                 continue
             names = {OUT: text(i)}
             for n, a in zip(INPUTS, args):
@@ -145,7 +145,7 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
                 inline.setdefault(j, []).append(share)
     if missing:
         rows = "; ".join(dict.fromkeys(missing))
-        raise CannotWrite(f"the registry has no backward text for {rows}",
+        raise CannotWrite(f"the registry's rows do not spell every backward step: {rows}",
                           hint="each op's VJP is spelled from its row (local_text, vjp_text)")
     for line in lines:
         try:
