@@ -324,8 +324,9 @@ def _grade(fw: Forward, back: BackwardFile) -> GradeReport:
         def rule(name: str, node: int) -> Any:
             return fw.truth(name[1:]) if _is_grad(fw, name) else fw.value(name)
 
+        written_values = None
         try:
-            run.written, _ = _evaluate(line, back.source, written)
+            run.written, written_values = _evaluate(line, back.source, written)
         except (BackpropError, _Unread) as err:
             run.written_error = err
         if reads or run.written_error is not None:
@@ -333,12 +334,8 @@ def _grade(fw: Forward, back: BackwardFile) -> GradeReport:
                 run.rule, run.rule_values = _evaluate(line, back.source, rule)
             except BackpropError as err:
                 run.rule_error = err
-        else:
-            run.rule = run.written
-            try:
-                _, run.rule_values = _evaluate(line, back.source, rule)
-            except BackpropError:  # pragma: no cover - it evaluated a moment ago
-                run.rule_values = None
+        else:  # it reads no gradient: as written is its own rule
+            run.rule, run.rule_values = run.written, written_values
         runs.append(run)
         name = line.target
         if run.written_error is not None:

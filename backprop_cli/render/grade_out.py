@@ -29,10 +29,10 @@ def _note(g: LineGrade, first: LineGrade | None) -> str:
 
 
 def _diff(g: LineGrade, precision: int) -> str:
-    return "-" if g.max_diff is None else number(g.max_diff, min(precision, 3))
+    return "-" if g.max_diff is None else number(g.max_diff, precision)
 
 
-def rows(report: GradeReport, precision: int = 6) -> list[list[str]]:
+def rows(report: GradeReport, precision: int = 3) -> list[list[str]]:
     return [[str(g.line), shown(g.name, NAME_SHOWN), g.status, _diff(g, precision),
              _note(g, report.first_wrong)] for g in report.lines]
 
@@ -106,7 +106,7 @@ def _grouped(report: GradeReport) -> list[tuple[str, str, tuple[str, str] | None
     return out
 
 
-def grade_text(report: GradeReport, precision: int = 6) -> str:
+def grade_text(report: GradeReport, precision: int = 3) -> str:
     lines = _columns(HEADER, rows(report, precision))
     lines.append("")
     for head, why, caret in _grouped(report):
@@ -128,7 +128,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def grade_markdown(report: GradeReport, precision: int = 6) -> str:
+def grade_markdown(report: GradeReport, precision: int = 3) -> str:
     out = ["| line | gradient | status | max difference | note |",
            "| ---: | --- | --- | ---: | --- |"]
     for r, g in zip(rows(report, precision), report.lines):
