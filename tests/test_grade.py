@@ -308,3 +308,24 @@ def test_ninja_mistakes(old, new, line, why):
     assert report.first_wrong.line == line
     assert why in report.first_wrong.why
     assert all(g.follows_from == line for g in report.lines[line:] if g.status == "wrong")
+
+
+def test_cli_hostile_input_is_one_message(files):
+    (files / "dir.bp").mkdir()
+    assert "is a directory" in run("grade", "staged.bp", "dir.bp", "x=3", "y=-4",
+                                   code=2).stderr
+    assert "only one of FORWARD and BACKWARD" in run("grade", "-", "-", code=2).stderr
+    (files / "bidi.bp").write_text("dnum = invden \u202e+ 1\n")
+    err = run("grade", "staged.bp", "bidi.bp", "x=3", "y=-4", code=2).stderr
+    assert "U+202E" in err and "\u202e" not in err
+
+
+def test_the_table_stays_whole_at_80_columns_with_long_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = "a_rather_long_intermediate_name_for_a_table"
+    (tmp_path / "f.bp").write_text(f"{name} = x * y\nf = {name} * x\n")
+    (tmp_path / "b.bp").write_text(f"d{name} = x\ndx = y * d{name}\ndx += {name}\n"
+                                   f"dy = x * d{name} * 2\n")
+    out = run("grade", "f.bp", "b.bp", "x=3", "y=-4", code=1).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "off by a constant factor: the line is 2 times the gradient" in out
