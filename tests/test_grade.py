@@ -329,3 +329,10 @@ def test_the_table_stays_whole_at_80_columns_with_long_names(tmp_path, monkeypat
     out = run("grade", "f.bp", "b.bp", "x=3", "y=-4", code=1).stdout
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "off by a constant factor: the line is 2 times the gradient" in out
+
+
+def test_a_name_given_to_another_name_is_a_forward_name():
+    report = read_and_grade("a = x * y\nb = a\nf = b * x\n",
+                            "db = x\nda = db\ndx = y * da\ndx += b\ndy = x * da\n",
+                            {"x": 3.0, "y": -4.0})
+    assert report.status == "pass"

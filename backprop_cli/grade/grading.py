@@ -144,6 +144,9 @@ def run_forward(source: str, bindings: Mapping[str, Any]) -> Forward:
     for i, name in graph.names.items():
         nodes[name] = max(i, nodes.get(name, -1))
     nodes.update(graph.variables)
+    for alias, name in _aliases(source):
+        if name in nodes:
+            nodes[alias] = nodes[name]
     targets = set(nodes.values())
     shares: dict[int, list] = {}
     for i, parts in record:
@@ -154,6 +157,22 @@ def run_forward(source: str, bindings: Mapping[str, Any]) -> Forward:
     sizes = sorted({n for v in values if is_array(v) for n in v.shape if n > 1})
     return Forward(graph, bindings, values, grads, nodes, shares, wanted_nodes(graph), m,
                    tuple(sizes))
+
+
+def _aliases(source: str) -> list[tuple[str, str]]:
+    """(b, a) for each statement `b = a` of the forward program, in order: b names a's value,
+    which the graph names a (a node keeps its first name)."""
+    from ..language.lexer import scan
+
+    kinds, texts, _ = scan(source)
+    found = []
+    k = 0
+    while k + 3 < len(kinds):
+        if (k == 0 or kinds[k - 1] == "sep") and kinds[k] == "name" and texts[k + 1] == "=" \
+                and kinds[k + 2] == "name" and kinds[k + 3] in ("sep", "end"):
+            found.append((texts[k], texts[k + 2]))
+        k += 1
+    return found
 
 
 # --- comparing ------------------------------------------------------------------------------
