@@ -20,8 +20,9 @@ from typing import Any
 from ..engine.backward import chain_step
 from ..ops.shapes import fmt, unbroadcast
 from ..values import is_array
-from .grading import Forward, close, compare, shape_of
+from .comparing import close, compare, shape_of
 from .reading import BackwardLine
+from .truth import Forward
 from .writing import summed
 
 

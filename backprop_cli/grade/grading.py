@@ -21,21 +21,16 @@ Statuses, per line:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .. import exits
-from ..engine.backward import backpropagate, wanted_nodes
-from ..engine.forward import forward, math_of
-from ..errors import BackpropError, NameResolutionError, ShapeError
-from ..graph import Graph
-from ..language.parser import parse
-from ..values import is_array
+from ..engine.forward import forward
+from ..errors import BackpropError, NameResolutionError
+from . import diagnoses
+from .comparing import ATOL, RIGHT, RTOL, Verdict, compare
 from .reading import BackwardFile, BackwardLine, moved, read_backward
-
-RTOL = 1e-5  # numpy's allclose defaults, as the notebook's own checker uses (torch.allclose)
-ATOL = 1e-8
-RIGHT = ("exact", "approx")
+from .truth import Forward, run_forward
 
 
 class Located(Exception):
@@ -45,19 +40,6 @@ class Located(Exception):
         super().__init__(error.message)
         self.error = error
         self.origin = origin
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: str  # exact, approx, wrong, shape, error
-    max_diff: float | None = None
-    where: tuple[int, ...] | None = None  # the entry with the largest difference
-    shapes: tuple[tuple, tuple] | None = None  # (the line's, the gradient's) for "shape"
-    error: BackpropError | None = None
-
-    @property
-    def right(self) -> bool:
-        return self.status in RIGHT
 
 
 @dataclass(frozen=True)
@@ -93,122 +75,6 @@ class GradeReport:
     @property
     def exit_code(self) -> int:
         return exits.OK if self.status == "pass" else exits.CHECK_FAILED
-
-
-# --- the forward side -----------------------------------------------------------------------
-
-
-@dataclass
-class Forward:
-    """The forward program, its values and the engine's gradients, by name."""
-
-    graph: Graph
-    bindings: Mapping[str, Any]
-    values: list
-    grads: list
-    nodes: dict[str, int]  # forward names and read variables -> node (a name's last value)
-    shares: dict[int, list[tuple[int, Any]]]  # node -> (gate that reads it, share it sent)
-    wants: bytearray
-    m: Any  # the math namespace of the program (numbers or numpy)
-    sizes: tuple[int, ...] = field(default=())
-
-    def value(self, name: str) -> Any:
-        node = self.nodes.get(name)
-        return self.bindings[name] if node is None else self.values[node]
-
-    def truth(self, name: str) -> Any:
-        node = self.nodes.get(name)
-        if node is None:  # bound, never read: its gradient is 0
-            v = self.bindings[name]
-            return self.m.np.zeros_like(v) if is_array(v) else 0.0
-        return self.grads[node]
-
-    def gate(self, i: int) -> str:
-        """How a report names gate i: its name, else its text in the program."""
-        name = self.graph.names.get(i)
-        return name if name and self.nodes.get(name) == i else self.graph.text(i, 40)
-
-
-def run_forward(source: str, bindings: Mapping[str, Any]) -> Forward:
-    graph = parse(source)
-    values = forward(graph, bindings)
-    out = values[graph.output]
-    if is_array(out):
-        raise ShapeError(f"the forward program's output has shape {tuple(out.shape)}; grade "
-                         "needs one number (a loss) at the end", graph.source,
-                         (graph.starts[graph.output], graph.ends[graph.output]),
-                         "end the program with a loss, e.g. sum(...) or mean(...)")
-    record: list = []
-    grads = backpropagate(graph, values, record=record)
-    nodes: dict[str, int] = {}
-    for i, name in graph.names.items():
-        nodes[name] = max(i, nodes.get(name, -1))
-    nodes.update(graph.variables)
-    for alias, name in _aliases(source):
-        if name in nodes:
-            nodes[alias] = nodes[name]
-    targets = set(nodes.values())
-    shares: dict[int, list] = {}
-    for i, parts in record:
-        for j, p in zip(graph.args[i], parts):
-            if p is not None and j in targets:
-                shares.setdefault(j, []).append((i, p))
-    m = math_of([*bindings.values(), out])
-    sizes = sorted({n for v in values if is_array(v) for n in v.shape if n > 1})
-    return Forward(graph, bindings, values, grads, nodes, shares, wanted_nodes(graph), m,
-                   tuple(sizes))
-
-
-def _aliases(source: str) -> list[tuple[str, str]]:
-    """(b, a) for each statement `b = a` of the forward program, in order: b names a's value,
-    which the graph names a (a node keeps its first name)."""
-    from ..language.lexer import scan
-
-    kinds, texts, _ = scan(source)
-    found = []
-    k = 0
-    while k + 3 < len(kinds):
-        if (k == 0 or kinds[k - 1] == "sep") and kinds[k] == "name" and texts[k + 1] == "=" \
-                and kinds[k + 2] == "name" and kinds[k + 3] in ("sep", "end"):
-            found.append((texts[k], texts[k + 2]))
-        k += 1
-    return found
-
-
-# --- comparing ------------------------------------------------------------------------------
-
-
-def shape_of(x: Any) -> tuple:
-    return tuple(x.shape) if is_array(x) else ()
-
-
-def compare(value: Any, truth: Any) -> Verdict:
-    """exact, approx, wrong or shape: the line's value against the gradient."""
-    if shape_of(value) != shape_of(truth):
-        return Verdict("shape", shapes=(shape_of(value), shape_of(truth)))
-    if not is_array(value) and not is_array(truth):
-        diff = abs(float(value) - float(truth))
-        if float(value) == float(truth):
-            return Verdict("exact", 0.0)
-        ok = diff <= ATOL + RTOL * abs(float(truth))
-        return Verdict("approx" if ok else "wrong", diff)
-    import numpy as np
-
-    v = np.asarray(value, dtype=float)
-    t = np.asarray(truth, dtype=float)
-    diff = np.abs(v - t)
-    k = int(np.argmax(diff))
-    where = tuple(int(i) for i in np.unravel_index(k, diff.shape))
-    worst = float(diff.flat[k])
-    if np.array_equal(v, t):
-        return Verdict("exact", 0.0)
-    ok = bool(np.all(diff <= ATOL + RTOL * np.abs(t)))
-    return Verdict("approx" if ok else "wrong", worst, where)
-
-
-def close(a: Any, b: Any) -> bool:
-    """Whether a and b have one shape and agree as `approx` says."""
-    return compare(a, b).right
 
 
 # --- running the lines ----------------------------------------------------------------------
@@ -304,8 +170,6 @@ def grade(forward_source: str, backward_source: str, bindings: Mapping[str, Any]
 
 
 def _grade(fw: Forward, back: BackwardFile) -> GradeReport:
-    from . import diagnoses
-
     lines = back.lines
     out_name = fw.graph.names.get(fw.graph.output)
     # d(output)/d(output) is 1 before any line runs: a line may read it.
