@@ -83,7 +83,7 @@ def test_an_unnamed_chain_is_written_in_place():
 @needs_vjp_text
 def test_broadcasting_sums_back(broadcast_point):
     key, report = graded(BROADCAST, broadcast_point)
-    assert "db = sum(dh)" in key and "dw = sum(dh*x, 0)" in key
+    assert "db = sum(dh)" in key and "dw = sum(dh*x, 0)" in key, key
     assert report.status == "pass"
 
 

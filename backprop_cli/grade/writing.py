@@ -229,27 +229,14 @@ def _identity(op: Op, c: float, position: int) -> bool:
     return True
 
 
-_KEYWORDS: list[bool] = []
-
-
-def keyword_axis() -> bool:
-    """Whether the language reads `sum(x, axis=0)` (issue 21), asked of the parser once."""
-    if not _KEYWORDS:
-        try:
-            parse("sum(x, axis=0)")
-            _KEYWORDS.append(True)
-        except BackpropError:
-            _KEYWORDS.append(False)
-    return _KEYWORDS[0]
-
-
 def summed(text: str, axis: int | None = None, keepdims: bool = False) -> str:
-    """sum(text) over one axis (all for None), in the language's spelling."""
+    """sum(text) over one axis (all for None), in the language's spelling: the axis as a
+    plain argument, which every version of the language reads; keepdims by keyword."""
     if axis is None:
         return f"sum({text})"
     if keepdims:
         return f"sum({text}, axis={axis}, keepdims=True)"
-    return f"sum({text}, axis={axis})" if keyword_axis() else f"sum({text}, {axis})"
+    return f"sum({text}, {axis})"
 
 
 def _summed(share: str, upstream: tuple, shape: tuple) -> str:
