@@ -204,3 +204,21 @@ def test_an_affine_key_from_the_rows_vjp_texts_is_graded_right(stated):
     lines = key.splitlines()[2:]
     assert lines[1:] == ["db = sum(dh, 0)", "dx = dh @ w.T", "dw = x.T @ dh"], key
     assert [g.status for g in report.lines] == ["exact"] * 4
+
+
+def test_an_array_numpy_key_passes_its_self_test(stated, tmp_path):
+    if not getattr(OPS["matmul"], "vjp_text", ()):
+        stated("matmul", ("dout @ b.T", "a.T @ dout"))
+    if not getattr(OPS["sum"], "vjp_text", ()):
+        stated("sum", ("dout + 0*a",))
+    rng = np.random.default_rng(3)
+    point = {"x": rng.normal(size=(4, 5)), "w": rng.normal(size=(5, 3)),
+             "b": rng.normal(size=(3,))}
+    path = tmp_path / "affine_backward.py"
+    path.write_text(as_numpy(write_key("h = x @ w + b\nloss = sum(tanh(h))\n", point),
+                             "affine.bp"))
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("pass")
