@@ -15,7 +15,7 @@ from ..language.parser import parse
 from ..values import is_array
 
 
-@dataclass
+@dataclass(frozen=True)
 class Forward:
     """The forward program, its values and the engine's gradients, by name."""
 
