@@ -198,8 +198,9 @@ def _grade(fw: Forward, back: BackwardFile) -> GradeReport:
                               failed[target])
             if target not in state:
                 later = first_line.get(target)
-                when = f"line {lines[later].number} assigns it later" \
-                    if later is not None and later > k else "no line assigns it"
+                when = "no line assigns it" if later is None else \
+                    f"line {lines[later].number} assigns it later" if later > k else \
+                    "this line is the first to assign it"
                 raise _Unread(target, node, f"reads d{target} before any line assigns it "
                               f"({when})")
             return state[target]
