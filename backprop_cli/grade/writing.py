@@ -147,6 +147,9 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
         rows = "; ".join(dict.fromkeys(missing))
         raise CannotWrite(f"the registry's rows do not spell every backward step: {rows}",
                           hint="each op's VJP is spelled from its row (local_text, vjp_text)")
+    if not lines:
+        raise CannotWrite("the program has no gate between its variables and its output: "
+                          "there is no backward step to write")
     for line in lines:
         try:
             parse(line.split(" ", 2)[2])
