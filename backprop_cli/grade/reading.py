@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..errors import BackpropError, ParseError
 from ..graph import Graph
-from ..language.lexer import tokens
+from ..language.lexer import Token, bad_character, scan
 from ..language.parser import parse
 
 MAX_BACKWARD_LINES = 100_000  # far past any hand-written backward pass
@@ -75,8 +75,20 @@ def read_backward(source: str) -> BackwardFile:
     return BackwardFile(source, tuple(lines))
 
 
+def tokens(text: str) -> list[Token]:
+    """The tokens of one line, as the parser's lexer reads them (`scan`), ending with `end`;
+    a character the language lacks is the lexer's own error."""
+    kinds, texts, starts = scan(text)
+    out = []
+    for kind, piece, start in zip(kinds, texts, starts):
+        if kind == "bad":
+            raise bad_character(text, start, piece)
+        out.append(Token(kind, piece, start, start + len(piece)))
+    return out
+
+
 def _read_line(line: str, number: int) -> tuple[str, bool, Graph, str] | None:
-    toks = list(tokens(line))
+    toks = tokens(line)
     while toks and toks[-1].kind in ("end", "sep") and toks[-1].text != ";":
         toks.pop()
     if not toks:

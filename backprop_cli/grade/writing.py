@@ -25,11 +25,11 @@ from ..engine.backward import wanted_nodes
 from ..engine.forward import forward
 from ..errors import BackpropError, ParseError
 from ..graph import Graph
-from ..language.lexer import tokens
 from ..language.parser import parse
 from ..language.printer import Printer, number, program
 from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR, Op
 from ..values import is_array
+from .reading import tokens
 
 INPUTS = ("a", "b")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
