@@ -31,7 +31,7 @@ from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR, Op
 from ..values import is_array
 from .reading import tokens
 
-INPUTS = ("a", "b")  # how a row's texts name its inputs, in argument order
+INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
 OUT = "out"
 MAX_LINE = 2_000  # characters: past this an unnamed intermediate is too long to write inline
