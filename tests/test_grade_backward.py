@@ -219,7 +219,7 @@ def test_an_affine_key_from_the_rows_vjp_texts_is_graded_right(stated):
     key, report = graded(forward, point)
     lines = key.splitlines()[2:]
     assert lines[1:] == ["db = sum(dh, 0)", "dx = dh @ w.T", "dw = x.T @ dh"], key
-    assert [g.status for g in report.lines] == ["exact"] * 4
+    assert all(g.status in ("exact", "approx") for g in report.lines)
 
 
 def test_an_array_numpy_key_passes_its_self_test(stated, tmp_path):
