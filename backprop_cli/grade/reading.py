@@ -87,6 +87,21 @@ def tokens(text: str) -> list[Token]:
     return out
 
 
+def _top_level_assignment(toks: list[Token]) -> Token | None:
+    """A second `=` (or `+=`) outside brackets: `sum(x, axis=0)`'s keyword is inside them."""
+    depth = 0
+    for t in toks:
+        if t.kind != "op":
+            continue
+        if t.text in ("(", "["):
+            depth += 1
+        elif t.text in (")", "]"):
+            depth -= 1
+        elif depth <= 0 and t.text.endswith("="):
+            return t
+    return None
+
+
 def _read_line(line: str, number: int) -> tuple[str, bool, Graph, str] | None:
     toks = tokens(line)
     while toks and toks[-1].kind in ("end", "sep") and toks[-1].text != ";":
@@ -116,7 +131,7 @@ def _read_line(line: str, number: int) -> tuple[str, bool, Graph, str] | None:
     if semicolon is not None:
         raise ParseError("one gradient step per line", line,
                          (semicolon.start, semicolon.end), "start a new line instead of ';'")
-    again = next((t for t in rest if t.kind == "op" and t.text.endswith("=")), None)
+    again = _top_level_assignment(rest)
     if again is not None:
         raise ParseError(f"unexpected '{again.text}'", line, (again.start, again.end),
                          "one gradient step per line: dNAME = EXPR")
