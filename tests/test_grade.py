@@ -188,7 +188,8 @@ def test_the_affine_backward_is_exact(affine_point):
     ("db = sum(dscores, 0)", "db = dscores", 4, "shape",
      "a sum over the broadcast axis is missing: the forward broadcast b's (3,) to (4, 3)"),
     ("db = sum(dscores, 0)", "db = sum(dscores, 1)", 4, "shape",
-     "summed over the wrong axis: axis 1"),
+     "summed over the wrong axis: the forward broadcast b along axis 0, so its gradient is "
+     "sum(..., 0)"),
     ("dscores = (softmax(scores) - y) / 4", "dscores = (softmax(scores) - y) / 3", 1, "wrong",
      "off by a constant factor"),
 ])
@@ -232,7 +233,7 @@ def test_cli_pass_and_fail_exit_codes_and_80_columns(files):
     assert out.rstrip().endswith("pass: all 12 lines right (11 exact, 1 approx)")
     out = run("grade", "staged.bp", "wrong.bp", "x=3", "y=-4", code=1).stdout
     assert "first wrong: line 4: dden = (1 / den**2) * dinvden" in out
-    assert ("lines 5, 6, 7, 8, 9, 10, 11, 13:\n"
+    assert ("lines 5-11, 13:\n"
             "  right, given a right upstream; wrong because line 4 is") in out
     assert max(len(line) for line in out.splitlines()) <= 80
 

@@ -137,26 +137,25 @@ def _broadcast_sum(fw, line, run, c, t, gate, node) -> str | None:
 
 
 def _wrong_axis(fw, line, run, c, t, gate, node) -> str | None:
+    """The line ends in a sum (or mean) of X; over another axis of X it would be the
+    gradient. The axis the line used need not be known: every other one is tried."""
     g = line.graph
     out = g.output
     op = g.ops[out]
-    if op.name not in ("sum", "mean") or len(g.args[out]) < 2 or run.rule_values is None:
+    if op.name not in ("sum", "mean") or run.rule_values is None or not g.args[out]:
         return None
-    axis = g.consts.get(g.args[out][1])
     x = run.rule_values[g.args[out][0]]
-    if axis is None or not is_array(x):
+    if not is_array(x):
         return None
     np = fw.m.np
     want = shape_of(t)
     for a in range(x.ndim):
-        if a == int(axis) % x.ndim:
-            continue
         r = getattr(np, op.name)(x, axis=a)
-        for candidate in (r, np.expand_dims(r, a)):
-            if candidate.shape == want and close(candidate, t):
-                return (f"summed over the wrong axis: axis {int(axis)}, where the forward "
-                        f"broadcast {line.target} along axis {a}: "
-                        + summed("...", a).replace("sum(", f"{op.name}(", 1))
+        for keep, candidate in ((False, r), (True, np.expand_dims(r, a))):
+            if candidate.shape == want and close(candidate, t) and not close(c, t):
+                spelled = summed("...", a, keepdims=keep).replace("sum(", f"{op.name}(", 1)
+                return (f"summed over the wrong axis: the forward broadcast {line.target} "
+                        f"along axis {a}, so its gradient is {spelled}")
     return None
 
 

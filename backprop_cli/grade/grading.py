@@ -348,9 +348,15 @@ def _finish(fw: Forward, back: BackwardFile, runs, written_v, own_v, why, last,
     for name, i in sorted(fw.nodes.items(), key=lambda pair: pair[1]):
         if name in written or i == fw.graph.output:
             continue
+        if name in fw.graph.variables and _position(fw.bindings.get(name)):
+            continue  # integer positions (an index array) have no gradient
         if name in fw.graph.variables or (fw.wants[i] and not fw.graph.ops[i].is_leaf):
             missing.append("d" + name)
     return GradeReport(tuple(grades), first, first.why if first else None, tuple(missing))
+
+
+def _position(value: Any) -> bool:
+    return getattr(getattr(value, "dtype", None), "kind", "f") in "iub"
 
 
 def _upstream_root(lines, reads, k: int, roots, written_v) -> int | None:

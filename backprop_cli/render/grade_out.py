@@ -101,9 +101,24 @@ def _grouped(report: GradeReport) -> list[tuple[str, str, tuple[str, str] | None
         if head.startswith("@"):
             nums = followers[int(head[1:])]
             word = "line" if len(nums) == 1 else "lines"
-            head = f"{word} {', '.join(map(str, nums))}:"
+            head = f"{word} {_runs(nums)}:"
         out.append((head, why, caret))
     return out
+
+
+def _runs(numbers: list[int]) -> str:
+    """1, 2, 3, 5 -> '1-3, 5': a long list of lines stays one short heading."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else
+                     f"{start}, {prev}" if prev == start + 1 else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
 
 
 def grade_text(report: GradeReport, precision: int = 3) -> str:
