@@ -337,3 +337,35 @@ def test_a_name_given_to_another_name_is_a_forward_name():
                             "db = x\nda = db\ndx = y * da\ndx += b\ndy = x * da\n",
                             {"x": 3.0, "y": -4.0})
     assert report.status == "pass"
+
+
+def _notebook_forward():
+    """The notebook's own forward pass (docs/examples/ninja, issue 21), when the language
+    reads it."""
+    folder = Path(__file__).resolve().parent.parent / "docs" / "examples" / "ninja"
+    try:
+        source = (folder / "forward.bp").read_text()
+        from backprop_cli.language.parser import parse
+
+        parse(source)
+        data = np.load(folder / "batch.npz")
+    except (OSError, BackpropError):
+        return None
+    return source, {k: data[k] for k in data.files}
+
+
+@pytest.mark.skipif(_notebook_forward() is None,
+                    reason="the notebook's forward pass needs issue 21's vocabulary")
+def test_the_exercise_itself_thirty_lines_all_exact():
+    source, point = _notebook_forward()
+    backward = (NINJA / "ninja_full_backward.bp").read_text()
+    report = read_and_grade(source, backward, point)
+    assert len(report.lines) == 30
+    assert all(g.status in ("exact", "approx") for g in report.lines)
+    assert report.missing == ()
+    wrong = read_and_grade(source, backward.replace("dlogits += ", "dlogits = "), point)
+    assert wrong.first_wrong.line == 11
+    assert "`=` where logits fans out and needs `+=`" in wrong.first_wrong.why
+    kept = read_and_grade(source, backward.replace(
+        "dbnmeani = (-dbndiff).sum(0, keepdims=True)", "dbnmeani = -dbndiff"), point)
+    assert "sum(..., axis=0, keepdims=True)" in kept.first_wrong.why
