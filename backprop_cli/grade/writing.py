@@ -97,7 +97,8 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
             return graph.names[j]
         return f"({printer.expression(j)})"
 
-    missing: list[str] = []
+    no_text: list[str] = []  # rows with no text for a step the program needs
+    unread: list[str] = []  # rows whose text the language does not read yet
     lines: list[str] = []
     started: set[int] = set()
     inline: dict[int, list[str]] = {}
@@ -115,20 +116,19 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
                 continue
             dout = "(" + " + ".join(parts) + ")"
         for k, j in enumerate(args):
-            if not wants[j]:
-                continue
+            if not wants[j] or _position(values[j]):
+                continue  # a constant, or integer positions (an index array): no gradient
             template = vjp_text(op, k)
             if template is None:
-                missing.append(f"{op.name} (input {k + 1}) has no vjp_text")
+                no_text.append(op.name)
                 continue
             names = {OUT: text(i)}
             for n, a in zip(INPUTS, args):
                 names[n] = text(a)
             try:
                 share = _spelled(template, names, dout)
-            except BackpropError as err:
-                missing.append(f"{op.name}: its text {template!r} does not parse "
-                               f"({err.message})")
+            except BackpropError:
+                unread.append(f"{op.name}'s {template!r}")
                 continue
             if op.elementwise and shapes[j] != shapes[i]:
                 share = _summed(share, shapes[i], shapes[j])
@@ -143,10 +143,14 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
                                       "so that each gets lines of its own")
             else:
                 inline.setdefault(j, []).append(share)
-    if missing:
-        rows = "; ".join(dict.fromkeys(missing))
-        raise CannotWrite(f"the registry's rows do not spell every backward step: {rows}",
-                          hint="each op's VJP is spelled from its row (local_text, vjp_text)")
+    if no_text or unread:
+        parts = []
+        if no_text:
+            parts.append(f"no vjp_text for {', '.join(dict.fromkeys(no_text))}")
+        if unread:
+            parts.append(f"the language does not read {'; '.join(dict.fromkeys(unread))}")
+        raise CannotWrite("the registry's rows do not spell every backward step: "
+                          + "; ".join(parts), hint="each step is spelled from its op's row")
     if not lines:
         raise CannotWrite("the program has no gate between its variables and its output: "
                           "there is no backward step to write")
@@ -159,6 +163,11 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
                                    "reductions, sum(x, axis=0, keepdims=True)") from None
     statements = tuple(program(graph).split("; "))
     return Key(graph, bindings, tuple(lines), statements, tuple(graph.variables))
+
+
+def _position(value: Any) -> bool:
+    """Integer arrays are positions (indices): they get no gradient."""
+    return getattr(getattr(value, "dtype", None), "kind", "f") in "iub"
 
 
 def _spelled(template: str, names: dict[str, str], dout: str | None) -> str:
