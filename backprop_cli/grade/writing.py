@@ -23,7 +23,7 @@ from typing import Any
 
 from ..engine.backward import wanted_nodes
 from ..engine.forward import forward
-from ..errors import BackpropError, ParseError
+from ..errors import BackpropError
 from ..graph import Graph
 from ..language.parser import parse
 from ..language.printer import Printer, number, program
@@ -465,5 +465,5 @@ def write(source: str, bindings: Mapping[str, Any], to: str = "program",
     return {"program": as_program, "numpy": as_numpy, "torch": as_torch}[to](key, origin)
 
 
-__all__ = ["FORMATS", "CannotWrite", "Key", "ParseError", "tidy", "vjp_text", "write",
+__all__ = ["FORMATS", "CannotWrite", "Key", "summed", "tidy", "vjp_text", "write",
            "write_key"]
