@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import BackpropError, BindingError, shown
+from ..ops.keywords import SOFT_NAMES
 from ..ops.registry import CONSTANTS, FUNCTIONS
 from .lexer import AUGMENTED, NUMBER
 
@@ -58,7 +59,7 @@ def parse_binding(word: str, folder: str = "") -> tuple[str, Any]:
     if name in CONSTANTS:
         raise BindingError(f"{name} is a constant and cannot be bound",
                            hint=f"in {_quoted(word)}")
-    if name in FUNCTIONS:
+    if name in FUNCTIONS and name not in SOFT_NAMES:
         raise BindingError(f"{name} is a function and cannot be bound",
                            hint=f"in {_quoted(word)}")
     if not text:

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
+from ..ops.keywords import SOFT_NAMES
 from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
 from .calls import call, gather, method, stack, static_subscript
 from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
@@ -142,7 +143,7 @@ class _Parser:
         name = tok.text
         if name in CONSTANTS:
             raise self.error(f"cannot assign to the constant {name}", tok)
-        if name in FUNCTIONS:
+        if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"cannot assign to {name}: it is a function", tok)
 
     def resolve(self, tok: Token) -> int:
@@ -153,7 +154,7 @@ class _Parser:
             return node
         if name in CONSTANTS:
             return self.graph.add_constant(CONSTANTS[name], tok.start, tok.end, name)
-        if name in FUNCTIONS:
+        if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"{name} is a function", tok, f"call it as {name}(...)",
                              NameResolutionError)
         return self.graph.add_variable(name, tok.start, tok.end)

@@ -30,6 +30,12 @@ AXIS_INPUT = {"softmax", "log_softmax"}
 
 _BOUND: dict[tuple, tuple[Op, Op]] = {}
 
+# Function names that are functions only where they are called: `var = sum(xc**2, 0)/4` and
+# `std = sqrt(var)` name values as they always did, and var(x) still calls. (Names added with
+# numpy's vocabulary, which programs written before it may use for their own values.)
+SOFT_NAMES = {"prod", "variance", "var", "std", "argmax", "argmin", "logsumexp", "reshape",
+              "stack", "concatenate", "ones_like", "zeros_like", "arange", "one_hot", "where"}
+
 # PyTorch's tensor methods for entrywise functions (x.exp(), logits.log()), as the lecture's
 # notebooks write them.
 METHODS.update({name: name for name in ("exp", "log", "tanh", "sqrt", "abs", "norm")})
