@@ -93,6 +93,13 @@ class LazyGroup(click.Group):
                                      attribute), name)
         return self.commands.get(name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # "Did you mean": among every command
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
 
 # Each command, imported when it runs: registering one is one line here.
 COMMANDS = {
