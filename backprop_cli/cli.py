@@ -108,6 +108,8 @@ COMMANDS = {
     "check": "check:check_cmd",
     "graph": "graph:graph_cmd",
     "quiz": "quiz:quiz_cmd",
+    "grade": "grade:grade_cmd",
+    "backward": "backward:backward_cmd",
 }
 
 
