@@ -67,8 +67,12 @@ class CaseTimeout(BaseException):
 
 
 def warm_up(settings: Settings) -> None:
-    """Import what the cases need before any case's clock starts (sympy takes ~0.3 s)."""
+    """Import what the cases need before any case's clock starts (sympy takes ~0.3 s); start
+    the run with no graphs kept from another run (the registry they were built from may have
+    changed: a test's broken rule)."""
     from .. import evaluate  # noqa: F401
+
+    _parsed_graphs.clear()
 
     if settings.sympy:
         import sympy  # noqa: F401
@@ -132,8 +136,9 @@ def _options(settings: Settings):
 
 
 # A case file often holds one circuit at many points: the graph of a short program, which
-# nothing changes once parsed, is kept for the cases after it (a bounded few, so memory stays
-# flat; a longer program is parsed each time, as its parse is small beside its run).
+# nothing changes once parsed, is kept for the cases after it in the same run (a bounded few,
+# so memory stays flat; a longer program is parsed each time, as its parse is small beside its
+# run). Every output is the same as with a fresh parse: a graph carries no state of a case.
 PARSED_KEEP = 256
 PARSED_MAX_CHARS = 512
 _parsed_graphs: dict = {}
