@@ -91,7 +91,8 @@ def side_by_side(rows: dict[str, list[str]], rounds: int) -> dict[str, list[floa
 
 def ratio_rows(opts, parts: list[str]) -> list[str]:
     py = sys.executable
-    bp = [py, "-m", "backprop_cli"]
+    script = Path(py).parent / "backprop"  # the installed command, as a user runs it
+    bp = [str(script)] if script.exists() else [py, "-m", "backprop_cli"]
     rows: dict[str, list[str]] = {}
     targets: dict[str, tuple[str, float]] = {}
     if "startup" in parts:
@@ -113,9 +114,10 @@ def ratio_rows(opts, parts: list[str]) -> list[str]:
     out = ["| row | command | median ms | min ms | floor | ratio | target | met |",
            "|---|---|---:|---:|---|---:|---:|---|"]
     for key, cmd in rows.items():
-        shown = ("backprop " + " ".join(cmd[3:6] if key != "startup" else cmd[3:])
+        words = cmd[len(bp):]
+        shown = ("backprop " + " ".join(words[:2] if key != "startup" else words)
                  + (" <the net's point> (all checks)" if key != "startup" else "")
-                 if cmd[:3] == bp else " ".join(("python" if w == py else w) for w in cmd))
+                 if cmd[:len(bp)] == bp else " ".join(("python" if w == py else w) for w in cmd))
         if key in targets:
             floor, limit = targets[key]
             r = med[key] / med[floor]
