@@ -124,8 +124,11 @@ def test_every_number_and_role_is_whole_on_a_terminal(args, columns):
 def test_the_neuron_on_a_terminal_folds_its_constants_into_gates():
     shown = on_terminal(NEURON, 80)
     assert "gate +1" in shown and "gate 1/x" in shown
-    # The shared constant 1 is no node of its own: it gets no gradient and makes no fan-out.
-    assert "fan-out" not in shown and "#0 " not in shown
+    # Each constant 1 is inside its gate: no row, no gradient, no fan-out, and no gap in the
+    # ids on screen, which count the rows shown (#0 .. #12, as the lecture numbers its nodes).
+    assert "fan-out" not in shown
+    ids = [int(line.split()[0][1:]) for line in shown.splitlines() if line.startswith("#")]
+    assert ids == list(range(13))
     assert "-0.589836" in shown  # x1's gradient, whole
 
 

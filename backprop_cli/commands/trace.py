@@ -124,13 +124,24 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
 def show_jacobian(result, node: str, as_json: bool, precision: int) -> None:
     """trace --jacobian NODE: that node's local Jacobian, written out for small shapes."""
     from ..engine.jacobian import find_node, local_jacobian
+    from ..engine.trace import trace_rows
     from ..render.jacobian_out import jacobian_json, jacobian_text
 
+    rows = trace_rows(result.graph, result.values, result.grads)
+    digits = node.strip().lstrip("#")
+    if digits.isdigit():  # #n as trace shows it: the rows on screen, numbered with no gap
+        ids = [r.id for r in rows if r.number == int(digits)]
+        if ids:
+            node = f"#{ids[0]}"
     jac = local_jacobian(result.graph, result.values, find_node(result.graph, node))
     if as_json:
         emit_json(jacobian_json(jac))
     else:
-        click.echo(jacobian_text(jac, precision))
+        def ref(i: int) -> str:
+            r = rows[i]
+            return r.ref if r.number is not None else f"{r.text} (inside its gate)"
+
+        click.echo(jacobian_text(jac, precision, ref))
 
 
 def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,

@@ -99,6 +99,10 @@ def figure(c: Check) -> str:
     return text
 
 
+# A value and a gradient are not verdicts: their colours are not pass's green or fail's red, so
+# a column of gradients never reads as a column of errors.
+VALUE_STYLE = "cyan"
+GRAD_STYLE = "magenta"
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",
                 "inconclusive": "yellow", "subgradient": "yellow"}
 

@@ -13,6 +13,9 @@ from ..evaluate import Result
 from . import matrices, numbers
 from .plain import check_columns, fan_out_line, has_arrays, verdict
 
+# An array op's local gradient is a Jacobian the backward pass applies without forming it.
+JACOBIAN = "Jacobian, applied to the upstream (trace --jacobian writes it out)"
+
 
 def _check_cell(c) -> Text:
     if c is None:
@@ -50,7 +53,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
         table.add_column("shape")
     jacobian = result.jacobian is not None  # the matrices follow the table
     if not jacobian:
-        table.add_column("gradient", justify="right", style="red")  # the plain table's word
+        table.add_column("gradient", justify="right", style=numbers.GRAD_STYLE)
     for m in methods:
         table.add_column(m)
     for r in result.rows:
@@ -89,17 +92,41 @@ def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> 
     picture draws it) and role; its value and upstream gradient; then a line per input with the
     local gradient and what that input receives; then the fan-out sum where there is one.
     """
-    parts: list = [Text("forward (green) and backward (red), node by node", style="bold")]
+    parts: list = [Text.assemble("node by node: ", ("values", numbers.VALUE_STYLE),
+                                 " forward, ", ("gradients", numbers.GRAD_STYLE), " backward",
+                                 style="bold")]
     for r in (reversed(rows) if backward else rows):
         if r.hidden:
             continue
         parts.append(Text(""))
-        parts.extend(_block(r, rows, precision))
+        parts.extend(Hanging(t) for t in _block(r, rows, precision))
     return Group(*parts)
 
 
+class Hanging:
+    """A line that, wider than the terminal, wraps at spaces with its continuation lines
+    indented under its text (past its own leading spaces and 4 more), never at column 0."""
+
+    def __init__(self, text: Text, extra: int = 4):
+        self.text = text
+        self.extra = extra
+
+    def __rich_console__(self, console, options):
+        plain = self.text.plain
+        lead = len(plain) - len(plain.lstrip(" ")) + self.extra
+        width = options.max_width
+        if len(plain) <= width or width <= lead + 20:
+            yield self.text
+            return
+        for k, line in enumerate(self.text.wrap(console, width - lead, overflow="fold")):
+            if k:
+                blank = len(line.plain) - len(line.plain.lstrip(" "))
+                line = Text(" " * lead) + line[blank:]
+            yield line
+
+
 def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
-    head = Text.assemble((f"#{r.id} ", "dim"))
+    head = Text.assemble((f"{r.ref} ", "dim"))
     if r.name:
         head.append(r.name, style="bold")
         if r.text != r.name:
@@ -113,17 +140,17 @@ def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
     else:
         out.append(Text.assemble("  gate ", (r.gate, "bold"), (f"   {r.role}", "dim")))
     shape = f" ({numbers.shape(r.value)})" if r.shape else ""
-    out.extend(_fields("  ", [(f"value{shape}", r.value, "green"),
-                              ("upstream", r.grad, "red")], precision))
+    out.extend(_fields("  ", [(f"value{shape}", r.value, numbers.VALUE_STYLE),
+                              ("upstream", r.grad, numbers.GRAD_STYLE)], precision))
     for k in r.shown_inputs:
         j = r.inputs[k]
         src = rows[j]
-        who = f"#{j} {src.name}" if src.name else f"#{j}"
+        who = f"{src.ref} {src.name}" if src.name else src.ref
         out.extend(_fields(f"  ← {who}   ", [("local", r.local[k], ""),
-                                            ("downstream", r.downstream[k], "red")],
+                                            ("downstream", r.downstream[k], numbers.GRAD_STYLE)],
                            precision, vjp=r.grad is not None))
     if r.fans_out:
-        out.append(Text("  " + fan_out_line(r, precision), style="yellow"))
+        out.append(Text("  " + fan_out_line(r, precision, rows), style="yellow"))
     return out
 
 
@@ -134,7 +161,7 @@ def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[T
     out: list[Text] = []
     line, started = Text(lead), False
     for label, x, style in fields:
-        shown = "vjp" if x is None and label == "local" and vjp else numbers.grid(x, precision)
+        shown = JACOBIAN if x is None and label == "local" and vjp else numbers.grid(x, precision)
         if started:
             line.append("   ")
         line.append(label)
