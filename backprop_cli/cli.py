@@ -85,11 +85,23 @@ def cli() -> None:
     Examples:
       backprop eval "(x+y)*z" x=-2 y=5 z=-4
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4
-      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
+      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" \\
+          w0=2 x0=-1 w1=-3 x1=-2 w2=-3
       backprop eval -f program.txt x=1 --json
       backprop quiz --seed 7
     """
 
 
+# The command list of `backprop --help`, each line whole at 80 columns (click would cut the
+# first sentence of each docstring at about 45 characters, mid-phrase).
+SHORT_HELP = {
+    "eval": "Value and every gradient, cross-checked by sympy and finite differences.",
+    "trace": "The backward pass node by node: upstream, local, downstream.",
+    "check": "Check every case of a case file; pass, fail or error for each.",
+    "graph": "Draw the graph with forward values and gradients on its edges.",
+    "quiz": "Practise the backward pass on a circuit; worksheets and keys.",
+}
+
 for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd):
+    _command.short_help = _command.short_help or SHORT_HELP.get(_command.name)
     cli.add_command(_command)

@@ -62,7 +62,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     \b
     A case file:
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
-      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
+      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"value": 6}}
     """
     import os
 

@@ -21,7 +21,7 @@ EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
 _OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
 
 CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
-           "max_content_width": 100}
+           "max_content_width": 80}
 
 
 class ProgramCommand(click.Command):

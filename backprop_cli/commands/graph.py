@@ -63,15 +63,16 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
     """Draw PROGRAM's computational graph with forward values and gradients on every edge.
 
     Inputs on the left, the output on the right; each gate shows its op (and its name, if
-    the program named it); each edge carries its forward value in green above and the
-    gradient flowing back along it in red below, as in the lecture's pictures.
+    the program named it); each edge carries its forward value above and the gradient
+    flowing back along it below: green and red in a picture, as the lecture draws them,
+    cyan and magenta in the terminal's text view.
 
     \b
     Examples:
       backprop graph "(x+y)*z" x=-2 y=5 z=-4
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 -o graph.svg
-      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\
-          --group sigmoid -o neuron.png
+      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" \\
+          w0=2 x0=-1 w1=-3 x1=-2 w2=-3 --group sigmoid -o neuron.png
       backprop graph "max(x, y) + x*y" x=3 y=-1 --roles -o gates.html
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
     """

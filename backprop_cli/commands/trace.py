@@ -66,10 +66,13 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     Examples:
       backprop trace "(x+y)*z" x=-2 y=5 z=-4
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --explain
-      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --expect q=3 --expect dq=-4
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 \\
+          --expect q=3 --expect dq=-4
       backprop trace "a = x*y; f = a + a*z" x=2 y=3 z=4 --json
-      backprop trace "q = W @ x; f = sum(q**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
-      backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" --jacobian "W @ x"
+      backprop trace "q = W @ x; f = sum(q**2)" \\
+          "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
+      backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" \\
+          --jacobian "W @ x"
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --format markdown
 
     With arrays, a shape column appears; small arrays print in full and large ones as
