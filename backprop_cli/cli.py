@@ -54,6 +54,10 @@ def _run() -> int:
         return exc.exit_code
     except click.ClickException as exc:
         click.echo(usage_error(exc), err=True)
+        if "--json" in sys.argv[2:]:  # a script asked for JSON: it gets the error as JSON
+            from .commands.common import emit_json, error_object
+
+            emit_json(error_object(usage_error(exc).removeprefix("error: "), "usage error"))
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)

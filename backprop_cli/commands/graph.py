@@ -30,7 +30,15 @@ def pick_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         return fmt
     if output and output != "-":
-        return EXTENSIONS.get(os.path.splitext(output)[1].lower(), "svg")
+        ext = os.path.splitext(output)[1].lower()
+        if ext and ext not in EXTENSIONS:
+            # out.pdf holding SVG would open as a broken PDF: say so rather than write it.
+            raise BackpropError(f"-o {shown(output, PATH_SHOWN)}: backprop does not write "
+                                f"{shown(ext, 20)} files",
+                                hint="the formats are " + " ".join(sorted(EXTENSIONS)) +
+                                "; for a PDF write .svg and convert it, e.g. rsvg-convert "
+                                "-f pdf; or give --format to write this name anyway")
+        return EXTENSIONS.get(ext, "svg")
     return "text"
 
 
