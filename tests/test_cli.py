@@ -394,9 +394,11 @@ def test_trace_json_writes_null_where_a_derivative_does_not_exist():
 
 
 @pytest.mark.parametrize("argv, stderr", [
-    (["--precison", "3", "x", "x=1"], ("error: unknown option --precison (see --help; a program "
-                                      "that starts with two minus signs needs a space: - -x)\n")),
-    (["x", "x=1", "--josn"], "error: unknown option --josn (see --help)\n"),
+    (["--precison", "3", "x", "x=1"], ("error: unknown option --precison (did you mean "
+                                      "--precision? see --help; a program that starts with two "
+                                      "minus signs needs a space: - -x)\n")),
+    (["x", "x=1", "--josn"], "error: unknown option --josn (did you mean --json? see --help)\n"),
+    (["x", "x=1", "--zzz"], "error: unknown option --zzz (see --help)\n"),
 ])
 def test_a_mistyped_option_is_named(argv, stderr):
     result = run("eval", *argv, code=2)
