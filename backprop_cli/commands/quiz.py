@@ -106,6 +106,10 @@ def _grade(path: str, precision: int) -> int:
         raise file_error(path, exc) from None
     except UnicodeDecodeError:
         raise BackpropError(f"{path}: not UTF-8 text") from None
+    if path.lower().endswith((".html", ".htm")) and "<html" in text[:200].lower():
+        raise BackpropError(f"{path}: an HTML worksheet is a printout and cannot be graded",
+                            hint="make the Markdown sheet with the same command and "
+                                 "--worksheet sheet.md, fill in its table, and grade that")
     sheet = read_sheet(text, path)
     ex = make(sheet.seed, sheet.ops, sheet.nodes)
     try:
@@ -141,9 +145,14 @@ def _ask(ex, precision: int) -> int:
     marks = []
     for q in ex.questions:
         while True:
-            out.write(f"∂f/∂{q.name} = ")
-            out.flush()
-            answer = sys.stdin.readline()
+            try:
+                out.write(f"∂f/∂{q.name} = ")
+                out.flush()
+                answer = sys.stdin.readline()
+            except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
+                out.write("\n")
+                out.flush()
+                raise
             if not answer:  # end of input: grade what was answered
                 click.echo("")
                 return _finish(marks, score)
