@@ -116,3 +116,18 @@ def test_trace_grades_the_learners_numbers_node_by_node():
     data = json.loads(trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--expect",
                             "dq=-4", "--json"))
     assert data["expected"]["dq"]["status"] == "pass" and len(data["nodes"]) == 5
+
+
+def test_a_negative_part_of_a_fan_out_sum_is_subtracted():
+    line = trace("a = x*y; f = a*2 - a*3 + exp(-a)", "x=0.5", "y=1").splitlines()[-1]
+    assert line == ("fan-out: #2 a feeds 3 nodes; its gradient -1.60653 = 2 (from #3) - 3 "
+                    "(from #4) - 0.606531 (from #6)")
+    assert "+ -" not in line
+
+
+def test_a_gate_names_its_input_as_the_program_does_and_has_its_own_role():
+    row = trace("g = x*y; f = 1/g", "x=2", "y=3").splitlines()[-1].split()
+    assert row[2] == "1/g" and " ".join(row[-3:]) == "local gradient -1/g²"
+    row = trace("s = W @ x; f = cross_entropy(s, 1)", "W=[[1,2],[3,4]]", "x=[1,1]")
+    assert "xent(s, 1)" in row and "xent(t" not in row
+    assert "vjp" not in row and "Jacobian" in row

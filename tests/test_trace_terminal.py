@@ -144,6 +144,21 @@ def test_a_terminal_60_columns_wide_still_shows_every_number_whole():
     assert "…" not in shown
     for node in expected(NEURON):
         assert number(node["grad"]) in tokens
+    # A line too long for 60 columns goes on indented, never back at column 0.
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert all(line.startswith(("#", " ", "node by node")) for line in lines if line)
+    role = next(k for k, line in enumerate(lines) if "gate +   distributor" in line)
+    assert lines[role + 1].startswith("      ") and "every input" in lines[role + 1]
+
+
+def test_values_and_gradients_are_not_coloured_as_pass_and_fail():
+    term = Terminal([*BACKPROP, "trace", *README], 80)
+    term.finish()
+    raw = term.seen.decode()
+    red, green = "\x1b[31m", "\x1b[32m"
+    assert red not in raw and green not in raw and "\x1b[1;31m" not in raw
+    assert "\x1b[35m" in raw and "\x1b[36m" in raw  # gradients magenta, values cyan
 
 
 def test_step_shows_one_node_per_key_press():
