@@ -133,15 +133,22 @@ def _ask(ex, precision: int) -> int:
 
     out = sys.stdout
     fancy = use_rich(False)
+    width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
+
+    def fill(line: str) -> str:  # a narrow terminal: continued lines indented, not at column 0
+        return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
+                             break_long_words=False)
+
     for line in intro(ex):
-        click.echo(line)
+        click.echo(fill(line))
     click.echo("")
     if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
         console().print(tree_rich(ex))
     else:
         click.echo(tree_text(ex))
     click.echo("")
-    click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D stops.")
+    click.echo(fill("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D "
+                    "stops."))
     marks = []
     for q in ex.questions:
         while True:
@@ -170,7 +177,6 @@ def _ask(ex, precision: int) -> int:
             break
         marks.append(m)
         # Hints are long: wrapped to the terminal, indented under the question.
-        width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
         said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
                              subsequent_indent="    ", break_on_hyphens=False)
         if fancy and not os.environ.get("NO_COLOR"):
