@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__, exits
+from .commands.backward import backward_cmd
 from .commands.check import check_cmd
 from .commands.common import (
     CONTEXT,
@@ -22,6 +23,7 @@ from .commands.common import (
     output_failed,
 )
 from .commands.eval import eval_cmd
+from .commands.grade import grade_cmd
 from .commands.graph import graph_cmd
 from .commands.quiz import quiz_cmd
 from .commands.trace import trace_cmd
@@ -99,13 +101,15 @@ def cli() -> None:
 # The command list of `backprop --help`, each line whole at 80 columns (click would cut the
 # first sentence of each docstring at about 45 characters, mid-phrase).
 SHORT_HELP = {
-    "eval": "Value and every gradient, cross-checked by sympy and finite differences.",
+    "eval": "Value and gradients, checked by sympy and finite differences.",
     "trace": "The backward pass node by node: upstream, local, downstream.",
     "check": "Check every case of a case file; pass, fail or error for each.",
     "graph": "Draw the graph with forward values and gradients on its edges.",
     "quiz": "Practise the backward pass on a circuit; worksheets and keys.",
+    "grade": "Grade a backward pass written by hand, line by line.",
+    "backward": "Write the backward pass of a program file, one line per step.",
 }
 
-for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd):
+for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd, grade_cmd, backward_cmd):
     _command.short_help = _command.short_help or SHORT_HELP.get(_command.name)
     cli.add_command(_command)
