@@ -49,6 +49,10 @@ def _run() -> int:
         return exc.exit_code
     except click.ClickException as exc:
         click.echo(usage_error(exc), err=True)
+        if "--json" in sys.argv[2:]:  # a script asked for JSON: it gets the error as JSON
+            from .commands.common import emit_json, error_object
+
+            emit_json(error_object(usage_error(exc).removeprefix("error: "), "usage error"))
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
@@ -75,9 +79,10 @@ class LazyGroup(click.Group):
     """A group that imports a command's module only when that command is asked for (it runs,
     or `--help` lists it), so `backprop eval ...` never loads what `check` or `quiz` need.
 
-    `lazy` maps a command's name to "module:attribute" under backprop_cli.commands."""
+    `lazy` maps a command's name to ("module:attribute" under backprop_cli.commands, its line
+    in the command list)."""
 
-    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy)
 
@@ -88,9 +93,11 @@ class LazyGroup(click.Group):
         if name not in self.commands and name in self.lazy:
             from importlib import import_module
 
-            module, _, attribute = self.lazy[name].partition(":")
-            self.add_command(getattr(import_module(f".commands.{module}", __package__),
-                                     attribute), name)
+            target, short_help = self.lazy[name]
+            module, _, attribute = target.partition(":")
+            command = getattr(import_module(f".commands.{module}", __package__), attribute)
+            command.short_help = command.short_help or short_help
+            self.add_command(command, name)
         return self.commands.get(name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
@@ -101,15 +108,20 @@ class LazyGroup(click.Group):
                 exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
 
 
-# Each command, imported when it runs: registering one is one line here.
+# Each command, imported when it runs, and its line in `backprop --help` (whole at 80 columns:
+# click would cut the first sentence of each docstring at about 45 characters, mid-phrase).
+# Registering a command is one line here.
 COMMANDS = {
-    "eval": "eval:eval_cmd",
-    "trace": "trace:trace_cmd",
-    "check": "check:check_cmd",
-    "graph": "graph:graph_cmd",
-    "quiz": "quiz:quiz_cmd",
-    "grade": "grade:grade_cmd",
-    "backward": "backward:backward_cmd",
+    "eval": ("eval:eval_cmd", "Value and gradients, checked by sympy and finite differences."),
+    "trace": ("trace:trace_cmd", "The backward pass node by node: upstream, local, downstream."),
+    "check": ("check:check_cmd",
+              "Check every case of a case file; pass, fail or error for each."),
+    "graph": ("graph:graph_cmd",
+              "Draw the graph with forward values and gradients on its edges."),
+    "quiz": ("quiz:quiz_cmd", "Practise the backward pass on a circuit; worksheets and keys."),
+    "grade": ("grade:grade_cmd", "Grade a backward pass written by hand, line by line."),
+    "backward": ("backward:backward_cmd",
+                 "Write the backward pass of a program file, one line per step."),
 }
 
 
@@ -122,7 +134,8 @@ def cli() -> None:
     Examples:
       backprop eval "(x+y)*z" x=-2 y=5 z=-4
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4
-      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
+      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" \\
+          w0=2 x0=-1 w1=-3 x1=-2 w2=-3
       backprop eval -f program.txt x=1 --json
       backprop quiz --seed 7
     """

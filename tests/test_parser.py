@@ -295,3 +295,9 @@ def test_ten_thousand_nested_parentheses_need_no_recursion():
     values = forward(graph, {"x": 2.0})
     grads = backpropagate(graph, values)
     assert grads[graph.variables["x"]] == pytest.approx(1.0001 ** 10_000)
+
+
+def test_every_product_dot_a_page_uses_is_a_product():
+    # U+00D7, U+00B7, U+22C5 and U+2219 (the bullet operator) all read as *
+    for dot in "×·⋅∙":
+        assert sexpr(parse(f"x{dot}y")) == sexpr(parse("x*y")), dot

@@ -28,6 +28,9 @@ ALLOWED = {
     # graph -> values -> gradients -> the result and its verdict
     "backprop_cli.engine", "backprop_cli.engine.forward", "backprop_cli.engine.backward",
     "backprop_cli.evaluate", "backprop_cli.checks", "backprop_cli.checks.verdict",
+    # the quiet-mistakes warnings (probabilities given to cross_entropy): one loop over the
+    # ops, importing only graph.py
+    "backprop_cli.engine.mistakes",
     # the kink scan (every run warns at a kink) and Options' Limits live in checks/scalar.py,
     # which imports the finite-difference module, its deadline and the grader's constants
     "backprop_cli.checks.scalar", "backprop_cli.checks.numeric", "backprop_cli.checks.answers",

@@ -74,10 +74,11 @@ def test_a_long_chain_writes_up_in_linear_time(fmt):
 
 
 def test_constants_sit_inside_their_gates_as_trace_draws_them():
-    # The neuron's shared 1 is part of the gates `+1` and `1/x`: no row, no gradient.
+    # The neuron's two 1s are part of the gates `+1` and `1/x`: no row, no gradient, and the
+    # rows are numbered #0 .. #12 with no gap.
     for fmt in ("markdown", "latex"):
         out = run("trace", *SIGMOID, "--format", fmt)
-        assert not re.search(r"\\?#0\b", out)
+        assert re.search(r"\\?#12\b", out) and not re.search(r"\\?#13\b", out)
     table = run("trace", *SIGMOID, "--format", "markdown")
     assert "| `+1` | 1.36788 | -0.534447 | 1 | -0.534447 |" in table
     assert "| `1/x` | 0.731059 | 1 | -0.534447 | -0.534447 |" in table

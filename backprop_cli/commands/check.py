@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 
 import click
 
@@ -34,7 +33,7 @@ from .common import CONTEXT, report_errors
               help="Also write a JUnit XML report to FILE.")
 @click.option("--report", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write JSON Lines to FILE, one case a line as it finishes.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @click.option("--plain", is_flag=True, help="Plain text even on a terminal.")
 @click.option("--precision", type=click.IntRange(1, 17), default=10, show_default=True,
               help="Significant digits in failure details.")
@@ -63,7 +62,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     \b
     A case file:
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
-      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
+      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"value": 6}}
     """
     import os
 
@@ -88,38 +87,36 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     machine = as_json or as_jsonl
     rich = not plain and not machine and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
-    total_lines = stream.count_lines(case_file) if show_progress else None
 
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
                                               folder, line_limit), settings,
                              jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
     console = None
-    if rich or show_progress:
+    if rich:
         from rich.console import Console
 
         console = Console(highlight=False)
     interrupted = False
-    progress = _progress(total_lines, show_progress)
-    last_refresh = 0.0
+    progress = _progress(case_file, show_progress)
     try:
         with progress or contextlib.nullcontext():
-            task = progress.add_task("checking", total=total_lines) if progress else None
             for r in results:
                 tally.add(r)
                 for sink in sinks:
                     sink.add(r, origin)
                 if not machine and r.status != "pass":
+                    if progress:  # the block goes above the live line, never glued to it
+                        progress.clear()
                     if rich:
                         console.print(out.case_view(r, origin, precision))
                     else:
                         click.echo("\n".join(out.case_lines(r, origin, precision)))
+                    sys.stdout.flush()
                 if progress:
-                    progress.update(task, completed=r.line, description=_counts(tally))
-                    now = time.monotonic()
-                    if now - last_refresh > 0.1:
-                        progress.refresh()
-                        last_refresh = now
+                    progress.update(sum(tally.counts.values()), _counts(tally))
+                    if not progress.drawn:  # cleared for a block: back at the bottom at once
+                        progress.draw()
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -194,22 +191,10 @@ def _counts(tally) -> str:
     return text
 
 
-def _progress(total: int | None, show: bool):
+def _progress(case_file: str, show: bool):
+    """One live line at the bottom of the terminal (commands/progress.py), counting cases."""
     if not show:
         return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from .progress import ProgressLine, count_cases
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("lines"), TimeElapsedColumn()]
-    if total:
-        columns.append(TimeRemainingColumn())
-    # No refresh thread: pool workers are forked from this process, which must not hold one.
-    return Progress(*columns, console=Console(stderr=True), transient=True, auto_refresh=False)
+    return ProgressLine(sys.stderr, count_cases(case_file))

@@ -21,7 +21,7 @@ EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
 _OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
 
 CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
-           "max_content_width": 100}
+           "max_content_width": 80}
 
 
 class ProgramCommand(click.Command):
@@ -82,6 +82,7 @@ def report_errors(fn: Callable) -> Callable:
             broken_pipe()
         except BackpropError as err:
             click.echo(err.render(), err=True)
+            json_error(err)
             sys.exit(exits.BAD_INPUT)
         except OSError as exc:
             if exc.errno not in WRITE_FAILURES:
@@ -193,10 +194,14 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
     skip = int(program_file is None and bool(words) and not _OPTION_LIKE.match(words[0]))
     unknown = [w for w in words[skip:] if w.startswith("--")]
     if unknown:
+        word = unknown[0].partition("=")[0]
         hint = "see --help"
+        close = _close_options(word)
+        if close:
+            hint = f"did you mean {' or '.join(close)}? " + hint
         if program_file is None and unknown[0] is words[0]:
             hint += "; a program that starts with two minus signs needs a space: - -x"
-        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}", hint=hint)
+        raise BackpropError(f"unknown option {word}", hint=hint)
     if program_file is not None:
         return _read_text(program_file), program_file, words
     if not words:
@@ -206,6 +211,18 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
     if first == "-":
         return _read_text("-"), "<stdin>", rest
     return first, "", rest
+
+
+def _close_options(word: str) -> list[str]:
+    """The running command's options spelled most like `word` (--precison: --precision)."""
+    import difflib
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    names = [o for p in ctx.command.params if isinstance(p, click.Option)
+             for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
+    return difflib.get_close_matches(word, names, n=2, cutoff=0.7)
 
 
 def _read_text(path: str) -> str:
@@ -274,11 +291,48 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
             program, note, gates = grouped_program(source, bindings, groups)
             click.echo(f"note: {note}", err=True)
         result = evaluate(program, bindings, options)
+        result = with_mistakes(result)
     except BackpropError as err:
         click.echo(err.render(origin or None), err=True)
+        json_error(err, origin)
         sys.exit(exits.BAD_INPUT)
     warn(result.warnings)
     return result, gates
+
+
+def wants_json() -> bool:
+    """Whether the running command was asked for --json (its stdout is then always JSON)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.params.get("as_json"))
+
+
+def error_object(message: str, kind: str, span=None, hint=None, line=None, column=None,
+                 origin: str | None = None) -> dict:
+    """What a script reads on stdout when --json was asked for and the input was bad (the
+    one-line message still goes to stderr): see docs/json.md."""
+    return {"error": {"message": message, "kind": kind,
+                      "span": list(span) if span is not None else None, "hint": hint,
+                      "line": line, "column": column, "origin": origin or None}}
+
+
+def json_error(err: BackpropError, origin: str | None = None) -> None:
+    """With --json, the error as a JSON object on stdout too."""
+    if not wants_json():
+        return
+    loc = err.location()
+    emit_json(error_object(err.message, err.kind, err.span, err.hint,
+                           loc[0] if loc else None, loc[1] if loc else None, origin))
+
+
+def with_mistakes(result):
+    """The result with warnings for quiet mistakes added (engine/mistakes.py): printed on
+    stderr like every warning, and in --json's `warnings`."""
+    import dataclasses
+
+    from ..engine.mistakes import quiet_mistakes
+
+    extra = quiet_mistakes(result.graph, result.values)
+    return dataclasses.replace(result, warnings=(*result.warnings, *extra)) if extra else result
 
 
 def use_rich(plain: bool) -> bool:

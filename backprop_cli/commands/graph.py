@@ -30,7 +30,15 @@ def pick_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         return fmt
     if output and output != "-":
-        return EXTENSIONS.get(os.path.splitext(output)[1].lower(), "svg")
+        ext = os.path.splitext(output)[1].lower()
+        if ext and ext not in EXTENSIONS:
+            # out.pdf holding SVG would open as a broken PDF: say so rather than write it.
+            raise BackpropError(f"-o {shown(output, PATH_SHOWN)}: backprop does not write "
+                                f"{shown(ext, 20)} files",
+                                hint="the formats are " + " ".join(sorted(EXTENSIONS)) +
+                                "; for a PDF write .svg and convert it, e.g. rsvg-convert "
+                                "-f pdf; or give --format to write this name anyway")
+        return EXTENSIONS.get(ext, "svg")
     return "text"
 
 
@@ -63,15 +71,16 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
     """Draw PROGRAM's computational graph with forward values and gradients on every edge.
 
     Inputs on the left, the output on the right; each gate shows its op (and its name, if
-    the program named it); each edge carries its forward value in green above and the
-    gradient flowing back along it in red below, as in the lecture's pictures.
+    the program named it); each edge carries its forward value above and the gradient
+    flowing back along it below: green and red in a picture, as the lecture draws them,
+    cyan and magenta in the terminal's text view.
 
     \b
     Examples:
       backprop graph "(x+y)*z" x=-2 y=5 z=-4
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 -o graph.svg
-      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\
-          --group sigmoid -o neuron.png
+      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" \\
+          w0=2 x0=-1 w1=-3 x1=-2 w2=-3 --group sigmoid -o neuron.png
       backprop graph "max(x, y) + x*y" x=3 y=-1 --roles -o gates.html
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
     """

@@ -106,6 +106,10 @@ def _grade(path: str, precision: int) -> int:
         raise file_error(path, exc) from None
     except UnicodeDecodeError:
         raise BackpropError(f"{path}: not UTF-8 text") from None
+    if path.lower().endswith((".html", ".htm")) and "<html" in text[:200].lower():
+        raise BackpropError(f"{path}: an HTML worksheet is a printout and cannot be graded",
+                            hint="make the Markdown sheet with the same command and "
+                                 "--worksheet sheet.md, fill in its table, and grade that")
     sheet = read_sheet(text, path)
     ex = make(sheet.seed, sheet.ops, sheet.nodes)
     try:
@@ -129,21 +133,33 @@ def _ask(ex, precision: int) -> int:
 
     out = sys.stdout
     fancy = use_rich(False)
+    width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
+
+    def fill(line: str) -> str:  # a narrow terminal: continued lines indented, not at column 0
+        return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
+                             break_long_words=False)
+
     for line in intro(ex):
-        click.echo(line)
+        click.echo(fill(line))
     click.echo("")
     if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
         console().print(tree_rich(ex))
     else:
         click.echo(tree_text(ex))
     click.echo("")
-    click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D stops.")
+    click.echo(fill("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D "
+                    "stops."))
     marks = []
     for q in ex.questions:
         while True:
-            out.write(f"∂f/∂{q.name} = ")
-            out.flush()
-            answer = sys.stdin.readline()
+            try:
+                out.write(f"∂f/∂{q.name} = ")
+                out.flush()
+                answer = sys.stdin.readline()
+            except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
+                out.write("\n")
+                out.flush()
+                raise
             if not answer:  # end of input: grade what was answered
                 click.echo("")
                 return _finish(marks, score)
@@ -161,7 +177,6 @@ def _ask(ex, precision: int) -> int:
             break
         marks.append(m)
         # Hints are long: wrapped to the terminal, indented under the question.
-        width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
         said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
                              subsequent_indent="    ", break_on_hyphens=False)
         if fancy and not os.environ.get("NO_COLOR"):

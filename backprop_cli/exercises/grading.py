@@ -57,10 +57,10 @@ def explain(q: Question, precision: int = 6) -> str:
 
     if len(q.parts) == 1:
         p = q.parts[0]
-        return (f"∂f/∂{q.name} = ∂f/∂{p.consumer} × ∂{p.consumer}/∂{q.name} = "
+        return (f"∂f/∂{q.name} = {p.upstream_symbol} × {p.local_symbol(q.name)} = "
                 f"{num(p.upstream)} × {_paren(num(p.local))} = {num(q.answer)}: upstream from "
                 f"{p.consumer}, local factor of {p.statement} ({p.role})")
-    terms = " + ".join(f"∂f/∂{p.consumer} × ∂{p.consumer}/∂{q.name}" for p in q.parts)
+    terms = " + ".join(f"{p.upstream_symbol} × {p.local_symbol(q.name)}" for p in q.parts)
     values = " + ".join(f"{num(p.upstream)} × {_paren(num(p.local))}" for p in q.parts)
     where = "; ".join(f"{p.statement}: {p.role}" for p in q.parts)
     return (f"{q.name} feeds {len(q.parts)} gates, so its gradient is the sum: ∂f/∂{q.name} = "
@@ -78,11 +78,11 @@ def slip(q: Question, said: Answer, precision: int = 6) -> str:
     if len(q.parts) == 1:
         p = q.parts[0]
         if same(value, p.upstream):
-            return (f"that is the upstream gradient ∂f/∂{p.consumer} alone; multiply it by the "
-                    f"local gradient ∂{p.consumer}/∂{q.name}. ")
+            return (f"that is the upstream gradient {p.upstream_symbol} alone; multiply it by the "
+                    f"local gradient {p.local_symbol(q.name)}. ")
         if same(value, p.local):
-            return (f"that is the local gradient ∂{p.consumer}/∂{q.name} alone; multiply it by "
-                    f"the upstream gradient ∂f/∂{p.consumer}. ")
+            return (f"that is the local gradient {p.local_symbol(q.name)} alone; multiply it by "
+                    f"the upstream gradient {p.upstream_symbol}. ")
     for p in q.parts if len(q.parts) > 1 else ():
         if same(value, p.part):
             return (f"that is only what {p.consumer} sends back; {q.name} fans out, so add "

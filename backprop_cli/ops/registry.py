@@ -250,7 +250,7 @@ ROWS: list[Op] = [
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
-       samples=_S, aliases=("×", "·", "⋅"), doc="a * b (also a × b, a · b)",
+       samples=_S, aliases=("×", "·", "⋅", "∙"), doc="a * b (also a × b, a · b)",
        local_text=("b", "a"), commutative=True, latex=r"\cdot"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,

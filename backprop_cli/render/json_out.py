@@ -77,6 +77,7 @@ def trace_json(rows: list[TraceRow]) -> dict:
         node["gate"] = r.gate
         if any(r.folded):
             node["folded"] = list(r.folded)
+        node["shown_id"] = r.number  # the #n on screen, which skips constants inside gates
         if r.hidden:
             node["in_gate"] = True
         if r.fans_out:
