@@ -294,7 +294,8 @@ def test_json_lists_every_case_in_order_then_the_summary(tmp_path):
     assert [(c["line"], c["status"]) for c in data["cases"]] == [
         (1, "pass"), (2, "fail"), (3, "error")]
     assert data["cases"][1]["mismatches"] == [
-        {"name": "x", "method": "expected", "ours": -4.0, "reference": -5.0, "rel_error": 0.2}]
+        {"name": "x", "method": "expected", "ours": -4.0, "reference": -5.0, "rel_error": 0.2,
+         "reason": "you wrote -5, backprop gets -4"}]
     assert data["cases"][2]["error"]["kind"] == "parse error"
     assert data["cases"][0]["gradients"] == {"x": -4.0, "y": -4.0, "z": 3.0}
     s = data["summary"]
@@ -366,9 +367,11 @@ def test_an_array_mismatch_names_the_entry_that_disagreed_most():
     from backprop_cli.checks.arrays import ArrayCheck
 
     check = ArrayCheck("sympy", "fail", 7.5, 0.2, entries=4, total=4, worst=(1, 0))
-    m = batch_run._mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)
-    assert (m.name, m.method, m.ours, m.reference, m.rel_error) == ("W[1,0]", "sympy", 6.0,
-                                                                     7.5, 0.2)
+    from backprop_cli.record import _mismatch
+
+    m = _mismatch("W", np.array([[1.0, 2.0], [6.0, 4.0]]), check)
+    assert (m["name"], m["method"], m["ours"], m["reference"], m["rel_error"]) == (
+        "W[1,0]", "sympy", 6.0, 7.5, 0.2)
 
 
 @pytest.mark.parametrize("line", [

@@ -51,8 +51,9 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
 
     A text line reads like eval's arguments, optionally followed by expectations; a JSON line
     is an object with expr, at, and optionally id and expect (see docs/batch.md). Blank lines
-    and lines starting with # are skipped. Exit code 0: every case passed; 1: a check
-    disagreed; 2: a line was bad input or timed out; 130: interrupted.
+    and lines starting with # are skipped. Exit code 0: no check disagreed (a case no check
+    confirmed is counted as unchecked); 1: a check disagreed; 2: a line was bad input or
+    timed out; 130: interrupted.
 
     \b
     Examples:
@@ -186,6 +187,8 @@ def _open(kind, path: str):
 def _counts(tally) -> str:
     c = tally.counts
     text = f"{c['pass']} passed"
+    if c["unchecked"]:
+        text += f", {c['unchecked']} unchecked"
     if c["fail"]:
         text += f", {c['fail']} failed"
     if c["error"] + c["timeout"]:
