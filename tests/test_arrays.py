@@ -345,10 +345,10 @@ def test_a_check_cut_short_grades_the_entries_it_reached():
     ours = np.array([[1.0, 2.0], [3.0, 4.0]])
     refs = np.array([[1.0, 2.0], [0.0, 0.0]])  # the second row was never reached
     done = np.array([[True, True], [False, False]])
-    c = _grade("sympy", ours, refs, 1e-9, 1e-12, False, done, "sympy's 10 s ran out")
+    c = _grade("sympy", ours, refs, 1e-9, 1e-12, False, done, "over sympy's budget of 10 s of CPU time")
     assert (c.status, c.entries, c.total, c.sampled) == ("pass", 2, 4, False)
     assert c.scope == "2 of 4 entries"
-    assert c.reason == "sympy's 10 s ran out"
+    assert c.reason == "over sympy's budget of 10 s of CPU time"
 
 
 def test_a_wrong_vjp_is_caught(monkeypatch):

@@ -9,7 +9,8 @@ otherwise it is reported as skipped, with the reason.
 
 Finite differences: central differences, one entry at a time, on every entry of a small
 variable and on a sample of a large one (the entry with the largest gradient plus entries drawn
-with a fixed seed, so a rerun checks the same ones), within a time budget. When a difference
+with a fixed seed, so a rerun checks the same ones), within a budget of forward-pass work
+(numeric.Work: counted, so a busy machine checks the same entries). When a difference
 disagrees but the one-sided slopes differ by at least as much, the step straddles a kink (relu,
 max, abs) and the entry is "inconclusive", not "fail".
 
@@ -19,7 +20,6 @@ of how many, and where the worst one is. Tolerances are check.py's.
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +41,7 @@ from .scalar import (
     _Timeout,
     compare,
     grade_slope,
+    sympy_over_budget,
     variables_through,
 )
 from .verdict import settle
@@ -48,7 +49,6 @@ from .verdict import settle
 SYMPY_MAX_ENTRIES = 64  # variable entries in all: each is one symbolic derivative
 FD_FULL_ENTRIES = 64  # variables this small get every entry checked
 FD_SAMPLES = 12  # entries sampled from a larger variable
-FD_SECONDS = 10.0  # for all of one program's finite differences
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, 
                                             total=ours[n].size))
     if numeric:
         checks = finite_differences(graph, bindings, values, ours, names, seed,
-                                    kinked=kinked)
+                                    fd.Work(limits.fd_max_node_evals), kinked=kinked)
         for n in names:
             result[n].append(checks[n])
     return {n: settle(c) for n, c in result.items()}
@@ -267,7 +267,7 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                     done[n][...] = True
             return SymbolicResult(refs, done)
     except _Timeout:
-        return SymbolicResult(refs, done, f"sympy's {limits.sympy_seconds:g} s ran out")
+        return SymbolicResult(refs, done, sympy_over_budget(limits))
     except _NoSymbolic as exc:
         why = f"the op {exc.args[0]} has no symbolic form"
     except RecursionError:
@@ -332,7 +332,7 @@ def _sample(np, name: str, grad, planned: int) -> list[int]:
 
 def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
                        ours: Mapping[str, Any], names: list[str], seed: Any,
-                       seconds: float = FD_SECONDS, kinked: set[str] = frozenset(),
+                       work: fd.Work, kinked: set[str] = frozenset(),
                        ) -> dict[str, ArrayCheck]:
     """Central differences on every entry of small variables and a sample of large ones.
     A variable in `kinked` flows into an entry exactly on a kink: a disagreement there is
@@ -352,7 +352,6 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
     # a wrong rule. Otherwise (a tie in amax, a node too large to scan) the kink excuses.
     tracked = trackable_pieces(graph, values) if kinked else None
     base_piece = pieces(graph, values, tracked) if tracked is not None else None
-    started = time.monotonic()
     result: dict[str, ArrayCheck] = {}
     for n in names:
         grad = np.asarray(ours[n])
@@ -361,15 +360,14 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
         entries: list[tuple[int, Check]] = []
         stopped = False
         for k in picks:
-            if time.monotonic() - started > seconds:
+            if not work.left():
                 stopped = True
                 break
             follow = tracked if n in kinked else None
             entries.append((k, _one_entry(graph, bindings, n, base, k, float(grad.flat[k]),
                                           f, atol, n in kinked and follow is None, follow,
-                                          base_piece,
-                                          lambda: time.monotonic() - started <= seconds)))
-        result[n] = _summarise(np, entries, grad.shape, grad.size, stopped, seconds,
+                                          base_piece, work)))
+        result[n] = _summarise(np, entries, grad.shape, grad.size, stopped,
                                len(picks) < grad.size)
     return result
 
@@ -411,7 +409,7 @@ def pieces(graph: Graph, values: list, nodes: list[int]) -> tuple:
 
 
 def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=None,
-               base_piece=None, more=lambda: True) -> Check:
+               base_piece=None, budget: fd.Work | None = None) -> Check:
     """One entry's central difference (numeric.py: the step keeps clear of the domain's edge,
     and a disagreement is re-measured by extrapolation at ever smaller steps, so a kink near
     the point is stepped around). `work` is this pass's own copy of the variable (one per
@@ -421,6 +419,8 @@ def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=No
     x = float(work.flat[k])
 
     def measure(vals) -> tuple[float, Any]:
+        if budget is not None:
+            budget.charge(vals)
         return f(vals), (pieces(graph, vals, follow) if follow is not None else None)
 
     def at(value: float) -> tuple[float, Any]:
@@ -433,16 +433,14 @@ def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=No
             work.flat[k] = x
 
     slope = fd.slope_check(at, x, ours, FD_RTOL, atol, base_piece if follow is not None
-                           else None, more)
+                           else None, budget.left if budget is not None else lambda: True)
     return grade_slope(ours, slope, atol, on_kink)
 
 
-def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float,
-               sampled: bool) -> ArrayCheck:
+def _summarise(np, entries, shape, total: int, stopped: bool, sampled: bool) -> ArrayCheck:
     method = "finite-difference"
     if not entries:
-        return ArrayCheck(method, "skipped", total=total, entries=0,
-                          reason=f"the {seconds:g} s finite-difference budget ran out")
+        return ArrayCheck(method, "skipped", total=total, entries=0, reason=fd.OVER_BUDGET)
     statuses = [c.status for _, c in entries]
     rank = {"fail": 4, "subgradient": 3, "inconclusive": 2, "pass": 1}
     k, worst = max(entries, key=lambda kc: (rank.get(kc[1].status, 0),
@@ -465,7 +463,7 @@ def _summarise(np, entries, shape, total: int, stopped: bool, seconds: float,
         status, reason = worst.status, worst.reason
     if stopped:
         reason = (reason + "; " if reason else "") + \
-            f"the {seconds:g} s budget stopped the sample early"
+            f"{fd.OVER_BUDGET}: the sample stopped early"
     return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
                       abs_error=worst.abs_error, floor=worst.floor, bound=worst.bound,
                       entries=passed if status == "pass" else len(entries), total=total,

@@ -37,6 +37,28 @@ RIDDERS_SAFE = 2.0  # stop when the tableau's error grows by this factor (dfridr
 SCALE = 1e-2  # each further scale of step starts this much smaller
 SCALES = 5  # scales tried: the last starts 1e-8 times the standard step
 FAIL_MARGIN = 4.0  # a disagreement must exceed this many error bounds to count as a failure
+# The finite-difference budget counts forward passes by the work they do, never by the clock,
+# so a busy machine checks the same entries: a pass costs one unit per node (Python's step)
+# plus one per ENTRIES_PER_UNIT entries of the values it computes (numpy's share).
+ENTRIES_PER_UNIT = 100
+OVER_BUDGET = "over the finite-difference budget"  # the one wording, with what it reached
+
+
+class Work:
+    """The forward-pass work one program's finite differences may spend, and have spent."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.spent = 0
+
+    def left(self) -> bool:
+        return self.spent < self.limit
+
+    def charge(self, values: list) -> None:
+        """Count one forward pass that computed `values` (every node's)."""
+        import numpy as np
+
+        self.spent += len(values) + sum(int(np.size(v)) for v in values) // ENTRIES_PER_UNIT
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ FD_ATOL = 1e-8
 
 SYMPY_MAX_NODES = 2_000  # sympy's expression building and diff slow down sharply past this
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; chains deeper than ~50 raise RecursionError
-SYMPY_SECONDS = 10.0  # for all of one program's symbolic derivatives
+SYMPY_SECONDS = 10.0  # CPU seconds for all of one program's symbolic derivatives (a budget)
 FD_MAX_NODE_EVALS = 20_000_000  # forward-pass work the finite-difference check may spend
 EXPECT_MAX_REL = 0.05  # the most relative error an expectation's rounding may excuse
 
@@ -243,7 +243,7 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                     reasons[name] = f"sympy's derivative for {name} has no finite value here"
             return out, reasons or ""
     except _Timeout:
-        return {}, f"sympy took longer than {limits.sympy_seconds:g} s"
+        return {}, sympy_over_budget(limits)
     except _NoSymbolic as exc:
         return {}, f"the op {exc.args[0]} has no symbolic form"
     except RecursionError:
@@ -272,8 +272,15 @@ def _derivative(sp, graph: Graph, name: str, built: list):
 
 
 def _deadline(seconds: float) -> Deadline:
-    """sympy's time limit: raises _Timeout, which sympy's broad excepts cannot catch."""
+    """sympy's budget, in CPU seconds of the thread running it (deadline.py: the same on a
+    busy machine, and kept in any thread): raises _Timeout, which sympy's broad excepts cannot
+    catch."""
     return Deadline(seconds, _Timeout)
+
+
+def sympy_over_budget(limits: Limits) -> str:
+    """The one wording of why sympy stopped for its budget, in every check that uses it."""
+    return f"over sympy's budget of {limits.sympy_seconds:g} s of CPU time"
 
 
 # --- all checks for a scalar program ------------------------------------------------------

@@ -23,7 +23,6 @@ into it are "subgradient", with that reason, never "fail".
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +32,7 @@ from ..errors import BackpropError
 from ..graph import Graph
 from ..values import is_array
 from .arrays import DIGITS, ArrayCheck, _fixed, _NoSymbolic, array_kinks, node_expressions
+from .numeric import OVER_BUDGET, Work
 from .scalar import (
     FD_ATOL,
     FD_RTOL,
@@ -45,13 +45,13 @@ from .scalar import (
     _Timeout,
     compare,
     kinks,
+    sympy_over_budget,
     variables_through,
 )
 
 SYMPY_HESSIAN_ENTRIES = 16  # variable entries: up to 16 x 16 second derivatives
 SYMPY_JACOBIAN_ENTRIES = 64  # entries of one variable, and of the output
 SYMMETRY_RTOL = 1e-9  # relative to the largest |H| entry
-FD_SECONDS = 10.0
 
 
 def _kinked(graph: Graph, values: list) -> set[str]:
@@ -155,7 +155,7 @@ def check_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, hess,
         out.append(check)
     if numeric:
         refs, done, spread, why, scale = fd_hessian(graph, bindings, values, names,
-                                                    hess.shapes)
+                                                    hess.shapes, Work(limits.fd_max_node_evals))
         out.append(_fd_check(H, refs, done, spread, on_kink, why, FD_ATOL * scale))
     out.append(symmetry(H, on_kink))
     return tuple(out)
@@ -260,7 +260,7 @@ _SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError,
 
 def _why_no_sympy(exc: BaseException, limits: Limits) -> str:
     if isinstance(exc, _Timeout):
-        return f"sympy took longer than {limits.sympy_seconds:g} s"
+        return sympy_over_budget(limits)
     if isinstance(exc, _NoSymbolic):
         return f"the op {exc.args[0]} has no symbolic form"
     if isinstance(exc, RecursionError):
@@ -268,7 +268,7 @@ def _why_no_sympy(exc: BaseException, limits: Limits) -> str:
     return f"sympy could not evaluate the derivative ({type(exc).__name__})"
 
 def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
-               shapes, seconds: float = FD_SECONDS):
+               shapes, work: Work):
     """Central differences of backprop's gradient: (reference H, entries done, |right - left|
     one-sided slopes per entry, why some are missing, the gradients' scale for the tolerance)."""
     import numpy as np
@@ -282,6 +282,8 @@ def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: l
 
     def grad_at(b) -> np.ndarray:
         vals = forward(graph, b)
+        work.charge(vals)
+        work.charge(vals)  # the backward pass: about as much again
         g = backpropagate(graph, vals, wrt=read)
         return np.concatenate([np.ravel(np.broadcast_to(g[graph.variables[n]], shapes[n]))
                                if n in graph.variables else np.zeros(max(1, int(
@@ -290,11 +292,10 @@ def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: l
     g0 = grad_at(bindings)
     scale = max(1.0, float(np.abs(g0).max()) if g0.size else 1.0,
                 abs(float(values[graph.output])))
-    started = time.monotonic()
     why = ""
     for col, (n, e) in enumerate(entries):
-        if time.monotonic() - started > seconds:
-            why = f"the {seconds:g} s finite-difference budget ran out"
+        if not work.left():
+            why = OVER_BUDGET
             break
         base = bindings[n]
         x = float(base[e]) if shapes[n] else float(base)
@@ -333,6 +334,7 @@ def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
 
     result: dict[str, list[Check]] = {n: [] for n in names}
     kinked = _kinked(graph, values)
+    work = Work(limits.fd_max_node_evals)
     m_out = int(np.prod(jac.shape)) if jac.shape else 1
     for n in names:
         ours = np.reshape(jac.blocks[n], (m_out, -1))
@@ -342,7 +344,7 @@ def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
             result[n].append(_grade("sympy", ours, refs, done, on_kink, why))
         if numeric:
             refs, done, spread, why, scale = fd_jacobian(graph, bindings, values, n,
-                                                         ours.shape)
+                                                         ours.shape, work)
             result[n].append(_fd_check(ours, refs, done, spread, on_kink, why,
                                        FD_ATOL * scale))
     return result
@@ -385,7 +387,7 @@ def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], name: str, size, l
 
 
 def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, size,
-                seconds: float = FD_SECONDS):
+                budget: Work):
     """Central differences of the whole output, one entry of `name` at a time (a column)."""
     import numpy as np
 
@@ -398,11 +400,10 @@ def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: s
         return refs, ~done, spread, "", scale
     base = bindings[name]
     shape = np.shape(base)
-    started = time.monotonic()
     why = ""
     for col, e in enumerate(np.ndindex(shape)):
-        if time.monotonic() - started > seconds:
-            why = f"the {seconds:g} s finite-difference budget ran out"
+        if not budget.left():
+            why = OVER_BUDGET
             break
         x = float(base[e]) if shape else float(base)
         h = FD_STEP * max(1.0, abs(x))
@@ -414,7 +415,9 @@ def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: s
                 work[e] = value
             else:
                 work = value
-            return np.ravel(forward(graph, {**bindings, name: work})[graph.output])
+            vals = forward(graph, {**bindings, name: work})
+            budget.charge(vals)
+            return np.ravel(vals[graph.output])
 
         try:
             plus, minus = out_at(x + h), out_at(x - h)

@@ -19,7 +19,7 @@ from .common import CONTEXT, report_errors
               help="Worker processes (default 0: one per core; 1: this process only).")
 @click.option("--timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Time limit per case; a case over it is reported as a timeout "
-                   "[default: 60; 0: no limit].")
+                   "[default: 300; 0: no limit].")
 @click.option("--no-check", is_flag=True, help="Skip sympy and finite differences "
               "(expectations are still graded).")
 @click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
