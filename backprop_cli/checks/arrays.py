@@ -10,9 +10,9 @@ otherwise it is reported as skipped, with the reason.
 Finite differences: central differences, one entry at a time, on every entry of a small
 variable and on a sample of a large one (the entry with the largest gradient plus entries drawn
 with a fixed seed, so a rerun checks the same ones), within a budget of forward-pass work
-(numeric.Work: counted, so a busy machine checks the same entries). When a difference
-disagrees but the one-sided slopes differ by at least as much, the step straddles a kink (relu,
-max, abs) and the entry is "inconclusive", not "fail".
+(numeric.Work: counted, so a busy machine checks the same entries), each entry by numeric.py's
+method: the step is kept in the domain and, where a variable flows into a kink, on every
+entry's smooth piece; an entry no such step reaches is "inconclusive", not "fail".
 
 Each result is an `ArrayCheck`: a `Check` that also says how many entries were compared, out
 of how many, and where the worst one is. Tolerances are check.py's.

@@ -207,3 +207,31 @@ def verdict(ours: float, slope: Slope, rtol: float, atol: float) -> tuple[str, s
         return "inconclusive", (f"no step converges here ({told}): the function is too "
                                 "steep or curved for a float64 difference")
     return "fail", ""
+
+
+def entry_slopes(at: Callable[[float], tuple[Any, Any]], x: float, ours: list[float],
+                 rtol: float, atol: float, piece: Any = None,
+                 more: Callable[[], bool] = lambda: True) -> list[Slope]:
+    """`slope_check` for a function whose value is an array (a gradient, for a Hessian's
+    column; the output, for a Jacobian's): one plain central difference for every entry at
+    once, its step kept in the domain and on the point's smooth pieces as `first_slope` keeps
+    it; then each entry that disagrees with `ours` is measured again on its own, by the same
+    extrapolation a gradient gets. So every order of derivative is checked one way."""
+    import numpy as np
+
+    first = first_slope(at, x, piece)
+    if first.value is None:
+        return [first] * len(ours)
+    plain = np.ravel(first.value)
+    out = []
+    for i, mine in enumerate(ours):
+        if agrees(mine, float(plain[i]), rtol, atol):
+            out.append(Slope(float(plain[i]), step=first.step, shrunk=first.shrunk))
+            continue
+
+        def entry(v: float, i=i) -> tuple[float, Any]:
+            value, where = at(v)
+            return float(np.ravel(value)[i]), where
+
+        out.append(slope_check(entry, x, mine, rtol, atol, piece, more))
+    return out

@@ -72,12 +72,15 @@ def unchecked_reason(checks: Iterable) -> str:
     return "; ".join(found) or "no check ran"
 
 
-def overall(row_statuses: Iterable[str], value_statuses: Iterable[str]) -> str:
-    """The whole result: "fail" if anything failed, "pass" if every gradient was confirmed
-    (and every expected value matched), else "unchecked"."""
+def overall(row_statuses: Iterable[str], value_statuses: Iterable[str],
+            other_statuses: Iterable[str] = ()) -> str:
+    """The whole case, the one place its statuses combine: "fail" if anything failed (a
+    gradient, an expected value, or one of `other_statuses`: the Hessian's checks and the
+    claims, which can fail a case but confirm no gradient), "pass" if every gradient was
+    confirmed (and every expected value matched), else "unchecked"."""
     rows = list(row_statuses)
     values = list(value_statuses)
-    if "fail" in rows or "fail" in values:
+    if "fail" in rows or "fail" in values or "fail" in other_statuses:
         return "fail"
     if rows and all(s == "pass" for s in rows):
         return "pass"
