@@ -33,16 +33,20 @@ from .scalar import (
     FD_ATOL,
     FD_RTOL,
     SYMPY_ATOL,
+    SYMPY_FAILURES,
     SYMPY_RTOL,
     Check,
     Limits,
     _deadline,
+    _NoSymbolic,
     _sympy_constant,
     _Timeout,
     compare,
     grade_slope,
+    sympy_gate,
     sympy_over_budget,
     variables_through,
+    why_no_sympy,
 )
 from .verdict import settle
 
@@ -185,10 +189,6 @@ def _depends_on(graph: Graph, leaf: int) -> bytearray:
     return marks
 
 
-class _NoSymbolic(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class SymbolicResult:
     """sympy's gradient entries: `refs[name]` holds them, `done[name]` marks which were
@@ -216,14 +216,9 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
     if entries > SYMPY_MAX_ENTRIES:
         return SymbolicResult(refs, done, f"the variables have {entries:,} entries (sympy "
                                           f"checks up to {SYMPY_MAX_ENTRIES} entry by entry)")
-    total = sum(size(s) for s in infer_shapes(graph, bindings))
-    if total > limits.sympy_max_nodes:
-        return SymbolicResult(refs, done, f"the graph holds {total:,} entries (sympy limit "
-                                          f"{limits.sympy_max_nodes:,})")
-    depth = graph.depth()
-    if depth > limits.sympy_max_depth:
-        return SymbolicResult(refs, done, f"the graph is {depth:,} deep (sympy limit "
-                                          f"{limits.sympy_max_depth})")
+    gate = sympy_gate(graph, limits, held_entries(graph, bindings))
+    if gate:
+        return SymbolicResult(refs, done, gate)
     order = [[(n, e) for e in np.ndindex(np.shape(bindings[n]))] for n in names
              if n in graph.variables]
     tasks = [o[k] for k in range(max((len(o) for o in order), default=0)) for o in order
@@ -266,15 +261,17 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                 if n not in graph.variables:
                     done[n][...] = True
             return SymbolicResult(refs, done)
-    except _Timeout:
+    except _Timeout:  # the entries reached are graded: the budget stopped the rest
         return SymbolicResult(refs, done, sympy_over_budget(limits))
-    except _NoSymbolic as exc:
-        why = f"the op {exc.args[0]} has no symbolic form"
-    except RecursionError:
-        why = "sympy recursed too deep on this expression"
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        why = f"sympy could not evaluate the derivative ({type(exc).__name__})"
-    return SymbolicResult(refs, {n: d & False for n, d in done.items()}, why)
+    except SYMPY_FAILURES as exc:
+        return SymbolicResult(refs, {n: d & False for n, d in done.items()},
+                              why_no_sympy(exc, limits))
+
+
+def held_entries(graph: Graph, bindings: Mapping[str, Any]) -> int:
+    """How many entries the graph's nodes hold at these bindings: an array program's size,
+    as sympy sees it (each entry is an expression of its own)."""
+    return sum(size(s) for s in infer_shapes(graph, bindings))
 
 
 KINK_SCAN_ENTRIES = 200_000  # entries of one node whose pieces are looked up one by one

@@ -200,7 +200,37 @@ def sympy_expressions(graph: Graph, rows: Mapping[str, Callable] | None = None):
 
 
 class _NoSymbolic(Exception):
-    pass
+    """An op of the graph has no sympy form (its name is the argument)."""
+
+
+# What can stop a sympy reference short, in every check that uses one; `why_no_sympy` words it.
+SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError,
+                  ArithmeticError, AttributeError)
+
+
+def why_no_sympy(exc: BaseException, limits: Limits) -> str:
+    """The one wording of why sympy stopped, for each of SYMPY_FAILURES."""
+    if isinstance(exc, _Timeout):
+        return sympy_over_budget(limits)
+    if isinstance(exc, _NoSymbolic):
+        return f"the op {exc.args[0]} has no symbolic form"
+    if isinstance(exc, RecursionError):
+        return "sympy recursed too deep on this expression"
+    return f"sympy could not evaluate the derivative ({type(exc).__name__})"
+
+
+def sympy_gate(graph: Graph, limits: Limits, entries: int | None = None) -> str:
+    """Why sympy is not asked at all ("" when it is), in every check that uses it: the
+    graph's size in nodes (for an array program, `entries`: what its nodes hold), and its
+    depth (sympy's diff recurses, and building and differentiating slow sharply past these)."""
+    if entries is None and len(graph) > limits.sympy_max_nodes:
+        return f"the graph has {len(graph):,} nodes (sympy limit {limits.sympy_max_nodes:,})"
+    if entries is not None and entries > limits.sympy_max_nodes:
+        return f"the graph holds {entries:,} entries (sympy limit {limits.sympy_max_nodes:,})"
+    depth = graph.depth()
+    if depth > limits.sympy_max_depth:
+        return f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+    return ""
 
 
 def _sympy_constant(sp, name: str | None, value: float):
@@ -218,11 +248,9 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                     limits: Limits = Limits()) -> tuple[dict[str, float], str | dict[str, str]]:
     """{name: d(output)/d(name)} from sympy, and why the rest are missing: one reason for all
     when the check cannot run, or a reason per name whose derivative has no value here."""
-    if len(graph) > limits.sympy_max_nodes:
-        return {}, f"the graph has {len(graph):,} nodes (sympy limit {limits.sympy_max_nodes:,})"
-    depth = graph.depth()
-    if depth > limits.sympy_max_depth:
-        return {}, f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+    gate = sympy_gate(graph, limits)
+    if gate:
+        return {}, gate
     try:
         with _deadline(limits.sympy_seconds):
             import sympy as sp
@@ -242,14 +270,8 @@ def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                 else:
                     reasons[name] = f"sympy's derivative for {name} has no finite value here"
             return out, reasons or ""
-    except _Timeout:
-        return {}, sympy_over_budget(limits)
-    except _NoSymbolic as exc:
-        return {}, f"the op {exc.args[0]} has no symbolic form"
-    except RecursionError:
-        return {}, "sympy recursed too deep on this expression"
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        return {}, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+    except SYMPY_FAILURES as exc:
+        return {}, why_no_sympy(exc, limits)
 
 
 # Derivatives already taken, by (program text, node count, variable): a batch file checks the

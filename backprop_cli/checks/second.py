@@ -20,10 +20,10 @@ Jacobian (one check list per variable, like a gradient's):
 The verdict policy is the gradients' (scalar.py): only a disagreement off a kink is "fail". A
 finite difference no step of which stays on the point's smooth pieces (the point is on a
 kink) is "inconclusive"; where a piece cannot be followed (a tie of max), a kink excuses the
-entries of the variables flowing into it instead. relu, abs, max and friends are piecewise linear: off their
-kinks their curvature is exactly 0, and the references say so too; at a kink the second
-derivative does not exist (sympy gives a Dirac delta), and the entries of variables that flow
-into it are "subgradient", with that reason, never "fail".
+entries of the variables flowing into it instead. relu, abs, max and friends are piecewise
+linear: off their kinks their curvature is exactly 0, and the references say so too; at a kink
+the second derivative does not exist (sympy gives a Dirac delta), and the entries of variables
+that flow into it are "subgradient", with that reason, never "fail".
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from .arrays import (
     DIGITS,
     ArrayCheck,
     _fixed,
-    _NoSymbolic,
     _summarise,
     array_kinks,
+    held_entries,
     node_expressions,
     pieces,
     trackable_pieces,
@@ -52,16 +52,17 @@ from .scalar import (
     FD_ATOL,
     FD_RTOL,
     SYMPY_ATOL,
+    SYMPY_FAILURES,
     SYMPY_RTOL,
     Check,
     Limits,
     _deadline,
-    _Timeout,
     compare,
     grade_slope,
     kinks,
-    sympy_over_budget,
+    sympy_gate,
     variables_through,
+    why_no_sympy,
 )
 
 SYMPY_HESSIAN_ENTRIES = 16  # variable entries: up to 16 x 16 second derivatives
@@ -252,8 +253,10 @@ def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], s
     if total > SYMPY_HESSIAN_ENTRIES:
         return refs, done, (f"the variables have {total} entries (sympy checks Hessians of up "
                             f"to {SYMPY_HESSIAN_ENTRIES})")
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return refs, done, "the graph is too large for sympy"
+    gate = sympy_gate(graph, limits, held_entries(graph, bindings)
+                      if any(shapes[n] for n in names) else None)
+    if gate:
+        return refs, done, gate
     try:
         with _deadline(limits.sympy_seconds):
             import sympy as sp
@@ -277,24 +280,10 @@ def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], s
                         refs[r, c] = refs[c, r] = v
                         done[r, c] = done[c, r] = True
             return refs, done, "" if done.all() else NO_VALUE
-    except _SYMPY_FAILURES as exc:
-        return refs, done, _why_no_sympy(exc, limits)
+    except SYMPY_FAILURES as exc:
+        return refs, done, why_no_sympy(exc, limits)
 
 
-
-# What can stop a sympy reference short; each says why in `_why_no_sympy`.
-_SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError, ArithmeticError,
-                   AttributeError)
-
-
-def _why_no_sympy(exc: BaseException, limits: Limits) -> str:
-    if isinstance(exc, _Timeout):
-        return sympy_over_budget(limits)
-    if isinstance(exc, _NoSymbolic):
-        return f"the op {exc.args[0]} has no symbolic form"
-    if isinstance(exc, RecursionError):
-        return "sympy recursed too deep on this expression"
-    return f"sympy could not evaluate the derivative ({type(exc).__name__})"
 
 def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
                shapes, H, on_kink, work: Work) -> Check:
@@ -378,8 +367,9 @@ def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], name: str, size, l
     if max(size) > SYMPY_JACOBIAN_ENTRIES:
         return refs, done, (f"the block is {size[0]} x {size[1]} (sympy checks up to "
                             f"{SYMPY_JACOBIAN_ENTRIES} entries a side)")
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return refs, done, "the graph is too large for sympy"
+    gate = sympy_gate(graph, limits, held_entries(graph, bindings))
+    if gate:
+        return refs, done, gate
     try:
         with _deadline(limits.sympy_seconds):
             import sympy as sp
@@ -400,8 +390,8 @@ def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], name: str, size, l
                         done[r, c] = True
             return refs, done, "" if done.all() else "sympy's derivative has no finite " \
                                                       "value at some entries"
-    except _SYMPY_FAILURES as exc:
-        return refs, done, _why_no_sympy(exc, limits)
+    except SYMPY_FAILURES as exc:
+        return refs, done, why_no_sympy(exc, limits)
 
 
 def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, ours,
