@@ -96,8 +96,8 @@ def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, 
         sym = sympy_gradients(graph, bindings, names, seed, limits)
         for n in names:
             if sym.done[n].any():
-                result[n].append(_grade("sympy", ours[n], sym.refs[n], SYMPY_RTOL, SYMPY_ATOL,
-                                        n in kinked, sym.done[n], sym.reason))
+                result[n].append(compare_entries("sympy", ours[n], sym.refs[n], sym.done[n],
+                                                 n in kinked, sym.reason))
             else:
                 result[n].append(ArrayCheck("sympy", "skipped", reason=sym.reason,
                                             total=ours[n].size))
@@ -116,23 +116,41 @@ def _ours(np, graph: Graph, bindings: Mapping[str, Any], grads: list, name: str)
     return np.broadcast_to(np.asarray(g, dtype=float), shape)
 
 
-def _grade(method: str, ours, refs, rtol: float, atol: float, on_kink: bool, done,
-           stopped: str = "") -> ArrayCheck:
-    """One check for a whole variable from the comparisons of the entries in `done`."""
+def compare_entries(method: str, ours, refs, done, on_kink=False, why_missing: str = "",
+                    kink_reason: str = "", atol: float | None = None) -> ArrayCheck:
+    """The one comparison of backprop's entries with a reference's, for a gradient, a
+    Jacobian block or a Hessian alike (a number is a 0-d array): each entry a reference reached
+    (`done`) is compared with the method's tolerances (scalar.compare); the case's status is
+    "fail" if any entry disagrees off a kink, else "subgradient" if any disagrees on one
+    (`on_kink`, a flag or one per entry; `kink_reason` then says why), else "pass"; the worst
+    entry (by that rank, then relative error) gives the figure and `worst`; `why_missing`
+    says why some entries were not reached. None reached: "skipped", with `why_missing`."""
     import numpy as np
 
-    entries = [(e, compare(method, float(ours[e]), float(refs[e]), rtol, atol, on_kink))
-               for e in np.ndindex(ours.shape) if done[e]]
-    index, worst = max(entries, key=lambda ec: (ec[1].status != "pass", ec[1].rel_error))
-    statuses = {c.status for _, c in entries}
-    status = "fail" if "fail" in statuses else ("subgradient" if len(statuses) > 1 or
-                                                "pass" not in statuses else "pass")
-    reason = "; ".join(r for r in (worst.reason, stopped if len(entries) < ours.size else "")
-                       if r)
-    return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
-                      abs_error=worst.abs_error, floor=worst.floor, bound=worst.bound,
-                      entries=len(entries), total=ours.size,
-                      worst=tuple(int(k) for k in index))
+    rtol = SYMPY_RTOL if method == "sympy" else FD_RTOL
+    atol = (SYMPY_ATOL if method == "sympy" else FD_ATOL) if atol is None else atol
+    kinked = np.broadcast_to(np.asarray(on_kink, dtype=bool), np.shape(ours))
+    results = [(idx, compare(method, float(ours[idx]), float(refs[idx]), rtol, atol,
+                             bool(kinked[idx])))
+               for idx in np.ndindex(np.shape(ours)) if done[idx]]
+    total = int(np.size(ours))
+    if not results:
+        return ArrayCheck(method, "skipped", reason=why_missing, total=total)
+    idx, worst = max(results, key=lambda r: (RANK[r[1].status], r[1].rel_error or 0.0))
+    statuses = {c.status for _, c in results}
+    status = "fail" if "fail" in statuses else ("subgradient" if "subgradient" in statuses
+                                                else "pass")
+    reasons = [kink_reason if status == "subgradient" and kink_reason else worst.reason]
+    if len(results) < total and why_missing:
+        reasons.append(why_missing)
+    return ArrayCheck(method, status, worst.reference, worst.rel_error,
+                      "; ".join(r for r in reasons if r), abs_error=worst.abs_error,
+                      floor=worst.floor, bound=worst.bound, entries=len(results),
+                      total=total, worst=tuple(int(k) for k in idx))
+
+
+# How bad a status is, when entries fold into one check: the worst entry is reported.
+RANK = {"fail": 4, "subgradient": 3, "inconclusive": 2, "pass": 1, "skipped": 0}
 
 
 # --- sympy --------------------------------------------------------------------------------
@@ -439,8 +457,7 @@ def _summarise(np, entries, shape, total: int, stopped: bool, sampled: bool) -> 
     if not entries:
         return ArrayCheck(method, "skipped", total=total, entries=0, reason=fd.OVER_BUDGET)
     statuses = [c.status for _, c in entries]
-    rank = {"fail": 4, "subgradient": 3, "inconclusive": 2, "pass": 1}
-    k, worst = max(entries, key=lambda kc: (rank.get(kc[1].status, 0),
+    k, worst = max(entries, key=lambda kc: (RANK.get(kc[1].status, 0),
                                             kc[1].rel_error or 0.0))
     index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
     passed = statuses.count("pass")

@@ -42,6 +42,7 @@ from .arrays import (
     _fixed,
     _summarise,
     array_kinks,
+    compare_entries,
     held_entries,
     node_expressions,
     pieces,
@@ -53,11 +54,9 @@ from .scalar import (
     FD_RTOL,
     SYMPY_ATOL,
     SYMPY_FAILURES,
-    SYMPY_RTOL,
     Check,
     Limits,
     _deadline,
-    compare,
     grade_slope,
     kinks,
     sympy_gate,
@@ -82,32 +81,6 @@ def _entries(names, shapes) -> list[tuple[str, tuple[int, ...]]]:
     import numpy as np
 
     return [(n, e) for n in names for e in np.ndindex(shapes[n])]
-
-
-def _grade(method: str, ours, refs, done, on_kink, why_missing: str,
-           kink_reason: str = "", atol: float = SYMPY_ATOL) -> Check:
-    """One check over the entries marked in `done`: the worst entry decides."""
-    import numpy as np
-
-    results = []
-    for idx in zip(*np.nonzero(done)):
-        c = compare(method, float(ours[idx]), float(refs[idx]),
-                    SYMPY_RTOL if method == "sympy" else FD_RTOL, atol, bool(on_kink[idx]))
-        results.append((idx, c))
-    total = int(np.size(done))
-    if not results:
-        return ArrayCheck(method, "skipped", reason=why_missing, total=total)
-    rank = {"fail": 3, "subgradient": 2, "inconclusive": 1, "pass": 0}
-    idx, worst = max(results, key=lambda r: (rank[r[1].status], r[1].rel_error or 0.0))
-    statuses = {c.status for _, c in results}
-    status = "fail" if "fail" in statuses else ("subgradient" if "subgradient" in statuses
-                                                else "pass")
-    reasons = [kink_reason if status == "subgradient" and kink_reason else worst.reason]
-    if len(results) < total and why_missing:
-        reasons.append(why_missing)
-    return ArrayCheck(method, status, worst.reference, worst.rel_error,
-                      "; ".join(r for r in reasons if r), entries=len(results), total=total,
-                      worst=tuple(int(k) for k in idx))
 
 
 def fd_columns(columns, ours, atol: float, piece, on_kink, work: Work) -> Check:
@@ -178,7 +151,7 @@ def check_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, hess,
         refs, done, why = sympy_hessian(graph, bindings, names, hess.shapes, limits)
         # Where sympy has no value (a Dirac delta on a kink), the entry is a kink's, not a miss.
         kink_entries = on_kink & ~done
-        check = _grade("sympy", H, refs, done, on_kink, why, KINK_CURVATURE)
+        check = compare_entries("sympy", H, refs, done, on_kink, why, KINK_CURVATURE)
         if kink_entries.any() and check.status in ("pass", "skipped") and \
                 why in ("", NO_VALUE):  # sympy ran, and had no value on the kink
             check = ArrayCheck("sympy", "subgradient", check.reference, check.rel_error,
@@ -351,7 +324,7 @@ def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
         on_kink = np.full(ours.shape, n in kinked)
         if sympy:
             refs, done, why = sympy_jacobian(graph, bindings, n, ours.shape, limits)
-            result[n].append(_grade("sympy", ours, refs, done, on_kink, why))
+            result[n].append(compare_entries("sympy", ours, refs, done, on_kink, why))
         if numeric:
             result[n].append(fd_jacobian(graph, bindings, values, n, ours, on_kink, work))
     return result
@@ -403,8 +376,8 @@ def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: s
     y0 = np.ravel(np.asarray(values[graph.output], dtype=float))
     scale = max(1.0, float(np.abs(y0).max()))
     if name not in graph.variables:  # the output does not depend on it: every entry is 0
-        return _grade("finite-difference", ours, np.zeros(ours.shape),
-                      np.ones(ours.shape, dtype=bool), on_kink, "", atol=FD_ATOL * scale)
+        return compare_entries("finite-difference", ours, np.zeros(ours.shape),
+                               np.ones(ours.shape, dtype=bool), on_kink, atol=FD_ATOL * scale)
     follow, base_piece = _tracker(graph, values, bool(on_kink.any()))
 
     def out_at(b) -> tuple[Any, Any]:
