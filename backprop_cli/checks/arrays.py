@@ -40,11 +40,9 @@ from .scalar import (
     _deadline,
     _NoSymbolic,
     _sympy_constant,
-    _Timeout,
     compare,
     grade_slope,
     sympy_gate,
-    sympy_over_budget,
     variables_through,
     why_no_sympy,
 )
@@ -198,19 +196,10 @@ def node_expressions(graph: Graph, leaves: dict[int, Any], base: list | None = N
     return exprs
 
 
-def _depends_on(graph: Graph, leaf: int) -> bytearray:
-    marks = bytearray(len(graph))
-    marks[leaf] = 1
-    for i, a in enumerate(graph.args):
-        if a and any(marks[j] for j in a):
-            marks[i] = 1
-    return marks
-
-
 @dataclass(frozen=True)
 class SymbolicResult:
-    """sympy's gradient entries: `refs[name]` holds them, `done[name]` marks which were
-    reached before the time limit; `reason` says why the check stopped or could not run."""
+    """sympy's gradient entries: `refs[name]` holds them, `done[name]` marks which have a
+    value; `reason` says why the check could not run or some entries have none."""
 
     refs: dict[str, Any]
     done: dict[str, Any]
@@ -219,71 +208,40 @@ class SymbolicResult:
 
 def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str], seed: Any,
                     limits: Limits) -> SymbolicResult:
-    """Exact gradient entries from sympy, as many as the limits allow.
+    """Exact gradient entries from sympy, within the size gate and the budget.
 
-    One entry at a time: that entry is a symbol, every other input is its exact value (30
-    digits), so the expression sympy differentiates is a function of one variable and
-    everything that does not depend on it is already a number. Entries are visited round-robin
-    over the variables, so a time limit leaves every variable with some entries checked.
+    The graph is differentiated node by node (sympy_chain.py): each node's sympy form is
+    differentiated with respect to its own inputs and the local derivatives are chained at 30
+    digits, so the cost grows with the graph, not with the expansion of the output's whole
+    expression (a 3-4-3 tanh net: 0.07 s of CPU, against 2.5 s entry by entry).
     """
     import numpy as np
+
+    from .sympy_chain import chain_gradients
 
     refs = {n: np.zeros(np.shape(bindings[n])) for n in names}
     done = {n: np.zeros(np.shape(bindings[n]), dtype=bool) for n in names}
     entries = sum(size(np.shape(bindings[n])) for n in names)
     if entries > SYMPY_MAX_ENTRIES:
         return SymbolicResult(refs, done, f"the variables have {entries:,} entries (sympy "
-                                          f"checks up to {SYMPY_MAX_ENTRIES} entry by entry)")
+                                          f"checks up to {SYMPY_MAX_ENTRIES})")
     gate = sympy_gate(graph, limits, held_entries(graph, bindings))
     if gate:
         return SymbolicResult(refs, done, gate)
-    order = [[(n, e) for e in np.ndindex(np.shape(bindings[n]))] for n in names
-             if n in graph.variables]
-    tasks = [o[k] for k in range(max((len(o) for o in order), default=0)) for o in order
-             if k < len(o)]
     try:
         with _deadline(limits.sympy_seconds):
-            import sympy as sp
-
-            fixed = {i: _fixed(sp, np, bindings[n]) for n, i in graph.variables.items()}
-            base = node_expressions(graph, fixed)
-            weights = None
-            if is_array(seed) or isinstance(base[graph.output], np.ndarray):
-                weights = np.broadcast_to(np.asarray(seed, dtype=float),
-                                          np.shape(base[graph.output]))
-            x = sp.Symbol("x", real=True)
-            only = {n: _depends_on(graph, graph.variables[n]) for n in names
-                    if n in graph.variables}
-            for n, e in tasks:
-                i = graph.variables[n]
-                shape = np.shape(bindings[n])
-                leaf = fixed[i].copy() if shape else x
-                if shape:
-                    leaf[e] = x
-                f = node_expressions(graph, {i: leaf}, base, only[n])[graph.output]
-                if weights is not None:  # a given upstream gradient: d<seed, out>
-                    f = sp.Add(*[sp.Float(float(w), DIGITS) * v
-                                 for w, v in zip(weights.flat, np.ravel(f))])
-                at = sp.Float(float(bindings[n][e] if shape else bindings[n]), DIGITS)
-                d = sp.diff(f, x)
-                v = d.evalf(DIGITS, subs={x: at})
-                if not (v.is_real and v.is_finite):
-                    v = sp.N(d.subs(x, at), DIGITS)
-                if not (v.is_real and v.is_finite):
-                    label = f"{n}[{','.join(map(str, e))}]" if shape else n
-                    return SymbolicResult(refs, done, f"sympy's derivative for {label} has "
-                                                      f"no finite value here")
-                refs[n][e] = float(v)
-                done[n][e] = True
-            for n in names:  # a variable the program never reads: its gradient is 0
-                if n not in graph.variables:
-                    done[n][...] = True
-            return SymbolicResult(refs, done)
-    except _Timeout:  # the entries reached are graded: the budget stopped the rest
-        return SymbolicResult(refs, done, sympy_over_budget(limits))
+            refs = chain_gradients(graph, bindings, names, seed)
     except SYMPY_FAILURES as exc:
-        return SymbolicResult(refs, {n: d & False for n, d in done.items()},
-                              why_no_sympy(exc, limits))
+        return SymbolicResult(refs, done, why_no_sympy(exc, limits))
+    done = {n: np.isfinite(r) for n, r in refs.items()}
+    missing = next(((n, e) for n in names for e in np.ndindex(np.shape(refs[n]))
+                    if not done[n][e]), None)
+    if missing is None:
+        return SymbolicResult(refs, done)
+    n, e = missing
+    label = f"{n}[{','.join(map(str, e))}]" if e else n
+    return SymbolicResult(refs, {k: d & False for k, d in done.items()},
+                          f"sympy's derivative for {label} has no finite value here")
 
 
 def held_entries(graph: Graph, bindings: Mapping[str, Any]) -> int:
