@@ -319,52 +319,50 @@ def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
     kinked = _kinked(graph, values)
     work = Work(limits.fd_max_node_evals)
     m_out = int(np.prod(jac.shape)) if jac.shape else 1
+    blocks = {n: np.reshape(jac.blocks[n], (m_out, -1)) for n in names}
+    symbolic = sympy_jacobian(graph, bindings, blocks, limits) if sympy else {}
     for n in names:
-        ours = np.reshape(jac.blocks[n], (m_out, -1))
+        ours = blocks[n]
         on_kink = np.full(ours.shape, n in kinked)
         if sympy:
-            refs, done, why = sympy_jacobian(graph, bindings, n, ours.shape, limits)
+            refs, done, why = symbolic[n]
             result[n].append(compare_entries("sympy", ours, refs, done, on_kink, why))
         if numeric:
             result[n].append(fd_jacobian(graph, bindings, values, n, ours, on_kink, work))
     return result
 
 
-def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], name: str, size, limits):
+def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], blocks: Mapping[str, Any],
+                   limits: Limits) -> dict[str, tuple]:
+    """{name: (reference block, which entries have a value, why some have none)}, from the
+    graph differentiated node by node (sympy_chain.chain_jacobian): one backward sweep of the
+    local derivatives per output entry."""
     import numpy as np
 
-    refs = np.zeros(size)
-    done = np.zeros(size, dtype=bool)
-    if name not in graph.variables:
-        return refs, ~done, ""
-    if max(size) > SYMPY_JACOBIAN_ENTRIES:
-        return refs, done, (f"the block is {size[0]} x {size[1]} (sympy checks up to "
-                            f"{SYMPY_JACOBIAN_ENTRIES} entries a side)")
-    gate = sympy_gate(graph, limits, held_entries(graph, bindings))
-    if gate:
-        return refs, done, gate
+    from .sympy_chain import chain_jacobian
+
+    def unreached(names, why: str) -> dict[str, tuple]:
+        return {n: (np.zeros(blocks[n].shape), np.zeros(blocks[n].shape, dtype=bool), why)
+                for n in names}
+
+    big = [n for n, b in blocks.items() if max(b.shape) > SYMPY_JACOBIAN_ENTRIES]
+    out = {n: unreached([n], f"the block is {blocks[n].shape[0]} x {blocks[n].shape[1]} "
+                             f"(sympy checks up to {SYMPY_JACOBIAN_ENTRIES} entries a side)")[n]
+           for n in big}
+    rest = [n for n in blocks if n not in out]
+    gate = sympy_gate(graph, limits, held_entries(graph, bindings)) if rest else ""
+    if gate or not rest:
+        return {**out, **unreached(rest, gate)}
     try:
         with _deadline(limits.sympy_seconds):
-            import sympy as sp
-
-            shape = np.shape(bindings[name])
-            symbols, leaves = _symbols(sp, np, [name], {name: shape})
-            by_id = {i: _fixed(sp, np, bindings[n]) for n, i in graph.variables.items()}
-            by_id[graph.variables[name]] = leaves[name]
-            out = node_expressions(graph, by_id)[graph.output]
-            J = sp.Matrix(list(np.ravel(out))).jacobian(symbols)
-            vals = np.ravel(np.asarray(bindings[name], dtype=float))
-            point = {s: sp.Float(float(v), DIGITS) for s, v in zip(symbols, vals)}
-            for r in range(size[0]):
-                for c in range(size[1]):
-                    v = _number(sp, J[r, c], point)
-                    if v is not None:
-                        refs[r, c] = v
-                        done[r, c] = True
-            return refs, done, "" if done.all() else "sympy's derivative has no finite " \
-                                                      "value at some entries"
+            refs = chain_jacobian(graph, bindings, rest)
     except SYMPY_FAILURES as exc:
-        return refs, done, why_no_sympy(exc, limits)
+        return {**out, **unreached(rest, why_no_sympy(exc, limits))}
+    for n, r in refs.items():
+        done = np.isfinite(r)
+        out[n] = (np.where(done, r, 0.0), done, "" if done.all() else
+                  "sympy's derivative has no finite value at some entries")
+    return out
 
 
 def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, ours,

@@ -28,6 +28,29 @@ def chain_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
     """{name: float array shaped like the variable}: d<seed, output>/d(name), entries that
     have no finite value as nan. Raises what sympy raises (the caller's SYMPY_FAILURES)."""
     import mpmath
+
+    with mpmath.workdps(DIGITS):
+        values, local = _locals(graph, bindings)
+        return _sweep(graph, bindings, names, values, local, seed)
+
+
+def chain_jacobian(graph: Graph, bindings: Mapping[str, Any], names: list[str],
+                   ) -> dict[str, Any]:
+    """{name: (output entries x entries of name) float matrix}: one backward sweep of the
+    same local derivatives per output entry."""
+    import mpmath
+    import numpy as np
+
+    with mpmath.workdps(DIGITS):
+        values, local = _locals(graph, bindings)
+        m = len(values[graph.output])
+        rows = [_sweep(graph, bindings, names, values, local, np.eye(m)[o]) for o in range(m)]
+    return {n: np.array([np.ravel(r[n]) for r in rows]) for n in names}
+
+
+def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
+    """(every node's value at DIGITS digits, as a flat list; per node, its local derivatives
+    [(input, input entry, output entry, value)]) for the nodes a variable flows into."""
     import numpy as np
     import sympy as sp
 
@@ -35,16 +58,10 @@ def chain_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
     from .arrays import _fixed
     from .scalar import _NoSymbolic, _sympy_constant
 
-    with mpmath.workdps(DIGITS):
-        return _chain(sp, np, mpmath.mpf, graph, bindings, names, seed,
-                      infer_shapes(graph, bindings), _fixed, _NoSymbolic, _sympy_constant)
-
-
-def _chain(sp, np, mpf, graph, bindings, names, seed, shapes, _fixed, _NoSymbolic,
-           _sympy_constant) -> dict[str, Any]:
+    shapes = infer_shapes(graph, bindings)
     needed = _needed(graph)
-    values: list = [None] * len(graph)  # every node's value, DIGITS digits, flat lists
-    locals_: list = [None] * len(graph)  # node -> [(input, input entry, output entry, d)]
+    values: list = [None] * len(graph)
+    local: list = [None] * len(graph)
     for i, op in enumerate(graph.ops):
         args = graph.args[i]
         if i in graph.consts:
@@ -62,16 +79,27 @@ def _chain(sp, np, mpf, graph, bindings, names, seed, shapes, _fixed, _NoSymboli
         form = _form(sp, np, op, [holders[j] for j in args])
         outs = list(np.ravel(np.asarray(form, dtype=object)))
         values[i] = [sp.sympify(e).xreplace(subs).evalf(DIGITS) for e in outs]
-        locals_[i] = _local(sp, outs, holders, subs, needed)
+        local[i] = _local(sp, outs, holders, subs, needed)
+    return values, local
+
+
+def _sweep(graph: Graph, bindings: Mapping[str, Any], names: list[str], values: list,
+           local: list, seed: Any) -> dict[str, Any]:
+    """One backward pass over the local derivatives: adjoint[input] += adjoint[node] * d,
+    from the output's `seed` (its own chain, not the engine's)."""
+    import mpmath
+    import numpy as np
+
+    mpf = mpmath.mpf
     adjoint: list = [None] * len(graph)
     out = graph.output
     adjoint[out] = [mpf(float(w)) for w in
                     np.ravel(np.broadcast_to(np.asarray(seed, dtype=float),
                                              (len(values[out]),)))]
     for i in range(len(graph) - 1, -1, -1):
-        if adjoint[i] is None or locals_[i] is None:
+        if adjoint[i] is None or local[i] is None:
             continue
-        for j, k, o, d in locals_[i]:
+        for j, k, o, d in local[i]:
             if adjoint[j] is None:
                 adjoint[j] = [mpf(0)] * len(values[j])
             adjoint[j][k] += adjoint[i][o] * d
