@@ -12,8 +12,8 @@ Hessian:
   symmetry              H against its transpose: forward-over-reverse computes the two
                         triangles by different passes, so agreement is evidence, not a given
 Jacobian (one check list per variable, like a gradient's):
-  sympy                 sympy's Matrix.jacobian of the output's entries with respect to the
-                        variable's entries (the other variables at their exact values)
+  sympy                 the graph differentiated node by node (sympy_chain.py), one backward
+                        sweep of the local derivatives per output entry
   finite differences    central differences of the whole output, one variable entry at a time,
                         by the same method
 
@@ -309,7 +309,7 @@ def _column(bindings: Mapping[str, Any], name: str, e: tuple, shape, f):
 def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
                    names: list[str], *, sympy: bool = True, numeric: bool = True,
                    limits: Limits | None = None) -> dict[str, list[Check]]:
-    """For each variable, its Jacobian block's checks: sympy's Matrix.jacobian, then finite
+    """For each variable, its Jacobian block's checks: sympy (node by node), then finite
     differences of the output."""
     import numpy as np
 
