@@ -154,19 +154,6 @@ RANK = {"fail": 4, "subgradient": 3, "inconclusive": 2, "pass": 1, "skipped": 0}
 # --- sympy --------------------------------------------------------------------------------
 
 
-DIGITS = 30  # working precision of the symbolic check
-
-
-def _fixed(sp, np, value):
-    """A bound value as exact-to-30-digit sympy numbers (the double's own binary value)."""
-    if not is_array(value):
-        return sp.Float(float(value), DIGITS)
-    out = np.empty(value.shape, dtype=object)
-    for e in np.ndindex(value.shape):
-        out[e] = sp.Float(float(value[e]), DIGITS)
-    return out
-
-
 def node_expressions(graph: Graph, leaves: dict[int, Any], base: list | None = None,
                      only: bytearray | None = None) -> list:
     """Every node's value as a sympy expression or an object array of them, built from the graph

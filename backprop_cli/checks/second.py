@@ -37,9 +37,7 @@ from ..graph import Graph
 from ..values import is_array
 from . import numeric as fd
 from .arrays import (
-    DIGITS,
     ArrayCheck,
-    _fixed,
     _summarise,
     array_kinks,
     compare_entries,
@@ -63,6 +61,7 @@ from .scalar import (
     variables_through,
     why_no_sympy,
 )
+from .sympy_chain import DIGITS, _fixed
 
 SYMPY_HESSIAN_ENTRIES = 16  # variable entries: up to 16 x 16 second derivatives
 SYMPY_JACOBIAN_ENTRIES = 64  # entries of one variable, and of the output

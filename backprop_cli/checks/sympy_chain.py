@@ -20,7 +20,17 @@ from typing import Any
 from ..graph import Graph
 from ..values import is_array
 
-DIGITS = 30
+DIGITS = 30  # working precision of the symbolic checks
+
+
+def _fixed(sp, np, value):
+    """A bound value as exact-to-30-digit sympy numbers (the double's own binary value)."""
+    if not is_array(value):
+        return sp.Float(float(value), DIGITS)
+    out = np.empty(value.shape, dtype=object)
+    for e in np.ndindex(value.shape):
+        out[e] = sp.Float(float(value[e]), DIGITS)
+    return out
 
 
 def chain_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
@@ -55,7 +65,6 @@ def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
     import sympy as sp
 
     from ..ops.shapes import infer_shapes
-    from .arrays import _fixed
     from .scalar import _NoSymbolic, _sympy_constant
 
     shapes = infer_shapes(graph, bindings)
