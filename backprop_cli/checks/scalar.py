@@ -247,50 +247,24 @@ def _sympy_constant(sp, name: str | None, value: float):
 def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                     limits: Limits = Limits()) -> tuple[dict[str, float], str | dict[str, str]]:
     """{name: d(output)/d(name)} from sympy, and why the rest are missing: one reason for all
-    when the check cannot run, or a reason per name whose derivative has no value here."""
+    when the check cannot run, or a reason per name whose derivative has no value here. The
+    graph is differentiated node by node (sympy_chain.py), as array programs' and Jacobians'
+    are: one symbolic producer for every first derivative."""
     gate = sympy_gate(graph, limits)
     if gate:
         return {}, gate
     try:
         with _deadline(limits.sympy_seconds):
-            import sympy as sp
+            from .sympy_chain import chain_gradients
 
-            point = {sp.Symbol(n, real=True): sp.Rational(float(v)) for n, v in bindings.items()
-                     if not is_array(v)}
-            out: dict[str, float] = {}
-            reasons: dict[str, str] = {}
-            built: list = []  # the output's expression, built at most once per call
-            for name in names:
-                d = _derivative(sp, graph, name, built)
-                value = d.evalf(30, subs=point)
-                if not value.is_real or not value.is_finite:
-                    value = sp.N(d.subs(point), 30)
-                if value.is_real and value.is_finite:
-                    out[name] = float(value)
-                else:
-                    reasons[name] = f"sympy's derivative for {name} has no finite value here"
-            return out, reasons or ""
+            refs = chain_gradients(graph, bindings, names, 1.0)
     except SYMPY_FAILURES as exc:
         return {}, why_no_sympy(exc, limits)
+    out = {n: float(r) for n, r in refs.items() if math.isfinite(float(r))}
+    reasons = {n: f"sympy's derivative for {n} has no finite value here"
+               for n in names if n not in out}
+    return out, reasons or ""
 
-
-# Derivatives already taken, by (program text, node count, variable): a batch file checks the
-# same few programs at many points, and differentiating is most of sympy's cost. Bounded.
-_DERIVATIVES: dict[tuple[str, int, str], Any] = {}
-_DERIVATIVES_MAX = 512
-
-
-def _derivative(sp, graph: Graph, name: str, built: list):
-    key = (graph.source, len(graph), name)
-    d = _DERIVATIVES.get(key)
-    if d is None:
-        if not built:
-            built.append(sympy_expressions(graph)[graph.output])
-        d = sp.diff(built[0], sp.Symbol(name, real=True))
-        if len(_DERIVATIVES) >= _DERIVATIVES_MAX:
-            _DERIVATIVES.pop(next(iter(_DERIVATIVES)))
-        _DERIVATIVES[key] = d
-    return d
 
 
 def _deadline(seconds: float) -> Deadline:
