@@ -30,6 +30,7 @@ from ..engine.forward import forward, is_array
 from ..graph import Graph
 from . import numeric as fd
 from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
+from .sympy_chain import _NoSymbolic, _sympy_constant
 from .verdict import settle
 
 SYMPY_RTOL = 1e-9
@@ -199,10 +200,6 @@ def sympy_expressions(graph: Graph, rows: Mapping[str, Callable] | None = None):
     return exprs
 
 
-class _NoSymbolic(Exception):
-    """An op of the graph has no sympy form (its name is the argument)."""
-
-
 # What can stop a sympy reference short, in every check that uses one; `why_no_sympy` words it.
 SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError,
                   ArithmeticError, AttributeError)
@@ -231,17 +228,6 @@ def sympy_gate(graph: Graph, limits: Limits, entries: int | None = None) -> str:
     if depth > limits.sympy_max_depth:
         return f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
     return ""
-
-
-def _sympy_constant(sp, name: str | None, value: float):
-    if name == "pi":
-        return sp.pi
-    if name == "e":
-        return sp.E
-    if value == int(value) and abs(value) < 2 ** 53:
-        return sp.Integer(int(value))
-    # The exact binary value of the float the user's literal became: what backprop computed.
-    return sp.Rational(value)
 
 
 def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],

@@ -23,6 +23,21 @@ from ..values import is_array
 DIGITS = 30  # working precision of the symbolic checks
 
 
+class _NoSymbolic(Exception):
+    """An op of the graph has no sympy form (its name is the argument)."""
+
+
+def _sympy_constant(sp, name: str | None, value: float):
+    if name == "pi":
+        return sp.pi
+    if name == "e":
+        return sp.E
+    if value == int(value) and abs(value) < 2 ** 53:
+        return sp.Integer(int(value))
+    # The exact binary value of the float the user's literal became: what backprop computed.
+    return sp.Rational(value)
+
+
 def _fixed(sp, np, value):
     """A bound value as exact-to-30-digit sympy numbers (the double's own binary value)."""
     if not is_array(value):
@@ -65,7 +80,6 @@ def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
     import sympy as sp
 
     from ..ops.shapes import infer_shapes
-    from .scalar import _NoSymbolic, _sympy_constant
 
     shapes = infer_shapes(graph, bindings)
     needed = _needed(graph)
