@@ -96,13 +96,14 @@ def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
             continue
         if op.sympy is None:
             raise _NoSymbolic(op.name)
-        if not needed[i]:
-            continue
+        # Every node gets its value (a constant subtree feeds the nodes that need it); only
+        # the nodes a variable flows into get local derivatives.
         holders, subs = _placeholders(sp, np, args, values, shapes, needed)
         form = _form(sp, np, op, [holders[j] for j in args])
         outs = list(np.ravel(np.asarray(form, dtype=object)))
         values[i] = [sp.sympify(e).xreplace(subs).evalf(DIGITS) for e in outs]
-        local[i] = _local(sp, outs, holders, subs, needed)
+        if needed[i]:
+            local[i] = _local(sp, outs, holders, subs, needed)
     return values, local
 
 
