@@ -102,13 +102,12 @@ class Result:
 
     @property
     def status(self) -> str:
-        """fail, pass (every gradient confirmed), or unchecked: see checks/verdict.py. A
+        """fail, pass (every gradient confirmed), or unchecked: checks/verdict.py decides. A
         Hessian check that disagrees, or a claimed formula that does not hold, fails the run."""
-        if self.claims_failed or any(c.status == "fail" for c in self.hessian_checks):
-            return "fail"
         return policy.overall([r.verdict for r in self.rows],
                               [c.status for c in (*self.value_checks,
-                                                  *(c for _, c in self.named_checks))])
+                                                  *(c for _, c in self.named_checks))],
+                              [c.status for c in (*self.hessian_checks, *self.claims)])
 
     @property
     def failed(self) -> bool:

@@ -66,7 +66,7 @@ def programs(draw) -> str:
 
 
 SHORT_SYMPY = Limits(sympy_seconds=2.0)
-TIMED_OUT = "sympy took longer than 2 s"
+TIMED_OUT = "over sympy's budget of 2 s of CPU time"
 
 points = st.fixed_dictionaries({
     name: st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False) for name in VARIABLES})

@@ -66,9 +66,9 @@ def test_the_sigmoid_neuron_in_latex_has_the_lectures_numbers_and_balanced_brace
 @pytest.mark.parametrize("fmt", ["markdown", "latex"])
 def test_a_long_chain_writes_up_in_linear_time(fmt):
     program = "(" * 3000 + "x" + "+1)" * 3000
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the same on a busy machine
     text = run("trace", program, "x=1", "--format", fmt)
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
     assert (" ... " if fmt == "markdown" else r"\text{node \#") in text  # long ones are cut
     assert max(len(line) for line in text.splitlines()) < 400
 

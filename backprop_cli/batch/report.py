@@ -24,7 +24,7 @@ class Tally:
     def report(self, interrupted: bool = False) -> BatchReport:
         return BatchReport(self.counts["pass"], self.counts["fail"], self.counts["error"],
                            self.counts["timeout"], time.perf_counter() - self.started,
-                           interrupted)
+                           interrupted, self.counts["unchecked"])
 
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
@@ -33,8 +33,9 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
 
 @dataclass(frozen=True)
 class BatchReport:
-    """The outcome of a run. Exit code policy: 130 when interrupted, else 2 when any case was
-    an error or timed out (it could not be checked), else 1 when any check disagreed, else 0."""
+    """The outcome of a run. Exit code: 130 when interrupted, else eval's policy over the
+    cases (checks/verdict.py): 2 when any case was an error or timed out (it could not be
+    checked), else 1 when any check disagreed, else 0 (unchecked cases included)."""
 
     passed: int
     failed: int
@@ -42,10 +43,11 @@ class BatchReport:
     timeouts: int
     seconds: float
     interrupted: bool = False
+    unchecked: int = 0  # cases no check disproved, where some gradient no check confirmed
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.errors + self.timeouts
+        return self.passed + self.unchecked + self.failed + self.errors + self.timeouts
 
     @property
     def cases_per_second(self) -> float:
@@ -55,6 +57,7 @@ class BatchReport:
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
-        if self.errors or self.timeouts:
-            return EXIT_ERROR
-        return EXIT_FAILED if self.failed else EXIT_OK
+        from ..checks.verdict import exit_code
+
+        return exit_code(*(status for status, n in (("fail", self.failed), ("error", self.errors),
+                                                    ("timeout", self.timeouts)) if n))

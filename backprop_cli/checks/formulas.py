@@ -25,7 +25,14 @@ from typing import Any
 from ..engine.forward import is_array
 from ..graph import Graph
 from ..ops.shapes import infer_shapes
-from .scalar import Limits, _deadline, _sympy_constant, _Timeout, sympy_expressions
+from .scalar import (
+    Limits,
+    _deadline,
+    _sympy_constant,
+    _Timeout,
+    sympy_expressions,
+    sympy_over_budget,
+)
 
 MATRIX_NOTE = ("matrix formulas: @ is the matrix product and a vector is a column, so x @ x.T "
                "is an outer product")
@@ -48,7 +55,7 @@ def formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                 return _matrix_formulas(graph, bindings, names)
             return _scalar_formulas(graph, names)
     except _Timeout:
-        return {n: f"(skipped: sympy took longer than {limits.sympy_seconds:g} s)"
+        return {n: f"(skipped: {sympy_over_budget(limits)})"
                 for n in names}
     except NoFormula as why:
         return {n: f"(no matrix formula: {why})" for n in names}

@@ -18,7 +18,7 @@ from .common import CONTEXT, report_errors
               help="Worker processes (default 0: one per core; 1: this process only).")
 @click.option("--timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Time limit per case; a case over it is reported as a timeout "
-                   "[default: 60; 0: no limit].")
+                   "[default: 300; 0: no limit].")
 @click.option("--no-check", is_flag=True, help="Skip sympy and finite differences "
               "(expectations are still graded).")
 @click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
@@ -50,8 +50,9 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
 
     A text line reads like eval's arguments, optionally followed by expectations; a JSON line
     is an object with expr, at, and optionally id and expect (see docs/batch.md). Blank lines
-    and lines starting with # are skipped. Exit code 0: every case passed; 1: a check
-    disagreed; 2: a line was bad input or timed out; 130: interrupted.
+    and lines starting with # are skipped. Exit code 0: no check disagreed (a case no check
+    confirmed is counted as unchecked); 1: a check disagreed; 2: a line was bad input or
+    timed out; 130: interrupted.
 
     \b
     Examples:
@@ -183,6 +184,8 @@ def _open(kind, path: str):
 def _counts(tally) -> str:
     c = tally.counts
     text = f"{c['pass']} passed"
+    if c["unchecked"]:
+        text += f", {c['unchecked']} unchecked"
     if c["fail"]:
         text += f", {c['fail']} failed"
     if c["error"] + c["timeout"]:
