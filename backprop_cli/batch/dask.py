@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackpropError, shown
+from ..errors import HEADLINE_LIMIT, BackpropError, shown
 from .case import Case
 from .report import RunLost
 from .run import CaseResult, CaseTimeout, Settings, run_case, warm_up
@@ -59,18 +59,18 @@ def run_dask(cases: Iterable[Case], settings: Settings, address: str,
     except ImportError:
         raise BackpropError("--dask needs the optional Dask extra",
                             hint="pip install 'backprop-cli[dask]'") from None
-    with _quiet_logs():
-        try:
-            client = distributed.Client(address, timeout="10s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise BackpropError(f"cannot reach the Dask scheduler at {shown(address)}: "
-                                f"{shown(str(exc))}") from None
-        runner = _Run(distributed, client, address, settings, run, patience)
-        try:
-            runner.check_workers()
-            yield from runner.results(iter(cases))
-        finally:
-            runner.stop()
+    _quiet_logs()
+    try:
+        client = distributed.Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BackpropError(f"cannot reach the Dask scheduler at {shown(address)}: "
+                            f"{shown(str(exc))}") from None
+    runner = _Run(distributed, client, address, settings, run, patience)
+    try:
+        runner.check_workers()
+        yield from runner.results(iter(cases))
+    finally:
+        runner.stop()
 
 
 @dataclass
@@ -125,9 +125,10 @@ class _Run:
                 self._fill(source)
                 while self.chunks and self.chunks[0].results is not None:
                     yield from self.chunks.pop(0).results
-                if not self.chunks:
+                if self.chunks:
+                    self._wait()
+                elif self.exhausted and not self.ahead:
                     return
-                self._wait()
         except _Lost as lost:
             yield from self._finished()
             not_run = (sum(len(c.cases) for c in self.chunks if c.results is None)
@@ -210,12 +211,12 @@ class _Run:
             if exc.reason == "scheduler-connection-lost" or self.client.status != "running":
                 raise _Lost(self._lost_reason()) from exc
             return [self._submit(chunk.cases)]  # cancelled by someone else: send it again
-        except self.distributed.KilledWorker as exc:
+        except self.distributed.KilledWorker:
             if len(chunk.cases) > 1:
                 half = len(chunk.cases) // 2
                 return [self._submit(chunk.cases[:half]), self._submit(chunk.cases[half:])]
-            chunk.results = [self._error(chunk.cases[0], "the Dask workers running this case "
-                                                         f"died ({_reason(exc)})")]
+            chunk.results = [self._error(chunk.cases[0], "every Dask worker that ran this case "
+                                                         "died while running it (KilledWorker)")]
         except Exception as exc:  # noqa: BLE001 - the task could not run: say why, per case
             if self.client.status != "running":
                 raise _Lost(self._lost_reason()) from exc
@@ -238,24 +239,23 @@ class _Run:
         if self.client.status != "running":
             raise _Lost(self._lost_reason())
         try:
-            self._count_threads()
+            threads = self._count_threads()
         except Exception as exc:  # noqa: BLE001 - no answer: the scheduler is gone
             raise _Lost(self._lost_reason()) from exc
-        if self.threads:
+        if threads:
             self.no_workers_since = None
             return
-        self.threads = 1  # sizes chunks until workers come
         now = time.monotonic()
         if self.no_workers_since is None:
             self.no_workers_since = now
-        elif now - self.no_workers_since >= self.patience:
+        if now - self.no_workers_since >= self.patience:
             raise _Lost(f"no Dask worker at {shown(self.address)} for {self.patience:g} s")
 
-    def _count_threads(self) -> None:
-        self.threads = sum(self.client.nthreads().values())
-        if not self.threads and self.no_workers_since is None:
-            self.no_workers_since = time.monotonic()
-        self.threads = self.threads or 1
+    def _count_threads(self) -> int:
+        """Worker threads now (chunks are sized for at least one)."""
+        threads = sum(self.client.nthreads().values())
+        self.threads = threads or 1
+        return threads
 
     def stop(self) -> None:
         futures = [c.future for c in self.chunks if c.future is not None]
@@ -268,20 +268,17 @@ class _Run:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).split("\n", 1)[0]
-    return shown(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    return shown(f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+                 HEADLINE_LIMIT // 2)
 
 
-@contextlib.contextmanager
-def _quiet_logs():
-    """The client's own log lines (reconnecting, a lost scheduler) stay off stderr: the run
-    says what happened in one line of its own."""
-    log = logging.getLogger("distributed")
-    level = log.level
-    log.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
+def _quiet_logs() -> None:
+    """The client's own log lines (reconnecting, a lost scheduler) stay off stderr, for the
+    rest of the process (they may come from its threads after the run): the run says what
+    happened in one line of its own."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    for name in ("distributed", *names):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _worker_version() -> str:
