@@ -309,6 +309,16 @@ class Cluster:
         with Client(self.address, timeout="30s", set_as_default=False) as client:
             client.wait_for_workers(n, timeout=120)
 
+    def busy_worker(self) -> subprocess.Popen:
+        """A worker process running a task now."""
+        from distributed import Client
+
+        with Client(self.address, timeout="30s", set_as_default=False) as client:
+            names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
+            busy = [names[a] for a, keys in client.processing().items() if keys]
+        assert busy, "no worker is running a task"
+        return self.workers[int(busy[0][1:])]
+
     def close(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
@@ -361,7 +371,7 @@ def test_a_worker_killed_mid_run_loses_no_case(tmp_path):
     with Cluster(tmp_path, workers=2) as cluster:
         proc = start_check(cases, cluster.address)
         lines = read_until(proc, 200)
-        cluster.workers[1].kill()  # SIGKILL: its running and waiting chunks go with it
+        cluster.busy_worker().kill()  # SIGKILL: its running and waiting chunks go with it
         rest, err = finish(proc, 600)
     lines += rest
     summary = lines.pop()["summary"]

@@ -60,17 +60,57 @@ def run_dask(cases: Iterable[Case], settings: Settings, address: str,
         raise BackpropError("--dask needs the optional Dask extra",
                             hint="pip install 'backprop-cli[dask]'") from None
     _quiet_logs()
+    _check_address(address)
+    _knock(address)
     try:
         client = distributed.Client(address, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise BackpropError(f"cannot reach the Dask scheduler at {shown(address)}: "
-                            f"{shown(str(exc))}") from None
+    except Exception as exc:  # noqa: BLE001 - gone since the knock: say so, exit 2
+        raise _unreachable(address, exc) from None
     runner = _Run(distributed, client, address, settings, run, patience)
     try:
         runner.check_workers()
         yield from runner.results(iter(cases))
     finally:
         runner.stop()
+
+
+def _check_address(address: str) -> None:
+    """A scheduler address Dask can dial (a Client given another hangs at exit)."""
+    from distributed.comm.addressing import parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+    except (ValueError, ImportError) as exc:
+        raise BackpropError(f"--dask {shown(address)} is not a Dask scheduler address: "
+                            f"{shown(str(exc).split(' (')[0])}",
+                            hint="such as tcp://HOST:8786") from None
+    if not location:
+        raise BackpropError(f"--dask {shown(address)} names no host",
+                            hint="such as tcp://HOST:8786")
+
+
+def _knock(address: str) -> None:
+    """Open and close one connection to the scheduler first: a Client that fails to connect
+    lingers and stalls the interpreter's exit with a traceback."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def knock() -> None:
+        comm = await connect(address, timeout="10s")
+        await comm.close()
+
+    try:
+        asyncio.run(knock())
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, a bad port: say which
+        raise _unreachable(address, exc) from None
+
+
+def _unreachable(address: str, exc: Exception) -> BackpropError:
+    return BackpropError(f"cannot reach the Dask scheduler at {shown(address)}: "
+                         f"{shown(str(exc) or type(exc).__name__, HEADLINE_LIMIT // 2)}")
 
 
 @dataclass
