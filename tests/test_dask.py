@@ -138,7 +138,7 @@ def test_chunks_start_small_grow_to_the_cap_and_share_the_end():
     sizes = client.sizes
     assert sizes[:2] == [16, 16] and sizes[2:4] == [32, 32]
     assert max(sizes) == batch_dask.MAX_CHUNK
-    assert sum(sizes) == 10_000 and len(sizes) <= 50  # 1 task per 200 cases, not 1 per case
+    assert sum(sizes) == 10_000 and len(sizes) == 42  # as docs/batch.md says; not 1 per case
     tail = sizes[sizes.index(max(sizes)):]
     assert tail[-1] <= 2 * batch_dask.MIN_CHUNK and tail == sorted(tail, reverse=True)
     assert client.released == len(sizes)  # every task's result is let go once taken
@@ -241,6 +241,32 @@ def test_ctrl_c_hands_over_the_finished_cases_then_stops():
     assert got == list(range(len(got))) and got
 
 
+@pytest.mark.parametrize("answer, message", [
+    (ModuleNotFoundError("No module named 'backprop_cli'"),
+     "the Dask workers at tcp://fake cannot run backprop: ModuleNotFoundError: No module named "
+     "'backprop_cli' (install backprop-cli on every worker)"),
+    ({"tcp://w0": "0.0.1"}, "the Dask worker tcp://w0 runs backprop-cli 0.0.1, this is {v} "
+                            "(install the same version on every worker)"),
+])
+def test_workers_that_cannot_run_this_backprop_are_refused_before_any_case(answer, message):
+    from backprop_cli import __version__
+    from backprop_cli.errors import BackpropError
+
+    client = FakeClient()
+
+    def run(fn):
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client.run = run
+    runner = batch_dask._Run(FAKE, client, "tcp://fake", Settings(), passing, 60.0)
+    with pytest.raises(BackpropError) as err:
+        runner.check_workers()
+    assert err.value.render() == "error: " + message.format(v=__version__)
+    assert client.sizes == []
+
+
 def test_a_case_over_the_limit_is_its_own_timeout_and_the_chunk_goes_on(monkeypatch):
     cases = list(make_cases(6, {1: "spin", 4: "block"}))
     monkeypatch.setattr(batch_dask, "KILL_GRACE", 0.3)
@@ -250,6 +276,24 @@ def test_a_case_over_the_limit_is_its_own_timeout_and_the_chunk_goes_on(monkeypa
     assert out[1].message == "c.txt:3: timeout: the case took longer than 0.2 s"
     assert out[4].message == ("c.txt:6: timeout: the case took longer than 0.2 s (its thread "
                               "could not be stopped)")
+
+
+def test_a_real_case_over_the_limit_gets_the_local_runner_s_timeout_record(monkeypatch):
+    import backprop_cli.evaluate
+
+    real = backprop_cli.evaluate.evaluate
+
+    def evaluate(program, *args, **kwargs):
+        while program == "spin":  # Python that never ends: what a stalled sympy looks like
+            pass
+        return real(program, *args, **kwargs)
+
+    monkeypatch.setattr(backprop_cli.evaluate, "evaluate", evaluate)
+    cases = list(make_cases(3, {1: "spin"}))
+    out = batch_dask.run_chunk(cases, Settings(origin="c.txt", timeout=0.2))
+    assert [r.status for r in out] == ["pass", "timeout", "pass"]
+    assert out[1].message == "c.txt:3: timeout: the case took longer than 0.2 s"
+    assert out[1].kind == "timeout" and 0.2 <= out[1].seconds < 0.2 + batch_dask.KILL_GRACE
 
 
 def test_a_chunk_runs_real_cases_as_the_local_runner_does():
