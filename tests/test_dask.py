@@ -488,3 +488,21 @@ def test_ctrl_c_on_a_dask_run_keeps_every_finished_case(tmp_path):
     assert summary["interrupted"] is True and summary["total"] == len(lines) < 4000
     assert {c["status"] for c in lines} == {"pass"}
     assert len({c["id"] for c in lines}) == len(lines)
+
+
+@pytest.mark.slow
+def test_the_client_keeps_no_message_of_tasks_long_gone(tmp_path):
+    """distributed's client logs its last 1,000 messages to the scheduler, each holding a
+    task's cases: memory that grew with the file until that log was turned off."""
+    import gc
+
+    pytest.importorskip("distributed")
+    with Cluster(tmp_path, workers=2) as cluster:
+        sent = 0
+        for r in batch_dask.run_dask(make_cases(20_000), Settings(), cluster.address,
+                                     run=passing):
+            if r.index == 19_000:
+                gc.collect()
+                sent = sum(1 for x in gc.get_objects()
+                           if isinstance(x, dict) and x.get("op") == "update-graph")
+    assert sent <= batch_dask.HELD_PER_THREAD * 2  # the tasks held now, none from before

@@ -62,8 +62,13 @@ def run_dask(cases: Iterable[Case], settings: Settings, address: str,
     _quiet_logs()
     _check_address(address)
     _knock(address)
+    import dask
+
     try:
-        client = distributed.Client(address, timeout="10s", set_as_default=False)
+        # The client keeps its last messages to the scheduler for debugging (1,000 by
+        # default, each holding a task's cases): none kept, so memory stays flat.
+        with dask.config.set({"distributed.admin.low-level-log-length": 0}):
+            client = distributed.Client(address, timeout="10s", set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - gone since the knock: say so, exit 2
         raise _unreachable(address, exc) from None
     runner = _Run(distributed, client, address, settings, run, patience)
