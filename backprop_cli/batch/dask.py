@@ -125,6 +125,7 @@ class _Chunk:
     cases: list[Case]
     future: Any = None
     results: list[CaseResult] | None = None
+    given: int = 0  # results handed over so far
 
 
 class _Lost(Exception):
@@ -169,7 +170,11 @@ class _Run:
             while True:
                 self._fill(source)
                 while self.chunks and self.chunks[0].results is not None:
-                    yield from self.chunks.pop(0).results
+                    head = self.chunks[0]
+                    while head.given < len(head.results):  # a Ctrl-C here loses none
+                        head.given += 1
+                        yield head.results[head.given - 1]
+                    self.chunks.pop(0)
                 if self.chunks:
                     self._wait()
                 elif self.exhausted and not self.ahead:
@@ -188,8 +193,9 @@ class _Run:
         """The results already back, in file order (behind an unfinished chunk: with gaps)."""
         for chunk in self.chunks:
             if chunk.results is not None:
-                yield from chunk.results
-                chunk.results = []
+                while chunk.given < len(chunk.results):
+                    chunk.given += 1
+                    yield chunk.results[chunk.given - 1]
 
     def _fill(self, source: Iterator[Case]) -> None:
         """Send chunks until the limits on tasks held are reached or the file ends."""
