@@ -275,7 +275,8 @@ class _Run:
                              for c in chunk.cases]
         finally:
             chunk.future = None
-            future.release()
+            with contextlib.suppress(Exception):  # a client that lost its scheduler may refuse
+                future.release()
         return [chunk]
 
     def _error(self, case: Case, why: str) -> CaseResult:
