@@ -308,6 +308,22 @@ def test_a_chunk_runs_real_cases_as_the_local_runner_does():
     assert [strip(r) for r in there] == [strip(r) for r in here]
 
 
+@pytest.mark.parametrize("address, message", [
+    ("nonsense://x", "error: --dask nonsense://x is not a Dask scheduler address: unknown "
+                     "address scheme 'nonsense' (such as tcp://HOST:8786)"),
+    ("tcp://", "error: --dask tcp:// names no host (such as tcp://HOST:8786)"),
+    ("tcp://127.0.0.1", "error: cannot reach the Dask scheduler at tcp://127.0.0.1: missing "
+                        "port number in address '127.0.0.1'"),
+])
+def test_an_address_no_scheduler_can_have_is_one_line_and_exit_2(tmp_path, address, message):
+    pytest.importorskip("distributed")
+    cases = tmp_path / "cases.txt"
+    cases.write_text('"x*y" x=1 y=2\n')
+    done = subprocess.run([sys.executable, "-m", "backprop_cli", "check", str(cases), "--dask",
+                           address], capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
+
+
 # A real cluster: a scheduler and workers as separate processes on 127.0.0.1 ------------------
 
 class Cluster:
