@@ -175,6 +175,24 @@ def test_a_chunk_dask_gave_up_on_is_split_down_to_the_case_that_kills_its_worker
     assert len(client.sizes) < 3000 / 64 + 12  # a halving per level, not a task per case
 
 
+def test_a_case_that_only_shared_a_worker_with_the_culprit_is_run_again_and_passes():
+    seen = {"776": 0}
+
+    def fail(cases):
+        if any(c.index == 777 for c in cases):
+            return Killed("died")
+        if [c.index for c in cases] == [776]:
+            seen["776"] += 1
+            if seen["776"] == 1:  # queued on the worker the culprit took down
+                return Killed("died")
+        return None
+
+    out = list(fake_run(FakeClient(threads=2, fail=fail), make_cases(3000)))
+    assert [r.index for r in out] == list(range(3000))
+    assert [(r.index, r.status) for r in out if r.status != "pass"] == [(777, "error")]
+    assert seen["776"] == 2  # given up on once, then passed alone
+
+
 def test_a_task_that_cannot_run_makes_each_of_its_cases_an_error_with_the_reason():
     client = FakeClient(fail=lambda cases: ModuleNotFoundError("No module named 'sympy'")
                         if cases[0].index == 0 else None)

@@ -11,8 +11,9 @@ are held, so the client's memory does not grow with the file.
 
 Faults:
 - a task whose worker died is run again by Dask on another worker; when Dask gives up on it
-  (KilledWorker) the chunk is split in two and each half sent again, down to single cases,
-  and a case that still kills its worker is reported as that case's error with the reason;
+  (KilledWorker) the chunk is split in two and each half sent again, down to single cases;
+  a single case Dask gives up on is sent once more, with no other such case out (it may only
+  have shared a worker with the culprit), and the second time it is that case's error;
 - a task that fails for another reason (the worker cannot run backprop) makes each of its
   cases an error naming the reason;
 - the scheduler going away, or no worker for `patience` seconds: the cases that finished are
@@ -45,6 +46,7 @@ HELD_PER_THREAD = 4  # tasks held per worker thread, finished or not (bounds the
 POLL = 1.0  # seconds between looks at the cluster while waiting for a task
 PATIENCE = 60.0  # seconds with no worker at all before the run stops (the rest not run)
 KILL_GRACE = 2.0  # a case this far past the time limit ignored its interrupt: left behind
+STRIKES = 2  # times Dask gives up on a single case before it is that case's error
 
 
 def run_dask(cases: Iterable[Case], settings: Settings, address: str,
@@ -126,6 +128,7 @@ class _Chunk:
     future: Any = None
     results: list[CaseResult] | None = None
     given: int = 0  # results handed over so far
+    strikes: int = 0  # times Dask gave up on this one case (its workers died under it)
 
 
 class _Lost(Exception):
@@ -239,7 +242,8 @@ class _Run:
     def _wait(self) -> None:
         """Wait for at least one unfinished task (or POLL seconds), then collect every task that
         ended: its results, or, for a failed one, what the failure means for its cases."""
-        pending = [c.future for c in self.chunks if c.results is None]
+        self._retry_one_alone()
+        pending = [c.future for c in self.chunks if c.future is not None]
         try:
             with self.client.as_current():
                 self.distributed.wait(pending, timeout=POLL, return_when="FIRST_COMPLETED")
@@ -249,7 +253,7 @@ class _Run:
         k = 0
         while k < len(self.chunks):
             chunk = self.chunks[k]
-            if chunk.results is None and chunk.future.done():
+            if chunk.future is not None and chunk.future.done():
                 self.chunks[k:k + 1] = self._collect(chunk)
             k += 1
 
@@ -266,6 +270,9 @@ class _Run:
             if len(chunk.cases) > 1:
                 half = len(chunk.cases) // 2
                 return [self._submit(chunk.cases[:half]), self._submit(chunk.cases[half:])]
+            chunk.strikes += 1
+            if chunk.strikes < STRIKES:  # it may only have shared a worker with the culprit
+                return [chunk]  # sent again alone (`_retry_one_alone`)
             chunk.results = [self._error(chunk.cases[0], "every Dask worker that ran this case "
                                                          "died while running it (KilledWorker)")]
         except Exception as exc:  # noqa: BLE001 - the task could not run: say why, per case
@@ -278,6 +285,13 @@ class _Run:
             with contextlib.suppress(Exception):  # a client that lost its scheduler may refuse
                 future.release()
         return [chunk]
+
+    def _retry_one_alone(self) -> None:
+        """Send again one single case Dask gave up on, when no other such case is out: a case
+        that merely shared a worker with the one that killed it then runs without it."""
+        waiting = [c for c in self.chunks if c.strikes and c.results is None]
+        if waiting and all(c.future is None for c in waiting):
+            waiting[0].future = self._submit(waiting[0].cases).future
 
     def _error(self, case: Case, why: str) -> CaseResult:
         return CaseResult(case.index, case.line, case.id, case.program, "error", kind="error",
