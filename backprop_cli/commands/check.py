@@ -68,7 +68,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     import os
 
     from ..batch import cases, pool, run, stream
-    from ..batch.report import Tally
+    from ..batch.report import RunLost, Tally
     from ..errors import PATH_SHOWN, shown
     from ..render import batch_report as out
 
@@ -99,6 +99,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
 
         console = Console(highlight=False)
     interrupted = False
+    lost = None
     progress = _progress(case_file, show_progress)
     try:
         with progress or contextlib.nullcontext():
@@ -120,11 +121,13 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
                         progress.draw()
     except KeyboardInterrupt:
         interrupted = True
+    except RunLost as exc:  # the cluster went away: what finished is counted, the rest not run
+        lost = exc
     finally:
         results.close()
         if source is not sys.stdin.buffer:
             source.close()
-    summary = tally.report(interrupted)
+    summary = tally.report(interrupted, lost.not_run if lost else 0)
     for sink in sinks:
         sink.close(summary, origin)
     if not machine:
@@ -134,7 +137,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
             click.echo(("\n" if summary.total - summary.passed else "")
                        + out.summary_text(summary))
     sys.stdout.flush()  # a write that fails is reported before the summary line below
-    _say_on_stderr(summary, origin, interrupted)
+    _say_on_stderr(summary, origin, interrupted, lost)
     sys.exit(summary.exit_code)
 
 
@@ -154,11 +157,15 @@ def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> list:
     return sinks
 
 
-def _say_on_stderr(summary, origin: str, interrupted: bool) -> None:
+def _say_on_stderr(summary, origin: str, interrupted: bool, lost=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
 
-    if interrupted:
+    if lost is not None:
+        done = f"{summary.total:,} case{'s' * (summary.total != 1)}"
+        click.echo(f"error: {lost.message}: {done} finished and reported, "
+                   f"{lost.not_run:,} not run", err=True)
+    elif interrupted:
         click.echo("interrupted: the summary counts the cases that finished", err=True)
     elif summary.total == 0:
         click.echo(f"warning: {origin} holds no cases", err=True)

@@ -52,6 +52,7 @@ def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
         "seconds": round(report.seconds, 6),
         "cases_per_second": round(report.cases_per_second, 3),
         "interrupted": report.interrupted,
+        "not_run": report.not_run,
         "exit_code": report.exit_code,
     }
 
@@ -296,6 +297,8 @@ def summary_rows(report: BatchReport) -> list[tuple[str, str]]:
     rows += [("failed", f"{report.failed:,}"), ("errors", f"{report.errors:,}")]
     if report.timeouts:
         rows.append(("timeouts", f"{report.timeouts:,}"))
+    if report.not_run:
+        rows.append(("not run", f"{report.not_run:,}"))
     rows += [("total", f"{report.total:,}"), ("time", f"{report.seconds:.2f} s"),
              ("cases per second", f"{report.cases_per_second:,.1f}")]
     return rows
@@ -304,6 +307,9 @@ def summary_rows(report: BatchReport) -> list[tuple[str, str]]:
 def verdict(report: BatchReport) -> str:
     if report.interrupted:
         return f"INTERRUPTED after {report.total:,} case{'s' * (report.total != 1)}"
+    if report.not_run:
+        return (f"STOPPED after {report.total:,} case{'s' * (report.total != 1)}: "
+                f"{report.not_run:,} not run")
     if report.total == 0:
         return "no cases found"
     bad = report.failed + report.errors + report.timeouts
