@@ -21,10 +21,10 @@ class Tally:
         self.counts[result.status] += 1
         self.case_seconds += result.seconds
 
-    def report(self, interrupted: bool = False) -> BatchReport:
+    def report(self, interrupted: bool = False, stopped: bool = False) -> BatchReport:
         return BatchReport(self.counts["pass"], self.counts["fail"], self.counts["error"],
                            self.counts["timeout"], time.perf_counter() - self.started,
-                           interrupted)
+                           interrupted or stopped, stopped)
 
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
@@ -33,8 +33,10 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
 
 @dataclass(frozen=True)
 class BatchReport:
-    """The outcome of a run. Exit code policy: 130 when interrupted, else 2 when any case was
-    an error or timed out (it could not be checked), else 1 when any check disagreed, else 0."""
+    """The outcome of a run. Exit code policy: 2 when an error stopped the run early (no worker
+    process could be started), else 130 when interrupted, else 2 when any case was an error or
+    timed out (it could not be checked), else 1 when any check disagreed, else 0. A run
+    stopped either way is `interrupted`: its counts are those of the cases that finished."""
 
     passed: int
     failed: int
@@ -42,6 +44,7 @@ class BatchReport:
     timeouts: int
     seconds: float
     interrupted: bool = False
+    stopped: bool = False  # by an error, not by Ctrl-C
 
     @property
     def total(self) -> int:
@@ -53,6 +56,8 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
+        if self.stopped:
+            return EXIT_ERROR
         if self.interrupted:
             return EXIT_INTERRUPTED
         if self.errors or self.timeouts:

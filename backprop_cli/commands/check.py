@@ -8,6 +8,7 @@ import time
 
 import click
 
+from ..language.reads import MAX_FILE_BYTES
 from .common import CONTEXT, report_errors
 
 
@@ -43,9 +44,16 @@ from .common import CONTEXT, report_errors
 @click.option("--max-line-bytes", "line_limit", type=click.IntRange(1), default=1 << 20,
               show_default=True, metavar="BYTES",
               help="Longest line read; a longer one is that line's error, never held in memory.")
+@click.option("--max-file-bytes", "file_limit", type=click.IntRange(1), default=MAX_FILE_BYTES,
+              show_default=True, metavar="BYTES",
+              help="Largest @file read (an array file a case binds).")
+@click.option("--allow-read", "allowed", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
+              help="Let the case file's @file paths read inside DIR too (repeatable); by "
+                   "default they stay in the case file's own folder.")
 @report_errors
 def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_json, as_jsonl,
-              junit, report, quiet, plain, precision, dask, line_limit):
+              junit, report, quiet, plain, precision, dask, line_limit, file_limit, allowed):
     """Check every case in FILE ('-' for stdin): backprop vs sympy, finite differences, and
     the expected values a line gives.
 
@@ -65,11 +73,11 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
       {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
     """
-    import os
-
     from ..batch import cases, pool, run, stream
     from ..batch.report import Tally
-    from ..errors import PATH_SHOWN, shown
+    from ..errors import PATH_SHOWN, BackpropError, shown
+    from ..language.reads import case_file_scope
+    from ..outputs import Named, refuse_clashes
     from ..render import batch_report as out
 
     if dask and jobs:
@@ -81,54 +89,76 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
         sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
         timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
     origin = settings.origin
-    # Relative @file paths in the case file are the case file's own: its folder.
-    folder = "" if case_file == "-" else os.path.dirname(case_file)
+    # Before anything is opened for writing: no output is the case file or another output.
+    written = refuse_clashes(
+        [Named("the case file", case_file)],
+        [Named(option, path) for option, path in (("--report", report), ("--junit", junit))
+         if path], stdout=True)
+    # @file paths stay in the case file's folder, and never read what this run writes.
+    scope = case_file_scope(case_file, allowed, file_limit,
+                            {key: str(named) for key, named in written.items()
+                             if key[0] != "name"})
     source = stream.open_cases(case_file)
-    sinks = _sinks(report, junit, as_json, as_jsonl)
     machine = as_json or as_jsonl
     rich = not plain and not machine and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
-    total_lines = stream.count_lines(case_file) if show_progress else None
+    lines = stream.count_lines(case_file) if show_progress or jobs != 1 else None
+    if not dask:
+        jobs, note = pool.plan_jobs(jobs, lines)
+        if note:
+            click.echo(f"note: {note}", err=True)
+    sinks, files = _sinks(report, junit, as_json, as_jsonl)
 
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
-                                              folder, line_limit), settings,
-                             jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
+                                              scope, line_limit), settings,
+                             jobs=jobs if not dask else 1, dask=dask)
     console = None
     if rich or show_progress:
         from rich.console import Console
 
         console = Console(highlight=False)
     interrupted = False
-    progress = _progress(total_lines, show_progress)
+    stopped: BackpropError | None = None
+    progress = _progress(lines if show_progress else None, show_progress)
     last_refresh = 0.0
     try:
         with progress or contextlib.nullcontext():
-            task = progress.add_task("checking", total=total_lines) if progress else None
-            for r in results:
-                tally.add(r)
-                for sink in sinks:
-                    sink.add(r, origin)
-                if not machine and r.status != "pass":
-                    if rich:
-                        console.print(out.case_view(r, origin, precision))
-                    else:
-                        click.echo("\n".join(out.case_lines(r, origin, precision)))
-                if progress:
-                    progress.update(task, completed=r.line, description=_counts(tally))
-                    now = time.monotonic()
-                    if now - last_refresh > 0.1:
-                        progress.refresh()
-                        last_refresh = now
-    except KeyboardInterrupt:
-        interrupted = True
+            task = progress.add_task("checking", total=lines) if progress else None
+            try:
+                for r in results:
+                    tally.add(r)
+                    for sink in sinks:
+                        sink.add(r, origin)
+                    if not machine and r.status != "pass":
+                        if rich:
+                            console.print(out.case_view(r, origin, precision))
+                        else:
+                            click.echo("\n".join(out.case_lines(r, origin, precision)))
+                    if progress:
+                        progress.update(task, completed=r.line, description=_counts(tally))
+                        now = time.monotonic()
+                        if now - last_refresh > 0.1:
+                            progress.refresh()
+                            last_refresh = now
+            except KeyboardInterrupt:
+                interrupted = True
+            except pool.WorkerError as err:  # out of processes or descriptors: keep what ran
+                stopped = err
+            finally:
+                results.close()
+                if source is not sys.stdin.buffer:
+                    source.close()
+        summary = tally.report(interrupted, stopped is not None)
+        # Every finished case reaches the files, an interrupted run's too; then they are
+        # renamed into place. A run that fails before this leaves the old files whole.
+        for sink in sinks:
+            sink.close(summary, origin)
+        for f in files:
+            f.commit()
     finally:
-        results.close()
-        if source is not sys.stdin.buffer:
-            source.close()
-    summary = tally.report(interrupted)
-    for sink in sinks:
-        sink.close(summary, origin)
+        for f in files:
+            f.discard()
     if not machine:
         if rich:
             console.print(out.summary_view(summary))
@@ -136,31 +166,55 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
             click.echo(("\n" if summary.total - summary.passed else "")
                        + out.summary_text(summary))
     sys.stdout.flush()  # a write that fails is reported before the summary line below
-    _say_on_stderr(summary, origin, interrupted)
+    _say_on_stderr(summary, origin, interrupted, stopped)
     sys.exit(summary.exit_code)
 
 
-def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> list:
-    """Where each finished case is written as it arrives (and then forgotten)."""
+def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
+    """Where each finished case is written as it arrives (and then forgotten), and the output
+    files behind them (each written beside its target, renamed into place at the end)."""
+    import tempfile
+
+    from ..errors import PATH_SHOWN, shown
+    from ..outputs import OutputFile
     from ..render import batch_report as out
 
-    sinks = []
-    if report:
-        sinks.append(_open(out.ReportFile, report))
-    if junit:
-        sinks.append(_open(out.JUnitFile, junit))
+    sinks: list = []
+    files: list = []
+    try:
+        if report:
+            f = OutputFile(report, f"the report {shown(report, PATH_SHOWN)}")
+            files.append(f)
+            sinks.append(out.JsonLines(f.stream, f.what))
+        if junit:
+            f = OutputFile(junit, f"the JUnit report {shown(junit, PATH_SHOWN)}")
+            files.append(f)
+            try:  # the test cases wait here for the header, whose counts come at the end
+                spool = tempfile.TemporaryFile("w+", encoding="utf-8",  # noqa: SIM115
+                                               dir=f.folder)
+            except OSError as exc:
+                from ..errors import output_error
+
+                raise output_error(f.what, exc) from None
+            sinks.append(out.JUnitFile(f.stream, f.what, spool))
+    except BaseException:
+        for f in files:
+            f.discard()
+        raise
     if as_json:
         sinks.append(out.JsonStream(sys.stdout))
     elif as_jsonl:
         sinks.append(out.JsonLines(sys.stdout, "standard output"))
-    return sinks
+    return sinks, files
 
 
-def _say_on_stderr(summary, origin: str, interrupted: bool) -> None:
+def _say_on_stderr(summary, origin: str, interrupted: bool, stopped=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
 
-    if interrupted:
+    if stopped is not None:
+        click.echo(f"{stopped.render()}; the summary counts the cases that finished", err=True)
+    elif interrupted:
         click.echo("interrupted: the summary counts the cases that finished", err=True)
     elif summary.total == 0:
         click.echo(f"warning: {origin} holds no cases", err=True)
@@ -172,15 +226,6 @@ def _terminal(stream) -> bool:
     import os
 
     return stream.isatty() and os.environ.get("TERM") != "dumb"
-
-
-def _open(kind, path: str):
-    from ..errors import PATH_SHOWN, output_error, shown
-
-    try:
-        return kind(path)
-    except OSError as exc:
-        raise output_error(shown(path, PATH_SHOWN), exc) from None
 
 
 def _counts(tally) -> str:
