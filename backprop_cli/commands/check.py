@@ -91,7 +91,8 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     origin = settings.origin
     # Before anything is opened for writing: no output is the case file or another output.
     written = refuse_clashes(
-        [Named("the case file", case_file)],
+        [Named("the case file on standard input" if case_file == "-" else "the case file",
+               case_file)],
         [Named(option, path) for option, path in (("--report", report), ("--junit", junit))
          if path], stdout=True)
     # @file paths stay in the case file's folder, and never read what this run writes.
