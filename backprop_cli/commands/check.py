@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import time
 
@@ -152,11 +153,13 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
                     source.close()
         summary = tally.report(interrupted, stopped is not None)
         # Every finished case reaches the files, an interrupted run's too; then they are
-        # renamed into place. A run that fails before this leaves the old files whole.
-        for sink in sinks:
-            sink.close(summary, origin)
-        for f in files:
-            f.commit()
+        # renamed into place (a second Ctrl-C waits for that). A run that fails before this
+        # leaves the old files whole.
+        with _no_interrupt():
+            for sink in sinks:
+                sink.close(summary, origin)
+            for f in files:
+                f.commit()
     finally:
         for f in files:
             f.discard()
@@ -221,6 +224,21 @@ def _say_on_stderr(summary, origin: str, interrupted: bool, stopped=None) -> Non
         click.echo(f"warning: {origin} holds no cases", err=True)
     elif summary.exit_code:
         click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
+
+
+@contextlib.contextmanager
+def _no_interrupt():
+    """Ctrl-C waits while the output files are finished and renamed into place."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _terminal(stream) -> bool:

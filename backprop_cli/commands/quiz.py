@@ -18,7 +18,7 @@ STOP = ("q", "quit")  # answers that stop the quiz (no node's gradient is a name
 
 
 @click.command("quiz", context_settings=CONTEXT)
-@click.option("--seed", type=click.IntRange(-MAX_SEED, MAX_SEED), metavar="N",
+@click.option("--seed", type=int, metavar="N", callback=lambda _c, _p, v: _seed(v),
               help="Which circuit: the same seed, ops and nodes always give the same one "
                    "(default: a new one, its seed printed).")
 @click.option("--ops", metavar="LIST", help="Gates to draw from, comma-separated "
@@ -74,6 +74,12 @@ def quiz_cmd(seed, ops, nodes, worksheet, key, grade_file, precision):
                 _write(path, ex, answers, precision)
         sys.exit(exits.OK)
     sys.exit(_ask(ex, precision))
+
+
+def _seed(value: int | None) -> int | None:
+    if value is not None and abs(value) > MAX_SEED:
+        raise click.BadParameter("a seed has at most 18 digits", param_hint="'--seed'")
+    return value
 
 
 def _write(path: str, ex, answers: bool, precision: int) -> None:
