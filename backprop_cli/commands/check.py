@@ -77,8 +77,6 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     from ..batch import cases, pool, run, stream
     from ..batch.report import Tally
     from ..errors import PATH_SHOWN, BackpropError, shown
-    from ..language.reads import case_file_scope
-    from ..outputs import Named, refuse_clashes
     from ..render import batch_report as out
 
     if dask and jobs:
@@ -90,16 +88,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
         sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
         timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
     origin = settings.origin
-    # Before anything is opened for writing: no output is the case file or another output.
-    written = refuse_clashes(
-        [Named("the case file on standard input" if case_file == "-" else "the case file",
-               case_file)],
-        [Named(option, path) for option, path in (("--report", report), ("--junit", junit))
-         if path], stdout=True)
-    # @file paths stay in the case file's folder, and never read what this run writes.
-    scope = case_file_scope(case_file, allowed, file_limit,
-                            {key: str(named) for key, named in written.items()
-                             if key[0] != "name"})
+    scope = _file_rules(case_file, report, junit, allowed, file_limit)
     source = stream.open_cases(case_file)
     machine = as_json or as_jsonl
     rich = not plain and not machine and _terminal(sys.stdout)
@@ -152,14 +141,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
                 if source is not sys.stdin.buffer:
                     source.close()
         summary = tally.report(interrupted, stopped is not None)
-        # Every finished case reaches the files, an interrupted run's too; then they are
-        # renamed into place (a second Ctrl-C waits for that). A run that fails before this
-        # leaves the old files whole.
-        with _no_interrupt():
-            for sink in sinks:
-                sink.close(summary, origin)
-            for f in files:
-                f.commit()
+        _finish_files(sinks, files, summary, origin)
     finally:
         for f in files:
             f.discard()
@@ -172,6 +154,34 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     sys.stdout.flush()  # a write that fails is reported before the summary line below
     _say_on_stderr(summary, origin, interrupted, stopped)
     sys.exit(summary.exit_code)
+
+
+def _file_rules(case_file: str, report, junit, allowed: tuple[str, ...], file_limit: int):
+    """Before anything is opened for writing: no output is the case file or another output
+    (SameFileError otherwise). Returns how the cases' @file paths are read: inside the case
+    file's folder (and --allow-read), at most --max-file-bytes, never an output of this run."""
+    from ..language.reads import case_file_scope
+    from ..outputs import Named, refuse_clashes
+
+    written = refuse_clashes(
+        [Named("the case file on standard input" if case_file == "-" else "the case file",
+               case_file)],
+        [Named(option, path) for option, path in (("--report", report), ("--junit", junit))
+         if path], stdout=True)
+    return case_file_scope(case_file, allowed, file_limit,
+                           {key: str(named) for key, named in written.items()
+                            if key[0] != "name"})
+
+
+def _finish_files(sinks: list, files: list, summary, origin: str) -> None:
+    """Every finished case reaches the files, an interrupted run's too; then they are renamed
+    into place (a second Ctrl-C waits for that). A run that fails before this leaves the old
+    files whole (the caller discards the temporary ones)."""
+    with _no_interrupt():
+        for sink in sinks:
+            sink.close(summary, origin)
+        for f in files:
+            f.commit()
 
 
 def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
