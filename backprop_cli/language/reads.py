@@ -52,6 +52,8 @@ def read_bytes(scope: ReadScope, where: str, written: str) -> bytes:
     scope; BindingError naming `where`, never the file's content, otherwise."""
     path = _resolve(scope, where, written)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if scope.confined:  # the path was resolved and checked: a link put there since is refused
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)  # non-blocking: a FIFO with no writer must not hang here
     except FileNotFoundError:
