@@ -101,7 +101,6 @@ def _worker_main(conn, settings: Settings, run: Callable, current, since) -> Non
     the parent can tell a stuck case without a message per case."""
     # Ctrl-C reaches the whole process group; the parent alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     warm_up(settings)
     conn.send("ready")
     while True:
