@@ -169,12 +169,9 @@ def broken_pipe() -> NoReturn:
 
 def program_options(fn: Callable) -> Callable:
     """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
-    from ..language.reads import MAX_FILE_BYTES
-
-    fn = click.option("--max-file-bytes", type=click.IntRange(1), default=MAX_FILE_BYTES,
-                      show_default=True, metavar="BYTES", expose_value=False,
-                      callback=_keep_file_limit, is_eager=True,
-                      help="Largest NAME=@file read (an array file).")(fn)
+    fn = click.option("--max-file-bytes", type=click.IntRange(1), default=None,
+                      metavar="BYTES", expose_value=False, callback=_keep_file_limit,
+                      help="Largest NAME=@file read (an array file) [default: 64 MiB].")(fn)
     fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
                       allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
     fn = click.argument("words", nargs=-1, type=click.UNPROCESSED,
@@ -182,9 +179,10 @@ def program_options(fn: Callable) -> Callable:
     return fn
 
 
-def _keep_file_limit(ctx: click.Context, _param, value: int) -> int:
+def _keep_file_limit(ctx: click.Context, _param, value: int | None) -> int | None:
     """--max-file-bytes is kept on the context, where `parse_binding_words` reads it."""
-    ctx.meta[_FILE_LIMIT] = value
+    if value is not None:
+        ctx.meta[_FILE_LIMIT] = value
     return value
 
 
@@ -226,6 +224,8 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
 
 def _refuse_stdout_onto_inputs(program_file: str | None, words: list[str]) -> None:
     """`eval -f p.txt > p.txt`: standard output is never a file the command reads."""
+    if program_file is None and not any("=@" in w for w in words):
+        return  # no file is read (the usual case, which imports nothing for it)
     from ..language.arrays_io import file_paths
     from ..outputs import Named, refuse_clashes
 
@@ -287,11 +287,13 @@ def parse_binding_words(words: list[str]):
         if k == 0 and w.startswith("="):
             hint = 'quote a program that has spaces: "q = x + y; q * z"'
         raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
-    from ..language.reads import ReadScope
-
     ctx = click.get_current_context(silent=True)
     limit = ctx.meta.get(_FILE_LIMIT) if ctx is not None else None
-    return parse_bindings(words, ReadScope(limit=limit) if limit else "")
+    if limit is None:
+        return parse_bindings(words)
+    from ..language.reads import ReadScope
+
+    return parse_bindings(words, ReadScope(limit=limit))
 
 
 def run_program(source: str, origin: str, bindings, options, groups: tuple[str, ...] = ()):
