@@ -113,14 +113,16 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     stopped: BackpropError | None = None
     progress = _progress(lines if show_progress else None, show_progress)
     last_refresh = 0.0
+    whole = _Whole()
     try:
-        with progress or contextlib.nullcontext():
+        with progress or contextlib.nullcontext(), whole.armed():
             task = progress.add_task("checking", total=lines) if progress else None
             try:
                 for r in results:
-                    tally.add(r)
-                    for sink in sinks:
-                        sink.add(r, origin)
+                    with whole:  # Ctrl-C waits until the case is counted and written
+                        tally.add(r)
+                        for sink in sinks:
+                            sink.add(r, origin)
                     if not machine and r.status != "pass":
                         if rich:
                             console.print(out.case_view(r, origin, precision))
@@ -234,6 +236,43 @@ def _say_on_stderr(summary, origin: str, interrupted: bool, stopped=None) -> Non
         click.echo(f"warning: {origin} holds no cases", err=True)
     elif summary.exit_code:
         click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
+
+
+class _Whole:
+    """A block Ctrl-C does not cut in two: a SIGINT inside it is raised when it ends, so a
+    finished case is always both counted and written, or neither."""
+
+    def __init__(self):
+        self.inside = False
+        self.pending = False
+
+    def _on_sigint(self, signum, frame):
+        if self.inside:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def armed(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def __enter__(self):
+        self.inside = True
+
+    def __exit__(self, *exc):
+        self.inside = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
