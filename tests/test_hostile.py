@@ -307,7 +307,8 @@ def test_a_bad_field_keeps_the_cases_own_id(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("output, jobs", [(["--json"], "1"), (["--jsonl"], "0"),
-                                          (["--junit", "{tmp}/j.xml"], "1")])
+                                          (["--junit", "{tmp}/j.xml"], "1"),
+                                          (["--report", "{tmp}/r.jsonl"], "0")])
 def test_memory_stays_flat_over_100000_cases(tmp_path, output, jobs):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_batch import generate

@@ -31,10 +31,11 @@ class Tally:
         self.counts[result.status] += 1
         self.case_seconds += result.seconds
 
-    def report(self, interrupted: bool = False, not_run: int = 0) -> BatchReport:
+    def report(self, interrupted: bool = False, not_run: int = 0,
+               stopped: bool = False) -> BatchReport:
         return BatchReport(self.counts["pass"], self.counts["fail"], self.counts["error"],
                            self.counts["timeout"], time.perf_counter() - self.started,
-                           interrupted, self.counts["unchecked"], not_run)
+                           interrupted or stopped, self.counts["unchecked"], not_run, stopped)
 
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
@@ -43,10 +44,12 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = (
 
 @dataclass(frozen=True)
 class BatchReport:
-    """The outcome of a run. Exit code: 130 when interrupted, else eval's policy over the
-    cases (checks/verdict.py): 2 when any case was an error, timed out or was not run (it could
-    not be checked), else 1 when any check disagreed, else 0 (unchecked cases included).
-    `not_run` cases are not in `total`: the run lost its machines first."""
+    """The outcome of a run. Exit code: 2 when an error stopped the run early (no worker process
+    could be started), else 130 when interrupted, else eval's policy over the cases
+    (checks/verdict.py): 2 when any case was an error, timed out or was not run (it could not be
+    checked), else 1 when any check disagreed, else 0 (unchecked cases included). `not_run`
+    cases are not in `total`: the run lost its machines first. A run stopped either way is
+    `interrupted`: its counts are those of the cases that finished."""
 
     passed: int
     failed: int
@@ -56,6 +59,7 @@ class BatchReport:
     interrupted: bool = False
     unchecked: int = 0  # cases no check disproved, where some gradient no check confirmed
     not_run: int = 0
+    stopped: bool = False  # by an error, not by Ctrl-C
 
     @property
     def total(self) -> int:
@@ -67,6 +71,8 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
+        if self.stopped:
+            return EXIT_ERROR
         if self.interrupted:
             return EXIT_INTERRUPTED
         from ..checks.verdict import exit_code

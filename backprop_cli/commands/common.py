@@ -170,11 +170,24 @@ def broken_pipe() -> NoReturn:
 
 def program_options(fn: Callable) -> Callable:
     """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
+    fn = click.option("--max-file-bytes", type=click.IntRange(1), default=None,
+                      metavar="BYTES", expose_value=False, callback=_keep_file_limit,
+                      help="Largest NAME=@file read (an array file) [default: 64 MiB].")(fn)
     fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
                       allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
     fn = click.argument("words", nargs=-1, type=click.UNPROCESSED,
                         metavar="PROGRAM [NAME=VALUE]...")(fn)
     return fn
+
+
+def _keep_file_limit(ctx: click.Context, _param, value: int | None) -> int | None:
+    """--max-file-bytes is kept on the context, where `parse_binding_words` reads it."""
+    if value is not None:
+        ctx.meta[_FILE_LIMIT] = value
+    return value
+
+
+_FILE_LIMIT = "backprop.max_file_bytes"
 
 
 def output_options(fn: Callable) -> Callable:
@@ -202,6 +215,7 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
         if program_file is None and unknown[0] is words[0]:
             hint += "; a program that starts with two minus signs needs a space: - -x"
         raise BackpropError(f"unknown option {word}", hint=hint)
+    _refuse_stdout_onto_inputs(program_file, words)
     if program_file is not None:
         return _read_text(program_file), program_file, words
     if not words:
@@ -223,6 +237,20 @@ def _close_options(word: str) -> list[str]:
     names = [o for p in ctx.command.params if isinstance(p, click.Option)
              for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
     return difflib.get_close_matches(word, names, n=2, cutoff=0.7)
+
+
+def _refuse_stdout_onto_inputs(program_file: str | None, words: list[str]) -> None:
+    """`eval -f p.txt > p.txt`: standard output is never a file the command reads."""
+    if program_file is None and not any("=@" in w for w in words):
+        return  # no file is read (the usual case, which imports nothing for it)
+    from ..language.arrays_io import file_paths
+    from ..outputs import Named, refuse_clashes
+
+    inputs = [Named("the array file", p) for p in file_paths(words)]
+    if program_file is not None:
+        inputs.append(Named("the program file", program_file))
+    if inputs:
+        refuse_clashes(inputs, [], stdout=True)
 
 
 def _read_text(path: str) -> str:
@@ -276,7 +304,13 @@ def parse_binding_words(words: list[str]):
         if k == 0 and w.startswith("="):
             hint = 'quote a program that has spaces: "q = x + y; q * z"'
         raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
-    return parse_bindings(words)
+    ctx = click.get_current_context(silent=True)
+    limit = ctx.meta.get(_FILE_LIMIT) if ctx is not None else None
+    if limit is None:
+        return parse_bindings(words)
+    from ..language.reads import ReadScope
+
+    return parse_bindings(words, ReadScope(limit=limit))
 
 
 def run_program(source: str, origin: str, bindings, options, groups: tuple[str, ...] = ()):

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import exits
-from ..errors import PATH_SHOWN, BackpropError, output_error, shown
+from ..errors import PATH_SHOWN, BackpropError, shown
 from .common import (
     CONTEXT,
     ProgramCommand,
@@ -85,12 +85,19 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
     """
     from ..evaluate import Options
+    from ..language.arrays_io import file_paths
+    from ..outputs import Named, refuse_clashes, write_file
     from ..render import drawing
 
     fmt = pick_format(fmt, output)
     if fmt == "png" and not output and sys.stdout.isatty():
         raise BackpropError("PNG is binary and stdout is a terminal",
                             hint="give -o FILE.png, or pick --format text")
+    to_file = bool(output) and output != "-"
+    # Before anything is opened for writing: the drawing never replaces what it is drawn from.
+    refuse_clashes([*([Named("the program file", program_file)] if program_file else []),
+                    *(Named("the array file", p) for p in file_paths(words))],
+                   [Named("-o", output)] if to_file else [], stdout=True)
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
     result, gates = run_program(source, origin, bindings, Options(check=False), groups)
@@ -102,12 +109,8 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
     data = _draw(pic, fmt, engine, source.strip(), plain, output)
     if data is None:
         sys.exit(exits.OK)
-    if output and output != "-":
-        try:
-            with open(output, "wb") as fh:
-                fh.write(data)
-        except OSError as exc:
-            raise output_error(shown(output, PATH_SHOWN), exc) from None
+    if to_file:
+        write_file(output, data)
         click.echo(f"wrote {shown(output, PATH_SHOWN)} ({fmt}, {len(result.graph):,} nodes)",
                    err=True)
     else:

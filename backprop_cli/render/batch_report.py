@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from typing import IO, Any
 
 from ..batch.report import BatchReport
 from ..batch.run import CaseResult
 from ..checks.verdict import exit_code
-from ..errors import PATH_SHOWN, output_error, shown
+from ..errors import output_error, shown
 from . import numbers
 
 METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
@@ -119,23 +117,6 @@ class JsonLines:
             raise output_error(self.what, exc) from None
 
 
-class ReportFile(JsonLines):
-    """--report FILE: the JSON Lines of --jsonl, written to FILE."""
-
-    def __init__(self, path: str):
-        super().__init__(open(path, "w", encoding="utf-8"),  # noqa: SIM115 - the whole run
-                         f"the report {shown(path, PATH_SHOWN)}")
-
-    def close(self, report: BatchReport, origin: str) -> None:
-        try:
-            super().close(report, origin)
-        finally:
-            try:
-                self.out.close()
-            except OSError:  # the failed write was reported; closing cannot flush it either
-                pass
-
-
 # XML 1.0 allows neither most control characters nor lone surrogates.
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -156,17 +137,14 @@ class JUnitFile:
     """--junit FILE: one <testsuite> for the case file, one <testcase> per case.
 
     fail -> <failure>, error and timeout -> <error> (type says which), unchecked -> <skipped>
-    with why no check confirmed the gradients. The test cases go to a
-    temporary file beside FILE as they finish; `close` writes the header, whose counts are only
-    known at the end, then moves the whole into place."""
+    with why no check confirmed the gradients. The test cases go to `spool` (a temporary file)
+    as they finish; `close` writes the header, whose counts are only known at the end, then the
+    test cases, to `out`. `what` names FILE when a write fails."""
 
-    def __init__(self, path: str):
-        self.path = path
-        self.what = f"the JUnit report {shown(path, PATH_SHOWN)}"
-        # A device or a pipe (/dev/full, /dev/stdout) is written in place, never replaced.
-        self.in_place = os.path.exists(path) and not os.path.isfile(path)
-        folder = None if self.in_place else os.path.dirname(os.path.abspath(path))
-        self.body = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115
+    def __init__(self, out: IO[str], what: str, spool: IO[str]):
+        self.out = out
+        self.what = what
+        self.body = spool
 
     def add(self, r: CaseResult, origin: str) -> None:
         try:
@@ -196,29 +174,12 @@ class JUnitFile:
 
     def close(self, report: BatchReport, origin: str) -> None:
         try:
-            self._close(report, origin)
+            self._write(self.out, report, origin)
+            self.out.flush()
         except OSError as exc:
             raise output_error(self.what, exc) from None
         finally:
             self.body.close()
-
-    def _close(self, report: BatchReport, origin: str) -> None:
-        if self.in_place:
-            with open(self.path, "w", encoding="utf-8") as out:
-                self._write(out, report, origin)
-            return
-        folder = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".junit-", suffix=".xml", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                self._write(out, report, origin)
-        except OSError:
-            os.unlink(tmp)
-            raise
-        mask = os.umask(0)  # mkstemp makes the file private; give it a normal file's mode
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, self.path)
 
     def _write(self, out: IO[str], report: BatchReport, origin: str) -> None:
         counts = (f'tests="{report.total}" failures="{report.failed}" '
