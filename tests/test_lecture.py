@@ -1,111 +1,100 @@
-"""The lecture's worked examples, with the numbers the notes print."""
+"""The lecture's extra views: why zero, nudge and one step, frameworks at a kink, forward mode,
+float32. Golden reasons and numbers through the CLI, stdout and exit codes asserted apart."""
+
+import json
+import subprocess
+import sys
 
 import pytest
+from click.testing import CliRunner
 
-from backprop_cli.evaluate import evaluate
-
-
-def grads(program, **at):
-    result = evaluate(program, at)
-    assert not result.failed
-    return result.value, result.gradients
-
-
-def test_x_plus_y_times_z():
-    value, g = grads("(x+y)*z", x=-2.0, y=5.0, z=-4.0)
-    assert value == -12
-    assert g == {"x": -4, "y": -4, "z": 3}
+from backprop_cli.cli import cli
+from backprop_cli.engine.backward import backpropagate
+from backprop_cli.engine.forward import forward
+from backprop_cli.engine.why_zero import zero_gradients
+from backprop_cli.language.parser import parse
 
 
-def test_named_intermediate_q():
-    value, g = grads("q = x + y; f = q * z", x=-2.0, y=5.0, z=-4.0)
-    assert value == -12
-    assert g == {"x": -4, "y": -4, "z": 3}
+def run(*argv: str, code: int = 0):
+    result = CliRunner().invoke(cli, list(argv))
+    assert result.exit_code == code, result.output
+    return result
 
 
-def test_sigmoid_neuron():
-    value, g = grads("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
-                     w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)
-    assert value == pytest.approx(0.73, abs=5e-3)
-    assert {k: round(v, 2) for k, v in g.items()} == {
-        "w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20}
+def reasons(source: str, **bindings: float) -> dict:
+    graph = parse(source)
+    values = forward(graph, bindings)
+    grads = backpropagate(graph, values)
+    names = {n: grads[graph.variables[n]] if n in graph.variables else 0.0 for n in bindings}
+    return {r.name: r for r in zero_gradients(graph, values, names)}
 
 
-def test_sigmoid_gate_gives_the_same_gradients():
-    _, expanded = grads("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
-                        w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)
-    _, gate = grads("sigmoid(w0*x0 + w1*x1 + w2)", w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)
-    assert gate == pytest.approx(expanded, rel=1e-12)
+@pytest.mark.parametrize(("source", "bindings", "name", "kind", "why"), [
+    ("relu(x)*y", {"x": -2.0, "y": 3.0}, "x", "blocked", "relu at a negative input (-2)"),
+    ("relu(x)*y", {"x": -2.0, "y": 3.0}, "y", "blocked",
+     "a multiplication by a zero value (relu(x) = 0)"),
+    ("max(x, y)*w", {"x": 1.0, "y": 2.0, "w": 1.0}, "x", "blocked",
+     "the losing side of max (1 against 2)"),
+    ("0*z + y", {"z": 1.0, "y": 1.0}, "z", "blocked", "a multiplication by the constant 0"),
+    ("x*y", {"x": 1.0, "y": 2.0, "w": 3.0}, "w", "no path", None),
+    ("a = x*y; f = a - a + z", {"x": 1.0, "y": 2.0, "z": 1.0}, "x", "cancelled", None),
+    ("tanh(tanh(10*x)*5) + 1000*y", {"x": 1.0, "y": 1.0}, "x", "vanished",
+     "tanh saturated at input 10: local gradient 8.24e-09"),
+])
+def test_why_a_gradient_is_zero(source, bindings, name, kind, why):
+    r = reasons(source, **bindings)[name]
+    assert r.kind == kind
+    if kind == "blocked":
+        assert why in [g.why for g in r.gates]
+    if kind == "vanished":
+        assert min(r.gates, key=lambda g: abs(g.local)).why == why
 
 
-def test_sigmoid_backward_pass_node_by_node():
-    # The lecture's circuit, right to left: 1/x gets 1.00 and sends back -0.53 (= -1/1.37^2),
-    # +1 passes it on, exp multiplies by e^-1 = 0.37 to get -0.20, the negation flips it to
-    # 0.20, and the adds distribute 0.20 to both products.
-    from backprop_cli.engine.trace import trace_rows
-
-    result = evaluate("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
-                      {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0})
-    rows = {r.text: r for r in trace_rows(result.graph, result.values, result.grads)}
-    expected = {  # node text: (forward value, upstream gradient), to the lecture's 2 decimals
-        "1/(1+exp(-(w0*x0 + w1*x1 + w2)))": (0.73, 1.00),
-        "1+exp(-(w0*x0 + w1*x1 + w2))": (1.37, -0.53),
-        "exp(-(w0*x0 + w1*x1 + w2))": (0.37, -0.53),
-        "-(w0*x0 + w1*x1 + w2)": (-1.00, -0.20),
-        "w0*x0 + w1*x1 + w2": (1.00, 0.20),
-        "w0*x0 + w1*x1": (4.00, 0.20),
-        "w0*x0": (-2.00, 0.20),
-        "w1*x1": (6.00, 0.20),
-    }
-    got = {text: (round(rows[text].value, 2), round(rows[text].grad, 2)) for text in expected}
-    assert got == expected
+def test_non_zero_gradients_get_no_reason():
+    assert reasons("x*y", x=2.0, y=3.0) == {}
 
 
-def test_add_distributes_max_routes_mul_switches():
-    # The lecture's gate patterns on one circuit: f = 2 * (x*y + max(z, w)).
-    value, g = grads("2 * (x*y + max(z, w))", x=3.0, y=-4.0, z=2.0, w=-1.0)
-    assert value == -20
-    assert g == {
-        "x": -8.0,  # mul switches: the upstream 2 times the other input y = -4
-        "y": 6.0,  # ... times x = 3
-        "z": 2.0,  # max routes: all of the upstream 2 to the larger input
-        "w": 0.0,  # ... and none to the smaller
-    }
+def test_why_zero_terminal_and_json():
+    out = run("eval", "relu(x)*y", "x=-2", "y=3", "--why-zero").stdout
+    assert "    at #1 relu(x) = 0: relu at a negative input (-2)" in out
+    data = json.loads(run("eval", "relu(x)*y", "x=-2", "y=3", "--why-zero", "--json").stdout)
+    assert data["why_zero"][0] == {"name": "x", "gradient": 0.0, "reason": "blocked",
+                                   "blocked_at": [{"node": 1, "text": "relu(x)",
+                                                   "why": "relu at a negative input (-2)"}]}
 
 
-def test_gradients_add_up_at_a_fan_out():
-    # A value used twice receives the sum of both gradients (the multivariate chain rule).
-    value, g = grads("a = x*y; f = a + a*z", x=2.0, y=3.0, z=4.0)
-    assert value == 30
-    assert g == {"x": 15.0, "y": 10.0, "z": 6.0}  # da = 1 + z = 5; dx = 5*y, dy = 5*x
+def test_nudge_and_one_step():
+    data = json.loads(run("eval", "x**2*y", "x=1.5", "y=2", "--nudge", "0.01", "--lr", "0.1",
+                          "--json").stdout)
+    assert data["nudge"]["inputs"]["x"]["predicted"] == pytest.approx(0.06)
+    assert data["nudge"]["inputs"]["x"]["actual"] == pytest.approx(0.0602)
+    step = data["step"]
+    assert step["after"] == pytest.approx({"x": 0.9, "y": 1.775})
+    assert step["value_after"] == pytest.approx(0.9 ** 2 * 1.775)
+    assert step["predicted"] == pytest.approx(-0.1 * (6.0 ** 2 + 2.25 ** 2))
+    assert step["went_down"] is True
 
 
-def test_the_neurons_backward_pass_in_the_notes_arithmetic():
-    # The notes: 1/x sends back (-1/1.37^2)(1.00) = -0.53; w0 gets 0.2 * -1 (= x0) = -0.2 and
-    # x0 gets 0.2 * 2 (= w0) = 0.4, the mul gate switching its inputs.
-    from click.testing import CliRunner
-
-    from backprop_cli.cli import cli
-
-    def explain(precision):
-        out = CliRunner().invoke(cli, ["trace", "1/(1+exp(-(w0*x0 + w1*x1 + w2)))", "w0=2",
-                                       "x0=-1", "w1=-3", "x1=-2", "w2=-3", "--explain",
-                                       "--precision", str(precision)])
-        assert out.exit_code == 0
-        return out.stdout.splitlines()
-
-    assert "  d#13 = df/d#13 = -1/#13**2 = -0.53" in explain(2)
-    one = explain(1)
-    assert "  local d(w0*x0)/dw0 = x0 = -1" in one
-    assert "  dw0 = d(w0*x0) * d(w0*x0)/dw0 = 0.2 * -1 = -0.2" in one
-    assert "  dx0 = d(w0*x0) * d(w0*x0)/dx0 = 0.2 * 2 = 0.4" in one
+def test_one_step_only_on_wrt():
+    data = json.loads(run("eval", "x*y", "x=1", "y=2", "--lr", "0.5", "--wrt", "x",
+                          "--json").stdout)
+    assert data["step"]["after"] == {"x": 0.0}
 
 
-def test_the_vectorized_example_in_the_notes_arithmetic():
-    # df/dW = 2 q x^T = [[0.088, 0.176], [0.104, 0.208]] and df/dx = 2 W^T q = [-0.112, 0.636].
-    import numpy as np
+@pytest.mark.parametrize("argv", [
+    ("eval", "sum(x)", "x=[1,2]", "--why-zero"),
+    ("eval", "x*y", "x=1", "y=2", "--lr", "0"),
+])
+def test_refused_in_one_line(argv):
+    result = run(*argv, code=2)
+    assert len(result.stderr.strip().splitlines()) == 1
 
-    result = evaluate("q = W @ x; f = sum(q**2)",
-                      {"W": np.array([[0.1, 0.5], [-0.3, 0.8]]), "x": np.array([0.2, 0.4])})
-    np.testing.assert_allclose(result.gradients["W"], [[0.088, 0.176], [0.104, 0.208]])
-    np.testing.assert_allclose(result.gradients["x"], [-0.112, 0.636])
+
+def test_a_plain_eval_imports_no_lecture_module():
+    code = ("import sys; from backprop_cli.cli import main; sys.argv=['backprop','eval','x*y',"
+            "'x=1','y=2','--no-check']\ntry: main()\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[-1] in ('why_zero',"
+            "'sensitivity','frameworks','tangents','float32')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,80 @@
+"""The lecture's extra views for `eval` (why zero, nudge, one step, frameworks at a kink,
+float32) and `trace --forward-mode`: the options, and one function per command that runs the
+views asked for. Each view's module is imported only when its option is given."""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from ..errors import BindingError
+
+EVAL_OPTIONS = (
+    click.option("--why-zero", is_flag=True,
+                 help="Say why each zero gradient is zero: no path, blocked at a gate, or "
+                      "vanished through saturated gates."),
+    click.option("--nudge", type=float, metavar="H",
+                 help="Per input, the predicted change of the output (gradient x H) against "
+                      "the actual change."),
+    click.option("--lr", type=float, metavar="ETA",
+                 help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
+                      "the output went down."),
+    click.option("--frameworks", is_flag=True,
+                 help="At a kink, what PyTorch, JAX, micrograd and sympy would return."),
+    click.option("--float32", "float32", is_flag=True,
+                 help="Replay both passes in float32: per-node relative error against "
+                      "float64, and the tolerance a float32 check needs."),
+)
+
+
+def eval_options(fn):
+    for option in reversed(EVAL_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _scalar(result, what: str) -> None:
+    from ..values import is_array
+
+    if result.jacobian is not None or any(is_array(v) for v in result.values):
+        raise BindingError(f"{what} works on programs of numbers, not arrays")
+
+
+def eval_extras(result, why_zero=False, nudge=None, lr=None, frameworks=False,
+                float32=False) -> tuple[list[str], dict]:
+    """(lines, JSON fields) for the views asked for; nothing when none is."""
+    lines: list[str] = []
+    fields: dict = {}
+    if not (why_zero or nudge is not None or lr is not None or frameworks or float32):
+        return lines, fields
+    graph, values = result.graph, result.values
+    gradients = {r.name: r.gradient for r in result.rows}
+    if why_zero:
+        _scalar(result, "--why-zero")
+        from ..engine.why_zero import zero_gradients
+        from ..render.why_zero import why_zero_json, why_zero_lines
+
+        reasons = zero_gradients(graph, values, gradients)
+        lines += ["", *why_zero_lines(graph, values, reasons)]
+        fields["why_zero"] = why_zero_json(graph, reasons)
+    for flag, number in (("--nudge", nudge), ("--lr", lr)):
+        if number is not None and not (math.isfinite(number) and number != 0):
+            raise BindingError(f"{flag} needs a finite non-zero number, got {number:g}")
+    if nudge is not None:
+        _scalar(result, "--nudge")
+        from ..engine.sensitivity import nudges
+        from ..render.sensitivity import nudge_json, nudge_lines
+
+        rows = nudges(graph, result.bindings, gradients, nudge)
+        lines += ["", *nudge_lines(nudge, rows)]
+        fields["nudge"] = nudge_json(nudge, rows)
+    if lr is not None:
+        _scalar(result, "--lr")
+        from ..engine.sensitivity import descent_step
+        from ..render.sensitivity import step_json, step_lines
+
+        step = descent_step(graph, result.bindings, gradients, lr)
+        lines += ["", *step_lines(step)]
+        fields["step"] = step_json(step)
+    return lines, fields
