@@ -98,3 +98,24 @@ def test_a_plain_eval_imports_no_lecture_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_kink_rows_state_what_other_frameworks_return():
+    from backprop_cli.ops.registry import OPS
+
+    assert ("PyTorch", "torch.clamp_min(x, 0)", "1") in OPS["relu"].elsewhere
+    assert ("JAX", "jnp.maximum", "0.5") in OPS["max"].elsewhere
+    assert all(op.branch is not None for op in OPS.values() if op.elsewhere)
+
+
+def test_frameworks_panel_at_a_kink():
+    data = json.loads(run("eval", "relu(x)*3", "x=0", "--frameworks", "--json").stdout)
+    panel = data["frameworks"][0]
+    assert (panel["node"], panel["local"], panel["upstream"]) == (1, [0.0], 3.0)
+    receives = {e["function"]: e["receives"] for e in panel["elsewhere"]}
+    assert receives["torch.clamp_min(x, 0)"] == 3.0
+    assert receives["jnp.maximum(x, 0)"] == 1.5
+    out = run("eval", "max(x, y)", "x=1", "y=1", "--frameworks", "--no-check").stdout
+    assert "  PyTorch    torch.maximum      0.5       0.5" in out
+    out = run("eval", "relu(x)", "x=1", "--frameworks", "--no-check").stdout
+    assert "no node is on a kink" in out

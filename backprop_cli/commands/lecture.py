@@ -77,4 +77,12 @@ def eval_extras(result, why_zero=False, nudge=None, lr=None, frameworks=False,
         step = descent_step(graph, result.bindings, gradients, lr)
         lines += ["", *step_lines(step)]
         fields["step"] = step_json(step)
+    if frameworks:
+        _scalar(result, "--frameworks")
+        from ..checks.frameworks import kink_panels
+        from ..render.frameworks import frameworks_json, frameworks_lines
+
+        panels = kink_panels(graph, values, result.grads)
+        lines += ["", *frameworks_lines(graph, panels)]
+        fields["frameworks"] = frameworks_json(graph, panels)
     return lines, fields
