@@ -119,3 +119,21 @@ def test_frameworks_panel_at_a_kink():
     assert "  PyTorch    torch.maximum      0.5       0.5" in out
     out = run("eval", "relu(x)", "x=1", "--frameworks", "--no-check").stdout
     assert "no node is on a kink" in out
+
+
+def test_forward_mode_tangents_match_the_backward_pass():
+    data = json.loads(run("trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4",
+                          "--forward-mode", "all", "--json").stdout)
+    got = {r["wrt"]: (r["gradient"], r["backward_gradient"]) for r in data["forward_mode"]}
+    assert got == {"x": (15.0, 15.0), "y": (10.0, 10.0), "z": (6.0, 6.0)}
+    assert data["forward_mode"][0]["forward_passes"] == 3
+    assert data["forward_mode"][0]["backward_passes"] == 1
+    out = run("trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4",
+              "--forward-mode", "x").stdout
+    assert "#4 f = -12   tangent = -4*1 = -4" in out
+    assert "reverse mode is cheaper here" in out
+
+
+def test_forward_mode_of_an_unknown_input_is_refused():
+    result = run("trace", "x*y", "x=1", "y=2", "--forward-mode", "w", code=2)
+    assert "the program has no input w" in result.stderr

@@ -86,3 +86,35 @@ def eval_extras(result, why_zero=False, nudge=None, lr=None, frameworks=False,
         lines += ["", *frameworks_lines(graph, panels)]
         fields["frameworks"] = frameworks_json(graph, panels)
     return lines, fields
+
+
+def forward_mode_option(fn):
+    return click.option(
+        "--forward-mode", "forward_mode", metavar="NAME",
+        help="The tangents d(node)/d(NAME) flowing forward node by node (all: every "
+             "input), against one backward pass.")(fn)
+
+
+def show_forward_mode(result, name: str, as_json: bool, precision: int) -> None:
+    """trace --forward-mode NAME (or all): one forward-mode pass per input asked for."""
+    import json
+
+    _scalar(result, "--forward-mode")
+    from ..engine.tangents import forward_mode
+    from ..render.tangents import forward_mode_json, forward_mode_lines, passes_lines
+
+    graph = result.graph
+    names = list(graph.variables) if name == "all" else [name]
+    for n in names:
+        if n not in graph.variables:
+            raise BindingError(f"--forward-mode {n}: the program has no input {n}",
+                               hint="name one of: " + ", ".join(graph.variables))
+    runs = [(forward_mode(graph, result.values, n), result.grads[graph.variables[n]])
+            for n in names]
+    if as_json:
+        click.echo(json.dumps({"forward_mode": [forward_mode_json(graph, result.values, fm, g)
+                                                for fm, g in runs]}, indent=2))
+        return
+    blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision))
+              for fm, g in runs]
+    click.echo("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))]))
