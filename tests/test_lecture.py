@@ -137,3 +137,24 @@ def test_forward_mode_tangents_match_the_backward_pass():
 def test_forward_mode_of_an_unknown_input_is_refused():
     result = run("trace", "x*y", "x=1", "y=2", "--forward-mode", "w", code=2)
     assert "the program has no input w" in result.stderr
+
+
+@pytest.mark.parametrize(("argv", "cause"), [
+    (("1 - cos(x)", "x=1e-3"), "cancellation"),
+    (("tanh(10*x) + y", "x=1", "y=1"), "saturation"),
+    (("exp(x)*y", "x=80.3", "y=2"), "a large exponent"),
+    (("exp(x)", "x=100"), "overflow"),
+])
+def test_float32_names_where_digits_are_lost(argv, cause):
+    data = json.loads(run("eval", *argv, "--float32", "--no-check", "--json").stdout)
+    assert [x["cause"] for x in data["float32"]["losses"]] == [cause]
+
+
+def test_float32_tolerance():
+    data = json.loads(run("eval", "x*y", "x=0.1", "y=0.3", "--float32", "--json").stdout)
+    f32 = data["float32"]
+    assert f32["losses"] == []
+    assert f32["tolerance"] == 0.001
+    assert 0 < f32["gradients"]["x"]["rel_error"] < 1e-7
+    out = run("eval", "tanh(10*x) + y", "x=1", "y=1", "--float32", "--no-check").stdout
+    assert "no float32 gradient check can pass here" in out

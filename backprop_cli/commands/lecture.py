@@ -85,7 +85,26 @@ def eval_extras(result, why_zero=False, nudge=None, lr=None, frameworks=False,
         panels = kink_panels(graph, values, result.grads)
         lines += ["", *frameworks_lines(graph, panels)]
         fields["frameworks"] = frameworks_json(graph, panels)
+    if float32:
+        _scalar(result, "--float32")
+        from ..checks.float32 import replay
+        from ..render.float32 import float32_json, float32_lines
+
+        report = replay(graph, values, result.grads, list(gradients))
+        lines += ["", *float32_lines(graph, report, values)]
+        fields["float32"] = _finite(float32_json(graph, report))
     return lines, fields
+
+
+def _finite(data):
+    """JSON has no inf or nan: null stands for them."""
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    return data
 
 
 def forward_mode_option(fn):
