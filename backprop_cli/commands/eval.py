@@ -20,7 +20,6 @@ from .common import (
     run_program,
     use_rich,
 )
-from .lecture import eval_extras, eval_options
 
 
 @click.command("eval", cls=ProgramCommand, context_settings=CONTEXT)
@@ -42,7 +41,20 @@ from .lecture import eval_extras, eval_options
                    "it, a non-scalar output gets its full Jacobian.")
 @click.option("--hessian", is_flag=True,
               help="Also the Hessian (second derivatives) of a scalar output, cross-checked.")
-@eval_options
+@click.option("--why-zero", is_flag=True,
+              help="Say why each zero gradient is zero: no path, blocked at a gate, or "
+                   "vanished through saturated gates.")
+@click.option("--nudge", type=float, metavar="H",
+              help="Per input, the predicted change of the output (gradient x H) against the "
+                   "actual change.")
+@click.option("--lr", type=float, metavar="ETA",
+              help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
+                   "the output went down.")
+@click.option("--frameworks", is_flag=True,
+              help="At a kink, what PyTorch, JAX, micrograd and sympy would return.")
+@click.option("--float32", is_flag=True,
+              help="Replay both passes in float32: per-node relative error against float64, "
+                   "and the tolerance a float32 check needs.")
 @report_errors
 def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy, no_numeric,
              wrt, expects, claims, symbolic, seed, hessian, **lecture):
@@ -88,7 +100,11 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
         hessian=hessian, claims=claims)
     result, _ = run_program(source, origin, bindings, options)
     program = source.strip()
-    extra_lines, extra_json = eval_extras(result, **lecture)
+    extra_lines, extra_json = [], {}
+    if any(v is not None and v is not False for v in lecture.values()):  # only when asked
+        from .lecture import eval_extras
+
+        extra_lines, extra_json = eval_extras(result, **lecture)
     if as_json:
         from ..render.json_out import eval_json
 

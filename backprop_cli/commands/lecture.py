@@ -1,6 +1,7 @@
 """The lecture's extra views for `eval` (why zero, nudge, one step, frameworks at a kink,
-float32) and `trace --forward-mode`: the options, and one function per command that runs the
-views asked for. Each view's module is imported only when its option is given."""
+float32) and `trace --forward-mode`: one function per command that runs the views asked for.
+The commands declare the options and import this module only when one is given; each view's
+own modules are imported only when its option is."""
 
 from __future__ import annotations
 
@@ -9,29 +10,6 @@ import math
 import click
 
 from ..errors import BindingError
-
-EVAL_OPTIONS = (
-    click.option("--why-zero", is_flag=True,
-                 help="Say why each zero gradient is zero: no path, blocked at a gate, or "
-                      "vanished through saturated gates."),
-    click.option("--nudge", type=float, metavar="H",
-                 help="Per input, the predicted change of the output (gradient x H) against "
-                      "the actual change."),
-    click.option("--lr", type=float, metavar="ETA",
-                 help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
-                      "the output went down."),
-    click.option("--frameworks", is_flag=True,
-                 help="At a kink, what PyTorch, JAX, micrograd and sympy would return."),
-    click.option("--float32", "float32", is_flag=True,
-                 help="Replay both passes in float32: per-node relative error against "
-                      "float64, and the tolerance a float32 check needs."),
-)
-
-
-def eval_options(fn):
-    for option in reversed(EVAL_OPTIONS):
-        fn = option(fn)
-    return fn
 
 
 def _scalar(result, what: str) -> None:
@@ -105,13 +83,6 @@ def _finite(data):
     if isinstance(data, float) and not math.isfinite(data):
         return None
     return data
-
-
-def forward_mode_option(fn):
-    return click.option(
-        "--forward-mode", "forward_mode", metavar="NAME",
-        help="The tangents d(node)/d(NAME) flowing forward node by node (all: every "
-             "input), against one backward pass.")(fn)
 
 
 def show_forward_mode(result, name: str, as_json: bool, precision: int) -> None:

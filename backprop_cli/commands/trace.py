@@ -21,7 +21,6 @@ from .common import (
     run_program,
     use_rich,
 )
-from .lecture import forward_mode_option, show_forward_mode
 
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
@@ -52,7 +51,9 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
               default="table", show_default=True,
               help="markdown or latex: a homework write-up, the node table and the chain-rule "
                    "steps from the output back.")
-@forward_mode_option
+@click.option("--forward-mode", metavar="NAME",
+              help="The tangents d(node)/d(NAME) flowing forward node by node (all: every "
+                   "input), against one backward pass.")
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
               explain, step, expects, fmt, forward_mode=None):
@@ -92,6 +93,8 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
         show_jacobian(result, jacobian_node, as_json, precision)
         sys.exit(exits.OK)
     if forward_mode is not None:
+        from .lecture import show_forward_mode
+
         show_forward_mode(result, forward_mode, as_json, precision)
         sys.exit(exits.OK)
     from ..render.json_out import expectations_json
