@@ -158,3 +158,12 @@ def test_float32_tolerance():
     assert 0 < f32["gradients"]["x"]["rel_error"] < 1e-7
     out = run("eval", "tanh(10*x) + y", "x=1", "y=1", "--float32", "--no-check").stdout
     assert "no float32 gradient check can pass here" in out
+
+
+def test_views_survive_a_node_with_no_finite_local():
+    # 0*sqrt(x) at x=0: the backward pass never asks sqrt for its local, the views do.
+    out = run("eval", "0*sqrt(x) + y", "x=0", "y=1", "--why-zero", "--float32").stdout
+    assert "a multiplication by the constant 0" in out
+    data = json.loads(run("eval", "log(x)", "x=1e-46", "--float32", "--no-check",
+                          "--json").stdout)
+    assert data["float32"]["losses"][0]["cause"] == "out of the domain"

@@ -89,13 +89,12 @@ def replay(graph: Graph, values: list, grads: list, names: list[str]) -> Float32
     wants = wanted_nodes(graph, names)
     g = [0.0] * n
     g[graph.output] = 1.0
-    all_inputs = b"\x01" * n
     for i in range(n - 1, -1, -1):
         a = graph.args[i]
         if not a or not wants[i] or not g[i]:
             continue
-        local32 = chain_step(graph.ops[i], SCALAR, 1.0, a, v, v[i], all_inputs)
-        local64 = chain_step(graph.ops[i], SCALAR, 1.0, a, values, values[i], all_inputs)
+        local32 = _locals(graph, i, v)
+        local64 = _locals(graph, i, values)
         for k, j in enumerate(a):
             if not wants[j]:
                 continue
@@ -113,6 +112,16 @@ def replay(graph: Graph, values: list, grads: list, names: list[str]) -> Float32
     return Float32Report(nodes, tuple(losses), gradients, tolerance(worst))
 
 
+def _locals(graph: Graph, i: int, v: list) -> tuple:
+    """Node i's locals (`chain_step` with upstream 1); nan where float32 has none (log of a
+    number that rounded to 0)."""
+    a = graph.args[i]
+    try:
+        return chain_step(graph.ops[i], SCALAR, 1.0, a, v, v[i], b"\x01" * len(graph))
+    except (ArithmeticError, ValueError):
+        return (math.nan,) * len(a)
+
+
 def tolerance(worst: float) -> float:
     """10x the larger of the float32 gradients' own error and a float32 central difference's
     best, rounded up to a power of ten."""
@@ -123,6 +132,11 @@ def tolerance(worst: float) -> float:
 def _value_loss(graph: Graph, values: list, v: list, err: list, i: int) -> Loss | None:
     a = graph.args[i]
     inherited = max(err[j] for j in a)
+    if math.isnan(v[i]) and not math.isnan(values[i]):
+        shown = ", ".join(f"{v[j]:.9g}" for j in a)
+        return Loss(i, "value", "out of the domain",
+                    f"in float32 its input rounded to {shown}, where "
+                    f"{graph.ops[i].name} is undefined", math.inf)
     if not math.isfinite(v[i]) and math.isfinite(values[i]):
         return Loss(i, "value", "overflow", "past float32's largest number, about 3.4e38",
                     math.inf)

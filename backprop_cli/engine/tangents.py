@@ -9,6 +9,7 @@ of 1). Scalar programs only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..graph import Graph
@@ -42,7 +43,10 @@ def forward_mode(graph: Graph, values: list, name: str) -> ForwardMode:
         a = graph.args[i]
         if not a or not wants[i]:
             continue
-        local = chain_step(graph.ops[i], SCALAR, 1.0, a, values, values[i], wants)
+        try:
+            local = chain_step(graph.ops[i], SCALAR, 1.0, a, values, values[i], wants)
+        except (ArithmeticError, ValueError):  # no finite local (sqrt at 0): say so
+            local = tuple(math.inf if wants[j] else None for j in a)
         terms = tuple((j, lk, tangent[j]) for j, lk in zip(a, local) if lk is not None)
         tangent[i] = sum(lk * t for _, lk, t in terms)
         rows.append(TangentRow(i, tangent[i], terms))

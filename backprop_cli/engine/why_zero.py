@@ -56,7 +56,12 @@ def locals_of(graph: Graph, values: list, i: int) -> tuple:
     """Node i's local gradient for each input position: chain_step with upstream 1."""
     a = graph.args[i]
     wants = b"\x01" * len(graph)
-    return chain_step(graph.ops[i], SCALAR, 1.0, a, values, values[i], wants)
+    try:
+        return chain_step(graph.ops[i], SCALAR, 1.0, a, values, values[i], wants)
+    except (ArithmeticError, ValueError):
+        # No finite local here (sqrt at 0); the backward pass never asked, since nothing
+        # flowed back to this node: count the edge as passing everything on.
+        return (math.inf,) * len(a)
 
 
 def explain(graph: Graph, values: list, name: str, g: float) -> ZeroReason:
