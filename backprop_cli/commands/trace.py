@@ -51,9 +51,12 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
               default="table", show_default=True,
               help="markdown or latex: a homework write-up, the node table and the chain-rule "
                    "steps from the output back.")
+@click.option("--forward-mode", metavar="NAME",
+              help="The tangents d(node)/d(NAME) flowing forward node by node (all: every "
+                   "input), against one backward pass.")
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
-              explain, step, expects, fmt):
+              explain, step, expects, fmt, forward_mode=None):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One node per row (on a terminal, per block of lines) in forward order. The upstream
@@ -74,6 +77,7 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
       backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" \\
           --jacobian "W @ x"
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --format markdown
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --forward-mode x
 
     With arrays, a shape column appears; small arrays print in full and large ones as
     shape, min, max and mean.
@@ -90,6 +94,11 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
                             Options(check=False, expect=parse_expect(expects)), groups)
     if jacobian_node is not None:
         show_jacobian(result, jacobian_node, as_json, precision)
+        sys.exit(exits.OK)
+    if forward_mode is not None:
+        from .lecture import show_forward_mode
+
+        show_forward_mode(result, forward_mode, as_json, precision)
         sys.exit(exits.OK)
     from ..render.json_out import expectations_json
     from ..render.plain import expectation_lines

@@ -92,6 +92,9 @@ for _pick, _word in ((max, "largest"), (min, "smallest")):
         label=_pick.__name__, latex="\\" + _pick.__name__,
         role=f"router: the upstream gradient goes to the {_word} input",
         branch=_branch(_pick), subgradient="ties split the gradient evenly", kinks=_kinks,
+        elsewhere=(("PyTorch", f"torch.{_pick.__name__}imum", "0.5"),
+                    ("JAX", f"jnp.{_pick.__name__}imum", "0.5"),
+                    ("sympy", f"{_pick.__name__.capitalize()}: Heaviside(0)", "1/2")),
         samples=_SAMPLES, min_arity=1, vjp=_vjp, shape=_shape,
         local_text=(f"1 if it is the {_word} input, else 0",),
         doc=f"{_word} argument; {_pick.__name__}(x) of one array is its {_word} entry"))

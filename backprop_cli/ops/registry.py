@@ -61,6 +61,10 @@ class Op:
     right_assoc: bool = False
     branch: Callable[..., Any] | None = None
     subgradient: str = ""  # the convention used exactly on a kink, said in warnings
+    # What other frameworks return there for d(out)/d(input): (framework, function, local)
+    # triples, the local a number ("1/2" as sympy prints it; each of a tie gets it), set
+    # only on kinked rows (eval --frameworks shows them beside `subgradient`).
+    elsewhere: tuple[tuple[str, str, str], ...] = ()
     domain: str = ""  # what the op needs of its inputs, said in domain errors
     samples: tuple = ()  # argument tuples where the rules are tested; smooth points
     min_arity: int = 1
@@ -317,16 +321,23 @@ ROWS: list[Op] = [
        lambda m, a, out: (m.where(a > 0, 1.0, 0.0),), lambda sp, a: sp.Max(0, a),
        label="relu", role="router: passes the gradient only where its input is positive",
        branch=_sign_branch, subgradient="relu'(0) = 0", samples=_U,
+       elsewhere=(("PyTorch", "torch.relu", "0"), ("PyTorch", "torch.clamp_min(x, 0)", "1"),
+                  ("JAX", "jax.nn.relu", "0"), ("JAX", "jnp.maximum(x, 0)", "0.5"),
+                  ("micrograd", "Value.relu", "0"), ("sympy", "Max(0, x): Heaviside(0)", "1/2")),
        doc="max(0, a)", local_text=("1 if a > 0 else 0",)),  # a > 0 counts as 1 or 0
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(input)", branch=_sign_branch,
-       subgradient="abs'(0) = 0", samples=_U, doc="absolute value (also |a|)",
+       subgradient="abs'(0) = 0", samples=_U,
+       elsewhere=(("PyTorch", "torch.abs", "0"), ("JAX", "jnp.abs", "1"),
+                  ("sympy", "Abs: sign(0)", "0")), doc="absolute value (also |a|)",
        local_text=("sign(a)",)),
     Op("leaky_relu", 1, lambda m, a: m.where(a > 0, a, LEAKY_SLOPE * a),
        lambda m, a, out: (m.where(a > 0, 1.0, LEAKY_SLOPE),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.Rational(1, 100) * a, True)),
        label="leaky_relu", role="router with a leak: slope 1 above 0, 0.01 below",
        branch=_sign_branch, subgradient="leaky_relu'(0) = 0.01", samples=_U,
+       elsewhere=(("PyTorch", "F.leaky_relu", "0.01"), ("JAX", "jax.nn.leaky_relu", "1"),
+                  ("sympy", "Piecewise", "1/100")),
        doc="a if a > 0 else 0.01 * a", local_text=("1 if a > 0 else 0.01",)),
     Op("elu", 1, lambda m, a: m.where(a > 0, a, m.exp(m.where(a > 0, 0.0, a)) - 1.0),
        lambda m, a, out: (m.where(a > 0, 1.0, out + 1.0),),
