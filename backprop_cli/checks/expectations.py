@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import BindingError
 from ..language.bindings import is_literal
+from ..ops.registry import OPS
 from .scalar import Check
 
 
@@ -247,7 +248,7 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
                                        f"the upstream {consumer.grad_name} alone; the chain "
                                        f"rule multiplies it by the local gradient {partial} = "
                                        f"{_n(local)}"))
-            if consumer.op == "mul" and not hasattr(r.value, "shape"):
+            if OPS[consumer.op].kind == "switcher" and not hasattr(r.value, "shape"):
                 out.append((consumer.grad * r.value,
                             f"a mul gate's inputs swapped: the local gradient {partial} is the "
                             f"other input's value, not {r.operand}'s own"))

@@ -213,7 +213,7 @@ def _matrix_rule(sp, name: str, args: list, shapes: list, graph: Graph, i: int):
         return a * (1 / args[1])
     elif name == "pow" and not mats[1] and args[1].is_Integer and args[1] > 0:
         return sp.HadamardPower(a, args[1])
-    elif name in ("matmul", "dot") and all(mats):
+    elif name == "matmul" and all(mats):
         return _matmul(sp, args, shapes)
     elif name == "transpose":
         return a if len(shapes[0]) == 1 else a.T
