@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from backprop_cli.errors import BackpropError
 from backprop_cli.evaluate import evaluate
 from backprop_cli.ops.registry import OPS, ROWS, SCALAR, array_math, role_for
 
@@ -212,3 +213,125 @@ def test_sigmoid_and_softplus_do_not_overflow_far_out():
     for a in (-800.0, 800.0):
         assert math.isfinite(OPS["sigmoid"].forward(SCALAR, a))
         assert math.isfinite(OPS["softplus"].forward(SCALAR, a))
+
+
+# --- the formulas shown to learners are the rules that run ----------------------------------
+#
+# A row's local_text (what trace --explain shows, and what the grader spells a backward line
+# from: `da = dout * (LOCAL)`) is text in the language itself. Each is parsed by the language's
+# parser with the inputs named a, b, c, evaluated at the row's samples by the forward pass, and
+# compared with the row's local partials; a VJP row's vjp_text likewise, with `dout` for the
+# upstream gradient. A formula that drifts from its rule fails here.
+
+# Spellings the arrays helper is adding (issue 21): a text that needs one waits for it.
+AWAITING = {" if ": "where(cond, 1, 0) and comparisons", "ones_like(": "ones_like"}
+
+
+def _text_value(text: str, at: dict):
+    from backprop_cli.engine.forward import forward
+    from backprop_cli.language.parser import parse
+
+    graph = parse(text)
+    return forward(graph, {n: at[n] for n in graph.variables})[graph.output]
+
+
+def _awaiting(text: str) -> str | None:
+    return next((why for spelling, why in AWAITING.items() if spelling in text), None)
+
+
+def local_text_disagreements(op) -> list[str]:
+    """Where the row's local_text, read by the parser and run by the forward pass, differs from
+    the row's local partials at its samples."""
+    wrong = []
+    for args in op.samples:
+        out = op.forward(SCALAR, *args)
+        local = op.local(SCALAR, *args, out)
+        at = dict(zip("abc", args))
+        for k, text in enumerate(op.local_text):
+            if _awaiting(text):
+                continue
+            try:
+                got = _text_value(text, at)
+            except BackpropError as err:
+                wrong.append(f"{op.name} input {k + 1} at {args}: {text}: {err.message}")
+                continue
+            if got != pytest.approx(local[k], rel=1e-12, abs=1e-15):
+                wrong.append(f"{op.name} input {k + 1} at {args}: {text} = {got}, the rule "
+                             f"gives {local[k]}")
+    return wrong
+
+
+TEXT_ROWS = [op for op in SCALAR_ROWS if op.local_text]
+
+
+def test_every_row_that_states_local_partials_shows_them():
+    assert [op.name for op in SCALAR_ROWS if op.stated == "local" and
+            len(op.local_text) != (op.arity or 2)] == []
+
+
+@pytest.mark.parametrize("op", TEXT_ROWS, ids=lambda op: op.name)
+def test_the_local_text_is_the_local_rule(op):
+    assert local_text_disagreements(op) == []
+    waiting = [t for t in op.local_text if _awaiting(t)]
+    if waiting:
+        pytest.xfail(f"{op.name}: {waiting[0]!r} awaits {_awaiting(waiting[0])}")
+
+
+def test_a_drifted_local_text_fails():
+    import dataclasses
+
+    # The old 1 - tanh(a)**2 is right; a slip of sign is not, and neither is a dropped factor.
+    for name, drifted in (("tanh", ("1 + tanh(a)**2",)), ("pow", ("a*b**(b-1)", "a**b*log(a)")),
+                          ("sigmoid", ("σ(a)",)), ("log1p", ("1/a",))):
+        row = dataclasses.replace(OPS[name], local_text=drifted)
+        assert local_text_disagreements(row), name
+    assert local_text_disagreements(dataclasses.replace(OPS["tanh"],
+                                                        local_text=("1 - tanh(a)**2",))) == []
+
+
+# The plain case a vjp_text speaks of: vectors and no axis, matrices for @.
+VJP_TEXT_SHAPES = {"matmul": ((3, 4), (4, 2)), "cross_entropy": ((4,), (4,))}
+
+
+def vjp_text_disagreements(op) -> list[str]:
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    shapes = VJP_TEXT_SHAPES.get(op.name, ((4,),) * len(op.vjp_text))
+    args = [rng.uniform(0.2, 1.5, size=s) for s in shapes]
+    m = array_math()
+    out = op.forward(m, *args)
+    dout = rng.normal(size=np.shape(out)) if np.ndim(out) else 0.7
+    parts = op.vjp(m, dout, args, out)
+    at = {**dict(zip("abc", args)), "dout": dout}
+    wrong = []
+    for k, text in enumerate(op.vjp_text):
+        if _awaiting(text):
+            continue
+        got = _text_value(text, at)
+        if not np.allclose(got, parts[k], rtol=1e-12, atol=1e-15):
+            wrong.append(f"{op.name} input {k + 1}: {text} = {got}, the rule gives {parts[k]}")
+    return wrong
+
+
+@pytest.mark.parametrize("op", [op for op in ROWS if op.vjp_text], ids=lambda op: op.name)
+def test_the_vjp_text_is_the_vjp(op):
+    assert op.stated == "vjp"
+    assert vjp_text_disagreements(op) == []
+    waiting = [t for t in op.vjp_text if _awaiting(t)]
+    if waiting:
+        pytest.xfail(f"{op.name}: {waiting[0]!r} awaits {_awaiting(waiting[0])}")
+
+
+def test_a_drifted_vjp_text_fails():
+    import dataclasses
+
+    for name, drifted in (("matmul", ("dout @ b", "a.T @ dout")),
+                          ("softmax", ("softmax(a)*dout",)),
+                          ("matmul", ("dout @ b.T", "a @ dout.T"))):
+        row = dataclasses.replace(OPS[name], vjp_text=drifted)
+        try:
+            wrong = vjp_text_disagreements(row)
+        except Exception:  # noqa: BLE001  (a shape error is a drift caught too)
+            wrong = ["does not even run"]
+        assert wrong, (name, drifted)

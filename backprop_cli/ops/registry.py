@@ -63,9 +63,9 @@ The fields of a row (`Op`), by group:
                  to `local` at the samples by a test (tests/test_ops.py), so --explain and the
                  grader's backward lines (`da = dout * (LOCAL)`) teach the rule that runs
     vjp_text     for a row that states a VJP: each input's downstream gradient in the
-                 language's spelling with `dout` for the upstream gradient (matmul: `dout @
-                 b.T`, `a.T @ dout`); tested against `vjp` the same way where the parser can
-                 read it
+                 language's spelling with `dout` for the upstream gradient, for the plain case
+                 (vectors and no axis; matrices for `@`: `dout @ b.T`, `a.T @ dout`); tested
+                 against `vjp` the same way where the parser can read it
 """
 
 from __future__ import annotations
