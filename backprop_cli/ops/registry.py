@@ -348,7 +348,7 @@ def _clip_local(m, a, lo, hi, out):
 
 
 def _clip_branch(a, lo, hi):
-    if a == lo or a == hi:
+    if a == lo or a == hi or lo == hi:  # lo == hi: the bounds tie for the gradient
         return None
     return 0 if a < lo else (2 if a > hi else 1)
 
