@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..engine.bindings import is_literal
 from ..errors import BindingError
-from ..language.bindings import is_literal
 from ..ops.registry import OPS
 from .scalar import Check
 
