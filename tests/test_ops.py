@@ -335,3 +335,51 @@ def test_a_drifted_vjp_text_fails():
         except Exception:  # noqa: BLE001  (a shape error is a drift caught too)
             wrong = ["does not even run"]
         assert wrong, (name, drifted)
+
+
+# --- adding an elementwise op is one row plus its samples ------------------------------------
+
+
+@pytest.fixture
+def softsign(monkeypatch):
+    """A row this codebase does not have, added the way every row is: one Op, its samples."""
+    from backprop_cli.ops import registry
+
+    row = registry.Op(
+        "softsign", 1, lambda m, a: a / (1.0 + m.abs(a)),
+        lambda m, a, out: (1.0 / ((1.0 + m.abs(a)) * (1.0 + m.abs(a))),),
+        lambda sp, a: a / (1 + sp.Abs(a)), label="softsign",
+        role="local gradient 1/(1 + |input|)^2", samples=((0.3,), (-1.1,), (2.4,)),
+        doc="a / (1 + |a|)", local_text=("1/(1 + abs(a))**2",))
+    monkeypatch.setattr(registry, "ROWS", [*registry.ROWS, row])
+    monkeypatch.setitem(registry.OPS, "softsign", row)
+    monkeypatch.setitem(registry.FUNCTIONS, "softsign", row)
+    return row
+
+
+def test_one_row_is_a_whole_op(softsign):
+    from click.testing import CliRunner
+
+    from backprop_cli.cli import cli
+    from backprop_cli.evaluate import Options
+
+    # its rule, its text and its digits, by the same checks as every row
+    assert local_text_disagreements(softsign) == []
+    # forward, backward, and both cross-checks, on numbers and on arrays
+    result = evaluate("softsign(x) * y", {"x": 0.3, "y": 2.0})
+    assert result.value == pytest.approx(2 * 0.3 / 1.3)
+    assert result.gradients["x"] == pytest.approx(2 / 1.3 ** 2)
+    assert {c.status for r in result.rows for c in r.checks} == {"pass"}
+    import numpy as np
+
+    result = evaluate("sum(softsign(v) * v)", {"v": np.array([0.3, -1.1, 2.4])})
+    assert {c.status for r in result.rows for c in r.checks} == {"pass"}
+    # second derivatives: the dual numbers differentiate the row's own rule
+    result = evaluate("softsign(x) * y", {"x": 0.3, "y": 2.0}, Options(hessian=True))
+    assert {c.status for c in result.hessian_checks} == {"pass"}
+    # printing, and the backward pass told as the lecture tells it
+    run = CliRunner().invoke(cli, ["trace", "softsign(x)*y", "x=0.3", "y=2", "--explain"])
+    assert run.exit_code == 0, run.stderr
+    assert "local d#1/dx = 1/(1 + abs(x))**2 = 0.591716" in run.stdout
+    run = CliRunner().invoke(cli, ["graph", "softsign(x)*y", "x=0.3", "y=2"])
+    assert run.exit_code == 0 and "softsign" in run.stdout
