@@ -43,7 +43,7 @@ class Graph:
         self.consts: dict[int, float] = {}
         self.variables: dict[str, int] = {}  # variable name -> leaf id, in order of first read
         self.output: int = -1
-        self._memo: dict[tuple, int] = {}  # (op name, inputs) -> id: shared subexpressions
+        self._named_consts: dict[str, int] = {}  # pi, e: one leaf per name, like a variable
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -70,32 +70,30 @@ class Graph:
         return i
 
     def add_constant(self, value: float, start: int, end: int, name: str | None = None) -> int:
-        # Equal non-zero floats have equal reprs, so the value itself is the key; 0.0 and -0.0
-        # compare equal but are different constants, so zeros are keyed by their repr.
-        key = ("const", name or (value if value else repr(value)))
-        i = self._memo.get(key)
-        if i is None:
-            i = self._append(CONST, (), start, end)
-            self.consts[i] = value
-            if name:
-                self.names[i] = name
-            self._memo[key] = i
+        """A new leaf for each number written; a named constant (pi, e) is one leaf per name,
+        as a variable is."""
+        if name:
+            i = self._named_consts.get(name)
+            if i is not None:
+                return i
+        i = self._append(CONST, (), start, end)
+        self.consts[i] = value
+        if name:
+            self.names[i] = name
+            self._named_consts[name] = i
         return i
 
     def add_op(self, op: Op, args: tuple[int, ...], start: int, end: int) -> int:
-        """The node for op(args); an identical earlier node is reused, so it fans out."""
-        key = (op.name, args)
-        i = self._memo.get(key)
-        if i is None:
-            i = len(self.ops)  # _append inlined: this runs once per operator parsed
-            if i >= MAX_NODES:
-                raise LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
-                                 (start, end))
-            self.ops.append(op)
-            self.args.append(args)
-            self.starts.append(start)
-            self.ends.append(end)
-            self._memo[key] = i
+        """A new node for op(args), every time: the graph is the one typed, one gate per
+        operation written. Only a name (`a = x*y; f = a + a`) makes one value fan out."""
+        i = len(self.ops)  # _append inlined: this runs once per operator parsed
+        if i >= MAX_NODES:
+            raise LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
+                             (start, end))
+        self.ops.append(op)
+        self.args.append(args)
+        self.starts.append(start)
+        self.ends.append(end)
         return i
 
     def name_node(self, i: int, name: str) -> None:
@@ -105,7 +103,7 @@ class Graph:
 
     def finish(self, output: int) -> Graph:
         """Fix the output and drop nodes it does not depend on, so the output is last."""
-        self._memo = {}
+        self._named_consts = {}
         n = len(self.ops)
         # Fast path, in C: when every node but the last feeds some node, every node reaches
         # the last one (a DAG's only sink), so nothing is dead and nothing needs renumbering.

@@ -35,7 +35,7 @@ def run(source: str, **at: float):
 def test_100k_nested_parentheses_left():
     # ((((x+1)+1)+1)...+1): 100,000 '(' open before the first operand
     graph, value, grads = run("(" * N + "x" + "+1)" * N, x=0.5)
-    assert len(graph) == N + 2
+    assert len(graph) == 2 * N + 1  # x, then a 1 and a + for each level, as typed
     assert graph.depth() == N
     assert value == N + 0.5
     assert grads == {"x": 1.0}

@@ -215,15 +215,19 @@ def test_precedence_matches_python_on_numbers(source, python):
 
 
 @pytest.mark.parametrize("source, nodes, fan_out", [
-    # (x+y) appears twice but is one node with two consumers
-    ("(x+y)*(x+y)", 4, {"x+y": 2}),
+    # The graph as typed: (x+y) written twice is two add gates; only a name (or a variable)
+    # makes one value feed several nodes.
+    ("(x+y)*(x+y)", 5, {"x": 2, "y": 2}),
     ("a = x*y; f = a + a*z", 6, {"x*y": 2}),
-    ("exp(x) + exp(x)", 3, {"exp(x)": 2}),
+    ("exp(x) + exp(x)", 4, {"x": 2}),
     ("x*x", 2, {"x": 2}),
     ("c = x; c = c + c + 1", 4, {"x": 2}),
-    ("sin(x)*cos(x) + sin(x)", 5, {"sin(x)": 2, "x": 2}),
+    ("sin(x)*cos(x) + sin(x)", 6, {"x": 3}),
+    ("x*y + x*y", 5, {"x": 2, "y": 2}),
+    ("2*x + 2*y", 7, {}),  # each number written is its own leaf
+    ("pi*x + pi*y", 6, {"pi": 2}),  # a named constant is one leaf, as a variable is
 ])
-def test_shared_subexpressions_are_one_node(source, nodes, fan_out):
+def test_one_node_per_operation_written(source, nodes, fan_out):
     graph = parse(source)
     assert len(graph) == nodes
     consumers = graph.consumers()

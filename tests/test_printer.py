@@ -62,9 +62,10 @@ def test_expression_golden(source, printed):
     # named values stay named; a value used twice is written once
     ("q = x + y; f = q * z", "q = x + y; f = q*z"),
     ("a = x*y; f = a + a*z", "a = x*y; f = a + a*z"),
-    ("(x*y)*(x*y)", "t1 = x*y; t1*t1"),
+    ("(x*y)*(x*y)", "x*y*(x*y)"),  # typed twice: two gates, nothing shared
     # a reassigned name cannot name two values: the first gets a fresh name
     ("c = c + c + 1; c*c", "t1 = c + c + 1; t1*t1"),
+    ("a = x*y; a*a", "a = x*y; a*a"),  # a name is what makes one value fan out
     # -k of a named constant is a negation; written -2.5 it would be one constant
     ("k = 2.5; -k*x", "k = 2.5; -k*x"),
 ])

@@ -51,14 +51,14 @@ def test_the_neurons_constants_are_inside_their_gates():
     columns = [re.split(r"\s{2,}", line) for line in lines]
     assert columns[-2][2] == "+1" and columns[-1][2] == "1/x"
     ids = [line.split()[0] for line in lines[1:]]
-    assert "#0" not in ids  # the shared 1 has no row, no gradient, and no fan-out
+    assert "#0" not in ids and "#1" not in ids  # each 1 is inside its gate: no row, no fan-out
     assert not any(line.startswith("fan-out") for line in lines)
     nodes = json.loads(trace(NEURON, *[f"{k}={v:g}" for k, v in NEURON_AT.items()],
                              "--json"))["nodes"]
-    one = nodes[0]
-    assert one["op"] == "const" and one["grad"] is None and one["in_gate"] is True
-    assert "fan_out" not in one
-    assert nodes[12]["folded"] == [True, False] and nodes[12]["downstream"][0] is None
+    for one in nodes[:2]:  # the 1 of 1/x and the 1 of 1+x: two constants, as typed
+        assert one["op"] == "const" and one["grad"] is None and one["in_gate"] is True
+        assert "fan_out" not in one
+    assert nodes[13]["folded"] == [True, False] and nodes[13]["downstream"][0] is None
 
 
 def test_an_exponent_gets_no_gradient():
