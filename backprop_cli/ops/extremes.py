@@ -49,7 +49,7 @@ def _several_vjp(m, g, args, out):
     broadcast axes, as the backward pass does for every elementwise row."""
     parts = tie_local(m, *args, out)
     if not m.is_array:
-        return tuple(g * p for p in parts)
+        return parts if type(g) is float and g == 1.0 else tuple(g * p for p in parts)
     return tuple(unbroadcast(m, g * p, a) for p, a in zip(parts, args))
 
 

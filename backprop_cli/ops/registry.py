@@ -117,7 +117,6 @@ class Op:
     forward: Callable[..., Any] | None
     local: Callable[..., tuple] | None
     sympy: Callable[..., Any] | None
-    label: str
     min_arity: int = 1
     max_arity: int | None = None
     aliases: tuple[str, ...] = field(default=())
@@ -134,6 +133,7 @@ class Op:
     samples: tuple = ()
     matrix: Callable[..., Any] | None = None
     # how it is spelled
+    label: str = ""
     symbol: str | None = None
     bp: int = BP_ATOM
     right_assoc: bool = False
