@@ -239,11 +239,36 @@ def _expand(d: Dual) -> Any:
 def _lift(name: str):
     """f(*args) for a row: the value from its forward on the plain values, the tangent
     sum_k local_k * d(arg_k) from its local partials (a row that states a VJP has them too,
-    derived: see registry.LocalFromVJP)."""
+    derived: see registry.LocalFromVJP). One and two arguments, the common cases, are
+    unpacked by hand; every arity computes the same thing."""
     row = OPS[name]
     fwd, loc = row.forward, row.local
 
+    def f1(a):
+        if not isinstance(a, Dual):
+            return fwd(_base_of((a,)), a)
+        av = a.v
+        m = _base_of((av,))
+        out = fwd(m, av)
+        t = _term(loc(m, av, out)[0], a.t)
+        return Dual(out, 0.0 if t is None else t)
+
+    def f2(a, b):
+        da, db = isinstance(a, Dual), isinstance(b, Dual)
+        av = a.v if da else a
+        bv = b.v if db else b
+        m = _base_of((av, bv))
+        out = fwd(m, av, bv)
+        if not (da or db):
+            return out
+        la, lb = loc(m, av, bv, out)
+        return Dual(out, _sum(_term(la, a.t) if da else None, _term(lb, b.t) if db else None))
+
     def f(*args):
+        if len(args) == 1:
+            return f1(args[0])
+        if len(args) == 2:
+            return f2(*args)
         plain = [a.v if isinstance(a, Dual) else a for a in args]
         m = _base_of(plain)
         out = fwd(m, *plain)
@@ -254,7 +279,8 @@ def _lift(name: str):
             if isinstance(a, Dual):
                 t = _sum(t, _term(lk, a.t))
         return Dual(out, 0.0 if t is None else t)
-    return f
+
+    return {1: f1, 2: f2}.get(row.arity, f)
 
 
 def _base_of(plain: list):
