@@ -383,3 +383,26 @@ def test_one_row_is_a_whole_op(softsign):
     assert "local d#1/dx = 1/(1 + abs(x))**2 = 0.591716" in run.stdout
     run = CliRunner().invoke(cli, ["graph", "softsign(x)*y", "x=0.3", "y=2"])
     assert run.exit_code == 0 and "softsign" in run.stdout
+
+
+@pytest.mark.parametrize("op", [op for op in SCALAR_ROWS if op.stated == "local"],
+                         ids=lambda op: op.name)
+def test_every_elementwise_row_runs_on_dual_arrays(op):
+    # The Hessian of an array program runs the row's forward and local rules on dual arrays:
+    # a rule that calls a numpy function the dual numbers lack would be refused there.
+    import numpy as np
+
+    from backprop_cli.engine.forward import forward
+    from backprop_cli.engine.hessian import hessian
+    from backprop_cli.language.parser import parse
+
+    names = [f"a{k}" for k in range(len(op.samples[0]))]
+    at = {n: np.array([sample[k] for sample in op.samples]) for k, n in enumerate(names)}
+    call = f"{op.name}({', '.join(names)})" if op.symbol is None or op.function else \
+        (f"({names[0]} {op.symbol} {names[1]})" if op.arity == 2 else f"(-{names[0]})")
+    graph = parse(f"sum({call} * {names[0]})")
+    try:
+        values = forward(graph, at)
+    except BackpropError:
+        pytest.skip("the samples, mixed entry by entry, leave the row's domain")
+    hessian(graph, values, names)

@@ -335,21 +335,16 @@ _UNIT = ((0.3,), (-0.6,), (0.9,))  # inside (-1, 1)
 
 
 def _clip_forward(m, a, lo, hi):
-    # numpy's clip, min(max(a, lo), hi), for lo <= hi.
-    if m.is_array:
-        if m.np.any(m.np.asarray(lo > hi)):
-            raise ValueError("clip needs lo <= hi")
-    elif lo > hi:
-        raise ValueError("clip needs lo <= hi")
+    # numpy's clip, min(max(a, lo), hi): hi wherever lo > hi.
     t = m.where(a > lo, a, lo)
     return m.where(t < hi, t, hi)
 
 
 def _clip_local(m, a, lo, hi, out):
     # Inside [lo, hi], ends included, the gradient goes to a (as PyTorch's clamp does); below
-    # to lo, above to hi.
-    inside = (a >= lo) & (a <= hi)
-    return (m.where(inside, 1.0, 0.0), m.where(a < lo, 1.0, 0.0), m.where(a > hi, 1.0, 0.0))
+    # to lo, above to hi; where lo > hi the output is hi, so it all goes to hi.
+    return (m.where((a >= lo) & (a <= hi), 1.0, 0.0), m.where((a < lo) & (lo <= hi), 1.0, 0.0),
+            m.where((a > hi) | (lo > hi), 1.0, 0.0))
 
 
 def _clip_branch(a, lo, hi):
@@ -450,11 +445,12 @@ ELEMENTWISE: list[Op] = [
        lambda sp, a, lo, hi: sp.Min(sp.Max(a, lo), hi), label="clip",
        role="router: the gradient goes to the input inside [lo, hi], else to the bound it "
             "was clipped to",
-       kind="router", branch=_clip_branch, domain="lo <= hi",
+       kind="router", branch=_clip_branch,
        subgradient="at a bound the gradient goes to the input",
        samples=((0.5, -1.0, 1.0), (-2.0, -1.0, 1.0), (1.5, -1.0, 1.0)),
        doc="clip(a, lo, hi): a held inside [lo, hi], numpy's min(max(a, lo), hi)",
-       local_text=("1 if b <= a <= c else 0", "1 if a < b else 0", "1 if a > c else 0")),
+       local_text=("1 if b <= a <= c else 0", "1 if a < b <= c else 0",
+                   "1 if a > c or b > c else 0")),
 ]
 
 ROWS: list[Op] = [
