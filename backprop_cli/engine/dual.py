@@ -359,18 +359,21 @@ def _scalar(g):
 
 # The namespace's functions that are rows of their own (exp, log, pow, tanh, sigmoid, abs,
 # sign, arctan2, ...): each is lifted from its row, so a new row's function is differentiated
-# from its own rule. max and min take their arguments as one tuple, as Python's do.
+# from its own rule. max and min take their arguments as one tuple, as Python's do, and
+# `where` picks a side's tangent (a where row, if there is one, agrees: its partials are 0 for
+# the condition and the chosen side's 1).
+_OWN = ("max", "min", "where")
 _ROW_FUNCTIONS = tuple(n for n in vars(SCALAR)
-                       if n in OPS and OPS[n].local is not None and n not in ("max", "min"))
+                       if n in OPS and OPS[n].local is not None and n not in _OWN)
 _CONSTANTS = {n: v for n, v in vars(SCALAR).items() if type(v) is float}
 
 
 def _namespace(is_array: bool) -> SimpleNamespace:
-    fns = {n: _lift(n) for n in _ROW_FUNCTIONS}
     lifted_max, lifted_min = _lift("max"), _lift("min")
-    return SimpleNamespace(**fns, **_CONSTANTS, where=_where,
-                           max=lambda args: lifted_max(*args), min=lambda args: lifted_min(*args),
-                           is_array=is_array, scalar=_scalar, dual=True)
+    return SimpleNamespace(**{
+        **{n: _lift(n) for n in _ROW_FUNCTIONS}, **_CONSTANTS, "where": _where,
+        "max": lambda args: lifted_max(*args), "min": lambda args: lifted_min(*args),
+        "is_array": is_array, "scalar": _scalar, "dual": True})
 
 
 DUAL = _namespace(False)
