@@ -146,3 +146,71 @@ def test_far_from_zero_the_gradient_agrees_with_sympy(program, at):
     result = evaluate(program, at)
     assert result.exit_code == 0
     assert {c.status for r in result.rows for c in r.checks} == {"pass"}
+
+
+# --- array rules (VJPs) ---------------------------------------------------------------------
+#
+# Rows whose rule is a vector-Jacobian product, at scores from tiny to huge (softmax of 700 and
+# -700 side by side), against the VJP sympy's derivative of the row's own form gives, in 50
+# digits. An array is compared as a whole (the largest entry sets the scale): an entry far
+# below the rest may carry the rounding of the rest, as any float64 sum does.
+
+WIDE_VECTORS = ([700.0, -700.0, 0.5, 1e-8], [30.1, -30.1, 14.18, 0.0], [1e-12, 2e-12, -3e-12, 5.0],
+                [-5.0, 19.5, 3.25, -0.75])
+
+
+def _array_cases(name: str):
+    import numpy as np
+
+    vectors = [np.array(v) for v in WIDE_VECTORS]
+    if name in ("matmul",):
+        return [(np.array([[1.5, -2.0], [3e-3, 40.0]]), v[:2]) for v in vectors]
+    if name == "cross_entropy":
+        return [(v, np.array([0.1, 0.2, 0.3, 0.4])) for v in vectors] + \
+            [(v, 1.0) for v in vectors]
+    if name == "svm_loss":
+        return [(v, 2.0) for v in vectors]
+    return [(v,) for v in vectors]
+
+
+ARRAY_RULES = ["matmul", "transpose", "sum", "mean", "amax", "amin", "norm", "softmax",
+               "log_softmax", "cross_entropy", "svm_loss"]
+
+
+def vjp_digits_lost(op) -> list[str]:
+    import mpmath
+    import numpy as np
+    import sympy as sp
+
+    m = array_math()
+    wrong = []
+    for args in _array_cases(op.name):
+        out = op.forward(m, *args)
+        g = np.linspace(0.5, 1.5, np.size(out)).reshape(np.shape(out)) if np.ndim(out) else 1.3
+        parts = op.vjp(m, g, list(args), out)
+        syms = [np.array(sp.symbols(f"x{k}_0:{np.size(a)}", real=True), dtype=object)
+                .reshape(np.shape(a)) if np.ndim(a) else a for k, a in enumerate(args)]
+        expr = op.sympy(sp, *[s if np.ndim(a) else sp.Rational(a) for s, a in zip(syms, args)])
+        gs = [sp.Rational(x) for x in np.ravel(g)]
+        loss = sp.Add(*[gk * e for gk, e in zip(gs, np.ravel(np.asarray(expr, dtype=object)))])
+        for k, (a, s) in enumerate(zip(args, syms)):
+            if not np.ndim(a):
+                continue  # a class label: no gradient
+            flat = list(np.ravel(s))
+            point = {v: sp.Rational(x) for v, x in zip(
+                [v for t in syms if np.ndim(t) for v in np.ravel(t)],
+                [x for b in args if np.ndim(b) for x in np.ravel(b)])}
+            with mpmath.workdps(DIGITS):
+                ref = np.array([float(sp.diff(loss, v).evalf(DIGITS, subs=point)) for v in flat])
+            got = np.ravel(parts[k])
+            scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+            if np.max(np.abs(got - ref), initial=0.0) > REL * scale + FLOOR:
+                at = [np.ravel(x).tolist() if np.ndim(x) else x for x in args]
+                wrong.append(f"{op.name} part {k + 1} at {at}: {got.tolist()} against "
+                             f"{ref.tolist()}")
+    return wrong
+
+
+@pytest.mark.parametrize("name", ARRAY_RULES)
+def test_every_array_rule_keeps_its_digits(name):
+    assert vjp_digits_lost(OPS[name]) == []

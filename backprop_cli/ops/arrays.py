@@ -271,7 +271,12 @@ def _norm_sympy(sp, a):
 def _log_softmax(np, s, axis: int):
     z = s - np.max(s, axis=axis, keepdims=True)
     with np.errstate(under="ignore"):
-        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        # log(sum(exp(z))) is log(count + others), count being the entries at the max (z = 0):
+        # taken as log(count) + log1p(others / count), the others' small share keeps its digits.
+        at_max = z == 0
+        count = np.sum(np.where(at_max, 1.0, 0.0), axis=axis, keepdims=True)
+        others = np.sum(np.where(at_max, 0.0, np.exp(z)), axis=axis, keepdims=True)
+        return z - (np.log(count) + np.log1p(others / count))
 
 
 def _softmax_forward(m, a, *axis):
@@ -309,6 +314,11 @@ def _softmax_vjp(m, g, args, out):
     np = m.np
     k = _axis(args)
     k = -1 if k is None else k
+    # The same product with g shifted by its value at the likeliest class (the sum of s is 1,
+    # so a shift changes nothing): where s is nearly one-hot, g - <g, s> would cancel there.
+    (share,) = tie_shares(np, [out], np.max(out, axis=k, keepdims=True),
+                          lambda hits: np.sum(hits[0], axis=k, keepdims=True))
+    g = g - np.sum(g * share, axis=k, keepdims=True)
     return (out * (g - np.sum(g * out, axis=k, keepdims=True)), *_no_grad(args))
 
 
@@ -391,7 +401,11 @@ def _xent_vjp(m, g, args, out):
     with np.errstate(under="ignore"):
         p = np.exp(logp)
     scale = g / rows
-    ds = (p * np.sum(target, axis=-1, keepdims=True) - target) * scale
+    total = np.sum(target, axis=-1, keepdims=True)
+    # p T - t, and where p is near 1 the same as T expm1(log p) + (T - t): p - 1 would cancel.
+    near_one = m.where(p > 0.5, total * m.expm1(m.where(p > 0.5, logp, 0.0)) + (total - target),
+                       0.0)
+    ds = m.where(p > 0.5, near_one, p * total - target) * scale
     return ds, (0.0 if not np.ndim(t) else -logp * scale)
 
 
