@@ -227,11 +227,12 @@ def _expectations(graph: Graph, values: list, grads: list, expected, checks: dic
     """Grade each (key, text): the output's value, a variable's gradient (into its row's
     checks), a named intermediate's value or gradient. A wrong scalar answer is diagnosed from
     the trace of the backward pass (expectations.mistakes)."""
-    from .checks.expectations import diagnose, grade, mistakes
+    from .checks.expectations import diagnose, grade, mistakes, zero_floors
 
     value_checks: list[Check] = []
     named_checks: list[tuple[str, Check]] = []
     story: list = []
+    floor = zero_floors(graph, values, grads)  # an expected 0: the rounding ours may carry
 
     def rows() -> list:
         if not story:
@@ -250,7 +251,8 @@ def _expectations(graph: Graph, values: list, grads: list, expected, checks: dic
         else:
             node, gradient, what = graph.variables.get(key), True, f"d{key}"
         ours = (grads if gradient else values)[node] if node is not None else 0.0
-        check = grade(ours, text, what)
+        check = grade(ours, text, what, None if node is None else
+                      lambda n=node, g=gradient: floor(n, g))
         if check.status == "fail" and node is not None:
             check = diagnose(check, ours, text, mistakes(rows(), node, gradient))
         if key == "value":

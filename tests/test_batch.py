@@ -119,7 +119,8 @@ def test_the_format_can_be_forced():
     ('{"expr": "x", "at": {"x": 1}, "expect": {"value": NaN}}',
      "7: binding error: expect.value must be a finite number, not NaN"),
     ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "one"}}}',
-     "7: binding error: expect.gradients.x must be a number, not a string"),
+     ("7: binding error: expect.gradients.x must be a number, not a string (a string holds "
+      'arithmetic on numbers, e.g. "0.0353*0.1966")')),
     # a string is refused in "expect" as in "at", even when it reads as a number
     ('{"expr": "x", "at": {"x": 1}, "expect": {"gradients": {"x": "-4"}}}',
      ("7: binding error: expect.gradients.x must be a number, not a string "

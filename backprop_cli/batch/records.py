@@ -85,24 +85,53 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
     if not isinstance(expect_obj, dict):
         raise BindingError('"expect" must be an object',
                            hint='"expect": {"value": -12, "gradients": {"x": -4}}')
-    unknown = [k for k in expect_obj if k not in ("value", "gradients")]
+    unknown = [k for k in expect_obj if k not in ("value", "gradients", "values")]
     if unknown:
         raise BindingError(f"unknown field expect.{shown(unknown[0], 40)}",
-                           hint="fields: value, gradients")
+                           hint="fields: value, gradients, values")
     expect: list[tuple[str, str]] = []
     if "value" in expect_obj:
-        expect.append(("value", _number_text("expect.value", expect_obj["value"])))
+        expect.append(("value", _answer_text("expect.value", expect_obj["value"])))
     grads = expect_obj.get("gradients", {})
     if not isinstance(grads, dict):
         raise BindingError('"expect.gradients" must be an object of NAME: number')
+    named = _Named(program)
     for name, value in grads.items():
-        expect.append((name, _number_text(f"expect.gradients.{shown(name, 40)}", value)))
+        # a named intermediate's gradient: "gradients": {"q": -4} is a text line's dq=-4
+        key = name if name in bindings or name[:1] == "d" and name[1:] in named() \
+            or name not in named() else "d" + name
+        expect.append((key, _answer_text(f"expect.gradients.{shown(name, 40)}", value)))
+    values = expect_obj.get("values", {})
+    if not isinstance(values, dict):
+        raise BindingError('"expect.values" must be an object of NAME: number',
+                           hint='the named intermediates\' values: "values": {"q": 3}')
+    for name, value in values.items():
+        if name in bindings or name not in named():
+            raise BindingError(f"expect.values.{shown(name, 40)}: {shown(name, 40)} is not a "
+                               "named intermediate of the program",
+                               hint='e.g. "values": {"q": 3} for q = x + y; gradients go '
+                                    "in expect.gradients")
+        expect.append((name, _answer_text(f"expect.values.{shown(name, 40)}", value)))
     return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
                 tuple(bindings.items()),
-                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE),
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE,
+                                     named=named),
                 _json_column(text, program),
                 claims.check_case_claims(claims.json_claims(obj.get("claims", {})), bindings,
                                          text), form="json")
+
+
+class _Named:
+    """The program's named intermediates, read (parsed) only when a name asks for them."""
+
+    def __init__(self, program: str):
+        self.program = program
+        self.names: list[str] | None = None
+
+    def __call__(self) -> list[str]:
+        if self.names is None:
+            self.names = expectations.named_values(self.program)
+        return self.names
 
 
 def _binding_name(name: str) -> str:
@@ -151,18 +180,59 @@ def _json_kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else "a list"
 
 
-def _number_text(where: str, value: Any) -> str:
-    """A JSON number as written, in the language's literal grammar and finite; a string is
+def _answer_text(where: str, value: Any) -> str:
+    """An expectation as a text case file writes it: a JSON number as written (in the
+    language's literal grammar, finite), a nested list of them (an array: `[0.1, 0.2]`), or a
+    string holding arithmetic on numbers (`"0.0353*0.1966"`); a string holding one number is
     refused as in "at" (JSON says what is a number)."""
     if isinstance(value, _Number):
         if expectations.is_finite_number(value.text):
             return value.text
         raise BindingError(f"{where} is not a finite number")
+    if isinstance(value, list):
+        return _list_text(where, value)
     if isinstance(value, str) and not isinstance(value, _Constant):
+        if expectations.is_finite_number(value.strip()):
+            raise BindingError(f"{where} must be a number, not a string",
+                               hint=f"write {value.strip()} without quotes")
+        if expectations.is_answer(value):
+            return value.strip()
         raise BindingError(f"{where} must be a number, not a string",
-                           hint=f"write {value.strip()} without quotes"
-                           if expectations.is_finite_number(value.strip()) else None)
+                           hint="a string holds arithmetic on numbers, e.g. \"0.0353*0.1966\"")
     raise BindingError(f"{where} must be a finite number, not {_json_kind(value)}")
+
+
+_END = object()
+
+
+def _list_text(where: str, value: list) -> str:
+    """A nested list of JSON numbers as text, each number as written (a loop over a stack: the
+    depth is the user's)."""
+    out: list[str] = []
+    stack = [iter([value])]
+    first = [True]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            first.pop()
+            if stack:
+                out.append("]")
+            continue
+        if not first[-1]:
+            out.append(", ")
+        first[-1] = False
+        if isinstance(item, list):
+            out.append("[")
+            stack.append(iter(item))
+            first.append(True)
+        elif isinstance(item, _Number) and expectations.is_finite_number(item.text):
+            out.append(item.text)
+        else:
+            kind = "a number past float's range" if isinstance(item, _Number) else \
+                _json_kind(item)
+            raise BindingError(f"{where} has an entry that is not a finite number: {kind}")
+    return "".join(out)
 
 
 def _json_column(line: str, program: str) -> int | None:

@@ -12,7 +12,8 @@ the bound variables. Each claim is graded two ways:
            entry of every variable v moves to v + CLAIM_SPREAD * max(1, |v|) * N(0, 1). A drawn
            point outside the program's domain (a domain error, a value that is not finite) or
            exactly on a kink is skipped and another drawn, up to CLAIM_ATTEMPTS draws. Values
-           agree when |a - b| <= CLAIM_ATOL + CLAIM_RTOL * max(|a|, |b|), entry by entry.
+           agree when |a - b| <= CLAIM_ATOL + CLAIM_RTOL * max(|a|, |b|), entry by entry: the
+           grader of every answer (checks/answers.py) with the claim's value as a band.
 
 Shapes: a claim about an array variable has the variable's shape, or is one number (claiming
 every entry alike). When the program binds 1-D vectors and the claim, read as bound, has another
@@ -313,7 +314,7 @@ def _disagreement(claimed, ours) -> str | None:
         b = np.asarray(ours, dtype=float)
         if a.shape != b.shape and a.ndim:
             return f"the claim has shape {a.shape} but the gradient has shape {b.shape}"
-        close = np.abs(a - b) <= CLAIM_ATOL + CLAIM_RTOL * np.maximum(np.abs(a), np.abs(b))
+        close = _agrees(b, a)
         if close.all():
             return None
         if a.ndim == 0 and b.ndim:  # a number claims every entry alike
@@ -326,10 +327,21 @@ def _disagreement(claimed, ours) -> str | None:
         where = np.unravel_index(k, b.shape) if b.ndim else ()
         entry = f" at entry [{','.join(map(str, where))}]" if where else ""
         return f"{DIFFERS}{entry}"
-    a, b = float(claimed), float(ours)
-    if abs(a - b) <= CLAIM_ATOL + CLAIM_RTOL * max(abs(a), abs(b)):
+    if _agrees(float(ours), float(claimed)):
         return None
     return DIFFERS
+
+
+def _agrees(ours: Any, claimed: Any) -> Any:
+    """Whether backprop's value agrees with the claim's, entry by entry, by the one grader of
+    answers (checks/answers.py): the claim's value stands for a band of CLAIM_ATOL +
+    CLAIM_RTOL * max(|a|, |b|) either side (two roundings of one number), and a claimed 0
+    for that much too."""
+    from .answers import rule
+
+    a, b = claimed, ours
+    width = CLAIM_ATOL + CLAIM_RTOL * (abs(a) + abs(b) + abs(abs(a) - abs(b))) / 2
+    return rule(b, a, a - width, a + width, math.inf, width)
 
 
 def _finite(g) -> bool:

@@ -4,13 +4,15 @@ for the expectations of a case file, so the two accept the same things with the 
 An expectation is NAME=NUMBER. NAME is `value` (the program's output), a bound variable (its
 gradient), or `dNAME` for a bound NAME (as the lecture writes dx) when `dNAME` itself is not
 bound; or a named intermediate of the program (`q = x + y`): `q` is its forward value and `dq`
-its gradient. NUMBER is a finite number as written ("-0.2" is graded to the digits it gives,
-see check.expectation), or for an array a nested list of such numbers (`[[0.1, 0.2]]`), each
-entry graded to its own digits. Each quantity may be expected once: `dx=3` and `x=4` name the
-same gradient.
+its gradient. NUMBER is a finite number as written ("-0.2" is graded to the digits it gives),
+arithmetic on numbers (`0.0353*0.1966`, each number graded to its digits: checks/answers.py),
+or for an array a nested list of numbers (`[[0.1, 0.2]]`), each entry graded to its own
+digits; an answer of 0 is right within the rounding of the computation (checks/rounding.py).
+Each quantity may be expected once: `dx=3` and `x=4` name the same gradient.
 
 A wrong answer is told what it most likely is, in the lecture's words (a sign flip, a missing
-fan-out term, upstream and local mixed up, a mul gate's inputs swapped), with the right number.
+fan-out term, upstream and local mixed up, a mul gate's inputs swapped, a broadcast not
+summed), with the right number.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from ..engine.bindings import is_literal
 from ..errors import BindingError
 from ..ops.registry import OPS
+from . import answers
 from .scalar import Check
 
 
@@ -72,7 +75,26 @@ def array_entries(text: str) -> tuple[Any, list[str]] | None:
     flat = _flatten(nested)
     if flat is None or len(flat) != len(written) or not all(map(is_finite_number, written)):
         return None
+    if not _rectangular(nested):
+        return None
     return nested, written
+
+
+def _rectangular(nested: Any) -> bool:
+    """Whether a nested list is an array's: every list at one depth has the same length, and
+    numbers only at the deepest (a loop over a stack: the depth is the user's)."""
+    shape: dict[int, int] = {}
+    leaves: set[int] = set()
+    stack = [(nested, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            if shape.setdefault(depth, len(item)) != len(item):
+                return False
+            stack.extend((x, depth + 1) for x in item)
+        else:
+            leaves.add(depth)
+    return len(leaves) <= 1 and (not leaves or max(leaves) == len(shape))
 
 
 def _flatten(nested: Any) -> list | None:
@@ -116,8 +138,9 @@ def resolve(pairs: Iterable[tuple[str, str]], bound: Iterable[str],
     written: dict[str, str] = {}  # key -> the pair as the user wrote it, for "given twice"
     for name, text in pairs:
         shown = f"{spelling.lead} {name}={text}"
-        if not is_finite_number(text) and not is_array_text(text):
-            what = "a list of finite numbers" if text.strip()[:1] == "[" else "a finite number"
+        if not is_answer(text) and not is_array_text(text):
+            what = ("a list of finite numbers, each row as long as the others"
+                    if text.strip()[:1] == "[" else "a finite number")
             raise BindingError(f"{shown}: not {what}", hint=spelling.example)
         key = name
         if key != "value" and key not in bound and key[:1] == "d" and key[1:] in bound:
@@ -165,11 +188,34 @@ def named_values(program: str) -> list[str]:
 # --- grading, and what a wrong answer most likely is ---------------------------------------
 
 
-def grade(ours: Any, text: str, what: str) -> Check:
-    """The learner's `text` against backprop's number (or array) `ours`: each number right to
-    the digits written. `what` names the quantity in messages (dx, q, value)."""
+def answer(text: str) -> answers.Answer:
+    """An expectation's text as an answer: a number as written, or arithmetic on numbers."""
+    text = text.strip()
+    if is_literal(text):
+        return answers.number(text)
+    return answers.read(text)
+
+
+def is_answer(text: str) -> bool:
+    """Whether text is a finite number or arithmetic on numbers with a finite value."""
+    from ..errors import BackpropError
+
+    if is_finite_number(text):
+        return True
+    if is_literal(text.strip()) or not text.strip():
+        return False  # a number past float's range
+    try:
+        return math.isfinite(answers.read(text).value)
+    except (BackpropError, ArithmeticError, ValueError, OverflowError):
+        return False
+
+
+def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = None) -> Check:
+    """The learner's `text` against backprop's number (or array) `ours`, by the one grader of
+    answers (checks/answers.py): right to the digits written, arithmetic carried through as
+    intervals, and an answer of 0 right within `floor()`, the rounding `ours` may carry (asked
+    only when an answer is 0). `what` names the quantity in messages (dx, q, value)."""
     from ..engine.forward import is_array
-    from .scalar import expectation
 
     entries = array_entries(text)
     if entries is None:
@@ -177,7 +223,9 @@ def grade(ours: Any, text: str, what: str) -> Check:
             raise BindingError(f"expected {what}={text}: {what} is an array of shape "
                                f"{tuple(ours.shape)}", hint="write it as a nested list, "
                                "e.g. [[1, 2], [3, 4]]")
-        return expectation(float(ours), text)
+        said = answer(text)
+        limit = _floor_at(floor, None) if said.is_zero else 0.0
+        return _check(float(ours), said, limit, text)
     import numpy as np
 
     nested, written = entries
@@ -188,7 +236,10 @@ def grade(ours: Any, text: str, what: str) -> Check:
                            f"{what} is {have}")
     from .arrays import ArrayCheck
 
-    checks = [expectation(float(a), t) for a, t in zip(ours.ravel(), written)]
+    said = [answers.number(t) for t in written]
+    limits = _floor_at(floor, ours.shape) if any(a.is_zero for a in said) else None
+    checks = [_check(float(x), a, 0.0 if limits is None else float(limits.flat[k]), t)
+              for k, (x, a, t) in enumerate(zip(ours.ravel(), said, written))]
     wrong = [k for k, c in enumerate(checks) if c.status == "fail"]
     # The entry shown: the first wrong one, else the one furthest off.
     k = wrong[0] if wrong else max(range(len(checks)), key=lambda j: checks[j].rel_error or 0)
@@ -197,35 +248,68 @@ def grade(ours: Any, text: str, what: str) -> Check:
               f"{written[k]}, backprop gets {_n(ours.ravel()[k])}") if wrong else ""
     return ArrayCheck("expected", "fail" if wrong else "pass", checks[k].reference,
                       checks[k].rel_error, reason, abs_error=checks[k].abs_error,
-                      entries=len(checks), total=len(checks), worst=at)
+                      floor=checks[k].floor, entries=len(checks), total=len(checks), worst=at)
+
+
+def _check(ours: float, said: answers.Answer, floor: float, text: str) -> Check:
+    from .scalar import expectation
+
+    return expectation(ours, text, floor, said)
+
+
+def _floor_at(floor: Callable[[], Any] | None, shape: tuple | None) -> Any:
+    """The zero floor as a number (shape None) or an array of `shape`; 0 when unknown."""
+    got = None if floor is None else floor()
+    if shape is None:  # a number, or a number in an array program (a 0-d array)
+        return 0.0 if got is None or getattr(got, "size", 1) != 1 else float(got)
+    import numpy as np
+
+    return np.broadcast_to(np.zeros(shape) if got is None else np.asarray(got, float), shape)
+
+
+def zero_floors(graph: Any, values: list, grads: list) -> Callable[[int, bool], Any]:
+    """floor(node, gradient): the rounding that node's value or gradient may carry
+    (checks/rounding.py), computed once, on the first call."""
+    cache: list = []
+
+    def floor(node: int, gradient: bool) -> Any:
+        if not cache:
+            from .rounding import floors
+
+            cache.extend(floors(graph, values, grads))
+        return cache[1 if gradient else 0][node]
+    return floor
 
 
 def diagnose(check: Check, ours: Any, text: str, mistakes: list[tuple[float, str]]) -> Check:
     """A failed scalar check told in the lecture's words: the right number, and which of the
-    usual mistakes (`mistakes`: what each would have given) the learner's number matches."""
+    usual mistakes (`mistakes`: what each would have given) the learner's answer matches, by
+    the same grader that marked it wrong."""
     from ..engine.forward import is_array
-    from .scalar import expectation
 
     if check.status != "fail" or is_array(ours) or array_entries(text) is not None:
         return check
     said = f"you wrote {text}, backprop gets {_n(ours)}"
+    given = answer(text)
     for wrong, words in mistakes:
-        if math.isfinite(wrong) and expectation(wrong, text).status == "pass":
+        if answers.matches(wrong, given):
             return replace(check, reason=f"{said}: most likely {words}")
     return replace(check, reason=said)
 
 
 def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
     """What the usual slips give for node's value or gradient, from the trace of the backward
-    pass (the parts it added, the locals and upstreams it multiplied)."""
+    pass (the parts it added, the locals and upstreams it multiplied). Only slips that give one
+    number are named: where a number is broadcast over an array (`x + a` with a vector x), the
+    consumer's upstream and local are arrays and no single product is the slip."""
     r = rows[node]
     right = r.grad if gradient else r.value
-    if right is None or hasattr(right, "shape"):
+    if not _number(right):
         return []
     out = [(-right, "a sign flip")] if right else []
     if not gradient:
         return out
-    if r.fans_out:
+    if r.fans_out and all(_number(g) for _, g in r.contributions):
         parts = " + ".join(_n(g) for _, g in r.contributions)
         for c, g in r.contributions:
             out.append((right - g, f"a missing fan-out term: {r.operand} is read {r.uses} "
@@ -236,9 +320,12 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
                            f"from #{c}"))
     for c, _ in r.contributions:
         consumer = rows[c]
+        if not _number(consumer.grad):
+            out.extend(_broadcast_slips(r, consumer, node))
+            continue
         for k, j in enumerate(consumer.inputs):
             local = consumer.local[k] if j == node else None
-            if local is None or hasattr(local, "shape") or consumer.grad is None:
+            if not _number(local):
                 continue
             partial = f"{consumer.grad_name}/{r.grad_name}"
             out.append((local, f"upstream and local mixed up: {_n(local)} is the local "
@@ -248,11 +335,39 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
                                        f"the upstream {consumer.grad_name} alone; the chain "
                                        f"rule multiplies it by the local gradient {partial} = "
                                        f"{_n(local)}"))
-            if OPS[consumer.op].kind == "switcher" and not hasattr(r.value, "shape"):
+            if OPS[consumer.op].kind == "switcher" and _number(r.value):
                 out.append((consumer.grad * r.value,
                             f"a mul gate's inputs swapped: the local gradient {partial} is the "
                             f"other input's value, not {r.operand}'s own"))
     return out
+
+
+def _broadcast_slips(r: Any, consumer: Any, node: int) -> list[tuple[float, str]]:
+    """A number broadcast over an array's entries gets the sum of their parts: one entry's
+    part alone is the slip (when every entry sends the same)."""
+    import numpy as np
+
+    out = []
+    for k, j in enumerate(consumer.inputs):
+        local = consumer.local[k] if j == node else None
+        if local is None or consumer.grad is None:
+            continue
+        parts = np.asarray(consumer.grad * local, dtype=float)
+        if parts.size > 1 and np.all(parts == parts.flat[0]):
+            out.append((float(parts.flat[0]),
+                        f"a broadcast not summed: {r.operand} is used by each of the "
+                        f"{parts.size} entries of {consumer.operand}, and its gradient is the "
+                        f"sum of their parts, {parts.size} x {_n(parts.flat[0])}"))
+    return out
+
+
+def _number(x: Any) -> bool:
+    """A plain number, a numpy scalar included (not None, not an array)."""
+    if x is None or isinstance(x, bool):
+        return False
+    if isinstance(x, (int, float)):
+        return True
+    return type(x).__module__ == "numpy" and getattr(x, "shape", None) == ()
 
 
 def _n(x: Any) -> str:

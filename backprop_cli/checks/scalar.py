@@ -29,6 +29,8 @@ from ..deadline import Deadline
 from ..engine.forward import forward, is_array
 from ..graph import Graph
 from . import numeric as fd
+from .answers import EXPECT_MAX_REL  # noqa: F401  (the one grader of answers states it)
+from .answers import last_digit_exponent as _last_digit_exponent  # noqa: F401
 from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
 from .verdict import settle
 
@@ -41,7 +43,6 @@ SYMPY_MAX_NODES = 2_000  # sympy's expression building and diff slow down sharpl
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; chains deeper than ~50 raise RecursionError
 SYMPY_SECONDS = 10.0  # for all of one program's symbolic derivatives
 FD_MAX_NODE_EVALS = 20_000_000  # forward-pass work the finite-difference check may spend
-EXPECT_MAX_REL = 0.05  # the most relative error an expectation's rounding may excuse
 
 
 @dataclass(frozen=True)
@@ -354,30 +355,19 @@ def variables_through(graph: Graph, nodes: list[int]) -> set[str]:
 # --- expectations -------------------------------------------------------------------------
 
 
-def expectation(ours: float, text: str) -> Check:
-    """Grade a hand-derived number: right to the digits it was written with.
+def expectation(ours: float, text: str, floor: float = 0.0, said: Any = None) -> Check:
+    """Grade a hand-derived answer by the one grader of answers (checks/answers.py): right to
+    the digits it was written with ("-0.2" passes for -0.1966), never more than EXPECT_MAX_REL
+    off ("-4" does not pass for -3.6), or to 1e-9 relative; arithmetic (`said`, read by
+    answers.read) carried through as intervals; 0 within `floor`. The reference is the
+    answer's value."""
+    from .answers import judge, number
 
-    "-0.2" passes for -0.1966 (it is what -0.1966 rounds to), "0.39" for 0.3932, but rounding
-    may never hide more than EXPECT_MAX_REL relative error ("-4" does not pass for -3.6). A
-    match to 1e-9 relative always passes. The reference is the expected number.
-    """
-    expected = float(text)
-    err = rel_error(ours, expected)
-    half_ulp = 0.5 * 10.0 ** _last_digit_exponent(text)
-    rounded_ok = abs(ours - expected) <= half_ulp * (1 + 1e-9) and err <= EXPECT_MAX_REL
-    ok = err <= 1e-9 or rounded_ok
-    return Check("expected", "pass" if ok else "fail", expected, err,
-                 "" if ok else f"expected {text}", abs_error=abs(ours - expected))
-
-
-def _last_digit_exponent(text: str) -> int:
-    """The power of ten of the last digit written: '0.39' -> -2, '-4' -> 0, '1.5e-3' -> -4."""
-    mantissa, _, exp = text.strip().lower().partition("e")
-    shift = int(exp) if exp else 0
-    mantissa = mantissa.lstrip("+-")
-    if "." in mantissa:
-        return shift - len(mantissa.split(".", 1)[1])
-    return shift
+    said = number(text) if said is None else said
+    ok, err, by_floor = judge(ours, said, floor)
+    return Check("expected", "pass" if ok else "fail", said.value, err,
+                 "" if ok else f"expected {text}", abs_error=abs(ours - said.value),
+                 floor=by_floor)
 
 
 def is_finite_number(x: Any) -> bool:

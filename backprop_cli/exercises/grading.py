@@ -1,11 +1,12 @@
 """A learner's answers -> marks, with hints in upstream x local terms, and filled-in worksheets
 read back.
 
-An answer is a number, graded as `--expect` grades one (right to the digits written: `0.39`
-for 0.3932), or arithmetic on numbers written in the program language (`-4*3`, `1 - 0.25`),
-read by our parser and graded to 1e-9. A wrong answer's hint names the upstream gradient and
-the local factor each consumer multiplies, and says which common slip the answer looks like:
-the upstream alone, the local gradient alone, one consumer's part of a fan-out, the wrong sign.
+An answer is a number or arithmetic on numbers in the program language (`0.39`, `-4*3`,
+`0.0353*0.1966`), graded by the one grader `--expect` uses (checks/answers.py): right when the
+true value lies within the rounding of the numbers as written, carried through the arithmetic.
+A wrong answer's hint names the upstream gradient and the local factor each consumer
+multiplies, and says which common slip the grader would have marked it right for: the
+upstream alone, the local gradient alone, one consumer's part of a fan-out, the wrong sign.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import BackpropError, ParseError
+from ..checks.answers import Answer, matches
+from ..errors import BackpropError
 from .circuits import Exercise, Question
 
 SHEET_MARK = re.compile(r"<!-- backprop quiz --seed (-?\d+) --ops ([\w,]+) --nodes (\d+) -->")
@@ -29,35 +31,22 @@ class Mark:
     hint: str = ""  # for a wrong answer: upstream x local, and the slip it looks like
 
 
-def read_answer(text: str) -> float:
-    """The value of an answer; raises ParseError (with its caret) for one that is not a number
-    or arithmetic on numbers."""
-    from ..engine.forward import forward
-    from ..language.parser import parse
-
-    graph = parse(text)
-    if graph.variables:
-        name, i = next(iter(graph.variables.items()))
-        raise ParseError(f"{name} is not a number: an answer is a number or arithmetic on "
-                         "numbers", text, (graph.starts[i], graph.ends[i]), "e.g. -4 or 2*3")
-    return float(forward(graph, {})[graph.output])
-
-
 def mark(question: Question, text: str, precision: int = 6) -> Mark:
-    """Grade one answer (already known to parse, or raising ParseError)."""
-    from ..checks.expectations import is_finite_number
-    from ..checks.scalar import expectation, rel_error
+    """Grade one answer (already known to parse, or raising ParseError) by the one grader of
+    answers (checks/answers.py), as --expect grades it: right to the digits written, arithmetic
+    carried through as intervals, 0 right within the rounding of the parts that were added."""
+    from ..checks.answers import judge
+    from ..checks.expectations import answer
+    from ..checks.rounding import ROUNDING_FACTOR
 
     text = text.strip()
     if not text:
         return Mark(question.name, False, "", question.answer,
                     "unanswered; " + explain(question, precision))
-    value = read_answer(text)
-    if is_finite_number(text):
-        right = expectation(question.answer, text).status == "pass"
-    else:
-        right = rel_error(value, question.answer) <= 1e-9 or abs(value - question.answer) < 1e-12
-    hint = "" if right else slip(question, value, precision) + explain(question, precision)
+    said = answer(text)
+    floor = ROUNDING_FACTOR * 2.0 ** -53 * sum(abs(p.part) for p in question.parts)
+    right = judge(question.answer, said, floor)[0]
+    hint = "" if right else slip(question, said, precision) + explain(question, precision)
     return Mark(question.name, right, text, question.answer, hint)
 
 
@@ -78,10 +67,13 @@ def explain(q: Question, precision: int = 6) -> str:
             f"{terms} = {values} = {num(q.answer)} ({where})")
 
 
-def slip(q: Question, value: float, precision: int = 6) -> str:
-    """What a wrong answer looks like, when it matches a common mistake."""
-    def same(a: float, b: float) -> bool:
-        return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b)) and a != q.answer
+def slip(q: Question, said: Answer, precision: int = 6) -> str:
+    """What a wrong answer looks like, when the grader would mark it right for a common
+    mistake."""
+    def same(answered: Answer, mistake: float) -> bool:
+        return mistake != q.answer and matches(mistake, answered)
+
+    value = said
 
     if len(q.parts) == 1:
         p = q.parts[0]
