@@ -18,8 +18,11 @@ Numbers (programs without arrays), u = 2**-53 the unit roundoff of a double:
                       and the op's own output) of |d local[i,k] / d argument| * its m (the
                       rule differentiated by the dual numbers of the registry's own row:
                       sigmoid's partial out * (1 - out) moves with the output's rounding);
-  floors              value of node i:    ROUNDING_FACTOR * u * m[i]
-                      gradient of node k: ROUNDING_FACTOR * u * M[k]
+  floors              value of node i:    ROUNDING_FACTOR * u * m[i] + n * eta
+                      gradient of node k: ROUNDING_FACTOR * u * M[k] + n * eta
+                      (eta = 2**-1074, the smallest subnormal: each of the n nodes may round
+                      into gradual underflow once, where u * M itself underflows to 0, as for
+                      a saturated tanh's sech**2 of 1e-316)
 
 Arrays: the same recursions entry by entry (see _array_floors for the ops given as a
 vector-Jacobian product: matmul, sum, softmax, ...).
@@ -34,6 +37,7 @@ from ..graph import Graph
 
 ROUNDING_FACTOR = 8  # library functions round to a few ulps, sums of n terms to n - 1
 _U = 2.0 ** -53
+_ETA = 2.0 ** -1074
 
 
 def floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
@@ -45,7 +49,8 @@ def floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
     m = _forward_magnitudes(graph, values)
     big = _backward_magnitudes(graph, values, grads, m)
     c = ROUNDING_FACTOR * _U
-    return [c * x for x in m], [c * x for x in big]
+    tiny = len(graph) * _ETA
+    return [c * x + tiny for x in m], [c * x + tiny for x in big]
 
 
 def _locals(op, inputs: list, out: float) -> tuple | None:
@@ -159,7 +164,8 @@ def _array_floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
             part = np.abs(np.asarray(unbroadcast(m, part, values[j]), dtype=float))
             big[j] = part if big[j] is None else big[j] + part
     c = ROUNDING_FACTOR * _U
-    return ([c * x for x in fwd], [None if x is None else c * x for x in big])
+    tiny = n * _ETA
+    return ([c * x + tiny for x in fwd], [None if x is None else c * x + tiny for x in big])
 
 
 def _array_carried(op, m, a: tuple, values: list, out: Any, mags: list, fwd: list,
