@@ -18,11 +18,12 @@ Numbers (programs without arrays), u = 2**-53 the unit roundoff of a double:
                       and the op's own output) of |d local[i,k] / d argument| * its m (the
                       rule differentiated by the dual numbers of the registry's own row:
                       sigmoid's partial out * (1 - out) moves with the output's rounding);
-  floors              value of node i:    ROUNDING_FACTOR * u * m[i] + n * eta
-                      gradient of node k: ROUNDING_FACTOR * u * M[k] + n * eta
-                      (eta = 2**-1074, the smallest subnormal: each of the n nodes may round
-                      into gradual underflow once, where u * M itself underflows to 0, as for
-                      a saturated tanh's sech**2 of 1e-316)
+  floors              value of node i:    ROUNDING_FACTOR * u * m[i]
+                      gradient of node k: ROUNDING_FACTOR * u * M[k]
+  underflow           every rounding may also land in gradual underflow, off by up to
+                      eta = 2**-1074 however small the value (a saturated tanh's sech**2 of
+                      1e-316): each op's value, local partial and term adds eta / u to its
+                      magnitude, and the recursions carry it on like any other error
 
 Arrays: the same recursions entry by entry (see _array_floors for the ops given as a
 vector-Jacobian product: matmul, sum, softmax, ...).
@@ -37,7 +38,7 @@ from ..graph import Graph
 
 ROUNDING_FACTOR = 8  # library functions round to a few ulps, sums of n terms to n - 1
 _U = 2.0 ** -53
-_ETA = 2.0 ** -1074
+_TINY = 2.0 ** -1074 / _U  # gradual underflow's absolute error, as a magnitude
 
 
 def floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
@@ -49,8 +50,7 @@ def floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
     m = _forward_magnitudes(graph, values)
     big = _backward_magnitudes(graph, values, grads, m)
     c = ROUNDING_FACTOR * _U
-    tiny = len(graph) * _ETA
-    return [c * x + tiny for x in m], [c * x + tiny for x in big]
+    return [c * x for x in m], [c * x for x in big]
 
 
 def _locals(op, inputs: list, out: float) -> tuple | None:
@@ -75,9 +75,9 @@ def _forward_magnitudes(graph: Graph, values: list) -> list[float]:
             continue
         local = _locals(op, [values[j] for j in a], values[i])
         if local is None:  # no partial here (a kink's far side, a pole): pass errors on whole
-            m.append(here + sum(m[j] for j in a))
+            m.append(here + sum(m[j] for j in a) + _TINY)
         else:
-            m.append(here + sum(abs(lk) * m[j] for lk, j in zip(local, a)))
+            m.append(here + sum(abs(lk) * m[j] for lk, j in zip(local, a)) + _TINY)
     return m
 
 
@@ -97,7 +97,8 @@ def _backward_magnitudes(graph: Graph, values: list, grads: list, m: list[float]
         slack = _local_errors(graph.ops[i], inputs, values[i], local, [m[j] for j in a],
                               m[i])
         for lk, j, lam in zip(local, a, slack):
-            big[j] += abs(lk) * big[i] + (g + _U * big[i]) * lam + abs(lk) * g
+            big[j] += (abs(lk) * big[i] + (g + _U * big[i]) * (lam + _TINY) + abs(lk) * g
+                       + _TINY)
     return big
 
 
@@ -145,7 +146,8 @@ def _array_floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
     for i, op in enumerate(graph.ops):
         a = graph.args[i]
         fwd.append(mags[i] if not a else
-                   mags[i] + _array_carried(op, m, a, values, values[i], mags, fwd, wants))
+                   mags[i] + _array_carried(op, m, a, values, values[i], mags, fwd, wants)
+                   + _TINY)
     big: list[Any] = [None] * n
     big[graph.output] = mags[graph.output] * 0 + np.abs(np.asarray(grads[graph.output],
                                                                   dtype=float))
@@ -164,8 +166,7 @@ def _array_floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
             part = np.abs(np.asarray(unbroadcast(m, part, values[j]), dtype=float))
             big[j] = part if big[j] is None else big[j] + part
     c = ROUNDING_FACTOR * _U
-    tiny = n * _ETA
-    return ([c * x + tiny for x in fwd], [None if x is None else c * x + tiny for x in big])
+    return ([c * x for x in fwd], [None if x is None else c * x for x in big])
 
 
 def _array_carried(op, m, a: tuple, values: list, out: Any, mags: list, fwd: list,
@@ -197,7 +198,7 @@ def _array_step(op, m, a: tuple, values: list, mags: list, fwd: list, big: Any, 
         return [None if p is None else np.abs(np.asarray(p, dtype=float)) for p in parts]
     local = [np.abs(np.asarray(lk, dtype=float)) for lk in op.local(m, *inputs, values[i])]
     lam = _array_local_errors(op, m, inputs, values[i], [fwd[j] for j in a], fwd[i])
-    return [lk * (big + g) + (g + _U * big) * lm if wants[j] else None
+    return [lk * (big + g) + (g + _U * big) * (lm + _TINY) + _TINY if wants[j] else None
             for lk, lm, j in zip(local, lam, a)]
 
 
