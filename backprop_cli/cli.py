@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__, exits
+from .commands.backward import backward_cmd
 from .commands.check import check_cmd
 from .commands.common import (
     CONTEXT,
@@ -22,6 +23,7 @@ from .commands.common import (
     output_failed,
 )
 from .commands.eval import eval_cmd
+from .commands.grade import grade_cmd
 from .commands.graph import graph_cmd
 from .commands.quiz import quiz_cmd
 from .commands.trace import trace_cmd
@@ -91,5 +93,5 @@ def cli() -> None:
     """
 
 
-for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd):
+for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd, grade_cmd, backward_cmd):
     cli.add_command(_command)

@@ -1,0 +1,53 @@
+"""The `backward` command: a program's backward pass, written out (the answer key)."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import BackpropError
+from .common import CONTEXT, ProgramCommand, report_errors
+
+
+@click.command("backward", cls=ProgramCommand, context_settings=CONTEXT)
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="FORWARD [NAME=VALUE]...")
+@click.option("--to", "to", type=click.Choice(["program", "numpy", "torch"]), default="program",
+              show_default=True,
+              help="A backward file for grade, numpy code with a finite-difference self-test, "
+                   "or PyTorch code that compares itself with autograd.")
+@report_errors
+def backward_cmd(words, to):
+    """Write the backward pass of FORWARD, a program file, at the bindings' shapes.
+
+    One line per gradient step from the output back, each spelled from its op's registry row
+    (upstream x local, or the row's vector-Jacobian product), `+=` where a value fans out and
+    a sum where the forward broadcast. As a backward file (--to program, the default) it is
+    the answer key `backprop grade` passes; --to numpy writes a module whose self-test checks
+    it against central differences; --to torch one that compares it with autograd.
+
+    \b
+    Examples:
+      backprop backward staged.bp x=-2 y=5 z=-4
+      backprop backward staged.bp x=-2 y=5 z=-4 > key.bp
+      backprop backward layer.bp x=@x.npy w=@w.npy --to numpy > layer_backward.py
+    """
+    from ..grade.writing import write
+    from .common import parse_binding_words
+    from .grade import read_file
+
+    if not words:
+        raise BackpropError("backward needs a FORWARD program file",
+                            hint="usage: backprop backward FORWARD [NAME=VALUE ...]")
+    path, *bind_words = words
+    unknown = [w for w in bind_words if w.startswith("--")]
+    if unknown:
+        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}",
+                            hint="see backprop backward --help")
+    source = read_file(path, "FORWARD")
+    bindings = parse_binding_words(bind_words)
+    origin = "<stdin>" if path == "-" else path
+    try:
+        text = write(source, bindings, to, origin)
+    except BackpropError as err:
+        click.echo(err.render(origin if err.source == source else None), err=True)
+        raise SystemExit(2) from None
+    click.echo(text, nl=False)
