@@ -31,7 +31,7 @@ STAGES = (
     ("engine",),  # values and gradients (and bindings: a constant expression is evaluated)
     ("checks",),
     ("evaluate",),
-    ("exercises", "batch"),
+    ("exercises", "batch", "grade"),  # quizzes, case files, backward files
     ("render",),
     ("commands",),
     ("cli",),
