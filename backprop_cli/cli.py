@@ -12,8 +12,6 @@ import sys
 import click
 
 from . import __version__, exits
-from .commands.backward import backward_cmd
-from .commands.check import check_cmd
 from .commands.common import (
     CONTEXT,
     WRITE_FAILURES,
@@ -22,11 +20,6 @@ from .commands.common import (
     internal,
     output_failed,
 )
-from .commands.eval import eval_cmd
-from .commands.grade import grade_cmd
-from .commands.graph import graph_cmd
-from .commands.quiz import quiz_cmd
-from .commands.trace import trace_cmd
 from .errors import HEADLINE_LIMIT, shown
 
 
@@ -78,7 +71,49 @@ def usage_error(exc: click.ClickException) -> str:
     return f"error: {shown(message, HEADLINE_LIMIT)}{hint}"
 
 
-@click.group(context_settings=CONTEXT)
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is asked for (it runs,
+    or `--help` lists it), so `backprop eval ...` never loads what `check` or `quiz` need.
+
+    `lazy` maps a command's name to "module:attribute" under backprop_cli.commands."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            from importlib import import_module
+
+            module, _, attribute = self.lazy[name].partition(":")
+            self.add_command(getattr(import_module(f".commands.{module}", __package__),
+                                     attribute), name)
+        return self.commands.get(name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # "Did you mean": among every command
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
+
+# Each command, imported when it runs: registering one is one line here.
+COMMANDS = {
+    "eval": "eval:eval_cmd",
+    "trace": "trace:trace_cmd",
+    "check": "check:check_cmd",
+    "graph": "graph:graph_cmd",
+    "quiz": "quiz:quiz_cmd",
+    "grade": "grade:grade_cmd",
+    "backward": "backward:backward_cmd",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="backprop")
 def cli() -> None:
     """backprop: gradients by the chain rule, node by node, checked two independent ways.
@@ -91,7 +126,3 @@ def cli() -> None:
       backprop eval -f program.txt x=1 --json
       backprop quiz --seed 7
     """
-
-
-for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd, grade_cmd, backward_cmd):
-    cli.add_command(_command)

@@ -17,8 +17,8 @@ from .case import Case
 from .run import CaseResult, Settings, run_case, warm_up
 
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed
-WINDOW_PER_JOB = 64  # cases a job may run ahead of the oldest unfinished one (bounds memory)
-CHUNK = 8  # cases per message to a worker: fewer round trips for sub-millisecond cases
+WINDOW_PER_JOB = 128  # cases a job may run ahead of the oldest unfinished one (bounds memory)
+CHUNK = 32  # cases per message to a worker: fewer round trips for sub-millisecond cases
 MIN_PARALLEL = 8  # fewer cases than this run in-process: starting workers would cost more
 
 

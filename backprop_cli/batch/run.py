@@ -6,9 +6,10 @@ the program is bad input) or "timeout" (over the per-case time limit).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..checks import claims
@@ -66,8 +67,12 @@ class CaseTimeout(BaseException):
 
 
 def warm_up(settings: Settings) -> None:
-    """Import what the cases need before any case's clock starts (sympy takes ~0.3 s)."""
+    """Import what the cases need before any case's clock starts (sympy takes ~0.3 s); start
+    the run with no graphs kept from another run (the registry they were built from may have
+    changed: a test's broken rule)."""
     from .. import evaluate  # noqa: F401
+
+    _parsed_graphs.clear()
 
     if settings.sympy:
         import sympy  # noqa: F401
@@ -79,17 +84,16 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
         kind, message, detail = case.problem
         return CaseResult(case.index, case.line, case.id, case.program, "error",
                           kind=kind, message=_prefix(settings.origin, message), detail=detail)
-    from ..evaluate import Options, evaluate
+    from ..evaluate import evaluate
 
     limit = settings.timeout or 0
-    sympy_seconds = min(SYMPY_SECONDS, limit) if limit else SYMPY_SECONDS
-    options = Options(check=settings.sympy or settings.numeric, sympy=settings.sympy,
-                      numeric=settings.numeric, expect=case.expect,
-                      limits=Limits(sympy_seconds=sympy_seconds), claims=case.claims)
+    options = _options(settings)
+    if case.expect or case.claims:
+        options = replace(options, expect=case.expect, claims=case.claims)
     started = time.perf_counter()
     try:
         with _alarm(limit):
-            result = evaluate(case.program, dict(case.bindings), options)
+            result = evaluate(_parsed(case.program), dict(case.bindings), options)
             seconds = time.perf_counter() - started
             if limit and seconds > limit:
                 # sympy's own deadline (capped at the limit) handed the alarm back too late
@@ -119,6 +123,43 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
     return outcome
 
 
+@functools.lru_cache(maxsize=8)
+def _options(settings: Settings):
+    """The evaluate Options every case of a run shares (a case's expectations and claims are
+    put in with `replace`): built once, not once a case."""
+    from ..evaluate import Options
+
+    limit = settings.timeout or 0
+    sympy_seconds = min(SYMPY_SECONDS, limit) if limit else SYMPY_SECONDS
+    return Options(check=settings.sympy or settings.numeric, sympy=settings.sympy,
+                   numeric=settings.numeric, limits=Limits(sympy_seconds=sympy_seconds))
+
+
+# A case file often holds one circuit at many points: the graph of a short program, which
+# nothing changes once parsed, is kept for the cases after it in the same run (a bounded few,
+# so memory stays flat; a longer program is parsed each time, as its parse is small beside its
+# run). Every output is the same as with a fresh parse: a graph carries no state of a case.
+PARSED_KEEP = 256
+PARSED_MAX_CHARS = 512
+_parsed_graphs: dict = {}
+
+
+def _parsed(program: str):
+    """`program`'s graph: parsed once for a short program seen again, else parsed now. A
+    program that does not parse raises each time, as `parse` does."""
+    graph = _parsed_graphs.get(program)
+    if graph is not None:
+        return graph
+    from ..language.parser import parse
+
+    graph = parse(program)
+    if len(program) <= PARSED_MAX_CHARS:
+        if len(_parsed_graphs) >= PARSED_KEEP:
+            del _parsed_graphs[next(iter(_parsed_graphs))]  # the oldest first
+        _parsed_graphs[program] = graph
+    return graph
+
+
 def _outcome(case: Case, result, seconds: float) -> CaseResult:
     from ..values import plain
 
@@ -135,19 +176,21 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
             if c.status == "fail":
                 mismatches.append(Mismatch("value", c.method, float(result.value),
                                            float(c.reference), float(c.rel_error)))
-    node = {s: i for i, s in result.graph.names.items()}
-    for key, c in result.named_checks:  # q (a named value) or dq (its gradient)
-        checks.append((key, ((c.method, c.status),)))
-        if c.status == "fail":
-            ours = result.values[node[key]] if key in node else result.grads[node[key[1:]]]
-            mismatches.append(_mismatch(key, ours, c))
-    claim_rows, claim_failures = claims.claim_checks(result.claims)
-    checks += claim_rows
-    mismatches += [Mismatch(*f) for f in claim_failures]
+    if result.named_checks:
+        node = {s: i for i, s in result.graph.names.items()}
+        for key, c in result.named_checks:  # q (a named value) or dq (its gradient)
+            checks.append((key, ((c.method, c.status),)))
+            if c.status == "fail":
+                ours = result.values[node[key]] if key in node else result.grads[node[key[1:]]]
+                mismatches.append(_mismatch(key, ours, c))
+    if result.claims:
+        claim_rows, claim_failures = claims.claim_checks(result.claims)
+        checks += claim_rows
+        mismatches += [Mismatch(*f) for f in claim_failures]
     return CaseResult(case.index, case.line, case.id, case.program,
                       "fail" if result.failed else "pass", seconds=seconds,
                       value=plain(result.value),
-                      gradients=tuple((r.name, plain(r.gradient)) for r in result.rows),
+                      gradients=tuple([(r.name, plain(r.gradient)) for r in result.rows]),
                       checks=tuple(checks), mismatches=tuple(mismatches),
                       warnings=tuple(result.warnings))
 

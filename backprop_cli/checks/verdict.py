@@ -55,6 +55,8 @@ def _partial(check) -> bool:
 
 def row_status(checks: Iterable) -> str:
     """One word for a gradient: "fail", "pass" (a check confirmed it) or "unchecked"."""
+    if not checks:  # --no-check: every row of a batch run comes here
+        return "unchecked"
     checks = list(checks)
     if any(c.status == "fail" for c in checks):
         return "fail"

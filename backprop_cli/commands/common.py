@@ -305,6 +305,8 @@ def emit_json(data: dict) -> None:
 def parse_expect(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """--expect NAME=NUMBER words -> (NAME, number text) pairs, in order and all kept:
     `evaluate` judges them by the rules a case file's expectations follow (expectations.py)."""
+    if not items:
+        return ()
     from ..checks.expectations import EVAL, split
 
     return tuple(split(item, EVAL) for item in items)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from ..checks.formulas import MATRIX_NOTE
-from ..engine.trace import TraceRow
 from ..evaluate import Result
-from . import matrices, numbers
+from . import numbers
+
+if TYPE_CHECKING:  # a feature's module is imported where the feature is shown (lean start-up)
+    from ..engine.trace import TraceRow
+    from . import matrices
 
 
 def columns(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
@@ -164,6 +167,8 @@ def eval_text(result: Result, precision: int) -> str:
                      *[numbers.check(by.get(m)) for m in methods]])
     lines.extend(columns(header, body))
     if jacobian:
+        from . import matrices
+
         for m in matrices.jacobian_matrices(result, precision):
             lines.append("")
             lines.extend(matrix_lines(m))
@@ -172,8 +177,12 @@ def eval_text(result: Result, precision: int) -> str:
         lines.append("")
         lines.extend(f"d/d{r.name} = {r.formula}" for r in formulas)
         if any(" @ " in r.formula for r in formulas):
+            from ..checks.formulas import MATRIX_NOTE
+
             lines.append(MATRIX_NOTE)
     if result.hessian is not None:
+        from . import matrices
+
         lines.append("")
         lines.extend(matrix_lines(matrices.hessian_matrix(result, precision)))
         lines.extend(matrices.hessian_check_lines(result))
