@@ -24,6 +24,7 @@ from typing import Any
 
 from ..engine.forward import is_array
 from ..graph import Graph
+from ..ops import matrix_forms
 from ..ops.matrix_forms import NormOf
 from ..ops.shapes import infer_shapes
 from .scalar import Limits, _deadline, _sympy_constant, _Timeout, sympy_expressions
@@ -189,7 +190,7 @@ def _matrix_rule(sp, name: str, args: list, shapes: list, graph: Graph, i: int):
     norm = any(isinstance(a, NormOf) for a in args)
     if not norm and not any(_is_matrix(sp, a) for a in args):  # numbers: the scalar row
         return op.sympy(sp, *args)
-    form = op.matrix(sp, args, shapes) if op.matrix is not None else None
+    form = getattr(matrix_forms, op.matrix)(sp, args, shapes) if op.matrix else None
     if form is not None:
         return form
     if norm:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import matrix_forms as _mf
 from .registry import BP_MUL, Op, register, tie_shares
 from .shapes import Mismatch, axis_of, fmt, reduced
 
@@ -526,23 +525,23 @@ ARRAY_ROWS: list[Op] = [
        domain="vectors or matrices whose inner sizes match", vjp=_matmul_vjp,
        shape=_matmul_shape, elementwise=False, latex=r"\,", aliases=("dot",), function=True,
        doc="A @ B, the matrix product (also matmul(A, B), and dot(a, b): the inner product "
-           "of vectors)", vjp_text=("dout @ b.T", "a.T @ dout"), matrix=_mf.matmul),
+           "of vectors)", vjp_text=("dout @ b.T", "a.T @ dout"), matrix="matmul"),
     Op("transpose", 1, _transpose_forward, None, _transpose_sympy,
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
        shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
        postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes",
-       vjp_text=("dout.T",), matrix=_mf.transpose),
+       vjp_text=("dout.T",), matrix="transpose"),
     Op("sum", None, _sum_forward, None,
        _sum_sympy, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
        vjp=_sum_vjp, shape=_sum_shape, elementwise=False, samples=_V, max_arity=2,
        doc="sum(x), sum(x, axis): sum of the entries", vjp_text=("dout*ones_like(a)",),
-       matrix=_mf.sum),
+       matrix="sum"),
     Op("mean", None, _mean_forward, None,
        _mean_sympy, label="mean",
        role="distributor: gives every entry the upstream gradient divided by the count",
        vjp=_mean_vjp, shape=_mean_shape, elementwise=False, samples=_V, max_arity=2,
-       doc="mean(x), mean(x, axis): average of the entries", matrix=_mf.mean),
+       doc="mean(x), mean(x, axis): average of the entries", matrix="mean"),
     Op("amax", None, _amax_forward, None,
        _pick_sympy("Max"), label="amax",
        role="router: the upstream gradient goes to the largest entry",
@@ -562,7 +561,7 @@ ARRAY_ROWS: list[Op] = [
        subgradient="norm'(0) = 0",
        vjp=_norm_vjp, shape=lambda shapes, consts: (), elementwise=False, samples=_V,
        doc="norm(x): the L2 (Frobenius) norm, sqrt(sum(x**2))", vjp_text=("dout*a/norm(a)",),
-       matrix=_mf.norm),
+       matrix="norm"),
     Op("softmax", None, _softmax_forward, None,
        _softmax_sympy, label="softmax",
        role="softmax: local Jacobian diag(p) - p pᵀ for p = softmax(input); downstream "

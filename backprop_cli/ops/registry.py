@@ -47,8 +47,9 @@ The fields of a row (`Op`), by group:
                  inputs maps to the interval between its ends' images (the answer grader's
                  interval arithmetic, checks/answers.py)
     samples      argument tuples where the rules are tested: smooth points, in the domain
-    matrix(sp, args, shapes) -> the op in sympy's matrix calculus, for --symbolic's matrix
-                 formulas (ops/matrix_forms.py), or None where it has no form there
+    matrix       the name of the op's form in sympy's matrix calculus, a function of
+                 ops/matrix_forms.py (read by --symbolic's matrix formulas only, so a scalar
+                 program never imports it): (sp, args, shapes) -> a form, or None
   how it is spelled
     label        how the op is drawn in a node: '+', '*', 'exp', ...
     symbol       infix or prefix spelling, for the parser and the printer
@@ -80,8 +81,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
-
-from . import matrix_forms as _mf
 
 # Binding powers shared by the parser and the printer (Python's own precedence order).
 BP_ADD = 10
@@ -135,7 +134,7 @@ class Op:
     commutative: bool = False
     increasing: bool = False
     samples: tuple = ()
-    matrix: Callable[..., Any] | None = None
+    matrix: str = ""
     # how it is spelled
     label: str = ""
     symbol: str | None = None
@@ -471,23 +470,23 @@ ROWS: list[Op] = [
        lambda sp, a, b: a + b, label="+", symbol="+", bp=BP_ADD,
        role="distributor: passes the upstream gradient unchanged to every input",
        samples=_S, doc="a + b", local_text=("1", "1"), commutative=True,
-       kind="distributor", matrix=_mf.add),
+       kind="distributor", matrix="add"),
     Op("sub", 2, lambda m, a, b: a - b, lambda m, a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, label="-", symbol="-", bp=BP_ADD,
        role="distributor: passes the upstream gradient on, negated for the second input",
        samples=_S, aliases=("−",), doc="a - b (also a − b, U+2212)",
-       local_text=("1", "-1"), matrix=_mf.sub),
+       local_text=("1", "-1"), matrix="sub"),
     Op("mul", 2, lambda m, a, b: a * b, lambda m, a, b, out: (b, a),
        lambda sp, a, b: a * b, label="*", symbol="*", bp=BP_MUL,
        role="switcher: each input's local gradient is the other input's value",
        samples=_S, aliases=("×", "·", "⋅"), doc="a * b (also a × b, a · b)",
        local_text=("b", "a"), commutative=True, latex=r"\cdot", kind="switcher",
-       matrix=_mf.mul),
+       matrix="mul"),
     Op("div", 2, lambda m, a, b: a / b, lambda m, a, b, out: (1.0 / b, -out / b),
        lambda sp, a, b: a / b, label="/", symbol="/", bp=BP_MUL,
        role="scales by 1/divisor; the divisor gets -quotient/divisor", domain="a non-zero divisor",
        samples=_S, aliases=("÷",), doc="a / b (also a ÷ b)",
-       local_text=("1/b", "-a/b**2"), matrix=_mf.div),
+       local_text=("1/b", "-a/b**2"), matrix="div"),
     Op("pow", 2, lambda m, a, b: m.pow(a, b),
        pow_local,
        lambda sp, a, b: a ** b, label="**", symbol="**", bp=BP_POW, right_assoc=True,
@@ -495,10 +494,10 @@ ROWS: list[Op] = [
        domain="a positive base for a fractional exponent, a non-zero base for a negative one",
        samples=((1.5, 2.0), (0.7, -1.3), (2.0, 0.5)), aliases=("^",), function=True,
        doc="a ** b (also a ^ b and pow(a, b))",
-       local_text=("b*a**(b-1)", "a**b*log(a)"), latex="^", matrix=_mf.pow),
+       local_text=("b*a**(b-1)", "a**b*log(a)"), latex="^", matrix="pow"),
     Op("neg", 1, lambda m, a: -a, lambda m, a, out: (-1.0,), lambda sp, a: -a,
        label="-", symbol="-", bp=BP_UNARY, role="negates the upstream gradient",
-       samples=_U, doc="-a", local_text=("-1",), matrix=_mf.neg),
+       samples=_U, doc="-a", local_text=("-1",), matrix="neg"),
     Op("exp", 1, lambda m, a: m.exp(a), lambda m, a, out: (out,), lambda sp, a: sp.exp(a),
        label="exp", increasing=True, role="local gradient is its own output", samples=_U,
        domain="an argument below about 709, past which float64 overflows",
