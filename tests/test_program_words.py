@@ -19,8 +19,8 @@ COMMANDS = ["eval", "trace", "graph"]
 
 # Every callable op that takes numbers: -name(x) or -name(x, y), at a smooth point.
 NEGATED_CALLS = sorted(
-    (f"-{name}({', '.join('xy'[:len(op.samples[0])])})",
-     {v: op.samples[0][k] for k, v in enumerate("xy"[:len(op.samples[0])])})
+    (f"-{name}({', '.join('xyz'[:len(op.samples[0])])})",
+     {v: op.samples[0][k] for k, v in enumerate("xyz"[:len(op.samples[0])])})
     for name, op in FUNCTIONS.items() if op.samples)
 
 # Variables that start with or contain f, read first in a program that starts with '-'.

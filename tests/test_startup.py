@@ -21,7 +21,7 @@ ALLOWED = {
     "backprop_cli.commands", "backprop_cli.commands.common", "backprop_cli.commands.eval",
     # text -> graph: the registry's rows (scalar and array rows live in one table)
     "backprop_cli.language", "backprop_cli.language.lexer", "backprop_cli.language.parser",
-    "backprop_cli.language.bindings",
+    "backprop_cli.engine.bindings",
     "backprop_cli.ops", "backprop_cli.ops.registry", "backprop_cli.ops.shapes",
     "backprop_cli.ops.arrays", "backprop_cli.ops.extremes", "backprop_cli.ops.indexing",
     "backprop_cli.graph", "backprop_cli.values",

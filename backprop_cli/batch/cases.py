@@ -18,8 +18,8 @@ import shlex
 from collections.abc import Iterable, Iterator
 
 from ..checks import claims, expectations
+from ..engine.bindings import is_binding, parse_bindings
 from ..errors import BackpropError, BindingError, ParseError, shown
-from ..language.bindings import is_binding, parse_bindings
 from ..language.reads import ReadScope
 from .case import Case, error_text, problem_of
 from .records import json_case

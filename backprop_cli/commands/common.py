@@ -282,7 +282,7 @@ def _read_text(path: str) -> str:
 
 
 def parse_binding_words(words: list[str]):
-    from ..language.bindings import is_binding, parse_bindings
+    from ..engine.bindings import is_binding, parse_bindings
 
     for k, w in enumerate(words):
         if is_binding(w):

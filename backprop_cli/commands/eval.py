@@ -90,7 +90,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
     bindings = parse_binding_words(bind_words)
     seed_value = None
     if seed is not None:
-        from ..language.bindings import parse_value
+        from ..engine.bindings import parse_value
 
         seed_value = parse_value("--seed", seed)
     options = Options(

@@ -140,15 +140,16 @@ def gradient_name(text: Printer, i: int) -> str:
     return "d" + (called if tight and token else f"({called})")
 
 
-_PLACE = re.compile(r"\b[ab]\b")
+_PLACE = re.compile(r"\b[abc]\b")
 
 
 def local_formula(template: str, labels: list[str]) -> str:
-    """A row's local-gradient formula with its inputs' names put in: 'b' with inputs q, z
-    reads 'z'. Our own template text only; the labels are `operand`s, parenthesised where they
-    bind looser than a name, so each fits any place in a template (`a**b`, `-a/b**2`)."""
+    """A row's local-gradient formula with its inputs' names put in (a, b, c in argument
+    order): 'b' with inputs q, z reads 'z'. Our own template text only; the labels are
+    `operand`s, parenthesised where they bind looser than a name, so each fits any place in a
+    template (`a**b`, `-a/b**2`)."""
     def name(m: re.Match) -> str:
-        k = "ab".index(m.group(0))
+        k = "abc".index(m.group(0))
         return labels[k] if k < len(labels) else m.group(0)
 
     return _PLACE.sub(name, template)

@@ -15,7 +15,7 @@ from functools import partial
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
-from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
+from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX, known_functions
 from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
@@ -434,5 +434,5 @@ class _Parser:
 
         close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
         hint = f"did you mean {close[0]}?" if close else \
-            "known functions: " + ", ".join(sorted(FUNCTIONS))
+            "known functions: " + known_functions()
         return self.error(f"unknown function {name!r}", tok, hint, NameResolutionError)
