@@ -12,8 +12,6 @@ import sys
 import click
 
 from . import __version__, exits
-from .commands.backward import backward_cmd
-from .commands.check import check_cmd
 from .commands.common import (
     CONTEXT,
     WRITE_FAILURES,
@@ -22,11 +20,6 @@ from .commands.common import (
     internal,
     output_failed,
 )
-from .commands.eval import eval_cmd
-from .commands.grade import grade_cmd
-from .commands.graph import graph_cmd
-from .commands.quiz import quiz_cmd
-from .commands.trace import trace_cmd
 from .errors import HEADLINE_LIMIT, shown
 
 
@@ -56,6 +49,10 @@ def _run() -> int:
         return exc.exit_code
     except click.ClickException as exc:
         click.echo(usage_error(exc), err=True)
+        if "--json" in sys.argv[2:]:  # a script asked for JSON: it gets the error as JSON
+            from .commands.common import emit_json, error_object
+
+            emit_json(error_object(usage_error(exc).removeprefix("error: "), "usage error"))
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
@@ -78,7 +75,57 @@ def usage_error(exc: click.ClickException) -> str:
     return f"error: {shown(message, HEADLINE_LIMIT)}{hint}"
 
 
-@click.group(context_settings=CONTEXT)
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is asked for (it runs,
+    or `--help` lists it), so `backprop eval ...` never loads what `check` or `quiz` need.
+
+    `lazy` maps a command's name to ("module:attribute" under backprop_cli.commands, its line
+    in the command list)."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            from importlib import import_module
+
+            target, short_help = self.lazy[name]
+            module, _, attribute = target.partition(":")
+            command = getattr(import_module(f".commands.{module}", __package__), attribute)
+            command.short_help = command.short_help or short_help
+            self.add_command(command, name)
+        return self.commands.get(name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # "Did you mean": among every command
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
+
+# Each command, imported when it runs, and its line in `backprop --help` (whole at 80 columns:
+# click would cut the first sentence of each docstring at about 45 characters, mid-phrase).
+# Registering a command is one line here.
+COMMANDS = {
+    "eval": ("eval:eval_cmd", "Value and gradients, checked by sympy and finite differences."),
+    "trace": ("trace:trace_cmd", "The backward pass node by node: upstream, local, downstream."),
+    "check": ("check:check_cmd",
+              "Check every case of a case file; pass, fail or error for each."),
+    "graph": ("graph:graph_cmd",
+              "Draw the graph with forward values and gradients on its edges."),
+    "quiz": ("quiz:quiz_cmd", "Practise the backward pass on a circuit; worksheets and keys."),
+    "grade": ("grade:grade_cmd", "Grade a backward pass written by hand, line by line."),
+    "backward": ("backward:backward_cmd",
+                 "Write the backward pass of a program file, one line per step."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="backprop")
 def cli() -> None:
     """backprop: gradients by the chain rule, node by node, checked two independent ways.
@@ -87,11 +134,8 @@ def cli() -> None:
     Examples:
       backprop eval "(x+y)*z" x=-2 y=5 z=-4
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4
-      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
+      backprop eval "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" \\
+          w0=2 x0=-1 w1=-3 x1=-2 w2=-3
       backprop eval -f program.txt x=1 --json
       backprop quiz --seed 7
     """
-
-
-for _command in (eval_cmd, trace_cmd, check_cmd, graph_cmd, quiz_cmd, grade_cmd, backward_cmd):
-    cli.add_command(_command)

@@ -1,50 +1,156 @@
-"""A time limit for the main thread, by SIGALRM, that the code it interrupts cannot swallow.
+"""Limits on a piece of work that hold in any thread: a budget of the thread's own CPU time, or
+a wall-clock guard against a hang.
 
-sympy catches exceptions broadly, and a raise that lands in a garbage-collector callback is only
-printed, so the limit raises a BaseException subclass the caller names, and keeps re-firing
-every `repeat` seconds past the deadline until it gets through. Limits nest: leaving an inner
-one hands an outer one (a batch case's limit around sympy's) what is left of its time.
-Off the main thread, or without setitimer, there is no limit.
+A budget that decides a verdict counts CPU time, the work the thread did, not the clock: on a
+busy machine a thread waits longer for a core but spends the same CPU, so the same input gets
+the same verdict (STYLE.md 12). Wall time is only the last guard (a batch case's --timeout).
+
+Both are kept by one watchdog thread, which works where no alarm can: in the main thread, in a
+pool worker, and in a Dask worker thread. When a limit is over, the watchdog raises the
+limit's exception in the working thread (CPython's PyThreadState_SetAsyncExc: it lands at the
+thread's next bytecode), and raises it again every `repeat` seconds until the limit is left,
+since code that catches broadly could swallow one. The exception must be a BaseException
+subclass the caller names, so sympy's `except Exception` blocks let it through. Limits nest:
+each is watched on its own. Leaving a limit clears a raise still pending for the thread, so
+it can never land in the code after the `with` block.
+
+Work in C that holds the GIL (one huge numpy call) is not interrupted until it returns.
 """
 
 from __future__ import annotations
 
-import signal
+import ctypes
+import os
 import threading
 import time
 
+TICK = 0.02  # seconds between the watchdog's looks at its limits
+LINGER = 1.0  # an idle watchdog waits this long for a new limit before it ends
+
+
+def thread_cpu_clock():
+    """A function giving the calling thread's CPU seconds, readable from any thread."""
+    try:
+        clock = time.pthread_getcpuclockid(threading.get_ident())
+        time.clock_gettime(clock)
+    except (AttributeError, OSError):  # no per-thread clock here: the process's CPU time
+        return time.process_time
+    return lambda: time.clock_gettime(clock)
+
 
 class Deadline:
-    def __init__(self, seconds: float, exc: type[BaseException], repeat: float = 0.1):
+    """`with Deadline(seconds, exc):` raises `exc` in this thread once the block has spent
+    `seconds` of this thread's CPU time (clock="cpu", a budget) or of wall time
+    (clock="wall", a guard). 0 or None seconds: no limit."""
+
+    def __init__(self, seconds: float | None, exc: type[BaseException], repeat: float = 0.1,
+                 clock: str = "cpu"):
         self.seconds = seconds
         self.exc = exc
         self.repeat = repeat
+        self.clock = clock
         self.armed = False
 
     def __enter__(self) -> Deadline:
-        if (self.seconds and hasattr(signal, "setitimer")
-                and threading.current_thread() is threading.main_thread()):
-            exc = self.exc
-
-            def on_alarm(signum, frame):
-                raise exc()
-
-            self.previous = signal.signal(signal.SIGALRM, on_alarm)
-            self.outer = signal.setitimer(signal.ITIMER_REAL, self.seconds, self.repeat)
-            self.started = time.monotonic()
+        if self.seconds:
+            self.ident = threading.get_ident()
+            self.now = thread_cpu_clock() if self.clock == "cpu" else time.monotonic
+            self.ends = self.now() + self.seconds
+            self.next_raise = 0.0
+            _WATCHDOG.watch(self)
             self.armed = True
         return self
 
     def __exit__(self, *exc_info) -> bool:
         if not self.armed:
             return False
-        try:
-            self.armed = False  # a last alarm may still land here: the finally disarms anyway
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-            outer, interval = self.outer
-            if outer:
-                left = outer - (time.monotonic() - self.started)
-                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
-        return False
+        self.armed = False
+        while True:
+            try:
+                _WATCHDOG.forget(self)
+                return False
+            except _WATCHDOG.kinds:
+                # A raise landed while leaving: this limit's is moot now, and another limit
+                # still over its time raises again at the watchdog's next tick.
+                continue
+
+    def spent(self) -> float:
+        """The seconds this limit has counted so far (0 when it is not armed)."""
+        return self.now() - (self.ends - self.seconds) if self.armed else 0.0
+
+
+_SET_ASYNC_EXC = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_SET_ASYNC_EXC.argtypes = (ctypes.c_ulong, ctypes.c_void_p)
+
+
+def _set_async_exc(ident: int, exc: type[BaseException] | None) -> None:
+    """Raise `exc` in the thread `ident` at its next bytecode; None (NULL) clears a pending
+    one. The class object lives as long as the module naming it, so its address is safe."""
+    _SET_ASYNC_EXC(ident, None if exc is None else id(exc))
+
+
+class _Watchdog:
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.limits: list[Deadline] = []
+        self.thread: threading.Thread | None = None
+        self.kinds: tuple[type[BaseException], ...] = ()  # what the watchdog ever raised
+
+    def watch(self, limit: Deadline) -> None:
+        with self.lock:
+            if limit.exc not in self.kinds:
+                self.kinds = (*self.kinds, limit.exc)
+            self.limits.append(limit)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="backprop-limits",
+                                               daemon=True)
+                self.thread.start()
+            self.lock.notify()
+
+    def forget(self, limit: Deadline) -> None:
+        """Stop watching `limit` and clear any raise pending for its thread (the watchdog
+        raises only under this lock, so none can follow); the thread's other limits that are
+        over their time raise again at the next tick."""
+        with self.lock:
+            if limit in self.limits:
+                self.limits.remove(limit)
+            _set_async_exc(limit.ident, None)
+            for other in self.limits:
+                if other.ident == limit.ident:
+                    other.next_raise = 0.0
+
+    def _run(self) -> None:
+        with self.lock:
+            idle_since = None
+            while True:
+                if not self.limits:
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since > LINGER:
+                        self.thread = None
+                        return
+                else:
+                    idle_since = None
+                    self._fire()
+                self.lock.wait(TICK)
+
+    def _fire(self) -> None:
+        wall = time.monotonic()
+        for limit in self.limits:
+            try:
+                over = limit.now() >= limit.ends
+            except OSError:  # the thread is gone: nothing left to stop
+                continue
+            if over and wall >= limit.next_raise:
+                limit.next_raise = wall + limit.repeat
+                _set_async_exc(limit.ident, limit.exc)
+
+    def after_fork(self) -> None:
+        """A forked child (a pool worker) has no watchdog thread and watches nothing yet."""
+        self.lock = threading.Condition()
+        self.limits = []
+        self.thread = None
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG.after_fork)

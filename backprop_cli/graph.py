@@ -7,6 +7,7 @@ walk. `Graph.node(i)` gives a frozen `Node` view for the renderers.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from itertools import chain
 
@@ -37,8 +38,9 @@ class Graph:
         self.source = source
         self.ops: list[Op] = []
         self.args: list[tuple[int, ...]] = []
-        self.starts: list[int] = []
-        self.ends: list[int] = []
+        # Source spans as machine integers (8 bytes a node each, not a pointer and an int object)
+        self.starts: array[int] = array("q")
+        self.ends: array[int] = array("q")
         self.names: dict[int, str] = {}  # node id -> name (variables and named intermediates)
         self.consts: dict[int, float] = {}
         self.variables: dict[str, int] = {}  # variable name -> leaf id, in order of first read
@@ -124,7 +126,7 @@ class Graph:
             return self
         # Renumber the live nodes (and every variable, read or not) densely, in order.
         new_id = [-1] * n
-        ops, nargs, starts, ends = [], [], [], []
+        ops, nargs, starts, ends = [], [], array("q"), array("q")
         for i in range(n):
             if (live[i] or i in keep_vars) and i != output:
                 new_id[i] = len(ops)

@@ -8,6 +8,16 @@ without the sympy check, and prints a Markdown table for docs/performance.md.
     uv run python benchmarks/bench_batch.py --cases 2000 --repeats 1
     uv run python benchmarks/bench_batch.py --memory --cases 1000000   # peak RSS, every output
 
+--dask compares the local pool with a local Dask cluster of the same cores (a scheduler and one
+single-thread worker per core, separate processes on 127.0.0.1) on checked cases of
+"tanh(x*y) + x**2" at random points, side by side (pool and cluster alternate in each repeat);
+target: the cluster's cases per second per core within 0.9x of the pool's. --dask-memory reads
+the peak resident memory of the `check --dask` client on a long file (target: flat).
+
+    uv run python benchmarks/bench_batch.py --dask                       # 10^4 and 10^5 cases
+    uv run python benchmarks/bench_batch.py --dask --dask-cases 2000 --repeats 1
+    uv run python benchmarks/bench_batch.py --dask-memory --cases 1000000
+
 --memory runs `check FILE --no-check --quiet` in each output mode (table, --json, --jsonl,
 --junit, --report) with --jobs 1 and the default pool, and reads the resident set of the
 command and every process it started from /proc every 20 ms: the peak of their sum is the
@@ -17,9 +27,11 @@ figure (the whole tree, not one process).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -106,6 +118,131 @@ def memory(opts) -> None:
                       f"second {growth / 2**20:+.1f} MB, {seconds:.1f} s", file=sys.stderr)
 
 
+def generate_tanh(path: str, n: int, seed: int = 27) -> None:
+    """The issue's workload: one small program, checked by sympy and finite differences."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        for _ in range(n):
+            x, y = rng.uniform(-2, 2), rng.uniform(-2, 2)
+            fh.write(f'"tanh(x*y) + x**2" x={x:.6g} y={y:.6g}\n')
+
+
+@contextlib.contextmanager
+def local_cluster(cores: int, folder: str):
+    """A scheduler and `cores` single-thread workers (no nanny), each its own process; yields
+    the scheduler's address, stops them by their pids."""
+    from distributed import Client
+
+    file = os.path.join(folder, "scheduler.json")
+    log = open(os.path.join(folder, "cluster.log"), "wb")  # noqa: SIM115
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                               "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", file], stdout=log, stderr=log)]
+    try:
+        while not (os.path.exists(file) and os.path.getsize(file)):
+            if procs[0].poll() is not None:
+                raise SystemExit("the Dask scheduler did not start (see cluster.log)")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        with open(file) as fh:
+            address = json.load(fh)["address"]
+        procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                                    address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                   stdout=log, stderr=log) for _ in range(cores)]
+        with Client(address, timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(cores, timeout=120)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def tasks_run(address: str) -> int:
+    """Tasks the cluster's workers have run so far (each chunk of cases is one)."""
+    from distributed import Client
+
+    with Client(address, timeout="30s", set_as_default=False) as client:
+        counts = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    return sum(counts.values())
+
+
+def timed(path: str, args: list[str]) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds of the command's own process tree, summary)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, summary = run(path, args)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, summary
+
+
+def dask_vs_pool(opts) -> None:
+    cores = opts.jobs
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, local_cluster(cores, tmp) as address:
+        warm = os.path.join(tmp, "warm.txt")
+        generate_tanh(warm, 200, seed=1)
+        run(warm, ["--jobs", "1"])  # warm the byte-code cache
+        run(warm, ["--dask", address])  # and the workers' imports (sympy)
+        for n in opts.dask_cases:
+            path = os.path.join(tmp, f"tanh{n}.txt")
+            generate_tanh(path, n)
+            got: dict[str, list] = {"pool": [], "dask": []}
+            for _ in range(opts.repeats):  # side by side: the machine's mood hits both
+                got["pool"].append(timed(path, ["--jobs", str(cores)]))
+                tasks = tasks_run(address)
+                got["dask"].append((*timed(path, ["--dask", address]),
+                                    tasks_run(address) - tasks))
+            for label in ("pool", "dask"):
+                for entry in got[label]:
+                    summary = entry[2]
+                    assert summary["total"] == n, summary
+                    assert summary["failed"] == summary["errors"] == 0, summary
+            pool = statistics.median(e[0] for e in got["pool"])
+            dask = statistics.median(e[0] for e in got["dask"])
+            ratios = [p[0] / d[0] for p, d in zip(got["pool"], got["dask"], strict=True)]
+            tasks = got["dask"][0][3]
+            client_cpu = statistics.median(e[1] for e in got["dask"])
+            rows.append((n, pool, dask, statistics.median(ratios), min(ratios), tasks,
+                         client_cpu))
+            print(f"{n:>9,} cases: pool {n / pool / cores:7.1f} cases/s/core, cluster "
+                  f"{n / dask / cores:7.1f}; ratio {statistics.median(ratios):.2f} "
+                  f"(runs: {', '.join(f'{r:.2f}' for r in ratios)}); {tasks} tasks "
+                  f"({n / max(tasks, 1):.0f} cases a task); client CPU {client_cpu:.1f} s",
+                  file=sys.stderr, flush=True)
+    print(f"| cases | --jobs {cores} (cases/s/core) | --dask, {cores} workers x 1 thread "
+          "(cases/s/core) | cluster / pool | tasks (cases a task) | client CPU |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n, pool, dask, ratio, worst, tasks, cpu in rows:
+        verdict = "meets 0.9x" if ratio >= 0.9 else "BELOW 0.9x"
+        print(f"| {n:,} | {n / pool / cores:,.1f} | {n / dask / cores:,.1f} | {ratio:.2f} "
+              f"(worst {worst:.2f}; {verdict}) | {tasks:,} ({n / max(tasks, 1):,.0f}) | "
+              f"{cpu:.1f} s ({1000 * cpu / n:.2f} ms a case) |")
+
+
+def dask_memory(opts) -> None:
+    """Peak resident memory of the `check --dask` client (its own process tree; the cluster
+    runs apart) on a long file, and its growth from the second quarter of the run to the last."""
+    with tempfile.TemporaryDirectory() as tmp, local_cluster(opts.jobs, tmp) as address:
+        path = os.path.join(tmp, "cases.txt")
+        generate(path, opts.cases)
+        print(f"| --dask client ({opts.cases:,} cases, --no-check) | peak RSS | last quarter "
+              "vs second | wall time |")
+        print("|---|---:|---:|---:|")
+        for label, extra in (("table", []), ("--jsonl", ["--jsonl"])):
+            cmd = [sys.executable, "-m", "backprop_cli", "check", path, "--no-check", "--quiet",
+                   "--dask", address, *extra]
+            peak, seconds, code, samples, err = peak_tree_rss(cmd)
+            if code not in (0, 1):
+                raise SystemExit(f"{' '.join(cmd)} exited {code}: {err[-2000:]}")
+            quarter = len(samples) // 4
+            growth = (max(samples[-quarter:]) - max(samples[quarter:2 * quarter])
+                      if quarter else 0)
+            print(f"| {label} | {peak / 2**20:.1f} MB | {growth / 2**20:+.1f} MB | "
+                  f"{seconds:.0f} s |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
@@ -115,9 +252,20 @@ def main() -> None:
                     help="peak RSS of the process tree in every output mode (--no-check)")
     ap.add_argument("--outputs", nargs="*", choices=list(OUTPUTS),
                     help="with --memory: only these outputs")
+    ap.add_argument("--dask", action="store_true",
+                    help="the local pool against a local Dask cluster of --jobs cores")
+    ap.add_argument("--dask-cases", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--dask-memory", action="store_true",
+                    help="peak RSS of the --dask client on --cases cases (--no-check)")
     opts = ap.parse_args()
     if opts.memory:
         memory(opts)
+        return
+    if opts.dask:
+        dask_vs_pool(opts)
+        return
+    if opts.dask_memory:
+        dask_memory(opts)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cases.txt")

@@ -62,9 +62,9 @@ def case(rng: random.Random, drift: bool = False) -> tuple[str, dict, list[str]]
 
 
 def sweep(cases: int, seed: int, drift: bool) -> dict:
+    from backprop_cli.engine.bindings import parse_binding
     from backprop_cli.errors import BackpropError
     from backprop_cli.evaluate import Options, evaluate
-    from backprop_cli.language.bindings import parse_binding
 
     rng = random.Random(seed)
     out = {"cases": 0, "expectations": 0, "noise": 0, "old_fail": 0, "new_fail": 0,
@@ -102,9 +102,9 @@ def sweep(cases: int, seed: int, drift: bool) -> dict:
 def sweep_arrays(cases: int, seed: int, size: int = 3) -> dict:
     """The same identities over vectors (every variable a vector of `size` entries, the
     output their sum), each gradient expected [0, 0, ...]."""
+    from backprop_cli.engine.bindings import parse_binding
     from backprop_cli.errors import BackpropError
     from backprop_cli.evaluate import Options, evaluate
-    from backprop_cli.language.bindings import parse_binding
 
     rng = random.Random(seed)
     zero = "[" + ", ".join(["0"] * size) + "]"

@@ -86,7 +86,7 @@ def test_trace_shows_shapes_and_full_small_arrays():
     assert lines[0].split()[:6] == ["id", "node", "op", "inputs", "shape", "value"]
     q = next(line for line in lines if line.startswith("#2"))
     assert q.split()[:5] == ["#2", "q", "@", "#0,", "#1"]
-    assert "2       [0.22, 0.26]" in q and "[0.44, 0.52]" in q and "vjp, vjp" in q
+    assert "2       [0.22, 0.26]" in q and "[0.44, 0.52]" in q and "Jacobian, Jacobian" in q
 
 
 def test_trace_summarises_large_arrays():
@@ -114,11 +114,12 @@ def test_jacobian_of_a_matrix_product_is_what_the_lecture_draws():
 
 
 def test_jacobian_of_an_elementwise_op_is_diagonal_and_says_why():
-    result = run("trace", "q = W @ x; f = sum(q**2)", *LECTURE[1:], "--jacobian", "#4")
+    # #3 as the trace shows q**2: the 2 inside the gate takes no number on screen
+    result = run("trace", "q = W @ x; f = sum(q**2)", *LECTURE[1:], "--jacobian", "#3")
     assert result.exit_code == 0
     assert "[[0.44, 0],\n   [0, 0.52]]" in result.stdout
     assert "diagonal: the op works entry by entry" in result.stdout
-    assert "#3: a constant: no gradient flows into it" in result.stdout
+    assert "2 (inside its gate): a constant: no gradient flows into it" in result.stdout
 
 
 def test_jacobian_json():

@@ -81,14 +81,15 @@ BAD = [
     ("objects.npy", "W=@objects.npy: holds Python objects, not numbers"),
     ("net.npz:b", "W=@net.npz:b: no member 'b'"),
     ("w.csv:W", "W=@w.csv:W: only .npz and .json files have members to pick"),
-    ("header.csv", "W=@header.csv: not a table of numbers (could not convert string 'a'"),
-    ("ragged.csv", "W=@ragged.csv: not a table of numbers (the number of columns changed"),
+    ("header.csv", "W=@header.csv: not a table of numbers (line 1, column 1 is not a number)"),
+    ("ragged.csv", "W=@ragged.csv: not a table of numbers (line 2 has 1 cell, the lines before "
+                   "it 2)"),
     ("nan.csv", "W=@nan.csv: has entries that are not finite numbers"),
     ("empty.csv", "W=@empty.csv: the file has no numbers"),
     ("ragged.json", "W=@ragged.json: not a regular numeric array"),
     ("broken.json", "W=@broken.json: not valid JSON"),
-    ("words.json", "W=@words.json: has an entry that is not a number: \"a\""),
-    ("text.json", "W=@text.json: holds str data, not numbers"),
+    ("words.json", "W=@words.json: has an entry that is not a number at [0]: a string"),
+    ("text.json", "W=@text.json: holds a string, not numbers"),
 ]
 
 

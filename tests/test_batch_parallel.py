@@ -124,14 +124,17 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_keeps_the_report(tmp_path, jobs
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "backprop_cli", "check", str(cases), "--jobs", jobs,
-         "--report", str(report)],
+         "--report", str(report), "--junit", str(tmp_path / "j.xml")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True)  # its own process group, as a terminal's foreground job
+    # The report is written to a temporary file beside it, renamed into place at the end.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if report.exists() and report.read_text().count("\n") >= 3:
+        temporary = list(tmp_path.glob(".report.jsonl.*.tmp"))
+        if temporary and temporary[0].read_text().count("\n") >= 3:
             break
         time.sleep(0.05)
+    assert not report.exists()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole group gets SIGINT
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -144,6 +147,12 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_keeps_the_report(tmp_path, jobs
     assert 3 <= summary["total"] == len(lines) - 1 < 2000
     assert all(c["status"] == "pass" for c in lines[:-1])
     assert out.splitlines()[-1] == f"INTERRUPTED after {summary['total']:,} cases"
+    assert list(tmp_path.glob(".*.tmp")) == []
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(tmp_path / "j.xml").getroot()[0]  # the JUnit file is whole XML too
+    assert len(suite.findall("testcase")) == int(suite.get("tests")) == summary["total"]
+    assert suite.find("properties/property").get("name") == "interrupted"
 
 
 @pytest.mark.slow

@@ -2,8 +2,8 @@
 
 import pytest
 
+from backprop_cli.engine.bindings import is_binding, parse_bindings
 from backprop_cli.errors import BindingError
-from backprop_cli.language.bindings import is_binding, parse_bindings
 
 
 @pytest.mark.parametrize("word, name, value", [

@@ -2,9 +2,11 @@
 
 In a block, a line `$ backprop ...` is run (piped, so plain text, with NO_COLOR) and the lines
 below it, up to the next `$` line, must equal its output (stdout and stderr, as a terminal shows
-them). A line of exactly `...` stands for any number of lines. `$ cat FILE` followed by lines
-documents a file: the lines are written to FILE, so the commands after it can read it. Each
-document runs in a fresh folder of its own.
+them). Commands run in this process, through the same `main` the `backprop` script calls, with
+the standard streams captured (a new Python per command was 40 % of the suite); a command in
+FRESH_PROCESS would run as a new process. A line of exactly `...` stands for any number of
+lines. `$ cat FILE` followed by lines documents a file: the lines are written to FILE, so the
+commands after it can read it. Each document runs in a fresh folder of its own.
 """
 
 import os
@@ -52,6 +54,11 @@ def matches(shown: list[str], got: list[str]) -> bool:
     return bool(got) and shown[0] == got[0] and matches(shown[1:], got[1:])
 
 
+ENV = {"NO_COLOR": "1", "COLUMNS": "100"}
+# Commands whose output depends on being a process of their own.
+FRESH_PROCESS: tuple[str, ...] = ()
+
+
 def run(command: str, folder: Path) -> list[str]:
     words = shlex.split(command)
     stdin = None
@@ -60,11 +67,49 @@ def run(command: str, folder: Path) -> list[str]:
         stdin = (folder / words[at + 1]).read_bytes()
         words = words[:at] + words[at + 2:]
     assert words[0] == "backprop", f"only backprop commands run here: {command}"
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    done = subprocess.run([sys.executable, "-m", "backprop_cli", *words[1:]], input=stdin,
-                          cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=120, check=False)
-    return [line.rstrip() for line in done.stdout.decode().splitlines()]
+    if any(command.startswith(f"backprop {c}") for c in FRESH_PROCESS):
+        out = run_process(words[1:], stdin, folder)
+    else:
+        out = run_here(words[1:], stdin, folder)
+    return [line.rstrip() for line in out.decode().splitlines()]
+
+
+def run_process(args: list[str], stdin: bytes | None, folder: Path) -> bytes:
+    done = subprocess.run([sys.executable, "-m", "backprop_cli", *args], input=stdin,
+                          cwd=folder, env={**os.environ, **ENV}, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=120, check=False)
+    return done.stdout
+
+
+def run_here(args: list[str], stdin: bytes | None, folder: Path) -> bytes:
+    """`backprop ARGS` through cli.main in this process: stdout and stderr into one stream, as
+    a pipe shared by both shows them."""
+    import gc
+
+    from click import formatting
+    from click.testing import CliRunner
+
+    from backprop_cli import cli
+
+    before = os.getcwd()
+    argv = sys.argv
+    os.chdir(folder)
+    try:
+        with CliRunner().isolation(input=stdin or b"", env=ENV) as (_, _, output):
+            formatting.FORCED_WIDTH = None  # the help's width from COLUMNS, as in a terminal
+            sys.argv = ["backprop", *args]
+            try:
+                cli.main()
+            except SystemExit:
+                pass
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            return output.getvalue()
+    finally:
+        sys.argv = argv
+        os.chdir(before)
+        gc.enable()  # main turns the collector off for its short-lived process
 
 
 @pytest.mark.parametrize("document", [d for d in DOCUMENTS if BLOCK.search(d.read_text())],

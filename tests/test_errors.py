@@ -320,9 +320,9 @@ def test_an_unknown_function_with_no_close_match_lists_the_known_ones():
     ("x**1e10" + "*2" * 10, "domain error at column 1: x**1e10 is undefined"),
 ])
 def test_overflow_ends_quickly_with_an_error(source, start):
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the same on a busy machine
     stderr = fails(source, "x=3")
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0
     assert stderr.startswith(start)
     assert "overflows float64" in stderr.splitlines()[0]
 
@@ -347,9 +347,9 @@ def test_megabytes_of_garbage_end_at_the_first_bad_character():
 def test_a_program_over_the_size_limit_is_refused_before_parsing():
     from backprop_cli.language.parser import MAX_SOURCE_BYTES
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the same on a busy machine
     stderr = fails("-", "x=1", stdin="x+" * (MAX_SOURCE_BYTES // 2 + 1))
-    assert time.perf_counter() - t0 < 5.0
+    assert time.process_time() - t0 < 5.0
     assert stderr == (f"limit exceeded: standard input holds more than {MAX_SOURCE_BYTES:,} "
                       "bytes, the longest program read\n")
 

@@ -254,11 +254,15 @@ def test_a_gate_label_never_uses_a_variable_as_its_placeholder():
     # x is a variable here, so 2*(...) cannot be drawn as `2*x`; the lecture's `*2` it is.
     out = run("2*(x*y + max(z, w))", "x=3", "y=-4", "z=2", "w=-1").stdout
     assert out.splitlines()[0].startswith("f = [*2]")
-    # 1 - x with a variable x is drawn `1-t`, and x - 1 as the gate [-1], never `f = -1`.
-    assert run("1 - x", "x=2").stdout.startswith("f = [1-t]")
+    # 1 - x is drawn with the program's own name, `1-x`; 1 - x*y, whose input has no name,
+    # with a placeholder that is not one of the program's names; x - 1 as the gate [-1].
+    assert run("1 - x", "x=2").stdout.startswith("f = [1-x]")
+    assert run("1 - x*y", "x=2", "y=1").stdout.startswith("f = [1-t]")
     assert run("x - 1", "x=2").stdout.startswith("f = [-1]   value 1")
-    # Where no value is called x, the lecture's 1/x is the label.
-    assert '(("1/x"))' in run("1/w", "w=2", "--format", "mermaid").stdout
+    # The gate names its input as the program does (1/w); an unnamed input, where no value is
+    # called x, gets the lecture's 1/x.
+    assert '(("1/w"))' in run("1/w", "w=2", "--format", "mermaid").stdout
+    assert '(("1/x"))' in run("1/(w+1)", "w=2", "--format", "mermaid").stdout
 
 
 def test_the_html_panel_lists_no_gradient_for_a_folded_constant(tmp_path):

@@ -57,7 +57,9 @@ def test_a_long_unnamed_node_is_called_by_its_id():
     graph, rows = rows_of("1/(1+exp(-(w0*x0 + w1*x1 + w2)))",
                           w0=2, x0=-1, w1=-3, x1=-2, w2=-3)
     row = row_of(rows, "w0*x0 + w1*x1 + w2")
-    assert (row.operand, row.grad_name) == (f"#{row.id}", f"d#{row.id}")
+    # ... by the id the screen shows it under: shown rows numbered with no gap
+    assert (row.operand, row.grad_name) == (f"#{row.number}", f"d#{row.number}")
+    assert row.number == 8 and row.id == 10  # the neuron's two 1s have no row
     assert rows[graph.output].operand == "f"
 
 
@@ -102,7 +104,7 @@ def test_every_name_the_trace_gives_a_node_reads_back_as_that_node(source):
         return
     for r in rows:
         note(f"#{r.id} {r.text!r}: {r.operand!r}, {r.grad_name!r}")
-        if r.operand == f"#{r.id}":
+        if r.operand == r.ref:
             assert len(label_printer(graph).expression(r.id)) > SHORT_TEXT  # only a long one
             continue
         if r.operand == "f":  # the unnamed output

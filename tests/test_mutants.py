@@ -69,7 +69,8 @@ def _vjp_mutants(op) -> Iterator[tuple[str, Callable]]:
     def part(k: int, how: str):
         def mutated(m, g, args, out, **params):
             if how == "no upstream":
-                return rule(m, m.np.ones_like(g) if m.np.ndim(g) else 1.0, args, out, **params)
+                array = m.is_array and m.np.ndim(g)
+                return rule(m, m.np.ones_like(g) if array else 1.0, args, out, **params)
             parts = list(rule(m, g, args, out, **params))
             if k < len(parts):
                 parts[k] = -parts[k] if how == "negated" else 2 * parts[k]
@@ -90,11 +91,12 @@ def _vjp_mutants(op) -> Iterator[tuple[str, Callable]]:
 
 
 def mutants(op) -> Iterator[tuple[str, str, Callable]]:
-    """(label, field, rule) for every mutant of the row's rules."""
-    if op.local is not None:
+    """(label, field, rule) for every mutant of the rule the row states (a row states its local
+    partials or its VJP; the other is derived from it, so a mutant reaches both)."""
+    if op.stated == "local":
         for label, fn in _local_mutants(op):
             yield label, "local", fn
-    if op.vjp is not None:
+    if op.stated == "vjp":
         for label, fn in _vjp_mutants(op):
             yield label, "vjp", fn
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from backprop_cli.errors import BackpropError
 from backprop_cli.evaluate import evaluate
 from backprop_cli.ops.registry import OPS, ROWS, SCALAR, array_math, role_for
 
@@ -212,3 +213,196 @@ def test_sigmoid_and_softplus_do_not_overflow_far_out():
     for a in (-800.0, 800.0):
         assert math.isfinite(OPS["sigmoid"].forward(SCALAR, a))
         assert math.isfinite(OPS["softplus"].forward(SCALAR, a))
+
+
+# --- the formulas shown to learners are the rules that run ----------------------------------
+#
+# A row's local_text (what trace --explain shows, and what the grader spells a backward line
+# from: `da = dout * (LOCAL)`) is text in the language itself. Each is parsed by the language's
+# parser with the inputs named a, b, c, evaluated at the row's samples by the forward pass, and
+# compared with the row's local partials; a VJP row's vjp_text likewise, with `dout` for the
+# upstream gradient. A formula that drifts from its rule fails here.
+
+# Spellings the arrays helper is adding (issue 21): a text that needs one waits for it.
+AWAITING = {" if ": "where(cond, 1, 0) and comparisons"}
+
+
+def _text_value(text: str, at: dict):
+    from backprop_cli.engine.forward import forward
+    from backprop_cli.language.parser import parse
+
+    graph = parse(text)
+    return forward(graph, {n: at[n] for n in graph.variables})[graph.output]
+
+
+def _awaiting(text: str) -> str | None:
+    return next((why for spelling, why in AWAITING.items() if spelling in text), None)
+
+
+def local_text_disagreements(op) -> list[str]:
+    """Where the row's local_text, read by the parser and run by the forward pass, differs from
+    the row's local partials at its samples."""
+    wrong = []
+    for args in op.samples:
+        out = op.forward(SCALAR, *args)
+        local = op.local(SCALAR, *args, out)
+        at = dict(zip("abc", args))
+        for k, text in enumerate(op.local_text):
+            if _awaiting(text):
+                continue
+            try:
+                got = _text_value(text, at)
+            except BackpropError as err:
+                wrong.append(f"{op.name} input {k + 1} at {args}: {text}: {err.message}")
+                continue
+            if got != pytest.approx(local[k], rel=1e-12, abs=1e-15):
+                wrong.append(f"{op.name} input {k + 1} at {args}: {text} = {got}, the rule "
+                             f"gives {local[k]}")
+    return wrong
+
+
+TEXT_ROWS = [op for op in SCALAR_ROWS if op.local_text]
+
+
+def test_every_row_that_states_local_partials_shows_them():
+    assert [op.name for op in SCALAR_ROWS if op.stated == "local" and
+            len(op.local_text) != (op.arity or 2)] == []
+
+
+@pytest.mark.parametrize("op", TEXT_ROWS, ids=lambda op: op.name)
+def test_the_local_text_is_the_local_rule(op):
+    assert local_text_disagreements(op) == []
+    waiting = [t for t in op.local_text if _awaiting(t)]
+    if waiting:
+        pytest.xfail(f"{op.name}: {waiting[0]!r} awaits {_awaiting(waiting[0])}")
+
+
+def test_a_drifted_local_text_fails():
+    import dataclasses
+
+    # The old 1 - tanh(a)**2 is right; a slip of sign is not, and neither is a dropped factor.
+    for name, drifted in (("tanh", ("1 + tanh(a)**2",)), ("pow", ("a*b**(b-1)", "a**b*log(a)")),
+                          ("sigmoid", ("σ(a)",)), ("log1p", ("1/a",))):
+        row = dataclasses.replace(OPS[name], local_text=drifted)
+        assert local_text_disagreements(row), name
+    assert local_text_disagreements(dataclasses.replace(OPS["tanh"],
+                                                        local_text=("1 - tanh(a)**2",))) == []
+
+
+# The plain case a vjp_text speaks of: vectors and no axis, matrices for @.
+VJP_TEXT_SHAPES = {"matmul": ((3, 4), (4, 2)), "cross_entropy": ((4,), (4,))}
+
+
+def vjp_text_disagreements(op) -> list[str]:
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    shapes = VJP_TEXT_SHAPES.get(op.name, ((4,),) * len(op.vjp_text))
+    args = [rng.uniform(0.2, 1.5, size=s) for s in shapes]
+    m = array_math()
+    out = op.forward(m, *args)
+    dout = rng.normal(size=np.shape(out)) if np.ndim(out) else 0.7
+    parts = op.vjp(m, dout, args, out)
+    at = {**dict(zip("abc", args)), "dout": dout}
+    wrong = []
+    for k, text in enumerate(op.vjp_text):
+        if _awaiting(text):
+            continue
+        got = _text_value(text, at)
+        if not np.allclose(got, parts[k], rtol=1e-12, atol=1e-15):
+            wrong.append(f"{op.name} input {k + 1}: {text} = {got}, the rule gives {parts[k]}")
+    return wrong
+
+
+@pytest.mark.parametrize("op", [op for op in ROWS if op.vjp_text], ids=lambda op: op.name)
+def test_the_vjp_text_is_the_vjp(op):
+    assert op.stated == "vjp"
+    assert vjp_text_disagreements(op) == []
+    waiting = [t for t in op.vjp_text if _awaiting(t)]
+    if waiting:
+        pytest.xfail(f"{op.name}: {waiting[0]!r} awaits {_awaiting(waiting[0])}")
+
+
+def test_a_drifted_vjp_text_fails():
+    import dataclasses
+
+    for name, drifted in (("matmul", ("dout @ b", "a.T @ dout")),
+                          ("softmax", ("softmax(a)*dout",)),
+                          ("matmul", ("dout @ b.T", "a @ dout.T"))):
+        row = dataclasses.replace(OPS[name], vjp_text=drifted)
+        try:
+            wrong = vjp_text_disagreements(row)
+        except Exception:  # noqa: BLE001  (a shape error is a drift caught too)
+            wrong = ["does not even run"]
+        assert wrong, (name, drifted)
+
+
+# --- adding an elementwise op is one row plus its samples ------------------------------------
+
+
+@pytest.fixture
+def softsign(monkeypatch):
+    """A row this codebase does not have, added the way every row is: one Op, its samples."""
+    from backprop_cli.ops import registry
+
+    row = registry.Op(
+        "softsign", 1, lambda m, a: a / (1.0 + m.abs(a)),
+        lambda m, a, out: (1.0 / ((1.0 + m.abs(a)) * (1.0 + m.abs(a))),),
+        lambda sp, a: a / (1 + sp.Abs(a)), label="softsign",
+        role="local gradient 1/(1 + |input|)^2", samples=((0.3,), (-1.1,), (2.4,)),
+        doc="a / (1 + |a|)", local_text=("1/(1 + abs(a))**2",))
+    monkeypatch.setattr(registry, "ROWS", [*registry.ROWS, row])
+    monkeypatch.setitem(registry.OPS, "softsign", row)
+    monkeypatch.setitem(registry.FUNCTIONS, "softsign", row)
+    return row
+
+
+def test_one_row_is_a_whole_op(softsign):
+    from click.testing import CliRunner
+
+    from backprop_cli.cli import cli
+    from backprop_cli.evaluate import Options
+
+    # its rule, its text and its digits, by the same checks as every row
+    assert local_text_disagreements(softsign) == []
+    # forward, backward, and both cross-checks, on numbers and on arrays
+    result = evaluate("softsign(x) * y", {"x": 0.3, "y": 2.0})
+    assert result.value == pytest.approx(2 * 0.3 / 1.3)
+    assert result.gradients["x"] == pytest.approx(2 / 1.3 ** 2)
+    assert {c.status for r in result.rows for c in r.checks} == {"pass"}
+    import numpy as np
+
+    result = evaluate("sum(softsign(v) * v)", {"v": np.array([0.3, -1.1, 2.4])})
+    assert {c.status for r in result.rows for c in r.checks} == {"pass"}
+    # second derivatives: the dual numbers differentiate the row's own rule
+    result = evaluate("softsign(x) * y", {"x": 0.3, "y": 2.0}, Options(hessian=True))
+    assert {c.status for c in result.hessian_checks} == {"pass"}
+    # printing, and the backward pass told as the lecture tells it
+    run = CliRunner().invoke(cli, ["trace", "softsign(x)*y", "x=0.3", "y=2", "--explain"])
+    assert run.exit_code == 0, run.stderr
+    assert "local d#1/dx = 1/(1 + abs(x))**2 = 0.591716" in run.stdout
+    run = CliRunner().invoke(cli, ["graph", "softsign(x)*y", "x=0.3", "y=2"])
+    assert run.exit_code == 0 and "softsign" in run.stdout
+
+
+@pytest.mark.parametrize("op", [op for op in SCALAR_ROWS if op.stated == "local"],
+                         ids=lambda op: op.name)
+def test_every_elementwise_row_runs_on_dual_arrays(op):
+    # The Hessian of an array program runs the row's forward and local rules on dual arrays:
+    # a rule that calls a numpy function the dual numbers lack would be refused there.
+    import numpy as np
+
+    from backprop_cli.engine.forward import forward
+    from backprop_cli.engine.hessian import hessian
+    from backprop_cli.language.parser import parse
+
+    names = [f"a{k}" for k in range(len(op.samples[0]))]
+    at = {n: np.array([sample[k] for sample in op.samples]) for k, n in enumerate(names)}
+    call = f"{op.name}({', '.join(names)})" if op.symbol is None or op.function else \
+        (f"({names[0]} {op.symbol} {names[1]})" if op.arity == 2 else f"(-{names[0]})")
+    graph = parse(f"sum({call} * {names[0]})")
+    try:
+        values = forward(graph, at)
+    except BackpropError:
+        pytest.skip("the samples, mixed entry by entry, leave the row's domain")
+    hessian(graph, values, names)

@@ -348,3 +348,9 @@ def test_names_numpy_brought_in_still_name_values():
     # CS231n's batch norm names its values var and std; var(x) is still the variance.
     graph = parse("xc = x - mean(x); var = sum(xc**2)/3; std = sqrt(var); std + var(x)")
     assert sexpr(graph).endswith("(variance x))")
+
+
+def test_every_product_dot_a_page_uses_is_a_product():
+    # U+00D7, U+00B7, U+22C5 and U+2219 (the bullet operator) all read as *
+    for dot in "×·⋅∙":
+        assert sexpr(parse(f"x{dot}y")) == sexpr(parse("x*y")), dot

@@ -132,10 +132,10 @@ def test_100k_deep_programs_print_in_linear_time_and_parse_back():
     for source in ("(" * n + "x" + "+1)" * n, "-" * n + "x", "x" + "**x" * n,
                    "exp(" * n + "x" + ")" * n):
         graph = parse(source)
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: the same on a busy machine
         text = expression(graph)
         label = expression(graph, limit=80)
-        took = time.perf_counter() - start
+        took = time.process_time() - start
         assert took < 5, took
         assert len(label) <= 80 and " ... " in label
         assert label.startswith(text[:30]) and label.endswith(text[-30:])
@@ -146,10 +146,10 @@ def test_100k_deep_programs_print_in_linear_time_and_parse_back():
 
 def test_labels_of_a_long_chain_cost_only_their_length():
     graph = parse(" + ".join(f"x{i}" for i in range(20_000)))
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the same on a busy machine
     printer = Printer(graph)
     labels = [printer.expression(i, limit=40) for i in range(len(graph))]
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert labels[2] == "x0 + x1"
     assert labels[-1].startswith("x0 + x1") and labels[-1].endswith("x19998 + x19999")
 

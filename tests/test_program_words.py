@@ -91,7 +91,7 @@ def test_a_value_taking_option_needs_its_value():
 def test_an_unknown_long_option_is_still_refused():
     result = invoke("eval", "x", "x=1", "--jsn")
     assert result.exit_code == 2
-    assert result.stderr == "error: unknown option --jsn (see --help)\n"
+    assert result.stderr == "error: unknown option --jsn (did you mean --json? see --help)\n"
 
 
 def test_the_value_of_an_option_may_start_with_minus():

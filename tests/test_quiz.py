@@ -248,3 +248,47 @@ def test_a_hint_names_no_letter_the_circuit_does_not_define():
     roles = {p.statement: p.role for q in sin.questions for p in q.parts if "sin" in p.statement}
     assert roles == {"a = sin(x)": "local gradient cos(x)", "b = sin(z)": "local gradient cos(z)",
                      "c = sin(b)": "local gradient cos(b)"}
+
+
+def test_ctrl_c_leaves_the_answer_line_clean():
+    import signal
+
+    seen: list[str] = []
+    with _quiz(80, "--seed", "1") as (proc, master):
+        _read_until(master, "∂f/∂c = ", seen)
+        proc.send_signal(signal.SIGINT)
+        _read_until(master, "interrupted", seen)
+        proc.wait(timeout=20)
+    out = ANSI.sub("", "".join(seen)).replace("\r\n", "\n")
+    assert "∂f/∂c = \ninterrupted" in out  # on a line of its own, not glued to the prompt
+    assert proc.returncode == 130
+
+
+def test_a_local_factor_is_written_as_local_never_as_the_gradient_asked_for():
+    # The output's gate reads its inputs too: its local factor is ∂(expression)/∂node, so no
+    # hint defines ∂f/∂a by itself (∂f/∂f × ∂f/∂a).
+    from backprop_cli.exercises.grading import explain
+
+    for seed in range(1, 30):
+        ex = make(seed)
+        for q in ex.questions:
+            text = explain(q)
+            assert f"∂f/∂f × ∂f/∂{q.name}" not in text, text
+            for p in q.parts:
+                if p.consumer == "f":
+                    assert f"∂f/∂f × ∂({p.statement.partition(' = ')[2]})/∂{q.name}" in text
+
+
+def test_the_worksheets_say_what_they_draw_and_how_to_be_graded(tmp_path):
+    sheet = tmp_path / "sheet.md"
+    page = tmp_path / "sheet.html"
+    run("quiz", "--seed", "1", "--worksheet", str(sheet))
+    run("quiz", "--seed", "1", "--worksheet", str(page))
+    text = sheet.read_text(encoding="utf-8")
+    assert "on the edges" not in text  # a text tree has no edges
+    assert "each gate's inputs indented under it" in text
+    html = page.read_text(encoding="utf-8")
+    assert "This page is a printout" in html and "--worksheet sheet.md" in html
+    assert "max-width:100%" in html  # the drawing scales to the page
+    graded = run("quiz", "--grade", str(page), code=2)
+    assert "an HTML worksheet is a printout and cannot be graded" in graded.stderr

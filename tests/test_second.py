@@ -207,8 +207,8 @@ def test_the_closing_line_on_a_kink_says_how_many_entries_agree():
     # only 2 of the 4 entries were compared; the closing line must not claim all of H.
     lines = run("eval", "relu(x)*y", "x=0", "y=2", "--hessian").stdout.splitlines()
     assert lines[-1].startswith(
-        "the Hessian agrees with finite differences on 2 of 4 entries (2 inconclusive: a kink "
-        "lies within the finite-difference step")
+        "the Hessian agrees with finite differences on 2 of 4 entries (2 inconclusive: the "
+        "finite-difference step straddles a kink)")
     assert "is symmetric; sympy: on a kink the second derivative does not exist" in lines[-1]
     # Off the kink every entry is compared, and the line says so without a count.
     off = run("eval", "relu(x)*y", "x=0.5", "y=2", "--hessian").stdout.splitlines()
@@ -217,14 +217,14 @@ def test_the_closing_line_on_a_kink_says_how_many_entries_agree():
 
 def test_at_a_kink_the_difference_of_gradients_is_no_curvature_and_says_so():
     # abs(x) at 0: the gradient jumps from -1 to 1, so (g(h) - g(-h)) / 2h is about 1/h, a
-    # huge number that a relative error would be measured against.
+    # huge number that a relative error would be measured against. The step follows abs's
+    # piece, as a gradient's does, so no step across the kink is used at all.
     out = run("eval", "abs(x)", "x=0", "--hessian").stdout
-    assert ("finite differences of the gradient: subgradient: at a kink the gradient jumps; "
-            "no finite curvature to compare") in out.splitlines()
+    assert ("finite differences of the gradient: inconclusive: the finite-difference step "
+            "straddles a kink") in out.splitlines()
     assert "ref" not in out
     assert out.splitlines()[-1].endswith(
-        "finite differences of the gradient: at a kink the gradient jumps; no finite "
-        "curvature to compare")
+        "finite differences of the gradient: the finite-difference step straddles a kink")
 
 
 def test_a_gradient_on_a_kink_shows_sympys_convention_not_an_error_figure():

@@ -41,9 +41,10 @@ def test_a_wide_fan_out_names_its_first_and_last_consumers_and_counts_the_rest()
     # a = x*1.5 read by 100 products: the sum is 100 terms, shown as 6 + a count + 2.
     program = "a = x*1.5; " + " + ".join(f"a*{k}" for k in range(2, 102))
     line = trace(program, "x=2").splitlines()[-1]
-    assert line.startswith("fan-out: #2 a feeds 100 nodes; its gradient 5150 = 2 (from #4) + ")
+    # The ids are the screen's: the constants 1.5, 2, 3 ... are inside their gates, unnumbered.
+    assert line.startswith("fan-out: #1 a feeds 100 nodes; its gradient 5150 = 2 (from #2) + ")
     assert line.count("(from #") == 8 and "+ ... (92 more) +" in line
-    assert line.endswith(" + 100 (from #297) + 101 (from #300)")
+    assert line.endswith(" + 100 (from #197) + 101 (from #199)")
 
 
 def test_the_neurons_constants_are_inside_their_gates():
@@ -51,7 +52,7 @@ def test_the_neurons_constants_are_inside_their_gates():
     columns = [re.split(r"\s{2,}", line) for line in lines]
     assert columns[-2][2] == "+1" and columns[-1][2] == "1/x"
     ids = [line.split()[0] for line in lines[1:]]
-    assert "#0" not in ids and "#1" not in ids  # each 1 is inside its gate: no row, no fan-out
+    assert ids == [f"#{k}" for k in range(13)]  # each 1 is inside its gate: no row, no gap
     assert not any(line.startswith("fan-out") for line in lines)
     nodes = json.loads(trace(NEURON, *[f"{k}={v:g}" for k, v in NEURON_AT.items()],
                              "--json"))["nodes"]
@@ -63,7 +64,7 @@ def test_the_neurons_constants_are_inside_their_gates():
 
 def test_an_exponent_gets_no_gradient():
     lines = trace("q**2", "q=3").splitlines()
-    assert lines[2].split()[:4] == ["#2", "q**2", "**2", "#0"]
+    assert lines[2].split()[:4] == ["#1", "q**2", "**2", "#0"]
     assert lines[2].split()[6:8] == ["6", "6"]  # one local, one downstream: q's
 
 
@@ -115,3 +116,18 @@ def test_trace_grades_the_learners_numbers_node_by_node():
     data = json.loads(trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--expect",
                             "dq=-4", "--json"))
     assert data["expected"]["dq"]["status"] == "pass" and len(data["nodes"]) == 5
+
+
+def test_a_negative_part_of_a_fan_out_sum_is_subtracted():
+    line = trace("a = x*y; f = a*2 - a*3 + exp(-a)", "x=0.5", "y=1").splitlines()[-1]
+    assert line == ("fan-out: #2 a feeds 3 nodes; its gradient -1.60653 = 2 (from #3) - 3 "
+                    "(from #4) - 0.606531 (from #6)")
+    assert "+ -" not in line
+
+
+def test_a_gate_names_its_input_as_the_program_does_and_has_its_own_role():
+    row = trace("g = x*y; f = 1/g", "x=2", "y=3").splitlines()[-1].split()
+    assert row[2] == "1/g" and " ".join(row[-3:]) == "local gradient -1/g²"
+    row = trace("s = W @ x; f = cross_entropy(s, 1)", "W=[[1,2],[3,4]]", "x=[1,1]")
+    assert "xent(s, 1)" in row and "xent(t" not in row
+    assert "vjp" not in row and "Jacobian" in row

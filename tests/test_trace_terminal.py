@@ -124,8 +124,11 @@ def test_every_number_and_role_is_whole_on_a_terminal(args, columns):
 def test_the_neuron_on_a_terminal_folds_its_constants_into_gates():
     shown = on_terminal(NEURON, 80)
     assert "gate +1" in shown and "gate 1/x" in shown
-    # The shared constant 1 is no node of its own: it gets no gradient and makes no fan-out.
-    assert "fan-out" not in shown and "#0 " not in shown
+    # Each constant 1 is inside its gate: no row, no gradient, no fan-out, and no gap in the
+    # ids on screen, which count the rows shown (#0 .. #12, as the lecture numbers its nodes).
+    assert "fan-out" not in shown
+    ids = [int(line.split()[0][1:]) for line in shown.splitlines() if line.startswith("#")]
+    assert ids == list(range(13))
     assert "-0.589836" in shown  # x1's gradient, whole
 
 
@@ -141,6 +144,21 @@ def test_a_terminal_60_columns_wide_still_shows_every_number_whole():
     assert "…" not in shown
     for node in expected(NEURON):
         assert number(node["grad"]) in tokens
+    # A line too long for 60 columns goes on indented, never back at column 0.
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert all(line.startswith(("#", " ", "node by node")) for line in lines if line)
+    role = next(k for k, line in enumerate(lines) if "gate +   distributor" in line)
+    assert lines[role + 1].startswith("      ") and "every input" in lines[role + 1]
+
+
+def test_values_and_gradients_are_not_coloured_as_pass_and_fail():
+    term = Terminal([*BACKPROP, "trace", *README], 80)
+    term.finish()
+    raw = term.seen.decode()
+    red, green = "\x1b[31m", "\x1b[32m"
+    assert red not in raw and green not in raw and "\x1b[1;31m" not in raw
+    assert "\x1b[35m" in raw and "\x1b[36m" in raw  # gradients magenta, values cyan
 
 
 def test_step_shows_one_node_per_key_press():

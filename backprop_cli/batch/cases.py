@@ -18,8 +18,9 @@ import shlex
 from collections.abc import Iterable, Iterator
 
 from ..checks import claims, expectations
+from ..engine.bindings import is_binding, parse_bindings
 from ..errors import BackpropError, BindingError, ParseError, shown
-from ..language.bindings import is_binding, parse_bindings
+from ..language.reads import ReadScope
 from .case import Case, error_text, problem_of
 from .records import json_case
 from .stream import LINE_LIMIT, LongLine
@@ -27,14 +28,17 @@ from .stream import LINE_LIMIT, LongLine
 EXPECT_MARK = "expect:"
 
 
-def read_cases(lines: Iterable[bytes | str | LongLine], fmt: str = "auto", folder: str = "",
-               limit: int = LINE_LIMIT) -> Iterator[Case]:
+def read_cases(lines: Iterable[bytes | str | LongLine], fmt: str = "auto",
+               folder: str | ReadScope = "", limit: int = LINE_LIMIT) -> Iterator[Case]:
     """Yield the cases of a case file lazily; an unreadable line becomes a Case with a problem.
 
-    `fmt` is "auto" (a line starting with '{' is JSON), "text" or "jsonl". Relative `@file`
-    paths are read from `folder`, the case file's own. A line longer than `limit` bytes is an
+    `fmt` is "auto" (a line starting with '{' is JSON), "text" or "jsonl". `@file` paths are
+    read as the ReadScope says (language/reads.py); a folder name stands for the case file's
+    own folder, which its `@file` paths may not leave. A line longer than `limit` bytes is an
     error on that line (give `bounded_lines(stream)` so that it is never held whole).
     """
+    if not isinstance(folder, ReadScope):
+        folder = ReadScope(folder, confined=True)
     index = 0
     for lineno, raw in enumerate(lines, 1):
         if not isinstance(raw, LongLine) and len(raw) > limit:
@@ -85,7 +89,7 @@ def read_cases(lines: Iterable[bytes | str | LongLine], fmt: str = "auto", folde
         index += 1
 
 
-def _text_case(index: int, lineno: int, text: str, folder: str = "") -> Case | None:
+def _text_case(index: int, lineno: int, text: str, folder: ReadScope) -> Case | None:
     try:
         words = split_words(text)
     except ValueError as exc:  # shlex's only complaint: an unclosed quote or a trailing '\'

@@ -1,79 +1,462 @@
-"""Cases on a Dask cluster, results in file order, the time limit kept by the client."""
+"""Cases on a Dask cluster, many to a task, results in file order, none lost when a worker or
+the scheduler goes away.
+
+The client reads the file lazily and sends contiguous runs of cases ("chunks") as one task
+each; a worker thread runs a chunk case by case through `run_case`, the function the local
+runners call, so a case gets the same record on the cluster as at home. Chunks start small
+(first results come back soon), double up to MAX_CHUNK as the run goes on, and shrink again
+near the end of the file (known LOOKAHEAD cases early), so the last tasks finish together.
+At most TASKS_PER_THREAD unfinished tasks per worker thread and HELD_PER_THREAD tasks in all
+are held, so the client's memory does not grow with the file.
+
+Faults:
+- a task whose worker died is run again by Dask on another worker; when Dask gives up on it
+  (KilledWorker) the chunk is split in two and each half sent again, down to single cases;
+  a single case Dask gives up on is sent once more, with no other such case out (it may only
+  have shared a worker with the culprit), and the second time it is that case's error;
+- a task that fails for another reason (the worker cannot run backprop) makes each of its
+  cases an error naming the reason;
+- the scheduler going away, or no worker for `patience` seconds: the cases that finished are
+  handed over and `RunLost` says how many were not run;
+- Ctrl-C: the cases that finished are handed over (in order, with gaps), then it propagates.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import BackpropError, shown
+from ..errors import HEADLINE_LIMIT, BackpropError, shown
 from .case import Case
-from .run import CaseResult, Settings, run_case
+from .report import RunLost
+from .run import CaseResult, CaseTimeout, Settings, run_case, warm_up
 
-WINDOW_PER_WORKER = 64  # tasks in flight per worker ahead of the oldest unfinished one
+FIRST_CHUNK = 16  # cases in each worker thread's first task
+MAX_CHUNK = 512  # cases a task at most: a task costs milliseconds of scheduling and transfer
+MIN_CHUNK = 8  # the smallest task near the end of the file
+LOOKAHEAD = 4096  # cases read ahead of those sent, at most: the end of the file is seen early
+TASKS_PER_THREAD = 2  # unfinished tasks per worker thread: one running, one waiting its turn
+HELD_PER_THREAD = 4  # tasks held per worker thread, finished or not (bounds the client memory)
+POLL = 1.0  # seconds between looks at the cluster while waiting for a task
+PATIENCE = 60.0  # seconds with no worker at all before the run stops (the rest not run)
+KILL_GRACE = 2.0  # a case this far past the time limit ignored its interrupt: left behind
+STRIKES = 2  # times Dask gives up on a single case before it is that case's error
 
 
 def run_dask(cases: Iterable[Case], settings: Settings, address: str,
-             window: int | None = None) -> Iterator[CaseResult]:
+             run: Callable[[Case, Settings], CaseResult] = run_case,
+             patience: float = PATIENCE) -> Iterator[CaseResult]:
     """Run the cases on the Dask cluster at `address`, results in file order.
 
-    Dask runs tasks in worker threads, where no alarm can interrupt Python, so the time limit
-    is kept here: a case that has been the oldest unfinished one for `timeout` seconds is
-    reported as a timeout and its task cancelled (the thread finishes in its own time).
-    """
+    Raises RunLost (after handing over every finished case) when the scheduler goes away or no
+    worker is left for `patience` seconds; BackpropError when the cluster cannot be used."""
     try:
-        from distributed import Client
+        import distributed
     except ImportError:
         raise BackpropError("--dask needs the optional Dask extra",
                             hint="pip install 'backprop-cli[dask]'") from None
+    _quiet_logs()
+    _check_address(address)
+    _knock(address)
+    import dask
+
     try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise BackpropError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        # The client keeps its last messages to the scheduler for debugging (1,000 by
+        # default, each holding a task's cases): none kept, so memory stays flat.
+        with dask.config.set({"distributed.admin.low-level-log-length": 0}):
+            client = distributed.Client(address, timeout="10s", set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - gone since the knock: say so, exit 2
+        raise _unreachable(address, exc) from None
+    runner = _Run(distributed, client, address, settings, run, patience)
     try:
-        workers = len(client.scheduler_info().get("workers", {})) or 1
-        window = window or max(32, workers * WINDOW_PER_WORKER)
-        limit = settings.timeout or 0
-        pending: deque = deque()
-        source = iter(cases)
-        exhausted = False
-        head_since = time.monotonic()
+        runner.check_workers()
+        yield from runner.results(iter(cases))
+    finally:
+        runner.stop()
+
+
+def _check_address(address: str) -> None:
+    """A scheduler address Dask can dial (a Client given another hangs at exit)."""
+    from distributed.comm.addressing import parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+    except (ValueError, ImportError) as exc:
+        raise BackpropError(f"--dask {shown(address)} is not a Dask scheduler address: "
+                            f"{shown(str(exc).split(' (')[0])}",
+                            hint="such as tcp://HOST:8786") from None
+    if not location:
+        raise BackpropError(f"--dask {shown(address)} names no host",
+                            hint="such as tcp://HOST:8786")
+
+
+def _knock(address: str) -> None:
+    """Open and close one connection to the scheduler first: a Client that fails to connect
+    lingers and stalls the interpreter's exit with a traceback."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def knock() -> None:
+        comm = await connect(address, timeout="10s")
+        await comm.close()
+
+    try:
+        asyncio.run(knock())
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, a bad port: say which
+        raise _unreachable(address, exc) from None
+
+
+def _unreachable(address: str, exc: Exception) -> BackpropError:
+    return BackpropError(f"cannot reach the Dask scheduler at {shown(address)}: "
+                         f"{shown(str(exc) or type(exc).__name__, HEADLINE_LIMIT // 2)}")
+
+
+@dataclass
+class _Chunk:
+    """Consecutive cases sent as one task; `results` once they are back."""
+
+    cases: list[Case]
+    future: Any = None
+    results: list[CaseResult] | None = None
+    given: int = 0  # results handed over so far
+    strikes: int = 0  # times Dask gave up on this one case (its workers died under it)
+
+
+class _Lost(Exception):
+    """The cluster cannot run the rest: the scheduler went away, or no worker is left."""
+
+
+@dataclass
+class _Run:
+    distributed: Any
+    client: Any
+    address: str
+    settings: Settings
+    run: Callable[[Case, Settings], CaseResult]
+    patience: float
+    chunks: list[_Chunk] = field(default_factory=list)  # in file order; the head is chunks[0]
+    ahead: list[Case] = field(default_factory=list)  # read, not yet sent (a queue, in order)
+    exhausted: bool = False
+    sent_tasks: int = 0
+    sent_cases: int = 0
+    threads: int = 1
+    no_workers_since: float | None = None
+
+    def check_workers(self) -> None:
+        """Every worker present must run this backprop (a task would otherwise fail on each)."""
+        from .. import __version__
+
+        try:
+            versions = self.client.run(_worker_version)
+        except Exception as exc:  # noqa: BLE001 - a worker that cannot import backprop_cli
+            raise BackpropError(f"the Dask workers at {shown(self.address)} cannot run backprop:"
+                                f" {type(exc).__name__}: {shown(str(exc))}",
+                                hint="install backprop-cli on every worker") from None
+        for worker, version in sorted(versions.items()):
+            if version != __version__:
+                raise BackpropError(f"the Dask worker {shown(worker)} runs backprop-cli "
+                                    f"{shown(str(version))}, this is {__version__}",
+                                    hint="install the same version on every worker")
+        self._count_threads()
+
+    def results(self, source: Iterator[Case]) -> Iterator[CaseResult]:
+        try:
+            while True:
+                self._fill(source)
+                while self.chunks and self.chunks[0].results is not None:
+                    head = self.chunks[0]
+                    while head.given < len(head.results):  # a Ctrl-C here loses none
+                        head.given += 1
+                        yield head.results[head.given - 1]
+                    self.chunks.pop(0)
+                if self.chunks:
+                    self._wait()
+                elif self.exhausted and not self.ahead:
+                    return
+        except _Lost as lost:
+            yield from self._finished()
+            not_run = (sum(len(c.cases) for c in self.chunks if c.results is None)
+                       + len(self.ahead) + sum(1 for _ in source))
+            self.chunks.clear()
+            raise RunLost(str(lost), not_run) from None
+        except KeyboardInterrupt:
+            yield from self._finished()
+            raise
+
+    def _finished(self) -> Iterator[CaseResult]:
+        """The results already back, in file order (behind an unfinished chunk: with gaps)."""
+        for chunk in self.chunks:
+            if chunk.results is not None:
+                while chunk.given < len(chunk.results):
+                    chunk.given += 1
+                    yield chunk.results[chunk.given - 1]
+
+    def _fill(self, source: Iterator[Case]) -> None:
+        """Send chunks until the limits on tasks held are reached or the file ends."""
         while True:
-            while not exhausted and len(pending) < window:
+            unfinished = sum(1 for c in self.chunks if c.results is None)
+            if (unfinished >= TASKS_PER_THREAD * self.threads
+                    or len(self.chunks) >= HELD_PER_THREAD * self.threads):
+                return
+            size = self._size()
+            # Read ahead as many cases as were sent already (up to LOOKAHEAD): a slow pipe
+            # is not waited on for thousands of lines before the first task goes out.
+            want = size + min(LOOKAHEAD, self.sent_cases)
+            while not self.exhausted and len(self.ahead) < want:
                 case = next(source, None)
                 if case is None:
-                    exhausted = True
-                elif case.problem is not None:
-                    pending.append((case, run_case(case, settings)))
+                    self.exhausted = True
                 else:
-                    pending.append((case, client.submit(run_case, case, settings,
-                                                        pure=False)))
-            if not pending:
+                    self.ahead.append(case)
+            if not self.ahead:
                 return
-            case, fut = pending.popleft()
-            if isinstance(fut, CaseResult):
-                yield fut
-                head_since = time.monotonic()
-                continue
-            try:
-                wait_for = max(0.0, head_since + limit - time.monotonic()) if limit else None
-                res = fut.result(timeout=wait_for)
-            except TimeoutError:
-                fut.cancel()
-                res = CaseResult(case.index, case.line, case.id, case.program, "timeout",
-                                 seconds=float(limit), kind="timeout",
-                                 message=f"{settings.origin}:{case.line}: timeout: no result "
-                                         f"from the Dask cluster within {limit:g} s")
-            except Exception as exc:  # noqa: BLE001 - a worker lost, a task erred: report, go on
-                res = CaseResult(case.index, case.line, case.id, case.program, "error",
-                                 kind="error",
-                                 message=f"{settings.origin}:{case.line}: error: the Dask "
-                                         f"task failed: {type(exc).__name__}: {shown(str(exc))}")
-            head_since = time.monotonic()
-            yield res
-    finally:
-        for _case, fut in pending:
-            if not isinstance(fut, CaseResult):
-                fut.cancel()
-        client.close()
+            if self.exhausted:
+                size = self._size()
+            chunk, self.ahead = self.ahead[:size], self.ahead[size:]
+            self.chunks.append(self._submit(chunk))
 
+    def _size(self) -> int:
+        """Double the chunk size every round of tasks; near the end, share what is left
+        evenly among the threads (two tasks each) so that no thread finishes long after."""
+        size = min(MAX_CHUNK, FIRST_CHUNK << min(16, self.sent_tasks // self.threads))
+        if self.exhausted:
+            share = -(-len(self.ahead) // (2 * self.threads))
+            size = min(size, max(MIN_CHUNK, share))
+        return size
+
+    def _submit(self, cases: list[Case]) -> _Chunk:
+        self.sent_tasks += 1
+        self.sent_cases += len(cases)
+        future = self.client.submit(run_chunk, cases, self.settings, self.run, pure=False)
+        return _Chunk(cases, future)
+
+    def _wait(self) -> None:
+        """Wait for at least one unfinished task (or POLL seconds), then collect every task that
+        ended: its results, or, for a failed one, what the failure means for its cases."""
+        self._retry_one_alone()
+        pending = [c.future for c in self.chunks if c.future is not None]
+        try:
+            with self.client.as_current():
+                self.distributed.wait(pending, timeout=POLL, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            self._look_at_cluster()
+            return
+        k = 0
+        while k < len(self.chunks):
+            chunk = self.chunks[k]
+            if chunk.future is not None and chunk.future.done():
+                self.chunks[k:k + 1] = self._collect(chunk)
+            k += 1
+
+    def _collect(self, chunk: _Chunk) -> list[_Chunk]:
+        """The chunk with its results, or the chunks that replace a failed one."""
+        future = chunk.future
+        try:
+            chunk.results = future.result()
+        except self.distributed.client.FutureCancelledError as exc:
+            if exc.reason == "scheduler-connection-lost" or self.client.status != "running":
+                raise _Lost(self._lost_reason()) from exc
+            return [self._submit(chunk.cases)]  # cancelled by someone else: send it again
+        except self.distributed.KilledWorker:
+            if len(chunk.cases) > 1:
+                half = len(chunk.cases) // 2
+                return [self._submit(chunk.cases[:half]), self._submit(chunk.cases[half:])]
+            chunk.strikes += 1
+            if chunk.strikes < STRIKES:  # it may only have shared a worker with the culprit
+                return [chunk]  # sent again alone (`_retry_one_alone`)
+            chunk.results = [self._error(chunk.cases[0], "every Dask worker that ran this case "
+                                                         "died while running it (KilledWorker)")]
+        except Exception as exc:  # noqa: BLE001 - the task could not run: say why, per case
+            if self.client.status != "running":
+                raise _Lost(self._lost_reason()) from exc
+            chunk.results = [self._error(c, f"the Dask task failed ({_reason(exc)})")
+                             for c in chunk.cases]
+        finally:
+            chunk.future = None
+            with contextlib.suppress(Exception):  # a client that lost its scheduler may refuse
+                future.release()
+        return [chunk]
+
+    def _retry_one_alone(self) -> None:
+        """Send again one single case Dask gave up on, when no other such case is out: a case
+        that merely shared a worker with the one that killed it then runs without it."""
+        waiting = [c for c in self.chunks if c.strikes and c.results is None]
+        if waiting and all(c.future is None for c in waiting):
+            waiting[0].future = self._submit(waiting[0].cases).future
+
+    def _error(self, case: Case, why: str) -> CaseResult:
+        return CaseResult(case.index, case.line, case.id, case.program, "error", kind="error",
+                          message=f"{self.settings.origin}:{case.line}: error: {why}")
+
+    def _lost_reason(self) -> str:
+        return f"lost the Dask scheduler at {shown(self.address)}"
+
+    def _look_at_cluster(self) -> None:
+        """While waiting: the scheduler must answer, and some worker must be there to run."""
+        if self.client.status != "running":
+            raise _Lost(self._lost_reason())
+        try:
+            threads = self._count_threads()
+        except Exception as exc:  # noqa: BLE001 - no answer: the scheduler is gone
+            raise _Lost(self._lost_reason()) from exc
+        if threads:
+            self.no_workers_since = None
+            return
+        now = time.monotonic()
+        if self.no_workers_since is None:
+            self.no_workers_since = now
+        if now - self.no_workers_since >= self.patience:
+            raise _Lost(f"no Dask worker at {shown(self.address)} for {self.patience:g} s")
+
+    def _count_threads(self) -> int:
+        """Worker threads now (chunks are sized for at least one)."""
+        threads = sum(self.client.nthreads().values())
+        self.threads = threads or 1
+        return threads
+
+    def stop(self) -> None:
+        futures = [c.future for c in self.chunks if c.future is not None]
+        with contextlib.suppress(Exception):
+            if futures and self.client.status == "running":
+                self.client.cancel(futures)
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=5)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).split("\n", 1)[0]
+    return shown(f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+                 HEADLINE_LIMIT // 2)
+
+
+def _quiet_logs() -> None:
+    """The client's own log lines (reconnecting, a lost scheduler) stay off stderr, for the
+    rest of the process (they may come from its threads after the run): the run says what
+    happened in one line of its own."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    for name in ("distributed", *names):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def _worker_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+# On the worker -------------------------------------------------------------------------------
+
+def run_chunk(cases: list[Case], settings: Settings,
+              run: Callable[[Case, Settings], CaseResult] = run_case) -> list[CaseResult]:
+    """One task: every case of the chunk in order, each its own result, never a raise.
+
+    The cases run in a thread of their own, watched by this one: no alarm can reach a thread
+    that is not the main one, so a case over the time limit is interrupted by an exception
+    raised into its thread (CaseTimeout, re-raised every half second as the local alarm does);
+    a case that still runs KILL_GRACE seconds later (inside C code) is reported as a timeout
+    and its thread left behind, and the chunk goes on with the next case in a new thread."""
+    warm_up(settings)
+    limit = settings.timeout or 0
+    results: list[CaseResult] = []
+    while len(results) < len(cases):
+        runner = _Runner(cases[len(results):], settings, run)
+        runner.start()
+        stuck = runner.watch(limit)
+        results += runner.results
+        if stuck is not None:
+            results.append(CaseResult(
+                stuck.index, stuck.line, stuck.id, stuck.program, "timeout",
+                seconds=limit + KILL_GRACE, kind="timeout",
+                message=f"{settings.origin}:{stuck.line}: timeout: the case took longer than "
+                        f"{limit:g} s (its thread could not be stopped)"))
+    return results
+
+
+class _Runner(threading.Thread):
+    """Runs cases in order; `current` and `started` (under `lock`) say which and since when."""
+
+    def __init__(self, cases: list[Case], settings: Settings, run: Callable):
+        super().__init__(daemon=True, name="backprop-cases")
+        self.cases = cases
+        self.settings = settings
+        self.run_one = run
+        self.results: list[CaseResult] = []
+        self.lock = threading.Lock()
+        self.current = 0  # position in `cases` of the running case
+        self.started = time.monotonic()
+        self.left = False  # the watcher gave up on this thread: it must add nothing more
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        k, res = 0, None
+        try:
+            while k < len(self.cases):
+                try:
+                    if res is None:
+                        res = self.run_one(self.cases[k], self.settings)
+                    with self.lock:  # the watcher aims only while it holds the lock
+                        _interrupt(self.ident, None)  # one aimed at this case, not the next
+                        if self.left:
+                            return
+                        self.results.append(res)
+                        k, res = k + 1, None
+                        self.current, self.started = k, time.monotonic()
+                except CaseTimeout:  # landed outside run_case's own handler
+                    if res is None:
+                        res = _timed_out(self.cases[k], self.settings,
+                                         time.monotonic() - self.started)
+                except Exception as exc:  # noqa: BLE001 - run_case never raises; a stand-in may
+                    if res is None:
+                        res = _failed(self.cases[k], self.settings, exc)
+        finally:
+            self.finished.set()
+
+    def watch(self, limit: float) -> Case | None:
+        """Wait for the thread to finish; interrupt a case over `limit` seconds; give up on
+        one KILL_GRACE seconds past it and return that case."""
+        while not self.finished.wait(None if not limit else self._until(limit)):
+            with self.lock:
+                late = time.monotonic() - self.started - limit
+                if late >= KILL_GRACE:
+                    self.left = True
+                    return self.cases[self.current]
+                if late >= 0:
+                    _interrupt(self.ident, CaseTimeout)
+        return None
+
+    def _until(self, limit: float) -> float:
+        with self.lock:
+            late = time.monotonic() - self.started - limit
+        if late < 0:
+            return -late
+        return min(0.5, KILL_GRACE - late + 1e-3)
+
+
+def _interrupt(thread_id: int | None, exc: type[BaseException] | None) -> None:
+    """Raise `exc` in another thread at its next bytecode (None: withdraw a pending one), by
+    the one mechanism the budgets use (deadline.py)."""
+    if thread_id is not None:
+        from ..deadline import _set_async_exc
+
+        _set_async_exc(thread_id, exc)
+
+
+def _timed_out(case: Case, settings: Settings, seconds: float) -> CaseResult:
+    return CaseResult(case.index, case.line, case.id, case.program, "timeout", seconds=seconds,
+                      kind="timeout", message=f"{settings.origin}:{case.line}: timeout: the case "
+                                              f"took longer than {settings.timeout:g} s")
+
+
+def _failed(case: Case, settings: Settings, exc: Exception) -> CaseResult:
+    return CaseResult(case.index, case.line, case.id, case.program, "error",
+                      kind="internal error",
+                      message=f"{settings.origin}:{case.line}: internal error: {_reason(exc)} "
+                              f"(please report this)")

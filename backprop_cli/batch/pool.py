@@ -13,13 +13,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
+from ..errors import BackpropError
 from .case import Case
 from .run import CaseResult, Settings, run_case, warm_up
 
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed
-WINDOW_PER_JOB = 64  # cases a job may run ahead of the oldest unfinished one (bounds memory)
-CHUNK = 8  # cases per message to a worker: fewer round trips for sub-millisecond cases
+WINDOW_PER_JOB = 128  # cases a job may run ahead of the oldest unfinished one (bounds memory)
+CHUNK = 32  # cases per message to a worker: fewer round trips for sub-millisecond cases
 MIN_PARALLEL = 8  # fewer cases than this run in-process: starting workers would cost more
+JOBS_PER_CORE = 4  # more workers than this per core only wait their turn (and use memory)
+
+
+class WorkerError(BackpropError):
+    """A worker process could not be started: the system is out of processes, file
+    descriptors or memory. The run stops there; the results so far are kept."""
 
 
 def default_jobs() -> int:
@@ -27,6 +34,23 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def plan_jobs(requested: int, lines: int | None = None) -> tuple[int, str | None]:
+    """Worker processes for a run: `requested` (0: one per core), capped by JOBS_PER_CORE per
+    core and by the case file's `lines` (a bound on its cases) when known. The note says why
+    an explicit request was lowered (None when nothing was, or nothing was asked)."""
+    cores = default_jobs()
+    jobs = requested or cores
+    note = None
+    if jobs > JOBS_PER_CORE * cores:
+        jobs = JOBS_PER_CORE * cores
+        note = (f"--jobs {requested} capped at {jobs} ({JOBS_PER_CORE} per core, "
+                f"{cores} core{'s' * (cores != 1)})")
+    if lines is not None and jobs > max(1, lines):
+        jobs = max(1, lines)
+        note = f"--jobs {requested} capped at {jobs}: the file has {lines} line{'s' * (lines != 1)}"
+    return jobs, (note if requested else None)
 
 
 def run_serial(cases: Iterable[Case], settings: Settings,
@@ -48,14 +72,20 @@ def run_cases(cases: Iterable[Case], settings: Settings, jobs: int = 1,
     if jobs <= 1:
         yield from run_serial(cases, settings)
         return
+    # Read ahead enough to give every worker a chunk: a file that ends sooner says how many
+    # cases there are, and no more workers are started than they can keep busy.
     it = iter(cases)
     head = []
     for case in it:
         head.append(case)
-        if len(head) >= MIN_PARALLEL:
+        if len(head) >= max(MIN_PARALLEL, jobs * CHUNK):
             break
-    if len(head) < MIN_PARALLEL:
-        yield from run_serial(head, settings)
+    else:
+        if len(head) < MIN_PARALLEL:
+            yield from run_serial(head, settings)
+            return
+        chunk = max(1, min(CHUNK, -(-len(head) // jobs)))
+        yield from run_pool(head, settings, -(-len(head) // chunk), chunk=chunk)
         return
     yield from run_pool(_chain(head, it), settings, jobs)
 
@@ -92,12 +122,17 @@ def _worker_main(conn, settings: Settings, run: Callable, current, since) -> Non
 class _Worker:
     def __init__(self, ctx, settings: Settings, run: Callable):
         parent, child = ctx.Pipe()
-        self.current = ctx.Value("q", -1, lock=False)  # index of the running case, or -1
-        self.since = ctx.Value("d", 0.0, lock=False)  # time.monotonic() when it started
-        self.proc = ctx.Process(target=_worker_main, daemon=True,
-                                args=(child, settings, run, self.current, self.since))
-        self.proc.start()
-        child.close()
+        try:
+            self.current = ctx.Value("q", -1, lock=False)  # index of the running case, or -1
+            self.since = ctx.Value("d", 0.0, lock=False)  # time.monotonic() when it started
+            self.proc = ctx.Process(target=_worker_main, daemon=True,
+                                    args=(child, settings, run, self.current, self.since))
+            self.proc.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
         self.conn = parent
         self.queue: deque[Case] = deque()  # sent, not yet answered, in order
         self.ready = False
@@ -131,16 +166,28 @@ def _context():
     return multiprocessing.get_context("spawn")  # pragma: no cover - not Unix
 
 
+def _start(ctx, settings: Settings, run: Callable, which: str) -> _Worker:
+    """A new worker; WorkerError (one line) when the system has no process or descriptor left."""
+    try:
+        return _Worker(ctx, settings, run)
+    except OSError as exc:
+        raise WorkerError(f"cannot start {which}: {exc.strerror or exc}",
+                          hint="lower --jobs, or raise the limits: ulimit -n, ulimit -u") \
+            from None
+
+
 def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
              run: Callable[[Case, Settings], CaseResult] = run_case,
-             window: int | None = None) -> Iterator[CaseResult]:
+             window: int | None = None, chunk: int = CHUNK) -> Iterator[CaseResult]:
     """Spread cases over `jobs` worker processes; yield results in file order.
 
-    Cases go out in chunks of CHUNK (one message each way per chunk); each worker holds at most
-    two chunks, and the reader runs at most `window` cases ahead of the oldest unfinished one,
-    so memory stays bounded however long the file. A case running past the time limit plus
+    Cases go out in chunks of `chunk` (one message each way per chunk); each worker holds at
+    most two chunks, and the reader runs at most `window` cases ahead of the oldest unfinished
+    one, so memory stays bounded however long the file. A case running past the time limit plus
     KILL_GRACE ignored its own alarm (stuck in C code): its worker is killed, the case reported
     as a timeout, the worker's other cases sent again, and a fresh worker takes its place.
+    When a worker cannot be started (no process or descriptor left), the results finished so
+    far are handed over and WorkerError is raised.
     """
     from multiprocessing.connection import wait
 
@@ -153,16 +200,18 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     next_out = 0
     next_in = 0  # index of the next case the reader will hand out
     exhausted = False
-    workers = [_Worker(ctx, settings, run) for _ in range(jobs)]
+    workers: list[_Worker] = []
     try:
+        for k in range(jobs):
+            workers.append(_start(ctx, settings, run, f"worker process {k + 1} of {jobs}"))
         while True:
             # Hand out chunks; errors found while reading need no worker.
             for w in workers:
-                while w.ready and len(w.queue) < 2 * CHUNK:
-                    chunk: list[Case] = []
-                    while len(chunk) < CHUNK:
+                while w.ready and len(w.queue) < 2 * chunk:
+                    batch: list[Case] = []
+                    while len(batch) < chunk:
                         if retry:
-                            chunk.append(retry.pop(0))
+                            batch.append(retry.pop(0))
                             continue
                         if exhausted or next_in >= next_out + window:
                             break
@@ -174,11 +223,11 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
                         if case.problem is not None:
                             done[case.index] = run_case(case, settings)
                         else:
-                            chunk.append(case)
-                    if not chunk:
+                            batch.append(case)
+                    if not batch:
                         break
-                    w.conn.send(chunk)
-                    w.queue.extend(chunk)
+                    w.conn.send(batch)
+                    w.queue.extend(batch)
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
@@ -211,7 +260,7 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
                         done[res.index] = res
                 elif limit and w.overdue(limit, now):
                     workers[k] = _replace(ctx, settings, run, w, retry, done, "stuck")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, WorkerError):
         # Hand over what already finished (in order, with gaps), then stop.
         for index in sorted(done):
             yield done[index]
@@ -244,5 +293,5 @@ def _replace(ctx, s: Settings, run: Callable, w: _Worker, retry: list, done: dic
                                       f"died while checking this case (exit code {code})")
     retry.extend(c for c in w.queue if c.index != running)
     retry.sort(key=lambda c: c.index)
-    return _Worker(ctx, s, run)
+    return _start(ctx, s, run, "a worker process in place of one that stopped")
 

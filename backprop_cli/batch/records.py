@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks import claims, expectations
+from ..engine.bindings import number, parse_binding, parse_value
 from ..errors import BackpropError, BindingError, ParseError, shown
-from ..language.bindings import number, parse_binding, parse_value
 from .case import Case
 
 

@@ -1,24 +1,28 @@
-"""One case through `evaluate` -> one `CaseResult`: pass, fail, error or timeout, never a raise.
+"""One case through `evaluate` -> one `CaseResult`: pass, unchecked, fail, error or timeout,
+never a raise.
 
-Every case ends as one `CaseResult`: "pass", "fail" (a check disagreed), "error" (the line or
-the program is bad input) or "timeout" (over the per-case time limit).
+Every case ends as one `CaseResult`: "pass", "unchecked" and "fail" are eval's verdict of the
+case (checks/verdict.py: "unchecked" when no check confirmed some gradient), "error" (the line
+or the program is bad input) or "timeout" (over the per-case time limit).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..checks import claims
-from ..checks.scalar import SYMPY_SECONDS, Limits
 from ..deadline import Deadline
 from ..errors import BackpropError, NameResolutionError, shown
 from .case import Case, error_text, problem_of
 
-STATUSES = ("pass", "fail", "error", "timeout")
-DEFAULT_TIMEOUT = 60.0  # seconds per case; sympy's own limit (check.SYMPY_SECONDS) is lower
+STATUSES = ("pass", "unchecked", "fail", "error", "timeout")
+# Wall seconds per case: only the last guard against a hang, far above the budgets that decide
+# verdicts (sympy's 10 s of CPU time, the finite differences' counted work), so a busy machine
+# does not turn a case that would pass into a timeout.
+DEFAULT_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Mismatch:
     ours: float
     reference: float
     rel_error: float
+    reason: str = ""  # the check's own words (an expectation's diagnosis), if any
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class CaseResult:
     message: str = ""  # for an error or timeout: one line, `file:line[:col]: kind: message`
     detail: tuple[str, ...] = ()  # the expression and a caret under the error
     warnings: tuple[str, ...] = ()
+    # The case's one record, as `eval --json` prints it (record.py); None for an error or a
+    # timeout, which never reached a verdict.
+    record: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -62,12 +70,16 @@ class Settings:
 
 
 class CaseTimeout(BaseException):
-    """Raised by the per-case alarm. A BaseException, so sympy's `except Exception` won't eat it."""
+    """Raised by the per-case guard. A BaseException, so sympy's `except Exception` won't eat it."""
 
 
 def warm_up(settings: Settings) -> None:
-    """Import what the cases need before any case's clock starts (sympy takes ~0.3 s)."""
+    """Import what the cases need before any case's clock starts (sympy takes ~0.3 s); start
+    the run with no graphs kept from another run (the registry they were built from may have
+    changed: a test's broken rule)."""
     from .. import evaluate  # noqa: F401
+
+    _parsed_graphs.clear()
 
     if settings.sympy:
         import sympy  # noqa: F401
@@ -79,21 +91,20 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
         kind, message, detail = case.problem
         return CaseResult(case.index, case.line, case.id, case.program, "error",
                           kind=kind, message=_prefix(settings.origin, message), detail=detail)
-    from ..evaluate import Options, evaluate
+    from ..evaluate import evaluate
 
     limit = settings.timeout or 0
-    sympy_seconds = min(SYMPY_SECONDS, limit) if limit else SYMPY_SECONDS
-    options = Options(check=settings.sympy or settings.numeric, sympy=settings.sympy,
-                      numeric=settings.numeric, expect=case.expect,
-                      limits=Limits(sympy_seconds=sympy_seconds), claims=case.claims)
+    options = _options(settings)
+    if case.expect or case.claims:
+        options = replace(options, expect=case.expect, claims=case.claims)
     started = time.perf_counter()
     try:
         with _alarm(limit):
-            result = evaluate(case.program, dict(case.bindings), options)
+            result = evaluate(_parsed(case.program), dict(case.bindings), options)
             seconds = time.perf_counter() - started
             if limit and seconds > limit:
-                # sympy's own deadline (capped at the limit) handed the alarm back too late
-                # to fire: the case still spent its whole budget.
+                # The guard's raise landed in a leaving limit and was moot there: the case
+                # still spent its whole time.
                 raise CaseTimeout()
             outcome = _outcome(case, result, seconds)
     except CaseTimeout:
@@ -119,50 +130,63 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
     return outcome
 
 
+@functools.lru_cache(maxsize=8)
+def _options(settings: Settings):
+    """The evaluate Options every case of a run shares (a case's expectations and claims are
+    put in with `replace`): built once, not once a case."""
+    from ..evaluate import Options
+
+    # The budgets are eval's own (Limits()), whatever the wall-clock guard: the same verdict.
+    return Options(check=settings.sympy or settings.numeric, sympy=settings.sympy,
+                   numeric=settings.numeric)
+
+
+# A case file often holds one circuit at many points: the graph of a short program, which
+# nothing changes once parsed, is kept for the cases after it in the same run (a bounded few,
+# so memory stays flat; a longer program is parsed each time, as its parse is small beside its
+# run). Every output is the same as with a fresh parse: a graph carries no state of a case.
+PARSED_KEEP = 256
+PARSED_MAX_CHARS = 512
+_parsed_graphs: dict = {}
+
+
+def _parsed(program: str):
+    """`program`'s graph: parsed once for a short program seen again, else parsed now. A
+    program that does not parse raises each time, as `parse` does."""
+    graph = _parsed_graphs.get(program)
+    if graph is not None:
+        return graph
+    from ..language.parser import parse
+
+    graph = parse(program)
+    if len(program) <= PARSED_MAX_CHARS:
+        if len(_parsed_graphs) >= PARSED_KEEP:
+            del _parsed_graphs[next(iter(_parsed_graphs))]  # the oldest first
+        _parsed_graphs[program] = graph
+    return graph
+
+
 def _outcome(case: Case, result, seconds: float) -> CaseResult:
-    from ..values import plain
+    """The case's record is eval's (record.py): the batch adds only where the case stands."""
+    from ..record import case_record
 
-    checks = []
-    mismatches = []
-    for row in result.rows:
-        checks.append((row.name, tuple((c.method, c.status) for c in row.checks)))
-        for c in row.checks:
-            if c.status == "fail":
-                mismatches.append(_mismatch(row.name, row.gradient, c))
-    if result.value_checks:
-        checks.append(("value", tuple((c.method, c.status) for c in result.value_checks)))
-        for c in result.value_checks:
-            if c.status == "fail":
-                mismatches.append(Mismatch("value", c.method, float(result.value),
-                                           float(c.reference), float(c.rel_error)))
-    node = {s: i for i, s in result.graph.names.items()}
-    for key, c in result.named_checks:  # q (a named value) or dq (its gradient)
-        checks.append((key, ((c.method, c.status),)))
-        if c.status == "fail":
-            ours = result.values[node[key]] if key in node else result.grads[node[key[1:]]]
-            mismatches.append(_mismatch(key, ours, c))
-    claim_rows, claim_failures = claims.claim_checks(result.claims)
-    checks += claim_rows
-    mismatches += [Mismatch(*f) for f in claim_failures]
-    return CaseResult(case.index, case.line, case.id, case.program,
-                      "fail" if result.failed else "pass", seconds=seconds,
-                      value=plain(result.value),
-                      gradients=tuple((r.name, plain(r.gradient)) for r in result.rows),
-                      checks=tuple(checks), mismatches=tuple(mismatches),
-                      warnings=tuple(result.warnings))
+    record = case_record(result, case.program)
+    return CaseResult(case.index, case.line, case.id, case.program, record["status"],
+                      seconds=seconds, value=record["value"],
+                      gradients=tuple(record.get("gradients", {}).items()),
+                      checks=tuple((n, tuple(m.items()))
+                                   for n, m in record["check_statuses"].items()),
+                      mismatches=tuple(_mismatch(m) for m in record["mismatches"]),
+                      warnings=tuple(result.warnings), record=record)
 
 
-def _mismatch(name: str, gradient: Any, c) -> Mismatch:
-    """For an array, the entry that disagreed most, named like W[1,0]."""
-    from ..engine.forward import is_array
+def _mismatch(m: dict) -> Mismatch:
+    """A record's mismatch for the text and JUnit reports (null numbers as nan)."""
+    def number(x):
+        return math.nan if x is None else x
 
-    if is_array(gradient):
-        worst = getattr(c, "worst", None)
-        if worst is None:
-            return Mismatch(name, c.method, math.nan, float(c.reference), float(c.rel_error))
-        name = f"{name}[{','.join(str(k) for k in worst)}]"
-        gradient = gradient[worst]
-    return Mismatch(name, c.method, float(gradient), float(c.reference), float(c.rel_error))
+    return Mismatch(m["name"], m["method"], number(m["ours"]), number(m["reference"]),
+                    number(m["rel_error"]), m["reason"] or "")
 
 
 def _render(err: BackpropError, case: Case) -> tuple[str, str, tuple[str, ...]]:
@@ -201,6 +225,7 @@ def _prefix(origin: str, message: str) -> str:
 
 
 def _alarm(seconds: float) -> Deadline:
-    """A per-case limit: raises CaseTimeout, re-firing every half second in case something
-    swallowed the first one; check's sympy limit nests inside it and hands it back."""
-    return Deadline(seconds, CaseTimeout, repeat=0.5)
+    """The per-case wall-clock guard: raises CaseTimeout in the thread running the case (the
+    main thread, a pool worker's, or a Dask worker thread alike), re-firing every half second in
+    case something swallowed the first one; sympy's CPU budget nests inside it."""
+    return Deadline(seconds, CaseTimeout, repeat=0.5, clock="wall")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParseError
+from ..ops import ROWS
 
 EXPECT_MAX_REL = 0.05  # the most relative error an answer's rounding may excuse
 EXACT_REL = 1e-9  # an answer this close (relative) is right whatever its digits
@@ -283,10 +284,9 @@ def _safe(fn, x: float) -> float:
 
 
 # Interval rules by op name: how the ends of the inputs' intervals map to the output's. The
-# increasing functions map their ends by their own rows' forward rules. (Whether an op is
-# monotone could be a field of its registry row.)
-INCREASING = ("exp", "log", "log10", "sqrt", "tanh", "sinh", "sigmoid", "relu", "softplus",
-              "leaky_relu", "elu")
+# increasing functions (a field of their registry rows) map their ends by their own rows'
+# forward rules.
+INCREASING = tuple(op.name for op in ROWS if op.increasing)
 INTERVALS: dict[str, Callable[..., Any]] = {
     "add": _add, "sub": _sub, "mul": _mul, "div": _div, "neg": _neg, "pow": _pow,
     **{name: _increasing(name) for name in INCREASING},

@@ -366,7 +366,7 @@ def _zeros_like(v):
 def _prove(graph: Graph, bindings: Mapping[str, Any], claim: Claim, seed: Any,
            limits: Limits, columns: tuple[str, ...] = ()) -> tuple[bool, str]:
     """(True, "") when sympy shows derivative - formula == 0; else (False, why not)."""
-    from .scalar import _deadline, _Timeout
+    from .scalar import _deadline, _Timeout, sympy_over_budget
 
     if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
         return False, "the program is too large for sympy"
@@ -388,7 +388,7 @@ def _prove(graph: Graph, bindings: Mapping[str, Any], claim: Claim, seed: Any,
                 return True, ""
             return False, "sympy did not reduce the difference to 0"
     except _Timeout:
-        return False, f"sympy took longer than {limits.sympy_seconds:g} s"
+        return False, sympy_over_budget(limits)
     except Exception as exc:  # sympy's failures are many; the points still decide
         return False, f"sympy could not compare ({type(exc).__name__})"
 

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..engine.bindings import is_literal
 from ..errors import BindingError
-from ..language.bindings import is_literal
+from ..ops.registry import OPS
 from . import answers
 from .scalar import Check
 
@@ -334,7 +335,7 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
                                        f"the upstream {consumer.grad_name} alone; the chain "
                                        f"rule multiplies it by the local gradient {partial} = "
                                        f"{_n(local)}"))
-            if consumer.op == "mul" and _number(r.value):
+            if OPS[consumer.op].kind == "switcher" and _number(r.value):
                 out.append((consumer.grad * r.value,
                             f"a mul gate's inputs swapped: the local gradient {partial} is the "
                             f"other input's value, not {r.operand}'s own"))

@@ -24,8 +24,17 @@ from typing import Any
 
 from ..engine.forward import is_array
 from ..graph import Graph
+from ..ops import matrix_forms
+from ..ops.matrix_forms import NormOf
 from ..ops.shapes import infer_shapes
-from .scalar import Limits, _deadline, _sympy_constant, _Timeout, sympy_expressions
+from .scalar import (
+    Limits,
+    _deadline,
+    _sympy_constant,
+    _Timeout,
+    sympy_expressions,
+    sympy_over_budget,
+)
 
 MATRIX_NOTE = ("matrix formulas: @ is the matrix product and a vector is a column, so x @ x.T "
                "is an outer product")
@@ -48,7 +57,7 @@ def formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                 return _matrix_formulas(graph, bindings, names)
             return _scalar_formulas(graph, names)
     except _Timeout:
-        return {n: f"(skipped: sympy took longer than {limits.sympy_seconds:g} s)"
+        return {n: f"(skipped: {sympy_over_budget(limits)})"
                 for n in names}
     except NoFormula as why:
         return {n: f"(no matrix formula: {why})" for n in names}
@@ -111,7 +120,7 @@ def _matrix_formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str]
     shapes = infer_shapes(graph, bindings)
     exprs = _matrix_expressions(sp, graph, shapes)
     f = exprs[graph.output]
-    if isinstance(f, _NormOf):
+    if isinstance(f, NormOf):
         raise NoFormula("norm of an array has a matrix formula here only squared, as "
                         "norm(v)**2")
     if isinstance(f, sp.MatrixExpr):
@@ -181,70 +190,17 @@ def _is_matrix(sp, e) -> bool:
     return isinstance(e, sp.MatrixExpr)
 
 
-class _NormOf:
-    """norm(v), waiting to be squared: sqrt(v^T v) is no matrix expression sympy
-    differentiates, but norm(v)**2 = v^T v is."""
-
-    def __init__(self, v):
-        self.v = v
-
-
 def _matrix_rule(sp, name: str, args: list, shapes: list, graph: Graph, i: int):
-    if any(isinstance(a, _NormOf) for a in args):
-        if name == "pow" and args[1] == 2:
-            return args[0].v.T * args[0].v
+    """The node in sympy's matrix calculus: numbers by the row's own sympy form, arrays by the
+    row's matrix form (`Op.matrix`, ops/matrix_forms.py), if it has one here."""
+    op = graph.ops[i]
+    norm = any(isinstance(a, NormOf) for a in args)
+    if not norm and not any(_is_matrix(sp, a) for a in args):  # numbers: the scalar row
+        return op.sympy(sp, *args)
+    form = getattr(matrix_forms, op.matrix)(sp, args, shapes) if op.matrix else None
+    if form is not None:
+        return form
+    if norm:
         raise NoFormula("norm of an array has a matrix formula here only squared, as "
                         "norm(v)**2")
-    mats = [_is_matrix(sp, a) for a in args]
-    if not any(mats):  # numbers: the scalar row, as written
-        return graph.ops[i].sympy(sp, *args)
-    a = args[0]
-    if name in ("add", "sub"):
-        if all(mats) and args[0].shape == args[1].shape:
-            return a + args[1] if name == "add" else a - args[1]
-    elif name == "neg":
-        return -a
-    elif name == "mul":
-        if not all(mats):
-            return args[0] * args[1]
-        if args[0].shape == args[1].shape:
-            return sp.HadamardProduct(*args)
-    elif name == "div" and not mats[1]:
-        return a * (1 / args[1])
-    elif name == "pow" and not mats[1] and args[1].is_Integer and args[1] > 0:
-        return sp.HadamardPower(a, args[1])
-    elif name in ("matmul", "dot") and all(mats):
-        return _matmul(sp, args, shapes)
-    elif name == "transpose":
-        return a if len(shapes[0]) == 1 else a.T
-    elif name in ("sum", "mean") and len(args) == 1:
-        total = _sum_all(sp, a)
-        return total if name == "sum" else total / (a.shape[0] * a.shape[1])
-    elif name == "norm":
-        return _NormOf(a)
-    raise NoFormula(f"{graph.ops[i].name} of an array has no form in sympy's matrix "
-                    f"calculus here")
-
-
-def _matmul(sp, args: list, shapes: list):
-    a, b = args
-    sa, sb = shapes
-    if len(sa) == 1 and len(sb) == 1:
-        return a.T * b  # inner product: a 1x1 matrix
-    if len(sa) == 1:
-        return (a.T * b).T  # a row vector times a matrix, kept as a column
-    return a * b
-
-
-def _sum_all(sp, a):
-    """sum of every entry: v^T v for sum(v**2) of a vector, a^T b for sum(a*b); else
-    1^T A 1."""
-    rows, cols = a.shape
-    if cols == 1:
-        if isinstance(a, sp.HadamardPower) and a.args[1] == 2:
-            v = a.args[0]
-            return v.T * v
-        if isinstance(a, sp.HadamardProduct) and len(a.args) == 2:
-            return a.args[0].T * a.args[1]
-        return sp.OneMatrix(1, rows) * a
-    return sp.OneMatrix(1, rows) * a * sp.OneMatrix(cols, 1)
+    raise NoFormula(f"{op.name} of an array has no form in sympy's matrix calculus here")

@@ -37,6 +37,28 @@ RIDDERS_SAFE = 2.0  # stop when the tableau's error grows by this factor (dfridr
 SCALE = 1e-2  # each further scale of step starts this much smaller
 SCALES = 5  # scales tried: the last starts 1e-8 times the standard step
 FAIL_MARGIN = 4.0  # a disagreement must exceed this many error bounds to count as a failure
+# The finite-difference budget counts forward passes by the work they do, never by the clock,
+# so a busy machine checks the same entries: a pass costs one unit per node (Python's step)
+# plus one per ENTRIES_PER_UNIT entries of the values it computes (numpy's share).
+ENTRIES_PER_UNIT = 100
+OVER_BUDGET = "over the finite-difference budget"  # the one wording, with what it reached
+
+
+class Work:
+    """The forward-pass work one program's finite differences may spend, and have spent."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.spent = 0
+
+    def left(self) -> bool:
+        return self.spent < self.limit
+
+    def charge(self, values: list) -> None:
+        """Count one forward pass that computed `values` (every node's)."""
+        import numpy as np
+
+        self.spent += len(values) + sum(int(np.size(v)) for v in values) // ENTRIES_PER_UNIT
 
 
 @dataclass(frozen=True)
@@ -185,3 +207,31 @@ def verdict(ours: float, slope: Slope, rtol: float, atol: float) -> tuple[str, s
         return "inconclusive", (f"no step converges here ({told}): the function is too "
                                 "steep or curved for a float64 difference")
     return "fail", ""
+
+
+def entry_slopes(at: Callable[[float], tuple[Any, Any]], x: float, ours: list[float],
+                 rtol: float, atol: float, piece: Any = None,
+                 more: Callable[[], bool] = lambda: True) -> list[Slope]:
+    """`slope_check` for a function whose value is an array (a gradient, for a Hessian's
+    column; the output, for a Jacobian's): one plain central difference for every entry at
+    once, its step kept in the domain and on the point's smooth pieces as `first_slope` keeps
+    it; then each entry that disagrees with `ours` is measured again on its own, by the same
+    extrapolation a gradient gets. So every order of derivative is checked one way."""
+    import numpy as np
+
+    first = first_slope(at, x, piece)
+    if first.value is None:
+        return [first] * len(ours)
+    plain = np.ravel(first.value)
+    out = []
+    for i, mine in enumerate(ours):
+        if agrees(mine, float(plain[i]), rtol, atol):
+            out.append(Slope(float(plain[i]), step=first.step, shrunk=first.shrunk))
+            continue
+
+        def entry(v: float, i=i) -> tuple[float, Any]:
+            value, where = at(v)
+            return float(np.ravel(value)[i]), where
+
+        out.append(slope_check(entry, x, mine, rtol, atol, piece, more))
+    return out

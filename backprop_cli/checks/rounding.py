@@ -20,6 +20,10 @@ Numbers (programs without arrays), u = 2**-53 the unit roundoff of a double:
                       sigmoid's partial out * (1 - out) moves with the output's rounding);
   floors              value of node i:    ROUNDING_FACTOR * u * m[i]
                       gradient of node k: ROUNDING_FACTOR * u * M[k]
+  underflow           every rounding may also land in gradual underflow, off by up to
+                      eta = 2**-1074 however small the value (a saturated tanh's sech**2 of
+                      1e-316): each op's value, local partial and term adds eta / u to its
+                      magnitude, and the recursions carry it on like any other error
 
 Arrays: the same recursions entry by entry (see _array_floors for the ops given as a
 vector-Jacobian product: matmul, sum, softmax, ...).
@@ -34,6 +38,7 @@ from ..graph import Graph
 
 ROUNDING_FACTOR = 8  # library functions round to a few ulps, sums of n terms to n - 1
 _U = 2.0 ** -53
+_TINY = 2.0 ** -1074 / _U  # gradual underflow's absolute error, as a magnitude
 
 
 def floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
@@ -70,9 +75,9 @@ def _forward_magnitudes(graph: Graph, values: list) -> list[float]:
             continue
         local = _locals(op, [values[j] for j in a], values[i])
         if local is None:  # no partial here (a kink's far side, a pole): pass errors on whole
-            m.append(here + sum(m[j] for j in a))
+            m.append(here + sum(m[j] for j in a) + _TINY)
         else:
-            m.append(here + sum(abs(lk) * m[j] for lk, j in zip(local, a)))
+            m.append(here + sum(abs(lk) * m[j] for lk, j in zip(local, a)) + _TINY)
     return m
 
 
@@ -92,7 +97,8 @@ def _backward_magnitudes(graph: Graph, values: list, grads: list, m: list[float]
         slack = _local_errors(graph.ops[i], inputs, values[i], local, [m[j] for j in a],
                               m[i])
         for lk, j, lam in zip(local, a, slack):
-            big[j] += abs(lk) * big[i] + (g + _U * big[i]) * lam + abs(lk) * g
+            big[j] += (abs(lk) * big[i] + (g + _U * big[i]) * (lam + _TINY) + abs(lk) * g
+                       + _TINY)
     return big
 
 
@@ -140,7 +146,8 @@ def _array_floors(graph: Graph, values: list, grads: list) -> tuple[list, list]:
     for i, op in enumerate(graph.ops):
         a = graph.args[i]
         fwd.append(mags[i] if not a else
-                   mags[i] + _array_carried(op, m, a, values, values[i], mags, fwd, wants))
+                   mags[i] + _array_carried(op, m, a, values, values[i], mags, fwd, wants)
+                   + _TINY)
     big: list[Any] = [None] * n
     big[graph.output] = mags[graph.output] * 0 + np.abs(np.asarray(grads[graph.output],
                                                                   dtype=float))
@@ -191,7 +198,7 @@ def _array_step(op, m, a: tuple, values: list, mags: list, fwd: list, big: Any, 
         return [None if p is None else np.abs(np.asarray(p, dtype=float)) for p in parts]
     local = [np.abs(np.asarray(lk, dtype=float)) for lk in op.local(m, *inputs, values[i])]
     lam = _array_local_errors(op, m, inputs, values[i], [fwd[j] for j in a], fwd[i])
-    return [lk * (big + g) + (g + _U * big) * lm if wants[j] else None
+    return [lk * (big + g) + (g + _U * big) * (lm + _TINY) + _TINY if wants[j] else None
             for lk, lm, j in zip(local, lam, a)]
 
 

@@ -32,6 +32,7 @@ from . import numeric as fd
 from .answers import EXPECT_MAX_REL  # noqa: F401  (the one grader of answers states it)
 from .answers import last_digit_exponent as _last_digit_exponent  # noqa: F401
 from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
+from .sympy_chain import _NoSymbolic, _sympy_constant
 from .verdict import settle
 
 SYMPY_RTOL = 1e-9
@@ -41,7 +42,7 @@ FD_ATOL = 1e-8
 
 SYMPY_MAX_NODES = 2_000  # sympy's expression building and diff slow down sharply past this
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; chains deeper than ~50 raise RecursionError
-SYMPY_SECONDS = 10.0  # for all of one program's symbolic derivatives
+SYMPY_SECONDS = 10.0  # CPU seconds for all of one program's symbolic derivatives (a budget)
 FD_MAX_NODE_EVALS = 20_000_000  # forward-pass work the finite-difference check may spend
 
 
@@ -200,81 +201,69 @@ def sympy_expressions(graph: Graph, rows: Mapping[str, Callable] | None = None):
     return exprs
 
 
-class _NoSymbolic(Exception):
-    pass
+# What can stop a sympy reference short, in every check that uses one; `why_no_sympy` words it.
+SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError,
+                  ArithmeticError, AttributeError)
 
 
-def _sympy_constant(sp, name: str | None, value: float):
-    if name == "pi":
-        return sp.pi
-    if name == "e":
-        return sp.E
-    if value == int(value) and abs(value) < 2 ** 53:
-        return sp.Integer(int(value))
-    # The exact binary value of the float the user's literal became: what backprop computed.
-    return sp.Rational(value)
+def why_no_sympy(exc: BaseException, limits: Limits) -> str:
+    """The one wording of why sympy stopped, for each of SYMPY_FAILURES."""
+    if isinstance(exc, _Timeout):
+        return sympy_over_budget(limits)
+    if isinstance(exc, _NoSymbolic):
+        return f"the op {exc.args[0]} has no symbolic form"
+    if isinstance(exc, RecursionError):
+        return "sympy recursed too deep on this expression"
+    return f"sympy could not evaluate the derivative ({type(exc).__name__})"
+
+
+def sympy_gate(graph: Graph, limits: Limits, entries: int | None = None) -> str:
+    """Why sympy is not asked at all ("" when it is), in every check that uses it: the
+    graph's size in nodes (for an array program, `entries`: what its nodes hold), and its
+    depth (sympy's diff recurses, and building and differentiating slow sharply past these)."""
+    if entries is None and len(graph) > limits.sympy_max_nodes:
+        return f"the graph has {len(graph):,} nodes (sympy limit {limits.sympy_max_nodes:,})"
+    if entries is not None and entries > limits.sympy_max_nodes:
+        return f"the graph holds {entries:,} entries (sympy limit {limits.sympy_max_nodes:,})"
+    depth = graph.depth()
+    if depth > limits.sympy_max_depth:
+        return f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+    return ""
 
 
 def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
                     limits: Limits = Limits()) -> tuple[dict[str, float], str | dict[str, str]]:
     """{name: d(output)/d(name)} from sympy, and why the rest are missing: one reason for all
-    when the check cannot run, or a reason per name whose derivative has no value here."""
-    if len(graph) > limits.sympy_max_nodes:
-        return {}, f"the graph has {len(graph):,} nodes (sympy limit {limits.sympy_max_nodes:,})"
-    depth = graph.depth()
-    if depth > limits.sympy_max_depth:
-        return {}, f"the graph is {depth:,} deep (sympy limit {limits.sympy_max_depth})"
+    when the check cannot run, or a reason per name whose derivative has no value here. The
+    graph is differentiated node by node (sympy_chain.py), as array programs' and Jacobians'
+    are: one symbolic producer for every first derivative."""
+    gate = sympy_gate(graph, limits)
+    if gate:
+        return {}, gate
     try:
         with _deadline(limits.sympy_seconds):
-            import sympy as sp
+            from .sympy_chain import chain_gradients
 
-            point = {sp.Symbol(n, real=True): sp.Rational(float(v)) for n, v in bindings.items()
-                     if not is_array(v)}
-            out: dict[str, float] = {}
-            reasons: dict[str, str] = {}
-            built: list = []  # the output's expression, built at most once per call
-            for name in names:
-                d = _derivative(sp, graph, name, built)
-                value = d.evalf(30, subs=point)
-                if not value.is_real or not value.is_finite:
-                    value = sp.N(d.subs(point), 30)
-                if value.is_real and value.is_finite:
-                    out[name] = float(value)
-                else:
-                    reasons[name] = f"sympy's derivative for {name} has no finite value here"
-            return out, reasons or ""
-    except _Timeout:
-        return {}, f"sympy took longer than {limits.sympy_seconds:g} s"
-    except _NoSymbolic as exc:
-        return {}, f"the op {exc.args[0]} has no symbolic form"
-    except RecursionError:
-        return {}, "sympy recursed too deep on this expression"
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        return {}, f"sympy could not evaluate the derivative ({type(exc).__name__})"
+            refs = chain_gradients(graph, bindings, names, 1.0)
+    except SYMPY_FAILURES as exc:
+        return {}, why_no_sympy(exc, limits)
+    out = {n: float(r) for n, r in refs.items() if math.isfinite(float(r))}
+    reasons = {n: f"sympy's derivative for {n} has no finite value here"
+               for n in names if n not in out}
+    return out, reasons or ""
 
-
-# Derivatives already taken, by (program text, node count, variable): a batch file checks the
-# same few programs at many points, and differentiating is most of sympy's cost. Bounded.
-_DERIVATIVES: dict[tuple[str, int, str], Any] = {}
-_DERIVATIVES_MAX = 512
-
-
-def _derivative(sp, graph: Graph, name: str, built: list):
-    key = (graph.source, len(graph), name)
-    d = _DERIVATIVES.get(key)
-    if d is None:
-        if not built:
-            built.append(sympy_expressions(graph)[graph.output])
-        d = sp.diff(built[0], sp.Symbol(name, real=True))
-        if len(_DERIVATIVES) >= _DERIVATIVES_MAX:
-            _DERIVATIVES.pop(next(iter(_DERIVATIVES)))
-        _DERIVATIVES[key] = d
-    return d
 
 
 def _deadline(seconds: float) -> Deadline:
-    """sympy's time limit: raises _Timeout, which sympy's broad excepts cannot catch."""
+    """sympy's budget, in CPU seconds of the thread running it (deadline.py: the same on a
+    busy machine, and kept in any thread): raises _Timeout, which sympy's broad excepts cannot
+    catch."""
     return Deadline(seconds, _Timeout)
+
+
+def sympy_over_budget(limits: Limits) -> str:
+    """The one wording of why sympy stopped for its budget, in every check that uses it."""
+    return f"over sympy's budget of {limits.sympy_seconds:g} s of CPU time"
 
 
 # --- all checks for a scalar program ------------------------------------------------------

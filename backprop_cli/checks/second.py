@@ -5,53 +5,67 @@ Hessian:
                         variable entry a symbol, built from the graph), evaluated at 30 digits;
                         for up to SYMPY_HESSIAN_ENTRIES variable entries
   finite differences    central differences of backprop's gradient, one variable entry at a
-                        time: (grad(x + h e_k) - grad(x - h e_k)) / 2h is column k
+                        time: (grad(x + h e_k) - grad(x - h e_k)) / 2h is column k, by the
+                        gradients' own method (numeric.entry_slopes: the step kept in the
+                        domain and on the point's smooth pieces, a disagreeing entry measured
+                        again by extrapolation)
   symmetry              H against its transpose: forward-over-reverse computes the two
                         triangles by different passes, so agreement is evidence, not a given
 Jacobian (one check list per variable, like a gradient's):
-  sympy                 sympy's Matrix.jacobian of the output's entries with respect to the
-                        variable's entries (the other variables at their exact values)
-  finite differences    central differences of the whole output, one variable entry at a time
+  sympy                 the graph differentiated node by node (sympy_chain.py), one backward
+                        sweep of the local derivatives per output entry
+  finite differences    central differences of the whole output, one variable entry at a time,
+                        by the same method
 
 The verdict policy is the gradients' (scalar.py): only a disagreement off a kink is "fail". A
-finite difference whose step straddles a kink (the one-sided slopes differ by more than the
-disagreement) is "inconclusive". relu, abs, max and friends are piecewise linear: off their
-kinks their curvature is exactly 0, and the references say so too; at a kink the second
-derivative does not exist (sympy gives a Dirac delta), and the entries of variables that flow
-into it are "subgradient", with that reason, never "fail".
+finite difference no step of which stays on the point's smooth pieces (the point is on a
+kink) is "inconclusive"; where a piece cannot be followed (a tie of max), a kink excuses the
+entries of the variables flowing into it instead. relu, abs, max and friends are piecewise
+linear: off their kinks their curvature is exactly 0, and the references say so too; at a kink
+the second derivative does not exist (sympy gives a Dirac delta), and the entries of variables
+that flow into it are "subgradient", with that reason, never "fail".
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from ..engine.backward import backpropagate
 from ..engine.forward import forward
-from ..errors import BackpropError
 from ..graph import Graph
 from ..values import is_array
-from .arrays import DIGITS, ArrayCheck, _fixed, _NoSymbolic, array_kinks, node_expressions
+from . import numeric as fd
+from .arrays import (
+    ArrayCheck,
+    _summarise,
+    array_kinks,
+    compare_entries,
+    held_entries,
+    node_expressions,
+    pieces,
+    trackable_pieces,
+)
+from .numeric import Work
 from .scalar import (
     FD_ATOL,
     FD_RTOL,
-    FD_STEP,
     SYMPY_ATOL,
-    SYMPY_RTOL,
+    SYMPY_FAILURES,
     Check,
     Limits,
     _deadline,
-    _Timeout,
-    compare,
+    grade_slope,
     kinks,
+    sympy_gate,
     variables_through,
+    why_no_sympy,
 )
+from .sympy_chain import DIGITS, _fixed
 
 SYMPY_HESSIAN_ENTRIES = 16  # variable entries: up to 16 x 16 second derivatives
 SYMPY_JACOBIAN_ENTRIES = 64  # entries of one variable, and of the output
 SYMMETRY_RTOL = 1e-9  # relative to the largest |H| entry
-FD_SECONDS = 10.0
 
 
 def _kinked(graph: Graph, values: list) -> set[str]:
@@ -68,53 +82,42 @@ def _entries(names, shapes) -> list[tuple[str, tuple[int, ...]]]:
     return [(n, e) for n in names for e in np.ndindex(shapes[n])]
 
 
-def _grade(method: str, ours, refs, done, on_kink, why_missing: str,
-           kink_reason: str = "", atol: float = SYMPY_ATOL) -> Check:
-    """One check over the entries marked in `done`: the worst entry decides."""
+def fd_columns(columns, ours, atol: float, piece, on_kink, work: Work) -> Check:
+    """Finite differences of a vector function, one input entry (one column) at a time.
+    `columns` yields (x, at) per column: at(v) is the function's values (raveled) and the
+    smooth piece of every tracked node with that entry at v. Each column is measured by
+    numeric.entry_slopes, the kink-aware, step-shrinking method gradients use, and the entries
+    fold into one check as an array gradient's do (arrays._summarise)."""
     import numpy as np
 
-    results = []
-    for idx in zip(*np.nonzero(done)):
-        c = compare(method, float(ours[idx]), float(refs[idx]),
-                    SYMPY_RTOL if method == "sympy" else FD_RTOL, atol, bool(on_kink[idx]))
-        results.append((idx, c))
-    total = int(np.size(done))
-    if not results:
-        return ArrayCheck(method, "skipped", reason=why_missing, total=total)
-    rank = {"fail": 3, "subgradient": 2, "inconclusive": 1, "pass": 0}
-    idx, worst = max(results, key=lambda r: (rank[r[1].status], r[1].rel_error or 0.0))
-    statuses = {c.status for _, c in results}
-    status = "fail" if "fail" in statuses else ("subgradient" if "subgradient" in statuses
-                                                else "pass")
-    reasons = [kink_reason if status == "subgradient" and kink_reason else worst.reason]
-    if len(results) < total and why_missing:
-        reasons.append(why_missing)
-    return ArrayCheck(method, status, worst.reference, worst.rel_error,
-                      "; ".join(r for r in reasons if r), entries=len(results), total=total,
-                      worst=tuple(int(k) for k in idx))
+    rows, cols = ours.shape
+    graded: list[tuple[int, Check]] = []
+    stopped = False
+    for col, (x, at) in enumerate(columns):
+        if not work.left():
+            stopped = True
+            break
+        mine = [float(v) for v in ours[:, col]]
+        for row, slope in enumerate(fd.entry_slopes(at, x, mine, FD_RTOL, atol, piece,
+                                                    work.left)):
+            graded.append((row * cols + col, grade_slope(mine[row], slope, atol,
+                                                         bool(on_kink[row, col]))))
+    return _summarise(np, graded, (rows, cols), rows * cols, stopped, False)
 
 
-def _straddles(ours, refs, spread, atol: float):
-    """Entries whose difference is explained by a kink inside the step: the one-sided slopes
-    (`spread` = |right - left|) differ by at least the disagreement, and by more than noise."""
-    import numpy as np
-
-    bad = np.abs(ours - refs) > np.maximum(FD_RTOL * np.maximum(np.abs(ours), np.abs(refs)),
-                                           atol)
-    return bad & (spread >= np.abs(ours - refs)) & (spread > atol * 1e3)
-
-
-def _fd_check(ours, refs, done, spread, on_kink, why: str, atol: float) -> Check:
-    unclear = done & _straddles(ours, refs, spread, atol)
-    check = _grade("finite-difference", ours, refs, done & ~unclear, on_kink, why, atol=atol)
-    if not unclear.any() or check.status == "fail":
-        return check
-    status = check.status if (done & ~unclear).any() else "inconclusive"
-    return ArrayCheck("finite-difference", status, check.reference, check.rel_error,
-                      f"{int(unclear.sum())} of {ours.size} entries inconclusive: a kink lies "
-                      "within the finite-difference step (the one-sided slopes differ)",
-                      entries=getattr(check, "entries", 0), total=ours.size,
-                      worst=getattr(check, "worst", None))
+def _tracker(graph: Graph, values: list, kinked: bool):
+    """(what to call on a pass's values to get every tracked node's piece, the point's own)
+    when the point is on a kink; (None, None) off every kink (no step can cross one it cannot
+    see: the pieces are not needed), or when some kinked node's piece cannot be followed (a
+    tie of max): then a kink excuses a disagreement instead (`on_kink`)."""
+    nodes = trackable_pieces(graph, values) if kinked else None
+    if nodes is None:
+        return None, None
+    try:
+        base = pieces(graph, values, nodes)
+    except (TypeError, ValueError):  # a rule that cannot read this op's arrays
+        return None, None
+    return (lambda vals: pieces(graph, vals, nodes)), base
 
 
 # --- Hessians -----------------------------------------------------------------------------
@@ -147,16 +150,15 @@ def check_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, hess,
         refs, done, why = sympy_hessian(graph, bindings, names, hess.shapes, limits)
         # Where sympy has no value (a Dirac delta on a kink), the entry is a kink's, not a miss.
         kink_entries = on_kink & ~done
-        check = _grade("sympy", H, refs, done, on_kink, why, KINK_CURVATURE)
+        check = compare_entries("sympy", H, refs, done, on_kink, why, KINK_CURVATURE)
         if kink_entries.any() and check.status in ("pass", "skipped") and \
                 why in ("", NO_VALUE):  # sympy ran, and had no value on the kink
             check = ArrayCheck("sympy", "subgradient", check.reference, check.rel_error,
                                KINK_CURVATURE, entries=int(done.sum()), total=H.size)
         out.append(check)
     if numeric:
-        refs, done, spread, why, scale = fd_hessian(graph, bindings, values, names,
-                                                    hess.shapes)
-        out.append(_fd_check(H, refs, done, spread, on_kink, why, FD_ATOL * scale))
+        out.append(fd_hessian(graph, bindings, values, names, hess.shapes, H, on_kink,
+                              Work(limits.fd_max_node_evals)))
     out.append(symmetry(H, on_kink))
     return tuple(out)
 
@@ -223,8 +225,10 @@ def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], s
     if total > SYMPY_HESSIAN_ENTRIES:
         return refs, done, (f"the variables have {total} entries (sympy checks Hessians of up "
                             f"to {SYMPY_HESSIAN_ENTRIES})")
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return refs, done, "the graph is too large for sympy"
+    gate = sympy_gate(graph, limits, held_entries(graph, bindings)
+                      if any(shapes[n] for n in names) else None)
+    if gate:
+        return refs, done, gate
     try:
         with _deadline(limits.sympy_seconds):
             import sympy as sp
@@ -248,75 +252,54 @@ def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], s
                         refs[r, c] = refs[c, r] = v
                         done[r, c] = done[c, r] = True
             return refs, done, "" if done.all() else NO_VALUE
-    except _SYMPY_FAILURES as exc:
-        return refs, done, _why_no_sympy(exc, limits)
+    except SYMPY_FAILURES as exc:
+        return refs, done, why_no_sympy(exc, limits)
 
 
-
-# What can stop a sympy reference short; each says why in `_why_no_sympy`.
-_SYMPY_FAILURES = (_Timeout, _NoSymbolic, RecursionError, TypeError, ValueError, ArithmeticError,
-                   AttributeError)
-
-
-def _why_no_sympy(exc: BaseException, limits: Limits) -> str:
-    if isinstance(exc, _Timeout):
-        return f"sympy took longer than {limits.sympy_seconds:g} s"
-    if isinstance(exc, _NoSymbolic):
-        return f"the op {exc.args[0]} has no symbolic form"
-    if isinstance(exc, RecursionError):
-        return "sympy recursed too deep on this expression"
-    return f"sympy could not evaluate the derivative ({type(exc).__name__})"
 
 def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
-               shapes, seconds: float = FD_SECONDS):
-    """Central differences of backprop's gradient: (reference H, entries done, |right - left|
-    one-sided slopes per entry, why some are missing, the gradients' scale for the tolerance)."""
+               shapes, H, on_kink, work: Work) -> Check:
+    """Finite differences of backprop's gradient, one variable entry at a time: column k is
+    d(gradient)/d(entry k), measured by fd_columns."""
     import numpy as np
 
-    entries = _entries(names, shapes)
-    total = len(entries)
-    refs = np.zeros((total, total))
-    done = np.zeros((total, total), dtype=bool)
-    spread = np.zeros((total, total))
     read = [n for n in names if n in graph.variables]
+    follow, base_piece = _tracker(graph, values, bool(on_kink.any()))
 
-    def grad_at(b) -> np.ndarray:
+    def grad_at(b) -> tuple[Any, Any]:
         vals = forward(graph, b)
+        work.charge(vals)
+        work.charge(vals)  # the backward pass: about as much again
         g = backpropagate(graph, vals, wrt=read)
-        return np.concatenate([np.ravel(np.broadcast_to(g[graph.variables[n]], shapes[n]))
+        flat = np.concatenate([np.ravel(np.broadcast_to(g[graph.variables[n]], shapes[n]))
                                if n in graph.variables else np.zeros(max(1, int(
                                    np.prod(shapes[n])))) for n in names])
+        return flat, (follow(vals) if follow is not None else None)
 
-    g0 = grad_at(bindings)
+    g0 = grad_at(bindings)[0]
     scale = max(1.0, float(np.abs(g0).max()) if g0.size else 1.0,
                 abs(float(values[graph.output])))
-    started = time.monotonic()
-    why = ""
-    for col, (n, e) in enumerate(entries):
-        if time.monotonic() - started > seconds:
-            why = f"the {seconds:g} s finite-difference budget ran out"
-            break
-        base = bindings[n]
-        x = float(base[e]) if shapes[n] else float(base)
-        h = FD_STEP * max(1.0, abs(x))
-        h = (x + h) - x
+    columns = (_column(bindings, n, e, shapes[n], grad_at) for n, e in _entries(names, shapes))
+    # Tracked pieces make a step across a kink unusable, so no kink needs to excuse anything.
+    excused = on_kink if follow is None else np.zeros_like(on_kink)
+    return fd_columns(columns, H, FD_ATOL * scale, base_piece, excused, work)
 
-        def moved(value: float, n=n, e=e, base=base):
-            if not shapes[n]:
-                return {**bindings, n: value}
-            work = np.array(base, dtype=float)
-            work[e] = value
-            return {**bindings, n: work}
 
-        try:
-            plus, minus = grad_at(moved(x + h)), grad_at(moved(x - h))
-        except BackpropError:
-            why = "the finite-difference step leaves the function's domain"
-            continue
-        refs[:, col] = (plus - minus) / (2 * h)
-        done[:, col] = True
-        spread[:, col] = np.abs((plus - g0) / h - (g0 - minus) / h)
-    return refs, done, spread, why, scale
+def _column(bindings: Mapping[str, Any], name: str, e: tuple, shape, f):
+    """(x, v -> f at the bindings with entry `e` of `name` set to v)."""
+    import numpy as np
+
+    base = bindings[name]
+    x = float(base[e]) if shape else float(base)
+
+    def at(v: float):
+        if not shape:
+            return f({**bindings, name: v})
+        work = np.array(base, dtype=float)
+        work[e] = v
+        return f({**bindings, name: work})
+
+    return x, at
 
 
 # --- Jacobians of a non-scalar output -----------------------------------------------------
@@ -325,7 +308,7 @@ def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: l
 def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
                    names: list[str], *, sympy: bool = True, numeric: bool = True,
                    limits: Limits | None = None) -> dict[str, list[Check]]:
-    """For each variable, its Jacobian block's checks: sympy's Matrix.jacobian, then finite
+    """For each variable, its Jacobian block's checks: sympy (node by node), then finite
     differences of the output."""
     import numpy as np
 
@@ -333,95 +316,74 @@ def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
 
     result: dict[str, list[Check]] = {n: [] for n in names}
     kinked = _kinked(graph, values)
+    work = Work(limits.fd_max_node_evals)
     m_out = int(np.prod(jac.shape)) if jac.shape else 1
+    blocks = {n: np.reshape(jac.blocks[n], (m_out, -1)) for n in names}
+    symbolic = sympy_jacobian(graph, bindings, blocks, limits) if sympy else {}
     for n in names:
-        ours = np.reshape(jac.blocks[n], (m_out, -1))
+        ours = blocks[n]
         on_kink = np.full(ours.shape, n in kinked)
         if sympy:
-            refs, done, why = sympy_jacobian(graph, bindings, n, ours.shape, limits)
-            result[n].append(_grade("sympy", ours, refs, done, on_kink, why))
+            refs, done, why = symbolic[n]
+            result[n].append(compare_entries("sympy", ours, refs, done, on_kink, why))
         if numeric:
-            refs, done, spread, why, scale = fd_jacobian(graph, bindings, values, n,
-                                                         ours.shape)
-            result[n].append(_fd_check(ours, refs, done, spread, on_kink, why,
-                                       FD_ATOL * scale))
+            result[n].append(fd_jacobian(graph, bindings, values, n, ours, on_kink, work))
     return result
 
 
-def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], name: str, size, limits):
+def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], blocks: Mapping[str, Any],
+                   limits: Limits) -> dict[str, tuple]:
+    """{name: (reference block, which entries have a value, why some have none)}, from the
+    graph differentiated node by node (sympy_chain.chain_jacobian): one backward sweep of the
+    local derivatives per output entry."""
     import numpy as np
 
-    refs = np.zeros(size)
-    done = np.zeros(size, dtype=bool)
-    if name not in graph.variables:
-        return refs, ~done, ""
-    if max(size) > SYMPY_JACOBIAN_ENTRIES:
-        return refs, done, (f"the block is {size[0]} x {size[1]} (sympy checks up to "
-                            f"{SYMPY_JACOBIAN_ENTRIES} entries a side)")
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return refs, done, "the graph is too large for sympy"
+    from .sympy_chain import chain_jacobian
+
+    def unreached(names, why: str) -> dict[str, tuple]:
+        return {n: (np.zeros(blocks[n].shape), np.zeros(blocks[n].shape, dtype=bool), why)
+                for n in names}
+
+    big = [n for n, b in blocks.items() if max(b.shape) > SYMPY_JACOBIAN_ENTRIES]
+    out = {n: unreached([n], f"the block is {blocks[n].shape[0]} x {blocks[n].shape[1]} "
+                             f"(sympy checks up to {SYMPY_JACOBIAN_ENTRIES} entries a side)")[n]
+           for n in big}
+    rest = [n for n in blocks if n not in out]
+    gate = sympy_gate(graph, limits, held_entries(graph, bindings)) if rest else ""
+    if gate or not rest:
+        return {**out, **unreached(rest, gate)}
     try:
         with _deadline(limits.sympy_seconds):
-            import sympy as sp
-
-            shape = np.shape(bindings[name])
-            symbols, leaves = _symbols(sp, np, [name], {name: shape})
-            by_id = {i: _fixed(sp, np, bindings[n]) for n, i in graph.variables.items()}
-            by_id[graph.variables[name]] = leaves[name]
-            out = node_expressions(graph, by_id)[graph.output]
-            J = sp.Matrix(list(np.ravel(out))).jacobian(symbols)
-            vals = np.ravel(np.asarray(bindings[name], dtype=float))
-            point = {s: sp.Float(float(v), DIGITS) for s, v in zip(symbols, vals)}
-            for r in range(size[0]):
-                for c in range(size[1]):
-                    v = _number(sp, J[r, c], point)
-                    if v is not None:
-                        refs[r, c] = v
-                        done[r, c] = True
-            return refs, done, "" if done.all() else "sympy's derivative has no finite " \
-                                                      "value at some entries"
-    except _SYMPY_FAILURES as exc:
-        return refs, done, _why_no_sympy(exc, limits)
+            refs = chain_jacobian(graph, bindings, rest)
+    except SYMPY_FAILURES as exc:
+        return {**out, **unreached(rest, why_no_sympy(exc, limits))}
+    for n, r in refs.items():
+        done = np.isfinite(r)
+        out[n] = (np.where(done, r, 0.0), done, "" if done.all() else
+                  "sympy's derivative has no finite value at some entries")
+    return out
 
 
-def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, size,
-                seconds: float = FD_SECONDS):
-    """Central differences of the whole output, one entry of `name` at a time (a column)."""
+def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, ours,
+                on_kink, work: Work) -> Check:
+    """Finite differences of the whole output, one entry of `name` at a time (a column),
+    measured by fd_columns."""
     import numpy as np
 
-    refs = np.zeros(size)
-    done = np.zeros(size, dtype=bool)
-    spread = np.zeros(size)
     y0 = np.ravel(np.asarray(values[graph.output], dtype=float))
     scale = max(1.0, float(np.abs(y0).max()))
-    if name not in graph.variables:
-        return refs, ~done, spread, "", scale
-    base = bindings[name]
-    shape = np.shape(base)
-    started = time.monotonic()
-    why = ""
-    for col, e in enumerate(np.ndindex(shape)):
-        if time.monotonic() - started > seconds:
-            why = f"the {seconds:g} s finite-difference budget ran out"
-            break
-        x = float(base[e]) if shape else float(base)
-        h = FD_STEP * max(1.0, abs(x))
-        h = (x + h) - x
+    if name not in graph.variables:  # the output does not depend on it: every entry is 0
+        return compare_entries("finite-difference", ours, np.zeros(ours.shape),
+                               np.ones(ours.shape, dtype=bool), on_kink, atol=FD_ATOL * scale)
+    follow, base_piece = _tracker(graph, values, bool(on_kink.any()))
 
-        def out_at(value: float, e=e):
-            if shape:
-                work = np.array(base, dtype=float)
-                work[e] = value
-            else:
-                work = value
-            return np.ravel(forward(graph, {**bindings, name: work})[graph.output])
+    def out_at(b) -> tuple[Any, Any]:
+        vals = forward(graph, b)
+        work.charge(vals)
+        return (np.ravel(np.asarray(vals[graph.output], dtype=float)),
+                follow(vals) if follow is not None else None)
 
-        try:
-            plus, minus = out_at(x + h), out_at(x - h)
-        except BackpropError:
-            why = "the finite-difference step leaves the function's domain"
-            continue
-        refs[:, col] = (plus - minus) / (2 * h)
-        done[:, col] = True
-        spread[:, col] = np.abs((plus - y0) / h - (y0 - minus) / h)
-    return refs, done, spread, why, scale
+    shape = np.shape(bindings[name])
+    columns = (_column(bindings, name, e, shape, out_at) for e in np.ndindex(shape))
+    excused = on_kink if follow is None else np.zeros_like(on_kink)
+    return fd_columns(columns, ours, FD_ATOL * scale, base_piece, excused, work)

@@ -1,20 +1,44 @@
 """sympy expression -> graph, so sympy's scalar formulas (--symbolic, formulas.py) print in our
 language (by the one printer) and can be pasted back as programs or claims.
 
-Only sympy's own objects are read here (never user text). The walk keeps its own stack. A
-sympy function with no row in the registry is written in exponentials when sympy can (asinh);
-otherwise (Heaviside, ...) `NotInLanguage` is raised and the caller falls back to sympy's own
-spelling.
+Only sympy's own objects are read here (never user text). The walk keeps its own stack. Which
+sympy function is which row is read from the rows themselves (`sympy_functions`: a row whose
+sympy form of plain symbols is one sympy function of exactly those symbols, as abs's is
+Abs(a) and arcsin's asin(a)), so there is no table of names here. A sympy function with no
+row is written in exponentials when sympy can; otherwise (Heaviside, ...) `NotInLanguage` is
+raised and the caller falls back to sympy's own spelling.
 """
 
 from __future__ import annotations
 
 from ..graph import Graph
-from ..ops import FUNCTIONS, OPS
+from ..ops import OPS, ROWS
 
-# sympy's class names that differ from the registry's function names; the rest (exp, sin, cosh,
-# ...) are the same word.
-_SYMPY_NAMES = {"Abs": "abs", "Max": "max", "Min": "min"}
+_SYMPY_FUNCTIONS: dict[str, str] | None = None
+
+
+def sympy_functions() -> dict[str, str]:
+    """{sympy function class name: row name}, from each row's own sympy form: the rows whose
+    form, applied to plain symbols, is one sympy function of exactly those symbols (abs ->
+    Abs, max -> Max, arcsin -> asin, erf -> erf). Built once, on first use."""
+    global _SYMPY_FUNCTIONS
+    if _SYMPY_FUNCTIONS is None:
+        import sympy as sp
+
+        found: dict[str, str] = {}
+        for row in ROWS:
+            if row.is_leaf or row.sympy is None or not row.elementwise or row.symbol:
+                continue
+            args = sp.symbols(f"a0:{row.arity or 2}", real=True)
+            try:
+                e = row.sympy(sp, *args)
+            except Exception:  # noqa: BLE001  (a form that needs arrays is not a function)
+                continue
+            if not (e.is_Atom or e.is_Add or e.is_Mul or e.is_Pow or e.is_Piecewise) \
+                    and set(e.args) == set(args) and len(e.args) == len(args):
+                found.setdefault(type(e).__name__, row.name)
+        _SYMPY_FUNCTIONS = found
+    return _SYMPY_FUNCTIONS
 
 
 class NotInLanguage(Exception):
@@ -87,7 +111,7 @@ def _split(sp, g: Graph, e):
             return [e.base], lambda n: _op(g, "sqrt", n)
         return [e.base, e.exp], lambda n: _op(g, "pow", n)
     cls = type(e).__name__
-    name = _SYMPY_NAMES.get(cls, cls) if _SYMPY_NAMES.get(cls, cls) in FUNCTIONS else None
+    name = sympy_functions().get(cls)
     if name is None and e.args:  # cosh, sinh, ... in exponentials, which the language has
         spelled = e.rewrite(sp.exp)
         if spelled != e:

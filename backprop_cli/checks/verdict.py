@@ -12,8 +12,9 @@ checker all reach their verdicts through this module.
     hand-derived expected value. A gradient no check confirmed is "unchecked", with the reason,
     never "pass": the checks were skipped, inconclusive, over their budget, or the point is on
     a kink where backprop uses a subgradient.
-  * Exit codes: 1 when any check failed; otherwise 0, also when some gradient is unchecked (no
-    evidence says it is wrong). An unchecked gradient is named in the summary line and in
+  * Exit codes (`exit_code`, for eval and check alike): 1 when any check failed; otherwise 0,
+    also when some gradient is unchecked (no evidence says it is wrong); check adds 2 for a
+    case that could not run. An unchecked gradient is named in the summary line and in
     the JSON (`status` "unchecked", `unchecked` lists the names), so a script that must have
     every gradient confirmed reads `status == "pass"`.
 """
@@ -55,6 +56,8 @@ def _partial(check) -> bool:
 
 def row_status(checks: Iterable) -> str:
     """One word for a gradient: "fail", "pass" (a check confirmed it) or "unchecked"."""
+    if not checks:  # --no-check: every row of a batch run comes here
+        return "unchecked"
     checks = list(checks)
     if any(c.status == "fail" for c in checks):
         return "fail"
@@ -71,12 +74,15 @@ def unchecked_reason(checks: Iterable) -> str:
     return "; ".join(found) or "no check ran"
 
 
-def overall(row_statuses: Iterable[str], value_statuses: Iterable[str]) -> str:
-    """The whole result: "fail" if anything failed, "pass" if every gradient was confirmed
-    (and every expected value matched), else "unchecked"."""
+def overall(row_statuses: Iterable[str], value_statuses: Iterable[str],
+            other_statuses: Iterable[str] = ()) -> str:
+    """The whole case, the one place its statuses combine: "fail" if anything failed (a
+    gradient, an expected value, or one of `other_statuses`: the Hessian's checks and the
+    claims, which can fail a case but confirm no gradient), "pass" if every gradient was
+    confirmed (and every expected value matched), else "unchecked"."""
     rows = list(row_statuses)
     values = list(value_statuses)
-    if "fail" in rows or "fail" in values:
+    if "fail" in rows or "fail" in values or "fail" in other_statuses:
         return "fail"
     if rows and all(s == "pass" for s in rows):
         return "pass"
@@ -85,8 +91,14 @@ def overall(row_statuses: Iterable[str], value_statuses: Iterable[str]) -> str:
     return "unchecked"
 
 
-def exit_code(status: str) -> int:
-    return exits.CHECK_FAILED if status == "fail" else exits.OK
+def exit_code(*statuses: str) -> int:
+    """The exit code of a run whose cases ended with these statuses, for eval (one case) and
+    check (every case) alike: 2 when a case could not be checked at all (bad input, or over
+    the batch's per-case time limit), else 1 when a check disagreed, else 0 (an unchecked
+    case, like an unchecked gradient, exits 0: no evidence says it is wrong)."""
+    if "error" in statuses or "timeout" in statuses:
+        return exits.BAD_INPUT
+    return exits.CHECK_FAILED if "fail" in statuses else exits.OK
 
 
 _STATUS_WORDS = {"subgradient": "at a kink, where backprop uses a subgradient",

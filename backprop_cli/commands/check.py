@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
-import time
 
 import click
 
+from ..language.reads import MAX_FILE_BYTES
 from .common import CONTEXT, report_errors
 
 
@@ -19,7 +20,7 @@ from .common import CONTEXT, report_errors
               help="Worker processes (default 0: one per core; 1: this process only).")
 @click.option("--timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Time limit per case; a case over it is reported as a timeout "
-                   "[default: 60; 0: no limit].")
+                   "[default: 300; 0: no limit].")
 @click.option("--no-check", is_flag=True, help="Skip sympy and finite differences "
               "(expectations are still graded).")
 @click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
@@ -34,7 +35,7 @@ from .common import CONTEXT, report_errors
               help="Also write a JUnit XML report to FILE.")
 @click.option("--report", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write JSON Lines to FILE, one case a line as it finishes.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @click.option("--plain", is_flag=True, help="Plain text even on a terminal.")
 @click.option("--precision", type=click.IntRange(1, 17), default=10, show_default=True,
               help="Significant digits in failure details.")
@@ -43,16 +44,24 @@ from .common import CONTEXT, report_errors
 @click.option("--max-line-bytes", "line_limit", type=click.IntRange(1), default=1 << 20,
               show_default=True, metavar="BYTES",
               help="Longest line read; a longer one is that line's error, never held in memory.")
+@click.option("--max-file-bytes", "file_limit", type=click.IntRange(1), default=MAX_FILE_BYTES,
+              show_default=True, metavar="BYTES",
+              help="Largest @file read (an array file a case binds).")
+@click.option("--allow-read", "allowed", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
+              help="Let the case file's @file paths read inside DIR too (repeatable); by "
+                   "default they stay in the case file's own folder.")
 @report_errors
 def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_json, as_jsonl,
-              junit, report, quiet, plain, precision, dask, line_limit):
+              junit, report, quiet, plain, precision, dask, line_limit, file_limit, allowed):
     """Check every case in FILE ('-' for stdin): backprop vs sympy, finite differences, and
     the expected values a line gives.
 
     A text line reads like eval's arguments, optionally followed by expectations; a JSON line
     is an object with expr, at, and optionally id and expect (see docs/batch.md). Blank lines
-    and lines starting with # are skipped. Exit code 0: every case passed; 1: a check
-    disagreed; 2: a line was bad input or timed out; 130: interrupted.
+    and lines starting with # are skipped. Exit code 0: no check disagreed (a case no check
+    confirmed is counted as unchecked); 1: a check disagreed; 2: a line was bad input or
+    timed out; 130: interrupted.
 
     \b
     Examples:
@@ -63,13 +72,11 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     \b
     A case file:
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
-      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"gradients": {"x": 3}}}
+      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"value": 6}}
     """
-    import os
-
     from ..batch import cases, pool, run, stream
-    from ..batch.report import Tally
-    from ..errors import PATH_SHOWN, shown
+    from ..batch.report import RunLost, Tally
+    from ..errors import PATH_SHOWN, BackpropError, shown
     from ..render import batch_report as out
 
     if dask and jobs:
@@ -81,54 +88,67 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
         sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
         timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
     origin = settings.origin
-    # Relative @file paths in the case file are the case file's own: its folder.
-    folder = "" if case_file == "-" else os.path.dirname(case_file)
+    scope = _file_rules(case_file, report, junit, allowed, file_limit)
     source = stream.open_cases(case_file)
-    sinks = _sinks(report, junit, as_json, as_jsonl)
     machine = as_json or as_jsonl
     rich = not plain and not machine and _terminal(sys.stdout)
     show_progress = not quiet and _terminal(sys.stderr)
-    total_lines = stream.count_lines(case_file) if show_progress else None
+    lines = stream.count_lines(case_file) if show_progress or jobs != 1 else None
+    if not dask:
+        jobs, note = pool.plan_jobs(jobs, lines)
+        if note:
+            click.echo(f"note: {note}", err=True)
+    sinks, files = _sinks(report, junit, as_json, as_jsonl)
 
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
-                                              folder, line_limit), settings,
-                             jobs=jobs or pool.default_jobs() if not dask else 1, dask=dask)
+                                              scope, line_limit), settings,
+                             jobs=jobs if not dask else 1, dask=dask)
     console = None
-    if rich or show_progress:
+    if rich:
         from rich.console import Console
 
         console = Console(highlight=False)
     interrupted = False
-    progress = _progress(total_lines, show_progress)
-    last_refresh = 0.0
+    lost = None
+    stopped: BackpropError | None = None
+    progress = _progress(case_file, show_progress)
+    whole = _Whole()
     try:
-        with progress or contextlib.nullcontext():
-            task = progress.add_task("checking", total=total_lines) if progress else None
-            for r in results:
-                tally.add(r)
-                for sink in sinks:
-                    sink.add(r, origin)
-                if not machine and r.status != "pass":
-                    if rich:
-                        console.print(out.case_view(r, origin, precision))
-                    else:
-                        click.echo("\n".join(out.case_lines(r, origin, precision)))
-                if progress:
-                    progress.update(task, completed=r.line, description=_counts(tally))
-                    now = time.monotonic()
-                    if now - last_refresh > 0.1:
-                        progress.refresh()
-                        last_refresh = now
-    except KeyboardInterrupt:
-        interrupted = True
+        with progress or contextlib.nullcontext(), whole.armed():
+            try:
+                for r in results:
+                    with whole:  # Ctrl-C waits until the case is counted and written
+                        tally.add(r)
+                        for sink in sinks:
+                            sink.add(r, origin)
+                    if not machine and r.status != "pass":
+                        if progress:  # the block goes above the live line, never glued to it
+                            progress.clear()
+                        if rich:
+                            console.print(out.case_view(r, origin, precision))
+                        else:
+                            click.echo("\n".join(out.case_lines(r, origin, precision)))
+                        sys.stdout.flush()
+                    if progress:
+                        progress.update(sum(tally.counts.values()), _counts(tally))
+                        if not progress.drawn:  # cleared for a block: back at the bottom
+                            progress.draw()
+            except KeyboardInterrupt:
+                interrupted = True
+            except RunLost as exc:  # the cluster went away: what finished counts, the rest not run
+                lost = exc
+            except pool.WorkerError as err:  # out of processes or descriptors: keep what ran
+                stopped = err
+            finally:
+                results.close()
+                if source is not sys.stdin.buffer:
+                    source.close()
+        summary = tally.report(interrupted, lost.not_run if lost else 0, stopped is not None)
+        _finish_files(sinks, files, summary, origin)
     finally:
-        results.close()
-        if source is not sys.stdin.buffer:
-            source.close()
-    summary = tally.report(interrupted)
-    for sink in sinks:
-        sink.close(summary, origin)
+        for f in files:
+            f.discard()
     if not machine:
         if rich:
             console.print(out.summary_view(summary))
@@ -136,36 +156,144 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
             click.echo(("\n" if summary.total - summary.passed else "")
                        + out.summary_text(summary))
     sys.stdout.flush()  # a write that fails is reported before the summary line below
-    _say_on_stderr(summary, origin, interrupted)
+    _say_on_stderr(summary, origin, interrupted, lost, stopped)
     sys.exit(summary.exit_code)
 
 
-def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> list:
-    """Where each finished case is written as it arrives (and then forgotten)."""
+def _file_rules(case_file: str, report, junit, allowed: tuple[str, ...], file_limit: int):
+    """Before anything is opened for writing: no output is the case file or another output
+    (SameFileError otherwise). Returns how the cases' @file paths are read: inside the case
+    file's folder (and --allow-read), at most --max-file-bytes, never an output of this run."""
+    from ..language.reads import case_file_scope
+    from ..outputs import Named, refuse_clashes
+
+    written = refuse_clashes(
+        [Named("the case file on standard input" if case_file == "-" else "the case file",
+               case_file)],
+        [Named(option, path) for option, path in (("--report", report), ("--junit", junit))
+         if path], stdout=True)
+    return case_file_scope(case_file, allowed, file_limit,
+                           {key: str(named) for key, named in written.items()
+                            if key[0] != "name"})
+
+
+def _finish_files(sinks: list, files: list, summary, origin: str) -> None:
+    """Every finished case reaches the files, an interrupted run's too; then they are renamed
+    into place (a second Ctrl-C waits for that). A run that fails before this leaves the old
+    files whole (the caller discards the temporary ones)."""
+    with _no_interrupt():
+        for sink in sinks:
+            sink.close(summary, origin)
+        for f in files:
+            f.commit()
+
+
+def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
+    """Where each finished case is written as it arrives (and then forgotten), and the output
+    files behind them (each written beside its target, renamed into place at the end)."""
+    import tempfile
+
+    from ..errors import PATH_SHOWN, shown
+    from ..outputs import OutputFile
     from ..render import batch_report as out
 
-    sinks = []
-    if report:
-        sinks.append(_open(out.ReportFile, report))
-    if junit:
-        sinks.append(_open(out.JUnitFile, junit))
+    sinks: list = []
+    files: list = []
+    try:
+        if report:
+            f = OutputFile(report, f"the report {shown(report, PATH_SHOWN)}")
+            files.append(f)
+            sinks.append(out.JsonLines(f.stream, f.what))
+        if junit:
+            f = OutputFile(junit, f"the JUnit report {shown(junit, PATH_SHOWN)}")
+            files.append(f)
+            try:  # the test cases wait here for the header, whose counts come at the end
+                spool = tempfile.TemporaryFile("w+", encoding="utf-8",  # noqa: SIM115
+                                               dir=f.folder)
+            except OSError as exc:
+                from ..errors import output_error
+
+                raise output_error(f.what, exc) from None
+            sinks.append(out.JUnitFile(f.stream, f.what, spool))
+    except BaseException:
+        for f in files:
+            f.discard()
+        raise
     if as_json:
         sinks.append(out.JsonStream(sys.stdout))
     elif as_jsonl:
         sinks.append(out.JsonLines(sys.stdout, "standard output"))
-    return sinks
+    return sinks, files
 
 
-def _say_on_stderr(summary, origin: str, interrupted: bool) -> None:
+def _say_on_stderr(summary, origin: str, interrupted: bool, lost=None, stopped=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
 
-    if interrupted:
+    if lost is not None:
+        done = f"{summary.total:,} case{'s' * (summary.total != 1)}"
+        click.echo(f"error: {lost.message}: {done} finished and reported, "
+                   f"{lost.not_run:,} not run", err=True)
+    elif stopped is not None:
+        click.echo(f"{stopped.render()}; the summary counts the cases that finished", err=True)
+    elif interrupted:
         click.echo("interrupted: the summary counts the cases that finished", err=True)
     elif summary.total == 0:
         click.echo(f"warning: {origin} holds no cases", err=True)
     elif summary.exit_code:
         click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
+
+
+class _Whole:
+    """A block Ctrl-C does not cut in two: a SIGINT inside it is raised when it ends, so a
+    finished case is always both counted and written, or neither."""
+
+    def __init__(self):
+        self.inside = False
+        self.pending = False
+
+    def _on_sigint(self, signum, frame):
+        if self.inside:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def armed(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def __enter__(self):
+        self.inside = True
+
+    def __exit__(self, *exc):
+        self.inside = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _no_interrupt():
+    """Ctrl-C waits while the output files are finished and renamed into place."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _terminal(stream) -> bool:
@@ -174,18 +302,11 @@ def _terminal(stream) -> bool:
     return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def _open(kind, path: str):
-    from ..errors import PATH_SHOWN, output_error, shown
-
-    try:
-        return kind(path)
-    except OSError as exc:
-        raise output_error(shown(path, PATH_SHOWN), exc) from None
-
-
 def _counts(tally) -> str:
     c = tally.counts
     text = f"{c['pass']} passed"
+    if c["unchecked"]:
+        text += f", {c['unchecked']} unchecked"
     if c["fail"]:
         text += f", {c['fail']} failed"
     if c["error"] + c["timeout"]:
@@ -194,22 +315,10 @@ def _counts(tally) -> str:
     return text
 
 
-def _progress(total: int | None, show: bool):
+def _progress(case_file: str, show: bool):
+    """One live line at the bottom of the terminal (commands/progress.py), counting cases."""
     if not show:
         return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from .progress import ProgressLine, count_cases
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("lines"), TimeElapsedColumn()]
-    if total:
-        columns.append(TimeRemainingColumn())
-    # No refresh thread: pool workers are forked from this process, which must not hold one.
-    return Progress(*columns, console=Console(stderr=True), transient=True, auto_refresh=False)
+    return ProgressLine(sys.stderr, count_cases(case_file))

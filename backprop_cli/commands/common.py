@@ -21,7 +21,7 @@ EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
 _OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=|\Z)")
 
 CONTEXT = {"help_option_names": ["--help"], "ignore_unknown_options": True,
-           "max_content_width": 100}
+           "max_content_width": 80}
 
 
 class ProgramCommand(click.Command):
@@ -82,6 +82,7 @@ def report_errors(fn: Callable) -> Callable:
             broken_pipe()
         except BackpropError as err:
             click.echo(err.render(), err=True)
+            json_error(err)
             sys.exit(exits.BAD_INPUT)
         except OSError as exc:
             if exc.errno not in WRITE_FAILURES:
@@ -169,11 +170,24 @@ def broken_pipe() -> NoReturn:
 
 def program_options(fn: Callable) -> Callable:
     """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
+    fn = click.option("--max-file-bytes", type=click.IntRange(1), default=None,
+                      metavar="BYTES", expose_value=False, callback=_keep_file_limit,
+                      help="Largest NAME=@file read (an array file) [default: 64 MiB].")(fn)
     fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
                       allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
     fn = click.argument("words", nargs=-1, type=click.UNPROCESSED,
                         metavar="PROGRAM [NAME=VALUE]...")(fn)
     return fn
+
+
+def _keep_file_limit(ctx: click.Context, _param, value: int | None) -> int | None:
+    """--max-file-bytes is kept on the context, where `parse_binding_words` reads it."""
+    if value is not None:
+        ctx.meta[_FILE_LIMIT] = value
+    return value
+
+
+_FILE_LIMIT = "backprop.max_file_bytes"
 
 
 def output_options(fn: Callable) -> Callable:
@@ -193,10 +207,15 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
     skip = int(program_file is None and bool(words) and not _OPTION_LIKE.match(words[0]))
     unknown = [w for w in words[skip:] if w.startswith("--")]
     if unknown:
+        word = unknown[0].partition("=")[0]
         hint = "see --help"
+        close = _close_options(word)
+        if close:
+            hint = f"did you mean {' or '.join(close)}? " + hint
         if program_file is None and unknown[0] is words[0]:
             hint += "; a program that starts with two minus signs needs a space: - -x"
-        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}", hint=hint)
+        raise BackpropError(f"unknown option {word}", hint=hint)
+    _refuse_stdout_onto_inputs(program_file, words)
     if program_file is not None:
         return _read_text(program_file), program_file, words
     if not words:
@@ -206,6 +225,32 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
     if first == "-":
         return _read_text("-"), "<stdin>", rest
     return first, "", rest
+
+
+def _close_options(word: str) -> list[str]:
+    """The running command's options spelled most like `word` (--precison: --precision)."""
+    import difflib
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    names = [o for p in ctx.command.params if isinstance(p, click.Option)
+             for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
+    return difflib.get_close_matches(word, names, n=2, cutoff=0.7)
+
+
+def _refuse_stdout_onto_inputs(program_file: str | None, words: list[str]) -> None:
+    """`eval -f p.txt > p.txt`: standard output is never a file the command reads."""
+    if program_file is None and not any("=@" in w for w in words):
+        return  # no file is read (the usual case, which imports nothing for it)
+    from ..language.arrays_io import file_paths
+    from ..outputs import Named, refuse_clashes
+
+    inputs = [Named("the array file", p) for p in file_paths(words)]
+    if program_file is not None:
+        inputs.append(Named("the program file", program_file))
+    if inputs:
+        refuse_clashes(inputs, [], stdout=True)
 
 
 def _read_text(path: str) -> str:
@@ -237,7 +282,7 @@ def _read_text(path: str) -> str:
 
 
 def parse_binding_words(words: list[str]):
-    from ..language.bindings import is_binding, parse_bindings
+    from ..engine.bindings import is_binding, parse_bindings
 
     for k, w in enumerate(words):
         if is_binding(w):
@@ -259,7 +304,13 @@ def parse_binding_words(words: list[str]):
         if k == 0 and w.startswith("="):
             hint = 'quote a program that has spaces: "q = x + y; q * z"'
         raise BindingError(f"{w!r} is not a NAME=VALUE binding", hint=hint)
-    return parse_bindings(words)
+    ctx = click.get_current_context(silent=True)
+    limit = ctx.meta.get(_FILE_LIMIT) if ctx is not None else None
+    if limit is None:
+        return parse_bindings(words)
+    from ..language.reads import ReadScope
+
+    return parse_bindings(words, ReadScope(limit=limit))
 
 
 def run_program(source: str, origin: str, bindings, options, groups: tuple[str, ...] = ()):
@@ -274,11 +325,48 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
             program, note, gates = grouped_program(source, bindings, groups)
             click.echo(f"note: {note}", err=True)
         result = evaluate(program, bindings, options)
+        result = with_mistakes(result)
     except BackpropError as err:
         click.echo(err.render(origin or None), err=True)
+        json_error(err, origin)
         sys.exit(exits.BAD_INPUT)
     warn(result.warnings)
     return result, gates
+
+
+def wants_json() -> bool:
+    """Whether the running command was asked for --json (its stdout is then always JSON)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.params.get("as_json"))
+
+
+def error_object(message: str, kind: str, span=None, hint=None, line=None, column=None,
+                 origin: str | None = None) -> dict:
+    """What a script reads on stdout when --json was asked for and the input was bad (the
+    one-line message still goes to stderr): see docs/json.md."""
+    return {"error": {"message": message, "kind": kind,
+                      "span": list(span) if span is not None else None, "hint": hint,
+                      "line": line, "column": column, "origin": origin or None}}
+
+
+def json_error(err: BackpropError, origin: str | None = None) -> None:
+    """With --json, the error as a JSON object on stdout too."""
+    if not wants_json():
+        return
+    loc = err.location()
+    emit_json(error_object(err.message, err.kind, err.span, err.hint,
+                           loc[0] if loc else None, loc[1] if loc else None, origin))
+
+
+def with_mistakes(result):
+    """The result with warnings for quiet mistakes added (engine/mistakes.py): printed on
+    stderr like every warning, and in --json's `warnings`."""
+    import dataclasses
+
+    from ..engine.mistakes import quiet_mistakes
+
+    extra = quiet_mistakes(result.graph, result.values)
+    return dataclasses.replace(result, warnings=(*result.warnings, *extra)) if extra else result
 
 
 def use_rich(plain: bool) -> bool:
@@ -305,6 +393,8 @@ def emit_json(data: dict) -> None:
 def parse_expect(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """--expect NAME=NUMBER words -> (NAME, number text) pairs, in order and all kept:
     `evaluate` judges them by the rules a case file's expectations follow (expectations.py)."""
+    if not items:
+        return ()
     from ..checks.expectations import EVAL, split
 
     return tuple(split(item, EVAL) for item in items)

@@ -41,9 +41,23 @@ from .common import (
                    "it, a non-scalar output gets its full Jacobian.")
 @click.option("--hessian", is_flag=True,
               help="Also the Hessian (second derivatives) of a scalar output, cross-checked.")
+@click.option("--why-zero", is_flag=True,
+              help="Say why each zero gradient is zero: no path, blocked at a gate, or "
+                   "vanished through saturated gates.")
+@click.option("--nudge", type=float, metavar="H",
+              help="Per input, the predicted change of the output (gradient x H) against the "
+                   "actual change.")
+@click.option("--lr", type=float, metavar="ETA",
+              help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
+                   "the output went down.")
+@click.option("--frameworks", is_flag=True,
+              help="At a kink, what PyTorch, JAX, micrograd and sympy would return.")
+@click.option("--float32", is_flag=True,
+              help="Replay both passes in float32: per-node relative error against float64, "
+                   "and the tolerance a float32 check needs.")
 @report_errors
 def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy, no_numeric,
-             wrt, expects, claims, symbolic, seed, hessian):
+             wrt, expects, claims, symbolic, seed, hessian, **lecture):
     """Evaluate PROGRAM and print d(output)/d(name) for every bound name, cross-checked.
 
     Each gradient is checked against sympy's symbolic derivative and against central finite
@@ -65,6 +79,10 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
       backprop eval "(x+y)*z" x=-2 y=5 z=-4 --hessian
       backprop eval "relu(x - 0.5)" "x=[0.2,0.9,1.5]"
       backprop eval - x=1 < program.txt
+      backprop eval "relu(x)*y" x=-2 y=3 --why-zero
+      backprop eval "x**2*y" x=1.5 y=2 --nudge 0.01 --lr 0.1
+      backprop eval "max(x, y)" x=1 y=1 --frameworks
+      backprop eval "1 - cos(x)" x=1e-3 --float32
     """
     from ..evaluate import Options
 
@@ -72,7 +90,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
     bindings = parse_binding_words(bind_words)
     seed_value = None
     if seed is not None:
-        from ..language.bindings import parse_value
+        from ..engine.bindings import parse_value
 
         seed_value = parse_value("--seed", seed)
     options = Options(
@@ -82,10 +100,15 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
         hessian=hessian, claims=claims)
     result, _ = run_program(source, origin, bindings, options)
     program = source.strip()
+    extra_lines, extra_json = [], {}
+    if any(v is not None and v is not False for v in lecture.values()):  # only when asked
+        from .lecture import eval_extras
+
+        extra_lines, extra_json = eval_extras(result, **lecture)
     if as_json:
         from ..render.json_out import eval_json
 
-        emit_json(eval_json(result, program))
+        emit_json({**eval_json(result, program), **extra_json})
     elif use_rich(plain):
         from ..render.tables import eval_view
 
@@ -94,4 +117,6 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
         from ..render.plain import eval_text
 
         click.echo(eval_text(result, precision))
+    if extra_lines and not as_json:
+        click.echo("\n".join(extra_lines))
     sys.exit(result.exit_code)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import exits
-from ..errors import PATH_SHOWN, BackpropError, output_error, shown
+from ..errors import PATH_SHOWN, BackpropError, shown
 from .common import (
     CONTEXT,
     ProgramCommand,
@@ -30,7 +30,15 @@ def pick_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         return fmt
     if output and output != "-":
-        return EXTENSIONS.get(os.path.splitext(output)[1].lower(), "svg")
+        ext = os.path.splitext(output)[1].lower()
+        if ext and ext not in EXTENSIONS:
+            # out.pdf holding SVG would open as a broken PDF: say so rather than write it.
+            raise BackpropError(f"-o {shown(output, PATH_SHOWN)}: backprop does not write "
+                                f"{shown(ext, 20)} files",
+                                hint="the formats are " + " ".join(sorted(EXTENSIONS)) +
+                                "; for a PDF write .svg and convert it, e.g. rsvg-convert "
+                                "-f pdf; or give --format to write this name anyway")
+        return EXTENSIONS.get(ext, "svg")
     return "text"
 
 
@@ -63,25 +71,33 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
     """Draw PROGRAM's computational graph with forward values and gradients on every edge.
 
     Inputs on the left, the output on the right; each gate shows its op (and its name, if
-    the program named it); each edge carries its forward value in green above and the
-    gradient flowing back along it in red below, as in the lecture's pictures.
+    the program named it); each edge carries its forward value above and the gradient
+    flowing back along it below: green and red in a picture, as the lecture draws them,
+    cyan and magenta in the terminal's text view.
 
     \b
     Examples:
       backprop graph "(x+y)*z" x=-2 y=5 z=-4
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 -o graph.svg
-      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\
-          --group sigmoid -o neuron.png
+      backprop graph "1/(1+exp(-(w0*x0 + w1*x1 + w2)))" \\
+          w0=2 x0=-1 w1=-3 x1=-2 w2=-3 --group sigmoid -o neuron.png
       backprop graph "max(x, y) + x*y" x=3 y=-1 --roles -o gates.html
       backprop graph "(x+y)*z" x=-2 y=5 z=-4 --format mermaid > graph.mmd
     """
     from ..evaluate import Options
+    from ..language.arrays_io import file_paths
+    from ..outputs import Named, refuse_clashes, write_file
     from ..render import drawing
 
     fmt = pick_format(fmt, output)
     if fmt == "png" and not output and sys.stdout.isatty():
         raise BackpropError("PNG is binary and stdout is a terminal",
                             hint="give -o FILE.png, or pick --format text")
+    to_file = bool(output) and output != "-"
+    # Before anything is opened for writing: the drawing never replaces what it is drawn from.
+    refuse_clashes([*([Named("the program file", program_file)] if program_file else []),
+                    *(Named("the array file", p) for p in file_paths(words))],
+                   [Named("-o", output)] if to_file else [], stdout=True)
     source, origin, bind_words = read_program(words, program_file)
     bindings = parse_binding_words(bind_words)
     result, gates = run_program(source, origin, bindings, Options(check=False), groups)
@@ -93,12 +109,8 @@ def graph_cmd(words, program_file, output, fmt, groups, roles, engine, precision
     data = _draw(pic, fmt, engine, source.strip(), plain, output)
     if data is None:
         sys.exit(exits.OK)
-    if output and output != "-":
-        try:
-            with open(output, "wb") as fh:
-                fh.write(data)
-        except OSError as exc:
-            raise output_error(shown(output, PATH_SHOWN), exc) from None
+    if to_file:
+        write_file(output, data)
         click.echo(f"wrote {shown(output, PATH_SHOWN)} ({fmt}, {len(result.graph):,} nodes)",
                    err=True)
     else:

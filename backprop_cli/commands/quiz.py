@@ -8,15 +8,17 @@ import sys
 import click
 
 from .. import exits
-from ..errors import BackpropError, file_error
+from ..errors import PATH_SHOWN, BackpropError, LimitError, file_error, shown
+from ..exercises.grading import MAX_SEED
 from .common import CONTEXT, console, report_errors, use_rich
 
 HTML_EXTENSIONS = (".html", ".htm")
+MAX_SHEET_BYTES = 1 << 20  # a filled-in worksheet is a few kilobytes; more is not one
 STOP = ("q", "quit")  # answers that stop the quiz (no node's gradient is a name)
 
 
 @click.command("quiz", context_settings=CONTEXT)
-@click.option("--seed", type=int, metavar="N",
+@click.option("--seed", type=int, metavar="N", callback=lambda _c, _p, v: _seed(v),
               help="Which circuit: the same seed, ops and nodes always give the same one "
                    "(default: a new one, its seed printed).")
 @click.option("--ops", metavar="LIST", help="Gates to draw from, comma-separated "
@@ -50,9 +52,17 @@ def quiz_cmd(seed, ops, nodes, worksheet, key, grade_file, precision):
       backprop quiz --grade sheet.md
     """
     from ..exercises.circuits import make, resolve_ops
+    from ..outputs import Named, refuse_clashes
 
     if grade_file:
+        if worksheet or key:
+            raise click.UsageError("--grade reads a sheet and --worksheet/--key write one: "
+                                   "give one or the other")
+        refuse_clashes([Named("the sheet", grade_file)], [], stdout=True)
         sys.exit(_grade(grade_file, precision))
+    # Before anything is written: the sheet handed out never becomes the answer key.
+    refuse_clashes([], [Named(option, path) for option, path in
+                        (("--worksheet", worksheet), ("--key", key)) if path])
     if seed is None:
         import random
 
@@ -66,6 +76,12 @@ def quiz_cmd(seed, ops, nodes, worksheet, key, grade_file, precision):
     sys.exit(_ask(ex, precision))
 
 
+def _seed(value: int | None) -> int | None:
+    if value is not None and abs(value) > MAX_SEED:
+        raise click.BadParameter("a seed has at most 18 digits", param_hint="'--seed'")
+    return value
+
+
 def _write(path: str, ex, answers: bool, precision: int) -> None:
     from ..render import worksheet
 
@@ -73,13 +89,12 @@ def _write(path: str, ex, answers: bool, precision: int) -> None:
         text = worksheet.to_html(ex, _svg(ex, answers), answers, precision)
     else:
         text = worksheet.markdown(ex, answers, precision)
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise file_error(path, exc) from None
+    from ..outputs import write_file
+
+    write_file(path, text)
     what = "answer key" if answers else "worksheet"
-    click.echo(f"wrote {path} ({what}, {len(ex.questions)} questions)", err=True)
+    click.echo(f"wrote {shown(path, PATH_SHOWN)} ({what}, {len(ex.questions)} questions)",
+               err=True)
 
 
 def _svg(ex, answers: bool) -> str | None:
@@ -99,24 +114,50 @@ def _grade(path: str, precision: int) -> int:
     from ..exercises.grading import grade_sheet, read_sheet
     from ..render.worksheet import mark_line, score
 
+    text = _read_sheet_text(path)
+    name = shown(path, PATH_SHOWN)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise file_error(path, exc) from None
-    except UnicodeDecodeError:
-        raise BackpropError(f"{path}: not UTF-8 text") from None
-    sheet = read_sheet(text, path)
-    ex = make(sheet.seed, sheet.ops, sheet.nodes)
-    try:
+        if path.lower().endswith((".html", ".htm")) and "<html" in text[:200].lower():
+            raise BackpropError(f"{name}: an HTML worksheet is a printout and cannot be graded",
+                                hint="make the Markdown sheet with the same command and "
+                                     "--worksheet sheet.md, fill in its table, and grade that")
+        sheet = read_sheet(text, name)
+        ex = make(sheet.seed, sheet.ops, sheet.nodes)
         marks = grade_sheet(ex, sheet, text, precision)
     except BackpropError as err:
-        click.echo(err.render(path), err=True)
+        click.echo(err.render(name if err.span is not None else None), err=True)
         return exits.BAD_INPUT
     for m in marks:
         click.echo(mark_line(m, precision))
     click.echo(score(marks))
     return exits.OK if all(m.right for m in marks) else exits.CHECK_FAILED
+
+
+def _read_sheet_text(path: str) -> str:
+    """A worksheet's text, read as any input is: a regular file (or a pipe), at most
+    MAX_SHEET_BYTES, UTF-8."""
+    from ..batch.stream import StreamError, open_cases
+
+    try:
+        stream = open_cases(path)
+    except StreamError as err:  # a device: its message, without the case file's hint
+        raise BackpropError(err.message.replace("read as lines", "read as a worksheet")) \
+            from None
+    try:
+        data = stream.read(MAX_SHEET_BYTES + 1)
+    except OSError as exc:
+        raise file_error(path, exc) from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    name = shown(path, PATH_SHOWN)
+    if len(data) > MAX_SHEET_BYTES:
+        raise LimitError(f"{name} holds more than {MAX_SHEET_BYTES:,} bytes: not a worksheet")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BackpropError(f"{name}: not UTF-8 text (line {line})") from None
 
 
 def _ask(ex, precision: int) -> int:
@@ -129,21 +170,33 @@ def _ask(ex, precision: int) -> int:
 
     out = sys.stdout
     fancy = use_rich(False)
+    width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
+
+    def fill(line: str) -> str:  # a narrow terminal: continued lines indented, not at column 0
+        return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
+                             break_long_words=False)
+
     for line in intro(ex):
-        click.echo(line)
+        click.echo(fill(line))
     click.echo("")
     if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
         console().print(tree_rich(ex))
     else:
         click.echo(tree_text(ex))
     click.echo("")
-    click.echo("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D stops.")
+    click.echo(fill("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D "
+                    "stops."))
     marks = []
     for q in ex.questions:
         while True:
-            out.write(f"∂f/∂{q.name} = ")
-            out.flush()
-            answer = sys.stdin.readline()
+            try:
+                out.write(f"∂f/∂{q.name} = ")
+                out.flush()
+                answer = sys.stdin.readline()
+            except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
+                out.write("\n")
+                out.flush()
+                raise
             if not answer:  # end of input: grade what was answered
                 click.echo("")
                 return _finish(marks, score)
@@ -161,7 +214,6 @@ def _ask(ex, precision: int) -> int:
             break
         marks.append(m)
         # Hints are long: wrapped to the terminal, indented under the question.
-        width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
         said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
                              subsequent_indent="    ", break_on_hyphens=False)
         if fancy and not os.environ.get("NO_COLOR"):

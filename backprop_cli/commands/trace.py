@@ -51,9 +51,12 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
               default="table", show_default=True,
               help="markdown or latex: a homework write-up, the node table and the chain-rule "
                    "steps from the output back.")
+@click.option("--forward-mode", metavar="NAME",
+              help="The tangents d(node)/d(NAME) flowing forward node by node (all: every "
+                   "input), against one backward pass.")
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
-              explain, step, expects, fmt):
+              explain, step, expects, fmt, forward_mode=None):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One node per row (on a terminal, per block of lines) in forward order. The upstream
@@ -66,11 +69,15 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     Examples:
       backprop trace "(x+y)*z" x=-2 y=5 z=-4
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --explain
-      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --expect q=3 --expect dq=-4
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 \\
+          --expect q=3 --expect dq=-4
       backprop trace "a = x*y; f = a + a*z" x=2 y=3 z=4 --json
-      backprop trace "q = W @ x; f = sum(q**2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
-      backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" --jacobian "W @ x"
+      backprop trace "q = W @ x; f = sum(q**2)" \\
+          "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]"
+      backprop trace "sum((W @ x)**2)" "W=[[1,2],[3,4]]" "x=[1,1]" \\
+          --jacobian "W @ x"
       backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --format markdown
+      backprop trace "q = x + y; f = q * z" x=-2 y=5 z=-4 --forward-mode x
 
     With arrays, a shape column appears; small arrays print in full and large ones as
     shape, min, max and mean.
@@ -87,6 +94,11 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
                             Options(check=False, expect=parse_expect(expects)), groups)
     if jacobian_node is not None:
         show_jacobian(result, jacobian_node, as_json, precision)
+        sys.exit(exits.OK)
+    if forward_mode is not None:
+        from .lecture import show_forward_mode
+
+        show_forward_mode(result, forward_mode, as_json, precision)
         sys.exit(exits.OK)
     from ..render.json_out import expectations_json
     from ..render.plain import expectation_lines
@@ -124,13 +136,24 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
 def show_jacobian(result, node: str, as_json: bool, precision: int) -> None:
     """trace --jacobian NODE: that node's local Jacobian, written out for small shapes."""
     from ..engine.jacobian import find_node, local_jacobian
+    from ..engine.trace import trace_rows
     from ..render.jacobian_out import jacobian_json, jacobian_text
 
+    rows = trace_rows(result.graph, result.values, result.grads)
+    digits = node.strip().lstrip("#")
+    if digits.isdigit():  # #n as trace shows it: the rows on screen, numbered with no gap
+        ids = [r.id for r in rows if r.number == int(digits)]
+        if ids:
+            node = f"#{ids[0]}"
     jac = local_jacobian(result.graph, result.values, find_node(result.graph, node))
     if as_json:
         emit_json(jacobian_json(jac))
     else:
-        click.echo(jacobian_text(jac, precision))
+        def ref(i: int) -> str:
+            r = rows[i]
+            return r.ref if r.number is not None else f"{r.text} (inside its gate)"
+
+        click.echo(jacobian_text(jac, precision, ref))
 
 
 def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,

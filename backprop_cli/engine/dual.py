@@ -8,11 +8,14 @@ ones (`forward.run_nodes`, `backward.run_backward` and its `chain_step`): only t
 namespace changes.
 
 Every first derivative the duals use comes from a registry row: `a * b` computes its tangent
-from the mul row's local partials (b, a), `exp(a)` from exp's (out,), `a ** b` from pow's, and
-so on, so no rule is written twice and there is no table of second derivatives anywhere. The
-few array primitives that are not rows (matrix product, sums, reshapes, the largest entry) are
+from the mul row's local partials (b, a), `exp(a)` from exp's (out,), `a ** b` from pow's, max
+and maximum from theirs (the one tie rule), and so on: every function of the math namespace
+that is a row is lifted from that row (`_lift`), so no rule is written twice and there is no
+table of second derivatives anywhere. A row's rule evaluated on duals differentiates itself
+(pow's partials, written with `where`, `pow` and `log`, give pow's second derivatives). The few
+array primitives that are not rows (matrix product, sums, reshapes, the largest entry) are
 linear or bilinear, or pick an entry, so their tangents follow from applying them to the
-tangent itself.
+tangent itself (the largest entry's by the tie rule, `registry.tie_shares`).
 
 A tangent may be a float, a numpy array shaped like the value, or, for a program of numbers, a
 vector with one entry per direction (all directions in one pass).
@@ -25,7 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import BackpropError
-from ..ops.registry import OPS, SCALAR, array_math
+from ..ops.registry import OPS, SCALAR, array_math, tie_shares
 
 
 class NoDualForm(BackpropError):
@@ -43,12 +46,6 @@ class _DualNumpy(SimpleNamespace):
                          f"second derivatives cannot be taken",
                          hint="every op in the registry today is supported: see "
                               "docs/hessians.md")
-
-
-def _base(x: Any):
-    """The namespace of plain values: floats (and ints) use SCALAR, anything numpy the arrays'."""
-    t = type(x)
-    return SCALAR if t is float or t is int or t is bool else array_math()
 
 
 def _term(local: Any, tangent: Any) -> Any:
@@ -239,46 +236,64 @@ def _expand(d: Dual) -> Any:
 # --- lifting the registry's rows onto duals -----------------------------------------------
 
 
-def _lift1(name: str):
-    """f(a) for a unary row: value from its forward, tangent local * da."""
+def _lift(name: str):
+    """f(*args) for a row: the value from its forward on the plain values, the tangent
+    sum_k local_k * d(arg_k) from its local partials (a row that states a VJP has them too,
+    derived: see registry.LocalFromVJP). One and two arguments, the common cases, are
+    unpacked by hand; every arity computes the same thing."""
     row = OPS[name]
     fwd, loc = row.forward, row.local
 
-    def f(a):
+    def f1(a):
         if not isinstance(a, Dual):
-            return fwd(_base(a), a)
+            return fwd(_base_of((a,)), a)
         av = a.v
-        m = _base(av)
+        m = _base_of((av,))
         out = fwd(m, av)
         t = _term(loc(m, av, out)[0], a.t)
         return Dual(out, 0.0 if t is None else t)
-    return f
 
-
-def _lift2(name: str):
-    """f(a, b) for a binary row: tangent local_a * da + local_b * db."""
-    row = OPS[name]
-    fwd, loc = row.forward, row.local
-
-    def f(a, b):
-        if isinstance(a, Dual):
-            av, at = a.v, a.t
-        else:
-            av, at = a, None
-        if isinstance(b, Dual):
-            bv, bt = b.v, b.t
-        else:
-            bv, bt = b, None
-        m = SCALAR if type(av) is float and type(bv) is float else _base(
-            av if type(av) is not float else bv)
+    def f2(a, b):
+        da, db = isinstance(a, Dual), isinstance(b, Dual)
+        av = a.v if da else a
+        bv = b.v if db else b
+        m = _base_of((av, bv))
         out = fwd(m, av, bv)
+        if not (da or db):
+            return out
         la, lb = loc(m, av, bv, out)
-        return Dual(out, _sum(_term(la, at), _term(lb, bt)))
-    return f
+        return Dual(out, _sum(_term(la, a.t) if da else None, _term(lb, b.t) if db else None))
+
+    def f(*args):
+        if len(args) == 1:
+            return f1(args[0])
+        if len(args) == 2:
+            return f2(*args)
+        plain = [a.v if isinstance(a, Dual) else a for a in args]
+        m = _base_of(plain)
+        out = fwd(m, *plain)
+        if not any(isinstance(a, Dual) for a in args):
+            return out
+        t = None
+        for lk, a in zip(loc(m, *plain, out), args):
+            if isinstance(a, Dual):
+                t = _sum(t, _term(lk, a.t))
+        return Dual(out, 0.0 if t is None else t)
+
+    return {1: f1, 2: f2}.get(row.arity, f)
 
 
-_ADD, _SUB, _MUL, _DIV, _POW = (_lift2(n) for n in ("add", "sub", "mul", "div", "pow"))
-_NEG, _ABS = _lift1("neg"), _lift1("abs")
+def _base_of(plain: list):
+    """SCALAR when every value is a number, else numpy's namespace."""
+    for x in plain:
+        t = type(x)
+        if not (t is float or t is int or t is bool):
+            return array_math()
+    return SCALAR
+
+
+_ADD, _SUB, _MUL, _DIV, _POW = (_lift(n) for n in ("add", "sub", "mul", "div", "pow"))
+_NEG, _ABS = _lift("neg"), _lift("abs")
 
 
 def _linear(fn, a):
@@ -323,9 +338,9 @@ def _pick(fn_name: str):
         if not isinstance(a, Dual):
             return reduce(a, axis=axis, keepdims=keepdims, **kw)
         out = reduce(a.v, axis=axis, keepdims=True)
-        hits = (a.v == out).astype(float)
-        t = np.sum(hits * _expand(a), axis=axis, keepdims=True) / np.sum(hits, axis=axis,
-                                                                         keepdims=True)
+        (share,) = tie_shares(np, [a.v], out,
+                              lambda hits: np.sum(hits[0], axis=axis, keepdims=True))
+        t = np.sum(share * _expand(a), axis=axis, keepdims=True)
         if not keepdims:
             out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
             t = np.squeeze(t, axis=axis) if axis is not None else t.reshape(())
@@ -335,75 +350,6 @@ def _pick(fn_name: str):
     return pick
 
 
-def _pairwise(fn_name: str):
-    """np.maximum / np.minimum of two arrays: each entry's tangent is its winner's."""
-
-    def pair(a, b):
-        np = _np()
-        fn = getattr(np, fn_name)
-        if not isinstance(a, Dual) and not isinstance(b, Dual):
-            return fn(a, b)
-        av, bv = _value(a), _value(b)
-        ta = _expand(a) if isinstance(a, Dual) else 0.0
-        tb = _expand(b) if isinstance(b, Dual) else 0.0
-        first = av > bv if fn_name == "maximum" else av < bv
-        # a tie's tangent is the winners' average, as the gradient splits a tie evenly
-        t = np.where(first, ta, np.where(av == bv, 0.5 * (ta + tb), tb))
-        return Dual(fn(av, bv), t)
-    return pair
-
-
-def _pow_da(a, b):
-    """d(a**b)/da = b * a**(b-1): the scalar namespace's statement, made of lifted rows so its
-    own derivative follows. The rule's "0 where b == 0" (a**0 is flat in a) holds only for a
-    constant exponent: an exponent that moves has d/db of b * a**(b-1) = a**(b-1) there, so the
-    shortcut is taken only where a**(b-1) does not exist (a == 0)."""
-    av, bv = _value(a), _value(b)
-    if not getattr(av, "ndim", 0) and not getattr(bv, "ndim", 0):
-        if bv == 0 and (not isinstance(b, Dual) or av == 0):
-            return 0.0
-        return b * a ** (b - 1.0)
-    np = _np()
-    flat = np.equal(bv, 0) & (np.equal(av, 0) | (not isinstance(b, Dual)))
-    safe = _where(flat, 1.0, a) if flat.any() else a
-    return _where(flat, 0.0, b * safe ** (b - 1.0))
-
-
-def _pow_db(a, out):
-    """d(a**b)/db = a**b * log(a) for a > 0, 0 for a == 0, undefined below."""
-    av = _value(a)
-    if not getattr(av, "ndim", 0):
-        if av > 0:
-            return out * _LOG(a)
-        return 0.0 if av == 0 else math.nan
-    np = _np()
-    safe = _where(av > 0, a, 1.0)
-    return _where(av > 0, out * _LOG(safe), np.where(av == 0, 0.0, np.nan))
-
-
-def _extreme(pick):
-    """max or min of numbers (a tuple, as the row passes them): the winner's value; at a tie the
-    tangents of the tied winners are averaged, as the gradient rule splits a tie evenly."""
-
-    def f(args):
-        best = pick(_value(a) for a in args)
-        winners = [a for a in args if _value(a) == best]
-        if len(winners) == 1:
-            return winners[0]
-        duals = [a.t for a in winners if isinstance(a, Dual)]
-        if not duals:
-            return best
-        t = duals[0]
-        for more in duals[1:]:
-            t = t + more
-        return Dual(best, t * (1.0 / len(winners)))
-    return f
-
-
-def _sign(a):
-    return _base(_value(a)).sign(_value(a))  # piecewise constant: no tangent
-
-
 def _scalar(g):
     """A reduction to a number keeps its tangent (float(g) would drop it)."""
     if isinstance(g, Dual):
@@ -411,18 +357,23 @@ def _scalar(g):
     return float(g)
 
 
-_LOG = _lift1("log")
-
-# The namespace's functions that are rows of their own (exp, log, tanh, sigmoid, abs, ...):
-# each is lifted from its row, so a new row's function is differentiated from its own rule.
-_UNARY = tuple(n for n in vars(SCALAR) if n in OPS and OPS[n].arity == 1 and OPS[n].local)
+# The namespace's functions that are rows of their own (exp, log, pow, tanh, sigmoid, abs,
+# sign, arctan2, ...): each is lifted from its row, so a new row's function is differentiated
+# from its own rule. max and min take their arguments as one tuple, as Python's do, and
+# `where` picks a side's tangent (a where row, if there is one, agrees: its partials are 0 for
+# the condition and the chosen side's 1).
+_OWN = ("max", "min", "where")
+_ROW_FUNCTIONS = tuple(n for n in vars(SCALAR)
+                       if n in OPS and OPS[n].local is not None and n not in _OWN)
+_CONSTANTS = {n: v for n, v in vars(SCALAR).items() if type(v) is float}
 
 
 def _namespace(is_array: bool) -> SimpleNamespace:
-    fns = {n: _lift1(n) for n in _UNARY}
-    return SimpleNamespace(**fns, pow=_POW, pow_da=_pow_da, pow_db=_pow_db, where=_where,
-                           sign=_sign, max=_extreme(max), min=_extreme(min),
-                           is_array=is_array, scalar=_scalar, dual=True)
+    lifted_max, lifted_min = _lift("max"), _lift("min")
+    return SimpleNamespace(**{
+        **{n: _lift(n) for n in _ROW_FUNCTIONS}, **_CONSTANTS, "where": _where,
+        "max": lambda args: lifted_max(*args), "min": lambda args: lifted_min(*args),
+        "is_array": is_array, "scalar": _scalar, "dual": True})
 
 
 DUAL = _namespace(False)
@@ -465,8 +416,9 @@ def dual_array_math() -> SimpleNamespace:
             expand_dims=lin(np.expand_dims), broadcast_to=lin(np.broadcast_to),
             moveaxis=lin(np.moveaxis), squeeze=lin(np.squeeze), sum=lin(np.sum),
             mean=lin(np.mean), max=_pick("max"), min=_pick("min"),
-            maximum=_pairwise("maximum"), minimum=_pairwise("minimum"),
-            exp=ns.exp, log=ns.log, sqrt=ns.sqrt, where=_where, asarray=asarray,
+            maximum=_lift("maximum"), minimum=_lift("minimum"),
+            exp=ns.exp, log=ns.log, sqrt=ns.sqrt, log1p=ns.log1p, expm1=ns.expm1,
+            where=_where, asarray=asarray,
             shape=shape, ndim=ndim, size=lambda a: int(np.size(_value(a))), prod=np.prod,
             equal=equal, zeros_like=zeros_like, zeros=zeros, errstate=np.errstate,
             round=np.round, inf=np.inf, nan=np.nan,

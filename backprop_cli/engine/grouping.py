@@ -54,10 +54,6 @@ PATTERNS: dict[str, tuple[tuple[str, Any], ...]] = {
 }
 GROUP_NAMES = (*PATTERNS, "all")
 
-# Operand order does not matter for these, so each pattern is tried with both orders.
-_COMMUTATIVE = frozenset({"add", "mul"})
-
-
 @dataclass(frozen=True)
 class Gate:
     """One collapsed match: the gate's id in the new graph and how many nodes it replaced."""
@@ -112,7 +108,7 @@ def _variants(tree: Any) -> list[Any]:
     for sub in subs:
         combos = [c + [v] for c in combos for v in _variants(sub)]
     out = [(op, *c) for c in combos]
-    if op in _COMMUTATIVE and len(subs) == 2:
+    if OPS[op].commutative and len(subs) == 2:  # operand order does not matter: try both
         out += [(op, c[1], c[0]) for c in combos if c[0] != c[1]]
     return out
 

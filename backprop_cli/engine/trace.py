@@ -19,6 +19,7 @@ from ..graph import Graph
 from ..language.labels import (
     folded_inputs,
     gate_label,
+    gate_role,
     gradient_name,
     label_printer,
     operand,
@@ -47,6 +48,12 @@ class TraceRow:
     hidden: bool = False  # a constant every reader folded in: no row of its own
     operand: str = ""  # what the arithmetic calls this value: q, (x+y), #7, f
     grad_name: str = ""  # dq, d(x+y), d#7
+    number: int | None = None  # the #n on screen: shown rows numbered 0, 1, 2 ... with no gap
+
+    @property
+    def ref(self) -> str:
+        """'#n' as the screen shows this node (a hidden constant has none: its graph id)."""
+        return f"#{self.id if self.number is None else self.number}"
 
     @property
     def fans_out(self) -> bool:
@@ -99,20 +106,31 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
             if down[i][k] is not None:
                 received[j].append((i, down[i][k]))
     hole = placeholder(graph)
-    text = label_printer(graph)  # one printer for every row's name: linear in the graph
     folded = [folded_inputs(graph, i) for i in range(len(graph))]
     drawn = bytearray(len(graph))  # read somewhere as an edge, not inside a gate
     for i, a in enumerate(graph.args):
         for j, f in zip(a, folded[i]):
             if not f:
                 drawn[j] = 1
-    return [TraceRow(id=i, op=op.name, label=op.label, role=op.role, name=graph.names.get(i),
+    hidden = [i in graph.consts and not drawn[i] and i != graph.output
+              for i in range(len(graph))]
+    # The ids on screen count the rows shown: a constant drawn inside its gate takes none, so
+    # the lecture's neuron reads #0 .. #12 with no gap where its 1s are.
+    numbers: list[int | None] = []
+    count = 0
+    for h in hidden:
+        numbers.append(None if h else count)
+        count += not h
+    text = label_printer(graph)  # one printer for every row's name: linear in the graph
+    text.numbers = numbers
+    return [TraceRow(id=i, op=op.name, label=op.label, role=gate_role(graph, i, hole),
+                     name=graph.names.get(i),
                      text=graph.text(i), inputs=graph.args[i], value=values[i],
                      grad=grads[i] if wants[i] else None,
                      local=locs[i], downstream=down[i], contributions=tuple(received[i]),
                      gate=gate_label(graph, i, hole), folded=folded[i],
-                     hidden=i in graph.consts and not drawn[i] and i != graph.output,
-                     operand=operand(text, i), grad_name=gradient_name(text, i))
+                     hidden=hidden[i], operand=operand(text, i),
+                     grad_name=gradient_name(text, i), number=numbers[i])
             for i, op in enumerate(graph.ops)]
 
 

@@ -40,6 +40,19 @@ class Part:
     local: float  # d(consumer)/d(node)
     part: float
 
+    @property
+    def upstream_symbol(self) -> str:
+        """The upstream factor: the total gradient ∂f/∂b of the consumer b."""
+        return f"∂f/∂{self.consumer}"
+
+    def local_symbol(self, node: str) -> str:
+        """The local factor: ∂b/∂a for a named gate b. The output's own local gradient is
+        written with its expression, ∂(a*d)/∂a, never ∂f/∂a: that is the total gradient being
+        asked for, and `∂f/∂a = ∂f/∂f × ∂f/∂a` would define it by itself."""
+        if self.consumer != "f":
+            return f"∂{self.consumer}/∂{node}"
+        return f"∂({self.statement.partition(' = ')[2]})/∂{node}"
+
 
 @dataclass(frozen=True)
 class Question:

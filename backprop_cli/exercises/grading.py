@@ -18,7 +18,11 @@ from ..checks.answers import Answer, matches
 from ..errors import BackpropError
 from .circuits import Exercise, Question
 
-SHEET_MARK = re.compile(r"<!-- backprop quiz --seed (-?\d+) --ops ([\w,]+) --nodes (\d+) -->")
+# The exercise line a worksheet starts with; each field is read loosely here and then checked
+# as any input is (a sheet is the learner's file: it may hold anything).
+SHEET_MARK = re.compile(r"<!-- backprop quiz --seed (\S+) --ops (\S+) --nodes (\S+) -->")
+SHEET_START = "<!-- backprop quiz"
+MAX_SEED = 10**18 - 1  # seeds have at most 18 digits, on the command line and in a sheet
 ANSWER_ROW = re.compile(r"^\|\s*∂f/∂(\w+)\s*\|([^|\n]*)\|")
 
 
@@ -57,10 +61,10 @@ def explain(q: Question, precision: int = 6) -> str:
 
     if len(q.parts) == 1:
         p = q.parts[0]
-        return (f"∂f/∂{q.name} = ∂f/∂{p.consumer} × ∂{p.consumer}/∂{q.name} = "
+        return (f"∂f/∂{q.name} = {p.upstream_symbol} × {p.local_symbol(q.name)} = "
                 f"{num(p.upstream)} × {_paren(num(p.local))} = {num(q.answer)}: upstream from "
                 f"{p.consumer}, local factor of {p.statement} ({p.role})")
-    terms = " + ".join(f"∂f/∂{p.consumer} × ∂{p.consumer}/∂{q.name}" for p in q.parts)
+    terms = " + ".join(f"{p.upstream_symbol} × {p.local_symbol(q.name)}" for p in q.parts)
     values = " + ".join(f"{num(p.upstream)} × {_paren(num(p.local))}" for p in q.parts)
     where = "; ".join(f"{p.statement}: {p.role}" for p in q.parts)
     return (f"{q.name} feeds {len(q.parts)} gates, so its gradient is the sum: ∂f/∂{q.name} = "
@@ -78,11 +82,11 @@ def slip(q: Question, said: Answer, precision: int = 6) -> str:
     if len(q.parts) == 1:
         p = q.parts[0]
         if same(value, p.upstream):
-            return (f"that is the upstream gradient ∂f/∂{p.consumer} alone; multiply it by the "
-                    f"local gradient ∂{p.consumer}/∂{q.name}. ")
+            return (f"that is the upstream gradient {p.upstream_symbol} alone; multiply it by the "
+                    f"local gradient {p.local_symbol(q.name)}. ")
         if same(value, p.local):
-            return (f"that is the local gradient ∂{p.consumer}/∂{q.name} alone; multiply it by "
-                    f"the upstream gradient ∂f/∂{p.consumer}. ")
+            return (f"that is the local gradient {p.local_symbol(q.name)} alone; multiply it by "
+                    f"the upstream gradient {p.upstream_symbol}. ")
     for p in q.parts if len(q.parts) > 1 else ():
         if same(value, p.part):
             return (f"that is only what {p.consumer} sends back; {q.name} fans out, so add "
@@ -114,12 +118,21 @@ class Sheet:
 
 def read_sheet(text: str, path: str) -> Sheet:
     """The exercise a worksheet was made from and the answers written in it. A sheet without
-    its exercise line, or an answer that does not parse, raises (exit 2) with a caret."""
+    its exercise line, a line naming no exercise the quiz makes, or an answer that does not
+    parse, raises (exit 2) pointing at the place in the sheet."""
     found = SHEET_MARK.search(text)
     if found is None:
+        at = text.find(SHEET_START)
+        if at >= 0:
+            end = text.find("\n", at)
+            raise BackpropError("the exercise line is not '<!-- backprop quiz --seed N "
+                                "--ops LIST --nodes N -->'", text,
+                                (at, end if end >= 0 else len(text)),
+                                hint="write a new sheet with backprop quiz --worksheet FILE")
         raise BackpropError(f"{path}: not a backprop worksheet (its first lines name the "
                             "exercise: <!-- backprop quiz --seed N ... -->)",
                             hint="write one with backprop quiz --worksheet FILE")
+    seed, ops, nodes = _exercise(found, text)
     answers: dict[str, tuple[str, int]] = {}
     offset = 0
     for line in text.splitlines(keepends=True):
@@ -131,8 +144,28 @@ def read_sheet(text: str, path: str) -> Sheet:
         offset += len(line)
     if not answers:
         raise BackpropError(f"{path}: no answer rows (| ∂f/∂a | your answer |) were found")
-    return Sheet(int(found.group(1)), tuple(found.group(2).split(",")), int(found.group(3)),
-                 answers)
+    return Sheet(seed, ops, nodes, answers)
+
+
+def _exercise(found: re.Match, text: str) -> tuple[int, tuple[str, ...], int]:
+    """(seed, ops, nodes) from the exercise line, each checked as the command line checks
+    it; a bad one raises with its place in the sheet."""
+    from .circuits import MAX_NODES, resolve_ops
+
+    def bad(group: int, message: str, hint: str | None = None) -> BackpropError:
+        return BackpropError(message, text, found.span(group), hint)
+
+    seed_text, ops_text, nodes_text = found.groups()
+    if not re.fullmatch(r"-?[0-9]{1,18}", seed_text):
+        raise bad(1, "the sheet's --seed is not a whole number of at most 18 digits",
+                  hint="write a new sheet with backprop quiz --worksheet FILE")
+    if not re.fullmatch(r"[0-9]{1,2}", nodes_text) or not 1 <= int(nodes_text) <= MAX_NODES:
+        raise bad(3, f"the sheet's --nodes is not a number from 1 to {MAX_NODES}")
+    try:
+        ops = resolve_ops(ops_text)
+    except BackpropError as err:
+        raise bad(2, "the sheet's " + err.message, err.hint) from None
+    return int(seed_text), ops, int(nodes_text)
 
 
 def grade_sheet(exercise: Exercise, sheet: Sheet, text: str, precision: int = 6) -> list[Mark]:

@@ -41,14 +41,25 @@ def folded_inputs(graph: Graph, i: int) -> tuple[bool, ...]:
     return const if const and not all(const) else (False,) * len(a)
 
 
+def free_input(graph: Graph, i: int, hole: str | None = None) -> str:
+    """What a gate with a constant folded in calls its free input: the program's own name for
+    it (`1/g` when the program reads g), else the placeholder (`1/x`), never a name the
+    program does not have."""
+    free = [j for j, f in zip(graph.args[i], folded_inputs(graph, i)) if not f]
+    if len(free) == 1 and free[0] in graph.names and free[0] not in graph.consts:
+        return graph.names[free[0]]
+    return hole or placeholder(graph)
+
+
 def gate_label(graph: Graph, i: int, hole: str | None = None) -> str:
     """'+1' for x + 1 and 1 + x, '1/x' for 1 / x, '**2', 'max(0, x)'; the op's own label when
-    no constant is folded in. `hole` is the placeholder (default: `placeholder(graph)`)."""
+    no constant is folded in. `hole` is the placeholder (default: `placeholder(graph)`); an
+    input with a name of its own is called by it (`1/g`, `xent(s, 1)`)."""
     op = graph.ops[i]
     folded = folded_inputs(graph, i)
     if not any(folded):
         return op.label
-    hole = hole or placeholder(graph)
+    hole = free_input(graph, i, hole)
     parts = [(graph.names.get(j) or constant_text(graph.consts[j])) if f else hole
              for j, f in zip(graph.args[i], folded)]
     if op.spelled is not None:
@@ -62,6 +73,31 @@ def gate_label(graph: Graph, i: int, hole: str | None = None) -> str:
     return f"{op.label}({', '.join(parts)})"
 
 
+_MIXED = re.compile(r"[\d.]\s*[-+*/]\s*\(?\s*[\d.]")  # constant arithmetic: 2*x**(2-1)
+_SQUARE = re.compile(r"\*\*2\b")
+
+
+def gate_role(graph: Graph, i: int, hole: str | None = None) -> str:
+    """The gate's role in the lecture's words. A gate with a constant folded in has a role of
+    its own, its one local gradient written in its free input: `1/x` is not the divide gate
+    (whose divisor gets -quotient/divisor) but `local gradient -1/x²`; `*2` is `local
+    gradient 2`. Where that formula would read worse than the op's role (`+1`: local
+    gradient 1, the distributor; `**2`: 2*x**(2-1)), the op's role stays."""
+    op = graph.ops[i]
+    folded = folded_inputs(graph, i)
+    if not any(folded) or sum(not f for f in folded) != 1 or not op.local_text:
+        return op.role
+    k = folded.index(False)
+    name = free_input(graph, i, hole)
+    labels = [(graph.names.get(j) or constant_text(graph.consts[j])) if f else name
+              for j, f in zip(graph.args[i], folded)]
+    labels = [t if re.fullmatch(r"[\w.]+", t) else f"({t})" for t in labels]
+    formula = local_formula(op.local_text[min(k, len(op.local_text) - 1)], labels)
+    if formula in ("1", "-1") or _MIXED.search(formula):
+        return op.role
+    return f"local gradient {_SQUARE.sub('²', formula)}"
+
+
 def label_printer(graph: Graph) -> Printer:
     """The printer every label of `graph` reads: built once per graph (its short texts cost
     one pass over it), with named inputs written by name and operators unspaced: `exp(q)*z`."""
@@ -71,7 +107,8 @@ def label_printer(graph: Graph) -> Printer:
 def _called(text: Printer, i: int) -> tuple[str, bool, bool]:
     """What node i is called, whether that binds as tightly as a name (so it needs no
     parentheses anywhere) and whether it is one token: its name, f for the output, a
-    constant's value, its printed text up to SHORT_TEXT characters, else #id."""
+    constant's value, its printed text up to SHORT_TEXT characters, else #id (the number the
+    screen shows, `text.numbers[i]` when the caller set it: hidden constants take none)."""
     graph = text.graph
     name = graph.names.get(i)
     if name:
@@ -84,7 +121,8 @@ def _called(text: Printer, i: int) -> tuple[str, bool, bool]:
         return shown, not shown.startswith("-"), True
     short = text.short(i, SHORT_TEXT)
     if short is None:
-        return f"#{i}", True, True
+        numbers = getattr(text, "numbers", None)
+        return f"#{numbers[i] if numbers else i}", True, True
     return short, text.power[i] >= BP_ATOM, False
 
 
@@ -102,15 +140,16 @@ def gradient_name(text: Printer, i: int) -> str:
     return "d" + (called if tight and token else f"({called})")
 
 
-_PLACE = re.compile(r"\b[ab]\b")
+_PLACE = re.compile(r"\b[abc]\b")
 
 
 def local_formula(template: str, labels: list[str]) -> str:
-    """A row's local-gradient formula with its inputs' names put in: 'b' with inputs q, z
-    reads 'z'. Our own template text only; the labels are `operand`s, parenthesised where they
-    bind looser than a name, so each fits any place in a template (`a**b`, `-a/b**2`)."""
+    """A row's local-gradient formula with its inputs' names put in (a, b, c in argument
+    order): 'b' with inputs q, z reads 'z'. Our own template text only; the labels are
+    `operand`s, parenthesised where they bind looser than a name, so each fits any place in a
+    template (`a**b`, `-a/b**2`)."""
     def name(m: re.Match) -> str:
-        k = "ab".index(m.group(0))
+        k = "abc".index(m.group(0))
         return labels[k] if k < len(labels) else m.group(0)
 
     return _PLACE.sub(name, template)

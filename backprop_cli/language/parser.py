@@ -25,7 +25,7 @@ from typing import NamedTuple
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
 from ..ops.keywords import SOFT_NAMES
-from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX
+from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX, known_functions
 from .calls import call, gather, method, stack, static_subscript
 from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
 
@@ -268,7 +268,7 @@ class _Parser:
 
         close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
         hint = f"did you mean {close[0]}?" if close else \
-            "known functions: " + ", ".join(sorted(FUNCTIONS))
+            "known functions: " + known_functions()
         return self.error(f"unknown function {name!r}", tok, hint, NameResolutionError)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .reductions import rules as reduction_rules
-from .registry import BP_MUL, Op, register
+from .registry import BP_MUL, Op, register, tie_shares
 from .shapes import Mismatch, axis_of, broadcast, fmt, unbroadcast
 
 # --- helpers ------------------------------------------------------------------------------
@@ -37,12 +37,18 @@ def _np():
     return np
 
 
+def _number(m, a) -> bool:
+    """Whether a is a number: a rule's one-entry case (a reduction of one number is that
+    number), which also serves the scalar namespace, where there is no numpy."""
+    return not m.is_array or not m.np.ndim(a)
+
+
 def _back_to(m, g, axis: int | None, like):
     """The upstream gradient of a reduction spread back over the shape it reduced."""
+    if _number(m, like):
+        return m.scalar(g) if m.is_array else g
     np = m.np
     shape = np.shape(like)
-    if not shape:
-        return m.scalar(g)
     if axis is not None:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape)
@@ -142,7 +148,7 @@ def _transpose_forward(m, a):
 
 
 def _transpose_vjp(m, g, args, out):
-    return (m.np.transpose(g) if m.np.ndim(g) else g,)
+    return (g if _number(m, g) else m.np.transpose(g),)
 
 
 def _transpose_sympy(sp, a):
@@ -153,15 +159,16 @@ def _transpose_sympy(sp, a):
 
 
 def _pick_vjp(m, g, args, out):
-    # The upstream gradient goes to the winning entry; ties split it evenly (as for max(a, b)).
-    np = m.np
+    # The upstream gradient goes to the winning entry; ties split it evenly (the tie rule of
+    # max(a, b), with the entries along the axis as the competitors).
     a = args[0]
-    axis = _axis(args)
-    if not np.ndim(a):
+    if _number(m, a):
         return (g, *_no_grad(args))
+    np = m.np
+    axis = _axis(args)
     best = out if axis is None else np.expand_dims(out, axis)
-    hits = (a == best).astype(float)
-    share = hits / hits.sum(axis=axis, keepdims=axis is not None)
+    (share,) = tie_shares(m, [a], best,
+                          lambda hits: np.sum(hits[0], axis=axis, keepdims=axis is not None))
     return (_back_to(m, g, axis, a) * share, *_no_grad(args))
 
 
@@ -187,10 +194,10 @@ def _norm_forward(m, a):
 
 
 def _norm_vjp(m, g, args, out):
-    # d||a||/da = a / ||a||; at a = 0 the subgradient 0 is used.
+    # d||a||/da = a / ||a|| (the sign of a number); at a = 0 the subgradient 0 is used.
     a = args[0]
     if out == 0:
-        return (m.np.zeros_like(a) if m.np.ndim(a) else 0.0,)
+        return (0.0 if _number(m, a) else m.np.zeros_like(a),)
     return (a * (g / out),)
 
 
@@ -213,7 +220,12 @@ def _norm_sympy(sp, a):
 def _log_softmax(np, s, axis: int):
     z = s - np.max(s, axis=axis, keepdims=True)
     with np.errstate(under="ignore"):
-        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        # log(sum(exp(z))) is log(count + others), count being the entries at the max (z = 0):
+        # taken as log(count) + log1p(others / count), the others' small share keeps its digits.
+        at_max = z == 0
+        count = np.sum(np.where(at_max, 1.0, 0.0), axis=axis, keepdims=True)
+        others = np.sum(np.where(at_max, 0.0, np.exp(z)), axis=axis, keepdims=True)
+        return z - (np.log(count) + np.log1p(others / count))
 
 
 def _softmax_forward(m, a, *axis):
@@ -244,12 +256,18 @@ _softmax_shape = _along_axis("softmax")
 
 
 def _softmax_vjp(m, g, args, out):
-    # J = diag(s) - s s^T, so J^T g = s * (g - <g, s>) along the class axis.
-    np = m.np
-    if not np.ndim(out):
+    # J = diag(s) - s s^T, so J^T g = s * (g - <g, s>) along the class axis; softmax of one
+    # number is the constant 1.
+    if _number(m, out):
         return (0.0, *_no_grad(args))
+    np = m.np
     k = _axis(args)
     k = -1 if k is None else k
+    # The same product with g shifted by its value at the likeliest class (the sum of s is 1,
+    # so a shift changes nothing): where s is nearly one-hot, g - <g, s> would cancel there.
+    (share,) = tie_shares(np, [out], np.max(out, axis=k, keepdims=True),
+                          lambda hits: np.sum(hits[0], axis=k, keepdims=True))
+    g = g - np.sum(g * share, axis=k, keepdims=True)
     return (out * (g - np.sum(g * out, axis=k, keepdims=True)), *_no_grad(args))
 
 
@@ -332,7 +350,11 @@ def _xent_vjp(m, g, args, out):
     with np.errstate(under="ignore"):
         p = np.exp(logp)
     scale = g / rows
-    ds = (p * np.sum(target, axis=-1, keepdims=True) - target) * scale
+    total = np.sum(target, axis=-1, keepdims=True)
+    # p T - t, and where p is near 1 the same as T expm1(log p) + (T - t): p - 1 would cancel.
+    near_one = m.where(p > 0.5, total * m.expm1(m.where(p > 0.5, logp, 0.0)) + (total - target),
+                       0.0)
+    ds = m.where(p > 0.5, near_one, p * total - target) * scale
     return ds, (0.0 if not np.ndim(t) else -logp * scale)
 
 
@@ -366,10 +388,11 @@ def _log_softmax_forward(m, a, *axis):
 
 
 def _log_softmax_vjp(m, g, args, out):
-    # d log_softmax(s)_i / ds_j = [i == j] - softmax(s)_j, so J^T g = g - softmax(s) * sum(g).
-    np = m.np
-    if not np.ndim(out):
+    # d log_softmax(s)_i / ds_j = [i == j] - softmax(s)_j, so J^T g = g - softmax(s) * sum(g);
+    # log_softmax of one number is the constant 0.
+    if _number(m, out):
         return (0.0, *_no_grad(args))
+    np = m.np
     k = _axis(args)
     k = -1 if k is None else k
     with np.errstate(under="ignore"):
@@ -451,24 +474,24 @@ ARRAY_ROWS: list[Op] = [
     Op("matmul", 2, _matmul_forward, None, _matmul_sympy, label="@", symbol="@", bp=BP_MUL,
        role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
        domain="vectors or matrices whose inner sizes match", vjp=_matmul_vjp,
-       shape=_matmul_shape, elementwise=False, latex=r"\,", doc="A @ B, the matrix product"),
-    Op("dot", 2, _matmul_forward, None, _matmul_sympy, label="dot",
-       role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
-       domain="vectors or matrices whose inner sizes match", vjp=_matmul_vjp,
-       shape=_matmul_shape, elementwise=False,
-       doc="dot(a, b): inner product of vectors; the matrix product otherwise"),
-    Op("transpose", 1, _transpose_forward, lambda m, a, out: (1.0,), _transpose_sympy,
+       shape=_matmul_shape, elementwise=False, latex=r"\,", aliases=("dot",), function=True,
+       doc="A @ B, the matrix product (also matmul(A, B), and dot(a, b): the inner product "
+           "of vectors)", vjp_text=("dout @ b.T", "a.T @ dout"), matrix="matmul"),
+    Op("transpose", 1, _transpose_forward, None, _transpose_sympy,
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
        shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
-       postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes"),
+       postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes",
+       vjp_text=("dout.T",), matrix="transpose"),
     Op("sum", None, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("sum"),
-       doc="sum(x), sum(x, axis), x.sum(axis=..., keepdims=...): sum of the entries"),
+       doc="sum(x), sum(x, axis), x.sum(axis=..., keepdims=...): sum of the entries",
+       vjp_text=("dout*ones_like(a)",), matrix="sum"),
     Op("mean", None, label="mean",
        role="distributor: gives every entry the upstream gradient divided by the count",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("mean"),
-       doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries"),
+       doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries",
+       matrix="mean"),
     Op("amax", None, label="amax",
        role="router: the upstream gradient goes to the largest entry",
        subgradient="ties split the gradient evenly", **reduction_rules("amax"),
@@ -479,17 +502,19 @@ ARRAY_ROWS: list[Op] = [
        subgradient="ties split the gradient evenly", **reduction_rules("amin"),
        elementwise=False, samples=_V, max_arity=2,
        doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
-    Op("norm", 1, _norm_forward, lambda m, a, out: (m.sign(a),), _norm_sympy, label="‖·‖",
+    Op("norm", 1, _norm_forward, None, _norm_sympy, label="‖·‖",
        role="local gradient (input) / norm(input)", branch=_norm_branch,
        subgradient="norm'(0) = 0",
        vjp=_norm_vjp, shape=lambda shapes, consts: (), elementwise=False, samples=_V,
-       doc="norm(x): the L2 (Frobenius) norm, sqrt(sum(x**2))"),
-    Op("softmax", None, _softmax_forward, lambda m, a, *rest: (0.0,) * (len(rest)),
+       doc="norm(x): the L2 (Frobenius) norm, sqrt(sum(x**2))", vjp_text=("dout*a/norm(a)",),
+       matrix="norm"),
+    Op("softmax", None, _softmax_forward, None,
        _softmax_sympy, label="softmax",
        role="softmax: local Jacobian diag(p) - p pᵀ for p = softmax(input); downstream "
             "p * (upstream - sum(upstream * p))",
        vjp=_softmax_vjp, shape=_softmax_shape, elementwise=False, samples=_V, max_arity=2,
-       doc="softmax(x), softmax(x, axis): exp(x) / sum(exp(x)) along the last (or given) axis"),
+       doc="softmax(x), softmax(x, axis): exp(x) / sum(exp(x)) along the last (or given) axis",
+       vjp_text=("softmax(a)*(dout - sum(dout*softmax(a)))",)),
     Op("cross_entropy", 2, _xent_forward, None, _xent_sympy, label="xent",
        role="loss: downstream (softmax(scores) - targets) / rows",
        domain="class scores (classes,) or (rows, classes) and targets of the same shape, "
@@ -497,14 +522,16 @@ ARRAY_ROWS: list[Op] = [
        vjp=_xent_vjp, shape=_xent_shape, elementwise=False,
        doc="cross_entropy(scores, targets): softmax cross-entropy, averaged over rows; "
            "targets are one-hot (or probabilities) along the last axis, or one class label "
-           "for one row of scores: cross_entropy(s, 2)"),
-    Op("log_softmax", None, _log_softmax_forward, lambda m, a, *rest: (0.0,) * len(rest),
+           "for one row of scores: cross_entropy(s, 2)",
+       vjp_text=("dout*(softmax(a)*sum(b) - b)", "-dout*log_softmax(a)")),
+    Op("log_softmax", None, _log_softmax_forward, None,
        _log_softmax_sympy, label="log_softmax",
        role="log_softmax: local Jacobian I - 1 pᵀ for p = softmax(input); downstream "
             "upstream - p * sum(upstream)",
        vjp=_log_softmax_vjp, shape=_along_axis("log_softmax"), elementwise=False, samples=_V,
        max_arity=2,
-       doc="log_softmax(x), log_softmax(x, axis): x - log(sum(exp(x))), computed stably"),
+       doc="log_softmax(x), log_softmax(x, axis): x - log(sum(exp(x))), computed stably",
+       vjp_text=("dout - softmax(a)*sum(dout)",)),
     Op("svm_loss", 2, _svm_forward, None, _svm_sympy, label="svm",
        role="loss: each class whose margin s_j - s_y + 1 is positive sends +upstream to s_j "
             "and -upstream to s_y",
@@ -516,7 +543,7 @@ ARRAY_ROWS: list[Op] = [
 ]
 
 for _row in ARRAY_ROWS:
-    register(_row, function=_row.symbol is None)
+    register(_row, function=_row.symbol is None or bool(_row.function))
 
 
 def array_samples() -> dict[str, list[tuple[Any, ...]]]:
@@ -533,7 +560,6 @@ def array_samples() -> dict[str, list[tuple[Any, ...]]]:
     t = np.eye(4)[[1, 3, 0]]
     return {
         "matmul": [(W, x), (W, X), (x, X), (x, x)],
-        "dot": [(x, x), (W, X)],
         "transpose": [(W,), (x,)],
         "sum": [(W,), (W, 0.0), (W, -1.0)],
         "mean": [(W,), (W, 1.0)],

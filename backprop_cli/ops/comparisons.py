@@ -9,8 +9,6 @@ a/b is a whole number. Comparisons bind looser than + and -, as in Python.
 
 from __future__ import annotations
 
-import math
-
 from .registry import BP_ADD, BP_MUL, Op, register
 
 BP_COMPARE = BP_ADD // 2  # x + 1 < y is (x + 1) < y
@@ -66,7 +64,8 @@ def _mod(m, a, b):
         return a % b
     except TypeError:  # dual numbers (second derivatives): floor(a/b) is flat between jumps
         q = a / b
-        return a - b * math.floor(getattr(q, "v", q))  # the quotient's value
+        v = getattr(q, "v", q)  # the quotient's value: a number or (dual arrays) an array
+        return a - b * (v - v % 1)  # floor(v), for a number and an array alike
 
 
 def _where_forward(m, c, a, b):
@@ -96,7 +95,7 @@ COMPARISON_ROWS = [
        domain="a non-zero divisor", branch=_mod_branch,
        subgradient="where a/b is a whole number the remainder jumps; the partials of the "
                    "piece to the right are used",
-       samples=_M, local_text=("1", "-floor(a/b)"),
+       samples=_M, local_text=("1", "(a % b - a)/b"),  # -floor(a/b); the language has no floor
        doc="a % b: the floored remainder a - floor(a/b)*b, with numpy's sign (b's)"),
     Op("where", 3, _where_forward, _where_local, _where_sympy, label="where",
        role="router: the upstream gradient goes to a where cond holds, to b elsewhere; "

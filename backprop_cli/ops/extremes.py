@@ -1,14 +1,18 @@
-"""The rows for max and min: of several arguments (numbers, or arrays entry by entry) or of one
-array (its largest or smallest entry, as amax and amin in arrays.py).
+"""The rows for max and min (of several arguments, numbers or arrays entry by entry, or of one
+array: its largest or smallest entry, as amax and amin in arrays.py) and numpy's elementwise
+maximum and minimum.
 
-They live apart from registry.py because their array forms need arrays.py, which itself builds
-on the registry: this module imports both, and neither imports it.
+Every one of them reads the one tie rule, `registry.tie_shares`: maximum and minimum state it as
+their local partials, max and min of several arguments take the VJP it gives, and max(x) of one
+array is amax's VJP, which reads it along the array. They live apart from registry.py because
+their array forms need arrays.py, which itself builds on the registry: this module imports
+both, and neither imports it.
 """
 
 from __future__ import annotations
 
 from .arrays import _entrywise, _np, _pick_vjp, pick_kinks
-from .registry import Op, register
+from .registry import Op, register, tie_local
 from .shapes import broadcast, unbroadcast
 
 
@@ -26,8 +30,8 @@ def _forward(pick):
 
     def forward(m, *args):
         if not m.is_array:
-            # Through the namespace: the dual numbers' max splits a tie's tangent evenly among
-            # the winners, as the gradient splits it, so a Hessian at a tie stays symmetric.
+            # Through the namespace: the dual numbers' max is lifted from this row, so a tie's
+            # tangent is split as the gradient splits it and a Hessian at a tie is symmetric.
             return getattr(m, whole_name)(args)
         np = m.np
         if len(args) == 1:
@@ -40,25 +44,21 @@ def _forward(pick):
     return forward
 
 
-def _local(m, *args_out):
-    # Ties split the gradient evenly among the winners (as PyTorch's maximum does), so the
-    # rule stays a subgradient and the sum of the parts is still the upstream gradient.
-    *args, out = args_out
-    hits = [1.0 if a == out else 0.0 for a in args]
-    share = 1.0 / sum(hits)
-    return tuple(h * share for h in hits)
+def _several_vjp(m, g, args, out):
+    """The VJP of the tie rule stated as local partials: upstream x local, summed back over
+    broadcast axes, as the backward pass does for every elementwise row."""
+    parts = tie_local(m, *args, out)
+    if not m.is_array:
+        return parts if type(g) is float and g == 1.0 else tuple(g * p for p in parts)
+    return tuple(unbroadcast(m, g * p, a) for p, a in zip(parts, args))
 
 
 def _vjp(m, g, args, out):
-    """Routes the upstream gradient to the winner; ties split it evenly among the winners."""
+    """max(x) of one array routes to its largest entry (amax); of several arguments, to the
+    winner entry by entry. Ties split the gradient evenly, by the one tie rule."""
     if len(args) == 1:
         return _pick_vjp(m, g, args, out)
-    np = m.np
-    hits = [np.equal(a, out).astype(float) for a in args]
-    total = hits[0]
-    for h in hits[1:]:
-        total = total + h
-    return tuple(unbroadcast(m, g * (h / total), a) for h, a in zip(hits, args))
+    return _several_vjp(m, g, args, out)
 
 
 def _kinks(args, out) -> tuple[int, int] | None:
@@ -84,14 +84,39 @@ def _sympy(fn_name: str):
     return rule
 
 
+def _pair_forward(pick):
+    whole_name = "max" if pick is max else "min"
+    pair_name = "maximum" if pick is max else "minimum"
+
+    def forward(m, a, b):
+        if not m.is_array:
+            return getattr(m, whole_name)((a, b))
+        return getattr(m.np, pair_name)(a, b)
+    return forward
+
+
 _SAMPLES = ((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2))
 
 for _pick, _word in ((max, "largest"), (min, "smallest")):
     register(Op(
-        _pick.__name__, None, _forward(_pick), _local, _sympy(_pick.__name__.capitalize()),
+        _pick.__name__, None, _forward(_pick), None, _sympy(_pick.__name__.capitalize()),
         label=_pick.__name__, latex="\\" + _pick.__name__,
-        role=f"router: the upstream gradient goes to the {_word} input",
+        role=f"router: the upstream gradient goes to the {_word} input", kind="router",
         branch=_branch(_pick), subgradient="ties split the gradient evenly", kinks=_kinks,
+        elsewhere=(("PyTorch", f"torch.{_pick.__name__}imum", "0.5"),
+                    ("JAX", f"jnp.{_pick.__name__}imum", "0.5"),
+                    ("sympy", f"{_pick.__name__.capitalize()}: Heaviside(0)", "1/2")),
         samples=_SAMPLES, min_arity=1, vjp=_vjp, shape=_shape,
         local_text=(f"1 if it is the {_word} input, else 0",),
         doc=f"{_word} argument; {_pick.__name__}(x) of one array is its {_word} entry"))
+
+for _pick, _word, _name in ((max, "larger", "maximum"), (min, "smaller", "minimum")):
+    register(Op(
+        _name, 2, _pair_forward(_pick), tie_local,
+        _sympy(_pick.__name__.capitalize()),
+        label=_name, role=f"router: the upstream gradient goes to the {_word} input, entry by "
+                          "entry", kind="router",
+        branch=_branch(_pick), subgradient="ties split the gradient evenly",
+        samples=((0.5, 1.5), (2.0, -3.0), (-0.4, -0.7)),
+        local_text=(f"1 if a is the {_word}, else 0", f"1 if b is the {_word}, else 0"),
+        doc=f"{_name}(a, b): the {_word} of a and b, entry by entry (numpy's {_name})"))

@@ -114,7 +114,8 @@ def _bound(op: Op, params: dict[str, Any]) -> Op:
 
     spelled = _spelling(op, params)
     return dataclasses.replace(
-        op, forward=fix(op.forward), local=fix(op.local), vjp=fix(op.vjp),
+        op, forward=fix(op.forward), vjp=fix(op.vjp),
+        local=None if op.vjp is not None else fix(op.local),  # re-derived from the VJP
         sympy=fix(op.sympy), shape=fix(op.shape), kinks=fix(op.kinks), samples=(),
         spelled=spelled)
 

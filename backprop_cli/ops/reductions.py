@@ -223,11 +223,11 @@ def _rules(name: str):
         return (one,) + (0.0,) * (len(rest) - 1)
 
     def vjp(m, g, args, out, axis=None, keepdims=False, ddof=0):
-        np = m.np
         a = args[0]
         rest = (0.0,) * (len(args) - 1)
-        if not np.ndim(a):
+        if not m.is_array or not m.np.ndim(a):  # a number (the scalar namespace has no numpy)
             return (g * local(m, a, out)[0], *rest)
+        np = m.np
         axes = axes_of(name, a.shape, tuple(args[1:]), axis)
         if name in ("argmax", "argmin"):
             return (np.zeros(a.shape), *rest)
@@ -318,9 +318,9 @@ def _kinks(name: str):
 
 def rules(name: str) -> dict:
     """The rule fields of the reduction row `name` (arrays.py's sum, mean, amax, amin use
-    them too)."""
+    them too). A row states its VJP only; the registry derives the local partials from it."""
     forward, local, vjp, shape = _rules(name)
-    fields = dict(forward=forward, local=local, vjp=vjp, shape=shape, sympy=_sympy(name))
+    fields = dict(forward=forward, local=None, vjp=vjp, shape=shape, sympy=_sympy(name))
     if name in ("amax", "amin"):
         fields["kinks"] = _kinks(name)
     return fields

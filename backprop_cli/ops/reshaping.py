@@ -171,7 +171,8 @@ def _like(fill: float):
         return m.np.zeros(m.np.shape(a)) + fill if m.is_array and m.np.ndim(a) else fill
 
     def vjp(m, g, args, out):
-        return (m.np.zeros(m.np.shape(args[0])) if m.np.ndim(args[0]) else 0.0,)
+        array = m.is_array and m.np.ndim(args[0])  # the scalar namespace has no numpy
+        return (m.np.zeros(m.np.shape(args[0])) if array else 0.0,)
 
     def sympy(sp, a):
         np = _np()
@@ -181,7 +182,7 @@ def _like(fill: float):
             return out
         return sp.Integer(int(fill))
 
-    return dict(forward=forward, vjp=vjp, sympy=sympy, local=lambda m, a, out: (0.0,),
+    return dict(forward=forward, vjp=vjp, sympy=sympy, local=None,
                 shape=lambda shapes, consts: shapes[0])
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from typing import IO, Any
 
 from ..batch.report import BatchReport
 from ..batch.run import CaseResult
-from ..errors import PATH_SHOWN, output_error, shown
+from ..checks.verdict import exit_code
+from ..errors import output_error, shown
 from . import numbers
 
 METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
@@ -23,24 +22,20 @@ METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
 
 
 def case_dict(r: CaseResult) -> dict[str, Any]:
-    """One case as JSON: the same object in --json's "cases" and each --report line."""
-    return {
-        "index": r.index,
-        "line": r.line,
-        "id": r.id,
-        "program": r.program,
-        "status": r.status,
-        "seconds": round(r.seconds, 6),
-        "value": r.value,
-        "gradients": dict(r.gradients),
-        "checks": {name: dict(methods) for name, methods in r.checks},
-        "mismatches": [{"name": m.name, "method": m.method, "ours": m.ours,
-                        "reference": m.reference, "rel_error": m.rel_error}
-                       for m in r.mismatches],
-        "error": ({"kind": r.kind, "message": r.message, "detail": list(r.detail)}
-                  if r.status in ("error", "timeout") else None),
-        "warnings": list(r.warnings),
-    }
+    """One case as JSON: the same object in --json's "cases" and each --report line. A case
+    that ran is eval's record for it (record.py), with the case's place in the file added
+    (`index`, `line`, `id`), its `seconds` and `error` null; one that did not run keeps the
+    fields with empty values and says why in `error`."""
+    head = {"index": r.index, "line": r.line, "id": r.id, "program": r.program,
+            "status": r.status, "seconds": round(r.seconds, 6)}
+    if r.record is not None:
+        return {**head, **r.record, "program": r.program, "status": r.status,
+                "error": None}
+    return {**head, "value": r.value, "gradients": dict(r.gradients), "checks": {},
+            "check_statuses": {}, "mismatches": [], "verdicts": {}, "unchecked": {},
+            "exit_code": exit_code(r.status),
+            "error": {"kind": r.kind, "message": r.message, "detail": list(r.detail)},
+            "warnings": list(r.warnings)}
 
 
 def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
@@ -48,12 +43,14 @@ def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
         "file": origin,
         "total": report.total,
         "passed": report.passed,
+        "unchecked": report.unchecked,
         "failed": report.failed,
         "errors": report.errors,
         "timeouts": report.timeouts,
         "seconds": round(report.seconds, 6),
         "cases_per_second": round(report.cases_per_second, 3),
         "interrupted": report.interrupted,
+        "not_run": report.not_run,
         "exit_code": report.exit_code,
     }
 
@@ -120,23 +117,6 @@ class JsonLines:
             raise output_error(self.what, exc) from None
 
 
-class ReportFile(JsonLines):
-    """--report FILE: the JSON Lines of --jsonl, written to FILE."""
-
-    def __init__(self, path: str):
-        super().__init__(open(path, "w", encoding="utf-8"),  # noqa: SIM115 - the whole run
-                         f"the report {shown(path, PATH_SHOWN)}")
-
-    def close(self, report: BatchReport, origin: str) -> None:
-        try:
-            super().close(report, origin)
-        finally:
-            try:
-                self.out.close()
-            except OSError:  # the failed write was reported; closing cannot flush it either
-                pass
-
-
 # XML 1.0 allows neither most control characters nor lone surrogates.
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -156,17 +136,15 @@ def _attr(text: str) -> str:
 class JUnitFile:
     """--junit FILE: one <testsuite> for the case file, one <testcase> per case.
 
-    fail -> <failure>, error and timeout -> <error> (type says which). The test cases go to a
-    temporary file beside FILE as they finish; `close` writes the header, whose counts are only
-    known at the end, then moves the whole into place."""
+    fail -> <failure>, error and timeout -> <error> (type says which), unchecked -> <skipped>
+    with why no check confirmed the gradients. The test cases go to `spool` (a temporary file)
+    as they finish; `close` writes the header, whose counts are only known at the end, then the
+    test cases, to `out`. `what` names FILE when a write fails."""
 
-    def __init__(self, path: str):
-        self.path = path
-        self.what = f"the JUnit report {shown(path, PATH_SHOWN)}"
-        # A device or a pipe (/dev/full, /dev/stdout) is written in place, never replaced.
-        self.in_place = os.path.exists(path) and not os.path.isfile(path)
-        folder = None if self.in_place else os.path.dirname(os.path.abspath(path))
-        self.body = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115
+    def __init__(self, out: IO[str], what: str, spool: IO[str]):
+        self.out = out
+        self.what = what
+        self.body = spool
 
     def add(self, r: CaseResult, origin: str) -> None:
         try:
@@ -184,6 +162,9 @@ class JUnitFile:
             text = "\n".join(mismatch_text(m) for m in r.mismatches)
             out.append(f"      <failure message={_attr(first)} type={_attr(kinds)}>"
                        f"{_xml(text)}</failure>")
+        elif r.status == "unchecked":
+            why = "; ".join(unchecked_lines(r))
+            out.append(f"      <skipped message={_attr(why)}/>")
         elif r.status in ("error", "timeout"):
             text = "\n".join([r.message, *r.detail])
             out.append(f"      <error message={_attr(r.message)} type={_attr(r.kind)}>"
@@ -193,33 +174,16 @@ class JUnitFile:
 
     def close(self, report: BatchReport, origin: str) -> None:
         try:
-            self._close(report, origin)
+            self._write(self.out, report, origin)
+            self.out.flush()
         except OSError as exc:
             raise output_error(self.what, exc) from None
         finally:
             self.body.close()
 
-    def _close(self, report: BatchReport, origin: str) -> None:
-        if self.in_place:
-            with open(self.path, "w", encoding="utf-8") as out:
-                self._write(out, report, origin)
-            return
-        folder = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".junit-", suffix=".xml", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                self._write(out, report, origin)
-        except OSError:
-            os.unlink(tmp)
-            raise
-        mask = os.umask(0)  # mkstemp makes the file private; give it a normal file's mode
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, self.path)
-
     def _write(self, out: IO[str], report: BatchReport, origin: str) -> None:
         counts = (f'tests="{report.total}" failures="{report.failed}" '
-                  f'errors="{report.errors + report.timeouts}" skipped="0" '
+                  f'errors="{report.errors + report.timeouts}" skipped="{report.unchecked}" '
                   f'time="{report.seconds:.3f}"')
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         out.write(f'<testsuites name="backprop check" {counts}>\n')
@@ -253,9 +217,18 @@ def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
     label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
     if r.status == "fail":
         lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
-        lines += ["  " + mismatch_text(m, precision) for m in r.mismatches]
+        for m in r.mismatches:
+            lines.append("  " + mismatch_text(m, precision))
+            # An expectation's diagnosis, as eval's table says it after "you wrote A, backprop
+            # gets B: " (the numbers are on the line above already).
+            diagnosis = (m.reason or "").partition(": ")[2] if m.method == "expected" else ""
+            if diagnosis:
+                lines.append("    " + shown(diagnosis, 200))
         lines += [f"  warning: {shown(w, 200)}" for w in r.warnings]
         return lines
+    if r.status == "unchecked":
+        return [f"UNCHECKED {origin}:{r.line}{label}: {_short(r.program, 200)}",
+                *("  " + shown(line, 300) for line in unchecked_lines(r))]
     if r.status in ("error", "timeout"):
         word = "ERROR" if r.status == "error" else "TIMEOUT"
         message = r.message
@@ -268,11 +241,25 @@ def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
     return []
 
 
+def unchecked_lines(r: CaseResult) -> list[str]:
+    """Why no check confirmed the case: eval's unchecked reason per gradient, the gradients
+    that share one reason named together ('y, z: no check ran')."""
+    groups: dict[str, list[str]] = {}
+    for name, why in ((r.record or {}).get("unchecked") or {}).items():
+        groups.setdefault(why, []).append(name)
+    lines = [f"{', '.join(names)}: {why}" for why, names in groups.items()]
+    return lines or ["no check confirmed every gradient"]
+
+
 def summary_rows(report: BatchReport) -> list[tuple[str, str]]:
-    rows = [("passed", f"{report.passed:,}"), ("failed", f"{report.failed:,}"),
-            ("errors", f"{report.errors:,}")]
+    rows = [("passed", f"{report.passed:,}")]
+    if report.unchecked:
+        rows.append(("unchecked", f"{report.unchecked:,}"))
+    rows += [("failed", f"{report.failed:,}"), ("errors", f"{report.errors:,}")]
     if report.timeouts:
         rows.append(("timeouts", f"{report.timeouts:,}"))
+    if report.not_run:
+        rows.append(("not run", f"{report.not_run:,}"))
     rows += [("total", f"{report.total:,}"), ("time", f"{report.seconds:.2f} s"),
              ("cases per second", f"{report.cases_per_second:,.1f}")]
     return rows
@@ -281,13 +268,21 @@ def summary_rows(report: BatchReport) -> list[tuple[str, str]]:
 def verdict(report: BatchReport) -> str:
     if report.interrupted:
         return f"INTERRUPTED after {report.total:,} case{'s' * (report.total != 1)}"
+    if report.not_run:
+        return (f"STOPPED after {report.total:,} case{'s' * (report.total != 1)}: "
+                f"{report.not_run:,} not run")
     if report.total == 0:
         return "no cases found"
     bad = report.failed + report.errors + report.timeouts
     if report.total == 1:
+        if report.unchecked:
+            return "the case is unchecked: no check confirmed every gradient"
         return "FAILED: the case did not pass" if bad else "the case passed"
-    if not bad:
+    if not bad and not report.unchecked:
         return f"all {report.total:,} cases passed"
+    if not bad:
+        return (f"no case failed; {report.unchecked:,} of {report.total:,} unchecked (no "
+                "check confirmed every gradient)")
     return f"FAILED: {bad:,} of {report.total:,} cases did not pass"
 
 
@@ -318,7 +313,8 @@ def summary_view(report: BatchReport):
     table.add_column("", style="bold")
     table.add_column("", justify="right")
     styles = {"passed": "green", "failed": "bold red" if report.failed else "",
-              "errors": "bold red" if report.errors else "", "timeouts": "bold yellow"}
+              "errors": "bold red" if report.errors else "", "timeouts": "bold yellow",
+              "unchecked": "yellow"}
     for k, v in summary_rows(report):
         table.add_row(k, Text(v, style=styles.get(k, "")))
     ok = report.exit_code == 0
@@ -330,7 +326,8 @@ def case_view(r: CaseResult, origin: str, precision: int = 10):
 
     lines = case_lines(r, origin, precision)
     text = Text()
-    style = {"fail": "bold red", "error": "bold red", "timeout": "bold yellow"}[r.status]
+    style = {"fail": "bold red", "error": "bold red", "timeout": "bold yellow",
+             "unchecked": "yellow"}[r.status]
     head, _, rest = lines[0].partition(" ")
     text.append(head, style=style)
     text.append(" " + rest)

@@ -12,6 +12,7 @@ from ..engine.trace import TraceRow
 from ..language.labels import local_formula
 from ..ops.registry import OPS
 from . import numbers
+from .plain import signed_sum
 
 
 def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[list[str]]:
@@ -32,7 +33,7 @@ def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[li
 
 def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     name = r.name or ("f" if r.id == output else None)  # the output is f, as in the lecture
-    title = f"#{r.id} " + (f"{name} = {r.text}" if name and name != r.text else r.text)
+    title = f"{r.ref} " + (f"{name} = {r.text}" if name and name != r.text else r.text)
     if r.op == "var":
         lines = [f"{title}: an input"]
     elif r.op == "const":
@@ -40,9 +41,9 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     else:
         lines = [title, f"  gate {r.gate}: {r.role}"]
     if r.fans_out:
-        parts = " + ".join(n(g) for _, g in r.contributions)
+        parts = signed_sum([n(g) for _, g in r.contributions])
         lines.append(f"  {r.grad_name} = {parts} = {n(r.grad)}: {r.operand} is read "
-                     f"{r.uses} times (by {_nodes(r.consumers)}), and the gradients add")
+                     f"{r.uses} times (by {_nodes(r.consumers, rows)}), and the gradients add")
     if r.op in ("var", "const"):
         if not r.fans_out:
             lines.append(f"  {r.grad_name} = {n(r.grad)}")
@@ -60,8 +61,8 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
         get = "+=" if src.fans_out else "="
         down = n(r.downstream[k])
         if r.local[k] is None:
-            lines.append(f"  {src.grad_name} {get} the vector-Jacobian product of {r.gate} "
-                         f"with {r.grad_name} = {down}")
+            lines.append(f"  {src.grad_name} {get} {r.grad_name} times the local Jacobian of "
+                         f"{r.gate} (applied, not written out) = {down}")
             continue
         local = n(r.local[k])
         formula = ""
@@ -78,5 +79,5 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     return lines
 
 
-def _nodes(ids: tuple[int, ...]) -> str:
-    return ", ".join(f"#{i}" for i in ids)
+def _nodes(ids: tuple[int, ...], rows: list[TraceRow]) -> str:
+    return ", ".join(rows[i].ref for i in ids)

@@ -41,7 +41,7 @@ def page_data(pic: Picture) -> dict:
                 "node": node_key(j) if j in boxes else None,
                 "label": rows[j].name or rows[j].text,
                 "value": numbers.number(rows[j].value, p),
-                "local": "vjp" if local is None else numbers.number(local, p),
+                "local": "Jacobian" if local is None else numbers.number(local, p),
                 "downstream": numbers.number(r.downstream[k], p),
             })
         nodes[node_key(b.id)] = {

@@ -1,7 +1,7 @@
 """The picture as a tree of text for a terminal: the output at the top, each gate's inputs below.
 
 No layout program is needed: the graph is printed from the output back to the inputs, the
-direction the gradient flows, with each edge's forward value (green) and gradient (red). A value
+direction the gradient flows, with each edge's forward value (cyan) and gradient (magenta). A value
 used twice appears in full under its first consumer and as a reference under the others.
 """
 
@@ -27,8 +27,10 @@ def _head(b: Box, pic: Picture) -> list[Segment]:
 
 
 def _numbers(pic: Picture, a: Arrow) -> list[Segment]:
-    return [("   value ", "dim"), (pic.number(a.value), "green"),
-            ("   grad ", "dim"), (pic.number(a.grad), "red")]
+    from .numbers import GRAD_STYLE, VALUE_STYLE
+
+    return [("   value ", "dim"), (pic.number(a.value), VALUE_STYLE),
+            ("   grad ", "dim"), (pic.number(a.grad), GRAD_STYLE)]
 
 
 def tree(pic: Picture) -> list[list[Segment]]:

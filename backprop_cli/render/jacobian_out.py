@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..engine.jacobian import Jacobian
 from . import numbers
 
@@ -10,14 +12,17 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape)) if shape else "scalar"
 
 
-def jacobian_text(j: Jacobian, precision: int) -> str:
+def jacobian_text(j: Jacobian, precision: int, ref: Callable[[int], str] | None = None) -> str:
+    """The Jacobian's blocks as text; `ref` names a node as the trace's screen does (#n)."""
     import numpy as np
 
-    lines = [f"local Jacobian of #{j.node} {j.text}  (op {j.op}, output {_shape(j.shape)})"]
+    ref = ref or (lambda i: f"#{i}")
+    lines = [f"local Jacobian of {ref(j.node)} {j.text}  (op {j.op}, output "
+             f"{_shape(j.shape)})"]
     for b in j.blocks:
         rows, cols = b.matrix.shape
         lines.append("")
-        lines.append(f"d #{j.node} / d #{b.input} {b.text}: {rows} x {cols} "
+        lines.append(f"d {ref(j.node)} / d {ref(b.input)} {b.text}: {rows} x {cols} "
                      f"(output entries x input entries, row-major)")
         text = np.array2string(b.matrix, precision=precision, separator=", ",
                                max_line_width=100_000, threshold=100_000,
@@ -26,7 +31,7 @@ def jacobian_text(j: Jacobian, precision: int) -> str:
         lines.append(f"  {b.note}")
     for i, why in j.skipped:
         lines.append("")
-        lines.append(f"#{i}: {why}")
+        lines.append(f"{ref(i)}: {why}")
     return "\n".join(lines)
 
 

@@ -7,46 +7,11 @@ from ..evaluate import Result
 from ..values import is_array, plain
 
 
-def status(result: Result) -> str:
-    """The verdict policy's word for the whole result (checks/verdict.py)."""
-    return result.status
-
-
 def eval_json(result: Result, program: str) -> dict:
-    out = {
-        "program": program,
-        "value": plain(result.value),
-        "gradients": {r.name: plain(r.gradient) for r in result.rows},
-        "checks": {r.name: [c.to_dict() for c in r.checks] for r in result.rows},
-        "value_checks": [c.to_dict() for c in result.value_checks],
-        "named_checks": {key: c.to_dict() for key, c in result.named_checks},
-        "warnings": list(result.warnings),
-        "status": status(result),
-        "exit_code": result.exit_code,
-        "verdicts": {r.name: r.verdict for r in result.rows},
-        "unchecked": {r.name: r.unchecked_reason for r in result.rows
-                      if r.verdict == "unchecked"},
-    }
-    if is_array(result.value) or any(is_array(r.gradient) for r in result.rows):
-        out["shapes"] = {r.name: list(getattr(r.gradient, "shape", ())) for r in result.rows}
-    if any(r.formula for r in result.rows):
-        out["formulas"] = {r.name: r.formula for r in result.rows}
-    if result.jacobian is not None:
-        # A non-scalar output: each name's d(output)/d(name) is a Jacobian block, which
-        # replaces the gradient (there is no one gradient of a vector).
-        del out["gradients"]
-        out["jacobian"] = {r.name: plain(r.gradient) for r in result.rows}
-        out["jacobian_mode"] = result.jacobian.mode
-        out["jacobian_notes"] = {r.name: result.jacobian.notes.get(r.name)
-                                 for r in result.rows}
-    if result.hessian is not None:
-        hess = result.hessian
-        out["hessian"] = {a: {b: plain(hess.blocks[a][b]) for b in hess.names}
-                          for a in hess.names}
-        out["hessian_checks"] = [c.to_dict() for c in result.hessian_checks]
-    if result.claims:
-        out["claims"] = {c.claim.name: c.to_dict() for c in result.claims}
-    return out
+    """`eval --json`: the case's one record (record.py), which `check` writes too."""
+    from ..record import case_record
+
+    return case_record(result, program)
 
 
 def expectations_json(result: Result) -> dict:
@@ -77,6 +42,7 @@ def trace_json(rows: list[TraceRow]) -> dict:
         node["gate"] = r.gate
         if any(r.folded):
             node["folded"] = list(r.folded)
+        node["shown_id"] = r.number  # the #n on screen, which skips constants inside gates
         if r.hidden:
             node["in_gate"] = True
         if r.fans_out:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..checks.claims import DIFFERS
-from ..checks.scalar import Check
 from ..engine.forward import is_array
+
+if TYPE_CHECKING:
+    from ..checks.scalar import Check
 
 FULL_ARRAY_ENTRIES = 64  # arrays up to this size print in full; larger ones are summarised
 
@@ -88,6 +89,18 @@ def check(c: Check | None) -> str:
     return f"{text} ({scope})" if scope else text
 
 
+def check_short(c: Check | None) -> str:
+    """A check in a narrow column: 'pass 2e-11', 'FAIL 3e-02', or the status word alone;
+    the full text (`check`) is in --json and in a wider window."""
+    if c is None:
+        return "-"
+    err = c.abs_error if c.floor and c.abs_error is not None else c.rel_error
+    word = "FAIL" if c.status == "fail" else c.status
+    if c.status in ("pass", "fail") and err is not None:
+        return f"{word} {err:.0e}" if err else f"{word} 0"
+    return word
+
+
 def figure(c: Check) -> str:
     """The number a check is judged by: the relative error, or the absolute difference when
     the absolute floor decided it; with the finite difference's own error bound when known."""
@@ -99,6 +112,10 @@ def figure(c: Check) -> str:
     return text
 
 
+# A value and a gradient are not verdicts: their colours are not pass's green or fail's red, so
+# a column of gradients never reads as a column of errors.
+VALUE_STYLE = "cyan"
+GRAD_STYLE = "magenta"
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow",
                 "inconclusive": "yellow", "subgradient": "yellow"}
 
@@ -122,6 +139,8 @@ def claim(c, precision: int = 6) -> str:
                       for n, v in ex.get("point", {}).items())
     claimed = ex.get("claimed")
     ours = number(_value(ex.get("backprop")), precision)
+    from ..checks.claims import DIFFERS  # only a run with --claim reaches here
+
     if claimed is None or not c.reason.startswith(DIFFERS):
         return head + f"FAIL at {point}: {c.reason}; backprop gives {ours}"
     rest = c.reason[len(DIFFERS):]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from ..checks.formulas import MATRIX_NOTE
-from ..engine.trace import TraceRow
 from ..evaluate import Result
-from . import matrices, numbers
+from . import numbers
+
+if TYPE_CHECKING:  # a feature's module is imported where the feature is shown (lean start-up)
+    from ..engine.trace import TraceRow
+    from . import matrices
 
 
 def columns(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
@@ -164,6 +167,8 @@ def eval_text(result: Result, precision: int) -> str:
                      *[numbers.check(by.get(m)) for m in methods]])
     lines.extend(columns(header, body))
     if jacobian:
+        from . import matrices
+
         for m in matrices.jacobian_matrices(result, precision):
             lines.append("")
             lines.extend(matrix_lines(m))
@@ -172,8 +177,12 @@ def eval_text(result: Result, precision: int) -> str:
         lines.append("")
         lines.extend(f"d/d{r.name} = {r.formula}" for r in formulas)
         if any(" @ " in r.formula for r in formulas):
+            from ..checks.formulas import MATRIX_NOTE
+
             lines.append(MATRIX_NOTE)
     if result.hessian is not None:
+        from . import matrices
+
         lines.append("")
         lines.extend(matrix_lines(matrices.hessian_matrix(result, precision)))
         lines.extend(matrices.hessian_check_lines(result))
@@ -239,8 +248,8 @@ def trace_lines(rows: list[TraceRow], precision: int,
             continue
         shown = r.shown_inputs
         body.append([
-            f"#{r.id}", r.name or r.text, r.gate,
-            ", ".join(f"#{r.inputs[k]}" for k in shown) or "-",
+            r.ref, r.name or r.text, r.gate,
+            ", ".join(rows[r.inputs[k]].ref for k in shown) or "-",
             *([numbers.shape(r.value)] if shaped else []),
             numbers.number(r.value, precision),
             numbers.number(r.grad, precision),
@@ -253,15 +262,19 @@ def trace_lines(rows: list[TraceRow], precision: int,
     if fans:
         yield ""
         for r in (reversed(fans) if backward else fans):
-            yield fan_out_line(r, precision)
+            yield fan_out_line(r, precision, rows)
+
+
+JACOBIAN_CELL = "Jacobian"  # an array op's local gradient: a matrix, applied, never formed
 
 
 def _local(r: TraceRow, k: int, precision: int) -> str:
-    """A local gradient; `vjp` where the op gives only a vector-Jacobian product, `-` where no
+    """A local gradient; `Jacobian` where the op's local gradient is a Jacobian applied to the
+    upstream gradient without being written out (trace --jacobian writes it), `-` where no
     gradient flows at all (a gate of constants alone)."""
     if r.local[k] is not None:
         return numbers.number(r.local[k], precision)
-    return "-" if r.grad is None else "vjp"
+    return "-" if r.grad is None else JACOBIAN_CELL
 
 
 def feeds_text(r: TraceRow) -> str:
@@ -274,16 +287,32 @@ def feeds_text(r: TraceRow) -> str:
 FAN_OUT_SHOWN = 8  # consumers a fan-out line names one by one; past it, the first and last few
 
 
-def fan_out_line(r: TraceRow, precision: int) -> str:
+def signed_sum(terms: list[str]) -> str:
+    """Terms written as a sum the way a person writes one: '2 - 0.0357', never '2 + -0.0357'.
+    Each term is a number's text, possibly followed by words ('3 (from #2)'); a term that is
+    itself a sum keeps its plus."""
+    out = ""
+    for k, t in enumerate(terms):
+        if k == 0:
+            out = t
+        elif t.startswith("-") and " + " not in t and " - " not in t:
+            out += " - " + t[1:]
+        else:
+            out += " + " + t
+    return out
+
+
+def fan_out_line(r: TraceRow, precision: int, rows: Sequence[TraceRow] | None = None) -> str:
     """'fan-out: #0 x feeds 2 nodes (3 uses); its gradient 7 = 3 + 3 (from #1) + 1 (from #2)':
-    the parts one consumer sent are grouped under it."""
+    the parts one consumer sent are grouped under it; a negative part is subtracted."""
     feeds = feeds_text(r)
     sent: dict[int, list[str]] = {c: [] for c in r.consumers}
     for k, g in r.contributions:  # one pass: a value can feed 10^5 consumers
         sent[k].append(numbers.number(g, precision))
-    groups = [" + ".join(parts) + f" (from #{c})" for c, parts in sent.items()]
+    ref = (lambda c: rows[c].ref) if rows is not None else (lambda c: f"#{c}")  # noqa: E731
+    groups = [signed_sum(parts) + f" (from {ref(c)})" for c, parts in sent.items()]
     if len(groups) > FAN_OUT_SHOWN:  # the line stays readable: its two ends and a count
         head, tail = FAN_OUT_SHOWN - 2, 2
         groups = [*groups[:head], f"... ({len(groups) - head - tail} more)", *groups[-tail:]]
-    return (f"fan-out: #{r.id} {r.name or r.text} {feeds}; its gradient "
-            f"{numbers.number(r.grad, precision)} = {' + '.join(groups)}")
+    return (f"fan-out: {r.ref} {r.name or r.text} {feeds}; its gradient "
+            f"{numbers.number(r.grad, precision)} = {signed_sum(groups)}")

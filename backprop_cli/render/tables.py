@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +14,9 @@ from ..errors import shown
 from ..evaluate import Result
 from . import matrices, numbers
 from .plain import check_columns, fan_out_line, has_arrays, verdict
+
+# An array op's local gradient is a Jacobian the backward pass applies without forming it.
+JACOBIAN = "Jacobian, applied to the upstream (trace --jacobian writes it out)"
 
 
 def _check_cell(c) -> Text:
@@ -27,38 +32,32 @@ PROGRAM_SHOWN = 60
 NEWLINE = " \u21b5 "
 
 
+_COMMENT = re.compile(r"#[^\n]*")  # the language's comments run to the end of the line
+
+
 def program_head(program: str) -> str:
-    """The program for eval's one-line header: its lines joined by a visible mark, made safe to
-    echo (a U+202E in a comment cannot turn the line around) and cut to its two ends."""
-    lines = [line.strip() for line in program.split("\n") if line.strip()]
+    """The program for eval's one-line header: its statements without their comments (a file's
+    `# a 2-layer net` is not part of what is computed), its lines joined by a visible mark,
+    made safe to echo and cut to its two ends."""
+    lines = [line.strip() for line in _COMMENT.sub("", program).split("\n") if line.strip()]
     return shown(NEWLINE.join(lines), PROGRAM_SHOWN)
 
 
 def eval_view(result: Result, program: str, precision: int) -> Group:
-    head = Text.assemble(("f", "bold"), " = ", (program_head(program), "cyan"), "   value ",
-                         (numbers.number(result.value, precision), "bold green"))
+    # `f = (x+y)*z` for an expression; a program that names its output already reads as
+    # assignments (`q = x + y; f = q * z`), and an `f = ` before it would chain them.
+    graph = result.graph
+    named = graph.names.get(graph.output) is not None
+    head = Text.assemble(*([] if named else [("f", "bold"), " = "]),
+                         (program_head(program), "bold"), "   value ",
+                         (numbers.number(result.value, precision), "bold " + numbers.VALUE_STYLE))
     parts = [head]
     for c in result.value_checks:
         parts.append(Text.assemble("expected value: ", _check_cell(c)))
     for key, c in result.named_checks:
         parts.append(Text.assemble(f"expected {key}: ", _check_cell(c)))
-    methods = check_columns(result)
-    table = Table(title=None, show_edge=True, header_style="bold")
-    shaped = has_arrays(result)
-    table.add_column("name", style="bold")
-    if shaped:
-        table.add_column("shape")
+    parts.append(FittedTable(result, precision))
     jacobian = result.jacobian is not None  # the matrices follow the table
-    if not jacobian:
-        table.add_column("gradient", justify="right", style="red")  # the plain table's word
-    for m in methods:
-        table.add_column(m)
-    for r in result.rows:
-        by = {c.method: c for c in r.checks}
-        table.add_row(Text(r.name), *([Text(numbers.shape(r.gradient))] if shaped else []),
-                      *([] if jacobian else [Text(numbers.grid(r.gradient, precision))]),
-                      *[_check_cell(by.get(m)) for m in methods])
-    parts.append(table)
     if jacobian:
         parts.extend(_matrix_view(m) for m in matrices.jacobian_matrices(result, precision))
     if result.hessian is not None:
@@ -81,6 +80,80 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     return Group(*parts)
 
 
+SHORT_HEADER = {"finite-difference": "finite diff"}
+
+
+class FittedTable:
+    """eval's table of gradients and checks, laid out for the window it is printed in. A
+    matrix row is never split across lines. Where the whole table is wider than the window,
+    the checks column gets less room first (`pass 2e-11` for `pass 1.8e-11 (all 4
+    entries)`); where it is still too wide, each array gradient is printed below the table,
+    row under row, and the table names its shape."""
+
+    def __init__(self, result: Result, precision: int):
+        self.result = result
+        self.precision = precision
+
+    def __rich_console__(self, console, options):
+        result, p = self.result, self.precision
+        methods = check_columns(result)
+        shaped = has_arrays(result)
+        jacobian = result.jacobian is not None
+        width = options.max_width
+        rows = result.rows
+        grads = [] if jacobian else [numbers.grid(r.gradient, p) for r in rows]
+        by = [{c.method: c for c in r.checks} for r in rows]
+
+        def span(texts: list[str], head: str) -> int:
+            return max([len(head), *(len(line) for t in texts for line in t.split("\n"))])
+
+        def total(widths: list[int]) -> int:
+            return sum(widths) + 3 * len(widths) + 1
+
+        fixed = [span([r.name for r in rows], "name")]
+        if shaped:
+            fixed.append(span([numbers.shape(r.gradient) for r in rows], "shape"))
+        full = [span([numbers.check(b.get(m)) for b in by], m) for m in methods]
+        short = [span([numbers.check_short(b.get(m)) for b in by], SHORT_HEADER.get(m, m))
+                 for m in methods]
+        grad_w = [span(grads, "gradient")] if grads else []
+        below = False
+        if total(fixed + grad_w + full) <= width:
+            compact = False
+        elif total(fixed + grad_w + short) <= width or not shaped:
+            compact = True
+        else:
+            compact, below = True, True
+        table = Table(title=None, show_edge=True, header_style="bold")
+        table.add_column("name", style="bold", no_wrap=True)
+        if shaped:
+            table.add_column("shape", no_wrap=True)
+        if not jacobian:
+            table.add_column("gradient", justify="right", style=numbers.GRAD_STYLE,
+                             no_wrap=True)
+        for m in methods:
+            table.add_column(SHORT_HEADER.get(m, m) if compact else m, no_wrap=not below)
+        moved = []
+        for r, b, g in zip(rows, by, grads or [None] * len(rows)):
+            if below and numbers.is_array(r.gradient):
+                moved.append((r, g))
+                g = "below"
+            cells = [Text(r.name), *([Text(numbers.shape(r.gradient))] if shaped else []),
+                     *([] if jacobian else [Text(g)])]
+            for m in methods:
+                c = b.get(m)
+                text = numbers.check_short(c) if compact else numbers.check(c)
+                cells.append(Text(text, style=numbers.STATUS_STYLE.get(c.status, ""))
+                             if c is not None else Text("-", style="dim"))
+            table.add_row(*cells)
+        yield table
+        for r, g in moved:
+            yield Text.assemble((f"d{r.name}", "bold"), f" ({numbers.shape(r.gradient)}):")
+            for line in g.split("\n"):
+                yield Text("  " + line, style=numbers.GRAD_STYLE, no_wrap=True,
+                           overflow="fold")
+
+
 def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> Group:
     """The trace for a terminal: a block of lines per node, so that at any width from 60
     columns every number and every gate's role is printed whole (a table would cut them).
@@ -89,17 +162,41 @@ def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> 
     picture draws it) and role; its value and upstream gradient; then a line per input with the
     local gradient and what that input receives; then the fan-out sum where there is one.
     """
-    parts: list = [Text("forward (green) and backward (red), node by node", style="bold")]
+    parts: list = [Text.assemble("node by node: ", ("values", numbers.VALUE_STYLE),
+                                 " forward, ", ("gradients", numbers.GRAD_STYLE), " backward",
+                                 style="bold")]
     for r in (reversed(rows) if backward else rows):
         if r.hidden:
             continue
         parts.append(Text(""))
-        parts.extend(_block(r, rows, precision))
+        parts.extend(Hanging(t) for t in _block(r, rows, precision))
     return Group(*parts)
 
 
+class Hanging:
+    """A line that, wider than the terminal, wraps at spaces with its continuation lines
+    indented under its text (past its own leading spaces and 4 more), never at column 0."""
+
+    def __init__(self, text: Text, extra: int = 4):
+        self.text = text
+        self.extra = extra
+
+    def __rich_console__(self, console, options):
+        plain = self.text.plain
+        lead = len(plain) - len(plain.lstrip(" ")) + self.extra
+        width = options.max_width
+        if len(plain) <= width or width <= lead + 20:
+            yield self.text
+            return
+        for k, line in enumerate(self.text.wrap(console, width - lead, overflow="fold")):
+            if k:
+                blank = len(line.plain) - len(line.plain.lstrip(" "))
+                line = Text(" " * lead) + line[blank:]
+            yield line
+
+
 def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
-    head = Text.assemble((f"#{r.id} ", "dim"))
+    head = Text.assemble((f"{r.ref} ", "dim"))
     if r.name:
         head.append(r.name, style="bold")
         if r.text != r.name:
@@ -113,17 +210,17 @@ def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
     else:
         out.append(Text.assemble("  gate ", (r.gate, "bold"), (f"   {r.role}", "dim")))
     shape = f" ({numbers.shape(r.value)})" if r.shape else ""
-    out.extend(_fields("  ", [(f"value{shape}", r.value, "green"),
-                              ("upstream", r.grad, "red")], precision))
+    out.extend(_fields("  ", [(f"value{shape}", r.value, numbers.VALUE_STYLE),
+                              ("upstream", r.grad, numbers.GRAD_STYLE)], precision))
     for k in r.shown_inputs:
         j = r.inputs[k]
         src = rows[j]
-        who = f"#{j} {src.name}" if src.name else f"#{j}"
+        who = f"{src.ref} {src.name}" if src.name else src.ref
         out.extend(_fields(f"  ← {who}   ", [("local", r.local[k], ""),
-                                            ("downstream", r.downstream[k], "red")],
+                                            ("downstream", r.downstream[k], numbers.GRAD_STYLE)],
                            precision, vjp=r.grad is not None))
     if r.fans_out:
-        out.append(Text("  " + fan_out_line(r, precision), style="yellow"))
+        out.append(Text("  " + fan_out_line(r, precision, rows), style="yellow"))
     return out
 
 
@@ -134,7 +231,7 @@ def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[T
     out: list[Text] = []
     line, started = Text(lead), False
     for label, x, style in fields:
-        shown = "vjp" if x is None and label == "local" and vjp else numbers.grid(x, precision)
+        shown = JACOBIAN if x is None and label == "local" and vjp else numbers.grid(x, precision)
         if started:
             line.append("   ")
         line.append(label)

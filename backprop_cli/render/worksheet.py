@@ -50,14 +50,21 @@ def intro(ex: Exercise) -> list[str]:
     return [f"Circuit ({ex.command}):", *(f"  {s}" for s in ex.statements), f"at {at}"]
 
 
-def content(ex: Exercise, answers: bool = False, precision: int = 6) -> list[Block]:
+def content(ex: Exercise, answers: bool = False, precision: int = 6,
+            page: str = "markdown") -> list[Block]:
+    """The sheet's blocks. `page` is "markdown" (a text tree; filled in and graded) or
+    "html" (the drawing when one could be laid out, else the tree; a printout)."""
     title = "Answer key" if answers else "Backpropagation exercise"
     at = ", ".join(f"{n} = {_num(v)}" for n, v in ex.bindings.items())
+    drawn = page == "drawing"
+    where = ("each value is written on the edge that carries it" if drawn else
+             "the output is at the top, each gate's inputs indented under it, each with its "
+             "forward value")
     blocks: list[Block] = [
         ("h", f"{title}: seed {ex.seed}"),
         ("p", f"Made by `{ex.command}`; the same command makes the same circuit."),
         ("pre", "\n".join(ex.statements)),
-        ("p", f"At {at}. The forward values are on the edges:"),
+        ("p", f"At {at}. The circuit with its forward values ({where}):"),
         ("picture",),
         ("table", ["node", "computes", "value"],
          [[n, _computes(ex, n), _num(v, precision)] for n, v in ex.values.items()]),
@@ -68,10 +75,17 @@ def content(ex: Exercise, answers: bool = False, precision: int = 6) -> list[Blo
         blocks.append(("table", ["gradient", "answer", "why"],
                        [[f"∂f/∂{q.name}", _num(q.answer, precision), explain(q, precision)]
                         for q in ex.questions]))
+    elif page != "markdown":
+        sheet = f"{ex.command} --worksheet sheet.md"
+        blocks.append(("p", "Work out each gradient on paper, from the output back (∂f/∂f = "
+                            "1). This page is a printout: it cannot be filled in or graded. "
+                            f"To be graded, make the Markdown sheet, `{sheet}`, fill in its "
+                            "table and run `backprop quiz --grade sheet.md`."))
     else:
         blocks.append(("p", "Fill in each gradient, from the output back (∂f/∂f = 1). An answer "
                             "is a number or arithmetic on numbers, e.g. `-4` or `2*3`. Grade "
                             "it with `backprop quiz --grade FILE`."))
+    if not answers:
         blocks.append(("table", ["gradient", "your answer"],
                        [[f"∂f/∂{q.name}", ""] for q in ex.questions]))
     return blocks
@@ -101,7 +115,7 @@ def to_html(ex: Exercise, svg: str | None, answers: bool = False, precision: int
     """The same content as HTML; the picture is the svg drawing when one could be laid out,
     else the text tree."""
     body = []
-    for block in content(ex, answers, precision):
+    for block in content(ex, answers, precision, "drawing" if svg else "html"):
         kind = block[0]
         if kind == "h":
             body.append(f"<h1>{_inline(block[1])}</h1>")
@@ -125,7 +139,10 @@ def to_html(ex: Exercise, svg: str | None, answers: bool = False, precision: int
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:50em;"
             "margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-            "padding:.3em .6em;text-align:left}td:nth-child(2){min-width:8em}</style>"
+            "padding:.3em .6em;text-align:left}td:nth-child(2){min-width:8em}"
+            # The drawing scales down to the page (a window or paper), never cut off.
+            ".picture svg{max-width:100%;height:auto}"
+            "@media print{body{margin:0;max-width:none}}</style>"
             f"</head>\n<body>\n{_mark_line(ex)}\n" + "\n".join(body) + "\n</body></html>\n")
 
 

@@ -47,10 +47,10 @@ def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
             continue
         k = r.shown_inputs
         lines.append("| " + " | ".join([
-            f"#{r.id}", shown(r.id), "var" if r.op == "var" else
+            r.ref, shown(r.id), "var" if r.op == "var" else
             ("const" if r.op == "const" else f"`{r.gate}`"),
             num(r.value), num(r.grad),
-            ", ".join("vjp" if r.local[j] is None else num(r.local[j]) for j in k),
+            ", ".join("Jacobian" if r.local[j] is None else num(r.local[j]) for j in k),
             ", ".join(num(r.downstream[j]) for j in k), r.role.split(":")[0]]) + " |")
     lines += ["", "### Chain rule, from the output back", "",
               f"1. ∂{out_name}/∂{out_name} = 1 at the output {shown(graph.output)}."]
@@ -63,7 +63,7 @@ def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
             if r.downstream[k] is None:
                 continue
             if r.local[k] is None:  # an array op given as a vector-Jacobian product
-                product = f"vjp({num(r.grad)})"
+                product = f"{_factor(num(r.grad))} × the local Jacobian"
             else:
                 product = f"{_factor(num(r.grad))} × {_factor(num(r.local[k]))}"
             parts.append(f"{label(j)} receives {product} = {num(r.downstream[k])}")
@@ -121,8 +121,9 @@ def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
             continue
         k = r.shown_inputs
         lines.append(" & ".join([
-            rf"\#{r.id}", f"${shown(r.id)}$", f"${num(r.value)}$", f"${num(r.grad)}$",
-            "$" + ", ".join("vjp" if r.local[j] is None else num(r.local[j]) for j in k) + "$"
+            rf"\#{r.number}", f"${shown(r.id)}$", f"${num(r.value)}$", f"${num(r.grad)}$",
+            "$" + ", ".join(r"\text{Jacobian}" if r.local[j] is None else num(r.local[j])
+                            for j in k) + "$"
             if k else "",
             "$" + ", ".join(num(r.downstream[j]) for j in k) + "$" if k else "",
             r.role.split(":")[0]]) + r" \\")
@@ -135,7 +136,7 @@ def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
             if r.downstream[k] is None:
                 continue
             if r.local[k] is None:  # an array op given as a vector-Jacobian product
-                product = rf"\mathrm{{vjp}}({num(r.grad)})"
+                product = rf"{num(r.grad)} \times J_{{\text{{local}}}}"
             else:
                 product = rf"{_factor(num(r.grad))} \cdot {_factor(num(r.local[k]))}"
             lines.append(rf"{partial(j)} &\mathrel{{+}}= {product} = {num(r.downstream[k])} "

@@ -1,5 +1,9 @@
 """NAME=VALUE words -> values: numbers, constant expressions, nested lists (arrays), @files.
 
+It sits at the engine's door: a constant expression (`x=pi/2`) is read by the language's parser
+and valued by the forward pass, so this module comes after both stages (language/ never imports
+engine/; tests/test_layout.py holds the order).
+
 A number follows the language's own literal grammar (ASCII digits, no underscores, finite), so
 `x=1_000` and `x=١٢` are refused as they are in a program. Anything else that is not a list or a
 file is a constant expression read by the language's lexer and parser (`x=1/3`, `x=pi/2`) and
@@ -16,9 +20,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import BackpropError, BindingError, shown
+from ..language.lexer import AUGMENTED, NUMBER
 from ..ops.keywords import SOFT_NAMES
 from ..ops.registry import CONSTANTS, FUNCTIONS
-from .lexer import AUGMENTED, NUMBER
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 _LITERAL = re.compile(r"[+-]?" + NUMBER + r"\Z")
@@ -73,7 +77,8 @@ def _quoted(text: str) -> str:
 
 def parse_value(name: str, text: str, folder: str = "") -> Any:
     if text.startswith("@"):
-        from .arrays_io import load_array  # only array users pay for numpy and file formats
+        # only array users pay for numpy and file formats
+        from ..language.arrays_io import load_array
 
         return load_array(name, text[1:], folder)
     if text.startswith("["):
@@ -83,10 +88,10 @@ def parse_value(name: str, text: str, folder: str = "") -> Any:
             raise BindingError(f"{name}={text} is not a valid list",
                                hint=f"{exc.msg} at character {exc.pos + 1}") from None
         except RecursionError:  # json's decoder recurses once per '[': thousands of them
-            from .arrays_io import too_deep
+            from ..language.arrays_io import too_deep
 
             raise too_deep(name) from None
-        from .arrays_io import to_array
+        from ..language.arrays_io import to_array
 
         return to_array(name, data)
     if _LITERAL.match(text) is not None:  # the common case, without building a message
@@ -116,8 +121,8 @@ def number(where: str, text: str) -> float:
 
 def _constant(where: str, text: str) -> float:
     """The value of a constant expression, parsed by the language's own parser."""
-    from .lexer import scan
-    from .parser import parse
+    from ..language.lexer import scan
+    from ..language.parser import parse
 
     hint = "use a number like -2, 0.5 or 1e-3, a constant expression like 1/3 or pi/2, " \
            "or a list like [1,2]"
@@ -141,7 +146,7 @@ def _constant(where: str, text: str) -> float:
         raise BindingError(f"{where} is not a number: it uses the variable {names}",
                            hint="a value may be a constant expression (1/3, pi/2), "
                                 "never another variable")
-    from ..engine.forward import forward  # a constant program's one value: no bindings needed
+    from .forward import forward  # a constant program's one value: no bindings needed
 
     try:
         value = forward(graph, {})[graph.output]

@@ -1,0 +1,42 @@
+"""Nudges and a descent step -> lines of text and JSON records."""
+
+from __future__ import annotations
+
+from ..engine.sensitivity import Nudge, Step
+from .plain import columns
+
+
+def _n(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def nudge_lines(h: float, rows: list[Nudge]) -> list[str]:
+    table = [[r.name, _n(r.gradient), _n(r.predicted), _n(r.actual), _n(r.actual - r.predicted)]
+             for r in rows]
+    return [f"nudge each input by h = {h:g}: f moves by about gradient x h",
+            *("  " + line for line in columns(
+                ["name", "gradient", "predicted", "actual", "actual - predicted"], table))]
+
+
+def step_lines(step: Step) -> list[str]:
+    lines = [f"one gradient-descent step, eta = {step.eta:g}: x <- x - eta * df/dx"]
+    lines += ["  " + line for line in columns(
+        ["name", "before", "after"],
+        [[n, _n(step.before[n]), _n(step.after[n])] for n in step.before])]
+    went = "down" if step.change < 0 else ("up" if step.change > 0 else "nowhere")
+    lines.append(f"  output {_n(step.value_before)} -> {_n(step.value_after)}: went {went}, by "
+                 f"{_n(step.change)}")
+    lines.append(f"  first order predicted {_n(step.predicted)} (-eta * sum of gradient**2)")
+    return lines
+
+
+def nudge_json(h: float, rows: list[Nudge]) -> dict:
+    return {"h": h, "inputs": {r.name: {"gradient": r.gradient, "predicted": r.predicted,
+                                        "actual": r.actual} for r in rows}}
+
+
+def step_json(step: Step) -> dict:
+    return {"eta": step.eta, "before": step.before, "after": step.after,
+            "value_before": step.value_before, "value_after": step.value_after,
+            "change": step.change, "predicted": step.predicted,
+            "went_down": step.change < 0}

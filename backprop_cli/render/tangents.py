@@ -1,0 +1,47 @@
+"""Forward-mode tangents -> lines in the backward trace's arithmetic style, and JSON."""
+
+from __future__ import annotations
+
+from ..engine.tangents import ForwardMode
+from ..graph import Graph
+
+
+def _label(graph: Graph, i: int) -> str:
+    return graph.names.get(i) or graph.text(i)
+
+
+def forward_mode_lines(graph: Graph, values: list, fm: ForwardMode, gradient: float,
+                       precision: int = 6) -> list[str]:
+    x = fm.name
+    p = precision
+    lines = [f"forward mode for {x}: tangent = d(node)/d{x} = sum of local * tangent(input)",
+             f"(nodes {x} does not flow into have tangent 0 and are left out)", ""]
+    for row in fm.rows:
+        head = f"#{row.node} {_label(graph, row.node)} = {values[row.node]:.{p}g}"
+        if not row.terms:
+            lines.append(f"{head}   tangent = 1 (the input itself)")
+            continue
+        sums = " + ".join(f"{lk:.{p}g}*{t:.{p}g}" for _, lk, t in row.terms)
+        lines.append(f"{head}   tangent = {sums} = {row.tangent:.{p}g}")
+    lines += ["", f"d(output)/d{x} = {fm.gradient:.{p}g} (the backward pass gives "
+                  f"{gradient:.{p}g})"]
+    return lines
+
+
+def passes_lines(fm: ForwardMode) -> list[str]:
+    n, m = fm.inputs, fm.outputs
+    verdict = ("reverse mode is cheaper here" if n > m else
+               "forward mode is cheaper here" if n < m else "the two cost the same here")
+    return [f"passes for all {n} gradients: forward mode {n} (one per input), "
+            f"reverse mode {m} (one per output)",
+            f"{verdict}: forward mode wins with fewer inputs than outputs"]
+
+
+def forward_mode_json(graph: Graph, values: list, fm: ForwardMode, gradient: float) -> dict:
+    return {"wrt": fm.name, "gradient": fm.gradient, "backward_gradient": gradient,
+            "forward_passes": fm.inputs, "backward_passes": fm.outputs,
+            "nodes": [{"id": r.node, "text": graph.text(r.node), "value": values[r.node],
+                       "tangent": r.tangent,
+                       "terms": [{"input": j, "local": lk, "tangent": t}
+                                 for j, lk, t in r.terms]}
+                      for r in fm.rows]}

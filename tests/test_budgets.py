@@ -1,0 +1,62 @@
+"""Budgets count work, not the clock: the same case gets the same statuses on a busy machine.
+
+sympy's budget is the CPU time of the thread running it (deadline.py); the finite differences'
+is counted forward-pass work (numeric.Work). Neither reads the wall clock, so busy processes
+that make every check wait for a core change no status.
+"""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from backprop_cli.checks.scalar import Limits
+from backprop_cli.evaluate import Options, evaluate
+
+BUSY = 3  # processes spinning on the CPU: with 2 cores, the check gets about half of one
+
+
+def _case():
+    rng = np.random.default_rng(0)
+    return ("sum(tanh(V @ tanh(W @ x + b)))",
+            {"W": rng.normal(size=(2, 2)), "x": rng.normal(size=2), "b": rng.normal(size=2),
+             "V": rng.normal(size=(2, 2))})
+
+
+def _statuses(limits: Limits) -> list[tuple[str, str, str]]:
+    import sympy
+
+    sympy.core.cache.clear_cache()  # each run does the whole work again
+    program, at = _case()
+    result = evaluate(program, at, Options(numeric=False, limits=limits))
+    return [(r.name, c.method, c.status) for r in result.rows for c in r.checks]
+
+
+def test_a_busy_machine_changes_no_status():
+    started = time.thread_time()
+    quiet = _statuses(Limits())
+    needed = time.thread_time() - started
+    # A budget twice the CPU time the quiet run needed: under load the run waits twice as long
+    # or more for a core (a wall-clock limit would run out), but spends the same CPU.
+    limits = Limits(sympy_seconds=max(2 * needed, 0.5))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(BUSY)]
+    try:
+        loaded = _statuses(limits)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    assert loaded == quiet
+    assert {status for *_, status in quiet} == {"pass"}
+
+
+def test_the_finite_difference_budget_is_counted_work():
+    """Two runs with a budget that stops the sample part-way stop at the same entry."""
+    program, at = _case()
+    limits = Limits(fd_max_node_evals=100)
+    runs = [evaluate(program, at, Options(sympy=False, limits=limits)) for _ in range(2)]
+    first, second = ([(c.entries, c.status, c.reason) for r in run.rows for c in r.checks]
+                     for run in runs)
+    assert first == second
+    assert any("over the finite-difference budget" in reason for *_, reason in first)

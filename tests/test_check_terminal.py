@@ -1,0 +1,112 @@
+"""check on a real terminal at 60, 80 and 120 columns: one live progress line at the bottom
+that counts cases, FAIL and ERROR blocks printed whole above it, and no line of it left behind.
+
+stdout and stderr share one pseudo-terminal, as in a shell; what the person sees is rebuilt by
+a small screen model (carriage return, erase line, line wrap at the window's width).
+"""
+
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+BACKPROP = [str(Path(sys.executable).with_name("backprop"))]
+if not Path(BACKPROP[0]).exists():
+    BACKPROP = [sys.executable, "-m", "backprop_cli"]
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+
+CASES = """# a comment line: not a case
+"(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
+"x*y" x=2 y=3 expect: x=4
+"x +" x=1
+
+"x**3" x=2 expect: x=12
+"""
+CONTROL = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])")
+
+
+def run_on_terminal(argv: list[str], columns: int, cwd: Path) -> bytes:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env.update(TERM="xterm-256color")
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
+    os.close(slave)
+    seen = b""
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    proc.wait(timeout=30)
+    os.close(master)
+    return seen
+
+
+def screen(raw: bytes, columns: int) -> list[str]:
+    """The lines a terminal shows after `raw`: \\r returns to column 0, ESC[K and ESC[2K erase,
+    a line longer than the window wraps, every other escape (colour) changes nothing."""
+    lines: list[list[str]] = [[]]
+    col = 0
+    text = raw.decode(errors="replace").replace("\r\n", "\n")
+    k = 0
+    while k < len(text):
+        m = CONTROL.match(text, k)
+        if m:
+            if m.group(2) == "K":
+                line = lines[-1]
+                del line[0 if m.group(1) == "2" else col:]
+            k = m.end()
+            continue
+        ch = text[k]
+        k += 1
+        if ch == "\n":
+            lines.append([])
+            col = 0
+        elif ch == "\r":
+            col = 0
+        else:
+            if col >= columns:
+                lines.append([])
+                col = 0
+            line = lines[-1]
+            line.extend(" " * (col - len(line)))
+            if col < len(line):
+                line[col] = ch
+            else:
+                line.append(ch)
+            col += 1
+    return ["".join(line).rstrip() for line in lines]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_progress_is_one_line_that_leaves_nothing_behind(tmp_path, columns):
+    (tmp_path / "cases.txt").write_text(CASES)
+    raw = run_on_terminal([*BACKPROP, "check", "cases.txt", "--jobs", "1"], columns, tmp_path)
+    shown = screen(raw, columns)
+    assert b"4/4 cases" in raw  # counted in cases: the comment and the blank line are not
+    assert b"lines" not in raw
+    assert not any("checking" in line or "━" in line for line in shown)
+    starts = [line for line in shown if line.startswith(("FAIL ", "ERROR "))]
+    assert [s.split()[0] for s in starts] == ["FAIL", "ERROR"]
+    assert starts[0] == "FAIL cases.txt:3: x*y"
+    assert any(line.startswith("cases.txt: 1 of 4 cases could not run") for line in shown)

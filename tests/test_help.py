@@ -1,0 +1,58 @@
+"""Every command has help that can be copied: no line over 80 columns, the examples in
+no-rewrap blocks (each example whole on its line, or continued with a backslash), and a
+complete one-line summary in `backprop --help`."""
+
+import shlex
+
+import pytest
+from click.testing import CliRunner
+
+from backprop_cli.cli import cli
+
+COMMANDS = cli.list_commands(None)
+
+
+def help_text(*words: str, columns: int = 80) -> str:
+    out = CliRunner().invoke(cli, [*words, "--help"], env={"COLUMNS": str(columns)})
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+@pytest.mark.parametrize("columns", [80, 200])
+def test_no_help_line_is_over_80_columns(command, columns):
+    text = help_text(*([command] if command else []), columns=columns)
+    long = [line for line in text.splitlines() if len(line) > 80]
+    assert not long, long
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_example_is_whole_and_reads_as_a_shell_command(command):
+    text = help_text(*([command] if command else []))
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.strip() == "Examples:")
+    examples, k = [], start + 1
+    while k < len(lines) and lines[k].startswith("    "):
+        line = lines[k].strip()
+        while line.endswith("\\"):  # a continued example: the shell joins the lines
+            k += 1
+            line = line[:-1] + " " + lines[k].strip()
+        examples.append(line)
+        k += 1
+    assert examples
+    for example in examples:
+        words = shlex.split(example.split(" | ")[0].split(" < ")[0].split(" > ")[0])
+        assert words[0] == "backprop", example
+        assert words[1] in COMMANDS, example
+
+
+def test_every_command_and_option_has_help():
+    top = help_text()
+    for name in COMMANDS:
+        command = cli.get_command(None, name)
+        assert command.help and command.help.strip(), name
+        summary = next(line for line in top.splitlines() if line.strip().startswith(name + " "))
+        assert not summary.rstrip().endswith("..."), summary  # whole, not cut by click
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{name} {param.opts}"
