@@ -25,6 +25,7 @@ from .engine.forward import forward, is_array
 from .errors import BindingError, ShapeError
 from .graph import Graph
 from .language.parser import parse
+from .values import is_index
 
 EXIT_OK = exits.OK
 EXIT_CHECK_FAILED = exits.CHECK_FAILED
@@ -304,7 +305,8 @@ def _array_kink_warnings(graph: Graph, values: list) -> list[str]:
 
 def _selected_names(graph: Graph, bindings: Mapping[str, Any],
                     wrt: tuple[str, ...] | None) -> list[str]:
-    names = list(bindings)
+    # An integer array holds positions (C[Xb]): it has no gradient, and none is reported.
+    names = [n for n in bindings if not is_index(bindings[n])]
     for name in graph.variables:  # every read variable is bound; forward raises otherwise
         if name not in bindings:
             names.append(name)
@@ -314,6 +316,9 @@ def _selected_names(graph: Graph, bindings: Mapping[str, Any],
         if name not in bindings:
             raise BindingError(f"--wrt {name}: {name} is not a bound variable",
                                hint="bound: " + (", ".join(bindings) or "none"))
+        if is_index(bindings[name]):
+            raise BindingError(f"--wrt {name}: {name} holds integers, positions with no "
+                               "gradient", hint="bind it as floats (1.0) to differentiate it")
     return list(dict.fromkeys(wrt))
 
 

@@ -14,6 +14,11 @@ def is_array(value: Any) -> bool:
     return hasattr(value, "shape") and getattr(value, "ndim", 0) > 0
 
 
+def is_index(value: Any) -> bool:
+    """An integer array (positions or labels bound from a file): it gets no gradient."""
+    return is_array(value) and value.dtype.kind in "iu"
+
+
 def plain(x: Any) -> Any:
     """Floats stay floats; arrays become nested lists of floats; nan and inf become null; -0.0
     becomes 0.0 (adding 0.0 does exactly that and changes no other number), as the tables

@@ -244,9 +244,10 @@ def test_vjp_matches_finite_differences(name, args):
     out = op.forward(m, *args)
     g = np.random.default_rng(1).normal(size=np.shape(out))
     parts = op.vjp(m, g if np.ndim(out) else float(g), list(args), out)
-    # An axis argument (a number after the array) gets no gradient.
-    differentiable = [k for k, a in enumerate(args) if np.ndim(a) or k == 0 or name in
-                      ("max", "min")]
+    # An axis argument (a number after the array) gets no gradient, nor does an integer
+    # array (positions, labels).
+    differentiable = [k for k, a in enumerate(args) if (np.ndim(a) or k == 0 or name in
+                      ("max", "min")) and np.asarray(a).dtype.kind == "f" and name != "arange"]
     for k in differentiable:
         base = np.array(args[k], dtype=float)
         num = np.zeros(base.shape)

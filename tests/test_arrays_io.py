@@ -42,7 +42,6 @@ def files(tmp_path, monkeypatch):
 
 LOADS = [
     ("w.npy", "W", W),
-    ("ints.npy", "W", [[1.0, 2.0], [3.0, 4.0]]),
     ("net.npz", "W", W),  # the member named like the binding
     ("net.npz:x", "W", [0.2, 0.4]),
     ("one.npz", "W", W),  # the only member
@@ -52,6 +51,17 @@ LOADS = [
     ("w.csv", "W", W),
     ("x.csv", "x", [0.2, 0.4]),  # one row is a vector; '#' lines are comments
 ]
+
+
+def test_integer_files_are_positions(files, tmp_path):
+    # Whole numbers written as integers are positions (C[Xb]): int64, never differentiated.
+    (tmp_path / "y.json").write_text("[0, 2, 1]")
+    (tmp_path / "y.csv").write_text("0,2\n1,1\n")
+    for spec, want in (("ints.npy", [[1, 2], [3, 4]]), ("y.json", [0, 2, 1]),
+                       ("y.csv", [[0, 2], [1, 1]])):
+        got = load_array("Y", spec)
+        assert got.dtype == np.int64, spec
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("spec, name, want", LOADS)

@@ -45,8 +45,8 @@ def _local_mutants(op) -> Iterator[tuple[str, Callable]]:
     n = op.arity or 2
 
     def part(k: int, how: str):
-        def mutated(m, *args):
-            parts = list(rule(m, *args))
+        def mutated(m, *args, **params):  # params: a row bound to keyword arguments
+            parts = list(rule(m, *args, **params))
             if k < len(parts):
                 parts[k] = {"negated": lambda p: -p, "doubled": lambda p: 2 * p,
                             "dropped": lambda p: 1.0 + 0 * p}[how](parts[k])
@@ -57,8 +57,8 @@ def _local_mutants(op) -> Iterator[tuple[str, Callable]]:
         for how in ("negated", "doubled", "dropped"):
             yield f"local partial {k + 1} {how}", part(k, how)
     if n == 2:
-        def swapped(m, *args):
-            parts = rule(m, *args)
+        def swapped(m, *args, **params):
+            parts = rule(m, *args, **params)
             return parts if len(parts) < 2 else (parts[1], parts[0], *parts[2:])
         yield "local partials swapped", swapped
 
@@ -67,11 +67,11 @@ def _vjp_mutants(op) -> Iterator[tuple[str, Callable]]:
     rule = op.vjp
 
     def part(k: int, how: str):
-        def mutated(m, g, args, out):
+        def mutated(m, g, args, out, **params):
             if how == "no upstream":
                 array = m.is_array and m.np.ndim(g)
-                return rule(m, m.np.ones_like(g) if array else 1.0, args, out)
-            parts = list(rule(m, g, args, out))
+                return rule(m, m.np.ones_like(g) if array else 1.0, args, out, **params)
+            parts = list(rule(m, g, args, out, **params))
             if k < len(parts):
                 parts[k] = -parts[k] if how == "negated" else 2 * parts[k]
             return tuple(parts)
@@ -82,8 +82,8 @@ def _vjp_mutants(op) -> Iterator[tuple[str, Callable]]:
             yield f"vjp part {k + 1} {how}", part(k, how)
     yield "vjp upstream dropped", part(0, "no upstream")
 
-    def swapped(m, g, args, out):
-        parts = rule(m, g, args, out)
+    def swapped(m, g, args, out, **params):
+        parts = rule(m, g, args, out, **params)
         if len(parts) < 2 or np.shape(parts[0]) != np.shape(parts[1]):
             return parts  # the parts cannot trade places: an equivalent mutant here
         return (parts[1], parts[0], *parts[2:])
@@ -180,7 +180,8 @@ def array_programs(op) -> list[Program]:
         for kind in ("small", "wide", "deep"):
             arrs = arrays
             if kind == "wide":  # every array 3x larger on each axis: past sympy's entry limit
-                arrs = [np.kron(a, _weights((3,) * np.ndim(a), 11)) for a in arrays]
+                arrs = [np.kron(a, _weights((3,) * np.ndim(a), 11)) if a.dtype.kind == "f"
+                        else a for a in arrays]  # positions stay positions
             names = [f"a{j}" for j in range(len(arrs))]
             at = dict(zip(names, arrs))
             if op.name in ("max", "min"):  # a number here is a value, not an axis: bind it
@@ -201,7 +202,8 @@ def array_programs(op) -> list[Program]:
             if kind == "deep":
                 at["u"] = 0.7
             source = _around("deep" if kind == "deep" else "small", expr)
-            found.append((f"arrays, {kind}", source, at, tuple(names)))
+            wrt = tuple(n for n in names if not (np.ndim(at[n]) and at[n].dtype.kind in "iu"))
+            found.append((f"arrays, {kind}", source, at, wrt))  # positions get no gradient
     return found
 
 
@@ -209,7 +211,8 @@ def programs(op) -> list[Program]:
     return scalar_programs(op) + array_programs(op)
 
 
-ROWS = [op for op in ops.ROWS if not op.is_leaf]
+# arange's only input is a count written in the program: no gradient flows through it anywhere.
+ROWS = [op for op in ops.ROWS if not op.is_leaf and op.name != "arange"]
 CASES = [(op.name, label, field) for op in ROWS for label, field, _ in mutants(op)]
 
 

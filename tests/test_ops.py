@@ -224,7 +224,7 @@ def test_sigmoid_and_softplus_do_not_overflow_far_out():
 # upstream gradient. A formula that drifts from its rule fails here.
 
 # Spellings the arrays helper is adding (issue 21): a text that needs one waits for it.
-AWAITING = {" if ": "where(cond, 1, 0) and comparisons", "ones_like(": "ones_like"}
+AWAITING = {" if ": "where(cond, 1, 0) and comparisons"}
 
 
 def _text_value(text: str, at: dict):

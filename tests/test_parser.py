@@ -297,6 +297,59 @@ def test_ten_thousand_nested_parentheses_need_no_recursion():
     assert grads[graph.variables["x"]] == pytest.approx(1.0001 ** 10_000)
 
 
+# --- what a numpy user types: keywords, methods, subscripts, lists, comparisons ---------------
+
+NUMPY = [
+    ("sum(x, axis=0)", "(sum x)"),
+    ("x.sum(0, keepdims=True)", "(sum x)"),
+    ("x.sum(0)", "(sum x 0)"),  # a positional axis stays an input, as sum(x, 0)
+    ("max(x, axis=1) + min(x, 0, keepdims=True)", "(add (amax x) (amin x))"),
+    ("x.max(1, keepdims=True) + x.mean()", "(add (amax x) (mean x))"),
+    ("-x.T @ y", "(matmul (neg (transpose x)) y)"),  # as Python: unary minus binds tighter
+    ("x.reshape(n, -1)", "(reshape x n -1)"),
+    ("reshape(x, (2, -1))", "(reshape x 2 -1)"),
+    ("[x, x + 2]", "(stack x (add x 2))"),
+    ("concatenate([a, b])", "(concatenate a b)"),
+    ("x[3, 0, 1]", "(subscript x)"),
+    ("x[::-1]", "(subscript x)"),
+    ("x[1:3]", "(slice x 1 3)"),
+    ("C[Xb]", "(take C Xb)"),
+    ("x[arange(n), y]", "(take x (arange n) y)"),
+    ("x + 1 < y * 2", "(lt (add x 1) (mul y 2))"),
+    ("x % 3 * 2", "(mul (mod x 3) 2)"),
+    ("where(x > 0, x, 0)", "(where (gt x 0) x 0)"),
+    ("var(x, ddof=1) + std(x, axis=(0, 1))", "(add (variance x) (std x))"),
+]
+
+
+@pytest.mark.parametrize("source, expected", NUMPY)
+def test_numpy_spellings(source, expected):
+    assert sexpr(parse(source)) == expected
+
+
+def test_keyword_arguments_are_the_rows_parameters_and_print_back():
+    from backprop_cli.language.printer import expression
+
+    for source in ("sum(x, axis=(0, 1), keepdims=True)", "variance(x, axis=0, ddof=1)",
+                   "x[::-1, 2] + C[idx] + [x, 2*x]", "stack(x, y, axis=1)"):
+        graph = parse(source)
+        assert expression(graph) == source
+        assert sexpr(parse(expression(graph))) == sexpr(graph)
+    a, b = parse("sum(x, axis=0)"), parse("sum(x)")
+    assert a.ops[a.output] is not b.ops[b.output]  # the bound row is another operation
+
+
+def test_a_keyword_is_never_an_assignment():
+    graph = parse("s = sum(x, axis=0); s")
+    assert "axis" not in graph.variables and graph.names[graph.output] == "s"
+
+
+def test_names_numpy_brought_in_still_name_values():
+    # CS231n's batch norm names its values var and std; var(x) is still the variance.
+    graph = parse("xc = x - mean(x); var = sum(xc**2)/3; std = sqrt(var); std + var(x)")
+    assert sexpr(graph).endswith("(variance x))")
+
+
 def test_every_product_dot_a_page_uses_is_a_product():
     # U+00D7, U+00B7, U+22C5 and U+2219 (the bullet operator) all read as *
     for dot in "×·⋅∙":

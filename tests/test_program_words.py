@@ -17,7 +17,7 @@ from backprop_cli.ops.registry import FUNCTIONS
 
 COMMANDS = ["eval", "trace", "graph"]
 
-# Every callable op that takes numbers: -name(x) or -name(x, y), at a smooth point.
+# Every callable op that takes numbers: -name(x), -name(x, y), ..., at a smooth point.
 NEGATED_CALLS = sorted(
     (f"-{name}({', '.join('xyz'[:len(op.samples[0])])})",
      {v: op.samples[0][k] for k, v in enumerate("xyz"[:len(op.samples[0])])})

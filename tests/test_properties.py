@@ -169,7 +169,9 @@ def test_trace_shows_the_very_parts_backward_added_up(program, at):
         if row.grad is None or row.id == graph.output:
             continue
         total = 0.0
-        for _, part in reversed(row.contributions):
+        # backward's order: consumers from the output back, and one consumer's parts in the
+        # order of its inputs (b - b sends +g, then -g); a stable sort keeps the latter
+        for _, part in sorted(row.contributions, key=lambda c: -c[0]):
             total += part
         assert repr(total) == repr(grads[row.id]), row
 

@@ -381,6 +381,8 @@ def test_every_array_row_runs_on_dual_arrays_and_agrees(with_sympy):
     from backprop_cli.ops.arrays import array_samples
 
     for name, samples in array_samples().items():
+        if name in ("arange", "one_hot"):  # a count, integer labels: nothing to differentiate
+            continue
         for sample in samples:
             args, bindings = [], {}
             for k, value in enumerate(sample):

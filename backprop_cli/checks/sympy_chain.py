@@ -82,7 +82,7 @@ def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
     from ..ops.shapes import infer_shapes
 
     shapes = infer_shapes(graph, bindings)
-    needed = _needed(graph)
+    needed = _needed(graph, bindings)
     values: list = [None] * len(graph)
     local: list = [None] * len(graph)
     for i, op in enumerate(graph.ops):
@@ -137,12 +137,15 @@ def _sweep(graph: Graph, bindings: Mapping[str, Any], names: list[str], values: 
     return result
 
 
-def _needed(graph: Graph) -> bytearray:
+def _needed(graph: Graph, bindings: Mapping[str, Any]) -> bytearray:
     """The nodes some variable flows into: only they need values and local derivatives
-    beyond the leaves' (a constant subtree is a number already)."""
+    beyond the leaves' (a constant subtree is a number already). A variable bound to an
+    integer array holds positions (y=@y.json: class labels), which get no gradient, so it
+    is its value, as a class label written in the program is."""
     marks = bytearray(len(graph))
-    for i in graph.variables.values():
-        marks[i] = 1
+    for name, i in graph.variables.items():
+        kind = getattr(getattr(bindings.get(name), "dtype", None), "kind", "f")
+        marks[i] = kind not in "iub"
     for i, a in enumerate(graph.args):
         if a and any(marks[j] for j in a):
             marks[i] = 1

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import BackpropError, BindingError, shown
 from ..language.lexer import AUGMENTED, NUMBER
+from ..ops.keywords import SOFT_NAMES
 from ..ops.registry import CONSTANTS, FUNCTIONS
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
@@ -62,7 +63,7 @@ def parse_binding(word: str, folder: str = "") -> tuple[str, Any]:
     if name in CONSTANTS:
         raise BindingError(f"{name} is a constant and cannot be bound",
                            hint=f"in {_quoted(word)}")
-    if name in FUNCTIONS:
+    if name in FUNCTIONS and name not in SOFT_NAMES:
         raise BindingError(f"{name} is a function and cannot be bound",
                            hint=f"in {_quoted(word)}")
     if not text:

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import DomainError, NameResolutionError
 from ..graph import Graph
 from ..ops.registry import SCALAR, array_math
+from ..ops.shapes import Unsupported
 from ..values import is_array
 
 
@@ -89,6 +90,8 @@ def domain_error(graph: Graph, values: list, i: int, exc: Exception | None,
 
 
 def _cause(exc: Exception | None) -> str:
+    if isinstance(exc, Unsupported):  # the rule says what it needs, in words
+        return str(exc)
     if isinstance(exc, OverflowError) or (exc and "overflow" in str(exc)):
         return "overflows float64"
     if isinstance(exc, ZeroDivisionError) or (exc and "divide" in str(exc)):

@@ -2,7 +2,8 @@
 
 Every reader is a data parser (numpy's loaders with pickling off, `json`), never an evaluator.
 The result goes through `bindings.to_array`, so a file and a typed list obey the same rules:
-float64, a regular shape, at least one entry, every entry finite.
+float64, a regular shape, at least one entry, every entry finite; a file of integers gives
+int64 positions (see `index_array`).
 
   W=@weights.npy          the array in the file
   W=@net.npz              the member named W, or the only member
@@ -49,11 +50,48 @@ def load_array(name: str, spec: str, folder: str | ReadScope = "") -> Any:
         raise BindingError(f"{where}: holds {data.dtype} values, not real numbers",
                            hint="save a float or integer array")
     try:
+        if _integers(ext, path, data):
+            return index_array(name, data, quote=False)
         return to_array(name, data, quote=False)
     except BindingError as err:
         what = err.message.removeprefix(name + " ").removeprefix("is ")
         raise BindingError(f"{where}: {what}",
                            hint=err.hint) from None
+
+
+# --- integer arrays are positions ----------------------------------------------------------
+#
+# An array file of whole numbers written as integers (an integer .npy/.npz dtype, JSON
+# integers, a CSV without a '.' or an exponent) holds positions or labels: C[Xb], y in
+# x[arange(n), y]. It is kept as int64 and gets no gradient. A typed list (x=[1,2]) stays
+# float: a value to differentiate.
+
+
+def _integers(ext: str, path: str, data: Any) -> bool:
+    import numpy as np
+
+    if ext == ".csv":
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = "".join(line.split("#", 1)[0] for line in fh)
+        return not any(c in text for c in ".eEnNiI")
+    if isinstance(data, list):
+        try:
+            return np.array(data).dtype.kind == "i"  # to_array reports what is wrong
+        except (ValueError, TypeError, OverflowError):
+            return False
+    kind = getattr(getattr(data, "dtype", None), "kind", "f")
+    return kind in "iu" and np.ndim(data) > 0
+
+
+def index_array(name: str, data: Any, quote: bool = True):
+    """Whole numbers from a file -> an int64 array of positions (regular, non-empty);
+    `quote` as for to_array."""
+    import numpy as np
+
+    arr = to_array(name, data, quote)  # the same checks as any array: shape, size, finite
+    if not np.ndim(arr):
+        return arr
+    return arr.astype(np.int64)
 
 
 def _split(spec: str) -> tuple[str, str | None]:

@@ -13,7 +13,9 @@ from ..ops.registry import INFIX, PREFIX
 
 
 class Token(NamedTuple):
-    kind: str  # num, name, op, sup (superscript digits), sep (';' or newline), end
+    # num, name, op, attr (.name after a value: x.T, x.sum), sup (superscript digits),
+    # sep (';' or newline), end
+    kind: str
     text: str
     start: int
     end: int
@@ -46,7 +48,7 @@ _PIECE = re.compile(
     |[ \t\r\f]+
     |""" + NUMBER + r"""
     |\#[^\n]*|\\\n
-    |\.T(?![A-Za-z_0-9])
+    |\.[A-Za-z_][A-Za-z_0-9]*
     |[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+
     |.
     """,  # the commonest pieces first: the regex engine tries the alternatives in order
@@ -66,8 +68,8 @@ _FIRST.update({c: "sup" for c in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"})
 
 
 def _kind(piece: str) -> str:
-    if piece == ".T":
-        return "op"
+    if piece[0] == "." and len(piece) > 1 and not piece[1].isdigit():
+        return "attr"
     if piece == "\\\n":
         return _WS
     if piece[0] == "." and len(piece) > 1:
@@ -115,10 +117,10 @@ def bad_character(source: str, pos: int, ch: str) -> ParseError:
     """The error for a character the language lacks, with a hint where one helps."""
     what = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
     hint = None
-    if ch in "[]{}":
-        hint = "arrays are given as bindings, e.g. x=[1,2]"
-    elif ch == "!" or ch == "<" or ch == ">" or ch == "&":
-        hint = "the language has arithmetic only"
+    if ch in "{}":
+        hint = "a list is written [a, b]; a dict has no meaning here"
+    elif ch == "!" or ch == "&":
+        hint = "the language has arithmetic and comparisons only; where(c, a, b) chooses"
     elif ch == "‖":
         hint = "write norm(x) for the norm ‖x‖"
     return ParseError(f"unexpected character {what}", source, (pos, pos + 1), hint)

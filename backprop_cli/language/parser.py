@@ -4,25 +4,50 @@ The parser builds the flat graph directly, so nesting depth costs stack entries,
 frames: a 100,000-deep parenthesis nest parses like any other input. Precedence and
 associativity come from the op registry's binding powers, the same ones the printer uses.
 
+Its shape is tdop's: two handler tables, one for a token met where an operand is expected
+(a number, a name, a call, '(' or '[' opening, a prefix sign) and one for a token met after an
+operand (an infix operator, a closing bracket, ',', a subscript, a method). Every handler takes
+the index of its token and returns (index of the next token, whether an operand comes next).
+Brackets (parentheses, calls, lists, subscripts, |bars|) are entries of the same stack as the
+operators, so an operator never reduces past one; `reduce` is the one place an operator is
+applied.
+
 Statements are separated by ';' or newlines; `name = expr` and `name op= expr` assign, and the
-program's output is the value of the last statement.
+program's output is the value of the last statement. Inside a call, `name=value` is a keyword
+argument whose value is written in the program (`sum(x, axis=0, keepdims=True)`).
 """
 
 from __future__ import annotations
 
 import gc
-from functools import partial
+from typing import NamedTuple
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
+from ..ops.keywords import SOFT_NAMES
 from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX, known_functions
+from .calls import call, gather, method, stack, static_subscript
 from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
-
 # Operator-stack entry kinds; every kind above _PRE is a bracket the reductions stop at.
-_BIN, _PRE, _PAREN, _CALL, _BARS = 0, 1, 2, 3, 4
+_BIN, _PRE, _PAREN, _CALL, _BARS, _LIST, _SUB, _TUPLE = range(8)
+_OPENED = {_PAREN: "'('", _BARS: "'|'", _LIST: "'['", _SUB: "'['", _TUPLE: "'('"}
+_CLOSER = {_PAREN: "')'", _BARS: "'|'", _LIST: "']'", _SUB: "']'", _TUPLE: "')'", _CALL: "')'"}
+
+
+class Entry(NamedTuple):
+    """One entry of the operator stack: an operator waiting for its operands, or a bracket."""
+
+    kind: int
+    op: object  # the Op row (None for plain brackets)
+    bp: int  # binding power; brackets have 0, so nothing reduces past them
+    right: bool  # right-associative
+    start: int  # source span of the operator or the opening bracket
+    end: int
+    base: int = 0  # brackets: the operand-stack height when they opened (their items follow)
+    keywords: dict | None = None  # calls: keyword arguments, name -> (value, start, end)
 
 
 def parse(source: str) -> Graph:
@@ -49,7 +74,14 @@ class _Parser:
         self.assigned: dict[str, int] = {}
         # Tokens as parallel lists, addressed by index: no token objects on the hot path.
         self.kinds, self.texts, self.starts = scan(source)
-        self.infix = {text: (op, op.bp, op.right_assoc) for text, op in INFIX.items()}
+        # The operator table is read per parse: a test may patch a row into INFIX.
+        self.after = dict(_AFTER)
+        for text, op in INFIX.items():
+            self.after[text] = _infix_handler(op)
+        self.operands: list[int] = []
+        self.ostart: list[int] = []
+        self.oend: list[int] = []
+        self.stack: list[Entry] = []
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -60,6 +92,10 @@ class _Parser:
         if tok.kind == "bad":
             return bad_character(self.source, tok.start, tok.text)
         return cls(message, self.source, (tok.start, max(tok.end, tok.start + 1)), hint)
+
+    def span_error(self, message: str, start: int, end: int, hint: str | None = None,
+                   cls: type = ParseError) -> ParseError:
+        return cls(message, self.source, (start, max(end, start + 1)), hint)
 
     # --- statements -------------------------------------------------------------------
 
@@ -107,7 +143,7 @@ class _Parser:
         name = tok.text
         if name in CONSTANTS:
             raise self.error(f"cannot assign to the constant {name}", tok)
-        if name in FUNCTIONS:
+        if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"cannot assign to {name}: it is a function", tok)
 
     def resolve(self, tok: Token) -> int:
@@ -118,7 +154,7 @@ class _Parser:
             return node
         if name in CONSTANTS:
             return self.graph.add_constant(CONSTANTS[name], tok.start, tok.end, name)
-        if name in FUNCTIONS:
+        if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"{name} is a function", tok, f"call it as {name}(...)",
                              NameResolutionError)
         return self.graph.add_variable(name, tok.start, tok.end)
@@ -127,275 +163,76 @@ class _Parser:
 
     def expression(self, k: int) -> tuple[int, int, int]:
         """Parse one expression from token k; return (node, start, index of the ending token)."""
-        g = self.graph
-        add_op = g.add_op
-        add_constant = g.add_constant
-        kinds, texts, starts = self.kinds, self.texts, self.starts
-        infix = self.infix
-        assigned = self.assigned
-        variables = g.variables
-        operands: list[int] = []
-        ostart: list[int] = []
-        oend: list[int] = []
-        ops: list[tuple] = []  # (kind, op, bp, right_assoc, start, end)
-        argcounts: list[int] = []
+        kinds, texts = self.kinds, self.texts
+        before, after = _BEFORE, self.after
+        first = self.starts[k]
+        del self.operands[:], self.ostart[:], self.oend[:], self.stack[:]
         expect_operand = True
-        first = starts[k]
-        inf = float("inf")
-
-        reduce = partial(self.reduce, ops, operands, ostart, oend)
-
-        while True:
+        while k >= 0:
             kind = kinds[k]
-            text = texts[k]
-            if expect_operand:
-                if kind == "name":
-                    if kinds[k + 1] == "sup" and text in FUNCTIONS:
-                        raise self.error(f"{text}{texts[k + 1]} is ambiguous", self.token(k + 1),
-                                         f"write {text}(x)**{texts[k + 1].translate(SUPERSCRIPTS)}"
-                                         f" for the power of {text}(x)")
-                    if texts[k + 1] == "(" and kinds[k + 1] == "op":
-                        op = FUNCTIONS.get(text)
-                        if op is None:
-                            raise self.unknown_function(self.token(k))
-                        start = starts[k]
-                        ops.append((_CALL, op, 0, False, start, starts[k + 1] + 1))
-                        argcounts.append(1)
-                        k += 2
-                        if texts[k] == ")" and kinds[k] == "op":
-                            msg = op.check_arity(0) or f"{op.name}() needs arguments"
-                            raise ArityError(msg, self.source, (start, starts[k] + 1))
-                        continue
-                    node = assigned.get(text)
-                    if node is None:
-                        # A name already read as a variable is not a constant or a function.
-                        node = variables.get(text)
-                        if node is None:
-                            if kinds[k + 1] == "bad":  # reported first, as a streaming lexer would
-                                raise self.error("", self.token(k + 1))
-                            node = self.resolve(self.token(k))
-                    operands.append(node)
-                    start = starts[k]
-                    ostart.append(start)
-                    oend.append(start + len(text))
-                    expect_operand = False
-                elif kind == "num":
-                    value = float(text)  # the lexer only passes valid float literals
-                    start = starts[k]
-                    if value == inf:
-                        raise self.error(f"the number {text} is too large for float64",
-                                         self.token(k), cls=LimitError)
-                    operands.append(add_constant(value, start, start + len(text)))
-                    ostart.append(start)
-                    oend.append(start + len(text))
-                    expect_operand = False
-                elif kind == "op" and text == "(":
-                    ops.append((_PAREN, None, 0, False, starts[k], starts[k] + 1))
-                elif kind == "op" and text == "|":
-                    if texts[k + 1] == "|" and starts[k + 1] == starts[k] + 1:
-                        raise self.error("'||' is ambiguous", self.token(k),
-                                         "write norm(x) for the norm ||x||, or abs(abs(x))")
-                    ops.append((_BARS, OPS["abs"], 0, False, starts[k], starts[k] + 1))
-                elif kind == "op" and text in PREFIX:
-                    start = starts[k]
-                    ops.append((_PRE, PREFIX[text], BP_UNARY, True, start, start + len(text)))
-                elif kind == "op" and text == "+":
-                    pass  # unary plus is the identity: no node
-                else:
-                    raise self.expected_operand(self.token(k))
-            elif kind == "sup":
-                self.superscript(k, operands, ostart, oend)
-            elif kind == "op" and text == "|" and any(o[0] == _BARS for o in ops):
-                self.close_bars(k, ops, operands, ostart, oend)
-            elif kind == "op":
-                row = infix.get(text)
-                if row is not None:
-                    op, bp, right = row
-                    while ops:
-                        top = ops[-1]
-                        if top[0] > _PRE or not (top[2] > bp or (top[2] == bp and not right)):
-                            break
-                        if top[0] == _BIN:  # the common case, inlined: one node per operator
-                            ops.pop()
-                            b = operands.pop()
-                            b_end = oend.pop()
-                            ostart.pop()
-                            operands[-1] = add_op(top[1], (operands[-1], b), ostart[-1], b_end)
-                            oend[-1] = b_end
-                        else:
-                            reduce()
-                    start = starts[k]
-                    ops.append((_BIN, op, bp, right, start, start + len(text)))
-                    expect_operand = True
-                elif text == ")":
-                    while ops:
-                        top = ops[-1]
-                        if top[0] == _BIN:  # inlined as above
-                            ops.pop()
-                            b = operands.pop()
-                            b_end = oend.pop()
-                            ostart.pop()
-                            operands[-1] = add_op(top[1], (operands[-1], b), ostart[-1], b_end)
-                            oend[-1] = b_end
-                        elif top[0] == _PRE:
-                            reduce()
-                        else:
-                            break
-                    if not ops:
-                        raise self.error("unmatched ')'", self.token(k))
-                    mark = ops.pop()
-                    end = starts[k] + 1
-                    if mark[0] == _BARS:
-                        raise ParseError("'|' is never closed", self.source,
-                                         (mark[4], mark[5]), "add '|' before ')'")
-                    if mark[0] == _PAREN:
-                        ostart[-1] = mark[4]
-                        oend[-1] = end
-                    else:
-                        op = mark[1]
-                        n = argcounts.pop()
-                        if n != op.arity:
-                            problem = op.check_arity(n)
-                            if problem:
-                                raise ArityError(problem, self.source, (mark[4], end))
-                        args = tuple(operands[-n:])
-                        del operands[-n:], ostart[-n:], oend[-n:]
-                        operands.append(add_op(op, args, mark[4], end))
-                        ostart.append(mark[4])
-                        oend.append(end)
-                elif text == ",":
-                    while ops and ops[-1][0] <= _PRE:
-                        reduce()
-                    if not ops or ops[-1][0] != _CALL:
-                        raise self.error("unexpected ','", self.token(k),
-                                         "commas separate a function's arguments")
-                    argcounts[-1] += 1
-                    expect_operand = True
-                elif text == "[":
-                    k = self.index(k, operands, ostart, oend)
-                elif text == ".T":
-                    op = OPS.get("transpose")
-                    if op is None:
-                        raise self.error("'.T' needs array support", self.token(k))
-                    end = starts[k] + 2
-                    operands[-1] = add_op(op, (operands[-1],), ostart[-1], end)
-                    oend[-1] = end
-                else:
-                    raise self.expected_operator(self.token(k))
-            elif kind == "sep" or kind == "end":
-                break
-            else:
-                raise self.expected_operator(self.token(k))
-            k += 1
+            table = before if expect_operand else after
+            handler = table.get(texts[k] if kind == "op" else kind)
+            if handler is None:
+                handler = _no_operand if expect_operand else _no_operator
+            end = k
+            k, expect_operand = handler(self, k)
+        self.close_all()
+        return self.operands[0], first, end
 
-        while ops:
-            if ops[-1][0] > _PRE:
-                mark = ops[-1]
-                what = {_PAREN: "'('", _BARS: "'|'"}.get(mark[0]) or f"{mark[1].name}("
-                close = "'|'" if mark[0] == _BARS else "')'"
-                raise ParseError(f"{what} is never closed", self.source,
-                                 (mark[4], mark[5]), f"add {close} before the end of the statement")
-            reduce()
-        return operands[0], first, k
+    def close_all(self) -> None:
+        """At the end of a statement: apply what is left; an open bracket is an error."""
+        stack = self.stack
+        while stack:
+            top = stack[-1]
+            if top.kind > _PRE:
+                what = _OPENED.get(top.kind) or f"{top.op.name}("
+                raise self.span_error(f"{what} is never closed", top.start, top.end,
+                                      f"add {_CLOSER[top.kind]} before the end of the "
+                                      f"statement")
+            self.reduce()
 
-    def index(self, k: int, operands: list, ostart: list, oend: list) -> int:
-        """s[i], s[a:b], s[a:], s[:b] after an operand: positions are whole numbers written
-        in the program. Returns the index of the closing ']'."""
-        texts, kinds = self.texts, self.kinds
-        open_tok = self.token(k)
-        bounds: list[float | None] = []
-        colon = False
-        k += 1
-        while True:
-            sign = 1.0
-            if texts[k] == "-" and kinds[k] == "op":
-                sign = -1.0
-                k += 1
-            if kinds[k] == "num":
-                bounds.append(sign * float(texts[k]))
-                k += 1
-            elif sign < 0:
-                raise self.error("expected a whole number after '-'", self.token(k))
-            else:
-                bounds.append(None)
-            if texts[k] == ":" and kinds[k] == "op" and not colon:
-                colon = True
-                k += 1
-                continue
-            if texts[k] == "]" and kinds[k] == "op":
-                break
-            tok = self.token(k)
-            hint = "index one axis at a time, e.g. W[1][2]" if tok.text == "," else \
-                "positions are whole numbers written in the program, e.g. s[2] or s[1:3]"
-            raise self.error(f"expected a whole number, ':' or ']' but found {tok.text!r}",
-                             tok, hint)
-        end = self.starts[k] + 1
-        if not colon and bounds[0] is None:
-            raise ParseError("'[]' needs a position", self.source, (open_tok.start, end),
-                             "e.g. s[0] for the first entry")
-        g = self.graph
-        for b in bounds:
-            if b is not None and b != int(b):
-                raise ParseError(f"the position {b:g} is not a whole number", self.source,
-                                 (open_tok.start, end))
-        if colon:
-            start, stop = bounds
-            args = [g.add_constant(start or 0.0, open_tok.start, end)]
-            if stop is not None:
-                args.append(g.add_constant(stop, open_tok.start, end))
-            op = OPS["slice"]
-        else:
-            args = [g.add_constant(bounds[0], open_tok.start, end)]
-            op = OPS["index"]
-        operands[-1] = g.add_op(op, (operands[-1], *args), ostart[-1], end)
-        oend[-1] = end
-        return k
+    def push_operand(self, node: int, start: int, end: int) -> None:
+        self.operands.append(node)
+        self.ostart.append(start)
+        self.oend.append(end)
 
-    def superscript(self, k: int, operands: list, ostart: list, oend: list) -> None:
-        """x² (superscript digits after an operand) is x**2: the power binds tightest."""
-        text = self.texts[k]
-        digits = text.translate(SUPERSCRIPTS)
-        start, end = self.starts[k], self.starts[k] + len(text)
-        if not digits.lstrip("-").isdigit() or digits.count("-") > 1:
-            raise self.error(f"the superscript {text} is not a whole number", self.token(k),
-                             "write the power with **, e.g. x**-1")
-        g = self.graph
-        power = g.add_constant(float(digits), start, end)
-        operands[-1] = g.add_op(OPS["pow"], (operands[-1], power), ostart[-1], end)
-        oend[-1] = end
-
-    def close_bars(self, k: int, ops: list, operands: list, ostart: list, oend: list) -> None:
-        """The '|' that closes |x|: x's operators are applied, then abs."""
-        while ops[-1][0] <= _PRE:
-            self.reduce(ops, operands, ostart, oend)
-        mark = ops.pop()
-        if mark[0] != _BARS:  # a '(' or a call opened inside the bars is still open
-            raise self.error("'|' closes before its '(' does", self.token(k),
-                             "write abs(...) where bars and brackets interleave")
-        end = self.starts[k] + 1
-        operands[-1] = self.graph.add_op(mark[1], (operands[-1],), mark[4], end)
-        ostart[-1] = mark[4]
-        oend[-1] = end
-
-    def reduce(self, ops: list, operands: list, ostart: list, oend: list) -> None:
+    def reduce(self) -> None:
         """Pop one operator and apply it to the operands on the stack."""
-        g = self.graph
-        kind, op, _bp, _right, start, _end = ops.pop()
-        if kind == _BIN:
+        top = self.stack.pop()
+        operands = self.operands
+        if top[0] == _BIN:
+            oend = self.oend
             b = operands.pop()
             b_end = oend.pop()
-            ostart.pop()
-            operands[-1] = g.add_op(op, (operands[-1], b), ostart[-1], b_end)
+            self.ostart.pop()
+            operands[-1] = self.graph.add_op(top[1], (operands[-1], b), self.ostart[-1], b_end)
             oend[-1] = b_end
-        else:  # prefix
-            a = operands[-1]
-            a_end = oend[-1]
-            # A minus sign on a bare literal is part of the number: -2.5 is one constant.
-            if op is PREFIX["-"] and a in g.consts and a not in g.names:
-                operands[-1] = g.add_constant(-g.consts[a], start, a_end)
-            else:
-                operands[-1] = g.add_op(op, (a,), start, a_end)
-            ostart[-1] = start
+            return
+        g = self.graph  # prefix
+        op, start = top[1], top[4]
+        a = operands[-1]
+        a_end = self.oend[-1]
+        # A minus sign on a bare literal is part of the number: -2.5 is one constant.
+        if op is PREFIX["-"] and a in g.consts and a not in g.names:
+            operands[-1] = g.add_constant(-g.consts[a], start, a_end)
+        else:
+            operands[-1] = g.add_op(op, (a,), start, a_end)
+        self.ostart[-1] = start
+
+    def reduce_to_bracket(self) -> Entry | None:
+        """Apply every operator above the innermost bracket; return that bracket (or None)."""
+        stack = self.stack
+        while stack and stack[-1].kind <= _PRE:
+            self.reduce()
+        return stack[-1] if stack else None
+
+    def items(self, base: int) -> tuple[tuple[int, ...], int]:
+        """Pop the operands above height `base`: (their nodes, the first one's start)."""
+        operands = self.operands
+        items = tuple(operands[base:])
+        start = self.ostart[base] if len(operands) > base else -1
+        del operands[base:], self.ostart[base:], self.oend[base:]
+        return items, start
 
     # --- messages ---------------------------------------------------------------------
 
@@ -405,14 +242,11 @@ class _Parser:
         if tok.kind == "sep":
             return self.error("the statement ends too early: expected a number, a name or '('",
                               tok)
-        if tok.text == ")":
-            return self.error("expected a number, a name or '(' before ')'", tok)
+        if tok.text in (")", "]"):
+            return self.error(f"expected a number, a name or '(' before {tok.text!r}", tok)
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
-        if tok.text == "[":
-            return self.error("unexpected '['", tok, "arrays are given as bindings, e.g. "
-                              "x=[1,2]; s[i] indexes a value")
         return self.error(f"expected a number, a name or '(' but found {tok.text!r}", tok)
 
     def expected_operator(self, tok: Token) -> ParseError:
@@ -436,3 +270,317 @@ class _Parser:
         hint = f"did you mean {close[0]}?" if close else \
             "known functions: " + known_functions()
         return self.error(f"unknown function {name!r}", tok, hint, NameResolutionError)
+
+
+# --- handlers for a token where an operand is expected ----------------------------------------
+
+
+def _name(p: _Parser, k: int) -> tuple[int, bool]:
+    """A variable, an assigned name or a constant; a call when '(' follows; a keyword
+    argument when '=' follows inside a call."""
+    kinds, texts = p.kinds, p.texts
+    text = texts[k]
+    nxt = texts[k + 1] if kinds[k + 1] == "op" else None
+    if nxt == "(":
+        return _open_call(p, k)
+    if nxt == "=" and p.stack and p.stack[-1].kind == _CALL:
+        return _keyword(p, k)
+    if kinds[k + 1] == "sup" and text in FUNCTIONS:
+        raise p.error(f"{text}{texts[k + 1]} is ambiguous", p.token(k + 1),
+                      f"write {text}(x)**{texts[k + 1].translate(SUPERSCRIPTS)}"
+                      f" for the power of {text}(x)")
+    node = p.assigned.get(text)
+    if node is None:
+        # A name already read as a variable is not a constant or a function.
+        node = p.graph.variables.get(text)
+        if node is None:
+            if kinds[k + 1] == "bad":  # reported first, as a streaming lexer would
+                raise p.error("", p.token(k + 1))
+            node = p.resolve(p.token(k))
+    start = p.starts[k]
+    p.operands.append(node)
+    p.ostart.append(start)
+    p.oend.append(start + len(text))
+    return k + 1, False
+
+
+def _number(p: _Parser, k: int) -> tuple[int, bool]:
+    text = p.texts[k]
+    value = float(text)  # the lexer only passes valid float literals
+    start = p.starts[k]
+    if value == _INF:
+        raise p.error(f"the number {text} is too large for float64", p.token(k),
+                      cls=LimitError)
+    p.operands.append(p.graph.add_constant(value, start, start + len(text)))
+    p.ostart.append(start)
+    p.oend.append(start + len(text))
+    return k + 1, False
+
+
+def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
+    """name( : a call, whose arguments are the operands pushed until its ')'."""
+    text = p.texts[k]
+    op = FUNCTIONS.get(text)
+    if op is None:
+        raise p.unknown_function(p.token(k))
+    start = p.starts[k]
+    p.stack.append(Entry(_CALL, op, 0, False, start, p.starts[k + 1] + 1, len(p.operands)))
+    k += 2
+    if p.texts[k] == ")" and p.kinds[k] == "op":
+        msg = op.check_arity(0) or f"{op.name}() needs arguments"
+        raise ArityError(msg, p.source, (start, p.starts[k] + 1))
+    return k, True
+
+
+def _keyword(p: _Parser, k: int) -> tuple[int, bool]:
+    """name=value inside a call: the value is written in the program (a number, True/False,
+    or a tuple of numbers) and read here, so it never reaches the expression stack."""
+    call = p.stack[-1]
+    if call.keywords is None:
+        p.stack[-1] = call = call._replace(keywords={})
+    name = p.texts[k]
+    if name in call.keywords:
+        raise p.error(f"the keyword argument {name} is given twice", p.token(k))
+    value, after = _literal(p, k + 2)
+    call.keywords[name] = (value, p.starts[k], p.starts[after - 1] + len(p.texts[after - 1]),
+                           len(p.operands))
+    return after, False
+
+
+def _literal(p: _Parser, k: int) -> tuple[object, int]:
+    """A keyword argument's value from token k: a number, True, False, None or a tuple of
+    numbers; returns (value, index of the token after it)."""
+    kinds, texts = p.kinds, p.texts
+    if texts[k] == "(" and kinds[k] == "op":
+        values = []
+        k += 1
+        while not (texts[k] == ")" and kinds[k] == "op"):
+            value, k = _literal(p, k) if texts[k] != "(" else (None, k)
+            if not isinstance(value, float):
+                break
+            values.append(value)
+            if texts[k] == "," and kinds[k] == "op":
+                k += 1
+            elif not (texts[k] == ")" and kinds[k] == "op"):
+                break
+        else:
+            return tuple(values), k + 1
+        raise p.error(f"expected a number, ',' or ')' in a tuple but found {texts[k]!r}",
+                      p.token(k), "a keyword's value is written in the program, e.g. "
+                                  "axis=(0, 1)")
+    sign = 1.0
+    if texts[k] == "-" and kinds[k] == "op":
+        sign, k = -1.0, k + 1
+    if kinds[k] == "num":
+        return sign * float(texts[k]), k + 1
+    if sign > 0 and kinds[k] == "name" and texts[k] in _WORDS:
+        return _WORDS[texts[k]], k + 1
+    raise p.error(f"expected a value written in the program but found {texts[k]!r}",
+                  p.token(k), "e.g. axis=0, axis=(0, 1), keepdims=True, ddof=1")
+
+
+_WORDS = {"True": True, "False": False, "None": None}
+
+
+def _open_paren(p: _Parser, k: int) -> tuple[int, bool]:
+    start = p.starts[k]
+    p.stack.append(Entry(_PAREN, None, 0, False, start, start + 1, len(p.operands)))
+    return k + 1, True
+
+
+def _open_list(p: _Parser, k: int) -> tuple[int, bool]:
+    """[a, b, ...]: a list literal, stacked into an array along a new first axis."""
+    start = p.starts[k]
+    p.stack.append(Entry(_LIST, OPS.get("stack"), 0, False, start, start + 1, len(p.operands)))
+    if p.texts[k + 1] == "]" and p.kinds[k + 1] == "op":
+        raise p.span_error("'[]' is an empty list", start, p.starts[k + 1] + 1,
+                           "a list literal needs entries, e.g. [x, x + 2]")
+    return k + 1, True
+
+
+def _open_bars(p: _Parser, k: int) -> tuple[int, bool]:
+    texts, starts = p.texts, p.starts
+    if texts[k + 1] == "|" and starts[k + 1] == starts[k] + 1:
+        raise p.error("'||' is ambiguous", p.token(k),
+                      "write norm(x) for the norm ||x||, or abs(abs(x))")
+    p.stack.append(Entry(_BARS, OPS["abs"], 0, False, starts[k], starts[k] + 1))
+    return k + 1, True
+
+
+def _prefix(p: _Parser, k: int) -> tuple[int, bool]:
+    text = p.texts[k]
+    start = p.starts[k]
+    p.stack.append(Entry(_PRE, PREFIX[text], BP_UNARY, True, start, start + len(text)))
+    return k + 1, True
+
+
+def _unary_plus(p: _Parser, k: int) -> tuple[int, bool]:
+    return k + 1, True  # unary plus is the identity: no node
+
+
+def _no_operand(p: _Parser, k: int) -> tuple[int, bool]:
+    raise p.expected_operand(p.token(k))
+
+
+_BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|": _open_bars,
+           "+": _unary_plus, **{text: _prefix for text in PREFIX}}
+
+# --- handlers for a token after an operand ----------------------------------------------------
+
+
+def _infix_handler(op):
+    """The handler of one infix spelling: apply what binds at least as tightly, then wait
+    for the right operand."""
+    bp, right = op.bp, op.right_assoc
+    # A binary entry's span is never read (its node spans its operands): one entry serves.
+    entry = Entry(_BIN, op, bp, right, 0, 0)
+
+    def infix(p: _Parser, k: int) -> tuple[int, bool]:
+        stack = p.stack
+        while stack:
+            top = stack[-1]
+            if top[0] > _PRE or top[2] < bp or (top[2] == bp and right):
+                break
+            p.reduce()
+        stack.append(entry)
+        return k + 1, True
+
+    return infix
+
+
+def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
+    mark = p.reduce_to_bracket()
+    if mark is None:
+        raise p.error("unmatched ')'", p.token(k))
+    end = p.starts[k] + 1
+    if mark.kind == _BARS:
+        raise p.span_error("'|' is never closed", mark.start, mark.end, "add '|' before ')'")
+    if mark.kind in (_LIST, _SUB):
+        raise p.error(f"')' closes before {_OPENED[mark.kind]} does", p.token(k),
+                      "add ']' first")
+    p.stack.pop()
+    if mark.kind == _PAREN:
+        p.ostart[-1] = mark.start
+        p.oend[-1] = end
+    elif mark.kind == _TUPLE:
+        _close_tuple(p, k, mark)
+    else:
+        args, _ = p.items(mark.base)
+        node = call(p, mark, args, end)
+        p.push_operand(node, mark.start, end)
+    return k + 1, False
+
+
+def _close_tuple(p: _Parser, k: int, mark: Entry) -> None:
+    """(a, b) as a call's argument: its items become arguments of the call, as numpy's
+    reshape(x, (n, -1)) reads reshape(x, n, -1)."""
+    outer = p.stack[-1] if p.stack else None
+    if outer is None or outer.kind != _CALL:
+        raise p.span_error("a tuple (a, b) is only read as a function's argument",
+                           mark.start, p.starts[k] + 1,
+                           "e.g. reshape(x, (n, -1)); for an array write a list [a, b]")
+
+
+def _close_bracket(p: _Parser, k: int) -> tuple[int, bool]:
+    mark = p.reduce_to_bracket()
+    if mark is None or mark.kind not in (_LIST, _SUB):
+        if mark is not None and mark.kind == _BARS:
+            raise p.span_error("'|' is never closed", mark.start, mark.end,
+                               "add '|' before ']'")
+        raise p.error("unmatched ']'", p.token(k))
+    p.stack.pop()
+    end = p.starts[k] + 1
+    args, _ = p.items(mark.base)
+    if mark.kind == _LIST:
+        node = stack(p, mark, args, end)
+        p.push_operand(node, mark.start, end)
+    else:
+        start = p.ostart[-1]
+        p.operands[-1] = gather(p, mark, (p.operands[-1], *args), start, end)
+        p.oend[-1] = end
+    return k + 1, False
+
+
+def _comma(p: _Parser, k: int) -> tuple[int, bool]:
+    mark = p.reduce_to_bracket()
+    if mark is not None and mark.kind == _PAREN:  # (a, b): a tuple
+        p.stack[-1] = mark._replace(kind=_TUPLE)
+    elif mark is None or mark.kind not in (_CALL, _LIST, _SUB, _TUPLE):
+        raise p.error("unexpected ','", p.token(k), "commas separate a function's arguments")
+    if mark.kind == _CALL and mark.keywords and p.texts[k + 1] not in (")",) and \
+            not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
+        raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
+                      "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
+    return k + 1, True
+
+
+def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
+    """x[...] after an operand: positions written in the program (x[2], x[1:3], x[::-1],
+    x[0, 1]) are read here; any other index (x[idx], x[arange(n), y]) is an expression."""
+    done = static_subscript(p, k)
+    if done >= 0:
+        return done + 1, False
+    start = p.starts[k]
+    p.stack.append(Entry(_SUB, None, 0, False, start, start + 1, len(p.operands)))
+    if p.texts[k + 1] == "]" and p.kinds[k + 1] == "op":
+        raise p.span_error("'[]' needs a position", start, p.starts[k + 1] + 1,
+                           "e.g. s[0] for the first entry")
+    return k + 1, True
+
+
+def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
+    """.T, or a method: x.sum(axis=1) is sum(x, axis=1), with x its first argument."""
+    op = method(p, k)
+    end = p.starts[k] + len(p.texts[k])
+    if op is None:  # x.T
+        p.operands[-1] = p.graph.add_op(OPS["transpose"], (p.operands[-1],), p.ostart[-1], end)
+        p.oend[-1] = end
+        return k + 1, False
+    base = len(p.operands) - 1  # the value before the dot is the first argument
+    p.stack.append(Entry(_CALL, op, 0, False, p.ostart[-1], p.starts[k + 1] + 1, base))
+    k += 2
+    return k, not (p.texts[k] == ")" and p.kinds[k] == "op")
+
+
+def _superscript(p: _Parser, k: int) -> tuple[int, bool]:
+    """x² (superscript digits after an operand) is x**2: the power binds tightest."""
+    text = p.texts[k]
+    digits = text.translate(SUPERSCRIPTS)
+    start, end = p.starts[k], p.starts[k] + len(text)
+    if not digits.lstrip("-").isdigit() or digits.count("-") > 1:
+        raise p.error(f"the superscript {text} is not a whole number", p.token(k),
+                      "write the power with **, e.g. x**-1")
+    g = p.graph
+    power = g.add_constant(float(digits), start, end)
+    p.operands[-1] = g.add_op(OPS["pow"], (p.operands[-1], power), p.ostart[-1], end)
+    p.oend[-1] = end
+    return k + 1, False
+
+
+def _close_bars(p: _Parser, k: int) -> tuple[int, bool]:
+    """The '|' that closes |x|: x's operators are applied, then abs."""
+    if not any(e.kind == _BARS for e in p.stack):
+        raise p.expected_operator(p.token(k))
+    mark = p.reduce_to_bracket()
+    if mark.kind != _BARS:  # a '(' or a call opened inside the bars is still open
+        raise p.error("'|' closes before its '(' does", p.token(k),
+                      "write abs(...) where bars and brackets interleave")
+    p.stack.pop()
+    end = p.starts[k] + 1
+    p.operands[-1] = p.graph.add_op(mark.op, (p.operands[-1],), mark.start, end)
+    p.ostart[-1] = mark.start
+    p.oend[-1] = end
+    return k + 1, False
+
+
+def _end(p: _Parser, k: int) -> tuple[int, bool]:
+    return -1, False  # the statement ends here
+
+
+def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
+    raise p.expected_operator(p.token(k))
+
+
+_AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
+          "|": _close_bars, "sup": _superscript, "sep": _end, "end": _end, "attr": _attribute}
+_INF = float("inf")

@@ -206,12 +206,20 @@ def _templates(graph: Graph, root: int, named, latex: bool = False,
             # `--x` would be read as one token by a reader, if not by our lexer: -(-x).
             parts[i] = ("-", *_ref(args[0], named, power, BP_UNARY + 1))
             power[i] = BP_UNARY
-        elif op.spelled is not None and all(j in graph.consts for j in args[1:]):
-            # s[1], s[1:3]: the row's own spelling, around its operand; binds tightest.
-            mark = "\x00"
-            text = op.spelled([mark, *(number(graph.consts[j]) for j in args[1:])])
-            before, _, after = text.partition(mark)
-            parts[i] = (before, *_ref(args[0], named, power, BP_ATOM), after)
+        elif op.spelled is not None:
+            # s[1], s[1:3], C[idx], [a, b]: the row's own spelling around its inputs (a
+            # constant after the first is written in); binds tightest.
+            marks = [f"\x00{k}\x00" for k in range(len(args))]
+            text = op.spelled([m if k == 0 or j not in graph.consts else number(graph.consts[j])
+                               for k, (m, j) in enumerate(zip(marks, args))])
+            pieces: list = []
+            for k, j in enumerate(args):
+                before, found, text = text.partition(marks[k])
+                pieces.append(before)
+                if found:  # an input inside brackets needs no parentheses; s in s[1] may
+                    inside = before.endswith(("(", "[", ", "))
+                    pieces.extend(_ref(j, named, power, 0 if inside else BP_ATOM))
+            parts[i] = (*pieces, text)
         elif op.postfix and len(args) == 1:  # A.T: a postfix spelling binds tightest
             fix = (op.latex or op.postfix) if latex else op.postfix
             parts[i] = (*_ref(args[0], named, power, BP_ATOM), fix)

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .reductions import rules as reduction_rules
 from .registry import BP_MUL, Op, register, tie_shares
-from .shapes import Mismatch, axis_of, fmt, reduced
+from .shapes import Mismatch, axis_of, broadcast, fmt, unbroadcast
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -100,31 +101,43 @@ def _matmul_shape(shapes, consts):
     if not a or not b:
         raise Mismatch(f"a matrix product needs a vector or matrix on each side, got shapes "
                        f"{fmt(a)} and {fmt(b)}", "use * to multiply by a number")
-    if len(a) > 2 or len(b) > 2:
-        raise Mismatch(f"a matrix product takes vectors and matrices; shapes {fmt(a)} and "
-                       f"{fmt(b)} have more than two axes")
-    inner_a, inner_b = a[-1], b[0]
+    inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
     if inner_a != inner_b:
         fits = (len(a) == 2 and a[0] == inner_b) or (len(b) == 2 and b[1] == inner_a)
+        where = "" if len(a) < 3 and len(b) < 3 else \
+            f" (axis {len(a) - 1} of the left, axis {max(len(b) - 2, 0)} of the right)"
         raise Mismatch(f"cannot multiply shapes {fmt(a)} and {fmt(b)}: the left has "
-                       f"{inner_a} columns but the right has {inner_b} rows",
+                       f"{inner_a} columns but the right has {inner_b} rows{where}",
                        "a transpose (.T) may be missing" if fits else None)
-    return a[:-1] + b[1:]
+    # Stacks of matrices (more than two axes): the leading axes broadcast, as numpy's.
+    try:
+        stack = broadcast(a[:-2], b[:-2])
+    except Mismatch:
+        raise Mismatch(f"cannot multiply the stacks of matrices {fmt(a)} and {fmt(b)}: their "
+                       f"leading axes {fmt(a[:-2])} and {fmt(b[:-2])} do not broadcast") \
+            from None
+    return stack + a[-2:-1] + b[-1:] if len(b) > 1 else stack + a[-2:-1]
 
 
 def _matmul_vjp(m, g, args, out):
     # out = A B  =>  dA = g B^T,  dB = A^T g  (the lecture's dW = 2 q x^T, dx = 2 W^T q once
-    # g = 2q). A vector is treated as a one-row (left) or one-column (right) matrix.
+    # g = 2q). A vector is treated as a one-row (left) or one-column (right) matrix; for
+    # stacks of matrices, the part of an input that was broadcast is summed back.
     np = m.np
     a, b = args
-    A = a if a.ndim == 2 else a[None, :]
-    B = b if b.ndim == 2 else b[:, None]
-    G = np.reshape(g, (A.shape[0], B.shape[1]))
-    return (G @ B.T).reshape(a.shape), (A.T @ G).reshape(b.shape)
+    A = a if a.ndim > 1 else a[None, :]
+    B = b if b.ndim > 1 else b[:, None]
+    G = np.reshape(g, broadcast(np.shape(A)[:-2], np.shape(B)[:-2]) +
+                   (np.shape(A)[-2], np.shape(B)[-1]))  # a vector's one row (column) put back
+    if A.ndim == 2 and B.ndim == 2:
+        return np.reshape(G @ B.T, a.shape), np.reshape(A.T @ G, b.shape)
+    dA = unbroadcast(m, G @ np.swapaxes(B, -1, -2), A)
+    dB = unbroadcast(m, np.swapaxes(A, -1, -2) @ G, B)
+    return np.reshape(dA, a.shape), np.reshape(dB, b.shape)
 
 
 def _matmul_sympy(sp, a, b):
-    return _np().dot(a, b)
+    return _np().matmul(a, b)
 
 
 # --- transpose ----------------------------------------------------------------------------
@@ -145,47 +158,6 @@ def _transpose_sympy(sp, a):
 # --- reductions ---------------------------------------------------------------------------
 
 
-def _reduction(name: str):
-    def forward(m, a, *axis):
-        if not m.is_array:
-            if axis:
-                raise ValueError(f"{name}() of a number has no axis")
-            return a
-        return getattr(m.np, name)(a, axis=_axis((a, *axis)))
-
-    def shape(shapes, consts):
-        if len(shapes) > 1 and shapes[1]:
-            raise Mismatch(f"the axis of {name}() must be a number, not shape {fmt(shapes[1])}")
-        return reduced(shapes[0], axis_of(name, shapes[0], consts[1] if len(consts) > 1
-                                          else None, len(shapes) > 1))
-
-    return forward, shape
-
-
-_sum_forward, _sum_shape = _reduction("sum")
-_mean_forward, _mean_shape = _reduction("mean")
-_amax_forward, _amax_shape = _reduction("max")
-_amin_forward, _amin_shape = _reduction("min")
-
-
-def _count(m, a, axis):
-    if _number(m, a):
-        return 1
-    shape = m.np.shape(a)
-    if axis is None:
-        return max(1, int(m.np.prod(shape)))
-    return shape[axis]
-
-
-def _sum_vjp(m, g, args, out):
-    return (_back_to(m, g, _axis(args), args[0]), *_no_grad(args))
-
-
-def _mean_vjp(m, g, args, out):
-    axis = _axis(args)
-    return (_back_to(m, g / _count(m, args[0], axis), axis, args[0]), *_no_grad(args))
-
-
 def _pick_vjp(m, g, args, out):
     # The upstream gradient goes to the winning entry; ties split it evenly (the tie rule of
     # max(a, b), with the entries along the axis as the competitors).
@@ -198,28 +170,6 @@ def _pick_vjp(m, g, args, out):
     (share,) = tie_shares(m, [a], best,
                           lambda hits: np.sum(hits[0], axis=axis, keepdims=axis is not None))
     return (_back_to(m, g, axis, a) * share, *_no_grad(args))
-
-
-def _sum_sympy(sp, a, *axis):
-    return _sp_sum(sp, a, _axis((a, *axis)))
-
-
-def _mean_sympy(sp, a, *axis):
-    np = _np()
-    if not isinstance(a, np.ndarray):
-        return a
-    k = _axis((a, *axis))
-    n = a.size if k is None else a.shape[k]
-    return _entrywise(sp, lambda v: v / n, _sp_sum(sp, a, k))
-
-
-def _pick_sympy(fn_name: str):
-    def rule(sp, a, *axis):
-        np = _np()
-        if not isinstance(a, np.ndarray):
-            return a
-        return _sp_reduce(getattr(sp, fn_name), a, _axis((a, *axis)))
-    return rule
 
 
 def pick_kinks(args, out) -> tuple[int, int] | None:
@@ -519,6 +469,7 @@ def _svm_sympy(sp, s, y):
 
 _V = ((0.3,), (-1.1,), (2.4,))  # a number is the one-entry case of each reduction
 
+
 ARRAY_ROWS: list[Op] = [
     Op("matmul", 2, _matmul_forward, None, _matmul_sympy, label="@", symbol="@", bp=BP_MUL,
        role="matrix multiply: dA = upstream @ B.T, dB = A.T @ upstream",
@@ -531,29 +482,24 @@ ARRAY_ROWS: list[Op] = [
        shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
        postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes",
        vjp_text=("dout.T",), matrix="transpose"),
-    Op("sum", None, _sum_forward, None,
-       _sum_sympy, label="sum",
+    Op("sum", None, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
-       vjp=_sum_vjp, shape=_sum_shape, elementwise=False, samples=_V, max_arity=2,
-       doc="sum(x), sum(x, axis): sum of the entries", vjp_text=("dout*ones_like(a)",),
-       matrix="sum"),
-    Op("mean", None, _mean_forward, None,
-       _mean_sympy, label="mean",
+       elementwise=False, samples=_V, max_arity=2, **reduction_rules("sum"),
+       doc="sum(x), sum(x, axis), x.sum(axis=..., keepdims=...): sum of the entries",
+       vjp_text=("dout*ones_like(a)",), matrix="sum"),
+    Op("mean", None, label="mean",
        role="distributor: gives every entry the upstream gradient divided by the count",
-       vjp=_mean_vjp, shape=_mean_shape, elementwise=False, samples=_V, max_arity=2,
-       doc="mean(x), mean(x, axis): average of the entries", matrix="mean"),
-    Op("amax", None, _amax_forward, None,
-       _pick_sympy("Max"), label="amax",
+       elementwise=False, samples=_V, max_arity=2, **reduction_rules("mean"),
+       doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries",
+       matrix="mean"),
+    Op("amax", None, label="amax",
        role="router: the upstream gradient goes to the largest entry",
-       subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amax_shape,
-       kinks=pick_kinks,
+       subgradient="ties split the gradient evenly", **reduction_rules("amax"),
        elementwise=False, samples=_V, max_arity=2,
        doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
-    Op("amin", None, _amin_forward, None,
-       _pick_sympy("Min"), label="amin",
+    Op("amin", None, label="amin",
        role="router: the upstream gradient goes to the smallest entry",
-       subgradient="ties split the gradient evenly", vjp=_pick_vjp, shape=_amin_shape,
-       kinks=pick_kinks,
+       subgradient="ties split the gradient evenly", **reduction_rules("amin"),
        elementwise=False, samples=_V, max_arity=2,
        doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
     Op("norm", 1, _norm_forward, None, _norm_sympy, label="‖·‖",
@@ -602,6 +548,10 @@ for _row in ARRAY_ROWS:
 
 def array_samples() -> dict[str, list[tuple[Any, ...]]]:
     """Array argument tuples where each array row's VJP is tested (smooth points, no ties)."""
+    from .indexing import samples as indexing_samples
+    from .reductions import samples as reduction_samples
+    from .reshaping import samples as reshaping_samples
+
     np = _np()
     rng = np.random.default_rng(4)
     W = rng.normal(size=(3, 4))
@@ -625,4 +575,5 @@ def array_samples() -> dict[str, list[tuple[Any, ...]]]:
         "slice": [(x, 1.0), (x, 0.0, 2.0), (W, 1.0, 3.0)],
         "max": [(W,), (W, 0.1), (W, x, -0.2)],
         "min": [(W,), (W, 0.1)],
+        **reduction_samples(), **indexing_samples(), **reshaping_samples(),
     }

@@ -10,7 +10,7 @@ and zeros everywhere else.
 from __future__ import annotations
 
 from .registry import Op, register
-from .shapes import Mismatch
+from .shapes import Mismatch, Unsupported, fmt
 
 
 def _where(name: str, shape, k, allow_end: bool = False) -> int:
@@ -113,3 +113,194 @@ INDEX_ROWS = [
 
 for _row in INDEX_ROWS:
     register(_row, function=False)
+
+
+# --- positions written in the program on several axes: x[0, 1], x[::-1], x[:, 2] ------------
+#
+# The parser binds the row `subscript` to the key it read (ops/keywords.py): a tuple with a
+# whole number or a (start, stop, step) slice per axis, from the first.
+
+
+def _key(key) -> tuple:
+    return tuple(slice(*part) if isinstance(part, tuple) else part for part in key)
+
+
+def _key_text(key) -> str:
+    def one(part) -> str:
+        if not isinstance(part, tuple):
+            return str(part)
+        start, stop, step = ("" if b is None else str(b) for b in part)
+        return f"{start}:{stop}" + (f":{step}" if step else "")
+    return ", ".join(one(part) for part in key)
+
+
+_DEFAULT_KEY = ((None, None, -1), (1, 3, None))  # x[::-1, 1:3]: the row's own test samples
+
+
+def _subscript_shape(shapes, consts, key=_DEFAULT_KEY):
+    a = shapes[0]
+    if len(key) > len(a):
+        raise Mismatch(f"[{_key_text(key)}] gives {len(key)} positions, but shape {fmt(a)} "
+                       f"has {len(a)} {'axis' if len(a) == 1 else 'axes'}")
+    out = []
+    for axis, (part, n) in enumerate(zip(key, a)):
+        if isinstance(part, tuple):
+            if part[2] == 0:
+                raise Mismatch("a slice's step cannot be 0")
+            size = len(range(*slice(*part).indices(n)))
+            if not size:
+                raise Mismatch(f"the slice [{_key_text((part,))}] of axis {axis} (size {n}) is "
+                               "empty")
+            out.append(size)
+        elif not -n <= part < n:
+            raise Mismatch(f"position {part} is out of range for axis {axis} of shape {fmt(a)} "
+                           f"({-n}..{n - 1})")
+    return (*out, *a[len(key):])
+
+
+def _subscript_forward(m, a, key=_DEFAULT_KEY):
+    if not m.is_array or not m.np.ndim(a):
+        raise ValueError("indexing needs an array")
+    return a[_key(key)]
+
+
+def _subscript_vjp(m, g, args, out, key=_DEFAULT_KEY):
+    a = args[0]
+    da = m.np.zeros(a.shape)
+    da[_key(key)] = g  # basic indexing takes each entry at most once
+    return (da,)
+
+
+def _subscript_sympy(sp, a, key=_DEFAULT_KEY):
+    return a[_key(key)]
+
+
+# --- positions that are values: C[idx], x[arange(n), y] ------------------------------------
+
+
+def _positions(np, a, idx) -> tuple:
+    """The index values as integer arrays (or ints), checked against a's shape."""
+    out = []
+    for axis, i in enumerate(idx):
+        n = a.shape[axis]
+        arr = np.asarray(getattr(i, "v", i))  # a dual number's value (Hessians): positions
+        if arr.dtype.kind not in "iub":
+            if not np.all(arr == np.round(arr)):
+                raise Unsupported(f"has positions on axis {axis} that are not whole numbers")
+            arr = arr.astype(np.intp)
+        if arr.size and (arr.min() < -n or arr.max() >= n):
+            raise Unsupported(f"has a position out of range on axis {axis}: {int(arr.max())} "
+                              f"(the axis has {n} entries, {-n}..{n - 1})"
+                              if arr.max() >= n else
+                              f"has a position out of range on axis {axis}: {int(arr.min())} "
+                              f"(the axis has {n} entries, {-n}..{n - 1})")
+        out.append(arr if arr.ndim else int(arr))
+    return tuple(out)
+
+
+def _take_forward(m, a, *idx):
+    if not m.is_array or not m.np.ndim(a):
+        raise ValueError("indexing needs an array")
+    return a[_positions(_numpy(), a, idx)]
+
+
+def _numpy():
+    import numpy as np
+
+    return np
+
+
+def _take_vjp(m, g, args, out):
+    # Every entry taken gets the upstream gradient of the place it went to; an entry taken
+    # twice (a row of C gathered by two examples) gets both, added.
+    np = _numpy()
+    a, idx = args[0], args[1:]
+    pos = _positions(np, a, idx)
+    zeros = tuple(np.zeros(np.shape(i)) if np.ndim(i) else 0.0 for i in idx)
+    if isinstance(g, np.ndarray):
+        da = np.zeros(a.shape)
+        np.add.at(da, pos, g)
+        return (da, *zeros)
+    # The same sum as a product with a 0/1 matrix (for the dual numbers of a Hessian):
+    # row j of `hits` marks the entry that place j was taken from.
+    lead = len(idx)
+    taken = np.ravel_multi_index(np.broadcast_arrays(*pos), a.shape[:lead], mode="wrap")
+    hits = np.zeros((taken.size, int(np.prod(a.shape[:lead]))))
+    hits[np.arange(taken.size), taken.ravel()] = 1.0
+    rest = tuple(a.shape[lead:])
+    g2 = m.np.reshape(g, (taken.size, *rest)) if rest else m.np.reshape(g, (taken.size,))
+    da = m.np.reshape(m.np.matmul(hits.T, g2), a.shape)
+    return (da, *zeros)
+
+
+def _take_shape(shapes, consts):
+    from .shapes import broadcast
+
+    a, idx = shapes[0], shapes[1:]
+    if len(idx) > len(a):
+        raise Mismatch(f"{len(idx)} positions for shape {fmt(a)}, which has {len(a)} "
+                       f"{'axis' if len(a) == 1 else 'axes'}")
+    for axis, c in enumerate(consts[1:]):
+        if c is not None:
+            _where(f"axis {axis}", a[axis:], c)
+    try:
+        lead = broadcast(*idx)
+    except Mismatch:
+        raise Mismatch("the index arrays' shapes " + ", ".join(map(fmt, idx)) +
+                       " do not broadcast together") from None
+    return (*lead, *a[len(idx):])
+
+
+def _take_sympy(sp, a, *idx):
+    import numpy as np
+
+    pos = []
+    for i in idx:
+        arr = np.asarray(i, dtype=object)
+        pos.append(np.vectorize(lambda v: int(float(v)), otypes=[int])(arr) if arr.ndim
+                   else int(float(i)))
+    return a[tuple(pos)]
+
+
+def _spell_subscript(parts: list) -> str:
+    return f"{parts[0]}[{_key_text(parts[1] if len(parts) > 1 else _DEFAULT_KEY)}]"
+
+
+def _spell_take(parts: list[str]) -> str:
+    return f"{parts[0]}[{', '.join(parts[1:])}]"
+
+
+VALUE_INDEX_ROWS = [
+    Op("subscript", 1, _subscript_forward, None, _subscript_sympy, label="[...]",
+       role="router: the upstream gradient goes back to the entries taken, 0 to the others",
+       domain="an array with an axis for each position",
+       vjp=_subscript_vjp, shape=_subscript_shape, elementwise=False,
+       spelled=_spell_subscript,
+       doc="x[i, j], x[a:b:step, ...], x[::-1], x[:, 0]: positions written in the program, "
+           "one per axis from the first"),
+    Op("take", None, _take_forward, None, _take_sympy, label="[idx]", min_arity=2,
+       role="router: each entry taken gets back the upstream gradient of where it went; an "
+            "entry taken twice gets both",
+       domain="integer positions within each axis",
+       vjp=_take_vjp, shape=_take_shape, elementwise=False, spelled=_spell_take,
+       doc="C[idx], x[arange(n), y]: positions given by values (integer arrays, arange(n), a "
+           "label), one per axis from the first, broadcast together as numpy's integer-array "
+           "indexing; the positions get no gradient"),
+]
+
+for _row in VALUE_INDEX_ROWS:
+    register(_row, function=False)
+
+
+def samples() -> dict:
+    """Array argument tuples for the value-indexing rows (the positions are integer arrays)."""
+    import numpy as np
+
+    rng = np.random.default_rng(9)
+    C = rng.normal(size=(5, 3))
+    W = rng.normal(size=(3, 4))
+    return {
+        "subscript": [(W,)],
+        "take": [(C, np.array([[0, 2, 2], [4, 1, 0]])), (W, np.arange(3), np.array([1, 3, 0])),
+                 (W, np.array([2, 0]))],
+    }

@@ -28,6 +28,11 @@ class Mismatch(ValueError):
         self.hint = hint
 
 
+class Unsupported(ValueError):
+    """A rule's refusal that says in words what it needs (a domain error shows the sentence):
+    an array-making row in a program that binds only numbers, a position out of range."""
+
+
 def fmt(shape: Shape) -> str:
     """A shape as numpy prints it: (2, 3), (4,), () for a number."""
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
