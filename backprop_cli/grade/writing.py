@@ -353,18 +353,7 @@ def as_numpy(key: Key, origin: str) -> str:
         "    return lambda *args, **kw: op.forward(_m, *args, **kw)",
         "",
         "",
-        *binds,
-        "",
-        "",
-        forward_def,
-        "",
-        "",
-        backward_def,
-        "",
-        "",
-        _point(key),
-        "",
-        "",
+        *_definitions(binds, forward_def, backward_def, key),
         "def self_test(point=None, step=1e-6, rtol=1e-4, atol=1e-6):",
         '    """backward() against central differences of forward(), entry by entry."""',
         "    point = {k: np.array(v, dtype=float) for k, v in (point or POINT).items()}",
@@ -423,18 +412,7 @@ def as_torch(key: Key, origin: str) -> str:
         "    return lambda *args, **kw: op.forward(_m, *args, **kw)",
         "",
         "",
-        *binds,
-        "",
-        "",
-        forward_def,
-        "",
-        "",
-        backward_def,
-        "",
-        "",
-        _point(key),
-        "",
-        "",
+        *_definitions(binds, forward_def, backward_def, key),
         "def check(point=None, rtol=1e-5, atol=1e-8):",
         '    """backward() against autograd\'s gradients of forward()."""',
         "    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)",
@@ -467,3 +445,9 @@ def write(source: str, bindings: Mapping[str, Any], to: str = "program",
 
 __all__ = ["FORMATS", "CannotWrite", "Key", "summed", "tidy", "vjp_text", "write",
            "write_key"]
+
+
+def _definitions(binds: list[str], forward_def: str, backward_def: str, key) -> list[str]:
+    """What the numpy and torch outputs share: the bindings, forward(), backward() and the
+    point, each followed by two blank lines."""
+    return [*binds, "", "", forward_def, "", "", backward_def, "", "", _point(key), "", ""]
