@@ -1,9 +1,10 @@
 """Cross-checks of Hessians and of full output Jacobians: sympy, finite differences, symmetry.
 
 Hessian:
-  sympy                 every second derivative of the output's exact expression (every
-                        variable entry a symbol, built from the graph), evaluated at 30 digits;
-                        for up to SYMPY_HESSIAN_ENTRIES variable entries
+  sympy                 the graph differentiated node by node, twice (sympy_chain.py): each
+                        node's own form gives its first and second local derivatives at 30
+                        digits, chained forward-over-reverse by a chain of the checker's own
+                        (not the engine's); for up to SYMPY_HESSIAN_ENTRIES variable entries
   finite differences    central differences of backprop's gradient, one variable entry at a
                         time: (grad(x + h e_k) - grad(x - h e_k)) / 2h is column k, by the
                         gradients' own method (numeric.entry_slopes: the step kept in the
@@ -42,7 +43,6 @@ from .arrays import (
     array_kinks,
     compare_entries,
     held_entries,
-    node_expressions,
     pieces,
     trackable_pieces,
 )
@@ -61,7 +61,6 @@ from .scalar import (
     variables_through,
     why_no_sympy,
 )
-from .sympy_chain import DIGITS, _fixed
 
 SYMPY_HESSIAN_ENTRIES = 16  # variable entries: up to 16 x 16 second derivatives
 SYMPY_JACOBIAN_ENTRIES = 64  # entries of one variable, and of the output
@@ -180,44 +179,14 @@ def symmetry(H, on_kink) -> Check:
                       entries=H.size, total=H.size, worst=tuple(int(k) for k in worst))
 
 
-def _symbols(sp, np, names, shapes, fixed=None):
-    """A symbol per variable entry (named like its label: W[0,1]) and the leaves holding them."""
-    from ..engine.hessian import entry_labels
-
-    symbols, leaves = [], {}
-    for n in names:
-        labels = entry_labels(n, shapes[n])
-        syms = [sp.Symbol(label, real=True) for label in labels]
-        symbols += syms
-        if shapes[n]:
-            leaf = np.empty(shapes[n], dtype=object)
-            for k, s in enumerate(syms):
-                leaf.flat[k] = s
-            leaves[n] = leaf
-        else:
-            leaves[n] = syms[0]
-    return symbols, leaves
-
-
-def _number(sp, d, point) -> float | None:
-    """d at the point as a float, or None where it has no finite value. sympy calls
-    2*DiracDelta(0) real and finite, so the float conversion is the test that counts."""
-    import math
-
-    v = d.evalf(DIGITS, subs=point)
-    if not (v.is_real and v.is_finite):
-        v = sp.N(d.subs(point), DIGITS)
-    try:
-        x = float(v)
-    except TypeError:
-        return None
-    return x if math.isfinite(x) else None
-
-
 def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], shapes,
                   limits: Limits):
-    """(reference H, which entries sympy gave a finite value, why the rest are missing)."""
+    """(reference H, which entries sympy gave a finite value, why the rest are missing): the
+    graph differentiated node by node, twice (sympy_chain.chain_hessian), like gradients and
+    Jacobians, and independent of the engine's chain rule."""
     import numpy as np
+
+    from .sympy_chain import chain_hessian
 
     total = sum(int(np.prod(shapes[n])) if shapes[n] else 1 for n in names)
     refs = np.zeros((total, total))
@@ -231,30 +200,11 @@ def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], s
         return refs, done, gate
     try:
         with _deadline(limits.sympy_seconds):
-            import sympy as sp
-
-            symbols, leaves = _symbols(sp, np, names, shapes)
-            by_id = {graph.variables[n]: leaves[n] for n in names if n in graph.variables}
-            for n, i in graph.variables.items():  # variables outside --wrt: exact numbers
-                if n not in names:
-                    by_id[i] = _fixed(sp, np, bindings[n])
-            f = node_expressions(graph, by_id)[graph.output]
-            point = {}
-            for n in names:
-                vals = np.ravel(np.asarray(bindings[n], dtype=float))
-                for s, v in zip(symbols[len(point):], vals):
-                    point[s] = sp.Float(float(v), DIGITS)
-            firsts = [sp.diff(f, s) for s in symbols]
-            for r in range(total):
-                for c in range(r, total):
-                    v = _number(sp, sp.diff(firsts[r], symbols[c]), point)
-                    if v is not None:
-                        refs[r, c] = refs[c, r] = v
-                        done[r, c] = done[c, r] = True
-            return refs, done, "" if done.all() else NO_VALUE
+            found = chain_hessian(graph, bindings, names)
     except SYMPY_FAILURES as exc:
         return refs, done, why_no_sympy(exc, limits)
-
+    done = np.isfinite(found)
+    return np.where(done, found, 0.0), done, "" if done.all() else NO_VALUE
 
 
 def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
