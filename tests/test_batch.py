@@ -365,7 +365,7 @@ def test_the_report_owns_the_exit_code():
 def test_an_array_mismatch_names_the_entry_that_disagreed_most():
     import numpy as np
 
-    from backprop_cli.checks.arrays import ArrayCheck
+    from backprop_cli.checks.reference import ArrayCheck
 
     check = ArrayCheck("sympy", "fail", 7.5, 0.2, entries=4, total=4, worst=(1, 0))
     from backprop_cli.record import _mismatch
