@@ -158,7 +158,7 @@ def exact_gradients(graph, at: dict, names: list[str]) -> dict:
     1 - tanh^2 needs ~400 digits, so the precision is allowed to rise, and a gradient that
     still cannot be resolved is None (counted apart, never taken as a number)."""
     import sympy as sp
-    from mpmath.libmp import PrecisionExhausted
+    from sympy.core.evalf import PrecisionExhausted
 
     from backprop_cli.checks.scalar import sympy_expressions
 

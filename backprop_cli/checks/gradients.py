@@ -84,7 +84,6 @@ def held_entries(graph: Graph, bindings: Mapping[str, Any]) -> int:
     return sum(math.prod(s) for s in infer_shapes(graph, bindings))
 
 
-
 # --- all checks for a scalar program ------------------------------------------------------
 
 
