@@ -228,6 +228,40 @@ def test_a_case_over_the_time_limit_is_a_timeout_and_the_run_goes_on():
     assert fast.status == "pass"
 
 
+def test_each_thread_keeps_its_own_parsed_graphs_and_threads_agree_with_one():
+    """A Dask worker with --nthreads 2 runs two chunks at once in one process: the cache of
+    parsed graphs is each thread's own (no two threads evict from one dict), and cases run
+    from four threads at once, past the cache's size, get the records one thread gives."""
+    import sys
+    import threading
+
+    from backprop_cli.batch.case import Case
+
+    settings = batch_run.Settings(numeric=False, sympy=False)
+    batch_run.warm_up(settings)
+    cases = [Case(k, k + 1, f"line {k + 1}", f"x*y + {k % 300}", (("x", 1.5), ("y", 2.0)))
+             for k in range(900)]
+    alone = [batch_run.run_case(c, settings).record for c in cases]
+    assert len(batch_run._parsed_graphs()) == batch_run.PARSED_KEEP
+    out: dict[int, list] = {}
+
+    def work(t: int) -> None:
+        assert batch_run._parsed_graphs() == {}  # nothing of another thread's
+        out[t] = [batch_run.run_case(c, settings).record for c in cases]
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often
+    try:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
+    assert [out[t] for t in range(4)] == [alone] * 4
+
+
 # --- the report and exit codes ------------------------------------------------------------
 
 

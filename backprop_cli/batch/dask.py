@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import HEADLINE_LIMIT, BackpropError, shown
 from .case import Case
 from .report import RunLost
-from .run import CaseResult, CaseTimeout, Settings, run_case, warm_up
+from .run import CaseResult, Settings, run_case, warm_up
 
 FIRST_CHUNK = 16  # cases in each worker thread's first task
 MAX_CHUNK = 512  # cases a task at most: a task costs milliseconds of scheduling and transfer
@@ -44,7 +44,7 @@ TASKS_PER_THREAD = 2  # unfinished tasks per worker thread: one running, one wai
 HELD_PER_THREAD = 4  # tasks held per worker thread, finished or not (bounds the client memory)
 POLL = 1.0  # seconds between looks at the cluster while waiting for a task
 PATIENCE = 60.0  # seconds with no worker at all before the run stops (the rest not run)
-KILL_GRACE = 2.0  # a case this far past the time limit ignored its interrupt: left behind
+KILL_GRACE = 2.0  # a case this far past the time limit ignored run_case's guard: left behind
 STRIKES = 2  # times Dask gives up on a single case before it is that case's error
 
 
@@ -358,18 +358,19 @@ def run_chunk(cases: list[Case], settings: Settings,
               run: Callable[[Case, Settings], CaseResult] = run_case) -> list[CaseResult]:
     """One task: every case of the chunk in order, each its own result, never a raise.
 
-    The cases run in a thread of their own, watched by this one: no alarm can reach a thread
-    that is not the main one, so a case over the time limit is interrupted by an exception
-    raised into its thread (CaseTimeout, re-raised every half second as the local alarm does);
-    a case that still runs KILL_GRACE seconds later (inside C code) is reported as a timeout
-    and its thread left behind, and the chunk goes on with the next case in a new thread."""
+    A case is limited by run_case alone, as in the local runners: its budgets count work, and
+    its wall-clock guard (deadline.py, which reaches any thread) raises a timeout into the
+    case's thread. The cases run in a thread of their own only for the far last guard: a case
+    that guard cannot stop (inside C code) KILL_GRACE seconds past the limit is reported as a
+    timeout and its thread left behind, as the pool kills a stuck worker, and the chunk goes
+    on with the next case in a new thread."""
     warm_up(settings)
     limit = settings.timeout or 0
     results: list[CaseResult] = []
     while len(results) < len(cases):
         runner = _Runner(cases[len(results):], settings, run)
         runner.start()
-        stuck = runner.watch(limit)
+        stuck = runner.wait_or_leave(limit + KILL_GRACE if limit else None)
         results += runner.results
         if stuck is not None:
             results.append(CaseResult(
@@ -381,7 +382,7 @@ def run_chunk(cases: list[Case], settings: Settings,
 
 
 class _Runner(threading.Thread):
-    """Runs cases in order; `current` and `started` (under `lock`) say which and since when."""
+    """Runs cases in order; `results` and `started` (under `lock`) say how far and since when."""
 
     def __init__(self, cases: list[Case], settings: Settings, run: Callable):
         super().__init__(daemon=True, name="backprop-cases")
@@ -390,69 +391,40 @@ class _Runner(threading.Thread):
         self.run_one = run
         self.results: list[CaseResult] = []
         self.lock = threading.Lock()
-        self.current = 0  # position in `cases` of the running case
-        self.started = time.monotonic()
-        self.left = False  # the watcher gave up on this thread: it must add nothing more
+        self.started = time.monotonic()  # when the running case began
+        self.left = False  # the chunk gave up on this thread: it must add nothing more
         self.finished = threading.Event()
 
     def run(self) -> None:
-        k, res = 0, None
         try:
-            while k < len(self.cases):
+            for case in self.cases:
                 try:
-                    if res is None:
-                        res = self.run_one(self.cases[k], self.settings)
-                    with self.lock:  # the watcher aims only while it holds the lock
-                        _interrupt(self.ident, None)  # one aimed at this case, not the next
-                        if self.left:
-                            return
-                        self.results.append(res)
-                        k, res = k + 1, None
-                        self.current, self.started = k, time.monotonic()
-                except CaseTimeout:  # landed outside run_case's own handler
-                    if res is None:
-                        res = _timed_out(self.cases[k], self.settings,
-                                         time.monotonic() - self.started)
+                    res = self.run_one(case, self.settings)
                 except Exception as exc:  # noqa: BLE001 - run_case never raises; a stand-in may
-                    if res is None:
-                        res = _failed(self.cases[k], self.settings, exc)
+                    res = _failed(case, self.settings, exc)
+                with self.lock:
+                    if self.left:
+                        return
+                    self.results.append(res)
+                    self.started = time.monotonic()
         finally:
             self.finished.set()
 
-    def watch(self, limit: float) -> Case | None:
-        """Wait for the thread to finish; interrupt a case over `limit` seconds; give up on
-        one KILL_GRACE seconds past it and return that case."""
-        while not self.finished.wait(None if not limit else self._until(limit)):
+    def wait_or_leave(self, most: float | None) -> Case | None:
+        """Wait for the thread to finish; when one case has run `most` seconds, give up on the
+        thread and return that case (None: no such limit)."""
+        while not self.finished.wait(self._left_of(most)):
             with self.lock:
-                late = time.monotonic() - self.started - limit
-                if late >= KILL_GRACE:
+                if time.monotonic() - self.started >= most:
                     self.left = True
-                    return self.cases[self.current]
-                if late >= 0:
-                    _interrupt(self.ident, CaseTimeout)
+                    return self.cases[len(self.results)]
         return None
 
-    def _until(self, limit: float) -> float:
+    def _left_of(self, most: float | None) -> float | None:
+        if most is None:
+            return None
         with self.lock:
-            late = time.monotonic() - self.started - limit
-        if late < 0:
-            return -late
-        return min(0.5, KILL_GRACE - late + 1e-3)
-
-
-def _interrupt(thread_id: int | None, exc: type[BaseException] | None) -> None:
-    """Raise `exc` in another thread at its next bytecode (None: withdraw a pending one), by
-    the one mechanism the budgets use (deadline.py)."""
-    if thread_id is not None:
-        from ..deadline import _set_async_exc
-
-        _set_async_exc(thread_id, exc)
-
-
-def _timed_out(case: Case, settings: Settings, seconds: float) -> CaseResult:
-    return CaseResult(case.index, case.line, case.id, case.program, "timeout", seconds=seconds,
-                      kind="timeout", message=f"{settings.origin}:{case.line}: timeout: the case "
-                                              f"took longer than {settings.timeout:g} s")
+            return max(0.0, self.started + most - time.monotonic()) + 1e-3
 
 
 def _failed(case: Case, settings: Settings, exc: Exception) -> CaseResult:
