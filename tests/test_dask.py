@@ -332,6 +332,39 @@ def test_a_chunk_runs_real_cases_as_the_local_runner_does():
     assert [strip(r) for r in there] == [strip(r) for r in here]
 
 
+def test_chunks_run_side_by_side_take_turns_and_give_the_serial_records():
+    """A worker of two threads runs two chunks at once: sympy's numbers are mpmath's, whose
+    precision is one setting for the process, so cases take turns. Without them, a case
+    computed at the other's precision (a record that differed) and mpmath was left at 30
+    digits."""
+    import mpmath
+
+    from backprop_cli.batch.run import run_case
+
+    settings = Settings(origin="c.txt")
+    cases = [Case(k, k + 2, f"line {k + 2}", "tanh(x*y) + x**2",
+                  (("x", k % 7 - 3.5), ("y", k % 3 + 0.25))) for k in range(60)]
+    alone = [run_case(c, settings).record for c in cases]
+    dps = mpmath.mp.dps
+    out: dict[int, list] = {}
+
+    def work(t: int) -> None:
+        out[t] = [r.record for r in batch_dask.run_chunk(cases, settings)]
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often
+    try:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
+    assert out[0] == out[1] == alone
+    assert mpmath.mp.dps == dps
+
+
 @pytest.mark.parametrize("address, message", [
     ("nonsense://x", "error: --dask nonsense://x is not a Dask scheduler address: unknown "
                      "address scheme 'nonsense' (such as tcp://HOST:8786)"),
@@ -586,4 +619,5 @@ def test_a_worker_of_two_threads_gives_every_case_the_record_of_a_serial_run(tmp
     assert {r["status"] for r in serial} == {"pass", "unchecked", "fail", "error"}
     assert len(there) == len(serial) == 1500
     for here, far in zip(serial, there, strict=True):
-        assert far == here
+        assert far == here, {k: (here.get(k), far.get(k)) for k in {*here, *far}
+                             if here.get(k) != far.get(k)}

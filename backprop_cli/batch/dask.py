@@ -381,8 +381,39 @@ def run_chunk(cases: list[Case], settings: Settings,
     return results
 
 
+class _Turns:
+    """One case at a time in this worker process, whatever its --nthreads: sympy's numbers
+    are mpmath's, whose precision is one setting for the whole process (`workdps` sets it and
+    puts it back), so two cases checked side by side could each compute at the other's
+    precision, or leave it changed. Threads of one process share one core's worth of Python,
+    so taking turns costs them nothing. A case left behind (stuck in C code) gives up its
+    turn, so the cases after it run."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.holder: object | None = None
+
+    def take(self, who: object) -> None:
+        with self.cond:
+            while self.holder is not None:
+                self.cond.wait()
+            self.holder = who
+
+    def give(self, who: object) -> None:
+        """Give up `who`'s turn (nothing when the turn is no longer its own)."""
+        with self.cond:
+            if self.holder is who:
+                self.holder = None
+                self.cond.notify()
+
+
+_TURNS = _Turns()
+
+
 class _Runner(threading.Thread):
-    """Runs cases in order; `results` and `started` (under `lock`) say how far and since when."""
+    """Runs cases in order, one at a time in the process (`_TURNS`); `results`, `started` and
+    `waiting` (under `lock`) say how far, since when the running case runs, and whether it
+    waits for its turn."""
 
     def __init__(self, cases: list[Case], settings: Settings, run: Callable):
         super().__init__(daemon=True, name="backprop-cases")
@@ -392,31 +423,42 @@ class _Runner(threading.Thread):
         self.results: list[CaseResult] = []
         self.lock = threading.Lock()
         self.started = time.monotonic()  # when the running case began
+        self.waiting = False  # for its turn: no time of its own is spent
         self.left = False  # the chunk gave up on this thread: it must add nothing more
         self.finished = threading.Event()
 
     def run(self) -> None:
         try:
             for case in self.cases:
-                try:
-                    res = self.run_one(case, self.settings)
-                except Exception as exc:  # noqa: BLE001 - run_case never raises; a stand-in may
-                    res = _failed(case, self.settings, exc)
+                res = self._run_in_turn(case)
                 with self.lock:
                     if self.left:
                         return
                     self.results.append(res)
-                    self.started = time.monotonic()
         finally:
             self.finished.set()
 
+    def _run_in_turn(self, case: Case) -> CaseResult:
+        with self.lock:
+            self.waiting = True
+        _TURNS.take(self)
+        try:
+            with self.lock:
+                self.waiting, self.started = False, time.monotonic()
+            return self.run_one(case, self.settings)
+        except Exception as exc:  # noqa: BLE001 - run_case never raises; a stand-in may
+            return _failed(case, self.settings, exc)
+        finally:
+            _TURNS.give(self)
+
     def wait_or_leave(self, most: float | None) -> Case | None:
         """Wait for the thread to finish; when one case has run `most` seconds, give up on the
-        thread and return that case (None: no such limit)."""
+        thread, and its turn, and return that case (None: no such limit)."""
         while not self.finished.wait(self._left_of(most)):
             with self.lock:
-                if time.monotonic() - self.started >= most:
+                if not self.waiting and time.monotonic() - self.started >= most:
                     self.left = True
+                    _TURNS.give(self)
                     return self.cases[len(self.results)]
         return None
 
@@ -424,6 +466,8 @@ class _Runner(threading.Thread):
         if most is None:
             return None
         with self.lock:
+            if self.waiting:  # its time has not begun: look again later
+                return 0.5
             return max(0.0, self.started + most - time.monotonic()) + 1e-3
 
 
