@@ -52,8 +52,13 @@ class Cancelled(Exception):
         self.reason = reason
 
 
+class CancelledSome(Exception):
+    """distributed.wait's own complaint when a future it waited on was cancelled."""
+
+
 FAKE = types.SimpleNamespace(KilledWorker=Killed,
-                             client=types.SimpleNamespace(FutureCancelledError=Cancelled),
+                             client=types.SimpleNamespace(FutureCancelledError=Cancelled,
+                                                          FuturesCancelledError=CancelledSome),
                              wait=lambda *a, **k: None)
 
 
@@ -205,6 +210,25 @@ def test_a_lost_scheduler_hands_over_what_finished_and_counts_the_rest_not_run()
     assert got == list(range(len(got))) and got  # in order, none twice
     assert len(got) + lost.value.not_run == 5000
     assert str(lost.value) == "lost the Dask scheduler at tcp://fake"
+
+
+def test_a_lost_scheduler_is_lost_too_when_the_wait_says_its_tasks_were_cancelled():
+    client = FakeClient()
+    client.fail = lambda cases: (Cancelled("scheduler-connection-lost")
+                                 if len(client.sizes) > 5 else None)
+
+    def wait(*a, **k):  # distributed.wait raises when a future it waits on was cancelled
+        if len(client.sizes) > 5:
+            raise CancelledSome("2 Futures cancelled")
+
+    runner = batch_dask._Run(types.SimpleNamespace(**{**vars(FAKE), "wait": wait}), client,
+                             "tcp://fake", Settings(), passing, 60.0)
+    got = []
+    with pytest.raises(RunLost) as lost:
+        for r in runner.results(make_cases(5000)):
+            got.append(r.index)
+    assert got == list(range(len(got))) and got
+    assert len(got) + lost.value.not_run == 5000
 
 
 def test_no_worker_left_stops_the_run_after_the_patience():

@@ -249,6 +249,8 @@ class _Run:
         except TimeoutError:
             self._look_at_cluster()
             return
+        except self.distributed.client.FuturesCancelledError:
+            pass  # some task was cancelled: each is collected below, as its reason says
         k = 0
         while k < len(self.chunks):
             chunk = self.chunks[k]
