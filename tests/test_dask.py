@@ -324,11 +324,11 @@ def at(index: int, x: float) -> Case:
 def test_a_case_over_the_limit_is_its_own_timeout_and_the_chunk_goes_on(stalling, monkeypatch):
     monkeypatch.setattr(batch_dask, "KILL_GRACE", 0.3)
     cases = [at(k, {1: 7.0, 4: 8.0}.get(k, 1.0)) for k in range(6)]
-    out = batch_dask.run_chunk(cases, Settings(origin="c.txt", timeout=0.2))
+    out = batch_dask.run_chunk(cases, Settings(origin="c.txt", timeout=1.0, sympy=False))
     assert [(r.index, r.status) for r in out] == [
         (0, "pass"), (1, "timeout"), (2, "pass"), (3, "pass"), (4, "timeout"), (5, "pass")]
-    assert out[1].message == "c.txt:3: timeout: the case took longer than 0.2 s"
-    assert out[4].message == ("c.txt:6: timeout: the case took longer than 0.2 s (its thread "
+    assert out[1].message == "c.txt:3: timeout: the case took longer than 1 s"
+    assert out[4].message == ("c.txt:6: timeout: the case took longer than 1 s (its thread "
                               "could not be stopped)")
 
 
@@ -336,10 +336,10 @@ def test_a_real_case_over_the_limit_gets_the_local_runner_s_timeout_record(stall
     from backprop_cli.batch.run import run_case
 
     cases = [at(0, 1.0), at(1, 7.0), at(2, 1.0)]
-    settings = Settings(origin="c.txt", timeout=0.2)
+    settings = Settings(origin="c.txt", timeout=1.0, sympy=False)
     out = batch_dask.run_chunk(cases, settings)
     assert [r.status for r in out] == ["pass", "timeout", "pass"]
-    assert out[1].kind == "timeout" and 0.2 <= out[1].seconds < 0.2 + batch_dask.KILL_GRACE
+    assert out[1].kind == "timeout" and 1.0 <= out[1].seconds < 1.0 + batch_dask.KILL_GRACE
     strip = lambda r: {**vars(r), "seconds": 0}  # noqa: E731
     assert strip(out[1]) == strip(run_case(cases[1], settings))
 
@@ -354,6 +354,21 @@ def test_a_chunk_runs_real_cases_as_the_local_runner_does():
     there = batch_dask.run_chunk(cases, settings)
     strip = lambda r: {**vars(r), "seconds": 0}  # noqa: E731
     assert [strip(r) for r in there] == [strip(r) for r in here]
+
+
+def side_by_side(work, threads: int) -> None:
+    """work(0), ..., work(threads - 1), each in a thread of its own, all at once, the threads
+    taking turns often."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        running = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for t in running:
+            t.start()
+        for t in running:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
 
 
 def test_chunks_run_side_by_side_take_turns_and_give_the_serial_records():
@@ -375,18 +390,30 @@ def test_chunks_run_side_by_side_take_turns_and_give_the_serial_records():
     def work(t: int) -> None:
         out[t] = [r.record for r in batch_dask.run_chunk(cases, settings)]
 
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)  # threads take turns often
-    try:
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(before)
+    side_by_side(work, 2)
     assert out[0] == out[1] == alone
     assert mpmath.mp.dps == dps
+
+
+def test_each_thread_keeps_its_own_parsed_graphs():
+    """Each thread's cache of parsed graphs is its own (no two threads evict from one dict):
+    cases run from four threads at once, past the cache's size, get one thread's records."""
+    from backprop_cli.batch import run as batch_run
+
+    settings = Settings(numeric=False, sympy=False)
+    batch_run.warm_up(settings)
+    cases = [Case(k, k + 1, f"line {k + 1}", f"x*y + {k % 300}", (("x", 1.5), ("y", 2.0)))
+             for k in range(900)]
+    alone = [batch_run.run_case(c, settings).record for c in cases]
+    assert len(batch_run._parsed_graphs()) == batch_run.PARSED_KEEP
+    out: dict[int, list] = {}
+
+    def work(t: int) -> None:
+        assert batch_run._parsed_graphs() == {}  # nothing of another thread's
+        out[t] = [batch_run.run_case(c, settings).record for c in cases]
+
+    side_by_side(work, 4)
+    assert [out[t] for t in range(4)] == [alone] * 4
 
 
 @pytest.mark.parametrize("address, message", [

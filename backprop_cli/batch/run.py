@@ -8,6 +8,7 @@ or the program is bad input) or "timeout" (over the per-case time limit).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import threading
@@ -85,6 +86,29 @@ def warm_up(settings: Settings) -> None:
 
     if settings.sympy:
         import sympy  # noqa: F401
+    checks = (settings.sympy, settings.numeric)
+    if checks not in _first_used:
+        _first_used.add(checks)  # once a process, even when it fails
+        _use_once(settings)
+
+
+_first_used: set = set()  # the kinds of check this process ran once with no clock
+
+
+def _use_once(settings: Settings) -> None:
+    """Run a scalar and an array program through the run's checks once, with no clock: a
+    first use builds what numpy and sympy build lazily (numpy's matrix module, for one), and a
+    case's wall-clock limit landing in the middle of that left it half built: every later
+    case's sympy check failed (`numpy has no attribute 'matrix'`) and was skipped."""
+    import numpy as np
+
+    from ..evaluate import evaluate
+    from ..language.parser import parse
+
+    for program, at in (("tanh(x*y) + x**2", {"x": 1.5, "y": 0.5}),
+                        ("sum(W @ v)", {"W": np.eye(2), "v": np.ones(2)})):
+        with contextlib.suppress(Exception):  # a broken rule is the cases' to report
+            evaluate(parse(program), at, _options(settings))
 
 
 def run_case(case: Case, settings: Settings) -> CaseResult:
