@@ -366,7 +366,12 @@ def run_chunk(cases: list[Case], settings: Settings,
     that guard cannot stop (inside C code) KILL_GRACE seconds past the limit is reported as a
     timeout and its thread left behind, as the pool kills a stuck worker, and the chunk goes
     on with the next case in a new thread."""
-    warm_up(settings)
+    me = object()
+    _TURNS.take(me)  # the warm-up checks a case too: in turn with the other threads' cases
+    try:
+        warm_up(settings)
+    finally:
+        _TURNS.give(me)
     limit = settings.timeout or 0
     results: list[CaseResult] = []
     while len(results) < len(cases):
