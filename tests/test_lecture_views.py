@@ -59,7 +59,7 @@ def test_why_zero_terminal_and_json():
     assert "    at #1 relu(x) = 0: relu at a negative input (-2)" in out
     data = json.loads(run("eval", "relu(x)*y", "x=-2", "y=3", "--why-zero", "--json").stdout)
     assert data["why_zero"][0] == {"name": "x", "gradient": 0.0, "reason": "blocked",
-                                   "blocked_at": [{"node": 1, "text": "relu(x)",
+                                   "blocked_at": [{"node": 1, "shown_id": 1, "text": "relu(x)",
                                                    "why": "relu at a negative input (-2)"}]}
 
 
@@ -82,8 +82,9 @@ def test_one_step_only_on_wrt():
 
 
 @pytest.mark.parametrize("argv", [
-    ("eval", "sum(x)", "x=[1,2]", "--why-zero"),
     ("eval", "x*y", "x=1", "y=2", "--lr", "0"),
+    ("eval", "W @ x", "W=[[1,2],[3,4]]", "x=[1,1]", "--nudge", "0.1"),
+    ("trace", "sum(x*y)", "x=[1,2]", "y=[3,4]", "--forward-mode", "x"),
 ])
 def test_refused_in_one_line(argv):
     result = run(*argv, code=2)

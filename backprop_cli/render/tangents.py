@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..engine.tangents import ForwardMode
+from ..engine.trace import shown_id
 from ..graph import Graph
 
 
@@ -11,13 +12,14 @@ def _label(graph: Graph, i: int) -> str:
 
 
 def forward_mode_lines(graph: Graph, values: list, fm: ForwardMode, gradient: float,
-                       precision: int = 6) -> list[str]:
+                       precision: int = 6, refs: list[str] | None = None) -> list[str]:
     x = fm.name
     p = precision
+    refs = refs or [f"#{i}" for i in range(len(graph))]
     lines = [f"forward mode for {x}: tangent = d(node)/d{x} = sum of local * tangent(input)",
              f"(nodes {x} does not flow into have tangent 0 and are left out)", ""]
     for row in fm.rows:
-        head = f"#{row.node} {_label(graph, row.node)} = {values[row.node]:.{p}g}"
+        head = f"{refs[row.node]} {_label(graph, row.node)} = {values[row.node]:.{p}g}"
         if not row.terms:
             lines.append(f"{head}   tangent = 1 (the input itself)")
             continue
@@ -37,11 +39,12 @@ def passes_lines(fm: ForwardMode) -> list[str]:
             f"{verdict}: forward mode wins with fewer inputs than outputs"]
 
 
-def forward_mode_json(graph: Graph, values: list, fm: ForwardMode, gradient: float) -> dict:
+def forward_mode_json(graph: Graph, values: list, fm: ForwardMode, gradient: float,
+                      refs: list[str]) -> dict:
     return {"wrt": fm.name, "gradient": fm.gradient, "backward_gradient": gradient,
             "forward_passes": fm.inputs, "backward_passes": fm.outputs,
-            "nodes": [{"id": r.node, "text": graph.text(r.node), "value": values[r.node],
-                       "tangent": r.tangent,
+            "nodes": [{"id": r.node, "shown_id": shown_id(refs, r.node),
+                       "text": graph.text(r.node), "value": values[r.node], "tangent": r.tangent,
                        "terms": [{"input": j, "local": lk, "tangent": t}
                                  for j, lk, t in r.terms]}
                       for r in fm.rows]}

@@ -186,3 +186,18 @@ def _sum(r: TraceRow, num) -> str:
         parts = " + ".join(_factor(num(g)) for _, g in r.contributions)
         return f"{parts} = {num(r.grad)}"
     return num(r.grad)
+
+
+def views(shown: list, fmt: str) -> str:
+    """The lecture's views (commands/lecture.py `View`) as the write-up's last sections: each
+    under its title, its lines as the terminal shows them, kept verbatim so their columns
+    and the #n of each node (trace's, as in the node table above) stay as printed."""
+    out = []
+    for view in shown:
+        body = [line.rstrip() for line in view.lines]
+        if fmt == "markdown":
+            out += ["", f"### {view.title}", "", "```text", *body, "```"]
+        else:
+            out += ["", rf"\subsection*{{{view.title}}}", r"\begin{verbatim}", *body,
+                    r"\end{verbatim}"]
+    return "\n".join(out) + "\n"
