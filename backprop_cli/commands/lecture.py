@@ -134,26 +134,16 @@ def view_fields(views: list[View]) -> dict:
     return {v.key: v.data for v in views}
 
 
-def show_forward_mode(result, name: str, as_json: bool, precision: int) -> None:
-    """trace --forward-mode NAME (or all): one forward-mode pass per input asked for."""
+def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
+    """trace --forward-mode NAME (or all; on arrays NAME[i]): one forward-mode pass per input
+    asked for, then the count of passes each mode needs."""
     import json
 
-    if is_array_program(result):
-        raise BindingError("--forward-mode works on programs of numbers: the array rows state "
-                           "their vector-Jacobian products (reverse mode), not the "
-                           "Jacobian-vector products forward mode needs")
-    from ..engine.tangents import forward_mode
     from ..engine.trace import shown_refs
     from ..render.tangents import forward_mode_json, forward_mode_lines, passes_lines
 
     graph = result.graph
-    names = list(graph.variables) if name == "all" else [name]
-    for n in names:
-        if n not in graph.variables:
-            raise BindingError(f"--forward-mode {n}: the program has no input {n}",
-                               hint="name one of: " + ", ".join(graph.variables))
-    runs = [(forward_mode(graph, result.values, n), result.grads[graph.variables[n]])
-            for n in names]
+    runs = _forward_runs(result, spec)
     refs = shown_refs(graph)
     if as_json:
         click.echo(json.dumps({"forward_mode": [
@@ -162,3 +152,22 @@ def show_forward_mode(result, name: str, as_json: bool, precision: int) -> None:
     blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision, refs))
               for fm, g in runs]
     click.echo("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))]))
+
+
+def _forward_runs(result, spec: str) -> list:
+    """(ForwardMode, the backward pass's gradient for the same input or entry) per pass."""
+    from ..engine.tangents import entry_of, forward_mode, forward_mode_entry
+
+    graph, values = result.graph, result.values
+    if is_array_program(result):
+        if spec == "all":
+            raise BindingError("--forward-mode all: on arrays forward mode follows one input "
+                               "entry per pass; name one, e.g. x[0]")
+        name, entry = entry_of(graph, values, spec)
+        grad = result.grads[graph.variables[name]]
+        backward = float(grad.flat[entry]) if hasattr(grad, "flat") else float(grad)
+        return [(forward_mode_entry(graph, values, name, entry, spec.replace(" ", "")),
+                 backward)]
+    names = list(graph.variables) if spec == "all" else [entry_of(graph, values, spec)[0]]
+    return [(forward_mode(graph, values, n), result.grads[graph.variables[n]])
+            for n in names]
