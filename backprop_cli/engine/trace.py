@@ -144,14 +144,25 @@ def shown_numbers(graph: Graph, folded: list | None = None) -> list[int | None]:
     return numbers
 
 
-def shown_refs(graph: Graph) -> list[str]:
-    """'#n' per node as trace shows it (a constant with no row of its own: its graph id)."""
-    return [f"#{i if n is None else n}" for i, n in enumerate(shown_numbers(graph))]
+class ShownRefs:
+    """'#n' per node as trace shows it (refs[i]); a constant with no row of its own is named
+    by its graph id on screen and has no shown id (None) in JSON, as trace's rows do."""
+
+    def __init__(self, graph: Graph):
+        self.numbers = shown_numbers(graph)
+
+    def __getitem__(self, i: int) -> str:
+        n = self.numbers[i]
+        return f"#{i if n is None else n}"
 
 
-def shown_id(refs: list[str], i: int) -> int:
-    """The number in node i's '#n', for JSON's `shown_id`."""
-    return int(refs[i][1:])
+def shown_refs(graph: Graph) -> ShownRefs:
+    return ShownRefs(graph)
+
+
+def shown_id(refs: ShownRefs, i: int) -> int | None:
+    """Node i's shown number, for JSON's `shown_id` (None: a constant inside its gate)."""
+    return refs.numbers[i]
 
 
 def _local(op, m, inputs: list, out) -> tuple:

@@ -4,7 +4,7 @@ an array node shows its shape and its worst entry's errors in place of its value
 from __future__ import annotations
 
 from ..checks.float32 import Float32Report
-from ..engine.trace import shown_id
+from ..engine.trace import ShownRefs, shown_id
 from ..graph import Graph
 from ..values import is_array, plain
 from .numbers import shape
@@ -15,7 +15,7 @@ def _e(x: float) -> str:
     return "0" if x == 0 else f"{x:.1e}"
 
 
-def _table(graph: Graph, report: Float32Report, values: list, refs: list[str]) -> list[str]:
+def _table(graph: Graph, report: Float32Report, values: list, refs: ShownRefs) -> list[str]:
     shown = [n for n in report.nodes if graph.args[n.node] or n.node in graph.names]
     if any(is_array(values[n.node]) for n in shown):
         rows = [[refs[n.node], graph.names.get(n.node) or graph.text(n.node, 30),
@@ -30,7 +30,7 @@ def _table(graph: Graph, report: Float32Report, values: list, refs: list[str]) -
 
 
 def float32_lines(graph: Graph, report: Float32Report, values: list,
-                  refs: list[str]) -> list[str]:
+                  refs: ShownRefs) -> list[str]:
     arrays = any(is_array(v) for v in values)
     lines = ["float32 replay: relative error of each node against float64" +
              (" (an array: its worst entry's)" if arrays else ""),
@@ -53,7 +53,7 @@ def float32_lines(graph: Graph, report: Float32Report, values: list,
     return lines
 
 
-def float32_json(graph: Graph, report: Float32Report, refs: list[str]) -> dict:
+def float32_json(graph: Graph, report: Float32Report, refs: ShownRefs) -> dict:
     return {"nodes": [{"node": n.node, "shown_id": shown_id(refs, n.node),
                        "value": plain(n.value), "value_error": n.value_error,
                        "grad": plain(n.grad), "grad_error": n.grad_error}

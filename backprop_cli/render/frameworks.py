@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..checks.frameworks import KinkPanel
-from ..engine.trace import shown_id
+from ..engine.trace import ShownRefs, shown_id
 from ..graph import Graph
 from .plain import columns
 
@@ -27,7 +27,7 @@ def _head(graph: Graph, p: KinkPanel, ref: str) -> str:
     return f"{where}: {p.op}({args}); upstream {p.upstream:g}"
 
 
-def frameworks_lines(graph: Graph, panels: list[KinkPanel], refs: list[str]) -> list[str]:
+def frameworks_lines(graph: Graph, panels: list[KinkPanel], refs: ShownRefs) -> list[str]:
     if not panels:
         return ["frameworks: no node is on a kink, so every framework agrees here"]
     lines = []
@@ -47,7 +47,7 @@ def frameworks_lines(graph: Graph, panels: list[KinkPanel], refs: list[str]) -> 
     return lines[1:]
 
 
-def frameworks_json(graph: Graph, panels: list[KinkPanel], refs: list[str]) -> list[dict]:
+def frameworks_json(graph: Graph, panels: list[KinkPanel], refs: ShownRefs) -> list[dict]:
     return [{"node": p.node, "shown_id": shown_id(refs, p.node), "text": graph.text(p.node),
              "op": p.op, "inputs": list(p.inputs), "upstream": p.upstream,
              "local": list(p.local), "receives": list(p.sent), "convention": p.convention,

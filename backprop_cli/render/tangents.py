@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..engine.tangents import ForwardMode
-from ..engine.trace import shown_id
+from ..engine.trace import ShownRefs, shown_id, shown_refs
 from ..graph import Graph
 from ..values import plain
 from .numbers import number
@@ -14,10 +14,10 @@ def _label(graph: Graph, i: int) -> str:
 
 
 def forward_mode_lines(graph: Graph, values: list, fm: ForwardMode, gradient: float,
-                       precision: int = 6, refs: list[str] | None = None) -> list[str]:
+                       precision: int = 6, refs: ShownRefs | None = None) -> list[str]:
     x = fm.name
     p = precision
-    refs = refs or [f"#{i}" for i in range(len(graph))]
+    refs = refs or shown_refs(graph)
     lines = [f"forward mode for {x}: tangent = d(node)/d{x} = sum of local * tangent(input)"
              if fm.per == "input" else
              f"forward mode for {x}: tangent = d(node)/d{x}, carried by dual numbers through "
@@ -49,7 +49,7 @@ def passes_lines(fm: ForwardMode) -> list[str]:
 
 
 def forward_mode_json(graph: Graph, values: list, fm: ForwardMode, gradient: float,
-                      refs: list[str]) -> dict:
+                      refs: ShownRefs) -> dict:
     return {"wrt": fm.name, "gradient": fm.gradient, "backward_gradient": gradient,
             "forward_passes": fm.inputs, "backward_passes": fm.outputs,
             "nodes": [{"id": r.node, "shown_id": shown_id(refs, r.node),

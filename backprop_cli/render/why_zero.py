@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from ..engine.trace import shown_id
+from ..engine.trace import ShownRefs, shown_id
 from ..engine.why_zero import ArrayZero, ZeroReason
 from ..graph import Graph
 
 
-def _node(graph: Graph, i: int, values: list, refs: list[str]) -> str:
+def _node(graph: Graph, i: int, values: list, refs: ShownRefs) -> str:
     return f"{refs[i]} {graph.text(i)} = {values[i]:.6g}"
 
 
-def why_zero_lines(graph: Graph, values: list, reasons: list, refs: list[str]) -> list[str]:
+def why_zero_lines(graph: Graph, values: list, reasons: list, refs: ShownRefs) -> list[str]:
     if not reasons:
         return ["why zero: no gradient is zero"]
     lines = ["why zero:"]
@@ -23,7 +23,7 @@ def why_zero_lines(graph: Graph, values: list, reasons: list, refs: list[str]) -
     return lines
 
 
-def _scalar_lines(graph: Graph, values: list, r: ZeroReason, refs: list[str]) -> list[str]:
+def _scalar_lines(graph: Graph, values: list, r: ZeroReason, refs: ShownRefs) -> list[str]:
     head = f"  d/d{r.name} = {r.gradient:.6g}:"
     if r.kind == "no path":
         return [f"{head} no path from {r.name} to the output"]
@@ -38,7 +38,7 @@ def _scalar_lines(graph: Graph, values: list, r: ZeroReason, refs: list[str]) ->
             f"    worst gate {_node(graph, worst.node, values, refs)}: {worst.why}"]
 
 
-def _array_lines(graph: Graph, r: ArrayZero, refs: list[str]) -> list[str]:
+def _array_lines(graph: Graph, r: ArrayZero, refs: ShownRefs) -> list[str]:
     head = f"  d/d{r.name}: {r.zeros} of {r.entries} entries are 0"
     if r.kind == "no path":
         return [f"  d/d{r.name} = 0: no path from {r.name} to the output"]
@@ -52,16 +52,16 @@ def _array_lines(graph: Graph, r: ArrayZero, refs: list[str]) -> list[str]:
     return lines
 
 
-def why_zero_json(graph: Graph, reasons: list, refs: list[str]) -> list[dict]:
+def why_zero_json(graph: Graph, reasons: list, refs: ShownRefs) -> list[dict]:
     return [_array_json(graph, r, refs) if isinstance(r, ArrayZero)
             else _scalar_json(graph, r, refs) for r in reasons]
 
 
-def _at(graph: Graph, i: int, refs: list[str]) -> dict:
+def _at(graph: Graph, i: int, refs: ShownRefs) -> dict:
     return {"node": i, "shown_id": shown_id(refs, i), "text": graph.text(i)}
 
 
-def _scalar_json(graph: Graph, r: ZeroReason, refs: list[str]) -> dict:
+def _scalar_json(graph: Graph, r: ZeroReason, refs: ShownRefs) -> dict:
     rec = {"name": r.name, "gradient": r.gradient, "reason": r.kind}
     if r.kind == "blocked":
         rec["blocked_at"] = [{**_at(graph, g.node, refs), "why": g.why} for g in r.gates]
@@ -74,7 +74,7 @@ def _scalar_json(graph: Graph, r: ZeroReason, refs: list[str]) -> dict:
     return rec
 
 
-def _array_json(graph: Graph, r: ArrayZero, refs: list[str]) -> dict:
+def _array_json(graph: Graph, r: ArrayZero, refs: ShownRefs) -> dict:
     rec = {"name": r.name, "reason": "no path" if r.kind == "no path" else "entries",
            "zero_entries": r.zeros, "entries": r.entries}
     if r.kind != "no path":
