@@ -287,7 +287,7 @@ def test_views_in_the_write_ups():
     argv = ("trace", *NET, "--why-zero", "--float32")
     md = run(*argv, "--format", "markdown").stdout
     assert md.index("### Gradients") < md.index("### Why zero") < md.index("### Float32")
-    assert "```text\nwhy zero:\n  d/dW: 4 of 6 entries are 0\n" in md
+    assert "~~~text\nwhy zero:\n  d/dW: 4 of 6 entries are 0\n" in md
     tex = run(*argv, "--format", "latex").stdout
     assert "\\subsection*{Why zero}\n\\begin{verbatim}\nwhy zero:" in tex
     assert tex.rstrip().endswith("\\end{verbatim}")

@@ -196,7 +196,8 @@ def views(shown: list, fmt: str) -> str:
     for view in shown:
         body = [line.rstrip() for line in view.lines]
         if fmt == "markdown":
-            out += ["", f"### {view.title}", "", "```text", *body, "```"]
+            # ~~~ fences: a write-up pasted into a page's ``` block does not close it
+            out += ["", f"### {view.title}", "", "~~~text", *body, "~~~"]
         else:
             out += ["", rf"\subsection*{{{view.title}}}", r"\begin{verbatim}", *body,
                     r"\end{verbatim}"]
