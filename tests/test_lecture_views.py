@@ -316,3 +316,13 @@ def test_why_zero_on_arrays_costs_one_backward_pass_per_candidate_gate(monkeypat
     monkeypatch.setattr(backward, "backpropagate", counted)
     run("eval", *NET, "--why-zero", "--no-check")
     assert len(calls) == 2  # one per candidate gate (the eval's own pass is not counted)
+
+
+def test_why_zero_on_arrays_stops_within_one_checked_evals_passes():
+    # 40 relu gates each holding one entry of a 1-entry input at 0 would need 40 passes; a
+    # checked eval runs 2 per input entry, and so may why zero: the rest is said, not tried.
+    layers = "; ".join(f"h{k} = relu(h{k - 1} - {k})" for k in range(1, 41))
+    data = json.loads(run("eval", f"h0 = x*w; {layers}; f = sum(h40) + sum(w)", "x=[1]",
+                          "w=[0.5]", "--why-zero", "--no-check", "--json").stdout)
+    (x,) = [r for r in data["why_zero"] if r["name"] == "x"]
+    assert x["stopped"] and len(x["blocked_at"]) <= 4

@@ -46,7 +46,10 @@ def _array_lines(graph: Graph, r: ArrayZero, refs: ShownRefs) -> list[str]:
     for b in r.blockers:
         lines.append(f"    {b.freed} blocked at {refs[b.node]} {graph.text(b.node, 40)}: "
                      f"{b.why}")
-    if r.unexplained:
+    if r.unexplained and r.stopped:
+        lines.append(f"    {r.unexplained} not placed: more gates than the passes of one "
+                     "checked eval (two per input entry) could try")
+    elif r.unexplained:
         lines.append(f"    {r.unexplained} held by several of these gates at once, or their "
                      "paths cancel (no one gate opened alone frees them)")
     return lines
@@ -81,4 +84,5 @@ def _array_json(graph: Graph, r: ArrayZero, refs: ShownRefs) -> dict:
         rec["blocked_at"] = [{**_at(graph, b.node, refs), "freed": b.freed, "why": b.why}
                              for b in r.blockers]
         rec["unexplained"] = r.unexplained
+        rec["stopped"] = r.stopped
     return rec
