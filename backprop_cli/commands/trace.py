@@ -19,7 +19,7 @@ from .common import (
     report_errors,
     use_rich,
 )
-from .eval import lecture_options, lecture_views, run_words, view_fields, view_lines
+from .eval import lecture_options, lecture_views, run_words, view_fields, view_lines, wrapped
 
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
@@ -208,20 +208,6 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
 def show_graded(lines: list[str]) -> None:
     if lines:
         sys.stdout.write("\n" + "\n".join(lines) + "\n")
-
-
-def wrapped(block: list[str]) -> list[str]:
-    """Lines wider than the terminal broken at spaces, never inside a number."""
-    import shutil
-    import textwrap
-
-    width = max(40, shutil.get_terminal_size().columns)
-    out = []
-    for line in block:
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False) or [""]
-    return out
 
 
 def show_blocks(blocks: list[list[str]], paced: bool) -> None:
