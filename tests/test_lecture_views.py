@@ -85,6 +85,7 @@ def test_one_step_only_on_wrt():
     ("eval", "x*y", "x=1", "y=2", "--lr", "0"),
     ("eval", "W @ x", "W=[[1,2],[3,4]]", "x=[1,1]", "--nudge", "0.1"),
     ("trace", "sum(x*y)", "x=[1,2]", "y=[3,4]", "--forward-mode", "x"),
+    ("trace", "x*y", "x=1", "y=2", "--forward-mode", "x", "--why-zero"),
 ])
 def test_refused_in_one_line(argv):
     result = run(*argv, code=2)

@@ -87,6 +87,10 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     if (explain or step) and fmt != "table":
         raise click.UsageError("--format writes the node table; --explain and --step walk the "
                                "backward pass: choose one")
+    if (jacobian_node or forward_mode) and any(v not in (None, False) for v in lecture.values()):
+        raise click.UsageError("--jacobian and --forward-mode print a view of their own; "
+                               "--why-zero, --nudge, --lr, --frameworks and --float32 follow "
+                               "the trace: choose one")
     _, result = run_words(words, program_file,
                           Options(check=False, expect=parse_expect(expects)), groups)
     if jacobian_node is not None:
