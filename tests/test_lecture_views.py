@@ -85,7 +85,6 @@ def test_one_step_only_on_wrt():
     ("eval", "x*y", "x=1", "y=2", "--lr", "0"),
     ("eval", "W @ x", "W=[[1,2],[3,4]]", "x=[1,1]", "--nudge", "0.1"),
     ("trace", "sum(x*y)", "x=[1,2]", "y=[3,4]", "--forward-mode", "x"),
-    ("trace", "x*y", "x=1", "y=2", "--forward-mode", "x", "--why-zero"),
 ])
 def test_refused_in_one_line(argv):
     result = run(*argv, code=2)
@@ -327,3 +326,9 @@ def test_why_zero_on_arrays_stops_within_one_checked_evals_passes():
                           "w=[0.5]", "--why-zero", "--no-check", "--json").stdout)
     (x,) = [r for r in data["why_zero"] if r["name"] == "x"]
     assert x["stopped"] and len(x["blocked_at"]) <= 4
+
+
+def test_views_beside_a_view_of_its_own_are_refused():
+    result = run("trace", "x*y", "x=1", "y=2", "--forward-mode", "x", "--why-zero", code=2)
+    assert "--why-zero, --nudge, --lr, --frameworks and --float32 follow the trace" in \
+        result.stderr
