@@ -332,3 +332,14 @@ def test_views_beside_a_view_of_its_own_are_refused():
     result = run("trace", "x*y", "x=1", "y=2", "--forward-mode", "x", "--why-zero", code=2)
     assert "--why-zero, --nudge, --lr, --frameworks and --float32 follow the trace" in \
         result.stderr
+
+
+def test_why_zero_names_an_array_router_and_nudge_says_where_f_is_undefined():
+    argv = ("eval", "sum(x[i] * 2)", "x=[1,2,3]", "i=[0,2]", "--no-check")
+    data = json.loads(run(*argv, "--why-zero", "--nudge", "0.1", "--json").stdout)
+    x = data["why_zero"][0]
+    assert (x["name"], x["blocked_at"], x["unexplained"]) == ("x", [], 1)
+    assert [r["text"] for r in x["routers"]] == ["x[i]"]
+    assert data["nudge"]["inputs"]["i"]["actual"] is None  # positions moved off whole numbers
+    out = run(*argv, "--nudge", "0.1").stdout
+    assert "  i: f is undefined at i + h: x[i] is undefined" in out

@@ -30,6 +30,15 @@ def is_array_program(result) -> bool:
     return any(is_array(v) for v in result.values)
 
 
+def _gradients(result) -> dict:
+    """The gradients a view moves or replays: an integer array binding holds positions (an
+    index), which no step or nudge may move and no gradient reaches."""
+    from ..values import is_index
+
+    return {n: g for n, g in result.gradients.items()
+            if not is_index(result.bindings.get(n))}
+
+
 def _scalar_output(result, what: str) -> None:
     if result.jacobian is not None:
         raise BindingError(f"{what} needs a scalar output: the output is an array (sum it, or "
@@ -77,7 +86,7 @@ def _nudge(result, h: float, _refs) -> View:
     from ..render.sensitivity import nudge_json, nudge_lines
 
     _scalar_output(result, "--nudge")
-    rows = nudges(result.graph, result.bindings, result.gradients, h)
+    rows = nudges(result.graph, result.bindings, _gradients(result), h)
     return View("nudge", "Nudge each input", tuple(nudge_lines(h, rows)), nudge_json(h, rows))
 
 
@@ -86,7 +95,7 @@ def _lr(result, eta: float, _refs) -> View:
     from ..render.sensitivity import step_json, step_lines
 
     _scalar_output(result, "--lr")
-    step = descent_step(result.graph, result.bindings, result.gradients, eta)
+    step = descent_step(result.graph, result.bindings, _gradients(result), eta)
     return View("step", "One gradient-descent step", tuple(step_lines(step)), step_json(step))
 
 
@@ -104,7 +113,7 @@ def _float32(result, _flag, refs) -> View:
     from ..checks.float32 import replay
     from ..render.float32 import float32_json, float32_lines
 
-    report = replay(result.graph, result.values, result.grads, list(result.gradients))
+    report = replay(result.graph, result.values, result.grads, list(_gradients(result)))
     return View("float32", "Float32", tuple(float32_lines(result.graph, report, result.values,
                                                           refs)),
                 _finite(float32_json(result.graph, report, refs)))

@@ -10,10 +10,12 @@ Each costs one forward pass per input nudged, or two for the step. The output is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import BackpropError, BindingError
 from ..graph import Graph
 from .forward import forward
 
@@ -28,8 +30,9 @@ class Nudge:
     name: str
     gradient: float  # an array input: the sum of its gradient's entries
     predicted: float  # gradient * h
-    actual: float  # f(x + h) - f(x)
+    actual: float  # f(x + h) - f(x); nan where f is undefined at x + h
     entries: int  # 1 for a number
+    undefined: str = ""  # why f is undefined at x + h (an array of positions moved off them)
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ def nudges(graph: Graph, bindings: Mapping[str, float], gradients: Mapping[str, 
     f0 = forward(graph, bindings)[graph.output]
     out = []
     for name, g in gradients.items():
-        f1 = forward(graph, {**bindings, name: bindings[name] + h})[graph.output]
+        f1, why = _output(graph, {**bindings, name: bindings[name] + h})
         g = _total(g)
-        out.append(Nudge(name, g, g * h, f1 - f0, getattr(bindings[name], "size", 1)))
+        out.append(Nudge(name, g, g * h, f1 - f0, getattr(bindings[name], "size", 1), why))
     return out
 
 
@@ -63,7 +66,18 @@ def descent_step(graph: Graph, bindings: Mapping[str, float], gradients: Mapping
     """One gradient-descent step on the inputs in `gradients`; the rest stay put."""
     after = {**bindings, **{n: bindings[n] - eta * g for n, g in gradients.items()}}
     f0 = forward(graph, bindings)[graph.output]
-    f1 = forward(graph, after)[graph.output]
+    f1, why = _output(graph, after)
+    if why:
+        raise BindingError(f"--lr: after the step the program is undefined ({why})")
     predicted = -eta * sum(_total(g * g) for g in gradients.values())
     return Step(eta, {n: bindings[n] for n in gradients}, {n: after[n] for n in gradients},
                 f0, f1, predicted)
+
+
+def _output(graph: Graph, bindings: Mapping[str, Any]) -> tuple[float, str]:
+    """(the output, "") at moved inputs; (nan, why) where the program is undefined there (an
+    array used as positions, moved off whole numbers)."""
+    try:
+        return forward(graph, bindings)[graph.output], ""
+    except BackpropError as err:
+        return math.nan, err.message

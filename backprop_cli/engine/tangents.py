@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..graph import Graph
 from ..ops.registry import SCALAR
+from ..values import is_index
 from .backward import chain_step, wanted_nodes
 
 
@@ -69,6 +70,9 @@ def entry_of(graph: Graph, values: list, spec: str) -> tuple[str, int]:
     if name not in graph.variables:
         raise BindingError(f"--forward-mode {spec}: the program has no input {name}",
                            hint="name one of: " + ", ".join(graph.variables))
+    if is_index(values[graph.variables[name]]):
+        raise BindingError(f"--forward-mode {spec}: {name} holds positions (whole numbers, an "
+                           "index): nothing is differentiated with respect to it")
     shape = np.shape(values[graph.variables[name]])
     given = found.group(2) if found else None
     if not shape and given is None:
@@ -94,6 +98,7 @@ def forward_mode_entry(graph: Graph, values: list, name: str, entry: int,
                     {name: _unit(np, np.shape(values[start]), entry)})
     wants = wanted_nodes(graph, [name])
     rows = tuple(TangentRow(i, tangent(v[i]), ()) for i in range(len(graph)) if wants[i])
-    entries = sum(int(np.size(values[i])) for i in graph.variables.values())
+    entries = sum(int(np.size(values[i])) for i in graph.variables.values()
+                  if not is_index(values[i]))
     return ForwardMode(label, rows, float(tangent(v[graph.output])), entries, 1,
                        "input entry")

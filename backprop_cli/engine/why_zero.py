@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..graph import Graph
 from ..ops.registry import SCALAR
+from ..values import is_index
 from .backward import chain_step, wanted_nodes
 
 SMALL = 1e-12  # a gradient below this fraction of the largest one counts as zero
@@ -157,10 +158,12 @@ class ArrayZero:
     name: str
     zeros: int  # entries that are 0 (or below SMALL of the largest gradient)
     entries: int
-    kind: str  # "no path" or "entries"
+    kind: str  # "no path", "entries", or "positions" (an integer array: an index)
     blockers: tuple[Blocker, ...] = ()
     unexplained: int = 0  # zero entries no single gate holds
     stopped: bool = False  # gates were left untried: the budget of passes ran out
+    routers: tuple[int, ...] = ()  # array routers on its paths (x[i], max(x)): they send 0
+    # to the entries they do not pick, which no opening of a gate can show
 
 
 def array_zeros(graph: Graph, values: list, gradients: dict) -> list[ArrayZero]:
@@ -171,7 +174,9 @@ def array_zeros(graph: Graph, values: list, gradients: dict) -> list[ArrayZero]:
     masks = {n: (np.asarray(g) == 0) | (np.abs(g) < SMALL * largest)
              for n, g in gradients.items()}
     masks = {n: m for n, m in masks.items() if m.any()}
-    live = [n for n in masks if n in graph.variables and wanted_nodes(graph, [n])[graph.output]]
+    index = {n for n in masks if n in graph.variables and is_index(values[graph.variables[n]])}
+    live = [n for n in masks if n in graph.variables and n not in index
+            and wanted_nodes(graph, [n])[graph.output]]
     found: dict[str, list[Blocker]] = {n: [] for n in live}
     pending = {n: masks[n].copy() for n in live}
     budget = 2 * sum(int(np.size(values[i])) for i in graph.variables.values())
@@ -191,10 +196,24 @@ def array_zeros(graph: Graph, values: list, gradients: dict) -> list[ArrayZero]:
             if freed.any():
                 found[n].append(Blocker(node, int(freed.sum()), why))
                 m &= ~freed
-    return [ArrayZero(n, int(m.sum()), int(m.size), "entries" if n in pending else "no path",
+    return [ArrayZero(n, int(m.sum()), int(m.size), "positions" if n in index else
+                      "entries" if n in pending else "no path",
                       tuple(found.get(n, ())), int(pending[n].sum()) if n in pending else 0,
-                      stopped)
+                      stopped, _routers(graph, n) if n in pending and pending[n].any() else ())
             for n, m in masks.items()]
+
+
+def _routers(graph: Graph, name: str) -> tuple[int, ...]:
+    """The array routers (ops given by a VJP whose role is a router) on name's paths."""
+    wants = wanted_nodes(graph, [name])
+    reaches = bytearray(len(graph))
+    reaches[graph.output] = 1
+    for i in range(len(graph) - 1, -1, -1):
+        if reaches[i]:
+            for j in graph.args[i]:
+                reaches[j] = 1
+    return tuple(i for i in range(len(graph)) if wants[i] and reaches[i]
+                 and graph.ops[i].vjp is not None and graph.ops[i].role.startswith("router"))
 
 
 def _candidates(graph: Graph, values: list, names: list[str]):
@@ -221,8 +240,10 @@ def _candidates(graph: Graph, values: list, names: list[str]):
             zero = [np.asarray(lk) == 0 for lk in local]
             if any(z.any() for z, j in zip(zero, a) if wants[j]):
                 yield i, None, _array_reading(graph, values, i, zero)
-        elif len(a) > 1:
+        elif op.role.startswith("matrix multiply"):
             for p, j in enumerate(a):
+                if is_index(values[j]):  # positions, not a factor: nothing to open
+                    continue
                 if np.size(values[j]) > 1 and (np.asarray(values[j]) == 0).any():
                     yield i, p, (f"{op.name} multiplies by zero entries of "
                                  f"{graph.text(j, 30)}: {_entries(values[j], values[j] == 0)}")

@@ -17,6 +17,8 @@ def nudge_lines(h: float, rows: list[Nudge]) -> list[str]:
     lines = [f"nudge each input by h = {h:g}: f moves by about gradient x h",
              *("  " + line for line in columns(
                  ["name", "gradient", "predicted", "actual", "actual - predicted"], table))]
+    lines += [f"  {r.name}: f is undefined at {r.name} + h: {r.undefined}" for r in rows
+              if r.undefined]
     if any(r.entries > 1 for r in rows):
         lines.append("  an array input moves by h in every entry at once: its gradient here is "
                      "the sum of its entries")
@@ -37,7 +39,8 @@ def step_lines(step: Step) -> list[str]:
 
 def nudge_json(h: float, rows: list[Nudge]) -> dict:
     return {"h": h, "inputs": {r.name: {"gradient": r.gradient, "predicted": r.predicted,
-                                        "actual": r.actual, "entries": r.entries}
+                                        "actual": None if r.undefined else r.actual,
+                                        "entries": r.entries}
                                for r in rows}}
 
 

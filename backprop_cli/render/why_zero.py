@@ -42,6 +42,9 @@ def _array_lines(graph: Graph, r: ArrayZero, refs: ShownRefs) -> list[str]:
     head = f"  d/d{r.name}: {r.zeros} of {r.entries} entries are 0"
     if r.kind == "no path":
         return [f"  d/d{r.name} = 0: no path from {r.name} to the output"]
+    if r.kind == "positions":
+        return [f"  d/d{r.name} = 0: {r.name} holds positions (whole numbers, an index): no "
+                "gradient flows to it"]
     lines = [head]
     for b in r.blockers:
         lines.append(f"    {b.freed} blocked at {refs[b.node]} {graph.text(b.node, 40)}: "
@@ -49,6 +52,11 @@ def _array_lines(graph: Graph, r: ArrayZero, refs: ShownRefs) -> list[str]:
     if r.unexplained and r.stopped:
         lines.append(f"    {r.unexplained} not placed: more gates than the passes of one "
                      "checked eval (two per input entry) could try")
+    elif r.unexplained and r.routers:
+        routers = ", ".join(f"{refs[i]} {graph.text(i, 30)} ({graph.ops[i].name})"
+                            for i in r.routers)
+        lines.append(f"    {r.unexplained} not routed back by {routers}: a router sends 0 to "
+                     "the entries it does not pick (or several gates hold them at once)")
     elif r.unexplained:
         lines.append(f"    {r.unexplained} held by several of these gates at once, or their "
                      "paths cancel (no one gate opened alone frees them)")
@@ -78,11 +86,11 @@ def _scalar_json(graph: Graph, r: ZeroReason, refs: ShownRefs) -> dict:
 
 
 def _array_json(graph: Graph, r: ArrayZero, refs: ShownRefs) -> dict:
-    rec = {"name": r.name, "reason": "no path" if r.kind == "no path" else "entries",
-           "zero_entries": r.zeros, "entries": r.entries}
-    if r.kind != "no path":
+    rec = {"name": r.name, "reason": r.kind, "zero_entries": r.zeros, "entries": r.entries}
+    if r.kind == "entries":
         rec["blocked_at"] = [{**_at(graph, b.node, refs), "freed": b.freed, "why": b.why}
                              for b in r.blockers]
         rec["unexplained"] = r.unexplained
         rec["stopped"] = r.stopped
+        rec["routers"] = [_at(graph, i, refs) for i in r.routers]
     return rec
