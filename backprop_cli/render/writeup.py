@@ -70,43 +70,56 @@ def markdown(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
 
 
 def _markdown_table(page: _Page, rows: list[TraceRow]) -> list[str]:
-    num = page.num
     lines = []
-    for r in rows:
-        if r.hidden:  # a constant drawn inside its gate, as trace and the picture draw it
-            continue
-        k = r.shown_inputs
-        lines.append("| " + " | ".join([
-            r.ref, f"`{page.shown(r.id)}`", "var" if r.op == "var" else
-            ("const" if r.op == "const" else f"`{r.gate}`"),
-            num(r.value), num(r.grad),
-            ", ".join("Jacobian" if r.local[j] is None else num(r.local[j]) for j in k),
-            ", ".join(num(r.downstream[j]) for j in k), r.role.split(":")[0]]) + " |")
+    for r in _shown_rows(rows):
+        value, grad, local, down = _numbers(page, r, "Jacobian")
+        op = "var" if r.op == "var" else ("const" if r.op == "const" else f"`{r.gate}`")
+        lines.append("| " + " | ".join([r.ref, f"`{page.shown(r.id)}`", op, value, grad, local,
+                                        down, r.role.split(":")[0]]) + " |")
     return lines
+
+
+def _shown_rows(rows: list[TraceRow]) -> list[TraceRow]:
+    """The rows a table shows: a constant drawn inside its gate has none, as in trace."""
+    return [r for r in rows if not r.hidden]
+
+
+def _numbers(page: _Page, r: TraceRow, jacobian: str) -> tuple[str, str, str, str]:
+    """A row's value, upstream, locals and downstreams as both tables write them."""
+    num, k = page.num, r.shown_inputs
+    return (num(r.value), num(r.grad),
+            ", ".join(jacobian if r.local[j] is None else num(r.local[j]) for j in k),
+            ", ".join(num(r.downstream[j]) for j in k))
 
 
 def _markdown_steps(page: _Page, rows: list[TraceRow]) -> list[str]:
     """The chain-rule steps from the output back, numbered from 2 (1 is the output's)."""
     num = page.num
     lines = []
-    for r in reversed(rows):
-        if not r.inputs or r.grad is None:
-            continue
+    for r, sent in _sends(rows):
         parts = []
-        for k, j in enumerate(r.inputs):
-            if r.downstream[k] is None:
-                continue
+        for k, j in sent:
             if r.local[k] is None:  # an array op given as a vector-Jacobian product
                 product = f"{_factor(num(r.grad))} × the local Jacobian"
             else:
                 product = f"{_factor(num(r.grad))} × {_factor(num(r.local[k]))}"
             parts.append(f"`{_label(page.graph, page.text, j)}` receives {product} = "
                          f"{num(r.downstream[k])}")
-        if parts:
-            gate = r.role.split(":")[0]
-            lines.append(f"{len(lines) + 2}. `{page.shown(r.id)}` ({gate}): " +
-                         "; ".join(parts) + ".")
+        gate = r.role.split(":")[0]
+        lines.append(f"{len(lines) + 2}. `{page.shown(r.id)}` ({gate}): " +
+                     "; ".join(parts) + ".")
     return lines
+
+
+def _sends(rows: list[TraceRow]):
+    """From the output back, each node that sends its inputs something, with the (position,
+    input) of each input that receives: the chain-rule steps both write-ups write."""
+    for r in reversed(rows):
+        if not r.inputs or r.grad is None:
+            continue
+        sent = [(k, j) for k, j in enumerate(r.inputs) if r.downstream[k] is not None]
+        if sent:
+            yield r, sent
 
 
 def latex(graph: Graph, rows: list[TraceRow], bindings: Mapping[str, Any],
@@ -141,18 +154,13 @@ def _partial(page: _Page, out: str, i: int) -> str:
 
 
 def _latex_table(page: _Page, rows: list[TraceRow]) -> list[str]:
-    num = page.num
     lines = []
-    for r in rows:
-        if r.hidden:  # a constant drawn inside its gate, as trace and the picture draw it
-            continue
-        k = r.shown_inputs
+    for r in _shown_rows(rows):
+        value, grad, local, down = _numbers(page, r, r"\text{Jacobian}")
+        edges = bool(r.shown_inputs)
         lines.append(" & ".join([
-            rf"\#{r.number}", f"${page.shown(r.id)}$", f"${num(r.value)}$", f"${num(r.grad)}$",
-            "$" + ", ".join(r"\text{Jacobian}" if r.local[j] is None else num(r.local[j])
-                            for j in k) + "$"
-            if k else "",
-            "$" + ", ".join(num(r.downstream[j]) for j in k) + "$" if k else "",
+            rf"\#{r.number}", f"${page.shown(r.id)}$", f"${value}$", f"${grad}$",
+            f"${local}$" if edges else "", f"${down}$" if edges else "",
             r.role.split(":")[0]]) + r" \\")
     return lines
 
@@ -160,12 +168,8 @@ def _latex_table(page: _Page, rows: list[TraceRow]) -> list[str]:
 def _latex_steps(page: _Page, out: str, rows: list[TraceRow]) -> list[str]:
     num = page.num
     lines = []
-    for r in reversed(rows):
-        if not r.inputs or r.grad is None:
-            continue
-        for k, j in enumerate(r.inputs):
-            if r.downstream[k] is None:
-                continue
+    for r, sent in _sends(rows):
+        for k, j in sent:
             if r.local[k] is None:  # an array op given as a vector-Jacobian product
                 product = rf"{num(r.grad)} \times J_{{\text{{local}}}}"
             else:
