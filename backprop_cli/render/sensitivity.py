@@ -31,9 +31,10 @@ def step_lines(step: Step) -> list[str]:
         ["name", "before", "after"],
         [[n, _n(step.before[n]), _n(step.after[n])] for n in step.before])]
     went = "down" if step.change < 0 else ("up" if step.change > 0 else "nowhere")
-    lines.append(f"  output {_n(step.value_before)} -> {_n(step.value_after)}: went {went}, by "
-                 f"{_n(step.change)}")
-    lines.append(f"  first order predicted {_n(step.predicted)} (-eta * sum of gradient**2)")
+    lines.append(f"  output {_n(step.value_before)} -> {_n(step.value_after)}: change "
+                 f"{_n(step.change)}, it went {went}")
+    lines.append(f"  first order predicted change {_n(step.predicted)} "
+                 "(-eta * sum of gradient**2)")
     return lines
 
 
