@@ -4,12 +4,15 @@ A row's text for input k is `vjp_text[k]`, or `dout * (local_text[k])` for an el
 It names the inputs `a`, `b`, `c`, the gate's value `out` and its upstream gradient `dout`,
 and for the rows that take parameters or positions, these words of the call:
 
-  idx    the inputs after the first, in order (take's positions: `a[idx]`)
+  idx    the inputs after the first, in order (take's positions: `a[idx]`); idx2 those
+         after the second (add_at's positions: `dout[idx2]`)
   keep   the call's axis with keepdims=True, as keyword arguments (`axis=1, keepdims=True`;
          `keepdims=True` alone for a reduction over everything)
   dims   the first input's shape, as sizes (`32, 3, 10`: reshape's way back)
   rows   the rows of a matrix of class scores (1 for one vector of scores)
   ddof   the call's ddof (0 unless given)
+  onehot b as targets shaped like a: b itself, or where b is one class label (a number), its
+         one-hot row, add_at(zeros_like(a), 1, b)
 
 A reduction's texts (the rows that take `keepdims`) speak of `out` and `dout` as kept: shaped
 with the reduced axes as 1s. Where the call dropped them and broadcasting alone would not put
@@ -33,7 +36,7 @@ from .reading import tokens
 INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
 OUT = "out"
-WORDS = ("idx", "keep", "dims", "rows", "ddof")  # the call's words a text may use
+WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "onehot")  # the call's words a text may use
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,16 @@ def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
     """The call's words for the row's texts (see the module's doc)."""
     axes = _axes(op, call)
     a = call.shapes[0] if call.shapes else ()
-    return {"idx": ", ".join(inputs[1:]), "keep": _keep(axes), "dims": _sizes(a),
+    return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes), "dims": _sizes(a),
             "rows": str(a[0] if len(a) == 2 else 1),
-            "ddof": str(int(call.params.get("ddof", 0)))}
+            "ddof": str(int(call.params.get("ddof", 0))), "onehot": _onehot(call, inputs)}
+
+
+def _onehot(call: Call, inputs: list[str]) -> str:
+    if len(inputs) < 2:
+        return ""
+    label = len(call.shapes) > 1 and call.shapes[1] == () and call.shapes[0] != ()
+    return f"add_at(zeros_like({inputs[0]}), 1, {inputs[1]})" if label else inputs[1]
 
 
 def kept_shape(op: Op, call: Call) -> tuple | None:

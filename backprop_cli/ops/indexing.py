@@ -102,7 +102,8 @@ INDEX_ROWS = [
        domain="a vector or matrix and a position on its first axis",
        vjp=_index_vjp, shape=_index_shape, elementwise=False,
        spelled=lambda parts: f"{parts[0]}[{parts[1]}]",
-       doc="s[i]: entry (or row) i, counting from 0; s[-1] is the last"),
+       doc="s[i]: entry (or row) i, counting from 0; s[-1] is the last",
+       vjp_text=("add_at(zeros_like(a), dout, idx)",)),
     Op("slice", None, _slice_forward, None, _slice_sympy, label="[a:b]",
        role="router: the upstream gradient goes back to the entries taken, 0 to the others",
        domain="a vector or matrix and positions on its first axis",
@@ -356,7 +357,7 @@ VALUE_INDEX_ROWS = [
        vjp=_add_at_vjp, shape=_add_at_shape, elementwise=False,
        doc="add_at(x, v, idx...): x with v added at x[idx...] (numpy's np.add.at, on a copy); a "
            "position given twice gets both: take's backward, dC = add_at(zeros_like(C), demb, Xb)",
-       vjp_text=("dout", "dout[idx]")),
+       vjp_text=("dout", "dout[idx2]")),
 ]
 
 for _row in VALUE_INDEX_ROWS:

@@ -337,7 +337,8 @@ REDUCTION_ROWS = [
        role="each entry's local gradient is 2 (entry - mean) / (count - ddof)",
        domain="more entries than ddof",
        doc="var(x), var(x, axis, ddof=1, keepdims=True): variance, numpy's (ddof=0: divide by "
-           "the count)", **rules("variance")),
+           "the count)", **rules("variance"),
+       vjp_text=("dout*2*(a - mean(a, keep))/(sum(ones_like(a), keep) - ddof)",)),
     Op("std", None, label="std", elementwise=False, samples=_V, max_arity=2,
        role="each entry's local gradient is (entry - mean) / ((count - ddof) std)",
        subgradient="where std = 0 the subgradient 0 is used", domain="more entries than ddof",
@@ -354,7 +355,7 @@ REDUCTION_ROWS = [
     Op("logsumexp", None, label="logsumexp", elementwise=False, samples=_V, max_arity=2,
        role="softmax: each entry's local gradient is exp(entry - logsumexp)",
        doc="logsumexp(x), logsumexp(x, axis, keepdims=True): log(sum(exp(x))), computed stably",
-       **rules("logsumexp")),
+       **rules("logsumexp"), vjp_text=("dout*exp(a - out)",)),
 ]
 
 for _row in REDUCTION_ROWS:

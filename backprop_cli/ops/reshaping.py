@@ -249,7 +249,8 @@ RESHAPING_ROWS = [
        domain="sizes whose product is the number of entries (-1 for the rest)",
        vjp=_reshape_vjp, shape=_reshape_shape, elementwise=False,
        doc="reshape(x, n, -1), also reshape(x, (n, -1)) and x.reshape(n, -1): the same entries "
-           "in a new shape; -1 stands for the size that makes the count right"),
+           "in a new shape; -1 stands for the size that makes the count right",
+       vjp_text=("reshape(dout, dims)",)),
     Op("stack", None, _stack_forward, None, _stack_sympy, label="stack",
        role="gathers: each entry gets its own slice of the upstream gradient back",
        vjp=_stack_vjp, shape=_stack_shape, elementwise=False,
