@@ -102,8 +102,8 @@ def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
     """The call's words for the row's texts (see the module's doc)."""
     axes = _axes(op, call)
     a = call.shapes[0] if call.shapes else ()
-    return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes), "dims": _sizes(a),
-            "rows": str(a[0] if len(a) == 2 else 1),
+    return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes),
+            "dims": _sizes(a), "rows": str(a[0] if len(a) == 2 else 1),
             "ddof": str(int(call.params.get("ddof", 0))), "onehot": _onehot(call, inputs)}
 
 

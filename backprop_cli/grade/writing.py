@@ -15,7 +15,6 @@ is named in the error.
 
 from __future__ import annotations
 
-import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +24,9 @@ from ..engine.forward import forward
 from ..errors import BackpropError
 from ..graph import Graph
 from ..language.parser import parse
-from ..language.printer import Printer, number, program
-from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR, Op
+from ..language.printer import Printer, number
+from ..ops.registry import CONSTANTS, Op
 from ..values import is_array
-from .reading import tokens
 from .spelling import Call, params_of, row_text, spell, summed, summed_back, tidy
 
 MAX_LINE = 2_000  # characters: past this an unnamed intermediate is too long to write inline
@@ -49,6 +47,11 @@ class Key:
     statements: tuple[str, ...]  # the forward program, one statement a line, canonical spelling
     variables: tuple[str, ...]
 
+    @property
+    def differentiable(self) -> tuple[str, ...]:
+        """The variables that get a gradient: all but integer positions (Xb, Yb)."""
+        return tuple(n for n in self.variables if not _position(self.bindings[n]))
+
 
 def vjp_text(op: Op, k: int) -> str | None:
     """The row's text for what input k receives (spelling.row_text)."""
@@ -66,8 +69,8 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
     writer.run()
     writer.refuse_gaps()
     _check_parses(writer.lines)
-    statements = tuple(program(graph).split("; "))
-    return Key(graph, bindings, tuple(writer.lines), statements, tuple(graph.variables))
+    return Key(graph, bindings, tuple(writer.lines), writer.statements(),
+               tuple(graph.variables))
 
 
 def _targets(graph: Graph) -> dict[int, str]:
@@ -167,6 +170,18 @@ class _Writer:
                               hint="name the intermediates (h = ...) so that each gets lines "
                                    "of its own")
 
+    def statements(self) -> tuple[str, ...]:
+        """The forward program, one statement per named value, by the names the key's lines
+        read (the printer's program() would rename a value called var or std)."""
+        g = self.graph
+        named = sorted(i for i in self.targets if i not in g.variables.values())
+        out = [f"{self.targets[i]} = {self.printer.expression(i)}" for i in named]
+        last = self.printer.expression(g.output)
+        name = g.names.get(g.output)
+        out.append(f"{name} = {last}" if name and g.output not in g.variables.values()
+                   else last)
+        return tuple(out)
+
     def refuse_gaps(self) -> None:
         if self.no_text or self.unread:
             parts = []
@@ -197,7 +212,7 @@ def _position(value: Any) -> bool:
     return getattr(getattr(value, "dtype", None), "kind", "f") in "iub"
 
 
-# --- the three spellings --------------------------------------------------------------------
+# --- the spellings: the backward file here, numpy and torch code in code.py ---------------
 
 
 def as_program(key: Key, origin: str) -> str:
@@ -206,181 +221,30 @@ def as_program(key: Key, origin: str) -> str:
     return "\n".join([*head, *key.lines]) + "\n"
 
 
-def _python_names(key: Key) -> None:
-    for name in [*key.variables, *(s.split(" = ")[0] for s in key.statements if " = " in s)]:
-        if keyword.iskeyword(name) or name in ("np", "torch", "POINT"):
-            raise CannotWrite(f"{name} cannot be a Python variable's name",
-                              hint="rename it in the program")
-
-
-def _functions(key: Key) -> list[str]:
-    """The language's functions the code calls (each bound to its registry row)."""
-    found: dict[str, None] = {}
-    for line in (*key.statements, *key.lines):
-        toks = list(tokens(line.replace("+=", "=")))
-        for a, b in zip(toks, toks[1:]):
-            if a.kind == "name" and b.text == "(" and a.text in FUNCTIONS:
-                found[FUNCTIONS[a.text].name] = None
-    return list(found)
-
-
-def _constants(key: Key) -> list[str]:
-    used = set()
-    for line in (*key.statements, *key.lines):
-        used |= {t.text for t in tokens(line.replace("+=", "=")) if t.kind == "name"}
-    return [c for c in CONSTANTS if c in used]
-
-
-def _point(key: Key) -> str:
-    items = []
-    for name in key.variables:
-        v = key.bindings[name]
-        items.append(f"    {name!r}: {v.tolist()!r}," if is_array(v) else f"    {name!r}: {v!r},")
-    return "POINT = {\n" + "\n".join(items) + "\n}"
-
-
-def _bodies(key: Key) -> tuple[str, str, str]:
-    params = ", ".join(key.variables)
-    fwd = list(key.statements)
-    last = fwd[-1]
-    if " = " in last.split("(")[0]:
-        result = last.split(" = ")[0]
-        fwd_lines = fwd
-    else:
-        result = "_loss"
-        fwd_lines = [*fwd[:-1], f"_loss = {last}"]
-    grads = ", ".join(f"{n!r}: d{n}" for n in key.variables)
-    forward_def = "\n".join([f"def forward({params}):", *(f"    {s}" for s in fwd_lines),
-                             f"    return {result}"])
-    backward_def = "\n".join([
-        f"def backward({params}):",
-        '    """The gradient of forward() with respect to each input, one line per step."""',
-        *(f"    {s}" for s in fwd_lines), *(f"    {line}" for line in key.lines),
-        f"    return {{{grads}}}"])
-    return params, forward_def, backward_def
-
-
-def as_numpy(key: Key, origin: str) -> str:
-    _python_names(key)
-    _, forward_def, backward_def = _bodies(key)
-    binds = [f"{f} = _row({f!r})" for f in _functions(key)]
-    binds += [f"{c} = CONSTANTS[{c!r}]" for c in _constants(key)]
-    return "\n".join([
-        f'"""The backward pass of {origin or "a program"}, written by `backprop backward '
-        '--to numpy`.',
-        "",
-        "forward() is the program and backward() its backward pass, one line per gradient step",
-        "from the output back (+= where a value fans out). Run this file to check backward()",
-        'against central finite differences at POINT."""',
-        "",
-        "import numpy as np",
-        "",
-        "from backprop_cli.ops import CONSTANTS, FUNCTIONS, array_math",
-        "",
-        "_m = array_math()",
-        "",
-        "",
-        "def _row(name):",
-        "    # the language's function, computed by its own registry row on numpy arrays",
-        "    op = FUNCTIONS[name]",
-        "    return lambda *args, **kw: op.forward(_m, *args, **kw)",
-        "",
-        "",
-        *_definitions(binds, forward_def, backward_def, key),
-        "def self_test(point=None, step=1e-6, rtol=1e-4, atol=1e-6):",
-        '    """backward() against central differences of forward(), entry by entry."""',
-        "    point = {k: np.array(v, dtype=float) for k, v in (point or POINT).items()}",
-        "    grads = backward(**point)",
-        "    ok, worst = True, 0.0",
-        "    for name, value in point.items():",
-        "        ours = np.broadcast_to(np.asarray(grads[name], dtype=float), value.shape)",
-        "        for index in np.ndindex(value.shape):",
-        "            up = {k: v.copy() for k, v in point.items()}",
-        "            down = {k: v.copy() for k, v in point.items()}",
-        "            up[name][index] += step",
-        "            down[name][index] -= step",
-        "            slope = (float(forward(**up)) - float(forward(**down))) / (2 * step)",
-        "            err = abs(float(ours[index]) - slope)",
-        "            ok = ok and err <= atol + rtol * abs(slope)",
-        "            worst = max(worst, err)",
-        "    print(f\"{'pass' if ok else 'FAIL'}: backward() agrees with central differences \"",
-        "          f\"to {worst:.1e} at most\")",
-        "    return ok",
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    raise SystemExit(0 if self_test() else 1)",
-        "",
-    ])
-
-
-def as_torch(key: Key, origin: str) -> str:
-    _python_names(key)
-    _, forward_def, backward_def = _bodies(key)
-    names = [n for n, v in vars(SCALAR).items() if callable(v) and not n.startswith("pow_")]
-    binds = [f"{f} = _row({f!r})" for f in _functions(key)]
-    binds += [f"{c} = CONSTANTS[{c!r}]" for c in _constants(key)]
-    return "\n".join([
-        f'"""The backward pass of {origin or "a program"}, written by `backprop backward '
-        '--to torch`.',
-        "",
-        "forward() is the program on tensors and backward() its backward pass written out;",
-        'run this file to compare backward() with autograd at POINT."""',
-        "",
-        "from types import SimpleNamespace",
-        "",
-        "import torch",
-        "import torch.nn.functional as F",
-        "",
-        "from backprop_cli.ops import CONSTANTS, FUNCTIONS",
-        "",
-        "# The registry's rules are written against a math namespace; this one is torch's.",
-        f"_NAMES = {names!r}",
-        "_m = SimpleNamespace(is_array=True, np=torch, scalar=lambda t: t,",
-        "                     **{n: getattr(torch, n, None) or getattr(F, n) for n in _NAMES})",
-        "",
-        "",
-        "def _row(name):",
-        "    op = FUNCTIONS[name]",
-        "    return lambda *args, **kw: op.forward(_m, *args, **kw)",
-        "",
-        "",
-        *_definitions(binds, forward_def, backward_def, key),
-        "def check(point=None, rtol=1e-5, atol=1e-8):",
-        '    """backward() against autograd\'s gradients of forward()."""',
-        "    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)",
-        "              for k, v in (point or POINT).items()}",
-        "    forward(**leaves).backward()",
-        "    with torch.no_grad():",
-        "        ours = backward(**{k: v.detach() for k, v in leaves.items()})",
-        "    ok = True",
-        "    for name, leaf in leaves.items():",
-        "        mine = torch.as_tensor(ours[name], dtype=torch.float64).expand_as(leaf.grad)",
-        "        same = torch.allclose(mine, leaf.grad, rtol=rtol, atol=atol)",
-        "        worst = (mine - leaf.grad).abs().max().item()",
-        "        print(f\"{name}: {'agrees' if same else 'DIFFERS'} with autograd (largest \"",
-        "              f\"difference {worst:.1e})\")",
-        "        ok = ok and same",
-        "    return ok",
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    raise SystemExit(0 if check() else 1)",
-        "",
-    ])
-
-
 def write(source: str, bindings: Mapping[str, Any], to: str = "program",
           origin: str = "") -> str:
     key = write_key(source, bindings)
-    return {"program": as_program, "numpy": as_numpy, "torch": as_torch}[to](key, origin)
+    passed(source, key)
+    if to == "program":
+        return as_program(key, origin)
+    from .code import as_numpy, as_torch
+
+    return (as_numpy if to == "numpy" else as_torch)(key, origin)
 
 
-__all__ = ["FORMATS", "CannotWrite", "Key", "summed", "tidy", "vjp_text", "write",
-           "write_key"]
+def passed(source: str, key: Key) -> None:
+    """The key graded against its program before it is given: a row's text that does not
+    cover this call (a broadcast add_at, @ of a vector) is refused, never written wrong."""
+    from .grading import read_and_grade
+
+    report = read_and_grade(source, as_program(key, ""), key.bindings)
+    if report.status != "pass":
+        bad = next(g for g in report.lines if g.status not in ("exact", "approx"))
+        raise CannotWrite(f"the written line for {bad.name} ({bad.text}) is {bad.status} when "
+                          f"graded: {bad.why}", hint="the row's text does not cover this call; "
+                          "write this step by hand")
 
 
-def _definitions(binds: list[str], forward_def: str, backward_def: str, key) -> list[str]:
-    """What the numpy and torch outputs share: the bindings, forward(), backward() and the
-    point, each followed by two blank lines."""
-    return [*binds, "", "", forward_def, "", "", backward_def, "", "", _point(key), "", ""]
+__all__ = ["FORMATS", "CannotWrite", "Key", "as_program", "summed", "tidy", "vjp_text",
+           "write", "write_key"]
+
