@@ -68,6 +68,8 @@ _TORCH_HEAD = '''"""The backward pass of {origin}, written by `backprop backward
 forward() is the program on tensors and backward() its backward pass written out;
 run this file to compare backward() with autograd at POINT."""
 
+import contextlib
+import math
 from types import SimpleNamespace
 
 import torch
@@ -75,10 +77,79 @@ import torch.nn.functional as F
 
 from backprop_cli.ops import CONSTANTS, FUNCTIONS
 
+torch.set_default_dtype(torch.float64)
+
+
+class _TorchNumpy:
+    """The numpy calls the registry's rules make, on torch tensors (autograd follows them)."""
+
+    ndarray = torch.Tensor
+    inf, nan, pi = math.inf, math.nan, math.pi
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def asarray(a, dtype=None):
+        t = torch.as_tensor(a)
+        return t.double() if dtype is float else t
+
+    @staticmethod
+    def _dims(a, axis):
+        return tuple(range(a.ndim)) if axis is None else axis
+
+    def sum(self, a, axis=None, keepdims=False):
+        a = self.asarray(a)
+        return a.sum(dim=self._dims(a, axis), keepdim=keepdims)
+
+    def mean(self, a, axis=None, keepdims=False):
+        a = self.asarray(a)
+        return a.mean(dim=self._dims(a, axis), keepdim=keepdims)
+
+    def max(self, a, axis=None, keepdims=False):
+        a = self.asarray(a)
+        return a.amax(dim=self._dims(a, axis), keepdim=keepdims)
+
+    def min(self, a, axis=None, keepdims=False):
+        a = self.asarray(a)
+        return a.amin(dim=self._dims(a, axis), keepdim=keepdims)
+
+    def shape(self, a):
+        return tuple(self.asarray(a).shape)
+
+    def ndim(self, a):
+        return self.asarray(a).ndim
+
+    def zeros(self, shape):
+        return torch.zeros(shape)
+
+    def reshape(self, a, shape):
+        return torch.reshape(self.asarray(a), tuple(shape))
+
+    def transpose(self, a, axes=None):
+        return a.T if axes is None else a.permute(*axes)
+
+    def expand_dims(self, a, axes):
+        for k in sorted(axes if isinstance(axes, tuple) else (axes,)):
+            a = a.unsqueeze(k)
+        return a
+
+    def where(self, c, x, y):
+        return torch.where(self.asarray(c), self.asarray(x), self.asarray(y))
+
+    def errstate(self, **kw):
+        return contextlib.nullcontext()
+
+    def arange(self, n):
+        return torch.arange(n)
+
+
 # The registry's rules are written against a math namespace; this one is torch's.
-_NAMES = {names!r}
-_m = SimpleNamespace(is_array=True, np=torch, scalar=lambda t: t,
-                     **{{n: getattr(torch, n, None) or getattr(F, n) for n in _NAMES}})
+_np = _TorchNumpy()
+_m = SimpleNamespace(is_array=True, np=_np, scalar=lambda t: t, where=_np.where, pow=torch.pow,
+                     sigmoid=torch.sigmoid, softplus=F.softplus, inf=math.inf, nan=math.nan,
+                     pi=math.pi, cbrt=lambda a: torch.sign(a) * a.abs() ** (1 / 3),
+                     **{{n: getattr(torch, n) for n in {names!r} if hasattr(torch, n)}})
 
 
 def _row(name):
@@ -121,7 +192,8 @@ def as_numpy(key: Key, origin: str) -> str:
 
 def as_torch(key: Key, origin: str) -> str:
     _python_names(key)
-    names = [n for n, v in vars(SCALAR).items() if callable(v) and not n.startswith("pow_")]
+    names = [n for n, v in vars(SCALAR).items() if callable(v) and not n.startswith("pow_")
+             and n not in ("where", "pow", "sigmoid", "softplus", "cbrt")]
     head = _TORCH_HEAD.format(origin=origin or "a program", names=names)
     return "\n".join([head, *_definitions(key), _TORCH_CHECK])
 

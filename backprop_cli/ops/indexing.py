@@ -230,7 +230,7 @@ def _take_vjp(m, g, args, out):
     hits[np.arange(taken.size), taken.ravel()] = 1.0
     rest = tuple(a.shape[lead:])
     g2 = m.np.reshape(g, (taken.size, *rest)) if rest else m.np.reshape(g, (taken.size,))
-    da = m.np.reshape(m.np.matmul(hits.T, g2), a.shape)
+    da = m.np.reshape(m.np.matmul(m.np.asarray(hits.T), g2), a.shape)
     return (da, *zeros)
 
 
