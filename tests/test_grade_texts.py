@@ -47,7 +47,9 @@ def _samples(name: str) -> list:
     if name == "matmul":
         return [args for args in found if all(np.ndim(a) == 2 for a in args)]
     if name == "add_at":
-        return [args for args in found if np.shape(args[1]) == np.shape(args[0][args[2:]])]
+        full = [(a, RNG.normal(size=np.shape(a[tuple(idx)])), *idx) for a, _v, *idx in found]
+        return [args for args in found if np.shape(args[1]) == np.shape(args[0][args[2:]])] + \
+            [(a, v, *idx) for a, v, *idx in full]
     return found
 
 

@@ -375,7 +375,9 @@ def samples() -> dict:
         "subscript": [(W,)],
         "take": [(C, np.array([[0, 2, 2], [4, 1, 0]])), (W, np.arange(3), np.array([1, 3, 0])),
                  (W, np.array([2, 0]))],
-        "add_at": [(C, rng.normal(size=(2, 3, 3)), np.array([[0, 2, 2], [4, 1, 0]])),
-                   (W, rng.normal(size=(3,)), np.arange(3), np.array([1, 3, 0])),
+        # The values broadcast along the last axis, so that the mutation tests' enlarged
+        # arrays (3x on each axis, positions kept) still fit.
+        "add_at": [(C, rng.normal(size=(3,)), np.array([[0, 2, 2], [4, 1, 0]])),
+                   (W, rng.normal(size=(1,)), np.arange(3), np.array([1, 3, 0])),
                    (W, rng.normal(size=(4,)), np.array([2, 0]))],
     }
