@@ -94,25 +94,22 @@ class _TorchNumpy:
         t = torch.as_tensor(a)
         return t.double() if dtype is float else t
 
-    @staticmethod
-    def _dims(a, axis):
-        return tuple(range(a.ndim)) if axis is None else axis
+    def _reduced(self, how, a, axis, keepdims):
+        a = self.asarray(a)
+        dims = tuple(range(a.ndim)) if axis is None else axis
+        return getattr(a, how)(dim=dims, keepdim=keepdims)
 
     def sum(self, a, axis=None, keepdims=False):
-        a = self.asarray(a)
-        return a.sum(dim=self._dims(a, axis), keepdim=keepdims)
+        return self._reduced("sum", a, axis, keepdims)
 
     def mean(self, a, axis=None, keepdims=False):
-        a = self.asarray(a)
-        return a.mean(dim=self._dims(a, axis), keepdim=keepdims)
+        return self._reduced("mean", a, axis, keepdims)
 
     def max(self, a, axis=None, keepdims=False):
-        a = self.asarray(a)
-        return a.amax(dim=self._dims(a, axis), keepdim=keepdims)
+        return self._reduced("amax", a, axis, keepdims)
 
     def min(self, a, axis=None, keepdims=False):
-        a = self.asarray(a)
-        return a.amin(dim=self._dims(a, axis), keepdim=keepdims)
+        return self._reduced("amin", a, axis, keepdims)
 
     def shape(self, a):
         return tuple(self.asarray(a).shape)
