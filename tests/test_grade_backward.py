@@ -14,13 +14,12 @@ from test_grade import POINT, STAGED
 
 from backprop_cli.cli import cli
 from backprop_cli.errors import BackpropError
-from backprop_cli.grade.code import as_numpy, as_torch
+from backprop_cli.grade.code import as_numpy, as_torch, write
 from backprop_cli.grade.grading import read_and_grade
 from backprop_cli.grade.writing import (
     CannotWrite,
     tidy,
     vjp_text,
-    write,
     write_key,
 )
 from backprop_cli.ops import OPS

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli.grade.code import as_numpy, as_torch
+from backprop_cli.grade.code import as_numpy, as_torch, write
 from backprop_cli.grade.grading import read_and_grade
-from backprop_cli.grade.writing import write, write_key
+from backprop_cli.grade.writing import write_key
 
 ROOT = Path(__file__).resolve().parent.parent
 NINJA = ROOT / "docs" / "examples" / "ninja"

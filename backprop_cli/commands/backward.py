@@ -30,7 +30,7 @@ def backward_cmd(words, to):
       backprop backward staged.bp x=-2 y=5 z=-4 > key.bp
       backprop backward layer.bp x=@x.npy w=@w.npy --to numpy > layer_backward.py
     """
-    from ..grade.writing import write
+    from ..grade.code import write
     from .common import parse_binding_words
     from .grade import no_options, origin, read_file
 

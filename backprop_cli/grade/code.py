@@ -1,5 +1,5 @@
-"""The answer key as Python: numpy code with its own finite-difference self-test, or PyTorch
-code that compares itself with autograd.
+"""The answer key written out (`write`): as the backward file, or as Python: numpy code with
+its own finite-difference self-test, or PyTorch code that compares itself with autograd.
 
 Both spell the same four things, each from the key: the language's functions bound to their
 registry rows (so `add_at`, `where`, `sum(x, axis=1, keepdims=True)` run the rows' own
@@ -10,11 +10,13 @@ Integer arrays (positions, Xb and Yb) are passed to both functions and get no gr
 from __future__ import annotations
 
 import keyword
+from collections.abc import Mapping
+from typing import Any
 
 from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR
 from ..values import is_array
 from .reading import tokens
-from .writing import CannotWrite, Key
+from .writing import CannotWrite, Key, as_program, write_key
 
 _NUMPY_HEAD = '''"""The backward pass of {origin}, written by `backprop backward --to numpy`.
 
@@ -261,3 +263,25 @@ def _definitions(key: Key) -> list[str]:
     binds += [f"{c} = CONSTANTS[{c!r}]" for c in _constants(key)]
     forward_def, backward_def = _bodies(key)
     return [*binds, "", "", forward_def, "", "", backward_def, "", "", _point(key), "", ""]
+
+
+def write(source: str, bindings: Mapping[str, Any], to: str = "program",
+          origin: str = "") -> str:
+    key = write_key(source, bindings)
+    passed(source, key)
+    if to == "program":
+        return as_program(key, origin)
+    return (as_numpy if to == "numpy" else as_torch)(key, origin)
+
+
+def passed(source: str, key: Key) -> None:
+    """The key graded against its program before it is given: a row's text that does not
+    cover this call (a broadcast add_at, @ of a vector) is refused, never written wrong."""
+    from .grading import read_and_grade
+
+    report = read_and_grade(source, as_program(key, ""), key.bindings)
+    if report.status != "pass":
+        bad = next(g for g in report.lines if g.status not in ("exact", "approx"))
+        raise CannotWrite(f"the written line for {bad.name} ({bad.text}) is {bad.status} when "
+                          f"graded: {bad.why}", hint="the row's text does not cover this call; "
+                          "write this step by hand")

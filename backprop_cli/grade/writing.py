@@ -221,30 +221,6 @@ def as_program(key: Key, origin: str) -> str:
     return "\n".join([*head, *key.lines]) + "\n"
 
 
-def write(source: str, bindings: Mapping[str, Any], to: str = "program",
-          origin: str = "") -> str:
-    key = write_key(source, bindings)
-    passed(source, key)
-    if to == "program":
-        return as_program(key, origin)
-    from .code import as_numpy, as_torch
-
-    return (as_numpy if to == "numpy" else as_torch)(key, origin)
-
-
-def passed(source: str, key: Key) -> None:
-    """The key graded against its program before it is given: a row's text that does not
-    cover this call (a broadcast add_at, @ of a vector) is refused, never written wrong."""
-    from .grading import read_and_grade
-
-    report = read_and_grade(source, as_program(key, ""), key.bindings)
-    if report.status != "pass":
-        bad = next(g for g in report.lines if g.status not in ("exact", "approx"))
-        raise CannotWrite(f"the written line for {bad.name} ({bad.text}) is {bad.status} when "
-                          f"graded: {bad.why}", hint="the row's text does not cover this call; "
-                          "write this step by hand")
-
-
 __all__ = ["FORMATS", "CannotWrite", "Key", "as_program", "summed", "tidy", "vjp_text",
-           "write", "write_key"]
+           "write_key"]
 
