@@ -282,6 +282,6 @@ def passed(source: str, key: Key) -> None:
     report = read_and_grade(source, as_program(key, ""), key.bindings)
     if report.status != "pass":
         bad = next(g for g in report.lines if g.status not in ("exact", "approx"))
-        raise CannotWrite(f"the written line for {bad.name} ({bad.text}) is {bad.status} when "
-                          f"graded: {bad.why}", hint="the row's text does not cover this call; "
-                          "write this step by hand")
+        raise CannotWrite(f"the line written for {bad.name}, `{bad.text}`, fails its own "
+                          f"grading ({bad.status}: {bad.why})", hint="the row's text does not "
+                          "cover this call; write this step by hand")
