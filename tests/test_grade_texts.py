@@ -30,6 +30,7 @@ BOUND = {
     "variance": [(W, dict(axis=0, ddof=1)), (T, dict(axis=1, ddof=1, keepdims=True)),
                  (W, dict(ddof=1))],
     "logsumexp": [(W, dict(axis=1)), (T, dict(axis=(0, 1), keepdims=True))],
+    "std": [(W, dict(axis=0, ddof=1)), (T, dict(axis=(0, 2), keepdims=True))],
 }
 
 TEXT_ROWS = sorted({op.name for op in OPS.values() if op.vjp_text and not op.elementwise})
