@@ -406,3 +406,60 @@ def test_every_elementwise_row_runs_on_dual_arrays(op):
     except BackpropError:
         pytest.skip("the samples, mixed entry by entry, leave the row's domain")
     hessian(graph, values, names)
+
+
+# --- the row modules load on first use; the registry knows their names beforehand -----------
+
+NAMES_PROBE = """
+import json
+from backprop_cli.ops import lazy, registry
+found = {}
+for module in lazy.MODULES:
+    before = [set(dict.keys(t)) for t in (registry.OPS, registry.FUNCTIONS, registry.INFIX)]
+    lazy.load(module)
+    after = [set(dict.keys(t)) for t in (registry.OPS, registry.FUNCTIONS, registry.INFIX)]
+    found[module] = [sorted(b - a) for a, b in zip(before, after)]
+print(json.dumps(found))
+"""
+
+
+def test_the_static_name_table_is_what_each_module_registers():
+    # Loaded in a fresh process, in the table's order: each module adds exactly its names.
+    import json
+    import subprocess
+    import sys
+
+    from backprop_cli.ops.lazy import NAMES
+
+    out = subprocess.run([sys.executable, "-c", NAMES_PROBE], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert json.loads(out) == {module: [sorted(names.rows), sorted(names.functions),
+                                        sorted(names.infix)]
+                               for module, names in NAMES.items()}
+
+
+def test_a_lazy_name_is_known_before_its_module_loads():
+    from backprop_cli.ops import lazy, registry
+
+    table = lazy.LazyTable({"softsign2": "no_such_module"})
+    assert "softsign2" in table and list(table) == ["softsign2"]
+    assert "var" in registry.FUNCTIONS and "lt" not in registry.FUNCTIONS and "<" in registry.INFIX
+    assert registry.FUNCTIONS.get("no_such_name") is None
+    with pytest.raises(KeyError):
+        registry.OPS["no_such_name"]
+
+
+def test_the_rows_are_listed_in_one_order_whatever_loaded_first():
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import json, sys; from backprop_cli.ops import lazy, registry\n"
+             "for m in sys.argv[1:]: lazy.load(m)\n"
+             "print(json.dumps([[r.name for r in registry.ROWS], list(registry.FUNCTIONS),"
+             " [k for k, _ in registry.OPS.items()]]))")
+    runs = [subprocess.run([sys.executable, "-c", probe, *first], capture_output=True,
+                           text=True, check=True, timeout=120).stdout
+            for first in ((), ("extremes",), ("reshaping", "comparisons"))]
+    assert runs[0] == runs[1] == runs[2]
+    assert json.loads(runs[0])[0] == [r.name for r in ROWS if not r.name == "softsign"]

@@ -20,7 +20,10 @@ from ..ops.keywords import (
     bind,
     describe,
 )
+from ..ops.lazy import load_all
 from ..ops.registry import OPS, Op
+
+load_all()  # methods and keywords are the whole vocabulary's (each module declares its own)
 
 # --- calls --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from .registry import Op
+from .registry import SOFT_NAMES, Op
 
 # Row name -> the keyword arguments it takes (in numpy's order); the first ones may also be
 # given positionally after the inputs, as numpy allows: sum(x, 0) is sum(x, axis=0).
@@ -30,11 +30,7 @@ AXIS_INPUT = {"softmax", "log_softmax"}
 
 _BOUND: dict[tuple, tuple[Op, Op]] = {}
 
-# Function names that are functions only where they are called: `var = sum(xc**2, 0)/4` and
-# `std = sqrt(var)` name values as they always did, and var(x) still calls. (Names added with
-# numpy's vocabulary, which programs written before it may use for their own values.)
-SOFT_NAMES = {"prod", "variance", "var", "std", "argmax", "argmin", "logsumexp", "reshape",
-              "stack", "concatenate", "ones_like", "zeros_like", "arange", "one_hot", "where"}
+__all__ = ["SOFT_NAMES", "bind", "describe", "takes"]  # SOFT_NAMES: the registry's, kept here
 
 # PyTorch's tensor methods for entrywise functions (x.exp(), logits.log()), as the lecture's
 # notebooks write them.

@@ -80,10 +80,13 @@ The fields of a row (`Op`), by group:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
+
+from .lazy import MODULES, LazyRows, LazyTable, after_all, module_of
 
 # Binding powers shared by the parser and the printer (Python's own precedence order).
 BP_ADD = 10
@@ -465,7 +468,7 @@ ELEMENTWISE: list[Op] = [
                    "1 if a > c or b > c else 0")),
 ]
 
-ROWS: list[Op] = [
+ROWS: list[Op] = LazyRows([
     Op("var", 0, None, None, None, label="var", role="input", min_arity=0,
        doc="a variable bound on the command line"),
     Op("const", 0, None, None, None, label="const", role="constant", min_arity=0,
@@ -586,16 +589,19 @@ ROWS: list[Op] = [
        role="smooth relu: local gradient sigmoid(input)", samples=_U,
        doc="log(1 + e ** a)", local_text=("σ(a)",)),
     *ELEMENTWISE,
-]
+])
 
-OPS: dict[str, Op] = {op.name: op for op in ROWS}
+# The tables by name. The rows of the array vocabulary live in modules loaded on first use
+# (ops/lazy.py): their names are keys from the start, their rows load when read.
+OPS: dict[str, Op] = LazyTable(module_of("rows"))
+OPS.update((op.name, op) for op in list.__iter__(ROWS))
 
 VAR = OPS["var"]
 CONST = OPS["const"]
 
 # Binary infix spellings (the parser and the printer read these).
-INFIX: dict[str, Op] = {}
-for _op in ROWS:
+INFIX: dict[str, Op] = LazyTable(module_of("infix"))
+for _op in list.__iter__(ROWS):
     if _op.symbol and _op.arity == 2:
         for _spelling in (_op.symbol, *_op.aliases):
             if not _spelling.isidentifier():  # pow's alias `^` is infix; a name is a call
@@ -605,11 +611,17 @@ PREFIX: dict[str, Op] = {"-": OPS["neg"], "−": OPS["neg"], "√": OPS["sqrt"]}
 
 # Callable spellings: every op that is not a leaf, plus the binary infix ones that read as
 # functions only under their own name (pow(a, b)); add(a, b) and friends are not offered.
-FUNCTIONS: dict[str, Op] = {
-    spelling: op for op in ROWS
+FUNCTIONS: dict[str, Op] = LazyTable(module_of("functions"))
+FUNCTIONS.update(
+    (spelling, op) for op in list.__iter__(ROWS)
     if not op.is_leaf and (op.symbol is None if op.function is None else op.function)
-    for spelling in (op.name, *(a for a in op.aliases if a.isidentifier()))
-}
+    for spelling in (op.name, *(a for a in op.aliases if a.isidentifier())))
+
+# Names that are functions only where they are called: `var = sum(xc**2, 0)/4` and
+# `std = sqrt(var)` name values as they always did, and var(x) still calls. (Names added with
+# numpy's vocabulary, which programs written before it may use for their own values.)
+SOFT_NAMES = {"prod", "variance", "var", "std", "argmax", "argmin", "logsumexp", "reshape",
+              "stack", "concatenate", "ones_like", "zeros_like", "arange", "one_hot", "where"}
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
@@ -621,9 +633,33 @@ def role_for(role: str, input_text: str) -> str:
     return role.replace("(input)", f"({input_text})")
 
 
+# Where each registered row is listed: (its module's place in lazy.MODULES, then the order of
+# registration); the registry's own rows come first, rows added by a test last.
+_PLACE: dict[str, tuple[int, int]] = {}
+_RANK = {f"{__package__}.{module}": k + 1 for k, module in enumerate(MODULES)}
+
+
+def _place(op: Op) -> tuple[int, int]:
+    return _PLACE.get(op.name, (0, 0))
+
+
+def _in_listed_order() -> None:
+    """Once every module is loaded: ROWS and the tables in the listed order."""
+    list.sort(ROWS, key=_place)
+    for table in (OPS, INFIX, FUNCTIONS):
+        entries = sorted(dict.items(table), key=lambda kv: _place(kv[1]))
+        dict.clear(table)
+        dict.update(table, entries)
+
+
+after_all(_in_listed_order)
+
+
 def register(op: Op, *, function: bool = True) -> Op:
-    """Add a row (used by the array ops module); returns it."""
-    ROWS.append(op)
+    """Add a row (the row modules call it as they load); returns it."""
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    _PLACE[op.name] = (_RANK.get(caller, len(_RANK) + 1), len(_PLACE))
+    list.append(ROWS, op)
     OPS[op.name] = op
     if op.symbol and op.arity == 2:
         for spelling in (op.symbol, *op.aliases):
