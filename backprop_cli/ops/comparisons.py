@@ -101,7 +101,7 @@ COMPARISON_ROWS = [
        role="router: the upstream gradient goes to a where cond holds, to b elsewhere; "
             "cond gets none",
        samples=((1.0, 0.5, -2.0), (0.0, 0.5, -2.0), (1.0, -1.3, 0.4)),
-       local_text=("0", "1 if cond else 0", "0 if cond else 1"),
+       local_text=("0", "where(a, 1, 0)", "where(a, 0, 1)"),
        doc="where(cond, a, b): a where cond is non-zero (true), b elsewhere; cond is usually a "
            "comparison, e.g. where(x > 0, x, 0.1*x)"),
 ]

@@ -464,8 +464,10 @@ ELEMENTWISE: list[Op] = [
        subgradient="at a bound the gradient goes to the input",
        samples=((0.5, -1.0, 1.0), (-2.0, -1.0, 1.0), (1.5, -1.0, 1.0)),
        doc="clip(a, lo, hi): a held inside [lo, hi], numpy's min(max(a, lo), hi)",
-       local_text=("1 if b <= a <= c else 0", "1 if a < b <= c else 0",
-                   "1 if a > c or b > c else 0")),
+       # a (b <= a)*(a <= c) is 1 where both hold; the upper bound takes the gradient where
+       # max(a, lo), the value clipped from below, is above it
+       local_text=("where((b <= a)*(a <= c), 1, 0)", "where((a < b)*(b <= c), 1, 0)",
+                   "where(max(a, b) > c, 1, 0)")),
 ]
 
 ROWS: list[Op] = LazyRows([
@@ -563,7 +565,7 @@ ROWS: list[Op] = LazyRows([
        elsewhere=(("PyTorch", "torch.relu", "0"), ("PyTorch", "torch.clamp_min(x, 0)", "1"),
                   ("JAX", "jax.nn.relu", "0"), ("JAX", "jnp.maximum(x, 0)", "0.5"),
                   ("micrograd", "Value.relu", "0"), ("sympy", "Max(0, x): Heaviside(0)", "1/2")),
-       doc="max(0, a)", local_text=("1 if a > 0 else 0",)),  # a > 0 counts as 1 or 0
+       doc="max(0, a)", local_text=("where(a > 0, 1, 0)",)),
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(input)", branch=_sign_branch,
        subgradient="abs'(0) = 0", samples=_U,
@@ -577,13 +579,13 @@ ROWS: list[Op] = LazyRows([
        branch=_sign_branch, subgradient="leaky_relu'(0) = 0.01", samples=_U,
        elsewhere=(("PyTorch", "F.leaky_relu", "0.01"), ("JAX", "jax.nn.leaky_relu", "1"),
                   ("sympy", "Piecewise", "1/100")),
-       doc="a if a > 0 else 0.01 * a", local_text=("1 if a > 0 else 0.01",)),
+       doc="a if a > 0 else 0.01 * a", local_text=("where(a > 0, 1, 0.01)",)),
     Op("elu", 1, lambda m, a: m.where(a > 0, a, m.expm1(m.where(a > 0, 0.0, a))),
        lambda m, a, out: (m.where(a > 0, 1.0, m.exp(m.where(a > 0, 0.0, a))),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.exp(a) - 1, True)),
        label="elu",
        increasing=True, role="slope 1 above 0, exp(input) below", branch=_elu_branch, samples=_U,
-       doc="a if a > 0 else e ** a - 1 (alpha = 1)", local_text=("1 if a > 0 else exp(a)",)),
+       doc="a if a > 0 else e ** a - 1 (alpha = 1)", local_text=("where(a > 0, 1, exp(a))",)),
     Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus", increasing=True,
        role="smooth relu: local gradient sigmoid(input)", samples=_U,
