@@ -12,8 +12,8 @@ from typing import Any
 
 from ..errors import ArityError, NameResolutionError, ParseError
 from ..ops.keywords import (
-    AXIS_INPUT,
     AXIS_SECOND,
+    INPUT_KEYWORD,
     KEYWORDS,
     METHODS,
     REDUCTION_OF,
@@ -49,12 +49,16 @@ def _is_list(p: Any, node: int) -> bool:
 
 def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
     """(the row bound to its keyword arguments, the arguments left as inputs)."""
-    if op.name in AXIS_INPUT and list(mark.keywords) == ["axis"] and len(args) == 1:
-        value, start, stop, _height = mark.keywords["axis"]
-        if not isinstance(value, float) or value != int(value):
-            raise ParseError(f"the axis of {op.name}() is one whole number", p.source,
-                             (start, stop))
-        return op, (*args, p.graph.add_constant(value, start, stop))
+    word = INPUT_KEYWORD.get(op.name)
+    if word is not None and list(mark.keywords) == [word] and len(args) == 1:
+        value, start, stop, _height = mark.keywords[word]
+        values = value if word == "axes" and isinstance(value, tuple) else (value,)
+        if any(not isinstance(v, float) or v != int(v) for v in values) or \
+                (word == "axis" and len(values) != 1):
+            raise ParseError(f"the {word} of {op.name}() is " +
+                             ("a tuple of whole numbers" if word == "axes" else
+                              "one whole number"), p.source, (start, stop))
+        return op, (*args, *(p.graph.add_constant(v, start, stop) for v in values))
     if op.name in REDUCTION_OF and len(args) <= 2:
         op = OPS[REDUCTION_OF[op.name]]
     accepted = KEYWORDS.get(op.name, ())

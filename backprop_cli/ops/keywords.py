@@ -25,8 +25,10 @@ METHODS: dict[str, str] = {}
 AXIS_SECOND: set[str] = set()
 # Entrywise rows whose reduction takes the keywords: max(x, axis=1) is amax(x, axis=1).
 REDUCTION_OF = {"max": "amax", "min": "amin"}
-# Rows that take their axis only as that second argument: axis=k is written in as it.
-AXIS_INPUT = {"softmax", "log_softmax"}
+# Rows that take a parameter only as inputs after the first, written in the program: the
+# keyword is written in as them (softmax(x, axis=0) is softmax(x, 0), transpose(x,
+# axes=(1, 0, 2)) is transpose(x, 1, 0, 2)).
+INPUT_KEYWORD = {"softmax": "axis", "log_softmax": "axis", "transpose": "axes"}
 
 _BOUND: dict[tuple, tuple[Op, Op]] = {}
 
