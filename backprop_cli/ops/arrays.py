@@ -183,7 +183,7 @@ def _transpose_vjp(m, g, args, out):
     back = g
     if not _number(m, g):  # the inverse permutation takes the gradient back
         perm = _permutation(m.np.shape(a), tuple(args[1:]))
-        back = m.np.transpose(g, m.np.argsort(perm))
+        back = m.np.transpose(g, tuple(perm.index(k) for k in range(len(perm))))
     return (back, *_no_grad(args))
 
 
