@@ -534,6 +534,8 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
+    if p.texts[k + 1] in (")", "]") and p.kinds[k + 1] == "op":  # (n,), f(a, b,), [a, b,]
+        return k + 1, False
     return k + 1, True
 
 
