@@ -191,3 +191,43 @@ def test_sympy_agrees_on_each_kind(program, tmp_path):
     assert code == 0, err
     for name, checks in record["checks"].items():
         assert [c["status"] for c in checks if c["method"] == "sympy"] == ["pass"], name
+
+
+# What a numpy user types that the language spells otherwise: one line, exit 2, and the
+# message (or its hint) names what to write. (program, what the message says)
+MISSPELT = [
+    ("sum(x, axis=y)", "expected a value written in the program but found 'y'"),
+    ("sum(axis=0, x)", "a positional argument follows a keyword argument"),
+    ("sum(x, dim=0)", "write axis= (numpy's spelling)"),
+    ("mean(x, ddof=1)", "mean() takes the keywords axis, keepdims"),
+    ("x.summ()", "an array has no method 'summ' (methods: .abs(), .argmax()"),
+    ("x.shape", "a size is a number written in the program"),
+    ("x.flatten()", "write x.reshape(-1)"),
+    ("x.T()", "x.T is an attribute: drop the ()"),
+    ("np.sum(x)", "write sum(...): a function is called by its own name, without np."),
+    ("np.linalg.norm(x)", "np.linalg.norm: the language has no modules"),
+    ("x[x > 0]", "where(mask, x, 0) keeps the shape"),
+    ("W[:, None]", "write x.reshape(...) with a size 1 where the new axis goes"),
+    ("W[..., 0]", "name each axis before the one you take: W[:, 0]"),
+    ("x // y", "'//' (floor division) is not in the language"),
+    ("x**2 if x > 0 else 0", "a choice is where(cond, a, b)"),
+    ("sum(x and y)", "for 'and' multiply the tests"),
+    ("sum(x + W)", "cannot broadcast shapes (4,) and (2, 3): sizes 4 and 3 differ in axis -1"),
+    ("sum(W, axis=2)", "sum() over axis 2: the input has shape (2, 3), so the axis must be in"),
+    ("W @ x", "cannot multiply shapes (2, 3) and (4,)"),
+    ("concatenate([W, x])", "entry 0 has shape (2, 3), entry 1 has (4,)"),
+    ("transpose(T, (1, 0))", "transpose() with axes (1, 0) on shape (2, 3, 4)"),
+    ("reshape(W, 4, -1)", "cannot reshape shape (2, 3) (6 entries) to (4, -1)"),
+]
+
+
+@pytest.mark.parametrize(("program", "says"), MISSPELT, ids=[m[0] for m in MISSPELT])
+def test_a_numpy_spelling_the_language_lacks_names_the_one_to_use(program, says, tmp_path):
+    code, _, err = _run(program, tmp_path)
+    assert code == 2 and says in err and "Traceback" not in err, err
+
+
+def test_a_keyword_argument_is_never_an_assignment(tmp_path):
+    code, record, err = _run("q = sum(W, axis=0); r = q.sum(keepdims=True); sum(r * 2)",
+                             tmp_path)
+    assert code == 0 and record["value"] == pytest.approx(2 * np.sum(ARR["W"])), err

@@ -255,14 +255,18 @@ class _Parser:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
+        if tok.text == "/" and self.source[tok.start - 1:tok.start] == "/":
+            return self.error("'//' (floor division) is not in the language", tok,
+                              "floor has no gradient; x % y is the remainder, and "
+                              "(x - x % y)/y the floored quotient")
         return self.error(f"expected a number, a name or '(' but found {tok.text!r}", tok)
 
     def expected_operator(self, tok: Token) -> ParseError:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
-        hint = None
-        if tok.kind in ("name", "num") or tok.text == "(":
+        hint = _PYTHON_WORDS.get(tok.text) if tok.kind == "name" else None
+        if hint is None and (tok.kind in ("name", "num") or tok.text == "("):
             hint = "write '*' for a product, e.g. 2*x"
         return self.error(f"expected an operator or the end of the statement but found "
                           f"{tok.text!r}", tok, hint)
@@ -534,8 +538,8 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
-    if p.texts[k + 1] in (")", "]") and p.kinds[k + 1] == "op":  # (n,), f(a, b,), [a, b,]
-        return k + 1, False
+    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.stack[-1].kind == _TUPLE:
+        return k + 1, False  # (n,): a tuple of one, as in reshape(x, (n,))
     return k + 1, True
 
 
@@ -613,4 +617,13 @@ def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
 _AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
           "|": _close_bars, "sup": _superscript, "sep": _end, "end": _end, "attr": _attribute}
 _INF = float("inf")
+# Python's words a numpy user may type after a value, and what the language writes instead.
+_PYTHON_WORDS = {
+    "if": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
+    "else": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
+    "and": "for 'and' multiply the tests, (x > 0) * (x < 1)",
+    "or": "for 'or' take the larger test, maximum(x < 0, x > 1)",
+    "for": "a loop is written with arrays: sum(x**2) rather than a sum over a for",
+    "in": "a loop is written with arrays: sum(x**2) rather than a sum over a for",
+}
 _SPREAD = ("concatenate", "stack")  # their one list argument is spread (language/calls.py)

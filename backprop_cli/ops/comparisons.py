@@ -1,4 +1,5 @@
-"""Comparisons, where(cond, a, b) and a % b: the rows a numpy user writes to choose values.
+"""Comparisons (<, >, <=, >=, ==, !=), where(cond, a, b) and a % b: the rows a numpy user
+writes to choose values.
 
 A comparison is 1.0 where it holds and 0.0 elsewhere, flat in both inputs (partials 0): it is
 a kink exactly where the inputs are equal. `where(cond, a, b)` passes the upstream gradient to
@@ -15,6 +16,13 @@ BP_COMPARE = BP_ADD // 2  # x + 1 < y is (x + 1) < y
 
 _S = ((0.5, 1.5), (-1.2, 0.7), (2.0, -3.0))  # no ties: smooth points of every comparison
 _M = ((2.5, 1.5), (-1.2, 0.7), (7.3, -3.0))  # a/b not a whole number
+
+
+def sp_relation(name: str, a, b):
+    """sympy's Eq or Ne (== on sympy expressions asks whether they are the same expression)."""
+    import sympy
+
+    return getattr(sympy, name)(a, b)
 
 
 def _tie_branch(a, b):
@@ -88,6 +96,9 @@ COMPARISON_ROWS = [
     _compare("gt", ">", lambda a, b: a > b, lambda a, b: a > b, "greater than"),
     _compare("le", "<=", lambda a, b: a <= b, lambda a, b: a <= b, "at most"),
     _compare("ge", ">=", lambda a, b: a >= b, lambda a, b: a >= b, "at least"),
+    _compare("eq", "==", lambda a, b: a == b, lambda a, b: sp_relation("Eq", a, b), "equal to"),
+    _compare("ne", "!=", lambda a, b: a != b, lambda a, b: sp_relation("Ne", a, b),
+             "not equal to"),
     Op("mod", 2, _mod, lambda m, a, b, out: (1.0, -(a - out) / b),
        _sp_mod, label="%", symbol="%", bp=BP_MUL,
        role="remainder: passes the upstream gradient to the dividend; the divisor gets it "

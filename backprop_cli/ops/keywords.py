@@ -34,9 +34,11 @@ _BOUND: dict[tuple, tuple[Op, Op]] = {}
 
 __all__ = ["SOFT_NAMES", "bind", "describe", "takes"]  # SOFT_NAMES: the registry's, kept here
 
-# PyTorch's tensor methods for entrywise functions (x.exp(), logits.log()), as the lecture's
-# notebooks write them.
-METHODS.update({name: name for name in ("exp", "log", "tanh", "sqrt", "abs", "norm")})
+# PyTorch's tensor methods for entrywise functions (x.exp(), logits.log(), micrograd's
+# x.relu()), as the lecture's notebooks write them, and numpy's x.clip(lo, hi) and x.dot(y).
+METHODS.update({name: name for name in ("exp", "log", "tanh", "sqrt", "abs", "norm", "relu",
+                                        "sigmoid", "clip")})
+METHODS["dot"] = "matmul"
 
 
 def takes(name: str, *keywords: str, method: str | None = None,

@@ -40,7 +40,8 @@ NAMES: dict[str, Names] = {
         _words("matmul dot transpose sum mean amax amin norm softmax cross_entropy "
                "log_softmax svm_loss"),
         ("@",)),
-    "comparisons": Names(_words("lt gt le ge mod where"), ("where",), _words("< > <= >= %")),
+    "comparisons": Names(_words("lt gt le ge eq ne mod where"), ("where",),
+                         _words("< > <= >= == != %")),
     "extremes": Names(_words("max min maximum minimum"), _words("max min maximum minimum")),
     "indexing": Names(_words("index slice subscript take")),
     "reshaping": Names(
