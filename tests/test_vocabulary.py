@@ -231,3 +231,21 @@ def test_a_keyword_argument_is_never_an_assignment(tmp_path):
     code, record, err = _run("q = sum(W, axis=0); r = q.sum(keepdims=True); sum(r * 2)",
                              tmp_path)
     assert code == 0 and record["value"] == pytest.approx(2 * np.sum(ARR["W"])), err
+
+
+@pytest.mark.parametrize("suffix", ["json", "npy", "csv"])
+def test_integer_positions_from_any_file_are_indices(suffix, tmp_path):
+    path = tmp_path / f"Xb.{suffix}"
+    Xb = np.array(V["Xb"])
+    if suffix == "npy":
+        np.save(path, Xb)
+    elif suffix == "csv":
+        np.savetxt(path, Xb, fmt="%d", delimiter=",")
+    else:
+        path.write_text(json.dumps(V["Xb"]))
+    C = json.dumps(V["C"], separators=(",", ":"))
+    run = CliRunner().invoke(cli, ["eval", "sum(C[Xb] ** 2)", f"C={C}", f"Xb=@{path}",
+                                   "--json"])
+    record = json.loads(run.stdout)
+    assert run.exit_code == 0 and list(record["gradients"]) == ["C"], run.stderr
+    assert record["value"] == pytest.approx(np.sum(ARR["C"][Xb] ** 2))
