@@ -485,3 +485,34 @@ def test_the_rows_are_listed_in_one_order_whatever_loaded_first():
             for first in ((), ("extremes",), ("reshaping", "comparisons"))]
     assert runs[0] == runs[1] == runs[2]
     assert json.loads(runs[0])[0] == [r.name for r in ROWS if not r.name == "softsign"]
+
+
+def test_threads_that_parse_at_once_load_each_module_once():
+    # A batch's worker threads may name a lazy row at the same moment: one loads it, the
+    # others wait, and every table reads whole.
+    import subprocess
+    import sys
+
+    probe = """
+import threading
+from backprop_cli.language.parser import parse
+from backprop_cli.ops import registry
+programs = ["sum(x) + max(x, y)", "where(x > 0, x, 0)", "x[0] + mean(x)", "[x, y][0] @ y",
+            "reshape(x, 2, -1)", "argmax(x) * y"] * 3
+errors, names = [], []
+def run(src):
+    try:
+        parse(src)
+        names.append(len(list(registry.ROWS)))
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=run, args=(p,)) for p in programs]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+assert set(names) == {len(registry.ROWS)}, names
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

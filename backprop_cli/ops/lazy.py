@@ -12,6 +12,7 @@ and reading every row (iterating `ROWS`, a table's `values()` or `items()`) load
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -50,8 +51,11 @@ NAMES: dict[str, Names] = {
 }
 MODULES = tuple(NAMES)
 
-_AFTER_ALL: list[Callable[[], None]] = []  # the registry puts its tables in the listed order
+# The registry's listed order of rows (its own first, then by module as listed above), so
+# what iterates the tables sees one order whichever program loaded a module first.
+_ORDER: list[Callable[[Any], Any]] = [lambda row: 0]
 _STATE = {"all": False, "loading": False}
+_LOCK = threading.RLock()  # worker threads parse at once: one loads, the others wait
 
 
 def module_of(field: str) -> dict[str, str]:
@@ -65,23 +69,28 @@ def load(module: str) -> None:
 
 
 def load_all() -> None:
-    """Import every row module (once), then put the tables in the listed order, so what
-    iterates them sees the same order whichever program loaded a module first."""
-    if _STATE["all"] or _STATE["loading"]:
+    """Import every row module (once)."""
+    if _STATE["all"]:
         return
-    _STATE["loading"] = True
-    try:
-        for module in MODULES:
-            load(module)
-        for hook in _AFTER_ALL:
-            hook()
-        _STATE["all"] = True
-    finally:
-        _STATE["loading"] = False
+    with _LOCK:
+        if _STATE["all"] or _STATE["loading"]:  # loading: re-entered from a module's import
+            return
+        _STATE["loading"] = True
+        try:
+            for module in MODULES:
+                load(module)
+            _STATE["all"] = True
+        finally:
+            _STATE["loading"] = False
 
 
-def after_all(hook: Callable[[], None]) -> None:
-    _AFTER_ALL.append(hook)
+def order_by(key: Callable[[Any], Any]) -> None:
+    """How the registry lists its rows (a sort key of a row)."""
+    _ORDER[0] = key
+
+
+def _listed(rows) -> list:
+    return sorted(rows, key=_ORDER[0])
 
 
 class LazyTable(dict):
@@ -125,17 +134,16 @@ class LazyTable(dict):
     def keys(self) -> list[str]:  # type: ignore[override]
         return list(self)
 
-    def values(self):  # type: ignore[override]
-        load_all()
-        return dict.values(self)
+    def values(self) -> list:  # type: ignore[override]
+        return [row for _, row in self.items()]
 
-    def items(self):  # type: ignore[override]
+    def items(self) -> list:  # type: ignore[override]
         load_all()
-        return dict.items(self)
+        key = _ORDER[0]
+        return sorted(dict.items(self), key=lambda entry: key(entry[1]))
 
     def copy(self) -> dict:
-        load_all()
-        return dict(dict.items(self))
+        return dict(self.items())
 
 
 class LazyRows(list):
@@ -143,7 +151,7 @@ class LazyRows(list):
 
     def __iter__(self):
         load_all()
-        return list.__iter__(self)
+        return iter(_listed(list.__iter__(self)))
 
     def __len__(self) -> int:
         load_all()
@@ -151,7 +159,7 @@ class LazyRows(list):
 
     def __getitem__(self, k):
         load_all()
-        return list.__getitem__(self, k)
+        return _listed(list.__iter__(self))[k]
 
     def __contains__(self, row: object) -> bool:
         load_all()

@@ -86,7 +86,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from .lazy import MODULES, LazyRows, LazyTable, after_all, module_of
+from .lazy import MODULES, LazyRows, LazyTable, module_of, order_by
 
 # Binding powers shared by the parser and the printer (Python's own precedence order).
 BP_ADD = 10
@@ -635,26 +635,18 @@ def role_for(role: str, input_text: str) -> str:
     return role.replace("(input)", f"({input_text})")
 
 
-# Where each registered row is listed: (its module's place in lazy.MODULES, then the order of
-# registration); the registry's own rows come first, rows added by a test last.
-_PLACE: dict[str, tuple[int, int]] = {}
+# Where each row is listed: its module's place in lazy.MODULES, then the order of
+# registration; the registry's own rows come first (in the order above), rows a test adds last.
+_PLACE: dict[str, tuple[int, int]] = {op.name: (0, k)
+                                      for k, op in enumerate(list.__iter__(ROWS))}
 _RANK = {f"{__package__}.{module}": k + 1 for k, module in enumerate(MODULES)}
 
 
 def _place(op: Op) -> tuple[int, int]:
-    return _PLACE.get(op.name, (0, 0))
+    return _PLACE.get(op.name, (len(_RANK) + 1, 0))
 
 
-def _in_listed_order() -> None:
-    """Once every module is loaded: ROWS and the tables in the listed order."""
-    list.sort(ROWS, key=_place)
-    for table in (OPS, INFIX, FUNCTIONS):
-        entries = sorted(dict.items(table), key=lambda kv: _place(kv[1]))
-        dict.clear(table)
-        dict.update(table, entries)
-
-
-after_all(_in_listed_order)
+order_by(_place)
 
 
 def register(op: Op, *, function: bool = True) -> Op:
