@@ -38,7 +38,8 @@ from .reading import tokens
 INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
 OUT = "out"
-WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "back", "onehot")  # the call's words a text may use
+# The call's words a text may use.
+WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "back", "onehot")
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
     a = call.shapes[0] if call.shapes else ()
     return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes),
             "dims": _sizes(a), "rows": str(a[0] if len(a) == 2 else 1),
-            "ddof": str(int(call.params.get("ddof", 0))), "back": _back(call) if op.name == "transpose" else "",
+            "ddof": str(int(call.params.get("ddof", 0))),
+            "back": _back(call) if op.name == "transpose" else "",
             "onehot": _onehot(call, inputs)}
 
 
