@@ -1,4 +1,9 @@
-"""Independent cross-checks of backprop's gradients: sympy, finite differences, expectations.
+"""What every cross-check shares: the Check record, tolerances, statuses, the kink scan, the
+sympy gate, budget and wording (written once here), and the grading of one number.
+
+The references themselves are produced elsewhere: sympy's first derivatives in gradients.py
+(which also checks a program of numbers), second derivatives and Jacobians in second.py, all
+as reference.py's one record, compared by its one comparison.
 
 Relative error is CS231n's |a - b| / max(|a|, |b|) (0 when both are 0). A check passes when the
 relative error is within its tolerance or the absolute difference is below its floor, so two
