@@ -48,7 +48,9 @@ def _run() -> int:
         click.echo(exc.format_message(), err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(usage_error(exc), err=True)
+        from .render.wrap import hang_text
+
+        click.echo(hang_text(usage_error(exc), sys.stderr), err=True)
         if "--json" in sys.argv[2:]:  # a script asked for JSON: it gets the error as JSON
             from .commands.common import emit_json, error_object
 

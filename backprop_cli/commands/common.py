@@ -81,7 +81,7 @@ def report_errors(fn: Callable) -> Callable:
         except BrokenPipeError:
             broken_pipe()
         except BackpropError as err:
-            click.echo(err.render(), err=True)
+            on_stderr(err.render())
             json_error(err)
             sys.exit(exits.BAD_INPUT)
         except OSError as exc:
@@ -327,7 +327,7 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
         result = evaluate(program, bindings, options)
         result = with_mistakes(result)
     except BackpropError as err:
-        click.echo(err.render(origin or None), err=True)
+        on_stderr(err.render(origin or None))
         json_error(err, origin)
         sys.exit(exits.BAD_INPUT)
     warn(result.warnings)
@@ -381,7 +381,17 @@ def console():
 
 def warn(lines) -> None:
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        on_stderr(f"warning: {line}")
+
+
+def on_stderr(text: str) -> None:
+    """A message on stderr; on a terminal its long lines go on indented and a caret stays under
+    its column (render/wrap.py), piped it is the text as it is."""
+    if sys.stderr.isatty():
+        from ..render.wrap import hang_text
+
+        text = hang_text(text, sys.stderr)
+    click.echo(text, err=True)
 
 
 def emit_json(data: dict) -> None:

@@ -165,8 +165,10 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
     if as_json:
         emit_json({"explain": ["\n".join(b) for b in blocks], **graded_json})
         return
-    if sys.stdout.isatty():
-        blocks = [wrapped(b) for b in blocks]
+    from ..render.wrap import hang_all, terminal_width
+
+    width = terminal_width(sys.stdout)  # None when piped: one line per line
+    blocks = [hang_all(b, width) for b in blocks]
     show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
     show_graded(graded)
 
@@ -174,20 +176,6 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
 def show_graded(lines: list[str]) -> None:
     if lines:
         sys.stdout.write("\n" + "\n".join(lines) + "\n")
-
-
-def wrapped(block: list[str]) -> list[str]:
-    """Lines wider than the terminal broken at spaces, never inside a number."""
-    import shutil
-    import textwrap
-
-    width = max(40, shutil.get_terminal_size().columns)
-    out = []
-    for line in block:
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False) or [""]
-    return out
 
 
 def show_blocks(blocks: list[list[str]], paced: bool) -> None:
