@@ -122,7 +122,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
                         tally.add(r)
                         for sink in sinks:
                             sink.add(r, origin)
-                    if not machine and r.status != "pass":
+                    if not machine and (r.status != "pass" or r.warnings):
                         if progress:  # the block goes above the live line, never glued to it
                             progress.clear()
                         if rich:

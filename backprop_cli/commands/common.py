@@ -361,12 +361,9 @@ def json_error(err: BackpropError, origin: str | None = None) -> None:
 def with_mistakes(result):
     """The result with warnings for quiet mistakes added (engine/mistakes.py): printed on
     stderr like every warning, and in --json's `warnings`."""
-    import dataclasses
+    from ..engine.mistakes import with_mistakes as added
 
-    from ..engine.mistakes import quiet_mistakes
-
-    extra = quiet_mistakes(result.graph, result.values)
-    return dataclasses.replace(result, warnings=(*result.warnings, *extra)) if extra else result
+    return added(result)
 
 
 def use_rich(plain: bool) -> bool:

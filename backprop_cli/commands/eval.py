@@ -118,5 +118,7 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
 
         click.echo(eval_text(result, precision))
     if extra_lines and not as_json:
-        click.echo("\n".join(extra_lines))
+        from ..render.wrap import hang_text
+
+        click.echo(hang_text("\n".join(extra_lines)))
     sys.exit(result.exit_code)

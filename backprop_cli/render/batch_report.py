@@ -213,7 +213,8 @@ def mismatch_text(m, precision: int = 10) -> str:
 
 
 def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
-    """A failed, erroneous or timed-out case in detail (nothing for a pass)."""
+    """A failed, erroneous or timed-out case in detail; a pass only when it carries a warning
+    (a quiet mistake), else nothing."""
     label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
     if r.status == "fail":
         lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
@@ -238,6 +239,9 @@ def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
         if label and message.startswith(f"{origin}:{r.line}") and where > 0:
             message = message[:where] + label + message[where:]  # the case's own id, as FAIL
         return [f"{word} {message}", *r.detail]
+    if r.warnings:  # it passed, but probably not as meant (a quiet mistake)
+        return [f"WARNING {origin}:{r.line}{label}: {_short(r.program, 200)}",
+                *(f"  warning: {shown(w, 200)}" for w in r.warnings)]
     return []
 
 
@@ -330,5 +334,5 @@ def case_view(r: CaseResult, origin: str, precision: int = 10):
     from .wrap import HangingLines
 
     style = {"fail": "bold red", "error": "bold red", "timeout": "bold yellow",
-             "unchecked": "yellow"}[r.status]
+             "unchecked": "yellow", "pass": "yellow"}[r.status]
     return HangingLines(case_lines(r, origin, precision), style)

@@ -2,8 +2,10 @@
 are indented under its text (past its own leading spaces and a few more), never back at column
 0, at any width. Plain lines (`hang`) and rich Text (`Hanging`) follow the same rule.
 
-A word is never cut while it fits the room beside the indent; the indent shrinks before a word
-does (at most a third of the width), so a number stays whole down to narrow windows.
+A word is never cut while it fits the room beside the indent, and a bracketed list (`[1.8, 0]`,
+a matrix row) is one word: it is cut between its rows, then its entries, only when it is wider
+than that room. The indent is at most a third of the width, so a number stays whole down to
+narrow windows.
 """
 
 from __future__ import annotations
@@ -34,23 +36,79 @@ def terminal_width(stream=None) -> int | None:
 
 
 def indent_for(line: str, width: int, extra: int = EXTRA) -> int:
-    """The continuation indent of `line` at `width`: its leading spaces plus `extra`, but at
-    most a third of the width, and small enough that its longest word still fits beside it."""
+    """The continuation indent of `line` at `width`: its leading spaces plus `extra`, at most a
+    third of the width (so two thirds are always left for the words)."""
     lead = len(line) - len(line.lstrip(" ")) + extra
-    longest = max((len(w) for w in line.split()), default=0)
-    return max(0, min(lead, width // 3, width - longest))
+    return min(lead, width // 3)
+
+
+def _words(line: str, start: int, end: int, depth_cut: int) -> list[tuple[int, int]]:
+    """(start, end) of the words of line[start:end]: runs split at spaces that lie at most
+    `depth_cut` brackets deep, so `[1.8, 0]` (at 0) is one word and a matrix's rows (at 1)
+    are words of it."""
+    words, depth, k0 = [], 0, None
+    for k in range(start, end):
+        ch = line[k]
+        if ch == " " and depth <= depth_cut:
+            if k0 is not None:
+                words.append((k0, k))
+                k0 = None
+            continue
+        if k0 is None:
+            k0 = k
+        if ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+    if k0 is not None:
+        words.append((k0, end))
+    return words
+
+
+def _fitting_words(line: str, room: int) -> list[tuple[int, int]]:
+    """The line's words, each split further (a bracket's entries, then characters) only where
+    it is longer than `room`: a number or a matrix row is cut only when nothing else fits."""
+    out: list[tuple[int, int]] = []
+    for a, b in _words(line, 0, len(line), 0):
+        parts = [(a, b)]
+        for depth in (1, 2):
+            if all(y - x <= room for x, y in parts):
+                break
+            parts = [w for x, y in parts
+                     for w in (_words(line, x, y, depth) if y - x > room else [(x, y)])]
+        for x, y in parts:
+            out.extend((k, min(k + room, y)) for k in range(x, y, max(1, room)))
+    return out
+
+
+def break_spans(line: str, width: int, extra: int = EXTRA) -> tuple[list[tuple[int, int]], int]:
+    """Where `line` breaks to fit `width`: the (start, end) of each screen line's text in
+    `line`, and the indent put before every continuation."""
+    width = max(MIN_WIDTH, width)
+    if len(line) <= width:
+        return [(0, len(line))], 0
+    indent = indent_for(line, width, extra)
+    spans: list[tuple[int, int]] = []
+    a = b = None
+    for x, y in _fitting_words(line, width - indent):
+        if a is None:  # the first line keeps its own leading spaces
+            a, b = (x if spans else 0), y
+        elif y - a > (width - indent if spans else width):
+            spans.append((a, b))
+            a, b = x, y
+        else:
+            b = y
+    if a is not None:
+        spans.append((a, b))
+    return spans, indent
 
 
 def hang(line: str, width: int | None, extra: int = EXTRA) -> list[str]:
     """`line` broken at spaces to fit `width` (None: as it is), continuations indented."""
     if width is None or len(line) <= width:
         return [line]
-    import textwrap
-
-    width = max(MIN_WIDTH, width)
-    indent = " " * indent_for(line, width, extra)
-    return textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=True,
-                         break_on_hyphens=False, drop_whitespace=True) or [line]
+    spans, indent = break_spans(line, width, extra)
+    return [(" " * indent if k else "") + line[a:b] for k, (a, b) in enumerate(spans)]
 
 
 def hang_all(lines: list[str], width: int | None, extra: int = EXTRA) -> list[str]:
@@ -129,8 +187,8 @@ class HangingLines:
 
 
 class Hanging:
-    """A rich Text that, wider than the console, wraps at spaces with its continuation lines
-    indented as `hang` indents them."""
+    """A rich Text that, wider than the console, breaks as `hang` breaks it (the same places,
+    the same indent), its styles kept."""
 
     def __init__(self, text, extra: int = EXTRA):
         self.text = text
@@ -140,28 +198,11 @@ class Hanging:
         from rich.text import Text
 
         plain = self.text.plain
-        width = max(MIN_WIDTH, options.max_width)
-        if len(plain) <= width:
+        if len(plain) <= options.max_width or "\n" in plain:
             yield self.text
             return
-        lead = indent_for(plain, width, self.extra)
-        first, rest = _split_first(self.text, console, width)
-        yield first
-        if rest is None:
-            return
-        for line in rest.wrap(console, width - lead, overflow="fold"):
-            blank = len(line.plain) - len(line.plain.lstrip(" "))
-            yield Text(" " * lead) + line[blank:]
-
-
-def _split_first(text, console, width: int):
-    """The first line of `text` at the full width, and the rest (None when it all fits), so
-    only continuations lose the indent's room."""
-    lines = text.wrap(console, width, overflow="fold")
-    first = lines[0]
-    if len(lines) == 1:
-        return first, None
-    used = len(first.plain)
-    rest = text[used:]
-    rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")):]
-    return first, rest
+        spans, indent = break_spans(plain, options.max_width, self.extra)
+        for k, (a, b) in enumerate(spans):
+            line = self.text[a:b]
+            line.no_wrap, line.overflow = True, "crop"
+            yield Text(" " * indent) + line if k else line
