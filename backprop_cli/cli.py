@@ -23,6 +23,19 @@ from .commands.common import (
 from .errors import HEADLINE_LIMIT, shown
 
 
+class _Help(click.HelpFormatter):
+    """click's help, with an example wider than the window broken into shell continuation
+    lines (render/wrap.py) instead of wrapping back to column 0 inside a word."""
+
+    def write_text(self, text: str) -> None:
+        from .render.wrap import help_examples
+
+        super().write_text(help_examples(text, self.width - self.current_indent))
+
+
+click.Context.formatter_class = _Help  # every command's context: one help layout
+
+
 def main() -> None:
     # A short-lived process building a big object graph: the cyclic collector would only
     # re-walk it again and again (micrograd's super-linear slowdown); nothing here makes cycles.

@@ -100,3 +100,13 @@ def test_hang_and_fit_caret_rules():
     assert lines == ["  d = a times the local Jacobian =", "      [[1.8, 3.6, 5.4], [0, 0, 0]]"]
     line, marks = fit_caret("  " + "a + " * 40 + "$ 2", "  " + " " * 160 + "^", 60)
     assert len(line) <= 60 and line[marks.index("^")] == "$"
+
+
+@pytest.mark.parametrize("command", ["", "eval", "trace", "check", "graph", "quiz", "grade",
+                                     "backward"])
+def test_help_fits_60_columns_and_its_examples_stay_copyable(tmp_path, command):
+    lines = shown_at([*command.split(), "--help"], 60, tmp_path)
+    assert max(map(len, lines)) <= 60
+    for k, line in enumerate(lines):  # a broken example goes on as a shell continuation
+        if line.rstrip().endswith(" \\"):
+            assert lines[k + 1].startswith(" " * 8), lines[k + 1]

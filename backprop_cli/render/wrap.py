@@ -206,3 +206,46 @@ class Hanging:
             line = self.text[a:b]
             line.no_wrap, line.overflow = True, "crop"
             yield Text(" " * indent) + line if k else line
+
+
+def shell_lines(line: str, width: int) -> list[str]:
+    """A command line wider than `width` as shell continuation lines (` \\` at each end, the
+    rest indented 4 more), broken only at spaces outside quotes, so every piece can still be
+    copied and run; a word wider than the room stays whole."""
+    if len(line) <= width:
+        return [line]
+    lead = len(line) - len(line.lstrip(" "))
+    words: list[str] = []
+    quote, word = "", ""
+    for ch in line[lead:]:
+        if ch == " " and not quote:
+            if word:
+                words.append(word)
+            word = ""
+            continue
+        if ch in "\"'" and quote in ("", ch):
+            quote = "" if quote else ch
+        word += ch
+    if word:
+        words.append(word)
+    out, current = [], " " * lead
+    for w in words:
+        room = width - 2  # the " \"
+        if current.strip() and len(current) + 1 + len(w) > room:
+            out.append(current + " \\")
+            current = " " * (lead + 4) + w
+        else:
+            current += (" " if current.strip() else "") + w
+    out.append(current)
+    return out
+
+
+def help_examples(text: str, width: int) -> str:
+    """click's help text with each no-rewrap (\\b) line wider than `width` made shell
+    continuation lines: examples stay copyable in a narrow window."""
+    paragraphs = text.split("\n\n")
+    for k, para in enumerate(paragraphs):
+        if para.lstrip().startswith("\b"):
+            paragraphs[k] = "\n".join(piece for line in para.split("\n")
+                                      for piece in shell_lines(line, width))
+    return "\n\n".join(paragraphs)
