@@ -50,4 +50,6 @@ def backward_cmd(words, to):
     except BackpropError as err:
         click.echo(err.render(origin if err.source == source else None), err=True)
         raise SystemExit(2) from None
-    click.echo(text, nl=False)
+    from ..render.wrap import comment_lines
+
+    click.echo(comment_lines(text), nl=False)

@@ -89,6 +89,7 @@ def grade_cmd(words, fmt, as_json, precision):
         click.echo(grade_markdown(report, precision))
     else:
         from ..render.grade_out import grade_text
+        from ..render.wrap import hang_text
 
-        click.echo(grade_text(report, precision))
+        click.echo(hang_text(grade_text(report, precision)))
     sys.exit(report.exit_code)

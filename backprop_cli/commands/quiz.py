@@ -127,8 +127,10 @@ def _grade(path: str, precision: int) -> int:
     except BackpropError as err:
         click.echo(err.render(name if err.span is not None else None), err=True)
         return exits.BAD_INPUT
-    for m in marks:
-        click.echo(mark_line(m, precision))
+    from ..render.wrap import hang_text
+
+    for m in marks:  # a long verdict goes on indented on a terminal
+        click.echo(hang_text(mark_line(m, precision)))
     click.echo(score(marks))
     return exits.OK if all(m.right for m in marks) else exits.CHECK_FAILED
 

@@ -249,3 +249,22 @@ def help_examples(text: str, width: int) -> str:
             paragraphs[k] = "\n".join(piece for line in para.split("\n")
                                       for piece in shell_lines(line, width))
     return "\n\n".join(paragraphs)
+
+
+def comment_lines(text: str, stream=None) -> str:
+    """Code for a terminal (a written backward pass): a comment wider than the window goes on
+    as more comment lines (`#   ...`), so what a person copies from the screen still runs;
+    code lines are never broken. Unchanged when piped."""
+    width = terminal_width(stream)
+    if width is None:
+        return text
+    out = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        if len(line) <= width or not body.startswith("#"):
+            out.append(line)
+            continue
+        lead = line[:len(line) - len(body)]
+        out += [(lead + "#   " + piece.lstrip(" ") if k else piece)
+                for k, piece in enumerate(hang(line, width, extra=0))]
+    return "\n".join(out)
