@@ -37,7 +37,7 @@ def no_line_back_at_column_0(args: list[str], columns: int, cwd) -> list[str]:
     narrow = shown_at(args, columns, cwd)
     wide = shown_at(args, WIDE, cwd)
     for line in narrow:
-        if line[:1] in ("", " ", *TABLE) or BELOW.match(line):
+        if line[:1] in ("", " ", *TABLE) or BELOW.match(line) or line.startswith("#   "):
             continue
         if not any(w.startswith(line[:25]) for w in wide):
             raise AssertionError(f"a line back at column 0: {line!r}\n" + "\n".join(narrow))
@@ -67,12 +67,17 @@ def test_explain_continuations_are_indented_and_no_vector_is_cut(tmp_path, colum
 
 @pytest.mark.parametrize("columns", [60, 80])
 def test_eval_sentences_warnings_and_lecture_views_are_indented(tmp_path, columns):
+    (tmp_path / "staged.bp").write_text("q = x + y\nf = q * z\n")
+    (tmp_path / "back.bp").write_text("df = 1\ndq = z\ndz = -q\ndx = dq\ndy = dq * 2\n")
     for args in (["eval", "x**2*y + sin(x*y)", "x=1", "y=2", "--hessian"],
                  ["eval", "x*y + y*z", "x=1", "y=2", "z=3", "--claim", "dx=3"],
                  ["eval", "cross_entropy(softmax(s), 2)", "s=[1,2,3]"],
                  ["eval", "relu(x) + abs(y) + max(x, y)", "x=0", "y=0", "--frameworks"],
                  ["eval", "relu(x*y)", "x=-1", "y=2", "--why-zero"],
-                 ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--forward-mode", "x"]):
+                 ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--forward-mode", "x"],
+                 ["trace", "sum(tanh(v))", "v=[0.5,1,2]", "--jacobian", "tanh(v)"],
+                 ["grade", "staged.bp", "back.bp", "x=-2", "y=5", "z=-4"],
+                 ["backward", "staged.bp", "x=-2", "y=5", "z=-4"]):
         lines = no_line_back_at_column_0(args, columns, tmp_path)
         assert max(map(len, lines)) <= columns, args
 
@@ -110,3 +115,14 @@ def test_help_fits_60_columns_and_its_examples_stay_copyable(tmp_path, command):
     for k, line in enumerate(lines):  # a broken example goes on as a shell continuation
         if line.rstrip().endswith(" \\"):
             assert lines[k + 1].startswith(" " * 8), lines[k + 1]
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_quiz_grades_go_on_indented(tmp_path, columns):
+    sheet = tmp_path / "sheet.md"
+    CliRunner().invoke(cli, ["quiz", "--seed", "7", "--worksheet", str(sheet)])
+    filled = re.sub(r"^(\| ∂f/∂\w+ \|)  \|$", r"\1 7 |", sheet.read_text(), flags=re.M)
+    (tmp_path / "filled.md").write_text(filled)
+    lines = no_line_back_at_column_0(["quiz", "--grade", "filled.md"], columns, tmp_path)
+    assert max(map(len, lines)) <= columns
+    assert lines[-1].startswith("score ")

@@ -153,7 +153,9 @@ def show_jacobian(result, node: str, as_json: bool, precision: int) -> None:
             r = rows[i]
             return r.ref if r.number is not None else f"{r.text} (inside its gate)"
 
-        click.echo(jacobian_text(jac, precision, ref))
+        from ..render.wrap import hang_text
+
+        click.echo(hang_text(jacobian_text(jac, precision, ref)))
 
 
 def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
