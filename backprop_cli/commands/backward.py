@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import BackpropError
-from .common import CONTEXT, ProgramCommand, report_errors
+from .common import CONTEXT, ProgramCommand, on_stderr, report_errors
 
 
 @click.command("backward", cls=ProgramCommand, context_settings=CONTEXT)
@@ -48,7 +48,7 @@ def backward_cmd(words, to):
     try:
         text = write(source, bindings, to, origin)
     except BackpropError as err:
-        click.echo(err.render(origin if err.source == source else None), err=True)
+        on_stderr(err.render(origin if err.source == source else None))
         raise SystemExit(2) from None
     from ..render.wrap import comment_lines
 

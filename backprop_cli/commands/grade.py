@@ -8,7 +8,7 @@ import click
 
 from .. import exits
 from ..errors import BackpropError
-from .common import CONTEXT, ProgramCommand, emit_json, report_errors
+from .common import CONTEXT, ProgramCommand, emit_json, on_stderr, report_errors
 
 USAGE = "backprop grade FORWARD BACKWARD [NAME=VALUE ...]"
 
@@ -77,7 +77,7 @@ def grade_cmd(words, fmt, as_json, precision):
                        "<stdin>" if forward_path == "-" else forward_path,
                        "<stdin>" if backward_path == "-" else backward_path)
     except Located as loc:
-        click.echo(loc.error.render(loc.origin), err=True)
+        on_stderr(loc.error.render(loc.origin))
         sys.exit(exits.BAD_INPUT)
     if as_json:
         from ..render.grade_out import grade_json

@@ -12,12 +12,14 @@ def _e(x: float) -> str:
 
 
 def float32_lines(graph: Graph, report: Float32Report, values: list) -> list[str]:
-    rows = [[f"#{n.node}", graph.names.get(n.node) or graph.text(n.node, 30),
-             f"{values[n.node]:.9g}", f"{n.value:.9g}", _e(n.value_error), _e(n.grad_error)]
+    # The node's text last: the numbers keep their columns in 60, and a long text spills
+    # onto a line of its own (indented) rather than pushing the numbers over.
+    rows = [[f"#{n.node}", f"{values[n.node]:.9g}", f"{n.value:.9g}", _e(n.value_error),
+             _e(n.grad_error), graph.names.get(n.node) or graph.text(n.node, 30)]
             for n in report.nodes if graph.args[n.node] or n.node in graph.names]
     lines = ["float32 replay: relative error of each node against float64",
-             *("  " + line for line in columns(
-                 ["node", "text", "float64", "float32", "value err", "grad err"], rows))]
+             *("  " + line.rstrip() for line in columns(
+                 ["node", "float64", "float32", "value err", "grad err", "text"], rows))]
     if report.losses:
         lines.append("digits lost:")
         for x in report.losses:
