@@ -126,3 +126,10 @@ def test_quiz_grades_go_on_indented(tmp_path, columns):
     lines = no_line_back_at_column_0(["quiz", "--grade", "filled.md"], columns, tmp_path)
     assert max(map(len, lines)) <= columns
     assert [line for line in lines if line][-1].startswith("score ")
+
+
+def test_an_option_of_another_command_says_which():
+    result = CliRunner().invoke(cli, ["eval", "x*y", "x=1", "y=2", "--explain"])
+    assert result.exit_code == 2
+    assert result.stderr == ("error: unknown option --explain (--explain is an option of "
+                             "backprop trace; see --help)\n")

@@ -199,6 +199,20 @@ def output_options(fn: Callable) -> Callable:
     return fn
 
 
+def _command_with(option: str) -> str | None:
+    """The other command that has `option` (imported only now: this runs on a mistake)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.parent is None or not isinstance(ctx.parent.command, click.Group):
+        return None
+    group = ctx.parent.command
+    for name in group.list_commands(ctx.parent):
+        command = group.get_command(ctx.parent, name)
+        if name != ctx.info_name and command is not None and any(
+                option in p.opts for p in command.params):
+            return name
+    return None
+
+
 def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str, str, list[str]]:
     """(program text, where it came from, binding words)."""
     words = list(words)
@@ -210,7 +224,10 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
         word = unknown[0].partition("=")[0]
         hint = "see --help"
         close = _close_options(word)
-        if close:
+        other = _command_with(word)
+        if other:  # `eval --explain`: the option is real, of another command
+            hint = f"{word} is an option of backprop {other}; " + hint
+        elif close:
             hint = f"did you mean {' or '.join(close)}? " + hint
         if program_file is None and unknown[0] is words[0]:
             hint += "; a program that starts with two minus signs needs a space: - -x"
