@@ -77,7 +77,8 @@ def test_eval_sentences_warnings_and_lecture_views_are_indented(tmp_path, column
                  ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--forward-mode", "x"],
                  ["trace", "sum(tanh(v))", "v=[0.5,1,2]", "--jacobian", "tanh(v)"],
                  ["grade", "staged.bp", "back.bp", "x=-2", "y=5", "z=-4"],
-                 ["backward", "staged.bp", "x=-2", "y=5", "z=-4"]):
+                 ["backward", "staged.bp", "x=-2", "y=5", "z=-4"],
+                 ["graph", *NET]):
         lines = no_line_back_at_column_0(args, columns, tmp_path)
         assert max(map(len, lines)) <= columns, args
 

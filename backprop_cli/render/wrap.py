@@ -81,13 +81,15 @@ def _fitting_words(line: str, room: int) -> list[tuple[int, int]]:
     return out
 
 
-def break_spans(line: str, width: int, extra: int = EXTRA) -> tuple[list[tuple[int, int]], int]:
+def break_spans(line: str, width: int, extra: int = EXTRA,
+                indent: int | None = None) -> tuple[list[tuple[int, int]], int]:
     """Where `line` breaks to fit `width`: the (start, end) of each screen line's text in
-    `line`, and the indent put before every continuation."""
+    `line`, and the indent put before every continuation (`indent_for`'s unless given)."""
     width = max(MIN_WIDTH, width)
     if len(line) <= width:
         return [(0, len(line))], 0
-    indent = indent_for(line, width, extra)
+    if indent is None:
+        indent = indent_for(line, width, extra)
     spans: list[tuple[int, int]] = []
     a = b = None
     for x, y in _fitting_words(line, width - indent):
@@ -190,9 +192,10 @@ class Hanging:
     """A rich Text that, wider than the console, breaks as `hang` breaks it (the same places,
     the same indent), its styles kept."""
 
-    def __init__(self, text, extra: int = EXTRA):
+    def __init__(self, text, extra: int = EXTRA, lead=None):
         self.text = text
         self.extra = extra
+        self.lead = lead  # a Text to put before each continuation instead of spaces
 
     def __rich_console__(self, console, options):
         from rich.text import Text
@@ -201,11 +204,17 @@ class Hanging:
         if len(plain) <= options.max_width or "\n" in plain:
             yield self.text
             return
-        spans, indent = break_spans(plain, options.max_width, self.extra)
+        lead = self.lead
+        if lead is not None and len(lead.plain) > options.max_width // 2:
+            lead = None  # a deep tree in a narrow window: the usual indent
+        spans, indent = break_spans(plain, options.max_width, self.extra,
+                                    None if lead is None else len(lead.plain))
         for k, (a, b) in enumerate(spans):
             line = self.text[a:b]
             line.no_wrap, line.overflow = True, "crop"
-            yield Text(" " * indent) + line if k else line
+            if k:
+                line = (lead.copy() if lead is not None else Text(" " * indent)) + line
+            yield line
 
 
 def shell_lines(line: str, width: int) -> list[str]:
