@@ -491,17 +491,19 @@ ARRAY_ROWS: list[Op] = [
        role="distributor: gives every entry the upstream gradient divided by the count",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("mean"),
        doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries",
-       matrix="mean"),
+       vjp_text=("dout*ones_like(a)/sum(ones_like(a), keep)",), matrix="mean"),
     Op("amax", None, label="amax",
        role="router: the upstream gradient goes to the largest entry",
        subgradient="ties split the gradient evenly", **reduction_rules("amax"),
        elementwise=False, samples=_V, max_arity=2,
-       doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
+       doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))",
+       vjp_text=("dout*where(a >= out, 1, 0)/sum(where(a >= out, 1, 0), keep)",)),
     Op("amin", None, label="amin",
        role="router: the upstream gradient goes to the smallest entry",
        subgradient="ties split the gradient evenly", **reduction_rules("amin"),
        elementwise=False, samples=_V, max_arity=2,
-       doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
+       doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))",
+       vjp_text=("dout*where(a <= out, 1, 0)/sum(where(a <= out, 1, 0), keep)",)),
     Op("norm", 1, _norm_forward, None, _norm_sympy, label="‖·‖",
        role="local gradient (input) / norm(input)", branch=_norm_branch,
        subgradient="norm'(0) = 0",
@@ -514,7 +516,7 @@ ARRAY_ROWS: list[Op] = [
             "p * (upstream - sum(upstream * p))",
        vjp=_softmax_vjp, shape=_softmax_shape, elementwise=False, samples=_V, max_arity=2,
        doc="softmax(x), softmax(x, axis): exp(x) / sum(exp(x)) along the last (or given) axis",
-       vjp_text=("softmax(a)*(dout - sum(dout*softmax(a)))",)),
+       vjp_text=("out*(dout - sum(dout*out, keep))",)),
     Op("cross_entropy", 2, _xent_forward, None, _xent_sympy, label="xent",
        role="loss: downstream (softmax(scores) - targets) / rows",
        domain="class scores (classes,) or (rows, classes) and targets of the same shape, "
@@ -523,7 +525,8 @@ ARRAY_ROWS: list[Op] = [
        doc="cross_entropy(scores, targets): softmax cross-entropy, averaged over rows; "
            "targets are one-hot (or probabilities) along the last axis, or one class label "
            "for one row of scores: cross_entropy(s, 2)",
-       vjp_text=("dout*(softmax(a)*sum(b) - b)", "-dout*log_softmax(a)")),
+       vjp_text=("dout*(softmax(a)*sum(onehot, axis=-1, keepdims=True) - onehot)/rows",
+                 "-dout*log_softmax(a)/rows")),
     Op("log_softmax", None, _log_softmax_forward, None,
        _log_softmax_sympy, label="log_softmax",
        role="log_softmax: local Jacobian I - 1 pᵀ for p = softmax(input); downstream "
@@ -531,7 +534,7 @@ ARRAY_ROWS: list[Op] = [
        vjp=_log_softmax_vjp, shape=_along_axis("log_softmax"), elementwise=False, samples=_V,
        max_arity=2,
        doc="log_softmax(x), log_softmax(x, axis): x - log(sum(exp(x))), computed stably",
-       vjp_text=("dout - softmax(a)*sum(dout)",)),
+       vjp_text=("dout - exp(out)*sum(dout, keep)",)),
     Op("svm_loss", 2, _svm_forward, None, _svm_sympy, label="svm",
        role="loss: each class whose margin s_j - s_y + 1 is positive sends +upstream to s_j "
             "and -upstream to s_y",
@@ -539,7 +542,11 @@ ARRAY_ROWS: list[Op] = [
        subgradient="a margin of exactly 0 counts as inactive", kinks=_svm_kinks,
        vjp=_svm_vjp, shape=_svm_shape, elementwise=False,
        doc="svm_loss(scores, y): the multiclass SVM (hinge) loss sum over j != y of "
-           "max(0, s_j - s_y + 1)"),
+           "max(0, s_j - s_y + 1)",
+       # The classes whose margin is positive, the correct class left out (1 - onehot): each
+       # gets dout, and the correct class minus dout for each of them.
+       vjp_text=("dout*(where(a - a[b] + 1 > 0, 1, 0)*(1 - onehot) - "
+                 "onehot*sum(where(a - a[b] + 1 > 0, 1, 0)*(1 - onehot)))",)),
 ]
 
 for _row in ARRAY_ROWS:

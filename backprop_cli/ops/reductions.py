@@ -337,12 +337,14 @@ REDUCTION_ROWS = [
        role="each entry's local gradient is 2 (entry - mean) / (count - ddof)",
        domain="more entries than ddof",
        doc="var(x), var(x, axis, ddof=1, keepdims=True): variance, numpy's (ddof=0: divide by "
-           "the count)", **rules("variance")),
+           "the count)", **rules("variance"),
+       vjp_text=("dout*2*(a - mean(a, keep))/(sum(ones_like(a), keep) - ddof)",)),
     Op("std", None, label="std", elementwise=False, samples=_V, max_arity=2,
        role="each entry's local gradient is (entry - mean) / ((count - ddof) std)",
        subgradient="where std = 0 the subgradient 0 is used", domain="more entries than ddof",
        doc="std(x), std(x, axis, ddof=1, keepdims=True): standard deviation, sqrt(var)",
-       **rules("std")),
+       **rules("std"),
+       vjp_text=("dout*(a - mean(a, keep))/((sum(ones_like(a), keep) - ddof)*out)",)),
     Op("argmax", None, label="argmax", elementwise=False, samples=_V, max_arity=2,
        role="a position: no gradient flows through it",
        doc="argmax(x), argmax(x, axis): the position of the largest entry, an integer index",
@@ -354,7 +356,7 @@ REDUCTION_ROWS = [
     Op("logsumexp", None, label="logsumexp", elementwise=False, samples=_V, max_arity=2,
        role="softmax: each entry's local gradient is exp(entry - logsumexp)",
        doc="logsumexp(x), logsumexp(x, axis, keepdims=True): log(sum(exp(x))), computed stably",
-       **rules("logsumexp")),
+       **rules("logsumexp"), vjp_text=("dout*exp(a - out)",)),
 ]
 
 for _row in REDUCTION_ROWS:
