@@ -104,6 +104,8 @@ def test_hang_and_fit_caret_rules():
     assert hang("  dx = [1.8, 0] * 1 = [1.8, 0]", None) == ["  dx = [1.8, 0] * 1 = [1.8, 0]"]
     lines = hang("  d = a times the local Jacobian = [[1.8, 3.6, 5.4], [0, 0, 0]]", 40)
     assert lines == ["  d = a times the local Jacobian =", "      [[1.8, 3.6, 5.4], [0, 0, 0]]"]
+    assert hang(" " * 100, 60) == [""]
+    assert all(len(part) <= 60 for part in hang("x" * 130, 60))  # cut only when nothing fits
     line, marks = fit_caret("  " + "a + " * 40 + "$ 2", "  " + " " * 160 + "^", 60)
     assert len(line) <= 60 and line[marks.index("^")] == "$"
 

@@ -102,7 +102,7 @@ def break_spans(line: str, width: int, extra: int = EXTRA,
             b = y
     if a is not None:
         spans.append((a, b))
-    return spans, indent
+    return spans or [(0, 0)], indent  # a line of spaces only: one empty line
 
 
 def hang(line: str, width: int | None, extra: int = EXTRA) -> list[str]:
