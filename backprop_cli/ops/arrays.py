@@ -22,7 +22,7 @@ from typing import Any
 
 from .reductions import rules as reduction_rules
 from .registry import BP_MUL, Op, register, tie_shares
-from .shapes import Mismatch, axis_of, broadcast, fmt, unbroadcast
+from .shapes import Mismatch, Unsupported, axis_of, broadcast, fmt, unbroadcast
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -143,16 +143,54 @@ def _matmul_sympy(sp, a, b):
 # --- transpose ----------------------------------------------------------------------------
 
 
-def _transpose_forward(m, a):
-    return m.np.transpose(a) if m.is_array and hasattr(a, "ndim") else a
+# numpy's transpose(x, axes): output axis k is input axis axes[k]; no axes reverses them all.
+# The axes are numbers written in the program (constant inputs, no gradient):
+# transpose(x, (1, 0, 2)) and x.transpose(1, 0, 2) read transpose(x, 1, 0, 2).
+
+
+def _permutation(shape: tuple, axes: tuple) -> tuple[int, ...]:
+    n = len(shape)
+    if not axes:
+        return tuple(range(n))[::-1]
+    if any(not isinstance(k, float | int) or k != int(k) for k in axes):
+        raise Mismatch("the axes of transpose() must be whole numbers written in the program, "
+                       "like transpose(x, (1, 0, 2))")
+    written = "(" + ", ".join(f"{k:g}" for k in axes) + ("," if len(axes) == 1 else "") + ")"
+    perm = tuple(int(k) % n if n and -n <= k < n else None for k in axes)
+    if len(axes) != n or None in perm or sorted(perm) != list(range(n)):
+        raise Mismatch(f"transpose() with axes {written} on shape {fmt(shape)}: give each of "
+                       f"its {n} axes once, e.g. {tuple(range(n))[::-1]}" if n else
+                       f"transpose() with axes {written}: the input is a number, which has "
+                       f"no axes")
+    return perm
+
+
+def _transpose_shape(shapes, consts):
+    perm = _permutation(shapes[0], tuple(consts[1:]))
+    return tuple(shapes[0][k] for k in perm)
+
+
+def _transpose_forward(m, a, *axes):
+    if m.is_array and hasattr(a, "ndim"):
+        return m.np.transpose(a, _permutation(a.shape, axes))
+    if axes:
+        raise Unsupported("takes no axes: a number has none (bind an array, e.g. x=[[1,2]])")
+    return a
 
 
 def _transpose_vjp(m, g, args, out):
-    return (g if _number(m, g) else m.np.transpose(g),)
+    a = args[0]
+    back = g
+    if not _number(m, g):  # the inverse permutation takes the gradient back
+        perm = _permutation(m.np.shape(a), tuple(args[1:]))
+        back = m.np.transpose(g, tuple(perm.index(k) for k in range(len(perm))))
+    return (back, *_no_grad(args))
 
 
-def _transpose_sympy(sp, a):
-    return a.T if hasattr(a, "T") and hasattr(a, "ndim") else a
+def _transpose_sympy(sp, a, *axes):
+    if not hasattr(a, "ndim"):
+        return a
+    return _np().transpose(a, _permutation(a.shape, tuple(float(k) for k in axes)))
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -477,11 +515,13 @@ ARRAY_ROWS: list[Op] = [
        shape=_matmul_shape, elementwise=False, latex=r"\,", aliases=("dot",), function=True,
        doc="A @ B, the matrix product (also matmul(A, B), and dot(a, b): the inner product "
            "of vectors)", vjp_text=("dout @ b.T", "a.T @ dout"), matrix="matmul"),
-    Op("transpose", 1, _transpose_forward, None, _transpose_sympy,
+    Op("transpose", None, _transpose_forward, None, _transpose_sympy,
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
-       shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
-       postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes",
-       vjp_text=("dout.T",), matrix="transpose"),
+       shape=_transpose_shape, elementwise=False, samples=_V, min_arity=1,
+       postfix=".T", latex=r"^{\top}",
+       doc="transpose(A), also A.T: reverses the axes; transpose(x, (1, 0, 2)) and "
+           "x.transpose(1, 0, 2) order them as given (numpy's)",
+       vjp_text=("dout.transpose(back)",), matrix="transpose"),
     Op("sum", None, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("sum"),
@@ -567,7 +607,8 @@ def array_samples() -> dict[str, list[tuple[Any, ...]]]:
     t = np.eye(4)[[1, 3, 0]]
     return {
         "matmul": [(W, x), (W, X), (x, X), (x, x)],
-        "transpose": [(W,), (x,)],
+        "transpose": [(W,), (x,), (rng.normal(size=(2, 3, 4)), 1.0, 0.0, 2.0),
+                      (rng.normal(size=(2, 3, 4)), -1.0, 0.0, 1.0), (W, 0.0, 1.0)],
         "sum": [(W,), (W, 0.0), (W, -1.0)],
         "mean": [(W,), (W, 1.0)],
         "amax": [(W,), (W, 0.0), (W, 1.0)],

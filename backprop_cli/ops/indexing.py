@@ -255,12 +255,39 @@ def _take_shape(shapes, consts):
 def _take_sympy(sp, a, *idx):
     import numpy as np
 
+    arrays = [np.asarray(i, dtype=object) for i in idx]
+    if not all(_is_number(v) for arr in arrays for v in arr.flat):
+        return _chosen(sp, np, a, arrays)
     pos = []
-    for i in idx:
-        arr = np.asarray(i, dtype=object)
+    for arr in arrays:
         pos.append(np.vectorize(lambda v: int(float(v)), otypes=[int])(arr) if arr.ndim
-                   else int(float(i)))
+                   else int(float(arr[()])))
     return a[tuple(pos)]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) or bool(getattr(v, "is_Number", False))
+
+
+def _chosen(sp, np, a, arrays: list):
+    """x[p] where a position p is an expression (x[argmax(x)]): each entry is a Piecewise over
+    the places p can name, so sympy differentiates the entry taken (the conditions are
+    constant where p does not jump)."""
+    from itertools import product
+
+    lead = np.broadcast_arrays(*arrays)
+    rest = a.shape[len(arrays):]
+    out = np.empty(lead[0].shape + rest, dtype=object)
+    for j in np.ndindex(lead[0].shape):
+        ps = [arr[j] for arr in lead]
+        choices = [[int(float(p))] if _is_number(p) else range(a.shape[ax])
+                   for ax, p in enumerate(ps)]
+        for r in np.ndindex(rest):
+            out[j + r] = sp.Piecewise(*[
+                (a[combo + r], sp.And(*[sp.Eq(p, k) for p, k in zip(ps, combo)
+                                        if not _is_number(p)]))
+                for combo in product(*choices)])
+    return out if out.ndim else out[()]
 
 
 def _spell_subscript(parts: list) -> str:
