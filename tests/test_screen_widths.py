@@ -78,7 +78,8 @@ def test_eval_sentences_warnings_and_lecture_views_are_indented(tmp_path, column
                  ["trace", "sum(tanh(v))", "v=[0.5,1,2]", "--jacobian", "tanh(v)"],
                  ["grade", "staged.bp", "back.bp", "x=-2", "y=5", "z=-4"],
                  ["backward", "staged.bp", "x=-2", "y=5", "z=-4"],
-                 ["graph", *NET]):
+                 ["graph", *NET],
+                 ["eval", "tanh(W @ x)", "W=[[1,2,3],[3,4,5]]", "x=[0.1,-0.1,0.2]"]):
         lines = no_line_back_at_column_0(args, columns, tmp_path)
         assert max(map(len, lines)) <= columns, args
 

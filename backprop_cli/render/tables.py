@@ -230,10 +230,11 @@ def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[T
 
 def _matrix_view(m: matrices.Matrix):
     """A labelled matrix: the column labels as the header, the row labels in bold."""
+    title = Hanging(Text(m.title, style="bold"))
     if m.cells is None:
-        return Group(Text(m.title, style="bold"), Hanging(Text(f"  ({m.summary})", style="dim")))
+        return Group(title, Hanging(Text(f"  ({m.summary})", style="dim")))
     note = [Hanging(Text(m.note, style="dim"))] if m.note else []
-    return Group(Text(m.title, style="bold"), _MatrixTables(m), *note)
+    return Group(title, _MatrixTables(m), *note)
 
 
 class _MatrixTables:
