@@ -24,9 +24,16 @@ from typing import NamedTuple
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import Graph
-from ..ops.keywords import SOFT_NAMES
-from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX, known_functions
-from .calls import call, gather, method, stack, static_subscript
+from ..ops.registry import (
+    BP_UNARY,
+    CONSTANTS,
+    FUNCTIONS,
+    INFIX,
+    OPS,
+    PREFIX,
+    SOFT_NAMES,
+    known_functions,
+)
 from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
@@ -76,8 +83,9 @@ class _Parser:
         self.kinds, self.texts, self.starts = scan(source)
         # The operator table is read per parse: a test may patch a row into INFIX.
         self.after = dict(_AFTER)
-        for text, op in INFIX.items():
-            self.after[text] = _infix_handler(op)
+        for text in INFIX:  # a row whose module is not loaded yet (@, <, %) loads when read
+            op = INFIX.loaded(text)
+            self.after[text] = _lazy_infix if op is None else _infix_handler(op)
         self.operands: list[int] = []
         self.ostart: list[int] = []
         self.oend: list[int] = []
@@ -247,14 +255,18 @@ class _Parser:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
+        if tok.text == "/" and self.source[tok.start - 1:tok.start] == "/":
+            return self.error("'//' (floor division) is not in the language", tok,
+                              "floor has no gradient; x % y is the remainder, and "
+                              "(x - x % y)/y the floored quotient")
         return self.error(f"expected a number, a name or '(' but found {tok.text!r}", tok)
 
     def expected_operator(self, tok: Token) -> ParseError:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
-        hint = None
-        if tok.kind in ("name", "num") or tok.text == "(":
+        hint = _PYTHON_WORDS.get(tok.text) if tok.kind == "name" else None
+        if hint is None and (tok.kind in ("name", "num") or tok.text == "("):
             hint = "write '*' for a product, e.g. 2*x"
         return self.error(f"expected an operator or the end of the statement but found "
                           f"{tok.text!r}", tok, hint)
@@ -448,6 +460,12 @@ def _infix_handler(op):
     return infix
 
 
+def _lazy_infix(p: _Parser, k: int) -> tuple[int, bool]:
+    """An infix spelling whose row module is not loaded yet: load it, then read the token."""
+    handler = p.after[p.texts[k]] = _infix_handler(INFIX[p.texts[k]])
+    return handler(p, k)
+
+
 def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     mark = p.reduce_to_bracket()
     if mark is None:
@@ -466,7 +484,14 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
         _close_tuple(p, k, mark)
     else:
         args, _ = p.items(mark.base)
-        node = call(p, mark, args, end)
+        op = mark.op
+        if mark.keywords is None and op.name not in _SPREAD and \
+                (len(args) == op.arity or op.check_arity(len(args)) is None):  # sin(x): plain
+            node = p.graph.add_op(op, args, mark.start, end)
+        else:  # keywords, a list to spread, or a wrong count: numpy's call forms
+            from .calls import call
+
+            node = call(p, mark, args, end)
         p.push_operand(node, mark.start, end)
     return k + 1, False
 
@@ -491,6 +516,8 @@ def _close_bracket(p: _Parser, k: int) -> tuple[int, bool]:
     p.stack.pop()
     end = p.starts[k] + 1
     args, _ = p.items(mark.base)
+    from .calls import gather, stack
+
     if mark.kind == _LIST:
         node = stack(p, mark, args, end)
         p.push_operand(node, mark.start, end)
@@ -511,12 +538,16 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
+    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.stack[-1].kind == _TUPLE:
+        return k + 1, False  # (n,): a tuple of one, as in reshape(x, (n,))
     return k + 1, True
 
 
 def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
     """x[...] after an operand: positions written in the program (x[2], x[1:3], x[::-1],
     x[0, 1]) are read here; any other index (x[idx], x[arange(n), y]) is an expression."""
+    from .calls import static_subscript
+
     done = static_subscript(p, k)
     if done >= 0:
         return done + 1, False
@@ -530,6 +561,8 @@ def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
 
 def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
     """.T, or a method: x.sum(axis=1) is sum(x, axis=1), with x its first argument."""
+    from .calls import method
+
     op = method(p, k)
     end = p.starts[k] + len(p.texts[k])
     if op is None:  # x.T
@@ -584,3 +617,13 @@ def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
 _AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
           "|": _close_bars, "sup": _superscript, "sep": _end, "end": _end, "attr": _attribute}
 _INF = float("inf")
+# Python's words a numpy user may type after a value, and what the language writes instead.
+_PYTHON_WORDS = {
+    "if": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
+    "else": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
+    "and": "for 'and' multiply the tests, (x > 0) * (x < 1)",
+    "or": "for 'or' take the larger test, maximum(x < 0, x > 1)",
+    "for": "a loop is written with arrays: sum(x**2) rather than a sum over a for",
+    "in": "a loop is written with arrays: sum(x**2) rather than a sum over a for",
+}
+_SPREAD = ("concatenate", "stack")  # their one list argument is spread (language/calls.py)
