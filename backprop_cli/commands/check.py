@@ -122,7 +122,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
                         tally.add(r)
                         for sink in sinks:
                             sink.add(r, origin)
-                    if not machine and r.status != "pass":
+                    if not machine and (r.status != "pass" or r.warnings):
                         if progress:  # the block goes above the live line, never glued to it
                             progress.clear()
                         if rich:
@@ -229,19 +229,20 @@ def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
 def _say_on_stderr(summary, origin: str, interrupted: bool, lost=None, stopped=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
+    from .common import on_stderr  # on a terminal, a long line goes on indented
 
     if lost is not None:
         done = f"{summary.total:,} case{'s' * (summary.total != 1)}"
-        click.echo(f"error: {lost.message}: {done} finished and reported, "
-                   f"{lost.not_run:,} not run", err=True)
+        on_stderr(f"error: {lost.message}: {done} finished and reported, "
+                  f"{lost.not_run:,} not run")
     elif stopped is not None:
-        click.echo(f"{stopped.render()}; the summary counts the cases that finished", err=True)
+        on_stderr(f"{stopped.render()}; the summary counts the cases that finished")
     elif interrupted:
-        click.echo("interrupted: the summary counts the cases that finished", err=True)
+        on_stderr("interrupted: the summary counts the cases that finished")
     elif summary.total == 0:
-        click.echo(f"warning: {origin} holds no cases", err=True)
+        on_stderr(f"warning: {origin} holds no cases")
     elif summary.exit_code:
-        click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
+        on_stderr(f"{origin}: {out.stderr_summary(summary)}")
 
 
 class _Whole:

@@ -10,7 +10,7 @@ import click
 from .. import exits
 from ..errors import PATH_SHOWN, BackpropError, LimitError, shown
 from ..exercises.grading import MAX_SEED
-from .common import CONTEXT, console, report_errors, use_rich
+from .common import CONTEXT, console, on_stderr, report_errors, use_rich
 
 HTML_EXTENSIONS = (".html", ".htm")
 MAX_SHEET_BYTES = 1 << 20  # a filled-in worksheet is a few kilobytes; more is not one
@@ -125,10 +125,12 @@ def _grade(path: str, precision: int) -> int:
         ex = make(sheet.seed, sheet.ops, sheet.nodes)
         marks = grade_sheet(ex, sheet, text, precision)
     except BackpropError as err:
-        click.echo(err.render(name if err.span is not None else None), err=True)
+        on_stderr(err.render(name if err.span is not None else None))
         return exits.BAD_INPUT
-    for m in marks:
-        click.echo(mark_line(m, precision))
+    from ..render.wrap import hang_text
+
+    for m in marks:  # a long verdict goes on indented on a terminal
+        click.echo(hang_text(mark_line(m, precision)))
     click.echo(score(marks))
     return exits.OK if all(m.right for m in marks) else exits.CHECK_FAILED
 
@@ -180,7 +182,7 @@ def _ask(ex, precision: int) -> int:
             try:
                 m = mark(q, answer, precision)
             except BackpropError as err:
-                click.echo(err.render(), err=True)
+                on_stderr(err.render())
                 continue
             break
         marks.append(m)

@@ -14,6 +14,7 @@ from ..errors import shown
 from ..evaluate import Result
 from . import matrices, numbers
 from .plain import check_columns, fan_out_line, has_arrays, verdict
+from .wrap import Hanging
 
 # An array op's local gradient is a Jacobian the backward pass applies without forming it.
 JACOBIAN = "Jacobian, applied to the upstream (trace --jacobian writes it out)"
@@ -77,7 +78,8 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
         bad = any(c.status == "fail" for c in result.hessian_checks)
         parts.append(Text(matrices.hessian_verdict(result), style="bold red" if bad else
                           "green"))
-    return Group(*parts)
+    # A sentence wider than the window goes on indented, never back at column 0.
+    return Group(*(Hanging(p) if isinstance(p, Text) else p for p in parts))
 
 
 SHORT_HEADER = {"finite-difference": "finite diff"}
@@ -173,28 +175,6 @@ def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> 
     return Group(*parts)
 
 
-class Hanging:
-    """A line that, wider than the terminal, wraps at spaces with its continuation lines
-    indented under its text (past its own leading spaces and 4 more), never at column 0."""
-
-    def __init__(self, text: Text, extra: int = 4):
-        self.text = text
-        self.extra = extra
-
-    def __rich_console__(self, console, options):
-        plain = self.text.plain
-        lead = len(plain) - len(plain.lstrip(" ")) + self.extra
-        width = options.max_width
-        if len(plain) <= width or width <= lead + 20:
-            yield self.text
-            return
-        for k, line in enumerate(self.text.wrap(console, width - lead, overflow="fold")):
-            if k:
-                blank = len(line.plain) - len(line.plain.lstrip(" "))
-                line = Text(" " * lead) + line[blank:]
-            yield line
-
-
 def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
     head = Text.assemble((f"{r.ref} ", "dim"))
     if r.name:
@@ -250,10 +230,11 @@ def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[T
 
 def _matrix_view(m: matrices.Matrix):
     """A labelled matrix: the column labels as the header, the row labels in bold."""
+    title = Hanging(Text(m.title, style="bold"))
     if m.cells is None:
-        return Group(Text(m.title, style="bold"), Text(f"  ({m.summary})", style="dim"))
-    note = [Text(m.note, style="dim")] if m.note else []
-    return Group(Text(m.title, style="bold"), _MatrixTables(m), *note)
+        return Group(title, Hanging(Text(f"  ({m.summary})", style="dim")))
+    note = [Hanging(Text(m.note, style="dim"))] if m.note else []
+    return Group(title, _MatrixTables(m), *note)
 
 
 class _MatrixTables:
