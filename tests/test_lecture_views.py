@@ -193,6 +193,17 @@ def test_why_zero_on_arrays_names_the_gate_holding_each_zero_entry():
     assert matmul["why"] == "matmul multiplies by zero entries of x: [1] (0)"
 
 
+def test_why_zero_on_arrays_names_relu_at_its_kink_apart_from_negative_inputs():
+    # relu(W @ x) = relu([0, 1.5, -2]): entry 0 sits on the kink, entry 2 is negative
+    data = json.loads(run("eval", "h = relu(W @ x); f = sum(h)", "W=[[1,-1],[0.5,1],[-1,-1]]",
+                          "x=[1,1]", "--why-zero", "--no-check", "--json").stdout)
+    (w,) = data["why_zero"]
+    (relu,) = w["blocked_at"]
+    assert relu["freed"] == 4
+    assert relu["why"] == ("relu at negative inputs: [2] (-2); relu at 0, its kink (the "
+                           "subgradient there is 0): [0] (0)")
+
+
 def test_why_zero_on_arrays_no_path():
     data = json.loads(run("eval", "sum(x)", "x=[1,2]", "w=[3,4]", "--why-zero",
                           "--json").stdout)
