@@ -7,6 +7,7 @@ Nodes are named by the #n trace shows (`shown_refs`), in every view and both com
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import click
@@ -158,9 +159,13 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
         click.echo(json.dumps({"forward_mode": [
             forward_mode_json(graph, result.values, fm, g, refs) for fm, g in runs]}, indent=2))
         return
-    blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision, refs))
-              for fm, g in runs]
-    click.echo("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))]))
+    blocks = [forward_mode_lines(graph, result.values, fm, g, precision, refs)
+              for fm, g in runs] + [passes_lines(runs[0][0])]
+    if sys.stdout.isatty():  # broken at spaces to the terminal's width, as --explain is
+        from .eval import wrapped
+
+        blocks = [wrapped(b) for b in blocks]
+    click.echo("\n\n".join("\n".join(b) for b in blocks))
 
 
 def _forward_runs(result, spec: str) -> list:
