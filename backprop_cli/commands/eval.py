@@ -66,16 +66,9 @@ def view_lines(views: list) -> list[str]:
 
 def wrapped(block: list[str]) -> list[str]:
     """Lines wider than the terminal broken at spaces, never inside a number."""
-    import shutil
-    import textwrap
+    from ..render.plain import wrapped as wrap
 
-    width = max(40, shutil.get_terminal_size().columns)
-    out = []
-    for line in block:
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False) or [""]
-    return out
+    return wrap(block)
 
 
 def view_fields(views: list) -> dict:

@@ -162,7 +162,7 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
     blocks = [forward_mode_lines(graph, result.values, fm, g, precision, refs)
               for fm, g in runs] + [passes_lines(runs[0][0])]
     if sys.stdout.isatty():  # broken at spaces to the terminal's width, as --explain is
-        from .eval import wrapped
+        from ..render.plain import wrapped
 
         blocks = [wrapped(b) for b in blocks]
     click.echo("\n\n".join("\n".join(b) for b in blocks))
