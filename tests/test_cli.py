@@ -450,3 +450,16 @@ def test_json_writes_a_negative_zero_as_zero():
     nodes = json.loads(run("trace", "relu(-sin(x))", "x=1", "--json").stdout)["nodes"]
     assert all(json.dumps(n["grad"]) != "-0.0" for n in nodes)
     assert [n["grad"] for n in nodes] == [0.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_3d_gradient_below_the_table_is_never_cut_at_the_window(monkeypatch, columns):
+    # dx3[i, j, k] = 8j + 4i + k: every entry 0..23 must be on the screen, within its width
+    monkeypatch.setattr(eval_module, "use_rich", lambda plain: not plain)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    program = "sum(transpose(x3, (1, 0, 2)) * arange(24).reshape(3, 2, 4))"
+    out = run("eval", program, "x3=" + json.dumps([[[0.5] * 4] * 3] * 2)).stdout
+    below = out[out.index("dx3 (2x3x4):"):].splitlines()[1:]
+    assert all(len(line) <= columns for line in below)
+    numbers = re.findall(r"\d+", " ".join(line for line in below if line.startswith("  ")))
+    assert sorted(map(int, numbers)) == list(range(24))

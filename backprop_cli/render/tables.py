@@ -88,7 +88,8 @@ class FittedTable:
     matrix row is never split across lines. Where the whole table is wider than the window,
     the checks column gets less room first (`pass 2e-11` for `pass 1.8e-11 (all 4
     entries)`); where it is still too wide, each array gradient is printed below the table,
-    row under row, and the table names its shape."""
+    row under row, and the table names its shape. A line below still wider than the window
+    (an array of 3 or more dimensions is one line) is broken at spaces, never cut off."""
 
     def __init__(self, result: Result, precision: int):
         self.result = result
@@ -150,8 +151,9 @@ class FittedTable:
         for r, g in moved:
             yield Text.assemble((f"d{r.name}", "bold"), f" ({numbers.shape(r.gradient)}):")
             for line in g.split("\n"):
-                yield Text("  " + line, style=numbers.GRAD_STYLE, no_wrap=True,
-                           overflow="fold")
+                # wider than the window (an array of 3 or more dimensions is one line): broken
+                # at spaces, indented, never cut off at the window's edge
+                yield Hanging(Text("  " + line, style=numbers.GRAD_STYLE))
 
 
 def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> Group:
