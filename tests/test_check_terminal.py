@@ -110,3 +110,13 @@ def test_progress_is_one_line_that_leaves_nothing_behind(tmp_path, columns):
     assert [s.split()[0] for s in starts] == ["FAIL", "ERROR"]
     assert starts[0] == "FAIL cases.txt:3: x*y"
     assert any(line.startswith("cases.txt: 1 of 4 cases could not run") for line in shown)
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_long_error_line_goes_on_indented_never_at_column_0(tmp_path, columns):
+    (tmp_path / "cases.txt").write_text('"(x+y" x=1 y=2\n')
+    raw = run_on_terminal([*BACKPROP, "check", "cases.txt", "--jobs", "1"], columns, tmp_path)
+    shown = screen(raw, columns)
+    start = next(k for k, line in enumerate(shown) if line.startswith("ERROR "))
+    assert "'(' is never closed" in shown[start]
+    assert shown[start + 1].startswith("    ") and "the statement)" in shown[start + 1]

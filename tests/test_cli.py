@@ -463,3 +463,13 @@ def test_a_3d_gradient_below_the_table_is_never_cut_at_the_window(monkeypatch, c
     assert all(len(line) <= columns for line in below)
     numbers = re.findall(r"\d+", " ".join(line for line in below if line.startswith("  ")))
     assert sorted(map(int, numbers)) == list(range(24))
+
+
+def test_a_long_verdict_line_goes_on_indented_never_at_column_0(monkeypatch):
+    monkeypatch.setattr(eval_module, "use_rich", lambda plain: not plain)
+    monkeypatch.setenv("COLUMNS", "60")
+    out = run("eval", "h = relu(W @ x); f = sum(h) + max(x)", "W=[[1,-1],[0.5,1],[-1,-1]]",
+              "x=[1,1]").stdout.splitlines()
+    start = next(k for k, line in enumerate(out) if line.startswith("1 of 2 gradients"))
+    rest = out[start + 1:]
+    assert rest and all(line.startswith("  ") and len(line) <= 60 for line in rest if line)

@@ -322,15 +322,16 @@ def summary_view(report: BatchReport):
 
 
 def case_view(r: CaseResult, origin: str, precision: int = 10):
+    from rich.console import Group
     from rich.text import Text
 
+    from .tables import Hanging
+
     lines = case_lines(r, origin, precision)
-    text = Text()
     style = {"fail": "bold red", "error": "bold red", "timeout": "bold yellow",
              "unchecked": "yellow"}[r.status]
     head, _, rest = lines[0].partition(" ")
-    text.append(head, style=style)
-    text.append(" " + rest)
-    for line in lines[1:]:
-        text.append("\n" + line)
-    return text
+    # a line wider than the window goes on indented, never back at column 0; the echoed
+    # program and its caret are short lines and stay as they are, column for column
+    return Group(Hanging(Text.assemble((head, style), " " + rest)),
+                 *(Hanging(Text(line)) for line in lines[1:]))

@@ -72,7 +72,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for c in result.claims:
         parts.append(Text(numbers.claim(c, precision), style=numbers.STATUS_STYLE[c.status]))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
-    parts.append(Text(verdict(result), style=style))
+    parts.append(Hanging(Text(verdict(result), style=style), extra=2))
     if result.hessian is not None:
         bad = any(c.status == "fail" for c in result.hessian_checks)
         parts.append(Text(matrices.hessian_verdict(result), style="bold red" if bad else
