@@ -120,6 +120,11 @@ def test_frameworks_panel_at_a_kink():
     assert "  PyTorch    torch.maximum      0.5       0.5" in out
     out = run("eval", "relu(x)", "x=1", "--frameworks", "--no-check").stdout
     assert "no node is on a kink" in out
+    # numpy's spelling of the elementwise max gets the same panel as max()
+    out = run("eval", "maximum(x, y)", "x=1", "y=1", "--frameworks", "--no-check").stdout
+    assert "  PyTorch    torch.maximum      0.5       0.5" in out
+    out = run("eval", "sum(minimum(x, 0))", "x=[0, 1]", "--frameworks", "--no-check").stdout
+    assert "  JAX        jnp.minimum        0.5       0.5" in out
 
 
 def test_forward_mode_tangents_match_the_backward_pass():
