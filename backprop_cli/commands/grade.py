@@ -101,6 +101,11 @@ def _show(report, fmt: str, as_json: bool, precision: int) -> None:
 
         click.echo(grade_markdown(report, precision))
     else:
-        from ..render.grade_out import grade_text
+        from ..render.grade_out import WIDTH, grade_text
 
-        click.echo(grade_text(report, precision))
+        width = WIDTH
+        if sys.stdout.isatty():  # a window narrower than 80 columns: the prose fits it
+            import shutil
+
+            width = min(WIDTH, max(40, shutil.get_terminal_size().columns))
+        click.echo(grade_text(report, precision, width))
