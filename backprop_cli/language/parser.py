@@ -150,7 +150,9 @@ class _Parser:
     def check_assignable(self, tok: Token) -> None:
         name = tok.text
         if name in CONSTANTS:
-            raise self.error(f"cannot assign to the constant {name}", tok)
+            raise self.error(f"cannot assign to the constant {name}", tok,
+                             f"{name} is {CONSTANTS[name]:.6g}; give the value another name, "
+                             f"e.g. {name}_ or {name}2")
         if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"cannot assign to {name}: it is a function", tok)
 
