@@ -221,6 +221,7 @@ MISSPELT = [
     ("sum(W, axis=2)", "sum() over axis 2: the input has shape (2, 3), so the axis must be in"),
     ("W @ x", "cannot multiply shapes (2, 3) and (4,)"),
     ("sum(W, axis=1, keepdims=True) @ W", "the left has 1 column but the right has 2 rows"),
+    ("sum(log(W))", "log(a 2x3 array) is outside the function's domain"),
     ("concatenate([W, x])", "entry 0 has shape (2, 3), entry 1 has (4,)"),
     ("transpose(T, (1, 0))", "transpose() with axes (1, 0) on shape (2, 3, 4)"),
     ("reshape(W, 4, -1)", "cannot reshape shape (2, 3) (6 entries) to (4, -1)"),
