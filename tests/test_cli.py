@@ -473,3 +473,10 @@ def test_a_long_verdict_line_goes_on_indented_never_at_column_0(monkeypatch):
     start = next(k for k, line in enumerate(out) if line.startswith("1 of 2 gradients"))
     rest = out[start + 1:]
     assert rest and all(line.startswith("  ") and len(line) <= 60 for line in rest if line)
+
+
+def test_a_program_with_assignments_is_not_shown_as_a_chained_assignment(monkeypatch):
+    monkeypatch.setattr(eval_module, "use_rich", lambda plain: not plain)
+    out = run("eval", "h = x * y; h + 1", "x=2", "y=3").stdout
+    assert "h = x * y; h + 1   value 7" in out and "f = h" not in out
+    assert "f = (x+y)*z   value -12" in run("eval", *LECTURE).stdout

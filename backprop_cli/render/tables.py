@@ -44,10 +44,11 @@ def program_head(program: str) -> str:
 
 
 def eval_view(result: Result, program: str, precision: int) -> Group:
-    # `f = (x+y)*z` for an expression; a program that names its output already reads as
-    # assignments (`q = x + y; f = q * z`), and an `f = ` before it would chain them.
+    # `f = (x+y)*z` for an expression; a program with assignments already reads as
+    # assignments (`q = x + y; f = q * z`, `h = W @ x; sum(h)`), and an `f = ` before it
+    # would chain them (`f = h = W @ x; ...`).
     graph = result.graph
-    named = graph.names.get(graph.output) is not None
+    named = any(not graph.ops[i].is_leaf for i in graph.names)
     head = Text.assemble(*([] if named else [("f", "bold"), " = "]),
                          (program_head(program), "bold"), "   value ",
                          (numbers.number(result.value, precision), "bold " + numbers.VALUE_STYLE))
