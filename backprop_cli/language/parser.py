@@ -150,7 +150,9 @@ class _Parser:
     def check_assignable(self, tok: Token) -> None:
         name = tok.text
         if name in CONSTANTS:
-            raise self.error(f"cannot assign to the constant {name}", tok)
+            raise self.error(f"cannot assign to the constant {name}", tok,
+                             f"{name} is {CONSTANTS[name]:.6g}; give the value another name, "
+                             f"e.g. {name}_ or {name}2")
         if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"cannot assign to {name}: it is a function", tok)
 
@@ -279,9 +281,23 @@ class _Parser:
         import difflib  # only a misspelt function pays for it
 
         close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
-        hint = f"did you mean {close[0]}?" if close else \
-            "known functions: " + known_functions()
+        hint = _FUNCTION_HINTS.get(name) or (f"did you mean {close[0]}?" if close else
+                                             "known functions: " + known_functions())
         return self.error(f"unknown function {name!r}", tok, hint, NameResolutionError)
+
+
+# numpy and PyTorch functions the language spells otherwise: what to write instead.
+_OUTER = "write a.reshape(-1, 1) @ b.reshape(1, -1) (a column times a row)"
+_FUNCTION_HINTS = {
+    "outer": _OUTER, "ger": _OUTER,
+    "len": "a size is a number written in the program, e.g. x.reshape(32, -1)",
+    "clamp": "write clip(x, lo, hi) (numpy's spelling)",
+    "flatten": "write x.reshape(-1)", "ravel": "write x.reshape(-1)",
+    "squeeze": "write x.reshape(...) with the sizes you keep",
+    "expand_dims": "write x.reshape(...) with a size 1 where the new axis goes",
+    "unsqueeze": "write x.reshape(...) with a size 1 where the new axis goes",
+    "mm": "write a @ b", "bmm": "write a @ b",
+}
 
 
 # --- handlers for a token where an operand is expected ----------------------------------------

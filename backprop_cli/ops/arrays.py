@@ -107,7 +107,8 @@ def _matmul_shape(shapes, consts):
         where = "" if len(a) < 3 and len(b) < 3 else \
             f" (axis {len(a) - 1} of the left, axis {max(len(b) - 2, 0)} of the right)"
         raise Mismatch(f"cannot multiply shapes {fmt(a)} and {fmt(b)}: the left has "
-                       f"{inner_a} columns but the right has {inner_b} rows{where}",
+                       f"{inner_a} column{'s' * (inner_a != 1)} but the right has {inner_b} "
+                       f"row{'s' * (inner_b != 1)}{where}",
                        "a transpose (.T) may be missing" if fits else None)
     # Stacks of matrices (more than two axes): the leading axes broadcast, as numpy's.
     try:

@@ -45,10 +45,11 @@ def program_head(program: str) -> str:
 
 
 def eval_view(result: Result, program: str, precision: int) -> Group:
-    # `f = (x+y)*z` for an expression; a program that names its output already reads as
-    # assignments (`q = x + y; f = q * z`), and an `f = ` before it would chain them.
+    # `f = (x+y)*z` for an expression; a program with assignments already reads as
+    # assignments (`q = x + y; f = q * z`, `h = W @ x; sum(h)`), and an `f = ` before it
+    # would chain them (`f = h = W @ x; ...`).
     graph = result.graph
-    named = graph.names.get(graph.output) is not None
+    named = any(not graph.ops[i].is_leaf for i in graph.names)
     head = Text.assemble(*([] if named else [("f", "bold"), " = "]),
                          (program_head(program), "bold"), "   value ",
                          (numbers.number(result.value, precision), "bold " + numbers.VALUE_STYLE))
@@ -73,7 +74,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for c in result.claims:
         parts.append(Text(numbers.claim(c, precision), style=numbers.STATUS_STYLE[c.status]))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
-    parts.append(Text(verdict(result), style=style))
+    parts.append(Hanging(Text(verdict(result), style=style), extra=2))
     if result.hessian is not None:
         bad = any(c.status == "fail" for c in result.hessian_checks)
         parts.append(Text(matrices.hessian_verdict(result), style="bold red" if bad else
@@ -90,7 +91,8 @@ class FittedTable:
     matrix row is never split across lines. Where the whole table is wider than the window,
     the checks column gets less room first (`pass 2e-11` for `pass 1.8e-11 (all 4
     entries)`); where it is still too wide, each array gradient is printed below the table,
-    row under row, and the table names its shape."""
+    row under row, and the table names its shape. A line below still wider than the window
+    (an array of 3 or more dimensions is one line) is broken at spaces, never cut off."""
 
     def __init__(self, result: Result, precision: int):
         self.result = result
@@ -152,8 +154,9 @@ class FittedTable:
         for r, g in moved:
             yield Text.assemble((f"d{r.name}", "bold"), f" ({numbers.shape(r.gradient)}):")
             for line in g.split("\n"):
-                yield Text("  " + line, style=numbers.GRAD_STYLE, no_wrap=True,
-                           overflow="fold")
+                # wider than the window (an array of 3 or more dimensions is one line): broken
+                # at spaces, indented, never cut off at the window's edge
+                yield Hanging(Text("  " + line, style=numbers.GRAD_STYLE))
 
 
 def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> Group:
