@@ -58,9 +58,13 @@ def params_of(op: Op) -> dict[str, Any]:
     return dict(getattr(op.forward, "keywords", None) or {})
 
 
-def row_text(op: Op, k: int) -> str | None:
-    """The row's text for what input k receives, in terms of a, b, out and dout."""
+def row_text(op: Op, k: int, shapes: tuple = ()) -> str | None:
+    """The row's text for what input k receives, in terms of a, b, out and dout; for @ with a
+    vector operand, the row module's texts for those shapes (an outer product, not B.T)."""
     texts = getattr(op, "vjp_text", ()) or ()
+    if op.name == "matmul" and shapes:
+        from ..ops.arrays import matmul_texts
+        texts = matmul_texts(shapes) or texts
     if k < len(texts) and texts[k]:
         return texts[k]
     if op.elementwise and k < len(op.local_text):
@@ -144,7 +148,7 @@ def spell(op: Op, k: int, inputs: list[str], out: str, dout: str | None,
     """Input k's share of the gate's upstream gradient, in the language: the row's text with
     the call's spellings in place, tidied. None where the row has no text for it; a
     BackpropError where the language does not read what came out."""
-    template = row_text(op, k)
+    template = row_text(op, k, call.shapes)
     if template is None:
         return None
     kept = kept_shape(op, call)

@@ -137,6 +137,42 @@ def _matmul_vjp(m, g, args, out):
     return np.reshape(dA, a.shape), np.reshape(dB, b.shape)
 
 
+# @'s texts where an operand is a vector, by (a is a vector, b is a vector). numpy's `.T`
+# leaves a 1-D array as it is, so the matrix texts (dout @ b.T) do not hold there: what a
+# matrix receives is an outer product (the lecture's dW = 2 q x^T), a column times a row,
+# written as the column broadcast against the vector; a vector @ vector is a dot product.
+MATMUL_VECTOR_TEXTS = {
+    (False, True): ("reshape(dout, rows, 1) * b", "a.T @ dout"),
+    (True, False): ("b @ dout", "reshape(a, dims, 1) * dout"),
+    (True, True): ("dout * b", "dout * a"),
+}
+
+
+def matmul_texts(shapes: tuple) -> tuple[str, ...] | None:
+    """The texts for a matrix product of these shapes where a vector changes them; None where
+    the row's own texts (for matrices) hold."""
+    if len(shapes) != 2 or not all(shapes) or max(len(s) for s in shapes) > 2:
+        return None
+    return MATMUL_VECTOR_TEXTS.get((len(shapes[0]) == 1, len(shapes[1]) == 1))
+
+
+# The row's role where an operand is a vector: what a matrix receives is an outer product.
+MATMUL_VECTOR_ROLES = {
+    (False, True): "matrix multiply, matrix @ vector: dA = outer(upstream, B) (the upstream as "
+                   "a column times B as a row; .T leaves a vector as it is), dB = A.T @ upstream",
+    (True, False): "matrix multiply, vector @ matrix: dA = B @ upstream, dB = outer(A, upstream) "
+                   "(A as a column times the upstream as a row)",
+    (True, True): "dot product of two vectors: dA = upstream * B, dB = upstream * A",
+}
+
+
+def matmul_role(shapes: tuple) -> str | None:
+    """The role for a matrix product of these shapes where a vector changes it, else None."""
+    if len(shapes) != 2 or not all(shapes) or max(len(s) for s in shapes) > 2:
+        return None
+    return MATMUL_VECTOR_ROLES.get((len(shapes[0]) == 1, len(shapes[1]) == 1))
+
+
 def _matmul_sympy(sp, a, b):
     return _np().matmul(a, b)
 
