@@ -22,11 +22,18 @@ _NUMPY_HEAD = '''"""The backward pass of {origin}, written by `backprop backward
 
 forward() is the program and backward() its backward pass, one line per gradient step
 from the output back (+= where a value fans out). Run this file to check backward()
-against central finite differences at POINT."""
+against central finite differences at POINT.
+
+The language's functions are computed by backprop's own registry rows, so this file imports
+backprop_cli: run it where backprop is installed, e.g. `uv run python key.py` in the project."""
 
 import numpy as np
 
-from backprop_cli.ops import CONSTANTS, FUNCTIONS, array_math
+try:
+    from backprop_cli.ops import CONSTANTS, FUNCTIONS, array_math
+except ImportError:
+    raise SystemExit("this key imports backprop_cli: run it where backprop is installed, "
+                     "e.g. `uv run python key.py` in the project") from None
 
 _m = array_math()
 
@@ -68,7 +75,11 @@ if __name__ == "__main__":
 _TORCH_HEAD = '''"""The backward pass of {origin}, written by `backprop backward --to torch`.
 
 forward() is the program on tensors and backward() its backward pass written out;
-run this file to compare backward() with autograd at POINT."""
+run this file to compare backward() with autograd at POINT.
+
+The language's functions are computed by backprop's own registry rows, so this file imports
+backprop_cli: run it with a Python that has torch and backprop installed, e.g. `uv run
+python key.py` in the project once torch is added there."""
 
 import contextlib
 import math
@@ -77,7 +88,11 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
-from backprop_cli.ops import CONSTANTS, FUNCTIONS
+try:
+    from backprop_cli.ops import CONSTANTS, FUNCTIONS
+except ImportError:
+    raise SystemExit("this key imports backprop_cli: run it with a Python that has torch and "
+                     "backprop installed, e.g. `uv run python key.py` in the project") from None
 
 torch.set_default_dtype(torch.float64)
 
