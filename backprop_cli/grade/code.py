@@ -13,6 +13,7 @@ import keyword
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import shown
 from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR
 from ..values import is_array
 from .reading import tokens
@@ -291,12 +292,15 @@ def write(source: str, bindings: Mapping[str, Any], to: str = "program",
 
 def passed(source: str, key: Key) -> None:
     """The key graded against its program before it is given: a row's text that does not
-    cover this call (a broadcast add_at, @ of a vector) is refused, never written wrong."""
+    cover this call (a broadcast add_at, a stack of matrices @ a vector) is refused,
+    never written wrong."""
     from .grading import read_and_grade
 
     report = read_and_grade(source, as_program(key, ""), key.bindings)
     if report.status != "pass":
         bad = next(g for g in report.lines if g.status not in ("exact", "approx"))
-        raise CannotWrite(f"the line written for {bad.name}, `{bad.text}`, fails its own "
-                          f"grading ({bad.status}: {bad.why})", hint="the row's text does not "
-                          "cover this call; write this step by hand")
+        # Each part cut to its own share of the one-line headline, so the reason is read
+        # whole rather than cut off mid-word after a long line.
+        raise CannotWrite(f"the line written for {bad.name}, `{shown(bad.text, 90)}`, fails "
+                          f"its own grading ({bad.status}: {shown(bad.why or '', 150)})",
+                          hint="the row's text does not cover this call; write this step by hand")
