@@ -194,3 +194,23 @@ def test_the_notes_formula_typed_in_numpy_is_named():
     assert report.first_wrong.line == 2 and report.first_wrong.status == "shape"
     assert ".T does nothing to a 1-D array" in report.diagnosis
     assert "reshape(dq, 2, 1) * x (np.outer(dq, x) in numpy)" in report.diagnosis
+
+
+@pytest.mark.parametrize("name", ["lecture", "row-vector"])
+def test_vector_matmul_numpy_keys_pass_their_self_test(name, tmp_path):
+    source, point, _ = VECTOR_MATMUL[name]
+    done = _run(as_numpy(write_key(source, point), name), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_penalty_and_a_mean_read_as_the_lecture_writes_them():
+    source = ("h = relu(X @ W1)\nscores = h @ W2\n"
+              "data_loss = -mean(log_softmax(scores)[arange(5), y])\n"
+              "loss = data_loss + 0.5*0.1*sum(W2*W2)\n")
+    r = np.random.default_rng(1)
+    point = {"X": r.normal(size=(5, 2)), "W1": r.normal(size=(2, 3)),
+             "W2": r.normal(size=(3, 4)), "y": np.array([0, 1, 3, 2, 1])}
+    key, report = graded(source, point)
+    assert all(g.status == "exact" for g in report.lines), key
+    assert "dW2 = 0.05*W2" in key and "ones_like(W2*W2)" not in key
+    assert "arange(5), y])/5," in key  # the mean's n, not sum(ones_like(...))

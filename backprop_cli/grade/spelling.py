@@ -34,7 +34,7 @@ from ..graph import Graph
 from ..language.parser import parse
 from ..language.printer import Printer
 from ..ops.keywords import INPUT_KEYWORD, KEYWORDS
-from ..ops.registry import SCALAR, Op
+from ..ops.registry import OPS, SCALAR, Op
 from .reading import tokens
 
 INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
@@ -187,7 +187,8 @@ def substituted(template: str, names: dict[str, str], dout: str | None) -> str:
 
 def tidy(text: str) -> str:
     """The expression reprinted by the printer, with constant subexpressions folded and
-    identities dropped (x*1, x**1, x/1, 1*x): each changes no bit of the value."""
+    identities dropped (x*1, x**1, x/1, 1*x, -1*x as -x, ones_like(...)*x as x where x has the
+    product's shape): each changes no bit of the value."""
     g = parse(text)
     new = Graph(text)
     ids: list[int] = []
@@ -223,6 +224,10 @@ def _fold(g: Graph, op: Op, args: tuple[int, ...], s: int, e: int) -> int:
         args = _without_ones(g, args)
         if len(args) == 1:
             return args[0]
+    if op.name == "mul" and len(args) == 2:
+        for keep, const in ((0, 1), (1, 0)):
+            if _plain(g, args[const]) and g.consts[args[const]] == -1.0:
+                return g.add_op(OPS["neg"], (args[keep],), s, e)  # -1*v is -v, bit for bit
     if len(args) == 2 and op.elementwise:
         for keep, const in ((0, 1), (1, 0)):
             c = args[const]
