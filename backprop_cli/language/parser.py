@@ -23,7 +23,7 @@ import gc
 from typing import NamedTuple
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
-from ..graph import Graph
+from ..graph import MAX_NODES, Graph
 from ..ops.keywords import SOFT_NAMES
 from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX, known_functions
 from .calls import call, gather, method, stack, static_subscript
@@ -50,6 +50,48 @@ class Entry(NamedTuple):
     keywords: dict | None = None  # calls: keyword arguments, name -> (value, start, end)
 
 
+_new = tuple.__new__  # an Entry without NamedTuple's Python-level __new__: once per bracket
+
+
+def _reducer(p: _Parser):
+    """p.reduce_above(bp, right): apply the operators on top of the stack that bind at least
+    as tightly as an infix operator of binding power `bp` (all of them, down to the innermost
+    bracket, for -1). A closure over the parser's lists, since it runs once per operator; a
+    binary operator, the commonest reduction by far, is applied inline: its node goes straight
+    onto the graph's lists (Graph.add_op's steps without a call per node)."""
+    stack, operands, ostart, oend, g = p.stack, p.operands, p.ostart, p.oend, p.graph
+    ops, args, gstarts, gends = g.ops, g.args, g.starts, g.ends
+
+    def reduce_above(bp: int, right: bool) -> None:
+        while stack:
+            top = stack[-1]
+            if top[0] > _PRE or top[2] < bp or (top[2] == bp and right):
+                return
+            if top[0] == _PRE:
+                p.reduce()
+                continue
+            stack.pop()
+            b = operands.pop()
+            b_end = oend.pop()
+            ostart.pop()
+            node = len(ops)
+            if node >= MAX_NODES:
+                raise g.too_many(ostart[-1], b_end)
+            ops.append(top[1])
+            args.append((operands[-1], b))
+            gstarts.append(ostart[-1])
+            gends.append(b_end)
+            operands[-1] = node
+            oend[-1] = b_end
+
+    return reduce_above
+
+
+def _entry(kind: int, start: int, base: int) -> Entry:
+    """A plain bracket's entry: it opens at `start`, its items above operand height `base`."""
+    return _new(Entry, (kind, None, 0, False, start, start + 1, base, None))
+
+
 def parse(source: str) -> Graph:
     """Parse a program into a finished graph whose last node is the output."""
     if len(source) > MAX_SOURCE_BYTES:
@@ -74,14 +116,12 @@ class _Parser:
         self.assigned: dict[str, int] = {}
         # Tokens as parallel lists, addressed by index: no token objects on the hot path.
         self.kinds, self.texts, self.starts = scan(source)
-        # The operator table is read per parse: a test may patch a row into INFIX.
-        self.after = dict(_AFTER)
-        for text, op in INFIX.items():
-            self.after[text] = _infix_handler(op)
+        self.after = _AFTER
         self.operands: list[int] = []
         self.ostart: list[int] = []
         self.oend: list[int] = []
         self.stack: list[Entry] = []
+        self.reduce_above = _reducer(self)
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -113,7 +153,7 @@ class _Parser:
                     (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
                 target = k
                 k += 2
-            node, _start, k = self.expression(k)
+            node, k = self.expression(k)
             if target >= 0:
                 node = self.assign(target, node, k)
             last = node
@@ -161,23 +201,66 @@ class _Parser:
 
     # --- expressions ------------------------------------------------------------------
 
-    def expression(self, k: int) -> tuple[int, int, int]:
-        """Parse one expression from token k; return (node, start, index of the ending token)."""
-        kinds, texts = self.kinds, self.texts
-        before, after = _BEFORE, self.after
-        first = self.starts[k]
-        del self.operands[:], self.ostart[:], self.oend[:], self.stack[:]
+    def expression(self, k: int) -> tuple[int, int]:
+        """Parse one expression from token k; return (its node, index of the ending token).
+
+        The commonest tokens (a name already read, a number, '(', an infix operator and the
+        ')' of a plain parenthesis) take their steps here, in one loop over local names;
+        every other token goes to its handler in the two tables."""
+        kinds, texts, starts = self.kinds, self.texts, self.starts
+        operands, ostart, oend, stack = self.operands, self.ostart, self.oend, self.stack
+        push, push_start, push_end = operands.append, ostart.append, oend.append
+        known, read, reduce_above = self.assigned.get, self.graph.variables.get, self.reduce_above
+        add_number, infix = self.graph.add_number, _infix_specs().get
+        del operands[:], ostart[:], oend[:], stack[:]
         expect_operand = True
-        while k >= 0:
-            kind = kinds[k]
-            table = before if expect_operand else after
-            handler = table.get(texts[k] if kind == "op" else kind)
-            if handler is None:
-                handler = _no_operand if expect_operand else _no_operator
-            end = k
+        while True:
+            kind, text = kinds[k], texts[k]
+            if expect_operand:
+                node = None
+                if kind == "name":
+                    if texts[k + 1] not in _NOT_A_VALUE and kinds[k + 1] != "sup":
+                        node = known(text)
+                        if node is None:
+                            node = read(text)
+                elif kind == "num" and (value := float(text)) != _INF:
+                    node = add_number(value, starts[k], starts[k] + len(text))
+                elif text == "(" and kind == "op":
+                    stack.append(_entry(_PAREN, starts[k], len(operands)))
+                    k += 1
+                    continue
+                if node is not None:
+                    push(node)
+                    push_start(starts[k])
+                    push_end(starts[k] + len(text))
+                    k += 1
+                    expect_operand = False
+                    continue
+                handler = _BEFORE.get(text if kind == "op" else kind, _no_operand)
+            elif kind == "op":
+                spec = infix(text)
+                if spec is not None:
+                    if stack and stack[-1][0] <= _PRE:
+                        reduce_above(spec[1], spec[2])
+                    stack.append(spec[0])
+                    k += 1
+                    expect_operand = True
+                    continue
+                if text == ")":
+                    reduce_above(-1, False)
+                    if stack and stack[-1][0] == _PAREN:  # a plain parenthesis closes
+                        ostart[-1] = stack.pop()[4]
+                        oend[-1] = starts[k] + 1
+                        k += 1
+                        continue
+                handler = self.after.get(text, _no_operator)
+            elif kind == "sep" or kind == "end":
+                break
+            else:
+                handler = self.after.get(kind, _no_operator)
             k, expect_operand = handler(self, k)
         self.close_all()
-        return self.operands[0], first, end
+        return operands[0], k
 
     def close_all(self) -> None:
         """At the end of a statement: apply what is left; an open bracket is an error."""
@@ -311,7 +394,7 @@ def _number(p: _Parser, k: int) -> tuple[int, bool]:
     if value == _INF:
         raise p.error(f"the number {text} is too large for float64", p.token(k),
                       cls=LimitError)
-    p.operands.append(p.graph.add_constant(value, start, start + len(text)))
+    p.operands.append(p.graph.add_number(value, start, start + len(text)))
     p.ostart.append(start)
     p.oend.append(start + len(text))
     return k + 1, False
@@ -324,7 +407,8 @@ def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
     if op is None:
         raise p.unknown_function(p.token(k))
     start = p.starts[k]
-    p.stack.append(Entry(_CALL, op, 0, False, start, p.starts[k + 1] + 1, len(p.operands)))
+    p.stack.append(_new(Entry, (_CALL, op, 0, False, start, p.starts[k + 1] + 1,
+                             len(p.operands), None)))
     k += 2
     if p.texts[k] == ")" and p.kinds[k] == "op":
         msg = op.check_arity(0) or f"{op.name}() needs arguments"
@@ -384,7 +468,7 @@ _WORDS = {"True": True, "False": False, "None": None}
 
 def _open_paren(p: _Parser, k: int) -> tuple[int, bool]:
     start = p.starts[k]
-    p.stack.append(Entry(_PAREN, None, 0, False, start, start + 1, len(p.operands)))
+    p.stack.append(_entry(_PAREN, start, len(p.operands)))
     return k + 1, True
 
 
@@ -428,24 +512,22 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
 # --- handlers for a token after an operand ----------------------------------------------------
 
 
-def _infix_handler(op):
-    """The handler of one infix spelling: apply what binds at least as tightly, then wait
-    for the right operand."""
-    bp, right = op.bp, op.right_assoc
-    # A binary entry's span is never read (its node spans its operands): one entry serves.
-    entry = Entry(_BIN, op, bp, right, 0, 0)
+_SPECS: dict[str, tuple[Entry, int, bool]] = {}
+_SPECS_OF: dict = {}
 
-    def infix(p: _Parser, k: int) -> tuple[int, bool]:
-        stack = p.stack
-        while stack:
-            top = stack[-1]
-            if top[0] > _PRE or top[2] < bp or (top[2] == bp and right):
-                break
-            p.reduce()
-        stack.append(entry)
-        return k + 1, True
 
-    return infix
+def _infix_specs() -> dict[str, tuple[Entry, int, bool]]:
+    """Each infix spelling's stack entry, binding power and associativity. Read from INFIX
+    at every parse (a test may patch a row into it), rebuilt only when INFIX changed: a
+    binary entry's span is never read (its node spans its operands), so one entry serves."""
+    if INFIX != _SPECS_OF:
+        _SPECS.clear()
+        for text, op in INFIX.items():
+            _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp,
+                            op.right_assoc)
+        _SPECS_OF.clear()
+        _SPECS_OF.update(INFIX)
+    return _SPECS
 
 
 def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
@@ -573,14 +655,11 @@ def _close_bars(p: _Parser, k: int) -> tuple[int, bool]:
     return k + 1, False
 
 
-def _end(p: _Parser, k: int) -> tuple[int, bool]:
-    return -1, False  # the statement ends here
-
-
 def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
     raise p.expected_operator(p.token(k))
 
 
 _AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
-          "|": _close_bars, "sup": _superscript, "sep": _end, "end": _end, "attr": _attribute}
+          "|": _close_bars, "sup": _superscript, "attr": _attribute}
 _INF = float("inf")
+_NOT_A_VALUE = frozenset(("(", "="))  # after a name: a call, or a keyword argument
