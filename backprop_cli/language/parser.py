@@ -122,6 +122,11 @@ class _Parser:
         self.oend: list[int] = []
         self.stack: list[Entry] = []
         self.reduce_above = _reducer(self)
+        # What the expression loop reads, bound once per parse rather than once per statement.
+        self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
+                    self.stack, self.operands.append, self.ostart.append, self.oend.append,
+                    self.assigned.get, self.graph.variables.get, self.reduce_above,
+                    self.graph.add_number, _infix_specs().get)
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -207,11 +212,8 @@ class _Parser:
         The commonest tokens (a name already read, a number, '(', an infix operator and the
         ')' of a plain parenthesis) take their steps here, in one loop over local names;
         every other token goes to its handler in the two tables."""
-        kinds, texts, starts = self.kinds, self.texts, self.starts
-        operands, ostart, oend, stack = self.operands, self.ostart, self.oend, self.stack
-        push, push_start, push_end = operands.append, ostart.append, oend.append
-        known, read, reduce_above = self.assigned.get, self.graph.variables.get, self.reduce_above
-        add_number, infix = self.graph.add_number, _infix_specs().get
+        (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
+         known, read, reduce_above, add_number, infix) = self.hot
         del operands[:], ostart[:], oend[:], stack[:]
         expect_operand = True
         while True:
@@ -264,15 +266,12 @@ class _Parser:
 
     def close_all(self) -> None:
         """At the end of a statement: apply what is left; an open bracket is an error."""
-        stack = self.stack
-        while stack:
-            top = stack[-1]
-            if top.kind > _PRE:
-                what = _OPENED.get(top.kind) or f"{top.op.name}("
-                raise self.span_error(f"{what} is never closed", top.start, top.end,
-                                      f"add {_CLOSER[top.kind]} before the end of the "
-                                      f"statement")
-            self.reduce()
+        self.reduce_above(-1, False)
+        if self.stack:
+            top = self.stack[-1]
+            what = _OPENED.get(top.kind) or f"{top.op.name}("
+            raise self.span_error(f"{what} is never closed", top.start, top.end,
+                                  f"add {_CLOSER[top.kind]} before the end of the statement")
 
     def push_operand(self, node: int, start: int, end: int) -> None:
         self.operands.append(node)
