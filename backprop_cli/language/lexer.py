@@ -51,8 +51,8 @@ _PIECE = re.compile("|".join((_NAME, _OPERATOR, _BLANK, NUMBER, _COMMENT, _ATTR,
                     re.DOTALL)
 # A token and the blanks after it (or the blanks a source starts with), the last alternative
 # any other character but a blank: the pieces still tile the source, none is only blanks but
-# the first, and stripping the blanks off each leaves the tokens. For a source with no '#' or
-# '\\' (there blanks are the only gaps).
+# the first, and stripping the blanks off each leaves the tokens. For a source with blanks and
+# no '#' or '\\' (there blanks are the only gaps).
 _TOKEN = re.compile("(?:" + "|".join((_NAME, _OPERATOR, NUMBER, _ATTR, _SUPER, r"[^ \t\r\f]"))
                     + r")[ \t\r\f]*|[ \t\r\f]+", re.DOTALL)
 _BLANKS = " \t\r\f"
@@ -87,7 +87,7 @@ def scan(source: str) -> tuple[list[str], list[str], list[int]]:
     """
     # Whole-list steps that run in C (findall, map, accumulate): the per-piece work is a
     # dict lookup, never a Python-level loop iteration.
-    if "#" in source or "\\" in source:
+    if "#" in source or "\\" in source or " " not in source:  # no blanks: nothing to drop
         kinds, pieces, starts = _pieces(source)
     else:
         pieces = _TOKEN.findall(source)

@@ -531,6 +531,13 @@ def _infix_specs() -> dict[str, tuple[Entry, int, bool]]:
 
 def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     mark = p.reduce_to_bracket()
+    if mark is not None and mark[0] == _CALL:  # the commonest bracket to get here
+        p.stack.pop()
+        operands, base, end = p.operands, mark[6], p.starts[k] + 1
+        node = call(p, mark, tuple(operands[base:]), end)
+        del operands[base:], p.ostart[base:], p.oend[base:]
+        p.push_operand(node, mark.start, end)
+        return k + 1, False
     if mark is None:
         raise p.error("unmatched ')'", p.token(k))
     end = p.starts[k] + 1
@@ -543,12 +550,8 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     if mark.kind == _PAREN:
         p.ostart[-1] = mark.start
         p.oend[-1] = end
-    elif mark.kind == _TUPLE:
-        _close_tuple(p, k, mark)
     else:
-        args, _ = p.items(mark.base)
-        node = call(p, mark, args, end)
-        p.push_operand(node, mark.start, end)
+        _close_tuple(p, k, mark)
     return k + 1, False
 
 
