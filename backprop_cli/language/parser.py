@@ -177,7 +177,7 @@ class _Parser:
             self.check_assignable(self.token(target))
         augment = AUGMENTED.get(self.texts[target + 1])
         if augment is not None:
-            old = self.resolve(self.token(target))
+            old = self.resolve(target)
             node = self.graph.add_op(INFIX[augment], (old, node), self.starts[target],
                                      self.starts[end])
         self.graph.name_node(node, name)
@@ -191,18 +191,20 @@ class _Parser:
         if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"cannot assign to {name}: it is a function", tok)
 
-    def resolve(self, tok: Token) -> int:
-        """The node a bare name refers to: an assigned value, a constant or a variable."""
-        name = tok.text
+    def resolve(self, k: int) -> int:
+        """The node the bare name at token k refers to: an assigned value, a constant or a
+        variable."""
+        name = self.texts[k]
         node = self.assigned.get(name)
         if node is not None:
             return node
+        start = self.starts[k]
         if name in CONSTANTS:
-            return self.graph.add_constant(CONSTANTS[name], tok.start, tok.end, name)
+            return self.graph.add_constant(CONSTANTS[name], start, start + len(name), name)
         if name in FUNCTIONS and name not in SOFT_NAMES:
-            raise self.error(f"{name} is a function", tok, f"call it as {name}(...)",
+            raise self.error(f"{name} is a function", self.token(k), f"call it as {name}(...)",
                              NameResolutionError)
-        return self.graph.add_variable(name, tok.start, tok.end)
+        return self.graph.add_variable(name, start, start + len(name))
 
     # --- expressions ------------------------------------------------------------------
 
@@ -378,7 +380,7 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
         if node is None:
             if kinds[k + 1] == "bad":  # reported first, as a streaming lexer would
                 raise p.error("", p.token(k + 1))
-            node = p.resolve(p.token(k))
+            node = p.resolve(k)
     start = p.starts[k]
     p.operands.append(node)
     p.ostart.append(start)
