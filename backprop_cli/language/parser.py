@@ -102,9 +102,13 @@ def parse(source: str) -> Graph:
     # on a big program) and find nothing to free.
     enabled = gc.isenabled()
     gc.disable()
+    parser = _Parser(source)
     try:
-        return _Parser(source).program()
+        return parser.program()
     finally:
+        # The reducer closes over the parser, a cycle the paused collector would leave
+        # holding every token until its next run: broken here, the tokens go at once.
+        parser.reduce_above = parser.hot = None
         if enabled:
             gc.enable()
 
