@@ -12,6 +12,11 @@ class BackpropError(Exception):
 
     kind = "error"
 
+    def __init_subclass__(cls, kind: str = "", **rest):
+        super().__init_subclass__(**rest)
+        if kind:
+            cls.kind = kind
+
     def __init__(self, message: str, source: str | None = None,
                  span: tuple[int, int] | None = None, hint: str | None = None):
         super().__init__(message)
@@ -127,32 +132,35 @@ def shown(text: str, limit: int = 80) -> str:
     return "".join(head) + ELLIPSIS + "".join(reversed(tail))
 
 
-class ParseError(BackpropError):
-    kind = "parse error"
+# The kinds of bad input: `kind` starts each message ("parse error: ...").
+
+class ParseError(BackpropError, kind="parse error"):
+    """The text is not a program (a token, a bracket, an operator out of place)."""
 
 
-class NameResolutionError(BackpropError):
-    kind = "name error"
+class NameResolutionError(BackpropError, kind="name error"):
+    """A name the program reads is neither bound nor known."""
 
 
-class BindingError(BackpropError):
-    kind = "binding error"
+class BindingError(BackpropError, kind="binding error"):
+    """A NAME=VALUE binding (or an @file it names) that gives no usable value."""
 
 
-class ArityError(BackpropError):
-    kind = "arity error"
+class ArityError(BackpropError, kind="arity error"):
+    """A function called with the wrong number of arguments."""
 
 
-class ShapeError(BackpropError):
-    kind = "shape error"
+class ShapeError(BackpropError, kind="shape error"):
+    """Arrays whose shapes do not fit the operation."""
 
 
-class DomainError(BackpropError):
-    kind = "domain error"
+class DomainError(BackpropError, kind="domain error"):
+    """A computation undefined at the point: an input outside a function's domain (log of a
+    negative), or a derivative that is not finite."""
 
 
-class LimitError(BackpropError):
-    kind = "limit exceeded"
+class LimitError(BackpropError, kind="limit exceeded"):
+    """An input past a limit that keeps time and memory bounded."""
 
 
 class InternalError(Exception):

@@ -17,6 +17,12 @@ the peak resident memory of the `check --dask` client on a long file (target: fl
     uv run python benchmarks/bench_batch.py --dask                       # 10^4 and 10^5 cases
     uv run python benchmarks/bench_batch.py --dask --dask-cases 2000 --repeats 1
     uv run python benchmarks/bench_batch.py --dask-memory --cases 1000000
+    uv run python benchmarks/bench_batch.py --dask-counts --dask-cases 10000   # no clock
+
+--dask-counts says what the cluster costs a case by counts, not time (fit for a busy
+machine): tasks per case (the chunking, counted by the workers) and bytes per case sent to a
+worker and back (the pickled task arguments and results). --dask prints the same counts
+beside its times.
 
 --memory runs `check FILE --no-check --quiet` in each output mode (table, --json, --jsonl,
 --junit, --report) with --jobs 1 and the default pool, and reads the resident set of the
@@ -30,6 +36,7 @@ import argparse
 import contextlib
 import json
 import os
+import pickle
 import random
 import resource
 import statistics
@@ -221,6 +228,44 @@ def dask_vs_pool(opts) -> None:
               f"{cpu:.1f} s ({1000 * cpu / n:.2f} ms a case) |")
 
 
+def scheduling_counts(path: str, n: int, address: str) -> tuple[int, float, float]:
+    """(tasks the workers ran for `n` cases, bytes a case sends to a worker, bytes a case sends
+    back): counts, not times. The tasks are counted over a real run of the file (unchecked, so
+    it is quick: the chunking depends only on the case count and the worker threads); the
+    bytes are those of the task arguments and results of a full-size chunk of the file's
+    first cases, checked as the benchmark checks them, pickled as distributed pickles them."""
+    from backprop_cli.batch.cases import read_cases
+    from backprop_cli.batch.dask import MAX_CHUNK, run_chunk, run_dask
+    from backprop_cli.batch.run import Settings, run_case
+
+    before = tasks_run(address)
+    with open(path, "rb") as fh:
+        ran = sum(1 for _ in run_dask(read_cases(fh), Settings(sympy=False, numeric=False),
+                                      address))
+    tasks = tasks_run(address) - before
+    assert ran == n, (ran, n)
+    with open(path, "rb") as fh:
+        chunk = [case for case, _ in zip(read_cases(fh), range(MAX_CHUNK))]
+    settings = Settings(origin=path)
+    sent = len(pickle.dumps((chunk, settings, run_case), protocol=5)) / len(chunk)
+    back = len(pickle.dumps(run_chunk(chunk, settings), protocol=5)) / len(chunk)
+    return tasks, sent, back
+
+
+def dask_counts(opts) -> None:
+    """--dask-counts: tasks and bytes per case, on a local cluster of --jobs workers."""
+    with tempfile.TemporaryDirectory() as tmp, local_cluster(opts.jobs, tmp) as address:
+        print("| cases | worker threads | tasks | tasks per case | bytes a case, sent | "
+              "bytes a case, back |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for n in opts.dask_cases:
+            path = os.path.join(tmp, f"tanh{n}.txt")
+            generate_tanh(path, n)
+            tasks, sent, back = scheduling_counts(path, n, address)
+            print(f"| {n:,} | {opts.jobs} | {tasks:,} | {tasks / n:.4f} | {sent:,.0f} | "
+                  f"{back:,.0f} |", flush=True)
+
+
 def dask_memory(opts) -> None:
     """Peak resident memory of the `check --dask` client (its own process tree; the cluster
     runs apart) on a long file, and its growth from the second quarter of the run to the last."""
@@ -255,6 +300,8 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true",
                     help="the local pool against a local Dask cluster of --jobs cores")
     ap.add_argument("--dask-cases", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--dask-counts", action="store_true",
+                    help="tasks and bytes per case on a local cluster (no timing)")
     ap.add_argument("--dask-memory", action="store_true",
                     help="peak RSS of the --dask client on --cases cases (--no-check)")
     opts = ap.parse_args()
@@ -266,6 +313,9 @@ def main() -> None:
         return
     if opts.dask_memory:
         dask_memory(opts)
+        return
+    if opts.dask_counts:
+        dask_counts(opts)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cases.txt")

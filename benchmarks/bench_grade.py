@@ -14,14 +14,22 @@ printed. Target: grade / eval <= 2.0.
   A  backprop eval -f ninja_forward.bp BINDINGS --no-check
   B  backprop grade ninja_forward.bp ninja_backward.bp BINDINGS
 
+`--key` grades the answer key `backprop backward` writes for the forward pass (30 lines,
+every one exact or approx) instead of the exercise's hand-written pass. `--cpu` measures each
+process's CPU time (user + system, from the kernel's accounting of the child) instead of wall
+time: a count that a loaded machine does not inflate as much, for a check while others work.
+
 Run on a quiet machine:
-  uv run python benchmarks/bench_grade.py            (15 rounds)
+  uv run python benchmarks/bench_grade.py            (15 rounds, wall time)
+  uv run python benchmarks/bench_grade.py --key      (the written answer key)
+  uv run python benchmarks/bench_grade.py --cpu      (CPU seconds of each process)
   uv run python benchmarks/bench_grade.py --rounds 1 (a smoke run: numbers meaningless)
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,14 +73,28 @@ def full_ready() -> bool:
     return True
 
 
-def timed(argv: list[str], folder: Path, code: int) -> float:
-    start = time.perf_counter()
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed(argv: list[str], folder: Path, code: int, cpu: bool = False) -> float:
+    start = _cpu() if cpu else time.perf_counter()
     done = subprocess.run(argv, cwd=folder, capture_output=True, check=False)
-    took = time.perf_counter() - start
+    took = (_cpu() if cpu else time.perf_counter()) - start
     if done.returncode != code:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: "
                          f"{done.stderr.decode()[:500]}")
     return took
+
+
+def _write_key(folder: Path, binds: list[str]) -> None:
+    """The answer key for the forward pass, as `backprop backward` writes it."""
+    done = subprocess.run([sys.executable, "-m", "backprop_cli", "backward", "ninja_forward.bp",
+                           *binds], cwd=folder, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"backward exited {done.returncode}: {done.stderr[:500]}")
+    (folder / "ninja_backward.bp").write_text(done.stdout)
 
 
 def main() -> None:
@@ -80,6 +102,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--today", action="store_true",
                         help="the 25-line version in the language without issue 21")
+    parser.add_argument("--key", action="store_true",
+                        help="grade the answer key backprop backward writes (30 lines)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU seconds of each process instead of wall time")
     args = parser.parse_args()
     full = full_ready() and not args.today
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,8 +113,11 @@ def main() -> None:
         if full:
             shutil.copy(FULL / "batch.npz", folder / "data.npz")
             shutil.copy(FULL / "forward.bp", folder / "ninja_forward.bp")
-            shutil.copy(HERE / "ninja_full_backward.bp", folder / "ninja_backward.bp")
             binds = [f"{n}=@data.npz" for n in FULL_NAMES]
+            if args.key:
+                _write_key(folder, binds)
+            else:
+                shutil.copy(HERE / "ninja_full_backward.bp", folder / "ninja_backward.bp")
         else:
             np.savez(folder / "data.npz", **point())
             for name in ("ninja_forward.bp", "ninja_backward.bp"):
@@ -109,10 +138,10 @@ def main() -> None:
             timed(argv, folder, code)
         for _ in range(args.rounds):
             for k, (argv, code) in runs.items():
-                times[k].append(timed(argv, folder, code))
+                times[k].append(timed(argv, folder, code, args.cpu))
     medians = {k: statistics.median(v) for k, v in times.items()}
     a, b = medians.values()
-    print("| command | median (s) | runs |")
+    print(f"| command | median {'CPU ' if args.cpu else ''}(s) | runs |")
     print("| --- | ---: | ---: |")
     for k, v in medians.items():
         print(f"| backprop {k} | {v:.3f} | {len(times[k])} |")

@@ -1,6 +1,8 @@
 """`backprop check FILE`: reading case files, grading each case, reports, exit codes."""
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -226,6 +228,24 @@ def test_a_case_over_the_time_limit_is_a_timeout_and_the_run_goes_on():
     assert slow.message == "cases.txt:1: timeout: the case took longer than 0.5 s"
     assert 0.45 < slow.seconds < 10
     assert fast.status == "pass"
+
+
+@pytest.mark.parametrize("limit", ["0.05", "0.1", "0.15"])
+def test_a_time_limit_never_lands_in_what_numpy_and_sympy_build_on_first_use(tmp_path, limit):
+    """The first sympy check of a process builds things lazily (numpy's matrix module); a
+    limit that landed in the middle left them half built, and every later case's sympy check
+    was skipped (AttributeError). The run builds them before any case's clock starts."""
+    path = tmp_path / "cases.txt"
+    path.write_text("".join(f'"tanh(x*y) + x**2" x={k}.5 y=0.25\n' for k in range(4)))
+    done = subprocess.run([sys.executable, "-m", "backprop_cli", "check", str(path), "--jobs",
+                           "1", "--timeout", limit, "--jsonl"], capture_output=True,
+                          text=True, timeout=300, check=False)
+    cases = [json.loads(x) for x in done.stdout.splitlines()][:-1]
+    assert len(cases) == 4
+    for case in cases:  # a case may time out on a busy machine; none is checked half
+        assert case["status"] == "timeout" or {
+            name: methods["sympy"] for name, methods in case["check_statuses"].items()
+            if name != "value"} == {"x": "pass", "y": "pass"}, case
 
 
 # --- the report and exit codes ------------------------------------------------------------

@@ -33,16 +33,6 @@ def passing(case: Case, settings: Settings) -> CaseResult:
     return CaseResult(case.index, case.line, case.id, case.program, "pass")
 
 
-def spinning(case: Case, settings: Settings) -> CaseResult:
-    """Case "spin" loops in Python forever; case "block" waits in C code forever."""
-    if case.program == "spin":
-        while True:
-            pass
-    if case.program == "block":
-        threading.Event().wait()
-    return passing(case, settings)
-
-
 def make_cases(n: int, special: dict[int, str] | None = None):
     special = special or {}
     for k in range(n):
@@ -62,8 +52,13 @@ class Cancelled(Exception):
         self.reason = reason
 
 
+class CancelledSome(Exception):
+    """distributed.wait's own complaint when a future it waited on was cancelled."""
+
+
 FAKE = types.SimpleNamespace(KilledWorker=Killed,
-                             client=types.SimpleNamespace(FutureCancelledError=Cancelled),
+                             client=types.SimpleNamespace(FutureCancelledError=Cancelled,
+                                                          FuturesCancelledError=CancelledSome),
                              wait=lambda *a, **k: None)
 
 
@@ -217,6 +212,25 @@ def test_a_lost_scheduler_hands_over_what_finished_and_counts_the_rest_not_run()
     assert str(lost.value) == "lost the Dask scheduler at tcp://fake"
 
 
+def test_a_lost_scheduler_is_lost_too_when_the_wait_says_its_tasks_were_cancelled():
+    client = FakeClient()
+    client.fail = lambda cases: (Cancelled("scheduler-connection-lost")
+                                 if len(client.sizes) > 5 else None)
+
+    def wait(*a, **k):  # distributed.wait raises when a future it waits on was cancelled
+        if len(client.sizes) > 5:
+            raise CancelledSome("2 Futures cancelled")
+
+    runner = batch_dask._Run(types.SimpleNamespace(**{**vars(FAKE), "wait": wait}), client,
+                             "tcp://fake", Settings(), passing, 60.0)
+    got = []
+    with pytest.raises(RunLost) as lost:
+        for r in runner.results(make_cases(5000)):
+            got.append(r.index)
+    assert got == list(range(len(got))) and got
+    assert len(got) + lost.value.not_run == 5000
+
+
 def test_no_worker_left_stops_the_run_after_the_patience():
     client = FakeClient()
     futures_done = {"now": True}
@@ -285,34 +299,49 @@ def test_workers_that_cannot_run_this_backprop_are_refused_before_any_case(answe
     assert client.sizes == []
 
 
-def test_a_case_over_the_limit_is_its_own_timeout_and_the_chunk_goes_on(monkeypatch):
-    cases = list(make_cases(6, {1: "spin", 4: "block"}))
-    monkeypatch.setattr(batch_dask, "KILL_GRACE", 0.3)
-    out = batch_dask.run_chunk(cases, Settings(origin="c.txt", timeout=0.2), spinning)
-    assert [(r.index, r.status) for r in out] == [
-        (0, "pass"), (1, "timeout"), (2, "pass"), (3, "pass"), (4, "timeout"), (5, "pass")]
-    assert out[1].message == "c.txt:3: timeout: the case took longer than 0.2 s"
-    assert out[4].message == ("c.txt:6: timeout: the case took longer than 0.2 s (its thread "
-                              "could not be stopped)")
-
-
-def test_a_real_case_over_the_limit_gets_the_local_runner_s_timeout_record(monkeypatch):
+@pytest.fixture
+def stalling(monkeypatch):
+    """evaluate at x=7 loops in Python forever (what a stalled sympy is); at x=8 it waits in C
+    code forever, where no raised exception lands."""
     import backprop_cli.evaluate
 
     real = backprop_cli.evaluate.evaluate
 
     def evaluate(program, bindings, *args, **kwargs):
-        while bindings.get("x") == 7.0:  # Python that never ends: what a stalled sympy is
+        while bindings.get("x") == 7.0:
             pass
+        if bindings.get("x") == 8.0:
+            threading.Event().wait()
         return real(program, bindings, *args, **kwargs)
 
     monkeypatch.setattr(backprop_cli.evaluate, "evaluate", evaluate)
-    cases = list(make_cases(3))
-    cases[1] = Case(1, 3, "line 3", "x*y", (("x", 7.0), ("y", 2.0)))
-    out = batch_dask.run_chunk(cases, Settings(origin="c.txt", timeout=0.2))
+
+
+def at(index: int, x: float) -> Case:
+    return Case(index, index + 2, f"line {index + 2}", "x*y", (("x", x), ("y", 2.0)))
+
+
+def test_a_case_over_the_limit_is_its_own_timeout_and_the_chunk_goes_on(stalling, monkeypatch):
+    monkeypatch.setattr(batch_dask, "KILL_GRACE", 0.3)
+    cases = [at(k, {1: 7.0, 4: 8.0}.get(k, 1.0)) for k in range(6)]
+    out = batch_dask.run_chunk(cases, Settings(origin="c.txt", timeout=1.0, sympy=False))
+    assert [(r.index, r.status) for r in out] == [
+        (0, "pass"), (1, "timeout"), (2, "pass"), (3, "pass"), (4, "timeout"), (5, "pass")]
+    assert out[1].message == "c.txt:3: timeout: the case took longer than 1 s"
+    assert out[4].message == ("c.txt:6: timeout: the case took longer than 1 s (its thread "
+                              "could not be stopped)")
+
+
+def test_a_real_case_over_the_limit_gets_the_local_runner_s_timeout_record(stalling):
+    from backprop_cli.batch.run import run_case
+
+    cases = [at(0, 1.0), at(1, 7.0), at(2, 1.0)]
+    settings = Settings(origin="c.txt", timeout=1.0, sympy=False)
+    out = batch_dask.run_chunk(cases, settings)
     assert [r.status for r in out] == ["pass", "timeout", "pass"]
-    assert out[1].message == "c.txt:3: timeout: the case took longer than 0.2 s"
-    assert out[1].kind == "timeout" and 0.2 <= out[1].seconds < 0.2 + batch_dask.KILL_GRACE
+    assert out[1].kind == "timeout" and 1.0 <= out[1].seconds < 1.0 + batch_dask.KILL_GRACE
+    strip = lambda r: {**vars(r), "seconds": 0}  # noqa: E731
+    assert strip(out[1]) == strip(run_case(cases[1], settings))
 
 
 def test_a_chunk_runs_real_cases_as_the_local_runner_does():
@@ -325,6 +354,66 @@ def test_a_chunk_runs_real_cases_as_the_local_runner_does():
     there = batch_dask.run_chunk(cases, settings)
     strip = lambda r: {**vars(r), "seconds": 0}  # noqa: E731
     assert [strip(r) for r in there] == [strip(r) for r in here]
+
+
+def side_by_side(work, threads: int) -> None:
+    """work(0), ..., work(threads - 1), each in a thread of its own, all at once, the threads
+    taking turns often."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        running = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for t in running:
+            t.start()
+        for t in running:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_chunks_run_side_by_side_take_turns_and_give_the_serial_records():
+    """A worker of two threads runs two chunks at once: sympy's numbers are mpmath's, whose
+    precision is one setting for the process, so cases take turns. Without them, a case
+    computed at the other's precision (a record that differed) and mpmath was left at 30
+    digits."""
+    import mpmath
+
+    from backprop_cli.batch.run import run_case
+
+    settings = Settings(origin="c.txt")
+    cases = [Case(k, k + 2, f"line {k + 2}", "tanh(x*y) + x**2",
+                  (("x", k % 7 - 3.5), ("y", k % 3 + 0.25))) for k in range(60)]
+    alone = [run_case(c, settings).record for c in cases]
+    dps = mpmath.mp.dps
+    out: dict[int, list] = {}
+
+    def work(t: int) -> None:
+        out[t] = [r.record for r in batch_dask.run_chunk(cases, settings)]
+
+    side_by_side(work, 2)
+    assert out[0] == out[1] == alone
+    assert mpmath.mp.dps == dps
+
+
+def test_each_thread_keeps_its_own_parsed_graphs():
+    """Each thread's cache of parsed graphs is its own (no two threads evict from one dict):
+    cases run from four threads at once, past the cache's size, get one thread's records."""
+    from backprop_cli.batch import run as batch_run
+
+    settings = Settings(numeric=False, sympy=False)
+    batch_run.warm_up(settings)
+    cases = [Case(k, k + 1, f"line {k + 1}", f"x*y + {k % 300}", (("x", 1.5), ("y", 2.0)))
+             for k in range(900)]
+    alone = [batch_run.run_case(c, settings).record for c in cases]
+    assert len(batch_run._parsed_graphs()) == batch_run.PARSED_KEEP
+    out: dict[int, list] = {}
+
+    def work(t: int) -> None:
+        assert batch_run._parsed_graphs() == {}  # nothing of another thread's
+        out[t] = [batch_run.run_case(c, settings).record for c in cases]
+
+    side_by_side(work, 4)
+    assert [out[t] for t in range(4)] == [alone] * 4
 
 
 @pytest.mark.parametrize("address, message", [
@@ -349,7 +438,8 @@ class Cluster:
     """`python -m distributed.cli.dask_scheduler` and `..dask_worker` processes; stopped (by
     their own pids) on exit."""
 
-    def __init__(self, tmp: Path, workers: int, nanny: bool = False, env: dict | None = None):
+    def __init__(self, tmp: Path, workers: int, nanny: bool = False, env: dict | None = None,
+                 threads: int = 1):
         self.tmp = tmp
         self.env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), **(env or {})}
         self.procs: list[subprocess.Popen] = []
@@ -359,7 +449,7 @@ class Cluster:
                                      "--scheduler-file", str(file))
         self.address = self._address(file)
         self.workers = [self._start(f"w{k}", "distributed.cli.dask_worker", self.address,
-                                    "--nthreads", "1", "--no-dashboard", "--name", f"w{k}",
+                                    "--nthreads", str(threads), "--no-dashboard", "--name", f"w{k}",
                                     *(() if nanny else ("--no-nanny",)))
                         for k in range(workers)]
         self.wait_for(workers)
@@ -544,3 +634,41 @@ def test_the_client_keeps_no_message_of_tasks_long_gone(tmp_path):
                 sent = sum(1 for x in gc.get_objects()
                            if isinstance(x, dict) and x.get("op") == "update-graph")
     assert sent <= batch_dask.HELD_PER_THREAD * 2  # the tasks held now, none from before
+
+
+# Few programs at many points, with every kind of record: a pass (sympy on), an unchecked
+# gradient at a kink, a failed expectation, a bad binding and an error the program raises.
+FEW_PROGRAMS = ('"tanh(x*y) + x**2" x={a} y={b}',
+                '"relu(x) * y" x=0 y={b}',
+                '"(x+y)*z" x={a} y=5 z=-4 expect: x=-5',
+                '"log(x) + y" x=-{b} y={a}',
+                '"sin(x)/y" x={a} y=1_0')
+
+
+@pytest.mark.slow
+def test_a_worker_of_two_threads_gives_every_case_the_record_of_a_serial_run(tmp_path):
+    """Two threads of one worker process run chunks side by side (each parsed-graph cache is
+    its thread's own): every record is the --jobs 1 record, apart from `seconds`."""
+    pytest.importorskip("distributed")
+    path = tmp_path / "cases.txt"
+    path.write_text("".join(FEW_PROGRAMS[k % 5].format(a=k % 7 - 3.5, b=k % 3 + 0.25) + "\n"
+                            for k in range(1500)))
+
+    def records(*extra: str) -> list[dict]:
+        done = subprocess.run([sys.executable, "-m", "backprop_cli", "check", str(path),
+                               "--jsonl", *extra], capture_output=True, text=True, cwd=ROOT,
+                              timeout=900, check=False)
+        assert done.returncode == 2, done.stderr  # the bad bindings
+        lines = [json.loads(x) for x in done.stdout.splitlines()]
+        for line in lines[:-1]:
+            line.pop("seconds")
+        return lines[:-1]
+
+    serial = records("--jobs", "1")
+    with Cluster(tmp_path, workers=1, threads=2) as cluster:
+        there = records("--dask", cluster.address)
+    assert {r["status"] for r in serial} == {"pass", "unchecked", "fail", "error"}
+    assert len(there) == len(serial) == 1500
+    for here, far in zip(serial, there, strict=True):
+        assert far == here, {k: (here.get(k), far.get(k)) for k in {*here, *far}
+                             if here.get(k) != far.get(k)}

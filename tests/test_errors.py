@@ -35,7 +35,7 @@ def with_caret(source: str, headline: str, column: int, width: int, line: int = 
 PARSE_ERRORS = [
     ("x $ y", "parse error at column 3: unexpected character '$'", 3, 1),
     ("x ! y", ("parse error at column 3: unexpected character '!' "
-              "(the language has arithmetic and comparisons only; where(c, a, b) chooses)"), 3, 1),
+              "('not equal' is x != y; 'not' is 1 minus the test, e.g. 1 - (x > 0))"), 3, 1),
     ("[1, 2*x", ("parse error at column 1: '[' is never closed (add ']' before the end of the "
                 "statement)"), 1, 1),
     ("x[1,,2]", "parse error at column 5: expected a position (e.g. x[0, 1] or x[:, 0])", 5, 1),
@@ -44,9 +44,10 @@ PARSE_ERRORS = [
                           "argument (give the positional arguments first, e.g. "
                           "sum(x, 0, keepdims=True))"), 16, 1),
     ("x.frobnicate()", ("name error at column 2: an array has no method 'frobnicate' (methods: "
-                        ".abs(), .argmax(), .argmin(), .exp(), .log(), .max(), .mean(), .min(), "
-                        ".norm(), .prod(), .reshape(), .sqrt(), .std(), .sum(), .tanh(), "
-                        ".transpose(), .var(); attribute: .T)"), 2, 11),
+                        ".abs(), .argmax(), .argmin(), .clip(), .dot(), .exp(), .log(), .max(), "
+                        ".mean(), .min(), .norm(), .prod(), .relu(), .reshape(), .sigmoid(), "
+                        ".sqrt(), .std(), .sum(), .tanh(), .transpose(), .var(); attribute: .T)"),
+     2, 11),
     ("x[0.5]", "parse error at column 2: the position 0.5 is not a whole number", 2, 5),
     ("x[]", "parse error at column 2: '[]' needs a position (e.g. s[0] for the first entry)",
      2, 2),
@@ -88,8 +89,8 @@ PARSE_ERRORS = [
                "found '(' (write '*' for a product, e.g. 2*x)"), 4, 1),
     ("x,y", "parse error at column 2: unexpected ',' (commas separate a function's arguments)",
      2, 1),
-    ("x == y", ("parse error at column 4: unexpected '=' "
-               "(assign with `name = expression` at the start of a statement)"), 4, 1),
+    ("x === y", ("parse error at column 5: unexpected '=' "  # x == y compares (issue 21)
+                "(assign with `name = expression` at the start of a statement)"), 5, 1),
     ("3 = x", ("parse error at column 3: unexpected '=' "
               "(assign with `name = expression` at the start of a statement)"), 3, 1),
     ("x = = 3", ("parse error at column 5: unexpected '=' "
@@ -308,7 +309,7 @@ def test_an_unknown_function_with_no_close_match_lists_the_known_ones():
     headline = stderr.splitlines()[0]
     assert headline.startswith("name error at column 1: unknown function 'zzzz' "
                                "(known functions: abs, ")
-    for name in ("abs", "amax", "amin", "arange"):  # the list is long: its start is shown
+    for name in ("abs", "add_at", "amax", "amin"):  # the list is long: its start is shown
         assert name in headline
 
 

@@ -59,7 +59,7 @@ def test_why_zero_terminal_and_json():
     assert "    at #1 relu(x) = 0: relu at a negative input (-2)" in out
     data = json.loads(run("eval", "relu(x)*y", "x=-2", "y=3", "--why-zero", "--json").stdout)
     assert data["why_zero"][0] == {"name": "x", "gradient": 0.0, "reason": "blocked",
-                                   "blocked_at": [{"node": 1, "text": "relu(x)",
+                                   "blocked_at": [{"node": 1, "shown_id": 1, "text": "relu(x)",
                                                    "why": "relu at a negative input (-2)"}]}
 
 
@@ -82,8 +82,9 @@ def test_one_step_only_on_wrt():
 
 
 @pytest.mark.parametrize("argv", [
-    ("eval", "sum(x)", "x=[1,2]", "--why-zero"),
     ("eval", "x*y", "x=1", "y=2", "--lr", "0"),
+    ("eval", "W @ x", "W=[[1,2],[3,4]]", "x=[1,1]", "--nudge", "0.1"),
+    ("trace", "sum(x*y)", "x=[1,2]", "y=[3,4]", "--forward-mode", "x"),
 ])
 def test_refused_in_one_line(argv):
     result = run(*argv, code=2)
@@ -174,3 +175,171 @@ def test_float32_a_saturated_gate_keeps_its_digits_with_the_digit_keeping_rules(
     data = json.loads(run("eval", "tanh(10*x) + y", "x=1", "y=1", "--float32", "--no-check",
                           "--json").stdout)
     assert data["float32"]["losses"] == []
+
+
+# --- array programs: the 2-layer relu net of the issue -------------------------------------
+
+NET = ("h = relu(W @ x); f = sum(h)", "W=[[1,-2],[0.5,1],[-1,-1]]", "x=[1,0]")
+
+
+def test_why_zero_on_arrays_names_the_gate_holding_each_zero_entry():
+    data = json.loads(run("eval", *NET, "--why-zero", "--no-check", "--json").stdout)
+    (w,) = data["why_zero"]  # x's gradient [1.5, -1] has no zero entry
+    assert (w["name"], w["zero_entries"], w["entries"], w["unexplained"]) == ("W", 4, 6, 1)
+    relu, matmul = w["blocked_at"]
+    assert (relu["shown_id"], relu["freed"]) == (3, 1)
+    assert relu["why"] == "relu at negative inputs: [2] (-1)"
+    assert (matmul["shown_id"], matmul["freed"]) == (2, 2)
+    assert matmul["why"] == "matmul multiplies by zero entries of x: [1] (0)"
+
+
+def test_why_zero_on_arrays_no_path():
+    data = json.loads(run("eval", "sum(x)", "x=[1,2]", "w=[3,4]", "--why-zero",
+                          "--json").stdout)
+    assert data["why_zero"] == [{"name": "w", "reason": "no path", "zero_entries": 2,
+                                 "entries": 2}]
+
+
+def test_nudge_on_arrays_moves_each_input_as_one_direction():
+    data = json.loads(run("eval", "sum((W @ x)**2)", "W=[[1,2],[3,4]]", "x=[0.5,-1]",
+                          "--nudge", "1e-4", "--no-check", "--json").stdout)
+    for name, gradient in (("W", data["gradients"]["W"]), ("x", data["gradients"]["x"])):
+        row = data["nudge"]["inputs"][name]
+        total = sum(g for r in gradient for g in (r if isinstance(r, list) else [r]))
+        assert row["gradient"] == pytest.approx(total)
+        assert row["actual"] == pytest.approx(row["predicted"], rel=1e-3)
+    assert data["nudge"]["inputs"]["W"]["entries"] == 4
+
+
+def test_one_step_on_arrays():
+    data = json.loads(run("eval", *NET, "--lr", "0.1", "--no-check", "--json").stdout)
+    step = data["step"]
+    assert step["after"]["x"] == pytest.approx([1 - 0.1 * 1.5, 0 + 0.1 * 1])
+    assert step["after"]["W"][2] == [-1.0, -1.0]  # a zero gradient: the entry stays put
+    assert step["went_down"] and step["predicted"] == pytest.approx(-0.1 * (2 + 1.5**2 + 1))
+
+
+def test_frameworks_on_arrays_read_the_first_entry_on_a_kink():
+    data = json.loads(run("eval", *NET[:1], "W=[[1,-1],[0.5,1],[-1,-1]]", "x=[1,1]",
+                          "--frameworks", "--no-check", "--json").stdout)
+    (panel,) = data["frameworks"]
+    assert (panel["shown_id"], panel["on_kink"], panel["entries"], panel["at"]) == (3, 1, 3, [0])
+    receives = {e["function"]: e["receives"] for e in panel["elsewhere"]}
+    assert receives["torch.clamp_min(x, 0)"] == 1.0 and panel["receives"] == [0.0]
+    out = run("eval", "max(x)", "x=[1,1]", "--frameworks", "--no-check").stdout
+    assert "#1 max(x) is on a kink at 1 of 1 entries; backprop's convention" in out
+
+
+def test_float32_on_arrays_names_the_cancelling_node():
+    data = json.loads(run("eval", "f = sum(1 - cos(x))", "x=[1e-3, 2e-3]", "--float32",
+                          "--no-check", "--json").stdout)
+    f32 = data["float32"]
+    assert [(x["shown_id"], x["cause"]) for x in f32["losses"]] == [(2, "cancellation")]
+    x = next(n for n in f32["nodes"] if n["shown_id"] == 0)
+    assert x["value"] == pytest.approx([1e-3, 2e-3])
+    assert [n["shown_id"] for n in f32["nodes"]] == [None, 0, 1, 2, 3]  # 1 is inside its gate
+    out = run("eval", *NET, "--float32", "--no-check").stdout
+    assert "  node  text   shape   value err  grad err" in out
+
+
+def test_forward_mode_on_arrays_follows_one_entry():
+    data = json.loads(run("trace", *NET, "--forward-mode", "W[1, 0]", "--json").stdout)
+    (fm,) = data["forward_mode"]
+    assert (fm["wrt"], fm["gradient"], fm["backward_gradient"]) == ("W[1,0]", 1.0, 1.0)
+    assert fm["forward_passes"] == 8 and fm["backward_passes"] == 1
+    assert fm["nodes"][1]["tangent"] == [0.0, 1.0, 0.0]
+    out = run("trace", *NET, "--forward-mode", "x[1]").stdout
+    assert "d(output)/dx[1] = -1 (the backward pass gives -1)" in out
+    for spec in ("W", "all", "x[2]"):
+        result = run("trace", *NET, "--forward-mode", spec, code=2)
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- the trace side, one option set, and the write-ups ---------------------------------------
+
+def test_eval_and_trace_share_one_option_set():
+    for command in ("eval", "trace"):
+        out = run(command, "--help").stdout
+        for option in ("--why-zero", "--nudge", "--lr", "--frameworks", "--float32"):
+            assert option in out, (command, option)
+
+
+def test_trace_views_name_nodes_as_the_trace_does():
+    argv = ("trace", "q = relu(x) + 1; f = q * z", "x=-2", "z=3")
+    rows = json.loads(run(*argv, "--json").stdout)["nodes"]
+    shown = {r["id"]: r["shown_id"] for r in rows}
+    data = json.loads(run(*argv, "--why-zero", "--float32", "--json").stdout)
+    assert data["nodes"] == rows  # the trace is the same with the views asked for
+    gate = data["why_zero"][0]["blocked_at"][0]
+    assert gate["shown_id"] == shown[gate["node"]] == 1
+    assert all(n["shown_id"] == shown[n["node"]] for n in data["float32"]["nodes"]
+               if n["node"] in shown and shown[n["node"]] is not None)
+    out = run(*argv, "--why-zero").stdout
+    assert "    at #1 relu(x) = 0: relu at a negative input (-2)" in out
+
+
+def test_float32_numbers_nodes_from_zero_as_trace_does():
+    data = json.loads(run("eval", "1 - cos(x)", "x=1e-3", "--float32", "--json").stdout)
+    assert data["float32"]["losses"][0]["shown_id"] == 2  # x #0, cos(x) #1, 1 - cos(x) #2
+
+
+def test_views_in_the_write_ups():
+    argv = ("trace", *NET, "--why-zero", "--float32")
+    md = run(*argv, "--format", "markdown").stdout
+    assert md.index("### Gradients") < md.index("### Why zero") < md.index("### Float32")
+    assert "~~~text\nwhy zero:\n  d/dW: 4 of 6 entries are 0\n" in md
+    tex = run(*argv, "--format", "latex").stdout
+    assert "\\subsection*{Why zero}\n\\begin{verbatim}\nwhy zero:" in tex
+    assert tex.rstrip().endswith("\\end{verbatim}")
+
+
+def test_views_after_the_explained_walk():
+    out = run("trace", "relu(x)*y", "x=-2", "y=3", "--explain", "--why-zero").stdout
+    walk, views = out.split("\nwhy zero:\n")
+    assert walk.startswith("backward pass, from the output back")
+    assert "    at #1 relu(x) = 0: relu at a negative input (-2)" in views
+
+
+def test_why_zero_on_arrays_costs_one_backward_pass_per_candidate_gate(monkeypatch):
+    # Counts, not the clock: a checked eval of the same net runs 2 forward passes per input
+    # entry for its finite differences (16 here); why zero runs one backward pass per gate
+    # that could hold a zero (2 here: the relu and the matmul's zero entry of x).
+    from backprop_cli.engine import backward
+
+    calls = []
+    real = backward.backpropagate
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backward, "backpropagate", counted)
+    run("eval", *NET, "--why-zero", "--no-check")
+    assert len(calls) == 2  # one per candidate gate (the eval's own pass is not counted)
+
+
+def test_why_zero_on_arrays_stops_within_one_checked_evals_passes():
+    # 40 relu gates each holding one entry of a 1-entry input at 0 would need 40 passes; a
+    # checked eval runs 2 per input entry, and so may why zero: the rest is said, not tried.
+    layers = "; ".join(f"h{k} = relu(h{k - 1} - {k})" for k in range(1, 41))
+    data = json.loads(run("eval", f"h0 = x*w; {layers}; f = sum(h40) + sum(w)", "x=[1]",
+                          "w=[0.5]", "--why-zero", "--no-check", "--json").stdout)
+    (x,) = [r for r in data["why_zero"] if r["name"] == "x"]
+    assert x["stopped"] and len(x["blocked_at"]) <= 4
+
+
+def test_views_beside_a_view_of_its_own_are_refused():
+    result = run("trace", "x*y", "x=1", "y=2", "--forward-mode", "x", "--why-zero", code=2)
+    assert "--why-zero, --nudge, --lr, --frameworks and --float32 follow the trace" in \
+        result.stderr
+
+
+def test_why_zero_names_an_array_router_and_nudge_says_where_f_is_undefined():
+    argv = ("eval", "sum(x[i] * 2)", "x=[1,2,3]", "i=[0,2]", "--no-check")
+    data = json.loads(run(*argv, "--why-zero", "--nudge", "0.1", "--json").stdout)
+    x = data["why_zero"][0]
+    assert (x["name"], x["blocked_at"], x["unexplained"]) == ("x", [], 1)
+    assert [r["text"] for r in x["routers"]] == ["x[i]"]
+    assert data["nudge"]["inputs"]["i"]["actual"] is None  # positions moved off whole numbers
+    out = run(*argv, "--nudge", "0.1").stdout
+    assert "  i: f is undefined at i + h: x[i] is undefined" in out

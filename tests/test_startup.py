@@ -19,17 +19,12 @@ from backprop_cli.cli import COMMANDS, cli
 ALLOWED = {
     "backprop_cli", "backprop_cli.cli", "backprop_cli.exits", "backprop_cli.errors",
     "backprop_cli.commands", "backprop_cli.commands.common", "backprop_cli.commands.eval",
-    # text -> graph: the registry's rows (scalar and array rows live in one table)
+    # text -> graph: the registry's scalar rows, and the static table of the names the other
+    # row modules define (ops/lazy.py): those load when a program names one of their rows
     "backprop_cli.language", "backprop_cli.language.lexer", "backprop_cli.language.parser",
     "backprop_cli.engine.bindings",
-    "backprop_cli.ops", "backprop_cli.ops.registry", "backprop_cli.ops.shapes",
-    "backprop_cli.ops.arrays", "backprop_cli.ops.extremes", "backprop_cli.ops.indexing",
-    # arrays (issue 21b): the rows of reductions, reshaping and comparisons are in the same
-    # table (a name is a function or a value by the whole table: var = ... vs var(x)), the
-    # parser's call, keyword and method handlers are language/calls.py, and ops/keywords.py
-    # holds the soft names and binds keyword arguments (numpy only inside the rules)
-    "backprop_cli.ops.reductions", "backprop_cli.ops.reshaping", "backprop_cli.ops.comparisons",
-    "backprop_cli.ops.keywords", "backprop_cli.language.calls",
+    "backprop_cli.ops", "backprop_cli.ops.registry", "backprop_cli.ops.lazy",
+    "backprop_cli.ops.shapes",
     "backprop_cli.graph", "backprop_cli.values",
     # graph -> values -> gradients -> the result and its verdict
     "backprop_cli.engine", "backprop_cli.engine.forward", "backprop_cli.engine.backward",
@@ -48,6 +43,10 @@ ALLOWED = {
 
 # Never on this path: heavy libraries, and feature modules a plain scalar run does not use.
 HEAVY = ("sympy", "numpy", "rich", "mpmath")
+# The array vocabulary's row modules and the parser's numpy call forms: loaded on first use.
+ROW_MODULES = tuple(f"backprop_cli.ops.{m}" for m in (
+    "arrays", "extremes", "indexing", "reductions", "reshaping", "comparisons", "keywords")) + (
+    "backprop_cli.language.calls",)
 
 PROBE = """
 import json, sys
@@ -77,6 +76,23 @@ def test_plain_eval_imports_only_what_it_uses():
     assert ours - ALLOWED == set(), "new imports on the start-up path: " \
         "import them inside the function that needs them"
     assert [m for m in HEAVY if m in modules] == []
+
+
+@pytest.mark.parametrize("program", ["(x+y)*z", "sin(x)*exp(y) + z**2 - log(sigmoid(z))",
+                                     "var = x*y; std = sqrt(var); var + std"])
+def test_a_scalar_program_loads_no_row_module_it_does_not_use(program):
+    code, modules, _ = imported("eval", program, "x=2", "y=5", "z=4", "--no-check")
+    assert code == 0 and [m for m in ROW_MODULES if m in modules] == []
+
+
+@pytest.mark.parametrize(("program", "loads"), [
+    ("where(x > y, x, y)", {"comparisons"}),
+    ("max(x, y)", {"extremes", "arrays", "reductions", "keywords"}),
+])
+def test_a_row_module_loads_when_a_program_names_its_row(program, loads):
+    code, modules, _ = imported("eval", program, "x=2", "y=5", "--no-check")
+    assert code == 0
+    assert {m.rpartition(".")[2] for m in ROW_MODULES if m in modules} == loads
 
 
 def test_plain_eval_loads_no_other_command():

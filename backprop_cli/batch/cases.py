@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..checks import claims, expectations
 from ..engine.bindings import is_binding, parse_bindings
@@ -41,52 +42,62 @@ def read_cases(lines: Iterable[bytes | str | LongLine], fmt: str = "auto",
         folder = ReadScope(folder, confined=True)
     index = 0
     for lineno, raw in enumerate(lines, 1):
-        if not isinstance(raw, LongLine) and len(raw) > limit:
-            size = len(raw.rstrip(b"\r\n" if isinstance(raw, bytes) else "\r\n"))
-            raw = LongLine(size) if size > limit else raw
-        if isinstance(raw, LongLine):
-            if raw.ended:
-                message = (f"the line is {raw.size:,} bytes, over the limit of {limit:,} "
-                           f"(--max-line-bytes raises it)")
-            else:
-                message = f"no end of line within {raw.size:,} bytes: reading stopped here"
-            yield Case(index, lineno, f"line {lineno}",
-                       problem=problem_of(lineno, None, "error", message))
-            index += 1
-            continue
-        if isinstance(raw, bytes):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Case(index, lineno, f"line {lineno}",
-                           problem=problem_of(lineno, None, "error",
-                                              f"the line is not UTF-8 text "
-                                              f"(byte {exc.start + 1})"))
-                index += 1
-                continue
+        text, problem = _line_text(raw, lineno, limit)
+        if problem is not None:
+            case = Case(index, lineno, f"line {lineno}", problem=problem)
+        elif _is_case(text):
+            case = _case_of(index, lineno, text, fmt, folder)
         else:
-            text = raw
-        if lineno == 1:
-            text = text.removeprefix("\ufeff")
-        text = text.rstrip("\r\n")
-        stripped = text.strip()
-        if not stripped or stripped.startswith("#"):
             continue
-        as_json = fmt == "jsonl" or (fmt == "auto" and stripped.startswith("{"))
-        try:
-            case = (json_case if as_json else _text_case)(index, lineno, text, folder)
-        except BackpropError as err:
-            # A span here points into the line itself, so its column is the file's column.
-            loc = err.location()
-            case = Case(index, lineno, getattr(err, "case_id", None) or f"line {lineno}",
-                        problem=problem_of(lineno, loc[1] if loc else None, err.kind,
-                                           error_text(err),
-                                           tuple("  " + part for part in (err.caret() or ()))),
-                        form="json" if as_json else "text")
         if case is None:  # a line that held only a comment after whitespace
             continue
         yield case
         index += 1
+
+
+def _line_text(raw: bytes | str | LongLine, lineno: int, limit: int) -> tuple[str, Any]:
+    """(the line's text without its end, None), or ("", the problem) for a line too long or
+    not UTF-8."""
+    if not isinstance(raw, LongLine) and len(raw) > limit:
+        size = len(raw.rstrip(b"\r\n" if isinstance(raw, bytes) else "\r\n"))
+        raw = LongLine(size) if size > limit else raw
+    if isinstance(raw, LongLine):
+        if raw.ended:
+            message = (f"the line is {raw.size:,} bytes, over the limit of {limit:,} "
+                       f"(--max-line-bytes raises it)")
+        else:
+            message = f"no end of line within {raw.size:,} bytes: reading stopped here"
+        return "", problem_of(lineno, None, "error", message)
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return "", problem_of(lineno, None, "error",
+                                  f"the line is not UTF-8 text (byte {exc.start + 1})")
+    if lineno == 1:
+        raw = raw.removeprefix("\ufeff")
+    return raw.rstrip("\r\n"), None
+
+
+def _is_case(text: str) -> bool:
+    """Not a blank line, nor a comment line."""
+    stripped = text.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _case_of(index: int, lineno: int, text: str, fmt: str, folder: ReadScope) -> Case | None:
+    """The line's case, from JSON or text; bad input is the case's problem, under its id."""
+    as_json = fmt == "jsonl" or (fmt == "auto" and text.strip().startswith("{"))
+    try:
+        return (json_case if as_json else _text_case)(index, lineno, text, folder)
+    except BackpropError as err:
+        # A span here points into the line itself, so its column is the file's column.
+        loc = err.location()
+        return Case(index, lineno, getattr(err, "case_id", None) or f"line {lineno}",
+                    problem=problem_of(lineno, loc[1] if loc else None, err.kind,
+                                       error_text(err),
+                                       tuple("  " + part for part in (err.caret() or ()))),
+                    form="json" if as_json else "text")
 
 
 def _text_case(index: int, lineno: int, text: str, folder: ReadScope) -> Case | None:

@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import HEADLINE_LIMIT, BackpropError, shown
 from .case import Case
 from .report import RunLost
-from .run import CaseResult, CaseTimeout, Settings, run_case, warm_up
+from .run import CaseResult, Settings, run_case, warm_up
 
 FIRST_CHUNK = 16  # cases in each worker thread's first task
 MAX_CHUNK = 512  # cases a task at most: a task costs milliseconds of scheduling and transfer
@@ -44,7 +44,7 @@ TASKS_PER_THREAD = 2  # unfinished tasks per worker thread: one running, one wai
 HELD_PER_THREAD = 4  # tasks held per worker thread, finished or not (bounds the client memory)
 POLL = 1.0  # seconds between looks at the cluster while waiting for a task
 PATIENCE = 60.0  # seconds with no worker at all before the run stops (the rest not run)
-KILL_GRACE = 2.0  # a case this far past the time limit ignored its interrupt: left behind
+KILL_GRACE = 2.0  # a case this far past the time limit ignored run_case's guard: left behind
 STRIKES = 2  # times Dask gives up on a single case before it is that case's error
 
 
@@ -249,6 +249,8 @@ class _Run:
         except TimeoutError:
             self._look_at_cluster()
             return
+        except self.distributed.client.FuturesCancelledError:
+            pass  # some task was cancelled: each is collected below, as its reason says
         k = 0
         while k < len(self.chunks):
             chunk = self.chunks[k]
@@ -358,18 +360,24 @@ def run_chunk(cases: list[Case], settings: Settings,
               run: Callable[[Case, Settings], CaseResult] = run_case) -> list[CaseResult]:
     """One task: every case of the chunk in order, each its own result, never a raise.
 
-    The cases run in a thread of their own, watched by this one: no alarm can reach a thread
-    that is not the main one, so a case over the time limit is interrupted by an exception
-    raised into its thread (CaseTimeout, re-raised every half second as the local alarm does);
-    a case that still runs KILL_GRACE seconds later (inside C code) is reported as a timeout
-    and its thread left behind, and the chunk goes on with the next case in a new thread."""
-    warm_up(settings)
+    A case is limited by run_case alone, as in the local runners: its budgets count work, and
+    its wall-clock guard (deadline.py, which reaches any thread) raises a timeout into the
+    case's thread. The cases run in a thread of their own only for the far last guard: a case
+    that guard cannot stop (inside C code) KILL_GRACE seconds past the limit is reported as a
+    timeout and its thread left behind, as the pool kills a stuck worker, and the chunk goes
+    on with the next case in a new thread."""
+    me = object()
+    _TURNS.take(me)  # the warm-up checks a case too: in turn with the other threads' cases
+    try:
+        warm_up(settings)
+    finally:
+        _TURNS.give(me)
     limit = settings.timeout or 0
     results: list[CaseResult] = []
     while len(results) < len(cases):
         runner = _Runner(cases[len(results):], settings, run)
         runner.start()
-        stuck = runner.watch(limit)
+        stuck = runner.wait_or_leave(limit + KILL_GRACE if limit else None)
         results += runner.results
         if stuck is not None:
             results.append(CaseResult(
@@ -380,8 +388,39 @@ def run_chunk(cases: list[Case], settings: Settings,
     return results
 
 
+class _Turns:
+    """One case at a time in this worker process, whatever its --nthreads: sympy's numbers
+    are mpmath's, whose precision is one setting for the whole process (`workdps` sets it and
+    puts it back), so two cases checked side by side could each compute at the other's
+    precision, or leave it changed. Threads of one process share one core's worth of Python,
+    so taking turns costs them nothing. A case left behind (stuck in C code) gives up its
+    turn, so the cases after it run."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.holder: object | None = None
+
+    def take(self, who: object) -> None:
+        with self.cond:
+            while self.holder is not None:
+                self.cond.wait()
+            self.holder = who
+
+    def give(self, who: object) -> None:
+        """Give up `who`'s turn (nothing when the turn is no longer its own)."""
+        with self.cond:
+            if self.holder is who:
+                self.holder = None
+                self.cond.notify()
+
+
+_TURNS = _Turns()
+
+
 class _Runner(threading.Thread):
-    """Runs cases in order; `current` and `started` (under `lock`) say which and since when."""
+    """Runs cases in order, one at a time in the process (`_TURNS`); `results`, `started` and
+    `waiting` (under `lock`) say how far, since when the running case runs, and whether it
+    waits for its turn."""
 
     def __init__(self, cases: list[Case], settings: Settings, run: Callable):
         super().__init__(daemon=True, name="backprop-cases")
@@ -390,69 +429,53 @@ class _Runner(threading.Thread):
         self.run_one = run
         self.results: list[CaseResult] = []
         self.lock = threading.Lock()
-        self.current = 0  # position in `cases` of the running case
-        self.started = time.monotonic()
-        self.left = False  # the watcher gave up on this thread: it must add nothing more
+        self.started = time.monotonic()  # when the running case began
+        self.waiting = False  # for its turn: no time of its own is spent
+        self.left = False  # the chunk gave up on this thread: it must add nothing more
         self.finished = threading.Event()
 
     def run(self) -> None:
-        k, res = 0, None
         try:
-            while k < len(self.cases):
-                try:
-                    if res is None:
-                        res = self.run_one(self.cases[k], self.settings)
-                    with self.lock:  # the watcher aims only while it holds the lock
-                        _interrupt(self.ident, None)  # one aimed at this case, not the next
-                        if self.left:
-                            return
-                        self.results.append(res)
-                        k, res = k + 1, None
-                        self.current, self.started = k, time.monotonic()
-                except CaseTimeout:  # landed outside run_case's own handler
-                    if res is None:
-                        res = _timed_out(self.cases[k], self.settings,
-                                         time.monotonic() - self.started)
-                except Exception as exc:  # noqa: BLE001 - run_case never raises; a stand-in may
-                    if res is None:
-                        res = _failed(self.cases[k], self.settings, exc)
+            for case in self.cases:
+                res = self._run_in_turn(case)
+                with self.lock:
+                    if self.left:
+                        return
+                    self.results.append(res)
         finally:
             self.finished.set()
 
-    def watch(self, limit: float) -> Case | None:
-        """Wait for the thread to finish; interrupt a case over `limit` seconds; give up on
-        one KILL_GRACE seconds past it and return that case."""
-        while not self.finished.wait(None if not limit else self._until(limit)):
+    def _run_in_turn(self, case: Case) -> CaseResult:
+        with self.lock:
+            self.waiting = True
+        _TURNS.take(self)
+        try:
             with self.lock:
-                late = time.monotonic() - self.started - limit
-                if late >= KILL_GRACE:
+                self.waiting, self.started = False, time.monotonic()
+            return self.run_one(case, self.settings)
+        except Exception as exc:  # noqa: BLE001 - run_case never raises; a stand-in may
+            return _failed(case, self.settings, exc)
+        finally:
+            _TURNS.give(self)
+
+    def wait_or_leave(self, most: float | None) -> Case | None:
+        """Wait for the thread to finish; when one case has run `most` seconds, give up on the
+        thread, and its turn, and return that case (None: no such limit)."""
+        while not self.finished.wait(self._left_of(most)):
+            with self.lock:
+                if not self.waiting and time.monotonic() - self.started >= most:
                     self.left = True
-                    return self.cases[self.current]
-                if late >= 0:
-                    _interrupt(self.ident, CaseTimeout)
+                    _TURNS.give(self)
+                    return self.cases[len(self.results)]
         return None
 
-    def _until(self, limit: float) -> float:
+    def _left_of(self, most: float | None) -> float | None:
+        if most is None:
+            return None
         with self.lock:
-            late = time.monotonic() - self.started - limit
-        if late < 0:
-            return -late
-        return min(0.5, KILL_GRACE - late + 1e-3)
-
-
-def _interrupt(thread_id: int | None, exc: type[BaseException] | None) -> None:
-    """Raise `exc` in another thread at its next bytecode (None: withdraw a pending one), by
-    the one mechanism the budgets use (deadline.py)."""
-    if thread_id is not None:
-        from ..deadline import _set_async_exc
-
-        _set_async_exc(thread_id, exc)
-
-
-def _timed_out(case: Case, settings: Settings, seconds: float) -> CaseResult:
-    return CaseResult(case.index, case.line, case.id, case.program, "timeout", seconds=seconds,
-                      kind="timeout", message=f"{settings.origin}:{case.line}: timeout: the case "
-                                              f"took longer than {settings.timeout:g} s")
+            if self.waiting:  # its time has not begun: look again later
+                return 0.5
+            return max(0.0, self.started + most - time.monotonic()) + 1e-3
 
 
 def _failed(case: Case, settings: Settings, exc: Exception) -> CaseResult:

@@ -189,109 +189,151 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     When a worker cannot be started (no process or descriptor left), the results finished so
     far are handed over and WorkerError is raised.
     """
-    from multiprocessing.connection import wait
-
-    ctx = _context()
-    window = window or jobs * WINDOW_PER_JOB
-    limit = settings.timeout or 0
-    source = iter(cases)
-    retry: list[Case] = []  # cases a killed worker held, to send again first (in order)
-    done: dict[int, CaseResult] = {}
-    next_out = 0
-    next_in = 0  # index of the next case the reader will hand out
-    exhausted = False
-    workers: list[_Worker] = []
+    pool = _Pool(_context(), settings, run, iter(cases), window or jobs * WINDOW_PER_JOB, chunk)
     try:
-        for k in range(jobs):
-            workers.append(_start(ctx, settings, run, f"worker process {k + 1} of {jobs}"))
+        pool.start(jobs)
         while True:
-            # Hand out chunks; errors found while reading need no worker.
-            for w in workers:
-                while w.ready and len(w.queue) < 2 * chunk:
-                    batch: list[Case] = []
-                    while len(batch) < chunk:
-                        if retry:
-                            batch.append(retry.pop(0))
-                            continue
-                        if exhausted or next_in >= next_out + window:
-                            break
-                        case = next(source, None)
-                        if case is None:
-                            exhausted = True
-                            break
-                        next_in = case.index + 1
-                        if case.problem is not None:
-                            done[case.index] = run_case(case, settings)
-                        else:
-                            batch.append(case)
-                    if not batch:
-                        break
-                    w.conn.send(batch)
-                    w.queue.extend(batch)
-            while next_out in done:
-                yield done.pop(next_out)
-                next_out += 1
-            if exhausted and not retry and all(not w.queue for w in workers) and not done:
+            pool.hand_out()
+            yield from pool.in_order()
+            if pool.all_done():
                 return
-            busy = [w for w in workers if w.queue or not w.ready]
-            if not busy:
-                continue
-            timeout = 0.5
-            if limit:
-                now = time.monotonic()
-                for w in busy:
-                    if w.queue and w.current.value >= 0:
-                        timeout = min(timeout, w.since.value + limit + KILL_GRACE - now)
-                timeout = max(0.0, timeout)
-            ready = wait([w.conn for w in busy], timeout)
-            now = time.monotonic()
-            for k, w in enumerate(workers):
-                if w.conn in ready:
-                    try:
-                        msg = w.conn.recv()
-                    except (EOFError, OSError):
-                        workers[k] = _replace(ctx, settings, run, w, retry, done, "died")
-                        continue
-                    if msg == "ready":
-                        w.ready = True
-                        continue
-                    for res in msg:
-                        w.queue.popleft()
-                        done[res.index] = res
-                elif limit and w.overdue(limit, now):
-                    workers[k] = _replace(ctx, settings, run, w, retry, done, "stuck")
+            pool.wait()
     except (KeyboardInterrupt, WorkerError):
         # Hand over what already finished (in order, with gaps), then stop.
-        for index in sorted(done):
-            yield done[index]
+        for index in sorted(pool.done):
+            yield pool.done[index]
         raise
     finally:
-        for w in workers:
+        for w in pool.workers:
             w.stop(kill=True)
 
 
-def _replace(ctx, s: Settings, run: Callable, w: _Worker, retry: list, done: dict,
-             why: str) -> _Worker:
-    """Kill a stuck or dead worker: its running case is reported, its other cases (finished
-    or not: their results died with it) are sent again."""
-    running = w.current.value
-    seconds = time.monotonic() - w.since.value
-    w.stop(kill=True)
-    code = w.proc.exitcode if why == "died" else None
-    for case in w.queue:
-        if case.index != running:
-            continue
-        if why == "stuck":
-            done[case.index] = CaseResult(
-                case.index, case.line, case.id, case.program, "timeout", seconds=seconds,
-                kind="timeout", message=f"{s.origin}:{case.line}: timeout: the case took "
-                                        f"longer than {s.timeout:g} s (its worker was stopped)")
-        else:
-            done[case.index] = CaseResult(
-                case.index, case.line, case.id, case.program, "error", seconds=seconds,
-                kind="error", message=f"{s.origin}:{case.line}: error: the worker process "
-                                      f"died while checking this case (exit code {code})")
-    retry.extend(c for c in w.queue if c.index != running)
-    retry.sort(key=lambda c: c.index)
-    return _start(ctx, s, run, "a worker process in place of one that stopped")
+class _Pool:
+    """The state of one pool run: the workers, the cases read and not yet sent, the results
+    that wait for an older case to be handed over."""
 
+    def __init__(self, ctx, settings: Settings, run: Callable, source: Iterator[Case],
+                 window: int, chunk: int):
+        self.ctx = ctx
+        self.settings = settings
+        self.run = run
+        self.source = source
+        self.window = window
+        self.chunk = chunk
+        self.limit = settings.timeout or 0
+        self.retry: list[Case] = []  # cases a killed worker held, to send again first (in order)
+        self.done: dict[int, CaseResult] = {}
+        self.next_out = 0
+        self.next_in = 0  # index of the next case the reader will hand out
+        self.exhausted = False
+        self.workers: list[_Worker] = []
+
+    def start(self, jobs: int) -> None:
+        for k in range(jobs):
+            self.workers.append(_start(self.ctx, self.settings, self.run,
+                                       f"worker process {k + 1} of {jobs}"))
+
+    def hand_out(self) -> None:
+        """Give every ready worker chunks until it holds two."""
+        for w in self.workers:
+            while w.ready and len(w.queue) < 2 * self.chunk:
+                batch = self._next_batch()
+                if not batch:
+                    break
+                w.conn.send(batch)
+                w.queue.extend(batch)
+
+    def _next_batch(self) -> list[Case]:
+        """Up to `chunk` cases: those to send again first, then new ones within the window.
+        A line that is bad input needs no worker: its result is made here."""
+        batch: list[Case] = []
+        while len(batch) < self.chunk:
+            if self.retry:
+                batch.append(self.retry.pop(0))
+                continue
+            if self.exhausted or self.next_in >= self.next_out + self.window:
+                break
+            case = next(self.source, None)
+            if case is None:
+                self.exhausted = True
+                break
+            self.next_in = case.index + 1
+            if case.problem is not None:
+                self.done[case.index] = run_case(case, self.settings)
+            else:
+                batch.append(case)
+        return batch
+
+    def in_order(self) -> Iterator[CaseResult]:
+        while self.next_out in self.done:
+            yield self.done.pop(self.next_out)
+            self.next_out += 1
+
+    def all_done(self) -> bool:
+        return (self.exhausted and not self.retry and not self.done
+                and all(not w.queue for w in self.workers))
+
+    def wait(self) -> None:
+        """Wait for a message from a busy worker (at most until one may be stuck), take in
+        what came, and replace a worker that died or is stuck."""
+        from multiprocessing.connection import wait
+
+        busy = [w for w in self.workers if w.queue or not w.ready]
+        if not busy:
+            return
+        ready = wait([w.conn for w in busy], self._patience(busy))
+        now = time.monotonic()
+        for k, w in enumerate(self.workers):
+            if w.conn in ready:
+                self._receive(k, w)
+            elif self.limit and w.overdue(self.limit, now):
+                self.workers[k] = self._replace(w, "stuck")
+
+    def _patience(self, busy: list[_Worker]) -> float:
+        """Seconds to wait: half a second, or less when a running case comes to its end."""
+        timeout = 0.5
+        if self.limit:
+            now = time.monotonic()
+            for w in busy:
+                if w.queue and w.current.value >= 0:
+                    timeout = min(timeout, w.since.value + self.limit + KILL_GRACE - now)
+        return max(0.0, timeout)
+
+    def _receive(self, k: int, w: _Worker) -> None:
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            self.workers[k] = self._replace(w, "died")
+            return
+        if msg == "ready":
+            w.ready = True
+            return
+        for res in msg:
+            w.queue.popleft()
+            self.done[res.index] = res
+
+    def _replace(self, w: _Worker, why: str) -> _Worker:
+        """Kill a stuck or dead worker: its running case is reported, its other cases (finished
+        or not: their results died with it) are sent again."""
+        s = self.settings
+        running = w.current.value
+        seconds = time.monotonic() - w.since.value
+        w.stop(kill=True)
+        code = w.proc.exitcode if why == "died" else None
+        for case in w.queue:
+            if case.index != running:
+                continue
+            if why == "stuck":
+                self.done[case.index] = CaseResult(
+                    case.index, case.line, case.id, case.program, "timeout", seconds=seconds,
+                    kind="timeout", message=f"{s.origin}:{case.line}: timeout: the case took "
+                                            f"longer than {s.timeout:g} s (its worker was "
+                                            f"stopped)")
+            else:
+                self.done[case.index] = CaseResult(
+                    case.index, case.line, case.id, case.program, "error", seconds=seconds,
+                    kind="error", message=f"{s.origin}:{case.line}: error: the worker process "
+                                          f"died while checking this case (exit code {code})")
+        self.retry.extend(c for c in w.queue if c.index != running)
+        self.retry.sort(key=lambda c: c.index)
+        return _start(self.ctx, s, self.run, "a worker process in place of one that stopped")

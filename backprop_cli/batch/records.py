@@ -39,17 +39,35 @@ def json_case(index: int, lineno: int, text: str, folder: str = "") -> Case:
 
 def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | None,
                  folder: str) -> Case:
-    import json
-
+    """The record's fields, each judged as a text line's part is, into one Case."""
     unknown = [k for k in obj if k not in ("id", "expr", "at", "expect", "claims")]
     if unknown:
         raise BindingError(f"unknown field {shown(unknown[0], 40)!r}",
                            hint="fields: id, expr, at, expect, claims")
+    program = _json_program(obj)
+    bindings = _json_bindings(obj.get("at", {}), folder)
+    named = _Named(program)
+    expect = _json_expectations(obj.get("expect", {}), bindings, named)
+    return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
+                tuple(bindings.items()),
+                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE,
+                                     named=named),
+                _json_column(text, program),
+                claims.check_case_claims(claims.json_claims(obj.get("claims", {})), bindings,
+                                         text), form="json")
+
+
+def _json_program(obj: dict) -> str:
     program = obj.get("expr")
     if not isinstance(program, str):
         raise BindingError('"expr" must be a string holding the program',
                            hint='e.g. "expr": "(x+y)*z"')
-    at = obj.get("at", {})
+    return program
+
+
+def _json_bindings(at: Any, folder: str) -> dict[str, Any]:
+    """"at": NAME -> a number, or a nested list of numbers (an array), each named in the
+    message when it is bad (`at.y`)."""
     if not isinstance(at, dict):
         raise BindingError('"at" must be an object of NAME: value', hint='"at": {"x": -2}')
     bindings: dict[str, Any] = {}
@@ -58,30 +76,39 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
         if "=" in name:
             raise BindingError(f"{shown(name, 40)!r} is not a valid name")
         if isinstance(value, _Number):
-            key = _binding_name(name)
-            bindings[key] = number(field, value.text)
-            continue
-        if not isinstance(value, list):
+            bindings[_binding_name(name)] = number(field, value.text)
+        elif isinstance(value, list):
+            bindings[_binding_name(name)] = _json_array(name, field, value, folder)
+        else:
             raise BindingError(f"{field} must be a number or a list of numbers, not "
                                f"{_json_kind(value)}")
-        try:
-            word = json.dumps(value, allow_nan=False)
-        except RecursionError:  # the encoder recurses once per level, like the decoder
-            raise BindingError(f"{field} is nested too deeply",
-                               hint="numpy allows at most 32 dimensions") from None
-        except ValueError:  # a number past float's range, read as inf
-            raise BindingError(f"{field} has entries that are not finite numbers") from None
-        if _holds_constant(value):
-            raise BindingError(f"{field} has entries that are not finite numbers")
-        key = _binding_name(name)
-        try:
-            bindings[key] = parse_value(name, word, folder)
-        except BindingError as err:
-            said = err.message
-            said = f"{field} {said[len(name) + 1:]}" if said.startswith(name + " ") else \
-                f"{field}: {said}"
-            raise BindingError(said, hint=err.hint) from None
-    expect_obj = obj.get("expect", {})
+    return bindings
+
+
+def _json_array(name: str, field: str, value: list, folder: str) -> Any:
+    """A nested list bound to `name`, read as the text word NAME=[...] is."""
+    import json
+
+    try:
+        word = json.dumps(value, allow_nan=False)
+    except RecursionError:  # the encoder recurses once per level, like the decoder
+        raise BindingError(f"{field} is nested too deeply",
+                           hint="numpy allows at most 32 dimensions") from None
+    except ValueError:  # a number past float's range, read as inf
+        raise BindingError(f"{field} has entries that are not finite numbers") from None
+    if _holds_constant(value):
+        raise BindingError(f"{field} has entries that are not finite numbers")
+    try:
+        return parse_value(name, word, folder)
+    except BindingError as err:
+        said = err.message
+        said = f"{field} {said[len(name) + 1:]}" if said.startswith(name + " ") else \
+            f"{field}: {said}"
+        raise BindingError(said, hint=err.hint) from None
+
+
+def _json_expectations(expect_obj: Any, bindings: dict, named: _Named) -> list[tuple[str, str]]:
+    """"expect" as (NAME, answer text) pairs, as a text line's words after `expect:` give."""
     if not isinstance(expect_obj, dict):
         raise BindingError('"expect" must be an object',
                            hint='"expect": {"value": -12, "gradients": {"x": -4}}')
@@ -92,33 +119,37 @@ def _json_fields(index: int, lineno: int, text: str, obj: dict, case_id: str | N
     expect: list[tuple[str, str]] = []
     if "value" in expect_obj:
         expect.append(("value", _answer_text("expect.value", expect_obj["value"])))
-    grads = expect_obj.get("gradients", {})
+    expect += _expected_gradients(expect_obj.get("gradients", {}), bindings, named)
+    expect += _expected_values(expect_obj.get("values", {}), bindings, named)
+    return expect
+
+
+def _expected_gradients(grads: Any, bindings: dict, named: _Named) -> list[tuple[str, str]]:
     if not isinstance(grads, dict):
         raise BindingError('"expect.gradients" must be an object of NAME: number')
-    named = _Named(program)
+    out = []
     for name, value in grads.items():
         # a named intermediate's gradient: "gradients": {"q": -4} is a text line's dq=-4
         key = name if name in bindings or name[:1] == "d" and name[1:] in named() \
             or name not in named() else "d" + name
-        expect.append((key, _answer_text(f"expect.gradients.{shown(name, 40)}", value)))
-    values = expect_obj.get("values", {})
+        out.append((key, _answer_text(f"expect.gradients.{shown(name, 40)}", value)))
+    return out
+
+
+def _expected_values(values: Any, bindings: dict, named: _Named) -> list[tuple[str, str]]:
+    """"values": the named intermediates' values (a text line's q=3)."""
     if not isinstance(values, dict):
         raise BindingError('"expect.values" must be an object of NAME: number',
                            hint='the named intermediates\' values: "values": {"q": 3}')
+    out = []
     for name, value in values.items():
         if name in bindings or name not in named():
             raise BindingError(f"expect.values.{shown(name, 40)}: {shown(name, 40)} is not a "
                                "named intermediate of the program",
                                hint='e.g. "values": {"q": 3} for q = x + y; gradients go '
                                     "in expect.gradients")
-        expect.append((name, _answer_text(f"expect.values.{shown(name, 40)}", value)))
-    return Case(index, lineno, case_id if case_id is not None else f"line {lineno}", program,
-                tuple(bindings.items()),
-                expectations.resolve(expect, bindings, spelling=expectations.CASE_FILE,
-                                     named=named),
-                _json_column(text, program),
-                claims.check_case_claims(claims.json_claims(obj.get("claims", {})), bindings,
-                                         text), form="json")
+        out.append((name, _answer_text(f"expect.values.{shown(name, 40)}", value)))
+    return out
 
 
 class _Named:

@@ -8,8 +8,10 @@ or the program is bad input) or "timeout" (over the per-case time limit).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -76,13 +78,37 @@ class CaseTimeout(BaseException):
 def warm_up(settings: Settings) -> None:
     """Import what the cases need before any case's clock starts (sympy takes ~0.3 s); start
     the run with no graphs kept from another run (the registry they were built from may have
-    changed: a test's broken rule)."""
+    changed: a test's broken rule). Only this thread's graphs: another thread's run is its
+    own."""
     from .. import evaluate  # noqa: F401
 
-    _parsed_graphs.clear()
+    _parsed_graphs().clear()
 
     if settings.sympy:
         import sympy  # noqa: F401
+    checks = (settings.sympy, settings.numeric)
+    if checks not in _first_used:
+        _first_used.add(checks)  # once a process, even when it fails
+        _use_once(settings)
+
+
+_first_used: set = set()  # the kinds of check this process ran once with no clock
+
+
+def _use_once(settings: Settings) -> None:
+    """Run a scalar and an array program through the run's checks once, with no clock: a
+    first use builds what numpy and sympy build lazily (numpy's matrix module, for one), and a
+    case's wall-clock limit landing in the middle of that left it half built: every later
+    case's sympy check failed (`numpy has no attribute 'matrix'`) and was skipped."""
+    import numpy as np
+
+    from ..evaluate import evaluate
+    from ..language.parser import parse
+
+    for program, at in (("tanh(x*y) + x**2", {"x": 1.5, "y": 0.5}),
+                        ("sum(W @ v)", {"W": np.eye(2), "v": np.ones(2)})):
+        with contextlib.suppress(Exception):  # a broken rule is the cases' to report
+            evaluate(parse(program), at, _options(settings))
 
 
 def run_case(case: Case, settings: Settings) -> CaseResult:
@@ -145,24 +171,38 @@ def _options(settings: Settings):
 # nothing changes once parsed, is kept for the cases after it in the same run (a bounded few,
 # so memory stays flat; a longer program is parsed each time, as its parse is small beside its
 # run). Every output is the same as with a fresh parse: a graph carries no state of a case.
+# The cache is the running thread's own: a Dask worker with --nthreads 2 runs two chunks at
+# once in one process, and two threads evicting from one dict could both take its oldest key
+# (a KeyError, an internal error in a case). A thread's own dict needs no lock, so the pool's
+# single-threaded workers pay one attribute look-up a case.
 PARSED_KEEP = 256
 PARSED_MAX_CHARS = 512
-_parsed_graphs: dict = {}
+_kept = threading.local()
+
+
+def _parsed_graphs() -> dict:
+    """This thread's parsed graphs, program text -> graph, oldest first."""
+    try:
+        return _kept.graphs
+    except AttributeError:
+        _kept.graphs = {}
+        return _kept.graphs
 
 
 def _parsed(program: str):
     """`program`'s graph: parsed once for a short program seen again, else parsed now. A
     program that does not parse raises each time, as `parse` does."""
-    graph = _parsed_graphs.get(program)
+    graphs = _parsed_graphs()
+    graph = graphs.get(program)
     if graph is not None:
         return graph
     from ..language.parser import parse
 
     graph = parse(program)
     if len(program) <= PARSED_MAX_CHARS:
-        if len(_parsed_graphs) >= PARSED_KEEP:
-            del _parsed_graphs[next(iter(_parsed_graphs))]  # the oldest first
-        _parsed_graphs[program] = graph
+        if len(graphs) >= PARSED_KEEP:
+            del graphs[next(iter(graphs))]  # the oldest first
+        graphs[program] = graph
     return graph
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..errors import PATH_SHOWN, BackpropError, file_error, shown
+from ..language.reads import file_kind
 
 LINE_LIMIT = 1 << 20  # bytes: a longer line is that line's error, never held in memory
 SKIP_FACTOR = 256  # a stream (not a file) may run this many limits without a newline, then stops
@@ -52,9 +53,26 @@ def open_cases(path: str) -> BinaryIO:
     name = "standard input" if path == "-" else shown(path, PATH_SHOWN)
     if stream is not sys.stdin.buffer:
         stream.close()
-    raise StreamError(f"{name} is not a regular file, a pipe or a terminal "
-                      f"({_kind_of(mode)}): it cannot be read as lines",
+    kind = file_kind(mode, "not a stream of lines")
+    raise StreamError(f"{name} is not a regular file, a pipe or a terminal ({kind}): it "
+                      f"cannot be read as lines",
                       hint="save the cases to a file, or pipe them in")
+
+
+def read_head(path: str, most: int) -> bytes:
+    """The first `most` + 1 bytes of a file read whole (a program, a worksheet; '-' is
+    standard input), opened as a case file is: one byte past `most` tells the caller it is
+    too long without reading the rest."""
+    import sys
+
+    stream = open_cases(path)
+    try:
+        return stream.read(most + 1)
+    except OSError as exc:
+        raise file_error(path, exc) from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
 
 
 def _is_null(fd: int) -> bool:
@@ -63,16 +81,6 @@ def _is_null(fd: int) -> bool:
         return os.path.samestat(os.fstat(fd), os.stat(os.devnull))
     except OSError:
         return False
-
-
-def _kind_of(mode: int) -> str:
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    return "not a stream of lines"
 
 
 def bounded_lines(stream: BinaryIO, limit: int = LINE_LIMIT) -> Iterator[bytes | LongLine]:

@@ -5,7 +5,10 @@ The model: every number a pass stores (a value, a local gradient, what a node se
 running fan-in sum) is rounded to float32, and each operation is correctly rounded (computed in
 float64, then rounded), as an IEEE float32 unit would do it; real float32 libraries may be an
 ulp or two worse in exp, log and friends. The locals come from `chain_step`, as in the backward
-pass. Scalar programs only.
+pass. On arrays every entry is rounded so; a node's relative error is its worst entry's
+(an entry that is 0 in float64 counts its float32 value as the error), and the backward pass
+runs the rows' own `chain_step` on the float32 numbers, so a gradient's loss is named where
+what a node sends back is off, not through a local of each entry.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from ..engine.backward import chain_step, wanted_nodes
 from ..graph import Graph
 from ..ops.registry import SCALAR
+from ..values import is_array
 
 EPS32 = 2.0 ** -23  # float32's machine epsilon
 FD32 = EPS32 ** (2 / 3)  # a float32 central difference's best relative error, about 2.6e-5
@@ -53,14 +57,19 @@ class Float32Report:
         return max((e for _, e in self.gradients.values()), default=0.0)
 
 
-def _f32(x: float) -> float:
+def _f32(x):
+    """x rounded to float32 (kept as a float64 number or array holding that value)."""
     import numpy as np
 
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        if is_array(x):
+            return x if x.dtype.kind in "iub" else x.astype(np.float32).astype(np.float64)
         return float(np.float32(x))
 
 
-def rel_error(got: float, want: float) -> float:
+def rel_error(got, want) -> float:
+    if is_array(got) or is_array(want):
+        return _array_error(got, want)
     if got == want:
         return 0.0
     if not math.isfinite(got):
@@ -68,17 +77,81 @@ def rel_error(got: float, want: float) -> float:
     return abs(got - want) / abs(want) if want else abs(got)
 
 
+def _array_error(got, want) -> float:
+    """The worst entry's relative error (an entry 0 in float64: its float32 value)."""
+    import numpy as np
+
+    got, want = np.broadcast_arrays(np.asarray(got, float), np.asarray(want, float))
+    if not np.isfinite(got).all() and np.isfinite(want).all():
+        return math.inf
+    with np.errstate(all="ignore"):
+        err = np.where(want == 0, np.abs(got), np.abs(got - want) / np.abs(want))
+    err = np.where(got == want, 0.0, err)
+    return float(np.nanmax(err, initial=0.0))
+
+
+def size(x) -> float:
+    """|x|, or an array's largest |entry|."""
+    if is_array(x):
+        import numpy as np
+
+        return float(np.max(np.abs(x), initial=0.0))
+    return abs(x)
+
+
+def _nan(x) -> bool:
+    if is_array(x):
+        import numpy as np
+
+        return bool(np.isnan(x).any()) if x.dtype.kind == "f" else False
+    return math.isnan(x)
+
+
+def _finite(x) -> bool:
+    if is_array(x):
+        import numpy as np
+
+        return bool(np.isfinite(x).all())
+    return math.isfinite(x)
+
+
 def replay(graph: Graph, values: list, grads: list, names: list[str]) -> Float32Report:
+    from ..engine.forward import math_of
+
+    m = math_of(values)
+    v, val_err, losses = _forward32(graph, values, m)
+    wants = wanted_nodes(graph, names)
+    if m.is_array:
+        g = _backward32_arrays(graph, values, grads, v, val_err, wants, m, losses)
+    else:
+        g = _backward32(graph, values, v, val_err, wants, losses)
+    nodes = tuple(Node32(i, v[i], val_err[i], g[i], rel_error(_zero(g[i]), _zero(grads[i])))
+                  for i in range(len(graph)))
+    gradients = {name: (g[graph.variables[name]],
+                        rel_error(_zero(g[graph.variables[name]]),
+                                  _zero(grads[graph.variables[name]])))
+                 for name in names if name in graph.variables}
+    worst = max((e for _, e in gradients.values()), default=0.0)
+    return Float32Report(nodes, tuple(losses), gradients, tolerance(worst))
+
+
+def _zero(x):
+    """A gradient the array pass never reached (None) is 0."""
+    return 0.0 if x is None else x
+
+
+def _forward32(graph: Graph, values: list, m) -> tuple[list, list, list[Loss]]:
     n = len(graph)
-    v = [0.0] * n
-    losses: list[Loss] = []
+    v: list = [0.0] * n
     val_err = [0.0] * n
+    losses: list[Loss] = []
     for i, (op, a) in enumerate(zip(graph.ops, graph.args)):
         if not a:
             v[i] = _f32(values[i])
         else:
             try:
-                v[i] = _f32(op.forward(SCALAR, *[v[j] for j in a]))
+                with _quiet(m):
+                    v[i] = _f32(op.forward(m, *[v[j] for j in a]))
             except (ArithmeticError, ValueError):
                 v[i] = math.nan
         val_err[i] = rel_error(v[i], values[i])
@@ -86,7 +159,19 @@ def replay(graph: Graph, values: list, grads: list, names: list[str]) -> Float32
             loss = _value_loss(graph, values, v, val_err, i)
             if loss:
                 losses.append(loss)
-    wants = wanted_nodes(graph, names)
+    return v, val_err, losses
+
+
+def _quiet(m):
+    from contextlib import nullcontext
+
+    return m.np.errstate(all="ignore") if m.is_array else nullcontext()
+
+
+def _backward32(graph: Graph, values: list, v: list, val_err: list, wants,
+                losses: list[Loss]) -> list:
+    """The scalar backward pass in float32: each local rounded, then upstream x local."""
+    n = len(graph)
     g = [0.0] * n
     g[graph.output] = 1.0
     for i in range(n - 1, -1, -1):
@@ -103,13 +188,38 @@ def replay(graph: Graph, values: list, grads: list, names: list[str]) -> Float32
             if loss and all(x.node != i or x.side != "gradient" for x in losses):
                 losses.append(loss)
             g[j] = _f32(g[j] + _f32(g[i] * lk))
-    nodes = tuple(Node32(i, v[i], val_err[i], g[i], rel_error(g[i], grads[i]))
-                  for i in range(n))
-    gradients = {name: (g[graph.variables[name]],
-                        rel_error(g[graph.variables[name]], grads[graph.variables[name]]))
-                 for name in names if name in graph.variables}
-    worst = max((e for _, e in gradients.values()), default=0.0)
-    return Float32Report(nodes, tuple(losses), gradients, tolerance(worst))
+    return g
+
+
+def _backward32_arrays(graph: Graph, values: list, grads: list, v: list, val_err: list, wants,
+                       m, losses: list[Loss]) -> list:
+    """The array backward pass in float32: `chain_step` on the float32 values and upstream,
+    each part rounded; a node whose parts lose digits past what it was given is named."""
+    n = len(graph)
+    g: list = [None] * n
+    g[graph.output] = _f32(grads[graph.output])
+    for i in range(n - 1, -1, -1):
+        a = graph.args[i]
+        if not a or not wants[i] or g[i] is None:
+            continue
+        try:
+            with _quiet(m):
+                parts = chain_step(graph.ops[i], m, g[i], a, v, v[i], wants)
+                exact = chain_step(graph.ops[i], m, grads[i], a, values, values[i], wants)
+        except (ArithmeticError, ValueError):
+            continue
+        given = max(val_err[i], rel_error(g[i], grads[i]), *(val_err[j] for j in a))
+        for j, p, q in zip(a, parts, exact):
+            if p is None:
+                continue
+            p = _f32(p)
+            e = rel_error(p, q)
+            if e > LOST and e > AMPLIFIED * given and all(
+                    x.node != i or x.side != "gradient" for x in losses):
+                losses.append(Loss(i, "gradient", "rounding",
+                                   f"what it sends back is off by {e:.1e} in float32", e))
+            g[j] = p if g[j] is None else _f32(g[j] + p)
+    return g
 
 
 def _locals(graph: Graph, i: int, v: list) -> tuple:
@@ -132,24 +242,25 @@ def tolerance(worst: float) -> float:
 def _value_loss(graph: Graph, values: list, v: list, err: list, i: int) -> Loss | None:
     a = graph.args[i]
     inherited = max(err[j] for j in a)
-    if math.isnan(v[i]) and not math.isnan(values[i]):
-        shown = ", ".join(f"{v[j]:.9g}" for j in a)
+    if _nan(v[i]) and not _nan(values[i]):
+        shown = ", ".join(f"{v[j]:.9g}" if not is_array(v[j]) else "an array" for j in a)
         return Loss(i, "value", "out of the domain",
                     f"in float32 its input rounded to {shown}, where "
                     f"{graph.ops[i].name} is undefined", math.inf)
-    if not math.isfinite(v[i]) and math.isfinite(values[i]):
+    if not _finite(v[i]) and _finite(values[i]):
         return Loss(i, "value", "overflow", "past float32's largest number, about 3.4e38",
                     math.inf)
     if err[i] <= LOST or err[i] <= AMPLIFIED * inherited:
         return None
-    big = max(abs(values[j]) for j in a)
-    out = abs(values[i])
+    big = max(size(values[j]) for j in a)
+    out = size(values[i])
     if len(a) == 2 and out < 0.1 * big:
         digits = math.log10(big / out) if out else math.inf
+        to = f"entries of size {out:.3g}" if is_array(values[i]) else f"{values[i]:.3g}"
         return Loss(i, "value", "cancellation",
-                    f"inputs of size {big:.3g} nearly cancel to {values[i]:.3g}: about "
+                    f"inputs of size {big:.3g} nearly cancel to {to}: about "
                     f"{digits:.0f} of float32's 7 digits lost", err[i])
-    if len(a) == 1 and big > 1 and out > 1e4:
+    if len(a) == 1 and big > 1 and out > 1e4 and not is_array(values[i]):
         return Loss(i, "value", "a large exponent",
                     f"{graph.ops[i].name}({values[a[0]]:.3g}) = {values[i]:.3g}: the input's "
                     f"rounding is multiplied by about {big:.3g}", err[i])

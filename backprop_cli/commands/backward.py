@@ -30,24 +30,21 @@ def backward_cmd(words, to):
       backprop backward staged.bp x=-2 y=5 z=-4 > key.bp
       backprop backward layer.bp x=@x.npy w=@w.npy --to numpy > layer_backward.py
     """
-    from ..grade.writing import write
+    from ..grade.code import write
     from .common import parse_binding_words
-    from .grade import read_file
+    from .grade import no_options, origin, read_file
 
     if not words:
         raise BackpropError("backward needs a FORWARD program file",
                             hint="usage: backprop backward FORWARD [NAME=VALUE ...]")
     path, *bind_words = words
-    unknown = [w for w in bind_words if w.startswith("--")]
-    if unknown:
-        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}",
-                            hint="see backprop backward --help")
+    no_options(bind_words, "backward")
     source = read_file(path, "FORWARD")
     bindings = parse_binding_words(bind_words)
-    origin = "<stdin>" if path == "-" else path
+    name = origin(path)
     try:
-        text = write(source, bindings, to, origin)
+        text = write(source, bindings, to, name)
     except BackpropError as err:
-        click.echo(err.render(origin if err.source == source else None), err=True)
+        click.echo(err.render(name if err.source == source else None), err=True)
         raise SystemExit(2) from None
     click.echo(text, nl=False)

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from .. import exits
-from ..errors import PATH_SHOWN, BackpropError, BindingError, InternalError, file_error, shown
+from ..errors import PATH_SHOWN, BackpropError, BindingError, InternalError, shown
 
 EXIT_INTERNAL = exits.INTERNAL
 EXIT_BROKEN_PIPE = exits.BROKEN_PIPE
@@ -256,17 +256,10 @@ def _refuse_stdout_onto_inputs(program_file: str | None, words: list[str]) -> No
 def _read_text(path: str) -> str:
     """A program file ('-': stdin), read in bounded pieces: a device that never ends
     (/dev/zero) is refused, and more than the parser's limit is not read."""
-    from ..batch.stream import open_cases
+    from ..batch.stream import read_head
     from ..language.parser import MAX_SOURCE_BYTES
 
-    stream = open_cases(path)
-    try:
-        data = stream.read(MAX_SOURCE_BYTES + 1)
-    except OSError as exc:
-        raise file_error(path, exc) from None
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+    data = read_head(path, MAX_SOURCE_BYTES)
     if len(data) > MAX_SOURCE_BYTES:
         from ..errors import LimitError
 

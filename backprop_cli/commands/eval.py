@@ -21,6 +21,79 @@ from .common import (
     use_rich,
 )
 
+# --- shared with trace: the lecture's views, and running the program's words ------------
+
+_LECTURE_OPTIONS = (
+    click.option("--why-zero", is_flag=True,
+                 help="Say why each zero gradient is zero: no path, blocked at a gate, or "
+                      "vanished through saturated gates."),
+    click.option("--nudge", type=float, metavar="H",
+                 help="Per input, the predicted change of the output (gradient x H) against "
+                      "the actual change (an array input: every entry moved by H)."),
+    click.option("--lr", type=float, metavar="ETA",
+                 help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
+                      "the output went down."),
+    click.option("--frameworks", is_flag=True,
+                 help="At a kink, what PyTorch, JAX, micrograd and sympy would return."),
+    click.option("--float32", is_flag=True,
+                 help="Replay both passes in float32: per-node relative error against "
+                      "float64, and the tolerance a float32 check needs."),
+)
+
+
+def lecture_options(fn):
+    """The lecture's views, declared once for eval and trace (commands/lecture.py runs them)."""
+    for option in reversed(_LECTURE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def lecture_views(result, asked: dict) -> list:
+    """The views asked for; commands/lecture.py is imported only when one is."""
+    if not any(v is not None and v is not False for v in asked.values()):
+        return []
+    from .lecture import lecture_views as views
+
+    return views(result, **asked)
+
+
+def view_lines(views: list) -> list[str]:
+    """The views' lines; on a terminal, broken at spaces to its width (never in a number)."""
+    from .lecture import view_lines as lines
+
+    return wrapped(lines(views)) if sys.stdout.isatty() else lines(views)
+
+
+def wrapped(block: list[str]) -> list[str]:
+    """Lines wider than the terminal broken at spaces, never inside a number."""
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size().columns)
+    out = []
+    for line in block:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                             break_on_hyphens=False) or [""]
+    return out
+
+
+def view_fields(views: list) -> dict:
+    if not views:
+        return {}
+    from .lecture import view_fields as fields
+
+    return fields(views)
+
+
+def run_words(words, program_file, options, groups: tuple[str, ...] = ()):
+    """The program and its bindings read from the command's words, then evaluated: (source,
+    result); bad input exits 2 with one line."""
+    source, origin, bind_words = read_program(words, program_file)
+    bindings = parse_binding_words(bind_words)
+    result, _ = run_program(source, origin, bindings, options, groups)
+    return source, result
+
 
 @click.command("eval", cls=ProgramCommand, context_settings=CONTEXT)
 @program_options
@@ -41,20 +114,7 @@ from .common import (
                    "it, a non-scalar output gets its full Jacobian.")
 @click.option("--hessian", is_flag=True,
               help="Also the Hessian (second derivatives) of a scalar output, cross-checked.")
-@click.option("--why-zero", is_flag=True,
-              help="Say why each zero gradient is zero: no path, blocked at a gate, or "
-                   "vanished through saturated gates.")
-@click.option("--nudge", type=float, metavar="H",
-              help="Per input, the predicted change of the output (gradient x H) against the "
-                   "actual change.")
-@click.option("--lr", type=float, metavar="ETA",
-              help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
-                   "the output went down.")
-@click.option("--frameworks", is_flag=True,
-              help="At a kink, what PyTorch, JAX, micrograd and sympy would return.")
-@click.option("--float32", is_flag=True,
-              help="Replay both passes in float32: per-node relative error against float64, "
-                   "and the tolerance a float32 check needs.")
+@lecture_options
 @report_errors
 def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy, no_numeric,
              wrt, expects, claims, symbolic, seed, hessian, **lecture):
@@ -84,32 +144,39 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
       backprop eval "max(x, y)" x=1 y=1 --frameworks
       backprop eval "1 - cos(x)" x=1e-3 --float32
     """
+    options = eval_options(no_check, no_sympy, no_numeric, wrt, expects, claims, symbolic,
+                           seed, hessian)
+    source, result = run_words(words, program_file, options)
+    views = lecture_views(result, lecture)
+    show_eval(result, source.strip(), views, as_json, plain, precision)
+    sys.exit(result.exit_code)
+
+
+def eval_options(no_check, no_sympy, no_numeric, wrt, expects, claims, symbolic, seed,
+                 hessian):
+    """eval's options as the evaluator takes them."""
     from ..evaluate import Options
 
-    source, origin, bind_words = read_program(words, program_file)
-    bindings = parse_binding_words(bind_words)
     seed_value = None
     if seed is not None:
         from ..engine.bindings import parse_value
 
         seed_value = parse_value("--seed", seed)
-    options = Options(
+    return Options(
         check=not no_check, sympy=not no_sympy, numeric=not no_numeric,
         wrt=tuple(n.strip() for n in wrt.split(",") if n.strip()) if wrt else None,
         expect=parse_expect(expects), symbolic=symbolic, seed=seed_value, full_jacobian=True,
         hessian=hessian, claims=claims)
-    result, _ = run_program(source, origin, bindings, options)
-    program = source.strip()
-    extra_lines, extra_json = [], {}
-    if any(v is not None and v is not False for v in lecture.values()):  # only when asked
-        from .lecture import eval_extras
 
-        extra_lines, extra_json = eval_extras(result, **lecture)
+
+def show_eval(result, program: str, views: list, as_json: bool, plain: bool,
+              precision: int) -> None:
     if as_json:
         from ..render.json_out import eval_json
 
-        emit_json({**eval_json(result, program), **extra_json})
-    elif use_rich(plain):
+        emit_json({**eval_json(result, program), **view_fields(views)})
+        return
+    if use_rich(plain):
         from ..render.tables import eval_view
 
         console().print(eval_view(result, program, precision))
@@ -117,6 +184,5 @@ def eval_cmd(words, program_file, as_json, plain, precision, no_check, no_sympy,
         from ..render.plain import eval_text
 
         click.echo(eval_text(result, precision))
-    if extra_lines and not as_json:
-        click.echo("\n".join(extra_lines))
-    sys.exit(result.exit_code)
+    if views:
+        click.echo("\n".join(view_lines(views)))

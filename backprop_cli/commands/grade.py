@@ -65,20 +65,33 @@ def grade_cmd(words, fmt, as_json, precision):
     forward_path, backward_path, *bind_words = words
     if forward_path == "-" and backward_path == "-":
         raise BackpropError("only one of FORWARD and BACKWARD can be standard input ('-')")
-    unknown = [w for w in bind_words if w.startswith("--")]
-    if unknown:
-        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}",
-                            hint="see backprop grade --help")
+    no_options(bind_words, "grade")
     forward_source = read_file(forward_path, "FORWARD")
     backward_source = read_file(backward_path, "BACKWARD")
     bindings = parse_binding_words(bind_words)
     try:
-        report = grade(forward_source, backward_source, bindings,
-                       "<stdin>" if forward_path == "-" else forward_path,
-                       "<stdin>" if backward_path == "-" else backward_path)
+        report = grade(forward_source, backward_source, bindings, origin(forward_path),
+                       origin(backward_path))
     except Located as loc:
         click.echo(loc.error.render(loc.origin), err=True)
         sys.exit(exits.BAD_INPUT)
+    _show(report, fmt, as_json, precision)
+    sys.exit(report.exit_code)
+
+
+def no_options(bind_words: list[str], command: str) -> None:
+    """An option among the bindings (they are read as words, after the files) is refused."""
+    unknown = [w for w in bind_words if w.startswith("--")]
+    if unknown:
+        raise BackpropError(f"unknown option {unknown[0].partition('=')[0]}",
+                            hint=f"see backprop {command} --help")
+
+
+def origin(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _show(report, fmt: str, as_json: bool, precision: int) -> None:
     if as_json:
         from ..render.grade_out import grade_json
 
@@ -91,4 +104,3 @@ def grade_cmd(words, fmt, as_json, precision):
         from ..render.grade_out import grade_text
 
         click.echo(grade_text(report, precision))
-    sys.exit(report.exit_code)

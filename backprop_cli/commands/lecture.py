@@ -1,77 +1,126 @@
-"""The lecture's extra views for `eval` (why zero, nudge, one step, frameworks at a kink,
-float32) and `trace --forward-mode`: one function per command that runs the views asked for.
-The commands declare the options and import this module only when one is given; each view's
-own modules are imported only when its option is."""
+"""The lecture's extra views (why zero, nudge, one step, frameworks at a kink, float32, forward
+mode), run for `eval` and `trace` alike: each view asked for becomes one `View` (its lines, its
+JSON field, its title in a write-up). The commands declare the options (commands/eval.py) and
+import this module only when one is given; each view's own modules only when its option is.
+Nodes are named by the #n trace shows (`shown_refs`), in every view and both commands."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import click
 
 from ..errors import BindingError
 
+ASKED = ("why_zero", "nudge", "lr", "frameworks", "float32")  # the options, in print order
 
-def _scalar(result, what: str) -> None:
+
+@dataclass(frozen=True)
+class View:
+    key: str  # its --json field
+    title: str  # its heading in a write-up
+    lines: tuple[str, ...]  # as the terminal shows it
+    data: object  # its --json value
+
+
+def is_array_program(result) -> bool:
     from ..values import is_array
 
-    if result.jacobian is not None or any(is_array(v) for v in result.values):
-        raise BindingError(f"{what} works on programs of numbers, not arrays")
+    return any(is_array(v) for v in result.values)
 
 
-def eval_extras(result, why_zero=False, nudge=None, lr=None, frameworks=False,
-                float32=False) -> tuple[list[str], dict]:
-    """(lines, JSON fields) for the views asked for; nothing when none is."""
-    lines: list[str] = []
-    fields: dict = {}
-    if not (why_zero or nudge is not None or lr is not None or frameworks or float32):
-        return lines, fields
-    graph, values = result.graph, result.values
-    gradients = {r.name: r.gradient for r in result.rows}
-    if why_zero:
-        _scalar(result, "--why-zero")
+def _gradients(result) -> dict:
+    """The gradients a view moves or replays: an integer array binding holds positions (an
+    index), which no step or nudge may move and no gradient reaches."""
+    from ..values import is_index
+
+    return {n: g for n, g in result.gradients.items()
+            if not is_index(result.bindings.get(n))}
+
+
+def _scalar_output(result, what: str) -> None:
+    if result.jacobian is not None:
+        raise BindingError(f"{what} needs a scalar output: the output is an array (sum it, or "
+                           "take one entry)")
+
+
+def _number(flag: str, number: float) -> None:
+    if not (math.isfinite(number) and number != 0):
+        raise BindingError(f"{flag} needs a finite non-zero number, got {number:g}")
+
+
+def lecture_views(result, why_zero=False, nudge=None, lr=None, frameworks=False,
+                  float32=False) -> list[View]:
+    """The views asked for, in a fixed order; none when none is."""
+    from ..engine.trace import shown_refs
+
+    asked = {"why_zero": why_zero, "nudge": nudge, "lr": lr, "frameworks": frameworks,
+             "float32": float32}
+    for flag in ("nudge", "lr"):
+        if asked[flag] is not None:
+            _number(f"--{flag}", asked[flag])
+    refs = shown_refs(result.graph)
+    return [_VIEWS[key](result, asked[key], refs) for key in ASKED
+            if asked[key] is not None and asked[key] is not False]
+
+
+def _why_zero(result, _flag, refs) -> View:
+    from ..render.why_zero import why_zero_json, why_zero_lines
+
+    if is_array_program(result):
+        from ..engine.why_zero import array_zeros
+
+        reasons = array_zeros(result.graph, result.values, result.gradients)
+    else:
         from ..engine.why_zero import zero_gradients
-        from ..render.why_zero import why_zero_json, why_zero_lines
 
-        reasons = zero_gradients(graph, values, gradients)
-        lines += ["", *why_zero_lines(graph, values, reasons)]
-        fields["why_zero"] = why_zero_json(graph, reasons)
-    for flag, number in (("--nudge", nudge), ("--lr", lr)):
-        if number is not None and not (math.isfinite(number) and number != 0):
-            raise BindingError(f"{flag} needs a finite non-zero number, got {number:g}")
-    if nudge is not None:
-        _scalar(result, "--nudge")
-        from ..engine.sensitivity import nudges
-        from ..render.sensitivity import nudge_json, nudge_lines
+        reasons = zero_gradients(result.graph, result.values, result.gradients)
+    return View("why_zero", "Why zero",
+                tuple(why_zero_lines(result.graph, result.values, reasons, refs)),
+                why_zero_json(result.graph, reasons, refs))
 
-        rows = nudges(graph, result.bindings, gradients, nudge)
-        lines += ["", *nudge_lines(nudge, rows)]
-        fields["nudge"] = nudge_json(nudge, rows)
-    if lr is not None:
-        _scalar(result, "--lr")
-        from ..engine.sensitivity import descent_step
-        from ..render.sensitivity import step_json, step_lines
 
-        step = descent_step(graph, result.bindings, gradients, lr)
-        lines += ["", *step_lines(step)]
-        fields["step"] = step_json(step)
-    if frameworks:
-        _scalar(result, "--frameworks")
-        from ..checks.frameworks import kink_panels
-        from ..render.frameworks import frameworks_json, frameworks_lines
+def _nudge(result, h: float, _refs) -> View:
+    from ..engine.sensitivity import nudges
+    from ..render.sensitivity import nudge_json, nudge_lines
 
-        panels = kink_panels(graph, values, result.grads)
-        lines += ["", *frameworks_lines(graph, panels)]
-        fields["frameworks"] = frameworks_json(graph, panels)
-    if float32:
-        _scalar(result, "--float32")
-        from ..checks.float32 import replay
-        from ..render.float32 import float32_json, float32_lines
+    _scalar_output(result, "--nudge")
+    rows = nudges(result.graph, result.bindings, _gradients(result), h)
+    return View("nudge", "Nudge each input", tuple(nudge_lines(h, rows)), nudge_json(h, rows))
 
-        report = replay(graph, values, result.grads, list(gradients))
-        lines += ["", *float32_lines(graph, report, values)]
-        fields["float32"] = _finite(float32_json(graph, report))
-    return lines, fields
+
+def _lr(result, eta: float, _refs) -> View:
+    from ..engine.sensitivity import descent_step
+    from ..render.sensitivity import step_json, step_lines
+
+    _scalar_output(result, "--lr")
+    step = descent_step(result.graph, result.bindings, _gradients(result), eta)
+    return View("step", "One gradient-descent step", tuple(step_lines(step)), step_json(step))
+
+
+def _frameworks(result, _flag, refs) -> View:
+    from ..checks.frameworks import kink_panels
+    from ..render.frameworks import frameworks_json, frameworks_lines
+
+    panels = kink_panels(result.graph, result.values, result.grads)
+    return View("frameworks", "Other frameworks at a kink",
+                tuple(frameworks_lines(result.graph, panels, refs)),
+                frameworks_json(result.graph, panels, refs))
+
+
+def _float32(result, _flag, refs) -> View:
+    from ..checks.float32 import replay
+    from ..render.float32 import float32_json, float32_lines
+
+    report = replay(result.graph, result.values, result.grads, list(_gradients(result)))
+    return View("float32", "Float32", tuple(float32_lines(result.graph, report, result.values,
+                                                          refs)),
+                _finite(float32_json(result.graph, report, refs)))
+
+
+_VIEWS = {"why_zero": _why_zero, "nudge": _nudge, "lr": _lr, "frameworks": _frameworks,
+          "float32": _float32}
 
 
 def _finite(data):
@@ -85,26 +134,49 @@ def _finite(data):
     return data
 
 
-def show_forward_mode(result, name: str, as_json: bool, precision: int) -> None:
-    """trace --forward-mode NAME (or all): one forward-mode pass per input asked for."""
+def view_lines(views: list[View]) -> list[str]:
+    """The views as the terminal shows them, each after a blank line."""
+    return [line for v in views for line in ("", *v.lines)]
+
+
+def view_fields(views: list[View]) -> dict:
+    return {v.key: v.data for v in views}
+
+
+def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
+    """trace --forward-mode NAME (or all; on arrays NAME[i]): one forward-mode pass per input
+    asked for, then the count of passes each mode needs."""
     import json
 
-    _scalar(result, "--forward-mode")
-    from ..engine.tangents import forward_mode
+    from ..engine.trace import shown_refs
     from ..render.tangents import forward_mode_json, forward_mode_lines, passes_lines
 
     graph = result.graph
-    names = list(graph.variables) if name == "all" else [name]
-    for n in names:
-        if n not in graph.variables:
-            raise BindingError(f"--forward-mode {n}: the program has no input {n}",
-                               hint="name one of: " + ", ".join(graph.variables))
-    runs = [(forward_mode(graph, result.values, n), result.grads[graph.variables[n]])
-            for n in names]
+    runs = _forward_runs(result, spec)
+    refs = shown_refs(graph)
     if as_json:
-        click.echo(json.dumps({"forward_mode": [forward_mode_json(graph, result.values, fm, g)
-                                                for fm, g in runs]}, indent=2))
+        click.echo(json.dumps({"forward_mode": [
+            forward_mode_json(graph, result.values, fm, g, refs) for fm, g in runs]}, indent=2))
         return
-    blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision))
+    blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision, refs))
               for fm, g in runs]
     click.echo("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))]))
+
+
+def _forward_runs(result, spec: str) -> list:
+    """(ForwardMode, the backward pass's gradient for the same input or entry) per pass."""
+    from ..engine.tangents import entry_of, forward_mode, forward_mode_entry
+
+    graph, values = result.graph, result.values
+    if is_array_program(result):
+        if spec == "all":
+            raise BindingError("--forward-mode all: on arrays forward mode follows one input "
+                               "entry per pass; name one, e.g. x[0]")
+        name, entry = entry_of(graph, values, spec)
+        grad = result.grads[graph.variables[name]]
+        backward = float(grad.flat[entry]) if hasattr(grad, "flat") else float(grad)
+        return [(forward_mode_entry(graph, values, name, entry, spec.replace(" ", "")),
+                 backward)]
+    names = list(graph.variables) if spec == "all" else [entry_of(graph, values, spec)[0]]
+    return [(forward_mode(graph, values, n), result.grads[graph.variables[n]])
+            for n in names]

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import exits
-from ..errors import PATH_SHOWN, BackpropError, LimitError, file_error, shown
+from ..errors import PATH_SHOWN, BackpropError, LimitError, shown
 from ..exercises.grading import MAX_SEED
 from .common import CONTEXT, console, report_errors, use_rich
 
@@ -136,20 +136,13 @@ def _grade(path: str, precision: int) -> int:
 def _read_sheet_text(path: str) -> str:
     """A worksheet's text, read as any input is: a regular file (or a pipe), at most
     MAX_SHEET_BYTES, UTF-8."""
-    from ..batch.stream import StreamError, open_cases
+    from ..batch.stream import StreamError, read_head
 
     try:
-        stream = open_cases(path)
+        data = read_head(path, MAX_SHEET_BYTES)
     except StreamError as err:  # a device: its message, without the case file's hint
         raise BackpropError(err.message.replace("read as lines", "read as a worksheet")) \
             from None
-    try:
-        data = stream.read(MAX_SHEET_BYTES + 1)
-    except OSError as exc:
-        raise file_error(path, exc) from None
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
     name = shown(path, PATH_SHOWN)
     if len(data) > MAX_SHEET_BYTES:
         raise LimitError(f"{name} holds more than {MAX_SHEET_BYTES:,} bytes: not a worksheet")

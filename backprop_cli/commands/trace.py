@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import click
 
@@ -13,14 +14,12 @@ from .common import (
     console,
     emit_json,
     output_options,
-    parse_binding_words,
     parse_expect,
     program_options,
-    read_program,
     report_errors,
-    run_program,
     use_rich,
 )
+from .eval import lecture_options, lecture_views, run_words, view_fields, view_lines, wrapped
 
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
@@ -54,9 +53,10 @@ RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: pla
 @click.option("--forward-mode", metavar="NAME",
               help="The tangents d(node)/d(NAME) flowing forward node by node (all: every "
                    "input), against one backward pass.")
+@lecture_options
 @report_errors
 def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_node, backward,
-              explain, step, expects, fmt, forward_mode=None):
+              explain, step, expects, fmt, forward_mode=None, **lecture):
     """Print the backward pass node by node: value, upstream, local and downstream gradients.
 
     One node per row (on a terminal, per block of lines) in forward order. The upstream
@@ -82,16 +82,17 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     With arrays, a shape column appears; small arrays print in full and large ones as
     shape, min, max and mean.
     """
-    from ..engine.trace import trace_rows
     from ..evaluate import Options
 
     if (explain or step) and fmt != "table":
         raise click.UsageError("--format writes the node table; --explain and --step walk the "
                                "backward pass: choose one")
-    source, origin, bind_words = read_program(words, program_file)
-    bindings = parse_binding_words(bind_words)
-    result, _ = run_program(source, origin, bindings,
-                            Options(check=False, expect=parse_expect(expects)), groups)
+    if (jacobian_node or forward_mode) and any(v not in (None, False) for v in lecture.values()):
+        raise click.UsageError("--jacobian and --forward-mode print a view of their own; "
+                               "--why-zero, --nudge, --lr, --frameworks and --float32 follow "
+                               "the trace: choose one")
+    _, result = run_words(words, program_file,
+                          Options(check=False, expect=parse_expect(expects)), groups)
     if jacobian_node is not None:
         show_jacobian(result, jacobian_node, as_json, precision)
         sys.exit(exits.OK)
@@ -100,37 +101,74 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
 
         show_forward_mode(result, forward_mode, as_json, precision)
         sys.exit(exits.OK)
+    shown = Shown(as_json, plain, precision, fmt, backward, explain or step, step)
+    show_trace(result, expects, lecture_views(result, lecture), shown)
+    sys.exit(result.exit_code)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How trace prints: what the options asked for."""
+
+    as_json: bool
+    plain: bool
+    precision: int
+    fmt: str  # table, markdown or latex
+    backward: bool
+    explain: bool
+    step: bool
+
+
+def show_trace(result, expects, views: list, shown: Shown) -> None:
+    """The trace (table, write-up, JSON or the explained walk), then the graded expectations
+    and the lecture's views asked for."""
+    from ..engine.trace import trace_rows
     from ..render.json_out import expectations_json
     from ..render.plain import expectation_lines
 
     rows = trace_rows(result.graph, result.values, result.grads)
     graded = expectation_lines(result, expects) if expects else []
-    graded_json = {"expected": expectations_json(result)} if expects else {}
-    if explain or step:
-        show_explained(rows, result.graph.output, precision, as_json, step, graded, graded_json)
-        sys.exit(result.exit_code)
-    if as_json:
+    fields = {**({"expected": expectations_json(result)} if expects else {}),
+              **view_fields(views)}
+    if shown.explain:
+        show_explained(rows, result.graph.output, shown.precision, shown.as_json, shown.step,
+                       graded, fields)
+    elif shown.as_json:
         from ..render.json_out import trace_json
 
-        emit_json({**trace_json(rows), **graded_json})
-    elif fmt != "table":
-        from ..render import writeup
+        emit_json({**trace_json(rows), **fields})
+    elif shown.fmt != "table":
+        show_writeup(result, rows, views, shown)
+        show_graded(graded)
+    else:
+        show_table(rows, shown)
+        show_graded(graded)
+    if views and not shown.as_json and shown.fmt == "table":
+        sys.stdout.write("\n".join(view_lines(views)) + "\n")
 
-        write = writeup.markdown if fmt == "markdown" else writeup.latex
-        click.echo(write(result.graph, rows, bindings, precision), nl=False)
-    elif use_rich(plain) and len(rows) <= RICH_TRACE_ROWS:
+
+def show_writeup(result, rows, views: list, shown: Shown) -> None:
+    """--format markdown or latex: the homework write-up, the views as its last sections."""
+    from ..render import writeup
+
+    write = writeup.markdown if shown.fmt == "markdown" else writeup.latex
+    text = write(result.graph, rows, result.bindings, shown.precision)
+    if views:
+        text += writeup.views(views, shown.fmt)
+    click.echo(text, nl=False)
+
+
+def show_table(rows, shown: Shown) -> None:
+    if use_rich(shown.plain) and len(rows) <= RICH_TRACE_ROWS:
         from ..render.tables import trace_view
 
-        console().print(trace_view(rows, precision, backward))
-    else:
-        from ..render.plain import trace_lines
+        console().print(trace_view(rows, shown.precision, shown.backward))
+        return
+    from ..render.plain import trace_lines
 
-        out = sys.stdout
-        for line in trace_lines(rows, precision, backward):
-            out.write(line + "\n")
-    if not as_json:
-        show_graded(graded)
-    sys.exit(result.exit_code)
+    out = sys.stdout
+    for line in trace_lines(rows, shown.precision, shown.backward):
+        out.write(line + "\n")
 
 
 def show_jacobian(result, node: str, as_json: bool, precision: int) -> None:
@@ -174,20 +212,6 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
 def show_graded(lines: list[str]) -> None:
     if lines:
         sys.stdout.write("\n" + "\n".join(lines) + "\n")
-
-
-def wrapped(block: list[str]) -> list[str]:
-    """Lines wider than the terminal broken at spaces, never inside a number."""
-    import shutil
-    import textwrap
-
-    width = max(40, shutil.get_terminal_size().columns)
-    out = []
-    for line in block:
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False) or [""]
-    return out
 
 
 def show_blocks(blocks: list[list[str]], paced: bool) -> None:

@@ -21,8 +21,7 @@ from typing import Any
 
 from ..errors import BackpropError, BindingError, shown
 from ..language.lexer import AUGMENTED, NUMBER
-from ..ops.keywords import SOFT_NAMES
-from ..ops.registry import CONSTANTS, FUNCTIONS
+from ..ops.registry import CONSTANTS, FUNCTIONS, SOFT_NAMES
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 _LITERAL = re.compile(r"[+-]?" + NUMBER + r"\Z")

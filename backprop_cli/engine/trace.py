@@ -107,20 +107,8 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
                 received[j].append((i, down[i][k]))
     hole = placeholder(graph)
     folded = [folded_inputs(graph, i) for i in range(len(graph))]
-    drawn = bytearray(len(graph))  # read somewhere as an edge, not inside a gate
-    for i, a in enumerate(graph.args):
-        for j, f in zip(a, folded[i]):
-            if not f:
-                drawn[j] = 1
-    hidden = [i in graph.consts and not drawn[i] and i != graph.output
-              for i in range(len(graph))]
-    # The ids on screen count the rows shown: a constant drawn inside its gate takes none, so
-    # the lecture's neuron reads #0 .. #12 with no gap where its 1s are.
-    numbers: list[int | None] = []
-    count = 0
-    for h in hidden:
-        numbers.append(None if h else count)
-        count += not h
+    numbers = shown_numbers(graph, folded)
+    hidden = [n is None for n in numbers]
     text = label_printer(graph)  # one printer for every row's name: linear in the graph
     text.numbers = numbers
     return [TraceRow(id=i, op=op.name, label=op.label, role=gate_role(graph, i, hole),
@@ -132,6 +120,49 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
                      hidden=hidden[i], operand=operand(text, i),
                      grad_name=gradient_name(text, i), number=numbers[i])
             for i, op in enumerate(graph.ops)]
+
+
+def shown_numbers(graph: Graph, folded: list | None = None) -> list[int | None]:
+    """The #n on screen per node: the rows shown numbered 0, 1, 2 ... with no gap; None for a
+    constant every reader draws inside its gate (it has no row). Every view that names a node
+    (trace, the lecture's views) numbers it this way."""
+    if folded is None:
+        folded = [folded_inputs(graph, i) for i in range(len(graph))]
+    drawn = bytearray(len(graph))  # read somewhere as an edge, not inside a gate
+    for i, a in enumerate(graph.args):
+        for j, f in zip(a, folded[i]):
+            if not f:
+                drawn[j] = 1
+    # The ids on screen count the rows shown: a constant drawn inside its gate takes none, so
+    # the lecture's neuron reads #0 .. #12 with no gap where its 1s are.
+    numbers: list[int | None] = []
+    count = 0
+    for i in range(len(graph)):
+        hidden = i in graph.consts and not drawn[i] and i != graph.output
+        numbers.append(None if hidden else count)
+        count += not hidden
+    return numbers
+
+
+class ShownRefs:
+    """'#n' per node as trace shows it (refs[i]); a constant with no row of its own is named
+    by its graph id on screen and has no shown id (None) in JSON, as trace's rows do."""
+
+    def __init__(self, graph: Graph):
+        self.numbers = shown_numbers(graph)
+
+    def __getitem__(self, i: int) -> str:
+        n = self.numbers[i]
+        return f"#{i if n is None else n}"
+
+
+def shown_refs(graph: Graph) -> ShownRefs:
+    return ShownRefs(graph)
+
+
+def shown_id(refs: ShownRefs, i: int) -> int | None:
+    """Node i's shown number, for JSON's `shown_id` (None: a constant inside its gate)."""
+    return refs.numbers[i]
 
 
 def _local(op, m, inputs: list, out) -> tuple:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..graph import Graph
 from ..ops.registry import SCALAR
+from ..values import is_index
 from .backward import chain_step, wanted_nodes
 
 SMALL = 1e-12  # a gradient below this fraction of the largest one counts as zero
@@ -133,3 +134,175 @@ def reading(graph: Graph, values: list, i: int, j: int) -> str:
 
 def _local_at(graph: Graph, values: list, i: int, j: int) -> float:
     return next(p for k, p in zip(graph.args[i], locals_of(graph, values, i)) if k == j)
+
+
+# --- arrays: which gates hold each zero entry at 0 ----------------------------------------
+#
+# An array gradient's entry is zero through a gate when opening that gate (its zero locals
+# read as 1, or a matrix op's zero input entries read as 1) makes the entry non-zero: the
+# backward pass itself is run again with that one gate opened, so the answer is the pass's
+# own. Gates are tried from the output back; an entry freed by none of them alone is held by
+# several at once, or its paths cancel. Cost: one backward pass per candidate gate, at most
+# two per input entry (what a checked eval's central differences run in forward passes).
+
+
+@dataclass(frozen=True)
+class Blocker:
+    node: int
+    freed: int  # how many of the input's zero entries opening this gate alone makes non-zero
+    why: str
+
+
+@dataclass(frozen=True)
+class ArrayZero:
+    name: str
+    zeros: int  # entries that are 0 (or below SMALL of the largest gradient)
+    entries: int
+    kind: str  # "no path", "entries", or "positions" (an integer array: an index)
+    blockers: tuple[Blocker, ...] = ()
+    unexplained: int = 0  # zero entries no single gate holds
+    stopped: bool = False  # gates were left untried: the budget of passes ran out
+    routers: tuple[int, ...] = ()  # array routers on its paths (x[i], max(x)): they send 0
+    # to the entries they do not pick, which no opening of a gate can show
+
+
+def array_zeros(graph: Graph, values: list, gradients: dict) -> list[ArrayZero]:
+    import numpy as np
+
+    largest = max((float(np.max(np.abs(g), initial=0.0)) for g in gradients.values()),
+                  default=0.0)
+    masks = {n: (np.asarray(g) == 0) | (np.abs(g) < SMALL * largest)
+             for n, g in gradients.items()}
+    masks = {n: m for n, m in masks.items() if m.any()}
+    index = {n for n in masks if n in graph.variables and is_index(values[graph.variables[n]])}
+    live = [n for n in masks if n in graph.variables and n not in index
+            and wanted_nodes(graph, [n])[graph.output]]
+    found: dict[str, list[Blocker]] = {n: [] for n in live}
+    pending = {n: masks[n].copy() for n in live}
+    budget = 2 * sum(int(np.size(values[i])) for i in graph.variables.values())
+    stopped = False
+    for node, position, why in _candidates(graph, values, live):
+        if not any(m.any() for m in pending.values()):
+            break
+        if budget == 0:
+            stopped = True
+            break
+        budget -= 1
+        opened = _opened_pass(graph, values, node, position, live)
+        if opened is None:
+            continue
+        for n, m in pending.items():
+            freed = m & (np.asarray(opened[graph.variables[n]]) != 0)
+            if freed.any():
+                found[n].append(Blocker(node, int(freed.sum()), why))
+                m &= ~freed
+    return [ArrayZero(n, int(m.sum()), int(m.size), "positions" if n in index else
+                      "entries" if n in pending else "no path",
+                      tuple(found.get(n, ())), int(pending[n].sum()) if n in pending else 0,
+                      stopped, _routers(graph, n) if n in pending and pending[n].any() else ())
+            for n, m in masks.items()]
+
+
+def _routers(graph: Graph, name: str) -> tuple[int, ...]:
+    """The array routers (ops given by a VJP whose role is a router) on name's paths."""
+    wants = wanted_nodes(graph, [name])
+    reaches = bytearray(len(graph))
+    reaches[graph.output] = 1
+    for i in range(len(graph) - 1, -1, -1):
+        if reaches[i]:
+            for j in graph.args[i]:
+                reaches[j] = 1
+    return tuple(i for i in range(len(graph)) if wants[i] and reaches[i]
+                 and graph.ops[i].vjp is not None and graph.ops[i].role.startswith("router"))
+
+
+def _candidates(graph: Graph, values: list, names: list[str]):
+    """(node, input position or None, why) for every gate on a path that could hold a gradient
+    at 0, from the output back: an elementwise gate with a zero local somewhere (None: all its
+    zero locals), or a matrix op with a zero entry in an input (that input's position)."""
+    import numpy as np
+
+    from .forward import math_of
+
+    wants = wanted_nodes(graph, names)
+    m = math_of(values)
+    for i in range(len(graph) - 1, -1, -1):
+        a = graph.args[i]
+        if not a or not wants[i]:
+            continue
+        op, inputs = graph.ops[i], [values[j] for j in a]
+        if op.vjp is None:
+            try:
+                with np.errstate(all="ignore"):
+                    local = op.local(m, *inputs, values[i])
+            except (ArithmeticError, ValueError):
+                continue
+            zero = [np.asarray(lk) == 0 for lk in local]
+            if any(z.any() for z, j in zip(zero, a) if wants[j]):
+                yield i, None, _array_reading(graph, values, i, zero)
+        elif op.role.startswith("matrix multiply"):
+            for p, j in enumerate(a):
+                if is_index(values[j]):  # positions, not a factor: nothing to open
+                    continue
+                if np.size(values[j]) > 1 and (np.asarray(values[j]) == 0).any():
+                    yield i, p, (f"{op.name} multiplies by zero entries of "
+                                 f"{graph.text(j, 30)}: {_entries(values[j], values[j] == 0)}")
+
+
+def _entries(x, mask, most: int = 3) -> str:
+    """Up to `most` entries of x where mask holds, as [i] (value)."""
+    import numpy as np
+
+    where = np.argwhere(np.broadcast_to(mask, np.shape(x)))
+    x = np.asarray(x)
+    shown = [f"[{', '.join(map(str, idx))}] ({float(x[tuple(idx)]):g})" for idx in where[:most]]
+    more = len(where) - most
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _array_reading(graph: Graph, values: list, i: int, zero: list) -> str:
+    """The lecture's words for an elementwise gate passing back 0 at some entries."""
+    import numpy as np
+
+    op, a = graph.ops[i], graph.args[i]
+    x = values[a[0]]
+    if op.role.startswith("router") and len(a) == 1:
+        return f"{op.name} at negative inputs: {_entries(x, zero[0] & (np.asarray(x) < 0))}"
+    if op.role.startswith("router"):
+        return f"the losing side of {op.name} at {int(np.count_nonzero(zero[0]))} entries"
+    if op.role.startswith("switcher"):
+        k = next(k for k, z in enumerate(zero) if z.any())
+        other = a[1] if k == 0 else a[0]
+        return (f"a multiplication by zero values of {graph.text(other, 30)}: "
+                f"{_entries(values[other], np.asarray(values[other]) == 0)}")
+    return f"{op.name}'s local gradient is 0: {_entries(x, zero[0])}"
+
+
+def _opened_pass(graph: Graph, values: list, node: int, position: int | None, names):
+    """The backward pass again with gate `node` opened: zero locals read as 1 (position
+    None), or input `position`'s zero entries read as 1 in the op's vector-Jacobian product."""
+    import copy
+    import dataclasses
+
+    import numpy as np
+
+    from ..errors import BackpropError
+    from .backward import backpropagate
+
+    op = graph.ops[node]
+    if position is None:
+        def local(m, *args):
+            return tuple(np.where(np.asarray(lk) == 0, 1.0, lk) for lk in op.local(m, *args))
+        opened = dataclasses.replace(op, local=local)
+    else:
+        def vjp(m, up, inputs, out):
+            inputs = [np.where(np.asarray(x) == 0, 1.0, x) if k == position else x
+                      for k, x in enumerate(inputs)]
+            return op.vjp(m, up, inputs, out)
+        opened = dataclasses.replace(op, vjp=vjp)
+    g = copy.copy(graph)
+    g.ops = [*graph.ops[:node], opened, *graph.ops[node + 1:]]
+    try:
+        return backpropagate(g, values, wrt=names)
+    except (BackpropError, ArithmeticError, ValueError):
+        return None

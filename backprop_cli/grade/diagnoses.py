@@ -22,8 +22,8 @@ from ..ops.shapes import fmt, unbroadcast
 from ..values import is_array
 from .comparing import close, compare, shape_of
 from .reading import BackwardLine
+from .spelling import summed
 from .truth import Forward
-from .writing import summed
 
 
 def diagnose(fw: Forward, line: BackwardLine, run, own) -> str | None:

@@ -170,77 +170,92 @@ def grade(forward_source: str, backward_source: str, bindings: Mapping[str, Any]
 
 
 def _grade(fw: Forward, back: BackwardFile) -> GradeReport:
-    lines = back.lines
-    out_name = fw.graph.names.get(fw.graph.output)
-    # d(output)/d(output) is 1 before any line runs: a line may read it.
-    state: dict[str, Any] = {out_name: 1.0} if out_name else {}
-    failed: dict[str, int] = {}  # NAME -> the line whose failure left dNAME without a value
-    rule_state: dict[str, Any] = {}
-    rule_failed: set[str] = set()
-    last: dict[str, int] = {}
-    first_line: dict[str, int] = {}
-    for k, line in enumerate(lines):
-        last[line.target] = k
-        first_line.setdefault(line.target, k)
-    runs: list[_Run] = []
-    for k, line in enumerate(lines):
-        run = _Run()
-        reads = tuple(n[1:] for n in line.graph.variables if _is_grad(fw, n))
-        run.reads = reads
+    run = _Lines(fw, back)
+    runs = [run.line(k, line) for k, line in enumerate(back.lines)]
+    return _verdicts(fw, back, runs, run.state, run.failed, run.rule_state, run.rule_failed,
+                     run.last, diagnoses)
 
-        def written(name: str, node: int, k=k, line=line) -> Any:
-            if not _is_grad(fw, name):
-                return fw.value(name)
-            target = name[1:]
-            if target in failed:
-                raise _Unread(target, node, f"reads d{target}, which line "
-                              f"{lines[failed[target]].number} could not compute",
-                              failed[target])
-            if target not in state:
-                later = first_line.get(target)
-                when = "no line assigns it" if later is None else \
-                    f"line {lines[later].number} assigns it later" if later > k else \
-                    "this line is the first to assign it"
-                raise _Unread(target, node, f"reads d{target} before any line assigns it "
-                              f"({when})")
-            return state[target]
 
-        def rule(name: str, node: int) -> Any:
-            return fw.truth(name[1:]) if _is_grad(fw, name) else fw.value(name)
+class _Lines:
+    """The lines run in order, twice each: the gradients as written so far (`state`), and as
+    each line's own rule makes them from right upstreams (`rule_state`)."""
 
+    def __init__(self, fw: Forward, back: BackwardFile):
+        self.fw, self.lines, self.source = fw, back.lines, back.source
+        out_name = fw.graph.names.get(fw.graph.output)
+        # d(output)/d(output) is 1 before any line runs: a line may read it.
+        self.state: dict[str, Any] = {out_name: 1.0} if out_name else {}
+        self.failed: dict[str, int] = {}  # NAME -> the line whose failure left dNAME unset
+        self.rule_state: dict[str, Any] = {}
+        self.rule_failed: set[str] = set()
+        self.last: dict[str, int] = {}
+        self.first_line: dict[str, int] = {}
+        for k, line in enumerate(self.lines):
+            self.last[line.target] = k
+            self.first_line.setdefault(line.target, k)
+
+    def written(self, k: int, name: str, node: int) -> Any:
+        """A name's value for line k as written: a forward value, or a gradient so far."""
+        fw, lines = self.fw, self.lines
+        if not _is_grad(fw, name):
+            return fw.value(name)
+        target = name[1:]
+        if target in self.failed:
+            raise _Unread(target, node, f"reads d{target}, which line "
+                          f"{lines[self.failed[target]].number} could not compute",
+                          self.failed[target])
+        if target not in self.state:
+            later = self.first_line.get(target)
+            when = "no line assigns it" if later is None else \
+                f"line {lines[later].number} assigns it later" if later > k else \
+                "this line is the first to assign it"
+            raise _Unread(target, node, f"reads d{target} before any line assigns it ({when})")
+        return self.state[target]
+
+    def rule(self, name: str, node: int) -> Any:
+        fw = self.fw
+        return fw.truth(name[1:]) if _is_grad(fw, name) else fw.value(name)
+
+    def line(self, k: int, line: BackwardLine) -> _Run:
+        run = _Run(reads=tuple(n[1:] for n in line.graph.variables if _is_grad(self.fw, n)))
         written_values = None
         try:
-            run.written, written_values = _evaluate(line, back.source, written)
+            run.written, written_values = _evaluate(
+                line, self.source, lambda name, node: self.written(k, name, node))
         except (BackpropError, _Unread) as err:
             run.written_error = err
-        if reads or run.written_error is not None:
+        if run.reads or run.written_error is not None:
             try:
-                run.rule, run.rule_values = _evaluate(line, back.source, rule)
+                run.rule, run.rule_values = _evaluate(line, self.source, self.rule)
             except BackpropError as err:
                 run.rule_error = err
         else:  # it reads no gradient: as written is its own rule
             run.rule, run.rule_values = run.written, written_values
-        runs.append(run)
-        name = line.target
+        self._keep_written(line, k, run)
+        self._keep_rule(line, run)
+        return run
+
+    def _keep_written(self, line: BackwardLine, k: int, run: _Run) -> None:
+        name, state, failed = line.target, self.state, self.failed
         if run.written_error is not None:
             failed[name] = k
             state.pop(name, None)
         elif line.accumulate and name in state:
             state[name] = state[name] + run.written
             failed.pop(name, None)
-        elif line.accumulate and name in failed:
-            pass  # adding to a value that could not be computed: still none
-        else:
+        elif not (line.accumulate and name in failed):  # adding to no value: still none
             state[name] = run.written
             failed.pop(name, None)
+
+    def _keep_rule(self, line: BackwardLine, run: _Run) -> None:
+        name = line.target
         if run.rule_error is not None:
-            rule_failed.add(name)
-        elif line.accumulate and name in rule_state:
-            rule_state[name] = rule_state[name] + run.rule
-        elif not (line.accumulate and name in rule_failed):
-            rule_state[name] = run.rule
-            rule_failed.discard(name)
-    return _verdicts(fw, back, runs, state, failed, rule_state, rule_failed, last, diagnoses)
+            self.rule_failed.add(name)
+        elif line.accumulate and name in self.rule_state:
+            self.rule_state[name] = self.rule_state[name] + run.rule
+        elif not (line.accumulate and name in self.rule_failed):
+            self.rule_state[name] = run.rule
+            self.rule_failed.discard(name)
 
 
 def _verdicts(fw: Forward, back: BackwardFile, runs: list[_Run], state, failed, rule_state,
@@ -300,49 +315,65 @@ def _finish(fw: Forward, back: BackwardFile, runs, written_v, own_v, why, last,
     for k, line in enumerate(lines):
         w, own = written_v[k], own_v[k]
         follows = None
-        reason = why[k]
         if not own.right:
             roots[k] = k
-            if first_wrong is None:
-                first_wrong = k
-            if reason is None:
-                reason = diagnoses.diagnose(fw, line, runs[k], own) if own.status != "error" \
-                    else _error_text(runs[k].rule_error)
+            first_wrong = k if first_wrong is None else first_wrong
+            reason = why[k] or (diagnoses.diagnose(fw, line, runs[k], own)
+                                if own.status != "error" else _error_text(runs[k].rule_error))
         elif not w.right:
-            err = runs[k].written_error
-            if isinstance(err, _Unread) and err.line is not None:
-                roots[k] = roots[err.line]
-            elif err is None or isinstance(err, _Unread):
-                reads = (*runs[k].reads, line.target) if line.accumulate else runs[k].reads
-                roots[k] = _upstream_root(lines, reads, k, roots, written_v)
-            if roots[k] is not None:
-                follows = lines[roots[k]].number
-                reason = f"right, given a right upstream; wrong because line {follows} is"
-            elif isinstance(err, _Unread):
-                reason = f"{err.why}; its own rule is right, given a right upstream"
-            else:
-                early = [n for n in runs[k].reads if last.get(n, -1) > k]
-                reason = (f"reads d{early[0]} before its last line (line "
-                          f"{lines[last[early[0]]].number}) has run" if early else
-                          _error_text(err) if err is not None else None)
-        elif w.status == "approx":
-            reason = f"within rtol {RTOL:g}, atol {ATOL:g}"
-        if w.status == "error" and reason is None:
-            reason = _error_text(runs[k].written_error)
-        if w.status == "wrong" and reason is None:
-            reason = _where_text(w)
-        if w.status == "shape" and reason is None:
-            reason = _shape_text(w, line.target)
-        caret = None
-        err = runs[k].written_error if w.status == "error" else None
-        if isinstance(err, BackpropError):
-            caret = err.caret()
-        grades.append(LineGrade(line.number, line.grad_name, line.text, w.status, w.max_diff,
-                                reason, follows, own.status, caret))
-    for k, g in enumerate(grades):
-        if first_wrong is None and g.status not in RIGHT:
-            first_wrong = k
+            roots[k] = _root(lines, runs, k, roots, written_v)
+            follows = lines[roots[k]].number if roots[k] is not None else None
+            reason = _follows_text(lines, runs[k], k, follows, last)
+        else:
+            reason = why[k] or (f"within rtol {RTOL:g}, atol {ATOL:g}"
+                                if w.status == "approx" else None)
+        grades.append(_line_grade(line, runs[k], w, own, reason, follows))
+    if first_wrong is None:
+        first_wrong = next((k for k, g in enumerate(grades) if g.status not in RIGHT), None)
     first = grades[first_wrong] if first_wrong is not None else None
+    return GradeReport(tuple(grades), first, first.why if first else None,
+                       tuple(_missing(fw, lines)))
+
+
+def _root(lines, runs, k: int, roots, written_v) -> int | None:
+    """The line whose wrong rule line k's wrong value follows from, if one does."""
+    line, err = lines[k], runs[k].written_error
+    if isinstance(err, _Unread) and err.line is not None:
+        return roots[err.line]
+    if err is None or isinstance(err, _Unread):
+        reads = (*runs[k].reads, line.target) if line.accumulate else runs[k].reads
+        return _upstream_root(lines, reads, k, roots, written_v)
+    return None
+
+
+def _follows_text(lines, run: _Run, k: int, follows: int | None, last) -> str | None:
+    """Why a line whose own rule is right has a wrong value."""
+    err = run.written_error
+    if follows is not None:
+        return f"right, given a right upstream; wrong because line {follows} is"
+    if isinstance(err, _Unread):
+        return f"{err.why}; its own rule is right, given a right upstream"
+    early = [n for n in run.reads if last.get(n, -1) > k]
+    if early:
+        return (f"reads d{early[0]} before its last line (line "
+                f"{lines[last[early[0]]].number}) has run")
+    return _error_text(err) if err is not None else None
+
+
+def _line_grade(line: BackwardLine, run: _Run, w: Verdict, own: Verdict, reason,
+                follows) -> LineGrade:
+    if reason is None:
+        reason = _error_text(run.written_error) if w.status == "error" else \
+            _where_text(w) if w.status == "wrong" else \
+            _shape_text(w, line.target) if w.status == "shape" else None
+    err = run.written_error if w.status == "error" else None
+    caret = err.caret() if isinstance(err, BackpropError) else None
+    return LineGrade(line.number, line.grad_name, line.text, w.status, w.max_diff, reason,
+                     follows, own.status, caret)
+
+
+def _missing(fw: Forward, lines) -> list[str]:
+    """The gradients no line writes (information, not failure)."""
     written = {line.target for line in lines}
     missing = []
     for name, i in sorted(fw.nodes.items(), key=lambda pair: pair[1]):
@@ -352,7 +383,7 @@ def _finish(fw: Forward, back: BackwardFile, runs, written_v, own_v, why, last,
             continue  # integer positions (an index array) have no gradient
         if name in fw.graph.variables or (fw.wants[i] and not fw.graph.ops[i].is_leaf):
             missing.append("d" + name)
-    return GradeReport(tuple(grades), first, first.why if first else None, tuple(missing))
+    return missing
 
 
 def _position(value: Any) -> bool:

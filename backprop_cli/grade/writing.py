@@ -15,8 +15,6 @@ is named in the error.
 
 from __future__ import annotations
 
-import keyword
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +24,11 @@ from ..engine.forward import forward
 from ..errors import BackpropError
 from ..graph import Graph
 from ..language.parser import parse
-from ..language.printer import Printer, number, program
-from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR, Op
+from ..language.printer import Printer, number
+from ..ops.registry import CONSTANTS, Op
 from ..values import is_array
-from .reading import tokens
+from .spelling import Call, params_of, row_text, spell, summed, summed_back, tidy
 
-INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
-UPSTREAM = "dout"
-OUT = "out"
 MAX_LINE = 2_000  # characters: past this an unnamed intermediate is too long to write inline
 FORMATS = ("program", "numpy", "torch")
 
@@ -52,20 +47,15 @@ class Key:
     statements: tuple[str, ...]  # the forward program, one statement a line, canonical spelling
     variables: tuple[str, ...]
 
+    @property
+    def differentiable(self) -> tuple[str, ...]:
+        """The variables that get a gradient: all but integer positions (Xb, Yb)."""
+        return tuple(n for n in self.variables if not _position(self.bindings[n]))
+
 
 def vjp_text(op: Op, k: int) -> str | None:
-    """The row's text for what input k receives, in terms of a, b, out and dout."""
-    texts = getattr(op, "vjp_text", ()) or ()
-    if k < len(texts) and texts[k]:
-        return texts[k]
-    if op.elementwise and k < len(op.local_text):
-        local = op.local_text[k].strip()
-        if local == "1":
-            return UPSTREAM
-        if local == "-1":
-            return f"-{UPSTREAM}"
-        return f"{UPSTREAM} * ({local})"
-    return None
+    """The row's text for what input k receives (spelling.row_text)."""
+    return row_text(op, k)
 
 
 def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
@@ -75,8 +65,17 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
         raise CannotWrite("the program's output is an array; a backward pass starts from one "
                           "number (a loss)", graph.source,
                           (graph.starts[graph.output], graph.ends[graph.output]))
-    shapes = [tuple(v.shape) if is_array(v) else () for v in values]
-    wants = wanted_nodes(graph)
+    writer = _Writer(graph, values, _targets(graph))
+    writer.run()
+    writer.refuse_gaps()
+    _check_parses(writer.lines)
+    return Key(graph, bindings, tuple(writer.lines), writer.statements(),
+               tuple(graph.variables))
+
+
+def _targets(graph: Graph) -> dict[int, str]:
+    """The nodes that get lines of their own (named values and variables), by name; the
+    output's gradient is 1 and gets none."""
     owner: dict[str, int] = {}
     for i, name in graph.names.items():
         if graph.ops[i].is_leaf and i not in graph.variables.values():
@@ -86,74 +85,119 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
                               "name", graph.source, (graph.starts[i], graph.ends[i]),
                               "give the second value a name of its own")
         owner[name] = i
-    targets = {i: n for n, i in owner.items() if i != graph.output}
-    printer = Printer(graph, by_name=True)
+    return {i: n for n, i in owner.items() if i != graph.output}
 
-    def text(j: int) -> str:
-        if j in graph.consts:
-            name = graph.names.get(j)
-            return name if name in CONSTANTS else number(graph.consts[j])
-        if j in targets or j in graph.variables.values():
-            return graph.names[j]
-        return f"({printer.expression(j)})"
 
-    no_text: list[str] = []  # rows with no text for a step the program needs
-    unread: list[str] = []  # rows whose text the language does not read yet
-    lines: list[str] = []
-    started: set[int] = set()
-    inline: dict[int, list[str]] = {}
-    for i in range(len(graph) - 1, -1, -1):
-        op, args = graph.ops[i], graph.args[i]
-        if op.is_leaf or not wants[i]:
-            continue
-        if i == graph.output:
-            dout = None
-        elif i in targets:
-            dout = "d" + targets[i]
-        else:
-            parts = inline.get(i)
-            if not parts:
+class _Writer:
+    """The loop from the output back: each gate's shares, written where their input's
+    gradient is written (its own lines, or in place inside a later share)."""
+
+    def __init__(self, graph: Graph, values: list, targets: dict[int, str]):
+        self.graph, self.values, self.targets = graph, values, targets
+        self.shapes = [tuple(v.shape) if is_array(v) else () for v in values]
+        self.wants = wanted_nodes(graph)
+        self.printer = Printer(graph, by_name=True)
+        self.lines: list[str] = []
+        self.started: set[int] = set()
+        self.inline: dict[int, list[str]] = {}
+        self.no_text: list[str] = []  # rows with no text for a step the program needs
+        self.unread: list[str] = []  # rows whose text the language does not read
+
+    def text(self, j: int) -> str:
+        g = self.graph
+        if j in g.consts:
+            name = g.names.get(j)
+            return name if name in CONSTANTS else number(g.consts[j])
+        if j in self.targets or j in g.variables.values():
+            return g.names[j]
+        return f"({self.printer.expression(j)})"
+
+    def upstream(self, i: int) -> str | None | bool:
+        """The gate's upstream gradient as text (None: the output's 1; False: none flows)."""
+        if i == self.graph.output:
+            return None
+        if i in self.targets:
+            return "d" + self.targets[i]
+        parts = self.inline.get(i)
+        return "(" + " + ".join(parts) + ")" if parts else False
+
+    def run(self) -> None:
+        g = self.graph
+        for i in range(len(g) - 1, -1, -1):
+            if g.ops[i].is_leaf or not self.wants[i]:
                 continue
-            dout = "(" + " + ".join(parts) + ")"
+            dout = self.upstream(i)
+            if dout is not False:
+                self.gate(i, dout)
+
+    def call(self, i: int) -> Call:
+        g = self.graph
+        args = g.args[i]
+        return Call(tuple(self.shapes[a] for a in args), self.shapes[i],
+                    tuple(g.consts.get(a) for a in args), params_of(g.ops[i]))
+
+    def gate(self, i: int, dout: str | None) -> None:
+        g = self.graph
+        op, args = g.ops[i], g.args[i]
+        inputs = [self.text(a) for a in args]
+        call = self.call(i)
         for k, j in enumerate(args):
-            if not wants[j] or _position(values[j]):
+            if not self.wants[j] or _position(self.values[j]):
                 continue  # a constant, or integer positions (an index array): no gradient
-            template = vjp_text(op, k)
-            if template is None:
-                no_text.append(op.name)
-                continue
-            names = {OUT: text(i)}
-            for n, a in zip(INPUTS, args):
-                names[n] = text(a)
             try:
-                share = _spelled(template, names, dout)
+                share = spell(op, k, inputs, self.text(i), dout, call)
             except BackpropError:
-                unread.append(f"{op.name}'s {template!r}")
+                self.unread.append(f"{op.name}'s {row_text(op, k)!r}")
                 continue
-            if op.elementwise and shapes[j] != shapes[i]:
-                share = _summed(share, shapes[i], shapes[j])
-            if j in targets or j in graph.variables.values():
-                name = graph.names[j]
-                step = "+=" if j in started else "="
-                started.add(j)
-                lines.append(f"d{name} {step} {share}")
-                if len(lines[-1]) > MAX_LINE:
-                    raise CannotWrite(f"the line for d{name} is longer than {MAX_LINE:,} "
-                                      "characters", hint="name the intermediates (h = ...) "
-                                      "so that each gets lines of its own")
-            else:
-                inline.setdefault(j, []).append(share)
-    if no_text or unread:
-        parts = []
-        if no_text:
-            parts.append(f"no vjp_text for {', '.join(dict.fromkeys(no_text))}")
-        if unread:
-            parts.append(f"the language does not read {'; '.join(dict.fromkeys(unread))}")
-        raise CannotWrite("the registry's rows do not spell every backward step: "
-                          + "; ".join(parts), hint="each step is spelled from its op's row")
-    if not lines:
-        raise CannotWrite("the program has no gate between its variables and its output: "
-                          "there is no backward step to write")
+            if share is None:
+                self.no_text.append(op.name)
+                continue
+            if op.elementwise and self.shapes[j] != self.shapes[i]:
+                share = summed_back(share, self.shapes[i], self.shapes[j])
+            self.send(j, share)
+
+    def send(self, j: int, share: str) -> None:
+        g = self.graph
+        if j not in self.targets and j not in g.variables.values():
+            self.inline.setdefault(j, []).append(share)
+            return
+        name = g.names[j]
+        step = "+=" if j in self.started else "="
+        self.started.add(j)
+        self.lines.append(f"d{name} {step} {share}")
+        if len(self.lines[-1]) > MAX_LINE:
+            raise CannotWrite(f"the line for d{name} is longer than {MAX_LINE:,} characters",
+                              hint="name the intermediates (h = ...) so that each gets lines "
+                                   "of its own")
+
+    def statements(self) -> tuple[str, ...]:
+        """The forward program, one statement per named value, by the names the key's lines
+        read (the printer's program() would rename a value called var or std)."""
+        g = self.graph
+        named = sorted(i for i in self.targets if i not in g.variables.values())
+        out = [f"{self.targets[i]} = {self.printer.expression(i)}" for i in named]
+        last = self.printer.expression(g.output)
+        name = g.names.get(g.output)
+        out.append(f"{name} = {last}" if name and g.output not in g.variables.values()
+                   else last)
+        return tuple(out)
+
+    def refuse_gaps(self) -> None:
+        if self.no_text or self.unread:
+            parts = []
+            if self.no_text:
+                parts.append(f"no vjp_text for {', '.join(dict.fromkeys(self.no_text))}")
+            if self.unread:
+                parts.append("the language does not read "
+                             + "; ".join(dict.fromkeys(self.unread)))
+            raise CannotWrite("the registry's rows do not spell every backward step: "
+                              + "; ".join(parts), hint="each step is spelled from its op's row")
+        if not self.lines:
+            raise CannotWrite("the program has no gate between its variables and its output: "
+                              "there is no backward step to write")
+
+
+def _check_parses(lines: list[str]) -> None:
     for line in lines:
         try:
             parse(line.split(" ", 2)[2])
@@ -161,8 +205,6 @@ def write_key(source: str, bindings: Mapping[str, Any]) -> Key:
             raise CannotWrite(f"the written line {line!r} does not parse: {err.message}",
                               hint="sums over a broadcast axis of size 1 need keepdims "
                                    "reductions, sum(x, axis=0, keepdims=True)") from None
-    statements = tuple(program(graph).split("; "))
-    return Key(graph, bindings, tuple(lines), statements, tuple(graph.variables))
 
 
 def _position(value: Any) -> bool:
@@ -170,101 +212,7 @@ def _position(value: Any) -> bool:
     return getattr(getattr(value, "dtype", None), "kind", "f") in "iub"
 
 
-def _spelled(template: str, names: dict[str, str], dout: str | None) -> str:
-    """The template with its input names replaced by the program's text (token by token, so
-    `abs` is never touched for its `a`), constants folded and printed by the one printer."""
-    pieces: list[str] = []
-    at = 0
-    drop_upstream = dout is None  # d(output)/d(output) is 1: the share is the local alone
-    for tok in tokens(template):
-        if tok.kind != "name" or tok.text not in (*INPUTS, OUT, UPSTREAM):
-            continue
-        pieces.append(template[at:tok.start])
-        pieces.append("1" if tok.text == UPSTREAM and drop_upstream else
-                      dout if tok.text == UPSTREAM else names.get(tok.text, tok.text))
-        at = tok.end
-    pieces.append(template[at:])
-    return tidy("".join(pieces))
-
-
-def tidy(text: str) -> str:
-    """The expression reprinted by the printer, with constant subexpressions folded and
-    identities dropped (x*1, x**1, x/1, 1*x): each changes no bit of the value."""
-    g = parse(text)
-    new = Graph(text)
-    ids: list[int] = []
-    for i in range(len(g)):
-        s, e = g.starts[i], g.ends[i]
-        op = g.ops[i]
-        if i in g.consts:
-            ids.append(new.add_constant(g.consts[i], s, e, g.names.get(i)))
-        elif op.is_leaf:
-            ids.append(new.add_variable(g.names[i], s, e))
-        else:
-            ids.append(_fold(new, op, tuple(ids[j] for j in g.args[i]), s, e))
-    new.finish(ids[g.output])
-    return Printer(new).expression()
-
-
-_PROBES = (0.37, -1.9, 2.5)
-
-
-def _plain(g: Graph, j: int) -> bool:
-    return j in g.consts and g.names.get(j) is None
-
-
-def _fold(g: Graph, op: Op, args: tuple[int, ...], s: int, e: int) -> int:
-    if args and op.elementwise and all(_plain(g, j) for j in args):
-        try:
-            value = op.forward(SCALAR, *[g.consts[j] for j in args])
-        except (ArithmeticError, ValueError):
-            value = None
-        if isinstance(value, float) and math.isfinite(value):
-            return g.add_constant(value, s, e)
-    if len(args) == 2 and op.elementwise:
-        for keep, const in ((0, 1), (1, 0)):
-            c = args[const]
-            if _plain(g, c) and _identity(op, g.consts[c], const):
-                return args[keep]
-    return g.add_op(op, args, s, e)
-
-
-def _identity(op: Op, c: float, position: int) -> bool:
-    """Whether op with the constant c at `position` gives back its other input, bit for bit."""
-    try:
-        for v in _PROBES:
-            got = op.forward(SCALAR, v, c) if position == 1 else op.forward(SCALAR, c, v)
-            if got != v:
-                return False
-    except (ArithmeticError, ValueError):
-        return False
-    return True
-
-
-def summed(text: str, axis: int | None = None, keepdims: bool = False) -> str:
-    """sum(text) over one axis (all for None), in the language's spelling: the axis as a
-    plain argument, which every version of the language reads; keepdims by keyword."""
-    if axis is None:
-        return f"sum({text})"
-    if keepdims:
-        return f"sum({text}, axis={axis}, keepdims=True)"
-    return f"sum({text}, {axis})"
-
-
-def _summed(share: str, upstream: tuple, shape: tuple) -> str:
-    """The share summed back to `shape` over the axes the forward broadcast."""
-    if not shape:
-        return summed(share)
-    extra = len(upstream) - len(shape)
-    for _ in range(extra):
-        share = summed(share, 0)
-    for k, n in enumerate(shape):
-        if n == 1 and upstream[extra + k] != 1:
-            share = summed(share, k, keepdims=True)
-    return share
-
-
-# --- the three spellings --------------------------------------------------------------------
+# --- the spellings: the backward file here, numpy and torch code in code.py ---------------
 
 
 def as_program(key: Key, origin: str) -> str:
@@ -273,181 +221,6 @@ def as_program(key: Key, origin: str) -> str:
     return "\n".join([*head, *key.lines]) + "\n"
 
 
-def _python_names(key: Key) -> None:
-    for name in [*key.variables, *(s.split(" = ")[0] for s in key.statements if " = " in s)]:
-        if keyword.iskeyword(name) or name in ("np", "torch", "POINT"):
-            raise CannotWrite(f"{name} cannot be a Python variable's name",
-                              hint="rename it in the program")
-
-
-def _functions(key: Key) -> list[str]:
-    """The language's functions the code calls (each bound to its registry row)."""
-    found: dict[str, None] = {}
-    for line in (*key.statements, *key.lines):
-        toks = list(tokens(line.replace("+=", "=")))
-        for a, b in zip(toks, toks[1:]):
-            if a.kind == "name" and b.text == "(" and a.text in FUNCTIONS:
-                found[FUNCTIONS[a.text].name] = None
-    return list(found)
-
-
-def _constants(key: Key) -> list[str]:
-    used = set()
-    for line in (*key.statements, *key.lines):
-        used |= {t.text for t in tokens(line.replace("+=", "=")) if t.kind == "name"}
-    return [c for c in CONSTANTS if c in used]
-
-
-def _point(key: Key) -> str:
-    items = []
-    for name in key.variables:
-        v = key.bindings[name]
-        items.append(f"    {name!r}: {v.tolist()!r}," if is_array(v) else f"    {name!r}: {v!r},")
-    return "POINT = {\n" + "\n".join(items) + "\n}"
-
-
-def _bodies(key: Key) -> tuple[str, str, str]:
-    params = ", ".join(key.variables)
-    fwd = list(key.statements)
-    last = fwd[-1]
-    if " = " in last.split("(")[0]:
-        result = last.split(" = ")[0]
-        fwd_lines = fwd
-    else:
-        result = "_loss"
-        fwd_lines = [*fwd[:-1], f"_loss = {last}"]
-    grads = ", ".join(f"{n!r}: d{n}" for n in key.variables)
-    forward_def = "\n".join([f"def forward({params}):", *(f"    {s}" for s in fwd_lines),
-                             f"    return {result}"])
-    backward_def = "\n".join([
-        f"def backward({params}):",
-        '    """The gradient of forward() with respect to each input, one line per step."""',
-        *(f"    {s}" for s in fwd_lines), *(f"    {line}" for line in key.lines),
-        f"    return {{{grads}}}"])
-    return params, forward_def, backward_def
-
-
-def as_numpy(key: Key, origin: str) -> str:
-    _python_names(key)
-    _, forward_def, backward_def = _bodies(key)
-    binds = [f"{f} = _row({f!r})" for f in _functions(key)]
-    binds += [f"{c} = CONSTANTS[{c!r}]" for c in _constants(key)]
-    return "\n".join([
-        f'"""The backward pass of {origin or "a program"}, written by `backprop backward '
-        '--to numpy`.',
-        "",
-        "forward() is the program and backward() its backward pass, one line per gradient step",
-        "from the output back (+= where a value fans out). Run this file to check backward()",
-        'against central finite differences at POINT."""',
-        "",
-        "import numpy as np",
-        "",
-        "from backprop_cli.ops import CONSTANTS, FUNCTIONS, array_math",
-        "",
-        "_m = array_math()",
-        "",
-        "",
-        "def _row(name):",
-        "    # the language's function, computed by its own registry row on numpy arrays",
-        "    op = FUNCTIONS[name]",
-        "    return lambda *args, **kw: op.forward(_m, *args, **kw)",
-        "",
-        "",
-        *_definitions(binds, forward_def, backward_def, key),
-        "def self_test(point=None, step=1e-6, rtol=1e-4, atol=1e-6):",
-        '    """backward() against central differences of forward(), entry by entry."""',
-        "    point = {k: np.array(v, dtype=float) for k, v in (point or POINT).items()}",
-        "    grads = backward(**point)",
-        "    ok, worst = True, 0.0",
-        "    for name, value in point.items():",
-        "        ours = np.broadcast_to(np.asarray(grads[name], dtype=float), value.shape)",
-        "        for index in np.ndindex(value.shape):",
-        "            up = {k: v.copy() for k, v in point.items()}",
-        "            down = {k: v.copy() for k, v in point.items()}",
-        "            up[name][index] += step",
-        "            down[name][index] -= step",
-        "            slope = (float(forward(**up)) - float(forward(**down))) / (2 * step)",
-        "            err = abs(float(ours[index]) - slope)",
-        "            ok = ok and err <= atol + rtol * abs(slope)",
-        "            worst = max(worst, err)",
-        "    print(f\"{'pass' if ok else 'FAIL'}: backward() agrees with central differences \"",
-        "          f\"to {worst:.1e} at most\")",
-        "    return ok",
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    raise SystemExit(0 if self_test() else 1)",
-        "",
-    ])
-
-
-def as_torch(key: Key, origin: str) -> str:
-    _python_names(key)
-    _, forward_def, backward_def = _bodies(key)
-    names = [n for n, v in vars(SCALAR).items() if callable(v) and not n.startswith("pow_")]
-    binds = [f"{f} = _row({f!r})" for f in _functions(key)]
-    binds += [f"{c} = CONSTANTS[{c!r}]" for c in _constants(key)]
-    return "\n".join([
-        f'"""The backward pass of {origin or "a program"}, written by `backprop backward '
-        '--to torch`.',
-        "",
-        "forward() is the program on tensors and backward() its backward pass written out;",
-        'run this file to compare backward() with autograd at POINT."""',
-        "",
-        "from types import SimpleNamespace",
-        "",
-        "import torch",
-        "import torch.nn.functional as F",
-        "",
-        "from backprop_cli.ops import CONSTANTS, FUNCTIONS",
-        "",
-        "# The registry's rules are written against a math namespace; this one is torch's.",
-        f"_NAMES = {names!r}",
-        "_m = SimpleNamespace(is_array=True, np=torch, scalar=lambda t: t,",
-        "                     **{n: getattr(torch, n, None) or getattr(F, n) for n in _NAMES})",
-        "",
-        "",
-        "def _row(name):",
-        "    op = FUNCTIONS[name]",
-        "    return lambda *args, **kw: op.forward(_m, *args, **kw)",
-        "",
-        "",
-        *_definitions(binds, forward_def, backward_def, key),
-        "def check(point=None, rtol=1e-5, atol=1e-8):",
-        '    """backward() against autograd\'s gradients of forward()."""',
-        "    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)",
-        "              for k, v in (point or POINT).items()}",
-        "    forward(**leaves).backward()",
-        "    with torch.no_grad():",
-        "        ours = backward(**{k: v.detach() for k, v in leaves.items()})",
-        "    ok = True",
-        "    for name, leaf in leaves.items():",
-        "        mine = torch.as_tensor(ours[name], dtype=torch.float64).expand_as(leaf.grad)",
-        "        same = torch.allclose(mine, leaf.grad, rtol=rtol, atol=atol)",
-        "        worst = (mine - leaf.grad).abs().max().item()",
-        "        print(f\"{name}: {'agrees' if same else 'DIFFERS'} with autograd (largest \"",
-        "              f\"difference {worst:.1e})\")",
-        "        ok = ok and same",
-        "    return ok",
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    raise SystemExit(0 if check() else 1)",
-        "",
-    ])
-
-
-def write(source: str, bindings: Mapping[str, Any], to: str = "program",
-          origin: str = "") -> str:
-    key = write_key(source, bindings)
-    return {"program": as_program, "numpy": as_numpy, "torch": as_torch}[to](key, origin)
-
-
-__all__ = ["FORMATS", "CannotWrite", "Key", "summed", "tidy", "vjp_text", "write",
+__all__ = ["FORMATS", "CannotWrite", "Key", "as_program", "summed", "tidy", "vjp_text",
            "write_key"]
 
-
-def _definitions(binds: list[str], forward_def: str, backward_def: str, key) -> list[str]:
-    """What the numpy and torch outputs share: the bindings, forward(), backward() and the
-    point, each followed by two blank lines."""
-    return [*binds, "", "", forward_def, "", "", backward_def, "", "", _point(key), "", ""]

@@ -12,15 +12,18 @@ from typing import Any
 
 from ..errors import ArityError, NameResolutionError, ParseError
 from ..ops.keywords import (
-    AXIS_INPUT,
     AXIS_SECOND,
+    INPUT_KEYWORD,
     KEYWORDS,
     METHODS,
     REDUCTION_OF,
     bind,
     describe,
 )
-from ..ops.registry import OPS, Op
+from ..ops.lazy import load_all
+from ..ops.registry import FUNCTIONS, OPS, Op, known_functions
+
+load_all()  # methods and keywords are the whole vocabulary's (each module declares its own)
 
 # --- calls --------------------------------------------------------------------------------
 
@@ -46,12 +49,16 @@ def _is_list(p: Any, node: int) -> bool:
 
 def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
     """(the row bound to its keyword arguments, the arguments left as inputs)."""
-    if op.name in AXIS_INPUT and list(mark.keywords) == ["axis"] and len(args) == 1:
-        value, start, stop, _height = mark.keywords["axis"]
-        if not isinstance(value, float) or value != int(value):
-            raise ParseError(f"the axis of {op.name}() is one whole number", p.source,
-                             (start, stop))
-        return op, (*args, p.graph.add_constant(value, start, stop))
+    word = INPUT_KEYWORD.get(op.name)
+    if word is not None and list(mark.keywords) == [word] and len(args) == 1:
+        value, start, stop, _height = mark.keywords[word]
+        values = value if word == "axes" and isinstance(value, tuple) else (value,)
+        if any(not isinstance(v, float) or v != int(v) for v in values) or \
+                (word == "axis" and len(values) != 1):
+            raise ParseError(f"the {word} of {op.name}() is " +
+                             ("a tuple of whole numbers" if word == "axes" else
+                              "one whole number"), p.source, (start, stop))
+        return op, (*args, *(p.graph.add_constant(v, start, stop) for v in values))
     if op.name in REDUCTION_OF and len(args) <= 2:
         op = OPS[REDUCTION_OF[op.name]]
     accepted = KEYWORDS.get(op.name, ())
@@ -77,11 +84,21 @@ def _with_keywords(p: Any, mark: Any, op, args: tuple[int, ...], end: int):
         raise ParseError(str(exc), p.source, (mark.start, end)) from None
 
 
+_SIZE = "a size is a number written in the program, e.g. x.reshape(32, -1)"
+_DROP = "drop it: a value here is already a plain float array"
 _ATTRIBUTE_HINTS = {
     "values": "x.max(1) is already the largest values, as numpy's; drop .values",
-    "shape": "a size is a number written in the program, e.g. x.reshape(32, -1)",
-    "view": "write x.reshape(n, -1)",
+    "shape": _SIZE, "size": _SIZE, "ndim": _SIZE, "dtype": "every value is a float64 array",
+    "view": "write x.reshape(n, -1)", "flatten": "write x.reshape(-1)",
+    "ravel": "write x.reshape(-1)", "squeeze": "write x.reshape(...) with the sizes you keep",
+    "unsqueeze": "write x.reshape(...) with a size 1 where the new axis goes",
+    "item": "a one-entry value is already a number where one is needed: drop .item()",
+    "pow": "write x**2", "t": "write x.T", "mm": "write x @ y", "matmul": "write x @ y",
+    "numpy": _DROP, "detach": _DROP, "cpu": _DROP, "copy": _DROP, "clone": _DROP,
+    "astype": _DROP, "float": _DROP, "double": _DROP,
 }
+# Module prefixes a numpy, PyTorch or math user writes before a function's name.
+_MODULES = {"np", "numpy", "jnp", "torch", "math", "F", "nn", "scipy", "special", "linalg"}
 _TORCH = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "unbiased": "ddof"}
 
 
@@ -96,13 +113,39 @@ def method(p: Any, k: int) -> Op | None:
     is_call = p.texts[k + 1] == "(" and p.kinds[k + 1] == "op"
     if text == "T" and not is_call:
         return None
+    if p.kinds[k - 1] == "name" and p.texts[k - 1] in _MODULES and \
+            p.texts[k - 1] not in p.assigned:
+        raise _module_prefix(p, k)
     row = METHODS.get(text)
     if row is None or row not in OPS or not is_call:
         hint = _ATTRIBUTE_HINTS.get(text) or "methods: " + describe() + "; attribute: .T"
+        if text == "T":
+            hint = "x.T is an attribute: drop the ()"
         raise NameResolutionError(f"an array has no {'method' if is_call else 'attribute'} "
                                   f"{text!r}", p.source, (start, start + len(p.texts[k])),
                                   hint)
     return OPS[row]
+
+
+def _module_prefix(p: Any, k: int) -> NameResolutionError:
+    """np.exp(x), torch.relu(x), np.linalg.norm(x): functions are called by their own names."""
+    module = p.texts[k - 1]
+    while p.kinds[k + 1] == "attr":  # np.linalg.norm: the last name is the function
+        k += 1
+    name = p.texts[k][1:]
+    start, end = _module_start(p, k), p.starts[k] + len(p.texts[k])
+    if name in FUNCTIONS:
+        hint = f"write {name}(...): a function is called by its own name, without {module}."
+    else:
+        hint = "known functions: " + known_functions()
+    return NameResolutionError(f"{p.source[start:end]}: the language has no modules", p.source,
+                               (start, end), hint)
+
+
+def _module_start(p: Any, k: int) -> int:
+    while p.kinds[k] == "attr":
+        k -= 1
+    return p.starts[k]
 
 
 # --- list literals ------------------------------------------------------------------------
@@ -120,8 +163,16 @@ def stack(p: Any, mark: Any, items: tuple[int, ...], end: int) -> int:
 
 def gather(p: Any, mark: Any, args: tuple[int, ...], start: int, end: int) -> int:
     """x[i, j, ...] where the positions are values (index arrays, arange(n), a label y):
-    numpy's integer-array indexing, one position per axis from the first."""
+    numpy's integer-array indexing, one position per axis from the first. A comparison as
+    the index is numpy's boolean mask, whose result's size depends on the values: refused."""
+    if any(p.graph.ops[j].name in _TESTS for j in args[1:]):
+        raise ParseError("x[mask]: a boolean mask is not in the language (the result's size "
+                         "would depend on the values)", p.source, (start, end),
+                         "where(mask, x, 0) keeps the shape, e.g. sum(where(x > 0, x, 0))")
     return p.graph.add_op(OPS["take"], args, start, end)
+
+
+_TESTS = {"lt", "gt", "le", "ge", "eq", "ne"}
 
 
 def static_subscript(p: Any, k: int) -> int:
@@ -183,6 +234,10 @@ def _written_key(p: Any, k: int) -> tuple[tuple | None, int]:
         if kinds[k] == "num":
             bounds.append(sign * float(texts[k]))
             k += 1
+        elif kinds[k] == "name" and texts[k] in ("None", "newaxis"):
+            raise p.error(f"x[{texts[k]}] (a new axis) is not in the language", p.token(k),
+                          "write x.reshape(...) with a size 1 where the new axis goes, e.g. "
+                          "x.reshape(n, 1)")
         elif sign < 0:
             return None, -1  # -n, a negated expression
         else:

@@ -85,15 +85,17 @@ def gate_role(graph: Graph, i: int, hole: str | None = None) -> str:
     gradient 1, the distributor; `**2`: 2*x**(2-1)), the op's role stays."""
     op = graph.ops[i]
     folded = folded_inputs(graph, i)
-    if not any(folded) or sum(not f for f in folded) != 1 or not op.local_text:
+    if not any(folded) or sum(not f for f in folded) != 1 or \
+            len(op.local_text) != len(folded):
         return op.role
     k = folded.index(False)
     name = free_input(graph, i, hole)
     labels = [(graph.names.get(j) or constant_text(graph.consts[j])) if f else name
               for j, f in zip(graph.args[i], folded)]
     labels = [t if re.fullmatch(r"[\w.]+", t) else f"({t})" for t in labels]
-    formula = local_formula(op.local_text[min(k, len(op.local_text) - 1)], labels)
-    if formula in ("1", "-1") or _MIXED.search(formula):
+    formula = local_formula(op.local_text[k], labels)
+    # A case split (where(...)) reads better in the role's words: the router's.
+    if formula in ("1", "-1") or _MIXED.search(formula) or "where(" in formula:
         return op.role
     return f"local gradient {_SQUARE.sub('²', formula)}"
 

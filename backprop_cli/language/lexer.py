@@ -62,7 +62,9 @@ _WS = "ws"
 _FIRST: dict[str, str] = {c: _WS for c in " \t\r\f#"}
 _FIRST.update({c: "num" for c in "0123456789"})
 _FIRST.update({c: "name" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"})
-_FIRST.update({s[0]: "op" for s in _SPELLINGS | set(_PUNCTUATION)})
+# ('!' starts '!=' but is no spelling alone: _kind tells the two apart)
+_FIRST.update({s[0]: "op" for s in _SPELLINGS | set(_PUNCTUATION)
+               if s[0] in _SPELLINGS or s[0] in _PUNCTUATION})
 _FIRST.update({";": "sep", "\n": "sep", "σ": "name"})
 _FIRST.update({c: "sup" for c in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"})
 
@@ -76,7 +78,7 @@ def _kind(piece: str) -> str:
         return _WS
     if piece[0] == "." and len(piece) > 1:
         return "num"
-    return "bad"
+    return "op" if piece in _SPELLINGS else "bad"
 
 
 def scan(source: str) -> tuple[list[str], list[str], list[int]]:
@@ -142,8 +144,12 @@ def bad_character(source: str, pos: int, ch: str) -> ParseError:
     hint = None
     if ch in "{}":
         hint = "a list is written [a, b]; a dict has no meaning here"
-    elif ch == "!" or ch == "&":
-        hint = "the language has arithmetic and comparisons only; where(c, a, b) chooses"
+    elif ch in "!~":
+        hint = "'not equal' is x != y; 'not' is 1 minus the test, e.g. 1 - (x > 0)"
+    elif ch in "&":
+        hint = "for 'and' multiply the tests, e.g. (x > 0) * (x < 1)"
+    elif source.startswith("...", pos):
+        hint = "name each axis before the one you take: W[:, 0], T[:, :, 0]"
     elif ch == "‖":
         hint = "write norm(x) for the norm ‖x‖"
     return ParseError(f"unexpected character {what}", source, (pos, pos + 1), hint)

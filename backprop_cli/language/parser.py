@@ -24,9 +24,16 @@ from typing import NamedTuple
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import MAX_NODES, Graph
-from ..ops.keywords import SOFT_NAMES
-from ..ops.registry import BP_UNARY, CONSTANTS, FUNCTIONS, INFIX, OPS, PREFIX, known_functions
-from .calls import call, gather, method, stack, static_subscript
+from ..ops.registry import (
+    BP_UNARY,
+    CONSTANTS,
+    FUNCTIONS,
+    INFIX,
+    OPS,
+    PREFIX,
+    SOFT_NAMES,
+    known_functions,
+)
 from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
@@ -335,14 +342,18 @@ class _Parser:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
+        if tok.text == "/" and self.source[tok.start - 1:tok.start] == "/":
+            return self.error("'//' (floor division) is not in the language", tok,
+                              "floor has no gradient; x % y is the remainder, and "
+                              "(x - x % y)/y the floored quotient")
         return self.error(f"expected a number, a name or '(' but found {tok.text!r}", tok)
 
     def expected_operator(self, tok: Token) -> ParseError:
         if tok.text == "=":
             return self.error("unexpected '='", tok,
                               "assign with `name = expression` at the start of a statement")
-        hint = None
-        if tok.kind in ("name", "num") or tok.text == "(":
+        hint = _PYTHON_WORDS.get(tok.text) if tok.kind == "name" else None
+        if hint is None and (tok.kind in ("name", "num") or tok.text == "("):
             hint = "write '*' for a product, e.g. 2*x"
         return self.error(f"expected an operator or the end of the statement but found "
                           f"{tok.text!r}", tok, hint)
@@ -522,26 +533,46 @@ _SPECS_OF: dict = {}
 
 
 def _infix_specs() -> dict[str, tuple[Entry, int, bool]]:
-    """Each infix spelling's stack entry, binding power and associativity. Read from INFIX
-    at every parse (a test may patch a row into it), rebuilt only when INFIX changed: a
-    binary entry's span is never read (its node spans its operands), so one entry serves."""
-    if INFIX != _SPECS_OF:
+    """Each loaded infix spelling's stack entry, binding power and associativity (a row not
+    loaded yet is read by `_lazy_infix`). Checked against INFIX at every parse (a test may
+    patch a row into it), rebuilt only when INFIX changed: a binary entry's span is never read
+    (its node spans its operands), so one entry serves."""
+    if INFIX != _SPECS_OF:  # dict's comparison: the rows loaded so far, nothing imported
         _SPECS.clear()
-        for text, op in INFIX.items():
+        for text, op in dict.items(INFIX):
             _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp,
                             op.right_assoc)
         _SPECS_OF.clear()
-        _SPECS_OF.update(INFIX)
+        _SPECS_OF.update(dict.items(INFIX))
     return _SPECS
+
+
+def _lazy_infix(p: _Parser, k: int) -> tuple[int, bool]:
+    """An infix spelling whose row module is not loaded yet (@, <, %): load it, then read the
+    token as any infix operator."""
+    text = p.texts[k]
+    op = _SPECS_OF[text] = INFIX[text]  # reading the row loads its module
+    spec = _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp, op.right_assoc)
+    if p.stack and p.stack[-1][0] <= _PRE:
+        p.reduce_above(spec[1], spec[2])
+    p.stack.append(spec[0])
+    return k + 1, True
 
 
 def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     mark = p.reduce_to_bracket()
     if mark is not None and mark[0] == _CALL:  # the commonest bracket to get here
         p.stack.pop()
-        operands, base, end = p.operands, mark[6], p.starts[k] + 1
-        node = call(p, mark, tuple(operands[base:]), end)
-        del operands[base:], p.ostart[base:], p.oend[base:]
+        end = p.starts[k] + 1
+        args, _ = p.items(mark.base)
+        op = mark.op
+        if mark.keywords is None and op.name not in _SPREAD and \
+                (len(args) == op.arity or op.check_arity(len(args)) is None):  # sin(x): plain
+            node = p.graph.add_op(op, args, mark.start, end)
+        else:  # keywords, a list to spread, or a wrong count: numpy's call forms
+            from .calls import call
+
+            node = call(p, mark, args, end)
         p.push_operand(node, mark.start, end)
         return k + 1, False
     if mark is None:
@@ -581,6 +612,8 @@ def _close_bracket(p: _Parser, k: int) -> tuple[int, bool]:
     p.stack.pop()
     end = p.starts[k] + 1
     args, _ = p.items(mark.base)
+    from .calls import gather, stack
+
     if mark.kind == _LIST:
         node = stack(p, mark, args, end)
         p.push_operand(node, mark.start, end)
@@ -601,12 +634,16 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
+    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.stack[-1].kind == _TUPLE:
+        return k + 1, False  # (n,): a tuple of one, as in reshape(x, (n,))
     return k + 1, True
 
 
 def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
     """x[...] after an operand: positions written in the program (x[2], x[1:3], x[::-1],
     x[0, 1]) are read here; any other index (x[idx], x[arange(n), y]) is an expression."""
+    from .calls import static_subscript
+
     done = static_subscript(p, k)
     if done >= 0:
         return done + 1, False
@@ -620,6 +657,8 @@ def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
 
 def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
     """.T, or a method: x.sum(axis=1) is sum(x, axis=1), with x its first argument."""
+    from .calls import method
+
     op = method(p, k)
     end = p.starts[k] + len(p.texts[k])
     if op is None:  # x.T
@@ -664,6 +703,8 @@ def _close_bars(p: _Parser, k: int) -> tuple[int, bool]:
 
 
 def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
+    if p.kinds[k] == "op" and p.texts[k] in INFIX:  # a row not loaded yet
+        return _lazy_infix(p, k)
     raise p.expected_operator(p.token(k))
 
 
@@ -671,3 +712,13 @@ _AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
           "|": _close_bars, "sup": _superscript, "attr": _attribute}
 _INF = float("inf")
 _NOT_A_VALUE = frozenset(("(", "="))  # after a name: a call, or a keyword argument
+# Python's words a numpy user may type after a value, and what the language writes instead.
+_PYTHON_WORDS = {
+    "if": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
+    "else": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
+    "and": "for 'and' multiply the tests, (x > 0) * (x < 1)",
+    "or": "for 'or' take the larger test, maximum(x < 0, x > 1)",
+    "for": "a loop is written with arrays: sum(x**2) rather than a sum over a for",
+    "in": "a loop is written with arrays: sum(x**2) rather than a sum over a for",
+}
+_SPREAD = ("concatenate", "stack")  # their one list argument is spread (language/calls.py)

@@ -65,7 +65,7 @@ def read_bytes(scope: ReadScope, where: str, written: str) -> bytes:
         if stat.S_ISDIR(st.st_mode):
             raise BindingError(f"{where}: is a directory")
         if not stat.S_ISREG(st.st_mode):
-            raise BindingError(f"{where}: is {_kind_of(st.st_mode)}, not a regular file",
+            raise BindingError(f"{where}: is {file_kind(st.st_mode)}, not a regular file",
                                hint="array files are read from regular files only")
         label = scope.outputs.get((st.st_dev, st.st_ino))
         if label is not None:
@@ -122,13 +122,13 @@ def _too_big(where: str, size: int, limit: int, more: bool = False) -> BindingEr
                         hint=f"{LIMIT_OPTION} raises it")
 
 
-def _kind_of(mode: int) -> str:
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def file_kind(mode: int, other: str = "not a regular file") -> str:
+    """What a file is, in words, for a message refusing it (`other` when none of these)."""
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return other

@@ -4,14 +4,10 @@ prod, var, std, argmax, argmin and logsumexp, reshaping.py for reshape, stack, a
 friends, comparisons.py for <, >, <=, >=, % and where; keywords.py binds a row to keyword
 arguments).
 
-Importing the package registers every row, so the parser always sees the whole table.
+Importing the package registers the scalar rows; every other row module loads on first use
+(lazy.py): the tables know all of their names from the start, and a row loads when read.
 """
 
-from . import arrays as _arrays  # noqa: F401  (registers the array rows)
-from . import comparisons as _comparisons  # noqa: F401  (registers <, >, <=, >=, %, where)
-from . import extremes as _extremes  # noqa: F401  (registers max and min)
-from . import indexing as _indexing  # noqa: F401  (registers s[i], s[a:b], x[idx])
-from . import reshaping as _reshaping  # noqa: F401  (registers reshape, stack, arange, ...)
 from .registry import (
     BP_ADD,
     BP_ATOM,

@@ -22,7 +22,7 @@ from typing import Any
 
 from .reductions import rules as reduction_rules
 from .registry import BP_MUL, Op, register, tie_shares
-from .shapes import Mismatch, axis_of, broadcast, fmt, unbroadcast
+from .shapes import Mismatch, Unsupported, axis_of, broadcast, fmt, unbroadcast
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -143,16 +143,54 @@ def _matmul_sympy(sp, a, b):
 # --- transpose ----------------------------------------------------------------------------
 
 
-def _transpose_forward(m, a):
-    return m.np.transpose(a) if m.is_array and hasattr(a, "ndim") else a
+# numpy's transpose(x, axes): output axis k is input axis axes[k]; no axes reverses them all.
+# The axes are numbers written in the program (constant inputs, no gradient):
+# transpose(x, (1, 0, 2)) and x.transpose(1, 0, 2) read transpose(x, 1, 0, 2).
+
+
+def _permutation(shape: tuple, axes: tuple) -> tuple[int, ...]:
+    n = len(shape)
+    if not axes:
+        return tuple(range(n))[::-1]
+    if any(not isinstance(k, float | int) or k != int(k) for k in axes):
+        raise Mismatch("the axes of transpose() must be whole numbers written in the program, "
+                       "like transpose(x, (1, 0, 2))")
+    written = "(" + ", ".join(f"{k:g}" for k in axes) + ("," if len(axes) == 1 else "") + ")"
+    perm = tuple(int(k) % n if n and -n <= k < n else None for k in axes)
+    if len(axes) != n or None in perm or sorted(perm) != list(range(n)):
+        raise Mismatch(f"transpose() with axes {written} on shape {fmt(shape)}: give each of "
+                       f"its {n} axes once, e.g. {tuple(range(n))[::-1]}" if n else
+                       f"transpose() with axes {written}: the input is a number, which has "
+                       f"no axes")
+    return perm
+
+
+def _transpose_shape(shapes, consts):
+    perm = _permutation(shapes[0], tuple(consts[1:]))
+    return tuple(shapes[0][k] for k in perm)
+
+
+def _transpose_forward(m, a, *axes):
+    if m.is_array and hasattr(a, "ndim"):
+        return m.np.transpose(a, _permutation(a.shape, axes))
+    if axes:
+        raise Unsupported("takes no axes: a number has none (bind an array, e.g. x=[[1,2]])")
+    return a
 
 
 def _transpose_vjp(m, g, args, out):
-    return (g if _number(m, g) else m.np.transpose(g),)
+    a = args[0]
+    back = g
+    if not _number(m, g):  # the inverse permutation takes the gradient back
+        perm = _permutation(m.np.shape(a), tuple(args[1:]))
+        back = m.np.transpose(g, tuple(perm.index(k) for k in range(len(perm))))
+    return (back, *_no_grad(args))
 
 
-def _transpose_sympy(sp, a):
-    return a.T if hasattr(a, "T") and hasattr(a, "ndim") else a
+def _transpose_sympy(sp, a, *axes):
+    if not hasattr(a, "ndim"):
+        return a
+    return _np().transpose(a, _permutation(a.shape, tuple(float(k) for k in axes)))
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -477,10 +515,12 @@ ARRAY_ROWS: list[Op] = [
        shape=_matmul_shape, elementwise=False, latex=r"\,", aliases=("dot",), function=True,
        doc="A @ B, the matrix product (also matmul(A, B), and dot(a, b): the inner product "
            "of vectors)", vjp_text=("dout @ b.T", "a.T @ dout"), matrix="matmul"),
-    Op("transpose", 1, _transpose_forward, None, _transpose_sympy,
+    Op("transpose", None, _transpose_forward, None, _transpose_sympy,
        label="T", role="transposes the upstream gradient back", vjp=_transpose_vjp,
-       shape=lambda shapes, consts: shapes[0][::-1], elementwise=False, samples=_V,
-       postfix=".T", latex=r"^{\top}", doc="transpose(A), also A.T: reverses the axes",
+       shape=_transpose_shape, elementwise=False, samples=_V, min_arity=1,
+       postfix=".T", latex=r"^{\top}",
+       doc="transpose(A), also A.T: reverses the axes; transpose(x, (1, 0, 2)) and "
+           "x.transpose(1, 0, 2) order them as given (numpy's)",
        vjp_text=("dout.T",), matrix="transpose"),
     Op("sum", None, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
@@ -491,17 +531,19 @@ ARRAY_ROWS: list[Op] = [
        role="distributor: gives every entry the upstream gradient divided by the count",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("mean"),
        doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries",
-       matrix="mean"),
+       vjp_text=("dout*ones_like(a)/sum(ones_like(a), keep)",), matrix="mean"),
     Op("amax", None, label="amax",
        role="router: the upstream gradient goes to the largest entry",
        subgradient="ties split the gradient evenly", **reduction_rules("amax"),
        elementwise=False, samples=_V, max_arity=2,
-       doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))"),
+       doc="amax(x), amax(x, axis): largest entry (max(x) with one argument is amax(x))",
+       vjp_text=("dout*where(a >= out, 1, 0)/sum(where(a >= out, 1, 0), keep)",)),
     Op("amin", None, label="amin",
        role="router: the upstream gradient goes to the smallest entry",
        subgradient="ties split the gradient evenly", **reduction_rules("amin"),
        elementwise=False, samples=_V, max_arity=2,
-       doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))"),
+       doc="amin(x), amin(x, axis): smallest entry (min(x) with one argument is amin(x))",
+       vjp_text=("dout*where(a <= out, 1, 0)/sum(where(a <= out, 1, 0), keep)",)),
     Op("norm", 1, _norm_forward, None, _norm_sympy, label="‖·‖",
        role="local gradient (input) / norm(input)", branch=_norm_branch,
        subgradient="norm'(0) = 0",
@@ -514,7 +556,7 @@ ARRAY_ROWS: list[Op] = [
             "p * (upstream - sum(upstream * p))",
        vjp=_softmax_vjp, shape=_softmax_shape, elementwise=False, samples=_V, max_arity=2,
        doc="softmax(x), softmax(x, axis): exp(x) / sum(exp(x)) along the last (or given) axis",
-       vjp_text=("softmax(a)*(dout - sum(dout*softmax(a)))",)),
+       vjp_text=("out*(dout - sum(dout*out, keep))",)),
     Op("cross_entropy", 2, _xent_forward, None, _xent_sympy, label="xent",
        role="loss: downstream (softmax(scores) - targets) / rows",
        domain="class scores (classes,) or (rows, classes) and targets of the same shape, "
@@ -523,7 +565,8 @@ ARRAY_ROWS: list[Op] = [
        doc="cross_entropy(scores, targets): softmax cross-entropy, averaged over rows; "
            "targets are one-hot (or probabilities) along the last axis, or one class label "
            "for one row of scores: cross_entropy(s, 2)",
-       vjp_text=("dout*(softmax(a)*sum(b) - b)", "-dout*log_softmax(a)")),
+       vjp_text=("dout*(softmax(a)*sum(onehot, axis=-1, keepdims=True) - onehot)/rows",
+                 "-dout*log_softmax(a)/rows")),
     Op("log_softmax", None, _log_softmax_forward, None,
        _log_softmax_sympy, label="log_softmax",
        role="log_softmax: local Jacobian I - 1 pᵀ for p = softmax(input); downstream "
@@ -531,7 +574,7 @@ ARRAY_ROWS: list[Op] = [
        vjp=_log_softmax_vjp, shape=_along_axis("log_softmax"), elementwise=False, samples=_V,
        max_arity=2,
        doc="log_softmax(x), log_softmax(x, axis): x - log(sum(exp(x))), computed stably",
-       vjp_text=("dout - softmax(a)*sum(dout)",)),
+       vjp_text=("dout - exp(out)*sum(dout, keep)",)),
     Op("svm_loss", 2, _svm_forward, None, _svm_sympy, label="svm",
        role="loss: each class whose margin s_j - s_y + 1 is positive sends +upstream to s_j "
             "and -upstream to s_y",
@@ -539,7 +582,11 @@ ARRAY_ROWS: list[Op] = [
        subgradient="a margin of exactly 0 counts as inactive", kinks=_svm_kinks,
        vjp=_svm_vjp, shape=_svm_shape, elementwise=False,
        doc="svm_loss(scores, y): the multiclass SVM (hinge) loss sum over j != y of "
-           "max(0, s_j - s_y + 1)"),
+           "max(0, s_j - s_y + 1)",
+       # The classes whose margin is positive, the correct class left out (1 - onehot): each
+       # gets dout, and the correct class minus dout for each of them.
+       vjp_text=("dout*(where(a - a[b] + 1 > 0, 1, 0)*(1 - onehot) - "
+                 "onehot*sum(where(a - a[b] + 1 > 0, 1, 0)*(1 - onehot)))",)),
 ]
 
 for _row in ARRAY_ROWS:
@@ -560,7 +607,8 @@ def array_samples() -> dict[str, list[tuple[Any, ...]]]:
     t = np.eye(4)[[1, 3, 0]]
     return {
         "matmul": [(W, x), (W, X), (x, X), (x, x)],
-        "transpose": [(W,), (x,)],
+        "transpose": [(W,), (x,), (rng.normal(size=(2, 3, 4)), 1.0, 0.0, 2.0),
+                      (rng.normal(size=(2, 3, 4)), -1.0, 0.0, 1.0), (W, 0.0, 1.0)],
         "sum": [(W,), (W, 0.0), (W, -1.0)],
         "mean": [(W,), (W, 1.0)],
         "amax": [(W,), (W, 0.0), (W, 1.0)],

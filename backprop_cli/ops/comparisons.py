@@ -1,4 +1,5 @@
-"""Comparisons, where(cond, a, b) and a % b: the rows a numpy user writes to choose values.
+"""Comparisons (<, >, <=, >=, ==, !=), where(cond, a, b) and a % b: the rows a numpy user
+writes to choose values.
 
 A comparison is 1.0 where it holds and 0.0 elsewhere, flat in both inputs (partials 0): it is
 a kink exactly where the inputs are equal. `where(cond, a, b)` passes the upstream gradient to
@@ -15,6 +16,13 @@ BP_COMPARE = BP_ADD // 2  # x + 1 < y is (x + 1) < y
 
 _S = ((0.5, 1.5), (-1.2, 0.7), (2.0, -3.0))  # no ties: smooth points of every comparison
 _M = ((2.5, 1.5), (-1.2, 0.7), (7.3, -3.0))  # a/b not a whole number
+
+
+def sp_relation(name: str, a, b):
+    """sympy's Eq or Ne (== on sympy expressions asks whether they are the same expression)."""
+    import sympy
+
+    return getattr(sympy, name)(a, b)
 
 
 def _tie_branch(a, b):
@@ -88,6 +96,9 @@ COMPARISON_ROWS = [
     _compare("gt", ">", lambda a, b: a > b, lambda a, b: a > b, "greater than"),
     _compare("le", "<=", lambda a, b: a <= b, lambda a, b: a <= b, "at most"),
     _compare("ge", ">=", lambda a, b: a >= b, lambda a, b: a >= b, "at least"),
+    _compare("eq", "==", lambda a, b: a == b, lambda a, b: sp_relation("Eq", a, b), "equal to"),
+    _compare("ne", "!=", lambda a, b: a != b, lambda a, b: sp_relation("Ne", a, b),
+             "not equal to"),
     Op("mod", 2, _mod, lambda m, a, b, out: (1.0, -(a - out) / b),
        _sp_mod, label="%", symbol="%", bp=BP_MUL,
        role="remainder: passes the upstream gradient to the dividend; the divisor gets it "
@@ -101,7 +112,7 @@ COMPARISON_ROWS = [
        role="router: the upstream gradient goes to a where cond holds, to b elsewhere; "
             "cond gets none",
        samples=((1.0, 0.5, -2.0), (0.0, 0.5, -2.0), (1.0, -1.3, 0.4)),
-       local_text=("0", "1 if cond else 0", "0 if cond else 1"),
+       local_text=("0", "where(a, 1, 0)", "where(a, 0, 1)"),
        doc="where(cond, a, b): a where cond is non-zero (true), b elsewhere; cond is usually a "
            "comparison, e.g. where(x > 0, x, 0.1*x)"),
 ]

@@ -97,6 +97,14 @@ def _pair_forward(pick):
 
 _SAMPLES = ((0.5, 1.5), (2.0, -3.0), (0.1, 0.4, -0.2))
 
+
+def _tie_texts(pick) -> tuple[str, str]:
+    """The local partials of the larger (smaller) of a and b in the language: 1 for the one
+    picked, 0 for the other, half each at a tie (the tie rule)."""
+    wins, loses = (">", "<") if pick is max else ("<", ">")
+    return tuple(f"where({x} {wins} {y}, 1, where({x} {loses} {y}, 0, 0.5))"
+                 for x, y in (("a", "b"), ("b", "a")))
+
 for _pick, _word in ((max, "largest"), (min, "smallest")):
     register(Op(
         _pick.__name__, None, _forward(_pick), None, _sympy(_pick.__name__.capitalize()),
@@ -107,7 +115,8 @@ for _pick, _word in ((max, "largest"), (min, "smallest")):
                     ("JAX", f"jnp.{_pick.__name__}imum", "0.5"),
                     ("sympy", f"{_pick.__name__.capitalize()}: Heaviside(0)", "1/2")),
         samples=_SAMPLES, min_arity=1, vjp=_vjp, shape=_shape,
-        local_text=(f"1 if it is the {_word} input, else 0",),
+        # the two-input case, ties included: an input shares the gradient with the one it ties
+        local_text=_tie_texts(_pick),
         doc=f"{_word} argument; {_pick.__name__}(x) of one array is its {_word} entry"))
 
 for _pick, _word, _name in ((max, "larger", "maximum"), (min, "smaller", "minimum")):
@@ -118,5 +127,5 @@ for _pick, _word, _name in ((max, "larger", "maximum"), (min, "smaller", "minimu
                           "entry", kind="router",
         branch=_branch(_pick), subgradient="ties split the gradient evenly",
         samples=((0.5, 1.5), (2.0, -3.0), (-0.4, -0.7)),
-        local_text=(f"1 if a is the {_word}, else 0", f"1 if b is the {_word}, else 0"),
+        local_text=_tie_texts(_pick),
         doc=f"{_name}(a, b): the {_word} of a and b, entry by entry (numpy's {_name})"))

@@ -102,7 +102,8 @@ INDEX_ROWS = [
        domain="a vector or matrix and a position on its first axis",
        vjp=_index_vjp, shape=_index_shape, elementwise=False,
        spelled=lambda parts: f"{parts[0]}[{parts[1]}]",
-       doc="s[i]: entry (or row) i, counting from 0; s[-1] is the last"),
+       doc="s[i]: entry (or row) i, counting from 0; s[-1] is the last",
+       vjp_text=("add_at(zeros_like(a), dout, idx)",)),
     Op("slice", None, _slice_forward, None, _slice_sympy, label="[a:b]",
        role="router: the upstream gradient goes back to the entries taken, 0 to the others",
        domain="a vector or matrix and positions on its first axis",
@@ -229,7 +230,7 @@ def _take_vjp(m, g, args, out):
     hits[np.arange(taken.size), taken.ravel()] = 1.0
     rest = tuple(a.shape[lead:])
     g2 = m.np.reshape(g, (taken.size, *rest)) if rest else m.np.reshape(g, (taken.size,))
-    da = m.np.reshape(m.np.matmul(hits.T, g2), a.shape)
+    da = m.np.reshape(m.np.matmul(m.np.asarray(hits.T), g2), a.shape)
     return (da, *zeros)
 
 
@@ -254,12 +255,39 @@ def _take_shape(shapes, consts):
 def _take_sympy(sp, a, *idx):
     import numpy as np
 
+    arrays = [np.asarray(i, dtype=object) for i in idx]
+    if not all(_is_number(v) for arr in arrays for v in arr.flat):
+        return _chosen(sp, np, a, arrays)
     pos = []
-    for i in idx:
-        arr = np.asarray(i, dtype=object)
+    for arr in arrays:
         pos.append(np.vectorize(lambda v: int(float(v)), otypes=[int])(arr) if arr.ndim
-                   else int(float(i)))
+                   else int(float(arr[()])))
     return a[tuple(pos)]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) or bool(getattr(v, "is_Number", False))
+
+
+def _chosen(sp, np, a, arrays: list):
+    """x[p] where a position p is an expression (x[argmax(x)]): each entry is a Piecewise over
+    the places p can name, so sympy differentiates the entry taken (the conditions are
+    constant where p does not jump)."""
+    from itertools import product
+
+    lead = np.broadcast_arrays(*arrays)
+    rest = a.shape[len(arrays):]
+    out = np.empty(lead[0].shape + rest, dtype=object)
+    for j in np.ndindex(lead[0].shape):
+        ps = [arr[j] for arr in lead]
+        choices = [[int(float(p))] if _is_number(p) else range(a.shape[ax])
+                   for ax, p in enumerate(ps)]
+        for r in np.ndindex(rest):
+            out[j + r] = sp.Piecewise(*[
+                (a[combo + r], sp.And(*[sp.Eq(p, k) for p, k in zip(ps, combo)
+                                        if not _is_number(p)]))
+                for combo in product(*choices)])
+    return out if out.ndim else out[()]
 
 
 def _spell_subscript(parts: list) -> str:
@@ -268,6 +296,68 @@ def _spell_subscript(parts: list) -> str:
 
 def _spell_take(parts: list[str]) -> str:
     return f"{parts[0]}[{', '.join(parts[1:])}]"
+
+
+# --- the way back: add_at(x, v, idx...), x with v added where x[idx] took its entries ------
+#
+# take's VJP as a value of the language, so that an answer key (and a learner) can write
+# `dC = add_at(zeros_like(C), demb, Xb)`: numpy's np.add.at, on a copy. A position taken twice
+# gets both values, added.
+
+
+def _taken_shape(a: tuple, idx: tuple) -> tuple:
+    from .shapes import broadcast
+
+    return (*broadcast(*idx), *a[len(idx):])
+
+
+def _add_at_forward(m, x, v, *idx):
+    if not m.is_array or not m.np.ndim(x):
+        raise ValueError("add_at needs an array to add into")
+    np = _numpy()
+    taken = _taken_shape(np.shape(x), tuple(np.shape(i) for i in idx))
+    spread = m.np.broadcast_to(v, taken) if isinstance(v, np.ndarray) or not np.ndim(v) \
+        else v * np.ones(taken)  # a dual number (Hessians) broadcasts by arithmetic
+    return x + _take_vjp(m, spread, (x, *idx), None)[0]
+
+
+def _add_at_vjp(m, g, args, out):
+    from .shapes import unbroadcast
+
+    x, v, idx = args[0], args[1], args[2:]
+    np = _numpy()
+    taken = g[_positions(np, x, idx)]
+    dv = unbroadcast(m, taken, v) if np.ndim(v) else m.scalar(np.sum(taken))
+    zeros = tuple(np.zeros(np.shape(i)) if np.ndim(i) else 0.0 for i in idx)
+    return (g, dv, *zeros)
+
+
+def _add_at_shape(shapes, consts):
+    from .shapes import broadcast
+
+    x, v, idx = shapes[0], shapes[1], shapes[2:]
+    taken = _take_shape((x, *idx), (consts[0], *consts[2:]))
+    try:
+        fits = broadcast(v, taken) == taken
+    except Mismatch:
+        fits = False
+    if not fits:
+        raise Mismatch(f"add_at() adds values of shape {fmt(v)} where x[positions] has shape "
+                       f"{fmt(taken)}", "the values must have the shape of what was taken")
+    return x
+
+
+def _add_at_sympy(sp, x, v, *idx):
+    import numpy as np
+
+    # Each entry taken, as its flat position in x: then one addition per value.
+    out = np.array(x, dtype=object)
+    flat = _take_sympy(sp, np.arange(out.size).reshape(out.shape), *idx)
+    values = np.broadcast_to(np.asarray(v, dtype=object), np.shape(flat))
+    for k, e in zip(np.ravel(flat), np.ravel(values)):
+        where = np.unravel_index(int(k), out.shape)
+        out[where] = out[where] + e
+    return out
 
 
 VALUE_INDEX_ROWS = [
@@ -285,11 +375,20 @@ VALUE_INDEX_ROWS = [
        vjp=_take_vjp, shape=_take_shape, elementwise=False, spelled=_spell_take,
        doc="C[idx], x[arange(n), y]: positions given by values (integer arrays, arange(n), a "
            "label), one per axis from the first, broadcast together as numpy's integer-array "
-           "indexing; the positions get no gradient"),
+           "indexing; the positions get no gradient",
+       vjp_text=("add_at(zeros_like(a), dout, idx)",)),
+    Op("add_at", None, _add_at_forward, None, _add_at_sympy, label="add_at", min_arity=3,
+       role="x gets the upstream gradient whole; the values get back the upstream gradient of "
+            "the places they were added to",
+       domain="an array, values shaped like x[positions], integer positions within each axis",
+       vjp=_add_at_vjp, shape=_add_at_shape, elementwise=False,
+       doc="add_at(x, v, idx...): x with v added at x[idx...] (numpy's np.add.at, on a copy); a "
+           "position given twice gets both: take's backward, dC = add_at(zeros_like(C), demb, Xb)",
+       vjp_text=("dout", "dout[idx2]")),
 ]
 
 for _row in VALUE_INDEX_ROWS:
-    register(_row, function=False)
+    register(_row, function=_row.name == "add_at")
 
 
 def samples() -> dict:
@@ -303,4 +402,9 @@ def samples() -> dict:
         "subscript": [(W,)],
         "take": [(C, np.array([[0, 2, 2], [4, 1, 0]])), (W, np.arange(3), np.array([1, 3, 0])),
                  (W, np.array([2, 0]))],
+        # The values broadcast along the last axis, so that the mutation tests' enlarged
+        # arrays (3x on each axis, positions kept) still fit.
+        "add_at": [(C, rng.normal(size=(3,)), np.array([[0, 2, 2], [4, 1, 0]])),
+                   (W, rng.normal(size=(1,)), np.arange(3), np.array([1, 3, 0])),
+                   (W, rng.normal(size=(4,)), np.array([2, 0]))],
     }

@@ -14,7 +14,7 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from .registry import Op
+from .registry import SOFT_NAMES, Op
 
 # Row name -> the keyword arguments it takes (in numpy's order); the first ones may also be
 # given positionally after the inputs, as numpy allows: sum(x, 0) is sum(x, axis=0).
@@ -25,20 +25,20 @@ METHODS: dict[str, str] = {}
 AXIS_SECOND: set[str] = set()
 # Entrywise rows whose reduction takes the keywords: max(x, axis=1) is amax(x, axis=1).
 REDUCTION_OF = {"max": "amax", "min": "amin"}
-# Rows that take their axis only as that second argument: axis=k is written in as it.
-AXIS_INPUT = {"softmax", "log_softmax"}
+# Rows that take a parameter only as inputs after the first, written in the program: the
+# keyword is written in as them (softmax(x, axis=0) is softmax(x, 0), transpose(x,
+# axes=(1, 0, 2)) is transpose(x, 1, 0, 2)).
+INPUT_KEYWORD = {"softmax": "axis", "log_softmax": "axis", "transpose": "axes"}
 
 _BOUND: dict[tuple, tuple[Op, Op]] = {}
 
-# Function names that are functions only where they are called: `var = sum(xc**2, 0)/4` and
-# `std = sqrt(var)` name values as they always did, and var(x) still calls. (Names added with
-# numpy's vocabulary, which programs written before it may use for their own values.)
-SOFT_NAMES = {"prod", "variance", "var", "std", "argmax", "argmin", "logsumexp", "reshape",
-              "stack", "concatenate", "ones_like", "zeros_like", "arange", "one_hot", "where"}
+__all__ = ["SOFT_NAMES", "bind", "describe", "takes"]  # SOFT_NAMES: the registry's, kept here
 
-# PyTorch's tensor methods for entrywise functions (x.exp(), logits.log()), as the lecture's
-# notebooks write them.
-METHODS.update({name: name for name in ("exp", "log", "tanh", "sqrt", "abs", "norm")})
+# PyTorch's tensor methods for entrywise functions (x.exp(), logits.log(), micrograd's
+# x.relu()), as the lecture's notebooks write them, and numpy's x.clip(lo, hi) and x.dot(y).
+METHODS.update({name: name for name in ("exp", "log", "tanh", "sqrt", "abs", "norm", "relu",
+                                        "sigmoid", "clip")})
+METHODS["dot"] = "matmul"
 
 
 def takes(name: str, *keywords: str, method: str | None = None,

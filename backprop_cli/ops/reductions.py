@@ -287,10 +287,15 @@ def _sp_rule(sp, name, entries, ddof):
         mean = sp.Add(*entries) / n
         var = sp.Add(*[(e - mean) ** 2 for e in entries]) / (n - ddof)
         return var if name == "variance" else sp.sqrt(var)
-    # argmax, argmin: a position, constant near the point; it needs the entries' values
-    values = [float(e) for e in entries]  # an entry that is a symbol cannot be ranked: TypeError
-    pick = max if name == "argmax" else min
-    return sp.Integer(values.index(pick(values)))
+    # argmax, argmin: the position of the first largest (smallest) entry, as numpy's. Entry i
+    # is it when it beats or ties every later entry and no earlier one was taken (then every
+    # earlier one lost to a later one, so i beats them too). Each piece is a constant, so the
+    # derivative sympy takes is 0 wherever the position does not jump.
+    def beats(e, f):
+        return e >= f if name == "argmax" else e <= f
+
+    return sp.Piecewise(*[(sp.Integer(i), sp.And(*[beats(e, f) for f in entries[i + 1:]]))
+                          for i, e in enumerate(entries[:-1])], (sp.Integer(n - 1), True))
 
 
 def _sympy(name: str):
@@ -304,14 +309,16 @@ def _sympy(name: str):
 
 
 def _kinks(name: str):
-    """Ties for the largest (smallest) entry: (outputs on a kink, outputs)."""
+    """Ties for the largest (smallest) entry: (outputs on a kink, outputs). amax's gradient
+    splits there; argmax's position jumps there."""
     def kinks(args, out, axis=None, keepdims=False):
         np = _np()
         a = args[0]
         if not np.ndim(a):
             return None
         axes = axes_of(name, a.shape, tuple(args[1:]), axis)
-        winners = np.sum(a == _spread(np, out, a.shape, axes, keepdims), axis=axes)
+        best = (np.max if name in ("amax", "argmax") else np.min)(a, axis=axes, keepdims=True)
+        winners = np.sum(a == best, axis=axes)
         return int(np.sum(winners > 1)), int(np.size(winners))
     return kinks
 
@@ -321,7 +328,7 @@ def rules(name: str) -> dict:
     them too). A row states its VJP only; the registry derives the local partials from it."""
     forward, local, vjp, shape = _rules(name)
     fields = dict(forward=forward, local=None, vjp=vjp, shape=shape, sympy=_sympy(name))
-    if name in ("amax", "amin"):
+    if name in ("amax", "amin", "argmax", "argmin"):
         fields["kinks"] = _kinks(name)
     return fields
 
@@ -337,24 +344,30 @@ REDUCTION_ROWS = [
        role="each entry's local gradient is 2 (entry - mean) / (count - ddof)",
        domain="more entries than ddof",
        doc="var(x), var(x, axis, ddof=1, keepdims=True): variance, numpy's (ddof=0: divide by "
-           "the count)", **rules("variance")),
+           "the count)", **rules("variance"),
+       vjp_text=("dout*2*(a - mean(a, keep))/(sum(ones_like(a), keep) - ddof)",)),
     Op("std", None, label="std", elementwise=False, samples=_V, max_arity=2,
        role="each entry's local gradient is (entry - mean) / ((count - ddof) std)",
        subgradient="where std = 0 the subgradient 0 is used", domain="more entries than ddof",
        doc="std(x), std(x, axis, ddof=1, keepdims=True): standard deviation, sqrt(var)",
-       **rules("std")),
+       **rules("std"),
+       vjp_text=("dout*(a - mean(a, keep))/((sum(ones_like(a), keep) - ddof)*out)",)),
     Op("argmax", None, label="argmax", elementwise=False, samples=_V, max_arity=2,
        role="a position: no gradient flows through it",
+       subgradient="a position is flat (gradient 0); at a tie it jumps, and the first of the "
+                   "tied entries is taken, as numpy's",
        doc="argmax(x), argmax(x, axis): the position of the largest entry, an integer index",
        **rules("argmax")),
     Op("argmin", None, label="argmin", elementwise=False, samples=_V, max_arity=2,
        role="a position: no gradient flows through it",
+       subgradient="a position is flat (gradient 0); at a tie it jumps, and the first of the "
+                   "tied entries is taken, as numpy's",
        doc="argmin(x), argmin(x, axis): the position of the smallest entry, an integer index",
        **rules("argmin")),
     Op("logsumexp", None, label="logsumexp", elementwise=False, samples=_V, max_arity=2,
        role="softmax: each entry's local gradient is exp(entry - logsumexp)",
        doc="logsumexp(x), logsumexp(x, axis, keepdims=True): log(sum(exp(x))), computed stably",
-       **rules("logsumexp")),
+       **rules("logsumexp"), vjp_text=("dout*exp(a - out)",)),
 ]
 
 for _row in REDUCTION_ROWS:

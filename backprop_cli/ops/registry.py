@@ -80,10 +80,13 @@ The fields of a row (`Op`), by group:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
+
+from .lazy import MODULES, LazyRows, LazyTable, module_of, order_by
 
 # Binding powers shared by the parser and the printer (Python's own precedence order).
 BP_ADD = 10
@@ -461,11 +464,13 @@ ELEMENTWISE: list[Op] = [
        subgradient="at a bound the gradient goes to the input",
        samples=((0.5, -1.0, 1.0), (-2.0, -1.0, 1.0), (1.5, -1.0, 1.0)),
        doc="clip(a, lo, hi): a held inside [lo, hi], numpy's min(max(a, lo), hi)",
-       local_text=("1 if b <= a <= c else 0", "1 if a < b <= c else 0",
-                   "1 if a > c or b > c else 0")),
+       # a (b <= a)*(a <= c) is 1 where both hold; the upper bound takes the gradient where
+       # max(a, lo), the value clipped from below, is above it
+       local_text=("where((b <= a)*(a <= c), 1, 0)", "where((a < b)*(b <= c), 1, 0)",
+                   "where(max(a, b) > c, 1, 0)")),
 ]
 
-ROWS: list[Op] = [
+ROWS: list[Op] = LazyRows([
     Op("var", 0, None, None, None, label="var", role="input", min_arity=0,
        doc="a variable bound on the command line"),
     Op("const", 0, None, None, None, label="const", role="constant", min_arity=0,
@@ -560,7 +565,7 @@ ROWS: list[Op] = [
        elsewhere=(("PyTorch", "torch.relu", "0"), ("PyTorch", "torch.clamp_min(x, 0)", "1"),
                   ("JAX", "jax.nn.relu", "0"), ("JAX", "jnp.maximum(x, 0)", "0.5"),
                   ("micrograd", "Value.relu", "0"), ("sympy", "Max(0, x): Heaviside(0)", "1/2")),
-       doc="max(0, a)", local_text=("1 if a > 0 else 0",)),  # a > 0 counts as 1 or 0
+       doc="max(0, a)", local_text=("where(a > 0, 1, 0)",)),
     Op("abs", 1, lambda m, a: m.abs(a), lambda m, a, out: (m.sign(a),), lambda sp, a: sp.Abs(a),
        label="abs", role="local gradient sign(input)", branch=_sign_branch,
        subgradient="abs'(0) = 0", samples=_U,
@@ -574,28 +579,31 @@ ROWS: list[Op] = [
        branch=_sign_branch, subgradient="leaky_relu'(0) = 0.01", samples=_U,
        elsewhere=(("PyTorch", "F.leaky_relu", "0.01"), ("JAX", "jax.nn.leaky_relu", "1"),
                   ("sympy", "Piecewise", "1/100")),
-       doc="a if a > 0 else 0.01 * a", local_text=("1 if a > 0 else 0.01",)),
+       doc="a if a > 0 else 0.01 * a", local_text=("where(a > 0, 1, 0.01)",)),
     Op("elu", 1, lambda m, a: m.where(a > 0, a, m.expm1(m.where(a > 0, 0.0, a))),
        lambda m, a, out: (m.where(a > 0, 1.0, m.exp(m.where(a > 0, 0.0, a))),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.exp(a) - 1, True)),
        label="elu",
        increasing=True, role="slope 1 above 0, exp(input) below", branch=_elu_branch, samples=_U,
-       doc="a if a > 0 else e ** a - 1 (alpha = 1)", local_text=("1 if a > 0 else exp(a)",)),
+       doc="a if a > 0 else e ** a - 1 (alpha = 1)", local_text=("where(a > 0, 1, exp(a))",)),
     Op("softplus", 1, lambda m, a: m.softplus(a), lambda m, a, out: (m.sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), label="softplus", increasing=True,
        role="smooth relu: local gradient sigmoid(input)", samples=_U,
        doc="log(1 + e ** a)", local_text=("σ(a)",)),
     *ELEMENTWISE,
-]
+])
 
-OPS: dict[str, Op] = {op.name: op for op in ROWS}
+# The tables by name. The rows of the array vocabulary live in modules loaded on first use
+# (ops/lazy.py): their names are keys from the start, their rows load when read.
+OPS: dict[str, Op] = LazyTable(module_of("rows"))
+OPS.update((op.name, op) for op in list.__iter__(ROWS))
 
 VAR = OPS["var"]
 CONST = OPS["const"]
 
 # Binary infix spellings (the parser and the printer read these).
-INFIX: dict[str, Op] = {}
-for _op in ROWS:
+INFIX: dict[str, Op] = LazyTable(module_of("infix"))
+for _op in list.__iter__(ROWS):
     if _op.symbol and _op.arity == 2:
         for _spelling in (_op.symbol, *_op.aliases):
             if not _spelling.isidentifier():  # pow's alias `^` is infix; a name is a call
@@ -605,11 +613,17 @@ PREFIX: dict[str, Op] = {"-": OPS["neg"], "−": OPS["neg"], "√": OPS["sqrt"]}
 
 # Callable spellings: every op that is not a leaf, plus the binary infix ones that read as
 # functions only under their own name (pow(a, b)); add(a, b) and friends are not offered.
-FUNCTIONS: dict[str, Op] = {
-    spelling: op for op in ROWS
+FUNCTIONS: dict[str, Op] = LazyTable(module_of("functions"))
+FUNCTIONS.update(
+    (spelling, op) for op in list.__iter__(ROWS)
     if not op.is_leaf and (op.symbol is None if op.function is None else op.function)
-    for spelling in (op.name, *(a for a in op.aliases if a.isidentifier()))
-}
+    for spelling in (op.name, *(a for a in op.aliases if a.isidentifier())))
+
+# Names that are functions only where they are called: `var = sum(xc**2, 0)/4` and
+# `std = sqrt(var)` name values as they always did, and var(x) still calls. (Names added with
+# numpy's vocabulary, which programs written before it may use for their own values.)
+SOFT_NAMES = {"prod", "variance", "var", "std", "argmax", "argmin", "logsumexp", "reshape",
+              "stack", "concatenate", "ones_like", "zeros_like", "arange", "one_hot", "where"}
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
@@ -621,9 +635,25 @@ def role_for(role: str, input_text: str) -> str:
     return role.replace("(input)", f"({input_text})")
 
 
+# Where each row is listed: its module's place in lazy.MODULES, then the order of
+# registration; the registry's own rows come first (in the order above), rows a test adds last.
+_PLACE: dict[str, tuple[int, int]] = {op.name: (0, k)
+                                      for k, op in enumerate(list.__iter__(ROWS))}
+_RANK = {f"{__package__}.{module}": k + 1 for k, module in enumerate(MODULES)}
+
+
+def _place(op: Op) -> tuple[int, int]:
+    return _PLACE.get(op.name, (len(_RANK) + 1, 0))
+
+
+order_by(_place)
+
+
 def register(op: Op, *, function: bool = True) -> Op:
-    """Add a row (used by the array ops module); returns it."""
-    ROWS.append(op)
+    """Add a row (the row modules call it as they load); returns it."""
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    _PLACE[op.name] = (_RANK.get(caller, len(_RANK) + 1), len(_PLACE))
+    list.append(ROWS, op)
     OPS[op.name] = op
     if op.symbol and op.arity == 2:
         for spelling in (op.symbol, *op.aliases):

@@ -66,8 +66,8 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
             continue
         local = n(r.local[k])
         formula = ""
-        if templates:
-            text = local_formula(templates[min(k, len(templates) - 1)], labels)
+        if len(templates) == len(labels):  # max(x, y, z): the texts speak of two inputs
+            text = local_formula(templates[k], labels)
             formula = "" if text == local else f"{text} = "
         if seed_one:
             # The output's upstream is 1, so what each input receives is the local gradient.

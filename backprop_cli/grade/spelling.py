@@ -1,0 +1,236 @@
+"""One gradient step spelled from its registry row: the row's text with the call's own words.
+
+A row's text for input k is `vjp_text[k]`, or `dout * (local_text[k])` for an elementwise row.
+It names the inputs `a`, `b`, `c`, the gate's value `out` and its upstream gradient `dout`,
+and for the rows that take parameters or positions, these words of the call:
+
+  idx    the inputs after the first, in order (take's positions: `a[idx]`); idx2 those
+         after the second (add_at's positions: `dout[idx2]`)
+  keep   the call's axis with keepdims=True, as keyword arguments (`axis=1, keepdims=True`;
+         `keepdims=True` alone for a reduction over everything)
+  dims   the first input's shape, as sizes (`32, 3, 10`: reshape's way back)
+  rows   the rows of a matrix of class scores (1 for one vector of scores)
+  ddof   the call's ddof (0 unless given)
+  onehot b as targets shaped like a: b itself, or where b is one class label (a number), its
+         one-hot row, add_at(zeros_like(a), 1, b)
+
+A reduction's texts (the rows that take `keepdims`) speak of `out` and `dout` as kept: shaped
+with the reduced axes as 1s. Where the call dropped them and broadcasting alone would not put
+them back, `out` and `dout` are written reshaped to the kept shape. Nothing here knows a rule:
+each word is a fact of the call (its parameters, its shapes); the step is the row's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph import Graph
+from ..language.parser import parse
+from ..language.printer import Printer
+from ..ops.keywords import AXIS_INPUT, KEYWORDS
+from ..ops.registry import SCALAR, Op
+from .reading import tokens
+
+INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
+UPSTREAM = "dout"
+OUT = "out"
+WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "onehot")  # the call's words a text may use
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a text may read of one call besides its inputs' spellings: its shapes and the
+    parameters written in the program (a positional axis is `consts[1]`)."""
+
+    shapes: tuple[tuple, ...]  # the inputs' shapes
+    out_shape: tuple
+    consts: tuple = ()  # each input's value where it is a number written in the program
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def params_of(op: Op) -> dict[str, Any]:
+    """The keyword parameters a row was bound to (ops/keywords.bind), {} for a plain row."""
+    return dict(getattr(op.forward, "keywords", None) or {})
+
+
+def row_text(op: Op, k: int) -> str | None:
+    """The row's text for what input k receives, in terms of a, b, out and dout."""
+    texts = getattr(op, "vjp_text", ()) or ()
+    if k < len(texts) and texts[k]:
+        return texts[k]
+    if op.elementwise and k < len(op.local_text):
+        local = op.local_text[k].strip()
+        if local == "1":
+            return UPSTREAM
+        if local == "-1":
+            return f"-{UPSTREAM}"
+        return f"{UPSTREAM} * ({local})"
+    return None
+
+
+def _axes(op: Op, call: Call) -> tuple[int, ...] | None:
+    axis = call.params.get("axis")
+    if axis is None and len(call.consts) > 1 and call.consts[1] is not None and \
+            (op.name in AXIS_INPUT or "axis" in KEYWORDS.get(op.name, ())):
+        axis = int(call.consts[1])
+    if axis is None:
+        return (-1,) if op.name in AXIS_INPUT else None
+    return axis if isinstance(axis, tuple) else (int(axis),)
+
+
+def _kept(shape: tuple, axes: tuple[int, ...] | None) -> tuple:
+    if axes is None:
+        return (1,) * len(shape)
+    mine = {k % len(shape) for k in axes}
+    return tuple(1 if k in mine else n for k, n in enumerate(shape))
+
+
+def _keep(axes: tuple[int, ...] | None) -> str:
+    if axes is None:
+        return "keepdims=True"
+    axis = str(axes[0]) if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
+    return f"axis={axis}, keepdims=True"
+
+
+def _sizes(shape: tuple) -> str:
+    return ", ".join(str(n) for n in shape)
+
+
+def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
+    """The call's words for the row's texts (see the module's doc)."""
+    axes = _axes(op, call)
+    a = call.shapes[0] if call.shapes else ()
+    return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes),
+            "dims": _sizes(a), "rows": str(a[0] if len(a) == 2 else 1),
+            "ddof": str(int(call.params.get("ddof", 0))), "onehot": _onehot(call, inputs)}
+
+
+def _onehot(call: Call, inputs: list[str]) -> str:
+    if len(inputs) < 2:
+        return ""
+    label = len(call.shapes) > 1 and call.shapes[1] == () and call.shapes[0] != ()
+    return f"add_at(zeros_like({inputs[0]}), 1, {inputs[1]})" if label else inputs[1]
+
+
+def kept_shape(op: Op, call: Call) -> tuple | None:
+    """The shape a reduction's texts read `out` and `dout` at, where the call's own output
+    would not broadcast to it; None where they are read as they are."""
+    if "keepdims" not in KEYWORDS.get(op.name, ()) or not call.shapes or not call.shapes[0]:
+        return None
+    kept = _kept(call.shapes[0], _axes(op, call))
+    padded = (1,) * (len(kept) - len(call.out_shape)) + tuple(call.out_shape)
+    return None if padded == kept else kept
+
+
+def spell(op: Op, k: int, inputs: list[str], out: str, dout: str | None,
+          call: Call) -> str | None:
+    """Input k's share of the gate's upstream gradient, in the language: the row's text with
+    the call's spellings in place, tidied. None where the row has no text for it; a
+    BackpropError where the language does not read what came out."""
+    template = row_text(op, k)
+    if template is None:
+        return None
+    kept = kept_shape(op, call)
+    if kept is not None:
+        out = f"reshape({out}, {_sizes(kept)})"
+        dout = None if dout is None else f"reshape({dout}, {_sizes(kept)})"
+    names = {**dict(zip(INPUTS, inputs)), OUT: out, **words(op, call, inputs)}
+    return substituted(template, names, dout)
+
+
+def substituted(template: str, names: dict[str, str], dout: str | None) -> str:
+    """The template with its names replaced by the program's text (token by token, so `abs`
+    is never touched for its `a`), constants folded and printed by the one printer. A dout of
+    None is the output's own gradient, 1: the share is the local alone."""
+    pieces: list[str] = []
+    at = 0
+    for tok in tokens(template):
+        if tok.kind != "name" or (tok.text not in names and tok.text != UPSTREAM):
+            continue
+        pieces.append(template[at:tok.start])
+        if tok.text == UPSTREAM:
+            pieces.append("1" if dout is None else dout)
+        else:
+            pieces.append(names[tok.text])
+        at = tok.end
+    pieces.append(template[at:])
+    return tidy("".join(pieces))
+
+
+def tidy(text: str) -> str:
+    """The expression reprinted by the printer, with constant subexpressions folded and
+    identities dropped (x*1, x**1, x/1, 1*x): each changes no bit of the value."""
+    g = parse(text)
+    new = Graph(text)
+    ids: list[int] = []
+    for i in range(len(g)):
+        s, e = g.starts[i], g.ends[i]
+        op = g.ops[i]
+        if i in g.consts:
+            ids.append(new.add_constant(g.consts[i], s, e, g.names.get(i)))
+        elif op.is_leaf:
+            ids.append(new.add_variable(g.names[i], s, e))
+        else:
+            ids.append(_fold(new, op, tuple(ids[j] for j in g.args[i]), s, e))
+    new.finish(ids[g.output])
+    return Printer(new).expression()
+
+
+_PROBES = (0.37, -1.9, 2.5)
+
+
+def _plain(g: Graph, j: int) -> bool:
+    return j in g.consts and g.names.get(j) is None
+
+
+def _fold(g: Graph, op: Op, args: tuple[int, ...], s: int, e: int) -> int:
+    if args and op.elementwise and all(_plain(g, j) for j in args):
+        try:
+            value = op.forward(SCALAR, *[g.consts[j] for j in args])
+        except (ArithmeticError, ValueError):
+            value = None
+        if isinstance(value, float) and math.isfinite(value):
+            return g.add_constant(value, s, e)
+    if len(args) == 2 and op.elementwise:
+        for keep, const in ((0, 1), (1, 0)):
+            c = args[const]
+            if _plain(g, c) and _identity(op, g.consts[c], const):
+                return args[keep]
+    return g.add_op(op, args, s, e)
+
+
+def _identity(op: Op, c: float, position: int) -> bool:
+    """Whether op with the constant c at `position` gives back its other input, bit for bit."""
+    try:
+        for v in _PROBES:
+            got = op.forward(SCALAR, v, c) if position == 1 else op.forward(SCALAR, c, v)
+            if got != v:
+                return False
+    except (ArithmeticError, ValueError):
+        return False
+    return True
+
+
+def summed(text: str, axis: int | None = None, keepdims: bool = False) -> str:
+    """sum(text) over one axis (all for None), in the language's spelling: the axis as a
+    plain argument, which every version of the language reads; keepdims by keyword."""
+    if axis is None:
+        return f"sum({text})"
+    if keepdims:
+        return f"sum({text}, axis={axis}, keepdims=True)"
+    return f"sum({text}, {axis})"
+
+
+def summed_back(share: str, upstream: tuple, shape: tuple) -> str:
+    """The share summed back to `shape` over the axes the forward broadcast."""
+    if not shape:
+        return summed(share)
+    extra = len(upstream) - len(shape)
+    for _ in range(extra):
+        share = summed(share, 0)
+    for k, n in enumerate(shape):
+        if n == 1 and upstream[extra + k] != 1:
+            share = summed(share, k, keepdims=True)
+    return share
