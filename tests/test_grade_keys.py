@@ -75,15 +75,6 @@ CS231N = {
 }
 
 
-def _awaits_where(source: str) -> None:
-    """relu's local_text reads `1 if a > 0 else 0`, which the language reads once the
-    registry's elementwise rows spell it where(a > 0, 1, 0) (issue 21, the registry helper)."""
-    from backprop_cli.ops import OPS
-
-    if "relu(" in source and " if " in OPS["relu"].local_text[0]:
-        pytest.xfail("relu's local_text awaits the language's where(a > 0, 1, 0) spelling")
-
-
 def graded(source: str, point: dict):
     key = write(source, point)
     return key, read_and_grade(source, key, point)
@@ -106,7 +97,6 @@ def test_the_ninja_key_is_graded_right_on_every_line():
 @pytest.mark.parametrize("name", sorted(CS231N))
 def test_cs231n_layer_keys_are_graded_right(name):
     source, make = CS231N[name]
-    _awaits_where(source)
     key, report = graded(source, make(np.random.default_rng(7)))
     assert report.status == "pass", key
     assert all(g.status in RIGHT for g in report.lines)
@@ -129,7 +119,6 @@ def test_the_ninja_numpy_key_passes_its_self_test(tmp_path):
 @pytest.mark.parametrize("name", ["affine-relu-softmax", "svm", "batch-norm"])
 def test_cs231n_numpy_keys_pass_their_self_test(name, tmp_path):
     source, make = CS231N[name]
-    _awaits_where(source)
     done = _run(as_numpy(write_key(source, make(np.random.default_rng(7))), name), tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -154,7 +143,6 @@ def test_the_torch_key_agrees_with_autograd(program, tmp_path):
         source, point = small_ninja()
     else:
         source, make = CS231N[program]
-        _awaits_where(source)
         point = make(np.random.default_rng(7))
     done = _run(as_torch(write_key(source, point), program), tmp_path, python)
     assert done.returncode == 0, done.stdout + done.stderr

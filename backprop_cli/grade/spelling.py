@@ -11,6 +11,8 @@ and for the rows that take parameters or positions, these words of the call:
   dims   the first input's shape, as sizes (`32, 3, 10`: reshape's way back)
   rows   the rows of a matrix of class scores (1 for one vector of scores)
   ddof   the call's ddof (0 unless given)
+  back   transpose's way back: the inverse of the call's axes (`2, 0, 1`), empty where the
+         call gave none (reversing all axes is its own inverse: `dout.transpose()` is dout.T)
   onehot b as targets shaped like a: b itself, or where b is one class label (a number), its
          one-hot row, add_at(zeros_like(a), 1, b)
 
@@ -29,14 +31,15 @@ from typing import Any
 from ..graph import Graph
 from ..language.parser import parse
 from ..language.printer import Printer
-from ..ops.keywords import AXIS_INPUT, KEYWORDS
+from ..ops.keywords import INPUT_KEYWORD, KEYWORDS
 from ..ops.registry import SCALAR, Op
 from .reading import tokens
 
 INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
 OUT = "out"
-WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "onehot")  # the call's words a text may use
+# The call's words a text may use.
+WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "back", "onehot")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ def row_text(op: Op, k: int) -> str | None:
             return f"-{UPSTREAM}"
         return f"{UPSTREAM} * ({local})"
     return None
+
+
+# Rows whose axis is an input written after the first (softmax(x, 0)), defaulting to the last.
+AXIS_INPUT = {name for name, keyword in INPUT_KEYWORD.items() if keyword == "axis"}
 
 
 def _axes(op: Op, call: Call) -> tuple[int, ...] | None:
@@ -104,7 +111,15 @@ def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
     a = call.shapes[0] if call.shapes else ()
     return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes),
             "dims": _sizes(a), "rows": str(a[0] if len(a) == 2 else 1),
-            "ddof": str(int(call.params.get("ddof", 0))), "onehot": _onehot(call, inputs)}
+            "ddof": str(int(call.params.get("ddof", 0))),
+            "back": _back(call) if op.name == "transpose" else "",
+            "onehot": _onehot(call, inputs)}
+
+
+def _back(call: Call) -> str:
+    n = len(call.shapes[0]) if call.shapes else 0
+    axes = [int(k) % n for k in call.consts[1:] if k is not None]  # numpy allows -1 for n-1
+    return _sizes(tuple(axes.index(k) for k in range(len(axes))))
 
 
 def _onehot(call: Call, inputs: list[str]) -> str:

@@ -521,7 +521,7 @@ ARRAY_ROWS: list[Op] = [
        postfix=".T", latex=r"^{\top}",
        doc="transpose(A), also A.T: reverses the axes; transpose(x, (1, 0, 2)) and "
            "x.transpose(1, 0, 2) order them as given (numpy's)",
-       vjp_text=("dout.T",), matrix="transpose"),
+       vjp_text=("dout.transpose(back)",), matrix="transpose"),
     Op("sum", None, label="sum",
        role="distributor: copies the upstream gradient to every entry it summed",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("sum"),

@@ -44,7 +44,7 @@ NAMES: dict[str, Names] = {
     "comparisons": Names(_words("lt gt le ge eq ne mod where"), ("where",),
                          _words("< > <= >= == != %")),
     "extremes": Names(_words("max min maximum minimum"), _words("max min maximum minimum")),
-    "indexing": Names(_words("index slice subscript take")),
+    "indexing": Names(_words("add_at index slice subscript take"), ("add_at",)),
     "reshaping": Names(
         _words("reshape stack concatenate ones_like zeros_like arange one_hot"),
         _words("reshape stack concatenate ones_like zeros_like arange one_hot")),
