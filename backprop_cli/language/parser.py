@@ -419,7 +419,7 @@ def _number(p: _Parser, k: int) -> tuple[int, bool]:
 def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
     """name( : a call, whose arguments are the operands pushed until its ')'."""
     text = p.texts[k]
-    op = FUNCTIONS.get(text)
+    op = dict.get(FUNCTIONS, text) or FUNCTIONS.get(text)  # a loaded row without a method call
     if op is None:
         raise p.unknown_function(p.token(k))
     start = p.starts[k]
@@ -564,8 +564,10 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     if mark is not None and mark[0] == _CALL:  # the commonest bracket to get here
         p.stack.pop()
         end = p.starts[k] + 1
-        args, _ = p.items(mark.base)
-        op = mark.op
+        operands, base = p.operands, mark[6]
+        args = tuple(operands[base:])
+        del operands[base:], p.ostart[base:], p.oend[base:]
+        op = mark[1]
         if mark.keywords is None and op.name not in _SPREAD and \
                 (len(args) == op.arity or op.check_arity(len(args)) is None):  # sin(x): plain
             node = p.graph.add_op(op, args, mark.start, end)
