@@ -156,40 +156,18 @@ def _read_sheet_text(path: str) -> str:
 def _ask(ex, precision: int) -> int:
     """Ask every question in turn on the terminal (or read answers from a pipe)."""
     import shutil
-    import textwrap
 
     from ..exercises.grading import mark
-    from ..render.worksheet import intro, score, tree_rich, tree_text, verdict
+    from ..render.worksheet import score
 
     out = sys.stdout
     fancy = use_rich(False)
     width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
-
-    def fill(line: str) -> str:  # a narrow terminal: continued lines indented, not at column 0
-        return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
-                             break_long_words=False)
-
-    for line in intro(ex):
-        click.echo(fill(line))
-    click.echo("")
-    if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
-        console().print(tree_rich(ex))
-    else:
-        click.echo(tree_text(ex))
-    click.echo("")
-    click.echo(fill("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D "
-                    "stops."))
+    _show_exercise(ex, fancy, width)
     marks = []
     for q in ex.questions:
         while True:
-            try:
-                out.write(f"∂f/∂{q.name} = ")
-                out.flush()
-                answer = sys.stdin.readline()
-            except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
-                out.write("\n")
-                out.flush()
-                raise
+            answer = _read_answer(q, out)
             if not answer:  # end of input: grade what was answered
                 click.echo("")
                 return _finish(marks, score)
@@ -206,13 +184,56 @@ def _ask(ex, precision: int) -> int:
                 continue
             break
         marks.append(m)
-        # Hints are long: wrapped to the terminal, indented under the question.
-        said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
-                             subsequent_indent="    ", break_on_hyphens=False)
-        if fancy and not os.environ.get("NO_COLOR"):
-            said = click.style(said, fg="green" if m.right else "red")
-        click.echo(said)
+        click.echo(_said(m, precision, width, fancy))
     return _finish(marks, score)
+
+
+def _show_exercise(ex, fancy: bool, width: int) -> None:
+    """The quiz's opening: what is asked, the circuit with its forward values, how to answer."""
+    import textwrap
+
+    from ..render.worksheet import intro, tree_rich, tree_text
+
+    def fill(line: str) -> str:  # a narrow terminal: continued lines indented, not at column 0
+        return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
+                             break_long_words=False)
+
+    for line in intro(ex):
+        click.echo(fill(line))
+    click.echo("")
+    if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
+        console().print(tree_rich(ex))
+    else:
+        click.echo(tree_text(ex))
+    click.echo("")
+    click.echo(fill("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D "
+                    "stops."))
+
+
+def _read_answer(q, out) -> str:
+    """One answer line as typed, after the question's prompt ('' at the end of input)."""
+    try:
+        out.write(f"∂f/∂{q.name} = ")
+        out.flush()
+        return sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
+        out.write("\n")
+        out.flush()
+        raise
+
+
+def _said(m, precision: int, width: int, fancy: bool) -> str:
+    """An answer's verdict (right, or wrong with its hint), as printed under the question."""
+    import textwrap
+
+    from ..render.worksheet import verdict
+
+    # Hints are long: wrapped to the terminal, indented under the question.
+    said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
+                         subsequent_indent="    ", break_on_hyphens=False)
+    if fancy and not os.environ.get("NO_COLOR"):
+        said = click.style(said, fg="green" if m.right else "red")
+    return said
 
 
 def _finish(marks, score) -> int:
