@@ -23,6 +23,19 @@ from .commands.common import (
 from .errors import HEADLINE_LIMIT, shown
 
 
+class _Help(click.HelpFormatter):
+    """click's help, with an example wider than the window broken into shell continuation
+    lines (render/wrap.py) instead of wrapping back to column 0 inside a word."""
+
+    def write_text(self, text: str) -> None:
+        from .render.wrap import help_examples
+
+        super().write_text(help_examples(text, self.width - self.current_indent))
+
+
+click.Context.formatter_class = _Help  # every command's context: one help layout
+
+
 def main() -> None:
     # A short-lived process building a big object graph: the cyclic collector would only
     # re-walk it again and again (micrograd's super-linear slowdown); nothing here makes cycles.
@@ -48,7 +61,9 @@ def _run() -> int:
         click.echo(exc.format_message(), err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(usage_error(exc), err=True)
+        from .render.wrap import hang_text
+
+        click.echo(hang_text(usage_error(exc), sys.stderr), err=True)
         if "--json" in sys.argv[2:]:  # a script asked for JSON: it gets the error as JSON
             from .commands.common import emit_json, error_object
 

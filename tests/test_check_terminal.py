@@ -110,3 +110,28 @@ def test_progress_is_one_line_that_leaves_nothing_behind(tmp_path, columns):
     assert [s.split()[0] for s in starts] == ["FAIL", "ERROR"]
     assert starts[0] == "FAIL cases.txt:3: x*y"
     assert any(line.startswith("cases.txt: 1 of 4 cases could not run") for line in shown)
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_long_error_line_goes_on_indented_never_at_column_0(tmp_path, columns):
+    (tmp_path / "cases.txt").write_text('"(x+y" x=1 y=2\n')
+    raw = run_on_terminal([*BACKPROP, "check", "cases.txt", "--jobs", "1"], columns, tmp_path)
+    shown = screen(raw, columns)
+    start = next(k for k, line in enumerate(shown) if line.startswith("ERROR "))
+    assert "'(' is never closed" in shown[start]
+    assert shown[start + 1].startswith("    ") and "the statement)" in shown[start + 1]
+
+
+def test_grade_fits_a_terminal_60_columns_wide(tmp_path):
+    # the sum over the broadcast axis forgotten: its diagnosis and the legend are long prose
+    (tmp_path / "f.bp").write_text("h = x @ w + b\nloss = sum(h * h)\n")
+    (tmp_path / "back.bp").write_text("dh = 2 * h\ndw = x.T @ dh\ndb = dh\ndx = dh @ w.T\n")
+    argv = [*BACKPROP, "grade", "f.bp", "back.bp", "x=[[1, 2], [3, 4], [5, 6]]",
+            "w=[[0.5, -1], [1, 0.25]]", "b=[0.1, -0.2]"]
+    raw = run_on_terminal(argv, 60, tmp_path)
+    written = CONTROL.sub("", raw.decode()).replace("\r\n", "\n").splitlines()
+    assert max(len(line) for line in written) <= 60  # no line the terminal has to wrap
+    shown = screen(raw, 60)
+    assert any("a sum over the broadcast axis is missing" in line for line in shown)
+    legend = next(k for k, line in enumerate(shown) if line.startswith("exact: bit for bit"))
+    assert shown[legend + 1].startswith("    ") and "|gradient|" in shown[legend + 1]

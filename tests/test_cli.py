@@ -450,3 +450,33 @@ def test_json_writes_a_negative_zero_as_zero():
     nodes = json.loads(run("trace", "relu(-sin(x))", "x=1", "--json").stdout)["nodes"]
     assert all(json.dumps(n["grad"]) != "-0.0" for n in nodes)
     assert [n["grad"] for n in nodes] == [0.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_3d_gradient_below_the_table_is_never_cut_at_the_window(monkeypatch, columns):
+    # dx3[i, j, k] = 8j + 4i + k: every entry 0..23 must be on the screen, within its width
+    monkeypatch.setattr(eval_module, "use_rich", lambda plain: not plain)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    program = "sum(transpose(x3, (1, 0, 2)) * arange(24).reshape(3, 2, 4))"
+    out = run("eval", program, "x3=" + json.dumps([[[0.5] * 4] * 3] * 2)).stdout
+    below = out[out.index("dx3 (2x3x4):"):].splitlines()[1:]
+    assert all(len(line) <= columns for line in below)
+    numbers = re.findall(r"\d+", " ".join(line for line in below if line.startswith("  ")))
+    assert sorted(map(int, numbers)) == list(range(24))
+
+
+def test_a_long_verdict_line_goes_on_indented_never_at_column_0(monkeypatch):
+    monkeypatch.setattr(eval_module, "use_rich", lambda plain: not plain)
+    monkeypatch.setenv("COLUMNS", "60")
+    out = run("eval", "h = relu(W @ x); f = sum(h) + max(x)", "W=[[1,-1],[0.5,1],[-1,-1]]",
+              "x=[1,1]").stdout.splitlines()
+    start = next(k for k, line in enumerate(out) if line.startswith("1 of 2 gradients"))
+    rest = out[start + 1:]
+    assert rest and all(line.startswith("  ") and len(line) <= 60 for line in rest if line)
+
+
+def test_a_program_with_assignments_is_not_shown_as_a_chained_assignment(monkeypatch):
+    monkeypatch.setattr(eval_module, "use_rich", lambda plain: not plain)
+    out = run("eval", "h = x * y; h + 1", "x=2", "y=3").stdout
+    assert "h = x * y; h + 1   value 7" in out and "f = h" not in out
+    assert "f = (x+y)*z   value -12" in run("eval", *LECTURE).stdout

@@ -97,7 +97,10 @@ PARSE_ERRORS = [
                 "(assign with `name = expression` at the start of a statement)"), 5, 1),
     ("x += ", ("parse error at column 6: unexpected end of input: expected a number, a name or "
               "'('"), 6, 1),
-    ("pi = 3", "parse error at column 1: cannot assign to the constant pi", 1, 2),
+    ("pi = 3", ("parse error at column 1: cannot assign to the constant pi (pi is 3.14159; give "
+                "the value another name, e.g. pi_ or pi2)"), 1, 2),
+    ("e = x; e*2", ("parse error at column 1: cannot assign to the constant e (e is 2.71828; "
+                    "give the value another name, e.g. e_ or e2)"), 1, 1),
     ("exp = 3", "parse error at column 1: cannot assign to exp: it is a function", 1, 3),
     ("1e999", "limit exceeded at column 1: the number 1e999 is too large for float64", 1, 5),
     # unknown functions, with a did-you-mean when one is close

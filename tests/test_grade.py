@@ -200,6 +200,23 @@ def test_affine_mistakes(affine_point, old, new, line, status, why):
     assert why in first.why
 
 
+# CS231n's L2 penalty, 0.5 * reg * sum(w * w): one gate reads w twice, and the learner's one
+# line for it, dw += reg * w, is that gate's whole share.
+AFFINE_L2 = AFFINE.replace("loss = cross_entropy(scores, y)",
+                           "loss = cross_entropy(scores, y) + 0.5 * 0.1 * sum(w * w)")
+
+
+def test_the_l2_penalty_share_of_a_gate_reading_w_twice_is_one_line(affine_point):
+    right = AFFINE_BACK + "dw += 0.1 * w\n"
+    report = read_and_grade(AFFINE_L2, right, affine_point)
+    assert all(g.status in ("exact", "approx") for g in report.lines)
+    report = read_and_grade(AFFINE_L2, AFFINE_BACK + "dw = 0.1 * w\n", affine_point)
+    first = report.first_wrong
+    assert (first.line, first.status) == (5, "wrong")
+    assert first.why.startswith("`=` where w fans out and needs `+=`: line 5 assigns dw "
+                                "afresh, discarding the share line 3 added")
+
+
 def test_a_broadcast_row_needs_its_sum_kept(affine_point):
     affine_point["b"] = affine_point["b"][None, :]  # (1, 3), as batch norm's gamma
     report = read_and_grade(AFFINE, AFFINE_BACK.replace("sum(dscores, 0)", "dscores"),

@@ -78,3 +78,31 @@ def test_clicking_the_sigmoid_gate_shows_its_upstream_local_and_downstream(brows
     rows = [line.split("\t") for line in page.inner_text("#panel").splitlines()]
     assert ["upstream gradient", "0.393224"] in rows
     page.close()
+
+
+WIDE = "f = a*b + c*d + v*g + h*k + m*n + p*q + r*s + t*u"
+
+
+@pytest.mark.parametrize("made", [
+    ["quiz", "--seed", "7", "--worksheet", "{out}"],
+    ["graph", "1/(1+exp(-(w0*x0 + w1*x1 + w2)))", "w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3",
+     "-o", "{out}"],
+    ["graph", WIDE, *(f"{v}={k}" for k, v in enumerate("abcdvghkmnpqrstu", 1)), "-o", "{out}"],
+], ids=["worksheet", "neuron graph", "wide graph"])
+def test_the_page_fits_a_1000_px_window_with_the_output_label_inside(browser, tmp_path, made):
+    # Rendered for real at a 1000 px window: the output's label lies inside the viewport and
+    # nothing scrolls sideways (a CSS rule alone does not show that the drawing was scaled).
+    page_file = tmp_path / "page.html"
+    result = CliRunner().invoke(cli, [w.format(out=page_file) for w in made])
+    assert result.exit_code == 0, result.stderr
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1000, "height": 700})
+    page.goto(page_file.as_uri())
+    inner = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= inner
+    label = page.locator("svg g.node.output").first
+    box = label.bounding_box()
+    assert box is not None and box["width"] > 1 and box["height"] >= 7  # scaled, still legible
+    assert 0 <= box["x"] and box["x"] + box["width"] <= inner
+    assert (label.text_content() or "").strip()  # the label is drawn, not an empty box
+    page.close()

@@ -120,6 +120,11 @@ def test_frameworks_panel_at_a_kink():
     assert "  PyTorch    torch.maximum      0.5       0.5" in out
     out = run("eval", "relu(x)", "x=1", "--frameworks", "--no-check").stdout
     assert "no node is on a kink" in out
+    # numpy's spelling of the elementwise max gets the same panel as max()
+    out = run("eval", "maximum(x, y)", "x=1", "y=1", "--frameworks", "--no-check").stdout
+    assert "  PyTorch    torch.maximum      0.5       0.5" in out
+    out = run("eval", "sum(minimum(x, 0))", "x=[0, 1]", "--frameworks", "--no-check").stdout
+    assert "  JAX        jnp.minimum        0.5       0.5" in out
 
 
 def test_forward_mode_tangents_match_the_backward_pass():
@@ -191,6 +196,17 @@ def test_why_zero_on_arrays_names_the_gate_holding_each_zero_entry():
     assert relu["why"] == "relu at negative inputs: [2] (-1)"
     assert (matmul["shown_id"], matmul["freed"]) == (2, 2)
     assert matmul["why"] == "matmul multiplies by zero entries of x: [1] (0)"
+
+
+def test_why_zero_on_arrays_names_relu_at_its_kink_apart_from_negative_inputs():
+    # relu(W @ x) = relu([0, 1.5, -2]): entry 0 sits on the kink, entry 2 is negative
+    data = json.loads(run("eval", "h = relu(W @ x); f = sum(h)", "W=[[1,-1],[0.5,1],[-1,-1]]",
+                          "x=[1,1]", "--why-zero", "--no-check", "--json").stdout)
+    (w,) = data["why_zero"]
+    (relu,) = w["blocked_at"]
+    assert relu["freed"] == 4
+    assert relu["why"] == ("relu at negative inputs: [2] (-2); relu at 0, its kink (the "
+                           "subgradient there is 0): [0] (0)")
 
 
 def test_why_zero_on_arrays_no_path():

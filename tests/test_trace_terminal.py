@@ -203,3 +203,12 @@ def test_small_matrices_print_as_aligned_grids(columns):
         assert grid[0] in first and grid[1] in second
         assert first.index(grid[0]) == second.index(grid[1])  # aligned
     assert "[ 0.1  0.5]" in "\n".join(traced) and "[-0.3  0.8]" in "\n".join(traced)
+
+
+def test_forward_mode_fits_a_terminal_60_columns_wide():
+    shown = on_terminal([*FAN_OUT, "--forward-mode", "all"], 60)
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    # the long lines go on indented, never back at column 0
+    passes = next(k for k, line in enumerate(lines) if line.startswith("passes for all 3"))
+    assert lines[passes + 1].startswith("    ") and "reverse mode 1" in lines[passes + 1]

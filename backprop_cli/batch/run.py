@@ -117,6 +117,7 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
         kind, message, detail = case.problem
         return CaseResult(case.index, case.line, case.id, case.program, "error",
                           kind=kind, message=_prefix(settings.origin, message), detail=detail)
+    from ..engine.mistakes import with_mistakes
     from ..evaluate import evaluate
 
     limit = settings.timeout or 0
@@ -126,7 +127,8 @@ def run_case(case: Case, settings: Settings) -> CaseResult:
     started = time.perf_counter()
     try:
         with _alarm(limit):
-            result = evaluate(_parsed(case.program), dict(case.bindings), options)
+            result = with_mistakes(evaluate(_parsed(case.program), dict(case.bindings),
+                                            options))
             seconds = time.perf_counter() - started
             if limit and seconds > limit:
                 # The guard's raise landed in a leaving limit and was moot there: the case

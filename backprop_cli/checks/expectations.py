@@ -297,6 +297,23 @@ def diagnose(check: Check, ours: Any, text: str, mistakes: list[tuple[float, str
     return replace(check, reason=said)
 
 
+def _called(row) -> str:
+    """A consumer as a hint names it: its name or short text (q, x*y), or, for a long unnamed
+    one, its number on the trace's screen, said as such (eval shows no numbers)."""
+    if row.operand.startswith("#"):
+        return f"node {row.ref} of the trace"
+    wrapped = row.operand.startswith("(") and row.operand.endswith(")")
+    return row.operand[1:-1] if wrapped else row.operand
+
+
+def _sum_text(parts: list) -> str:
+    """1 + 2 - 3: a negative part is subtracted, as the trace writes fan-out sums."""
+    text = _n(parts[0])
+    for g in parts[1:]:
+        text += f" - {_n(-g)}" if g < 0 else f" + {_n(g)}"
+    return text
+
+
 def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
     """What the usual slips give for node's value or gradient, from the trace of the backward
     pass (the parts it added, the locals and upstreams it multiplied). Only slips that give one
@@ -310,14 +327,14 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
     if not gradient:
         return out
     if r.fans_out and all(_number(g) for _, g in r.contributions):
-        parts = " + ".join(_n(g) for _, g in r.contributions)
+        parts = _sum_text([g for _, g in r.contributions])
         for c, g in r.contributions:
             out.append((right - g, f"a missing fan-out term: {r.operand} is read {r.uses} "
                                    f"times and its gradient is the sum {parts} = {_n(right)} "
-                                   f"(the part from #{c} is missing)"))
+                                   f"(the part through {_called(rows[c])} is missing)"))
             out.append((g, f"a missing fan-out term: {r.operand} is read {r.uses} times and "
                            f"its gradient is the sum {parts} = {_n(right)}, not only the part "
-                           f"from #{c}"))
+                           f"through {_called(rows[c])}"))
     for c, _ in r.contributions:
         consumer = rows[c]
         if not _number(consumer.grad):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import BackpropError
-from .common import CONTEXT, ProgramCommand, report_errors
+from .common import CONTEXT, ProgramCommand, on_stderr, report_errors
 
 
 @click.command("backward", cls=ProgramCommand, context_settings=CONTEXT)
@@ -45,6 +45,8 @@ def backward_cmd(words, to):
     try:
         text = write(source, bindings, to, name)
     except BackpropError as err:
-        click.echo(err.render(name if err.source == source else None), err=True)
+        on_stderr(err.render(name if err.source == source else None))
         raise SystemExit(2) from None
-    click.echo(text, nl=False)
+    from ..render.wrap import comment_lines
+
+    click.echo(comment_lines(text), nl=False)

@@ -150,10 +150,11 @@ class _Screen:
                    _progress(case_file, not quiet and _terminal(sys.stderr)))
 
     def case(self, r, origin: str, tally) -> None:
-        """A case finished: its block when it did not pass, then the progress line."""
+        """A case finished: its block when it did not pass (or warns), then the progress
+        line."""
         from ..render import batch_report as out
 
-        if not self.machine and r.status != "pass":
+        if not self.machine and (r.status != "pass" or r.warnings):
             if self.progress:  # the block goes above the live line, never glued to it
                 self.progress.clear()
             if self.console is not None:
@@ -285,19 +286,20 @@ def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
 def _say_on_stderr(summary, origin: str, interrupted: bool, lost=None, stopped=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
+    from .common import on_stderr  # on a terminal, a long line goes on indented
 
     if lost is not None:
         done = f"{summary.total:,} case{'s' * (summary.total != 1)}"
-        click.echo(f"error: {lost.message}: {done} finished and reported, "
-                   f"{lost.not_run:,} not run", err=True)
+        on_stderr(f"error: {lost.message}: {done} finished and reported, "
+                  f"{lost.not_run:,} not run")
     elif stopped is not None:
-        click.echo(f"{stopped.render()}; the summary counts the cases that finished", err=True)
+        on_stderr(f"{stopped.render()}; the summary counts the cases that finished")
     elif interrupted:
-        click.echo("interrupted: the summary counts the cases that finished", err=True)
+        on_stderr("interrupted: the summary counts the cases that finished")
     elif summary.total == 0:
-        click.echo(f"warning: {origin} holds no cases", err=True)
+        on_stderr(f"warning: {origin} holds no cases")
     elif summary.exit_code:
-        click.echo(f"{origin}: {out.stderr_summary(summary)}", err=True)
+        on_stderr(f"{origin}: {out.stderr_summary(summary)}")
 
 
 class _Whole:

@@ -81,7 +81,7 @@ def report_errors(fn: Callable) -> Callable:
         except BrokenPipeError:
             broken_pipe()
         except BackpropError as err:
-            click.echo(err.render(), err=True)
+            on_stderr(err.render())
             json_error(err)
             sys.exit(exits.BAD_INPUT)
         except OSError as exc:
@@ -199,6 +199,20 @@ def output_options(fn: Callable) -> Callable:
     return fn
 
 
+def _command_with(option: str) -> str | None:
+    """The other command that has `option` (imported only now: this runs on a mistake)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.parent is None or not isinstance(ctx.parent.command, click.Group):
+        return None
+    group = ctx.parent.command
+    for name in group.list_commands(ctx.parent):
+        command = group.get_command(ctx.parent, name)
+        if name != ctx.info_name and command is not None and any(
+                option in p.opts for p in command.params):
+            return name
+    return None
+
+
 def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str, str, list[str]]:
     """(program text, where it came from, binding words)."""
     words = list(words)
@@ -210,7 +224,10 @@ def read_program(words: tuple[str, ...], program_file: str | None) -> tuple[str,
         word = unknown[0].partition("=")[0]
         hint = "see --help"
         close = _close_options(word)
-        if close:
+        other = _command_with(word)
+        if other:  # `eval --explain`: the option is real, of another command
+            hint = f"{word} is an option of backprop {other}; " + hint
+        elif close:
             hint = f"did you mean {' or '.join(close)}? " + hint
         if program_file is None and unknown[0] is words[0]:
             hint += "; a program that starts with two minus signs needs a space: - -x"
@@ -320,7 +337,7 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
         result = evaluate(program, bindings, options)
         result = with_mistakes(result)
     except BackpropError as err:
-        click.echo(err.render(origin or None), err=True)
+        on_stderr(err.render(origin or None))
         json_error(err, origin)
         sys.exit(exits.BAD_INPUT)
     warn(result.warnings)
@@ -354,12 +371,9 @@ def json_error(err: BackpropError, origin: str | None = None) -> None:
 def with_mistakes(result):
     """The result with warnings for quiet mistakes added (engine/mistakes.py): printed on
     stderr like every warning, and in --json's `warnings`."""
-    import dataclasses
+    from ..engine.mistakes import with_mistakes as added
 
-    from ..engine.mistakes import quiet_mistakes
-
-    extra = quiet_mistakes(result.graph, result.values)
-    return dataclasses.replace(result, warnings=(*result.warnings, *extra)) if extra else result
+    return added(result)
 
 
 def use_rich(plain: bool) -> bool:
@@ -374,7 +388,17 @@ def console():
 
 def warn(lines) -> None:
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        on_stderr(f"warning: {line}")
+
+
+def on_stderr(text: str) -> None:
+    """A message on stderr; on a terminal its long lines go on indented and a caret stays under
+    its column (render/wrap.py), piped it is the text as it is."""
+    if sys.stderr.isatty():
+        from ..render.wrap import hang_text
+
+        text = hang_text(text, sys.stderr)
+    click.echo(text, err=True)
 
 
 def emit_json(data: dict) -> None:

@@ -59,23 +59,10 @@ def lecture_views(result, asked: dict) -> list:
 
 def view_lines(views: list) -> list[str]:
     """The views' lines; on a terminal, broken at spaces to its width (never in a number)."""
+    from ..render.wrap import hang_all, terminal_width
     from .lecture import view_lines as lines
 
-    return wrapped(lines(views)) if sys.stdout.isatty() else lines(views)
-
-
-def wrapped(block: list[str]) -> list[str]:
-    """Lines wider than the terminal broken at spaces, never inside a number."""
-    import shutil
-    import textwrap
-
-    width = max(40, shutil.get_terminal_size().columns)
-    out = []
-    for line in block:
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False) or [""]
-    return out
+    return hang_all(lines(views), terminal_width(sys.stdout))  # piped: as they are
 
 
 def view_fields(views: list) -> dict:

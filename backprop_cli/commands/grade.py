@@ -8,7 +8,7 @@ import click
 
 from .. import exits
 from ..errors import BackpropError
-from .common import CONTEXT, ProgramCommand, emit_json, report_errors
+from .common import CONTEXT, ProgramCommand, emit_json, on_stderr, report_errors
 
 USAGE = "backprop grade FORWARD BACKWARD [NAME=VALUE ...]"
 
@@ -73,7 +73,7 @@ def grade_cmd(words, fmt, as_json, precision):
         report = grade(forward_source, backward_source, bindings, origin(forward_path),
                        origin(backward_path))
     except Located as loc:
-        click.echo(loc.error.render(loc.origin), err=True)
+        on_stderr(loc.error.render(loc.origin))
         sys.exit(exits.BAD_INPUT)
     _show(report, fmt, as_json, precision)
     sys.exit(report.exit_code)
@@ -102,5 +102,6 @@ def _show(report, fmt: str, as_json: bool, precision: int) -> None:
         click.echo(grade_markdown(report, precision))
     else:
         from ..render.grade_out import grade_text
+        from ..render.wrap import hang_text
 
-        click.echo(grade_text(report, precision))
+        click.echo(hang_text(grade_text(report, precision)))

@@ -160,7 +160,9 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
         return
     blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision, refs))
               for fm, g in runs]
-    click.echo("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))]))
+    from ..render.wrap import hang_text
+
+    click.echo(hang_text("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))])))
 
 
 def _forward_runs(result, spec: str) -> list:

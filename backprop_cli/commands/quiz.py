@@ -10,7 +10,7 @@ import click
 from .. import exits
 from ..errors import PATH_SHOWN, BackpropError, LimitError, shown
 from ..exercises.grading import MAX_SEED
-from .common import CONTEXT, console, report_errors, use_rich
+from .common import CONTEXT, console, on_stderr, report_errors, use_rich
 
 HTML_EXTENSIONS = (".html", ".htm")
 MAX_SHEET_BYTES = 1 << 20  # a filled-in worksheet is a few kilobytes; more is not one
@@ -125,10 +125,12 @@ def _grade(path: str, precision: int) -> int:
         ex = make(sheet.seed, sheet.ops, sheet.nodes)
         marks = grade_sheet(ex, sheet, text, precision)
     except BackpropError as err:
-        click.echo(err.render(name if err.span is not None else None), err=True)
+        on_stderr(err.render(name if err.span is not None else None))
         return exits.BAD_INPUT
-    for m in marks:
-        click.echo(mark_line(m, precision))
+    from ..render.wrap import hang_text
+
+    for m in marks:  # a long verdict goes on indented on a terminal
+        click.echo(hang_text(mark_line(m, precision)))
     click.echo(score(marks))
     return exits.OK if all(m.right for m in marks) else exits.CHECK_FAILED
 
@@ -156,14 +158,43 @@ def _read_sheet_text(path: str) -> str:
 def _ask(ex, precision: int) -> int:
     """Ask every question in turn on the terminal (or read answers from a pipe)."""
     import shutil
-    import textwrap
 
     from ..exercises.grading import mark
-    from ..render.worksheet import intro, score, tree_rich, tree_text, verdict
+    from ..render.worksheet import score
 
     out = sys.stdout
     fancy = use_rich(False)
     width = max(40, shutil.get_terminal_size((80, 24)).columns - 1) if out.isatty() else 10**6
+    _show_exercise(ex, fancy, width)
+    marks = []
+    for q in ex.questions:
+        while True:
+            answer = _read_answer(q, out)
+            if not answer:  # end of input: grade what was answered
+                click.echo("")
+                return _finish(marks, score)
+            if not sys.stdin.isatty():  # a terminal echoes the answer; a pipe does not
+                out.write(answer if answer.endswith("\n") else answer + "\n")
+            if answer.strip().lower() in STOP:
+                return _finish(marks, score)
+            if not answer.strip():  # Enter alone is no answer: ask again
+                continue
+            try:
+                m = mark(q, answer, precision)
+            except BackpropError as err:
+                on_stderr(err.render())
+                continue
+            break
+        marks.append(m)
+        click.echo(_said(m, precision, width, fancy))
+    return _finish(marks, score)
+
+
+def _show_exercise(ex, fancy: bool, width: int) -> None:
+    """The quiz's opening: what is asked, the circuit with its forward values, how to answer."""
+    import textwrap
+
+    from ..render.worksheet import intro, tree_rich, tree_text
 
     def fill(line: str) -> str:  # a narrow terminal: continued lines indented, not at column 0
         return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
@@ -179,40 +210,32 @@ def _ask(ex, precision: int) -> int:
     click.echo("")
     click.echo(fill("Answer each ∂f/∂node, from the output back (∂f/∂f = 1). q or Ctrl-D "
                     "stops."))
-    marks = []
-    for q in ex.questions:
-        while True:
-            try:
-                out.write(f"∂f/∂{q.name} = ")
-                out.flush()
-                answer = sys.stdin.readline()
-            except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
-                out.write("\n")
-                out.flush()
-                raise
-            if not answer:  # end of input: grade what was answered
-                click.echo("")
-                return _finish(marks, score)
-            if not sys.stdin.isatty():  # a terminal echoes the answer; a pipe does not
-                out.write(answer if answer.endswith("\n") else answer + "\n")
-            if answer.strip().lower() in STOP:
-                return _finish(marks, score)
-            if not answer.strip():  # Enter alone is no answer: ask again
-                continue
-            try:
-                m = mark(q, answer, precision)
-            except BackpropError as err:
-                click.echo(err.render(), err=True)
-                continue
-            break
-        marks.append(m)
-        # Hints are long: wrapped to the terminal, indented under the question.
-        said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
-                             subsequent_indent="    ", break_on_hyphens=False)
-        if fancy and not os.environ.get("NO_COLOR"):
-            said = click.style(said, fg="green" if m.right else "red")
-        click.echo(said)
-    return _finish(marks, score)
+
+
+def _read_answer(q, out) -> str:
+    """One answer line as typed, after the question's prompt ('' at the end of input)."""
+    try:
+        out.write(f"∂f/∂{q.name} = ")
+        out.flush()
+        return sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C: end the answer line, so what follows is clean
+        out.write("\n")
+        out.flush()
+        raise
+
+
+def _said(m, precision: int, width: int, fancy: bool) -> str:
+    """An answer's verdict (right, or wrong with its hint), as printed under the question."""
+    import textwrap
+
+    from ..render.worksheet import verdict
+
+    # Hints are long: wrapped to the terminal, indented under the question.
+    said = textwrap.fill(verdict(m, precision), width, initial_indent="  ",
+                         subsequent_indent="    ", break_on_hyphens=False)
+    if fancy and not os.environ.get("NO_COLOR"):
+        said = click.style(said, fg="green" if m.right else "red")
+    return said
 
 
 def _finish(marks, score) -> int:

@@ -19,7 +19,7 @@ from .common import (
     report_errors,
     use_rich,
 )
-from .eval import lecture_options, lecture_views, run_words, view_fields, view_lines, wrapped
+from .eval import lecture_options, lecture_views, run_words, view_fields, view_lines
 
 RICH_TRACE_ROWS = 2_000  # past this a boxed table costs more than it shows: plain lines stream
 
@@ -191,7 +191,9 @@ def show_jacobian(result, node: str, as_json: bool, precision: int) -> None:
             r = rows[i]
             return r.ref if r.number is not None else f"{r.text} (inside its gate)"
 
-        click.echo(jacobian_text(jac, precision, ref))
+        from ..render.wrap import hang_text
+
+        click.echo(hang_text(jacobian_text(jac, precision, ref)))
 
 
 def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
@@ -203,8 +205,10 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
     if as_json:
         emit_json({"explain": ["\n".join(b) for b in blocks], **graded_json})
         return
-    if sys.stdout.isatty():
-        blocks = [wrapped(b) for b in blocks]
+    from ..render.wrap import hang_all, terminal_width
+
+    width = terminal_width(sys.stdout)  # None when piped: one line per line
+    blocks = [hang_all(b, width) for b in blocks]
     show_blocks(blocks, step and sys.stdin.isatty() and sys.stdout.isatty())
     show_graded(graded)
 

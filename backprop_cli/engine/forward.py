@@ -100,8 +100,12 @@ def _cause(exc: Exception | None) -> str:
 
 
 def _short(value: Any) -> str:
+    """An input as a message shows it: a number, a short vector by its entries ([0, 5]), any
+    other array by its shape (a 5x2 array)."""
     if is_array(value):
-        return f"array{tuple(value.shape)}"
+        if value.ndim == 1 and value.size <= 6:
+            return "[" + ", ".join(f"{float(v):.6g}" for v in value) + "]"
+        return f"a {'x'.join(map(str, value.shape)) or '0-d'} array"
     return f"{float(value):.6g}"
 
 

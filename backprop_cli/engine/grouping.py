@@ -149,9 +149,23 @@ def group(graph: Graph, patterns: list[str]) -> Grouped:
     rows = [r for name in patterns for r in ((name, g, t) for g, t in _COMPILED[name])]
     if not rows:
         return Grouped(graph, ())
+    gate_at, claimed = _clean_matches(graph, rows)
+    if not gate_at:
+        return Grouped(graph, ())
+    new, new_id = _rebuild(graph, gate_at, claimed)
+    gates = [Gate(new_id[r], pattern, gate, replaced, graph.text(r))
+             for r, (pattern, gate, _, replaced) in gate_at.items()]
+    gates.sort(key=lambda g: g.id)
+    return Grouped(new, tuple(gates))
+
+
+def _clean_matches(graph: Graph, rows: list[tuple[str, str, Any]]
+                   ) -> tuple[dict[int, tuple[str, str, int, int]], bytearray]:
+    """Every match to collapse, as root -> (pattern, gate op, node bound to t, nodes
+    replaced), and which nodes the matches cover (claimed[i] is 1 for each inner node)."""
     consumers = graph.consumers()
     claimed = bytearray(len(graph))
-    gate_at: dict[int, tuple[str, str, int, int]] = {}  # root -> (pattern, op, t, replaced)
+    gate_at: dict[int, tuple[str, str, int, int]] = {}
     # Outermost first, so a match is never cut in two by a smaller one inside it.
     for root in range(len(graph) - 1, -1, -1):
         if claimed[root] or not graph.args[root]:
@@ -161,17 +175,26 @@ def group(graph: Graph, patterns: list[str]) -> Grouped:
             if found is None:
                 continue
             t, inner = found
-            inside = set(inner)
-            if any(claimed[i] for i in inner) or any(
-                    c not in inside for i in inner if i != root for c in consumers[i]):
+            if not _is_clean(root, inner, claimed, consumers):
                 continue
             for i in inner:
                 claimed[i] = 1
             gate_at[root] = (pattern, gate, t, len(inner))
             break
-    if not gate_at:
-        return Grouped(graph, ())
+    return gate_at, claimed
 
+
+def _is_clean(root: int, inner: list[int], claimed: bytearray, consumers) -> bool:
+    """A match may collapse when no other match has taken its nodes and nothing outside it
+    reads a node below its root."""
+    inside = set(inner)
+    return not any(claimed[i] for i in inner) and not any(
+        c not in inside for i in inner if i != root for c in consumers[i])
+
+
+def _rebuild(graph: Graph, gate_at: dict[int, tuple[str, str, int, int]],
+             claimed: bytearray) -> tuple[Graph, list[int]]:
+    """The grouped graph, and each old node's id in it (-1 for a node that is gone)."""
     new = Graph(graph.source)
     new_id = [-1] * len(graph)
     var_ids = {i: s for s, i in graph.variables.items()}
@@ -206,10 +229,7 @@ def group(graph: Graph, patterns: list[str]) -> Grouped:
     new.finish(new_id[graph.output])
     if len(new.ops) != size:  # pragma: no cover - every node added above is live
         raise AssertionError("grouping left a dead node")
-    gates = [Gate(new_id[r], pattern, gate, replaced, graph.text(r))
-             for r, (pattern, gate, _, replaced) in gate_at.items()]
-    gates.sort(key=lambda g: g.id)
-    return Grouped(new, tuple(gates))
+    return new, new_id
 
 
 def agreement(plain: Mapping[str, Any], grouped: Mapping[str, Any]) -> tuple[bool, float]:

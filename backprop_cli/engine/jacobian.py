@@ -85,7 +85,8 @@ def local_jacobian(graph: Graph, values: list, i: int) -> Jacobian:
                 f"the local Jacobian of #{i} {label} with respect to #{a[k]} is "
                 f"{n_out:,} x {n_in:,} = {n_out * n_in:,} entries; --jacobian prints up to "
                 f"{MAX_ENTRIES:,}",
-                hint="backprop never builds it: it uses the vector-Jacobian product instead")
+                hint="backprop never builds it: it multiplies the upstream gradient by it "
+                "without writing it out")
     rows: list[list] = [[] for _ in wanted]
     flags = [k in wanted for k in range(len(a))]
     slots = tuple(range(len(a)))  # chain_step reads inputs by position here
@@ -132,8 +133,8 @@ def _note(op, elementwise: bool, in_shape, out_shape, n_out: int, input_text: st
         return ("the input was broadcast: each input entry feeds several output entries, so a "
                 "column holds several non-zeros. Backprop multiplies upstream * local entry by "
                 "entry and sums over the broadcast axes; it never builds this matrix.")
-    return ("backprop never builds this matrix: it computes the vector-Jacobian product "
-            f"directly ({rule}).")
+    return ("backprop never builds this matrix: it multiplies the upstream gradient by it "
+            f"without writing it out ({rule}).")
 
 
 

@@ -32,6 +32,15 @@ def quiet_mistakes(graph: Graph, values: list) -> list[str]:
     return out
 
 
+def with_mistakes(result):
+    """`result` (evaluate's) with a warning per quiet mistake added to its `warnings`: eval and
+    every case of check read them the same way (stderr, a case's block, JSON `warnings`)."""
+    import dataclasses
+
+    extra = quiet_mistakes(result.graph, result.values)
+    return dataclasses.replace(result, warnings=(*result.warnings, *extra)) if extra else result
+
+
 def _probabilities(x) -> bool:
     shape = getattr(x, "shape", None)
     if not shape or x.size < 2:

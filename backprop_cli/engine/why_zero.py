@@ -267,7 +267,14 @@ def _array_reading(graph: Graph, values: list, i: int, zero: list) -> str:
     op, a = graph.ops[i], graph.args[i]
     x = values[a[0]]
     if op.role.startswith("router") and len(a) == 1:
-        return f"{op.name} at negative inputs: {_entries(x, zero[0] & (np.asarray(x) < 0))}"
+        # relu passes back 0 below its kink, and at the kink itself by its convention
+        # (relu'(0) = 0): an input of 0 is named as that, never as a negative input.
+        xs = np.asarray(x)
+        parts = [f"{op.name} at {what}: {_entries(x, zero[0] & held)}"
+                 for what, held in (("negative inputs", xs < 0),
+                                    ("0, its kink (the subgradient there is 0)", xs == 0))
+                 if (zero[0] & held).any()]
+        return "; ".join(parts) or f"{op.name}'s local gradient is 0: {_entries(x, zero[0])}"
     if op.role.startswith("router"):
         return f"the losing side of {op.name} at {int(np.count_nonzero(zero[0]))} entries"
     if op.role.startswith("switcher"):

@@ -67,9 +67,17 @@ def run_forward(source: str, bindings: Mapping[str, Any]) -> Forward:
     targets = set(nodes.values())
     shares: dict[int, list] = {}
     for i, parts in record:
+        reads: dict[int, list] = {}
         for j, p in zip(graph.args[i], parts):
             if p is not None and j in targets:
                 shares.setdefault(j, []).append((i, p))
+                reads.setdefault(j, []).append(p)
+        # A gate that reads the value twice (W * W, the L2 penalty's spelling) sent two
+        # shares; one line for the gate's whole share (0.1 * W for 0.05 * sum(W * W)) is as
+        # right as one line per read, so the gate's total is a share too.
+        for j, ps in reads.items():
+            if len(ps) > 1:
+                shares[j].append((i, sum(ps[1:], ps[0])))
     m = math_of([*bindings.values(), out])
     sizes = sorted({n for v in values if is_array(v) for n in v.shape if n > 1})
     return Forward(graph, bindings, values, grads, nodes, shares, wanted_nodes(graph), m,

@@ -96,6 +96,7 @@ _ATTRIBUTE_HINTS = {
     "pow": "write x**2", "t": "write x.T", "mm": "write x @ y", "matmul": "write x @ y",
     "numpy": _DROP, "detach": _DROP, "cpu": _DROP, "copy": _DROP, "clone": _DROP,
     "astype": _DROP, "float": _DROP, "double": _DROP,
+    "clamp": "write x.clip(lo, hi) (numpy's spelling) or clip(x, lo, hi)",
 }
 # Module prefixes a numpy, PyTorch or math user writes before a function's name.
 _MODULES = {"np", "numpy", "jnp", "torch", "math", "F", "nn", "scipy", "special", "linalg"}
@@ -118,13 +119,23 @@ def method(p: Any, k: int) -> Op | None:
         raise _module_prefix(p, k)
     row = METHODS.get(text)
     if row is None or row not in OPS or not is_call:
-        hint = _ATTRIBUTE_HINTS.get(text) or "methods: " + describe() + "; attribute: .T"
+        hint = _ATTRIBUTE_HINTS.get(text) or _close_method(text) or \
+            "methods: " + describe() + "; attribute: .T"
         if text == "T":
             hint = "x.T is an attribute: drop the ()"
         raise NameResolutionError(f"an array has no {'method' if is_call else 'attribute'} "
                                   f"{text!r}", p.source, (start, start + len(p.texts[k])),
                                   hint)
     return OPS[row]
+
+
+def _close_method(text: str) -> str | None:
+    """'did you mean .sum()?' for x.summ(), the nearest method's spelling, or None."""
+    import difflib  # only a misspelt method pays for it
+
+    names = [m for m in METHODS if METHODS[m] in OPS]
+    close = difflib.get_close_matches(text, names, n=1)
+    return f"did you mean .{close[0]}()?" if close else None
 
 
 def _module_prefix(p: Any, k: int) -> NameResolutionError:

@@ -178,63 +178,80 @@ def _templates(graph: Graph, root: int, named, latex: bool = False,
         op = graph.ops[i]
         args = graph.args[i]
         if i in graph.consts:
-            name = graph.names.get(i)
-            value = graph.consts[i]
-            if name in CONSTANTS:
-                parts[i] = (_LATEX_CONSTANTS.get(name, name) if latex else name,)
-            else:
-                parts[i] = (number(value),)
-                # A negative literal reads like a unary minus, so it binds like one.
-                if math.copysign(1.0, value) < 0:
-                    power[i] = BP_UNARY
+            parts[i], power[i] = _constant_template(graph, i, latex)
         elif op.is_leaf:
             parts[i] = (latex_name(graph.names[i]) if latex else graph.names[i],)
         elif op.symbol and len(args) == 2:
-            a, b = args
-            bp = op.bp
-            # Equal binding powers: the side the operator associates to needs no parentheses.
-            left = _ref(a, named, power, bp + op.right_assoc)
-            if latex and op.latex == "^":
-                parts[i] = (*left, "^{", b, "}")
-            else:
-                right = _ref(b, named, power, bp + (not op.right_assoc))
-                spaced = latex or (bp <= BP_ADD and not compact) or not op.elementwise
-                sym = (op.latex or op.symbol) if latex else op.symbol
-                parts[i] = (*left, f" {sym} " if spaced else sym, *right)
-            power[i] = bp
+            parts[i] = _infix_template(op, args, named, power, latex, compact)
+            power[i] = op.bp
         elif op is neg:
             # `--x` would be read as one token by a reader, if not by our lexer: -(-x).
             parts[i] = ("-", *_ref(args[0], named, power, BP_UNARY + 1))
             power[i] = BP_UNARY
         elif op.spelled is not None:
-            # s[1], s[1:3], C[idx], [a, b]: the row's own spelling around its inputs (a
-            # constant after the first is written in); binds tightest.
-            marks = [f"\x00{k}\x00" for k in range(len(args))]
-            text = op.spelled([m if k == 0 or j not in graph.consts else number(graph.consts[j])
-                               for k, (m, j) in enumerate(zip(marks, args))])
-            pieces: list = []
-            for k, j in enumerate(args):
-                before, found, text = text.partition(marks[k])
-                pieces.append(before)
-                if found:  # an input inside brackets needs no parentheses; s in s[1] may
-                    inside = before.endswith(("(", "[", ", "))
-                    pieces.extend(_ref(j, named, power, 0 if inside else BP_ATOM))
-            parts[i] = (*pieces, text)
+            parts[i] = _spelled_template(graph, op, args, named, power)
         elif op.postfix and len(args) == 1:  # A.T: a postfix spelling binds tightest
             fix = (op.latex or op.postfix) if latex else op.postfix
             parts[i] = (*_ref(args[0], named, power, BP_ATOM), fix)
         elif latex and op.latex == r"\sqrt":
             parts[i] = (r"\sqrt{", args[0], "}")
         else:
-            name = (op.latex or rf"\operatorname{{{op.name}}}") if latex else op.name
-            call = [name, r"\left(" if latex else "("]
-            for k, j in enumerate(args):
-                if k:
-                    call.append(", ")
-                call.append(j if j not in named else named[j])
-            call.append(r"\right)" if latex else ")")
-            parts[i] = tuple(call)
+            parts[i] = _call_template(op, args, named, latex)
     return parts, power
+
+
+def _constant_template(graph: Graph, i: int, latex: bool) -> tuple[tuple, int]:
+    """A constant's text and binding power: a named constant (pi, e) by its name, any other
+    by its number."""
+    name = graph.names.get(i)
+    value = graph.consts[i]
+    if name in CONSTANTS:
+        return (_LATEX_CONSTANTS.get(name, name) if latex else name,), BP_ATOM
+    # A negative literal reads like a unary minus, so it binds like one.
+    return (number(value),), BP_UNARY if math.copysign(1.0, value) < 0 else BP_ATOM
+
+
+def _infix_template(op, args, named, power: list[int], latex: bool, compact: bool) -> tuple:
+    """`a + b`, `a*b`, `a**b`: the operator between its inputs, each parenthesised only when
+    it binds looser than the operator."""
+    a, b = args
+    bp = op.bp
+    # Equal binding powers: the side the operator associates to needs no parentheses.
+    left = _ref(a, named, power, bp + op.right_assoc)
+    if latex and op.latex == "^":
+        return (*left, "^{", b, "}")
+    right = _ref(b, named, power, bp + (not op.right_assoc))
+    spaced = latex or (bp <= BP_ADD and not compact) or not op.elementwise
+    sym = (op.latex or op.symbol) if latex else op.symbol
+    return (*left, f" {sym} " if spaced else sym, *right)
+
+
+def _spelled_template(graph: Graph, op, args, named, power: list[int]) -> tuple:
+    """s[1], s[1:3], C[idx], [a, b]: the row's own spelling around its inputs (a constant
+    after the first is written in); binds tightest."""
+    marks = [f"\x00{k}\x00" for k in range(len(args))]
+    text = op.spelled([m if k == 0 or j not in graph.consts else number(graph.consts[j])
+                       for k, (m, j) in enumerate(zip(marks, args))])
+    pieces: list = []
+    for k, j in enumerate(args):
+        before, found, text = text.partition(marks[k])
+        pieces.append(before)
+        if found:  # an input inside brackets needs no parentheses; s in s[1] may
+            inside = before.endswith(("(", "[", ", "))
+            pieces.extend(_ref(j, named, power, 0 if inside else BP_ATOM))
+    return (*pieces, text)
+
+
+def _call_template(op, args, named, latex: bool) -> tuple:
+    """`f(a, b)`: a function call, whose parentheses already group its inputs."""
+    name = (op.latex or rf"\operatorname{{{op.name}}}") if latex else op.name
+    call = [name, r"\left(" if latex else "("]
+    for k, j in enumerate(args):
+        if k:
+            call.append(", ")
+        call.append(j if j not in named else named[j])
+    call.append(r"\right)" if latex else ")")
+    return tuple(call)
 
 
 _LATEX_CONSTANTS = {"pi": r"\pi", "e": "e"}

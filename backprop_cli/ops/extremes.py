@@ -126,6 +126,9 @@ for _pick, _word, _name in ((max, "larger", "maximum"), (min, "smaller", "minimu
         label=_name, role=f"router: the upstream gradient goes to the {_word} input, entry by "
                           "entry", kind="router",
         branch=_branch(_pick), subgradient="ties split the gradient evenly",
+        # at a tie, the frameworks' own maximum / minimum split it as numpy's does here
+        elsewhere=(("PyTorch", f"torch.{_name}", "0.5"), ("JAX", f"jnp.{_name}", "0.5"),
+                   ("sympy", f"{_pick.__name__.capitalize()}: Heaviside(0)", "1/2")),
         samples=((0.5, 1.5), (2.0, -3.0), (-0.4, -0.7)),
         local_text=_tie_texts(_pick),
         doc=f"{_name}(a, b): the {_word} of a and b, entry by entry (numpy's {_name})"))

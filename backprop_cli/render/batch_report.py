@@ -213,7 +213,8 @@ def mismatch_text(m, precision: int = 10) -> str:
 
 
 def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
-    """A failed, erroneous or timed-out case in detail (nothing for a pass)."""
+    """A failed, erroneous or timed-out case in detail; a pass only when it carries a warning
+    (a quiet mistake), else nothing."""
     label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
     if r.status == "fail":
         lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
@@ -238,6 +239,9 @@ def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
         if label and message.startswith(f"{origin}:{r.line}") and where > 0:
             message = message[:where] + label + message[where:]  # the case's own id, as FAIL
         return [f"{word} {message}", *r.detail]
+    if r.warnings:  # it passed, but probably not as meant (a quiet mistake)
+        return [f"WARNING {origin}:{r.line}{label}: {_short(r.program, 200)}",
+                *(f"  warning: {shown(w, 200)}" for w in r.warnings)]
     return []
 
 
@@ -309,6 +313,8 @@ def summary_view(report: BatchReport):
     from rich.table import Table
     from rich.text import Text
 
+    from .wrap import Hanging
+
     table = Table(title="backprop check", show_header=False, header_style="bold")
     table.add_column("", style="bold")
     table.add_column("", justify="right")
@@ -318,19 +324,15 @@ def summary_view(report: BatchReport):
     for k, v in summary_rows(report):
         table.add_row(k, Text(v, style=styles.get(k, "")))
     ok = report.exit_code == 0
-    return Group(table, Text(verdict(report), style="green" if ok else "bold red"))
+    return Group(table, Hanging(Text(verdict(report), style="green" if ok else "bold red")))
 
 
 def case_view(r: CaseResult, origin: str, precision: int = 10):
-    from rich.text import Text
+    """A FAIL, ERROR, TIMEOUT or UNCHECKED block for a terminal: each line wider than the
+    window goes on indented (never at column 0); a source line and its caret are cut to the
+    window together, so the caret stays under its column."""
+    from .wrap import HangingLines
 
-    lines = case_lines(r, origin, precision)
-    text = Text()
     style = {"fail": "bold red", "error": "bold red", "timeout": "bold yellow",
-             "unchecked": "yellow"}[r.status]
-    head, _, rest = lines[0].partition(" ")
-    text.append(head, style=style)
-    text.append(" " + rest)
-    for line in lines[1:]:
-        text.append("\n" + line)
-    return text
+             "unchecked": "yellow", "pass": "yellow"}[r.status]
+    return HangingLines(case_lines(r, origin, precision), style)

@@ -21,12 +21,13 @@ def _table(graph: Graph, report: Float32Report, values: list, refs: ShownRefs) -
         rows = [[refs[n.node], graph.names.get(n.node) or graph.text(n.node, 30),
                  shape(values[n.node]), _e(n.value_error), _e(n.grad_error)] for n in shown]
         head = ["node", "text", "shape", "value err", "grad err"]
-    else:
-        rows = [[refs[n.node], graph.names.get(n.node) or graph.text(n.node, 30),
-                 f"{values[n.node]:.9g}", f"{n.value:.9g}", _e(n.value_error),
-                 _e(n.grad_error)] for n in shown]
-        head = ["node", "text", "float64", "float32", "value err", "grad err"]
-    return ["  " + line for line in columns(head, rows)]
+    else:  # the text last: the two wide numbers keep their columns at 60 columns, and a
+        # long text goes on indented rather than pushing them over
+        rows = [[refs[n.node], f"{values[n.node]:.9g}", f"{n.value:.9g}", _e(n.value_error),
+                 _e(n.grad_error), graph.names.get(n.node) or graph.text(n.node, 30)]
+                for n in shown]
+        head = ["node", "float64", "float32", "value err", "grad err", "text"]
+    return ["  " + line.rstrip() for line in columns(head, rows)]
 
 
 def float32_lines(graph: Graph, report: Float32Report, values: list,

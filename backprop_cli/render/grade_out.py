@@ -46,9 +46,10 @@ def _columns(header: list[str], body: list[list[str]]) -> list[str]:
     return out
 
 
-def _wrapped(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(shown(text, 2000), WIDTH, initial_indent=indent,
-                         subsequent_indent=indent, break_on_hyphens=False)
+def _wrapped(text: str, indent: str = "  ", width: int = WIDTH, more: str = "") -> list[str]:
+    return textwrap.wrap(shown(text, 2000), width, initial_indent=indent,
+                         subsequent_indent=indent + more, break_on_hyphens=False,
+                         break_long_words=False)
 
 
 def summary(report: GradeReport) -> str:
@@ -121,20 +122,23 @@ def _runs(numbers: list[int]) -> str:
     return ", ".join(parts)
 
 
-def grade_text(report: GradeReport, precision: int = 3) -> str:
+def grade_text(report: GradeReport, precision: int = 3, width: int = WIDTH) -> str:
+    """The table, then each wrong line's diagnosis; prose lines are broken at spaces to
+    `width` (a terminal narrower than 80 columns passes its own), indented, never at column 0."""
     lines = _columns(HEADER, rows(report, precision))
     lines.append("")
     for head, why, caret in _grouped(report):
-        lines.append(shown(head, WIDTH))
-        lines.extend(_wrapped(why))
+        lines.extend(_wrapped(head, "", width, "    ") if width < WIDTH else
+                     [shown(head, WIDTH)])
+        lines.extend(_wrapped(why, width=width))
         if caret is not None:
             lines.extend(shown("  " + part, WIDTH) for part in caret)
     if report.missing:
         lines.extend(textwrap.wrap("not written (information, not a failure): "
-                                   + ", ".join(report.missing), WIDTH,
+                                   + ", ".join(report.missing), width,
                                    subsequent_indent="  "))
-    lines.append(f"exact: bit for bit; approx: |line - gradient| <= {report.atol:g} + "
-                 f"{report.rtol:g} |gradient|")
+    lines.extend(_wrapped(f"exact: bit for bit; approx: |line - gradient| <= {report.atol:g} + "
+                          f"{report.rtol:g} |gradient|", "", width, "    "))
     lines.append(summary(report))
     return "\n".join(lines)
 

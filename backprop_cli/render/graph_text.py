@@ -80,13 +80,19 @@ def lines_plain(lines: list[list[Segment]]) -> str:
 
 
 def lines_rich(lines: list[list[Segment]]):
-    """Styled lines as one rich Text (user text is never read as markup)."""
+    """Styled lines for a terminal (user text is never read as markup): a line wider than
+    the window goes on under its node, the tree's bars kept, never at column 0."""
+    from rich.console import Group
     from rich.text import Text
 
-    text = Text()
-    for n, line in enumerate(lines):
-        if n:
-            text.append("\n")
+    from .wrap import Hanging
+
+    out = []
+    for line in lines:
+        text = Text()
         for part, style in line:
             text.append(part, style=style or None)
-    return text
+        prefix = line[0][0] if line and line[0][0].endswith(("├── ", "└── ")) else ""
+        bars = prefix[:-4] + ("│   " if prefix.endswith("├── ") else "    ") if prefix else ""
+        out.append(Hanging(text, lead=Text(bars + "    ", style="dim")))
+    return Group(*out)

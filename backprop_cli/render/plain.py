@@ -351,3 +351,4 @@ def fan_out_line(r: TraceRow, precision: int, rows: Sequence[TraceRow] | None = 
         groups = [*groups[:head], f"... ({len(groups) - head - tail} more)", *groups[-tail:]]
     return (f"fan-out: {r.ref} {r.name or r.text} {feeds}; its gradient "
             f"{numbers.number(r.grad, precision)} = {signed_sum(groups)}")
+

@@ -14,6 +14,7 @@ from ..errors import shown
 from ..evaluate import Result
 from . import matrices, numbers
 from .plain import check_columns, fan_out_line, has_arrays, verdict
+from .wrap import Hanging
 
 # An array op's local gradient is a Jacobian the backward pass applies without forming it.
 JACOBIAN = "Jacobian, applied to the upstream (trace --jacobian writes it out)"
@@ -44,10 +45,11 @@ def program_head(program: str) -> str:
 
 
 def eval_view(result: Result, program: str, precision: int) -> Group:
-    # `f = (x+y)*z` for an expression; a program that names its output already reads as
-    # assignments (`q = x + y; f = q * z`), and an `f = ` before it would chain them.
+    # `f = (x+y)*z` for an expression; a program with assignments already reads as
+    # assignments (`q = x + y; f = q * z`, `h = W @ x; sum(h)`), and an `f = ` before it
+    # would chain them (`f = h = W @ x; ...`).
     graph = result.graph
-    named = graph.names.get(graph.output) is not None
+    named = any(not graph.ops[i].is_leaf for i in graph.names)
     head = Text.assemble(*([] if named else [("f", "bold"), " = "]),
                          (program_head(program), "bold"), "   value ",
                          (numbers.number(result.value, precision), "bold " + numbers.VALUE_STYLE))
@@ -72,12 +74,13 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for c in result.claims:
         parts.append(Text(numbers.claim(c, precision), style=numbers.STATUS_STYLE[c.status]))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
-    parts.append(Text(verdict(result), style=style))
+    parts.append(Hanging(Text(verdict(result), style=style), extra=2))
     if result.hessian is not None:
         bad = any(c.status == "fail" for c in result.hessian_checks)
         parts.append(Text(matrices.hessian_verdict(result), style="bold red" if bad else
                           "green"))
-    return Group(*parts)
+    # A sentence wider than the window goes on indented, never back at column 0.
+    return Group(*(Hanging(p) if isinstance(p, Text) else p for p in parts))
 
 
 SHORT_HEADER = {"finite-difference": "finite diff"}
@@ -88,7 +91,8 @@ class FittedTable:
     matrix row is never split across lines. Where the whole table is wider than the window,
     the checks column gets less room first (`pass 2e-11` for `pass 1.8e-11 (all 4
     entries)`); where it is still too wide, each array gradient is printed below the table,
-    row under row, and the table names its shape."""
+    row under row, and the table names its shape. A line below still wider than the window
+    (an array of 3 or more dimensions is one line) is broken at spaces, never cut off."""
 
     def __init__(self, result: Result, precision: int):
         self.result = result
@@ -150,8 +154,9 @@ class FittedTable:
         for r, g in moved:
             yield Text.assemble((f"d{r.name}", "bold"), f" ({numbers.shape(r.gradient)}):")
             for line in g.split("\n"):
-                yield Text("  " + line, style=numbers.GRAD_STYLE, no_wrap=True,
-                           overflow="fold")
+                # wider than the window (an array of 3 or more dimensions is one line): broken
+                # at spaces, indented, never cut off at the window's edge
+                yield Hanging(Text("  " + line, style=numbers.GRAD_STYLE))
 
 
 def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> Group:
@@ -171,28 +176,6 @@ def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> 
         parts.append(Text(""))
         parts.extend(Hanging(t) for t in _block(r, rows, precision))
     return Group(*parts)
-
-
-class Hanging:
-    """A line that, wider than the terminal, wraps at spaces with its continuation lines
-    indented under its text (past its own leading spaces and 4 more), never at column 0."""
-
-    def __init__(self, text: Text, extra: int = 4):
-        self.text = text
-        self.extra = extra
-
-    def __rich_console__(self, console, options):
-        plain = self.text.plain
-        lead = len(plain) - len(plain.lstrip(" ")) + self.extra
-        width = options.max_width
-        if len(plain) <= width or width <= lead + 20:
-            yield self.text
-            return
-        for k, line in enumerate(self.text.wrap(console, width - lead, overflow="fold")):
-            if k:
-                blank = len(line.plain) - len(line.plain.lstrip(" "))
-                line = Text(" " * lead) + line[blank:]
-            yield line
 
 
 def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
@@ -250,10 +233,11 @@ def _fields(lead: str, fields: list, precision: int, vjp: bool = True) -> list[T
 
 def _matrix_view(m: matrices.Matrix):
     """A labelled matrix: the column labels as the header, the row labels in bold."""
+    title = Hanging(Text(m.title, style="bold"))
     if m.cells is None:
-        return Group(Text(m.title, style="bold"), Text(f"  ({m.summary})", style="dim"))
-    note = [Text(m.note, style="dim")] if m.note else []
-    return Group(Text(m.title, style="bold"), _MatrixTables(m), *note)
+        return Group(title, Hanging(Text(f"  ({m.summary})", style="dim")))
+    note = [Hanging(Text(m.note, style="dim"))] if m.note else []
+    return Group(title, _MatrixTables(m), *note)
 
 
 class _MatrixTables:
