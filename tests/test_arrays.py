@@ -342,13 +342,13 @@ def test_a_largest_entry_without_a_tie_is_no_kink():
 
 
 def test_a_check_cut_short_grades_the_entries_it_reached():
-    from backprop_cli.checks.arrays import compare_entries
+    from backprop_cli.checks.reference import Reference, compare_entries
 
     ours = np.array([[1.0, 2.0], [3.0, 4.0]])
     refs = np.array([[1.0, 2.0], [0.0, 0.0]])  # the second row was never reached
     done = np.array([[True, True], [False, False]])
-    c = compare_entries("sympy", ours, refs, done, False,
-                        "over sympy's budget of 10 s of CPU time")
+    c = compare_entries(ours, Reference("sympy", refs, done,
+                                        "over sympy's budget of 10 s of CPU time"))
     assert (c.status, c.entries, c.total, c.sampled) == ("pass", 2, 4, False)
     assert c.scope == "2 of 4 entries"
     assert c.reason == "over sympy's budget of 10 s of CPU time"

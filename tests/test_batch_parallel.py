@@ -79,20 +79,29 @@ def test_the_pool_streams_results_from_an_endless_file():
 
 
 def stuck(case, settings):
-    """A case stuck where no alarm reaches it (like a long call into C code)."""
+    """A case stuck where no alarm reaches it (like a long call into C code). It leaves its
+    worker's pid where the test can see whether that worker was killed."""
     if case.program == "stuck":
+        with open(os.environ["BACKPROP_TEST_STUCK_PID"], "w") as fh:
+            fh.write(str(os.getpid()))
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        time.sleep(60)
+        time.sleep(120)  # a kill ends this; a worker that lives on says so
+        with open(os.environ["BACKPROP_TEST_STUCK_PID"], "a") as fh:
+            fh.write(" survived")
     return batch_run.run_case(case, settings)
 
 
-def test_a_worker_that_ignores_its_alarm_is_killed_and_replaced(monkeypatch):
+def test_a_worker_that_ignores_its_alarm_is_killed_and_replaced(monkeypatch, tmp_path):
     monkeypatch.setattr(batch_pool, "KILL_GRACE", 0.3)
+    monkeypatch.setenv("BACKPROP_TEST_STUCK_PID", str(tmp_path / "stuck.pid"))
     lines = ['"x*2" x=1\n'] * 5 + ['"stuck" stuck=1\n'] + ['"x*3" x=1\n'] * 10
     settings = batch_run.Settings(origin="cases.txt", sympy=False, timeout=0.5)
-    started = time.monotonic()
     results = list(batch_pool.run_pool(batch_cases.read_cases(lines), settings, jobs=2, run=stuck))
-    assert time.monotonic() - started < 10
+    # The stuck worker is gone (killed, not waited out), and the run
+    # finished every case after it on a replacement.
+    pid = int((tmp_path / "stuck.pid").read_text())  # no " survived" after it
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
     assert [r.status for r in results] == ["pass"] * 5 + ["timeout"] + ["pass"] * 10
     assert results[5].message == ("cases.txt:6: timeout: the case took longer than 0.5 s "
                                   "(its worker was stopped)")

@@ -37,10 +37,10 @@ def clean(stderr: str) -> None:
 # --- bounded reading ----------------------------------------------------------------------
 
 
-def test_dev_zero_is_refused_within_a_second():
-    t0 = time.perf_counter()
+def test_dev_zero_is_refused_without_being_read():
+    # Refused by the kind of file, before a byte is read (the subprocess timeout is only a
+    # last guard against a hang: no assertion here depends on the clock).
     code, out, err = backprop("check", "/dev/zero", "--json")
-    assert time.perf_counter() - t0 < 5
     assert code == 2  # with --json, stdout holds the error as JSON (docs/json.md)
     assert json.loads(out)["error"]["message"].startswith("/dev/zero is not a regular file")
     assert err == ("error: /dev/zero is not a regular file, a pipe or a terminal (a character "
@@ -51,15 +51,15 @@ def test_dev_zero_is_refused_within_a_second():
     assert err.startswith("error: /dev/zero is not a regular file, a pipe or a terminal")
 
 
-def test_an_endless_line_on_a_pipe_ends_within_seconds():
-    t0 = time.perf_counter()
+def test_an_endless_line_on_a_pipe_stops_at_the_byte_limit():
+    # What ends the read is a count of bytes (the message says where); the timeout is only
+    # a last guard against a hang.
     cat = subprocess.Popen(["cat", "/dev/zero"], stdout=subprocess.PIPE)
     proc = subprocess.run([sys.executable, "-m", "backprop_cli", "check", "-", "--json",
                            "--no-check"], stdin=cat.stdout, capture_output=True, text=True,
                           timeout=60)
     cat.kill()
     cat.wait()
-    assert time.perf_counter() - t0 < 10
     assert proc.returncode == 2
     assert proc.stderr == "<stdin>: 1 of 1 case could not run\n"
     (case,) = json.loads(proc.stdout)["cases"]
@@ -77,9 +77,8 @@ def test_a_50_mb_line_is_its_own_error_and_the_next_line_still_runs(tmp_path):
 
     cmd = [sys.executable, "-m", "backprop_cli", "check", str(path), "--jsonl", "--jobs", "1",
            "--no-check", "--report", str(tmp_path / "r.jsonl")]
-    peak, seconds, code, _, err = peak_tree_rss(cmd, every=0.005)
+    peak, _seconds, code, _, err = peak_tree_rss(cmd, every=0.005)
     assert (code, err) == (2, f"{path}: 1 of 2 cases could not run\n")
-    assert seconds < 10
     assert peak < 40 << 20  # the 50 MB line is never held: start-up (~20 MB) and the limit
     first, second, summary = (json.loads(line) for line in open(tmp_path / "r.jsonl"))
     assert first["line"] == 1 and first["status"] == "error"
@@ -250,7 +249,7 @@ def test_check_json_flushes_each_case_before_the_next_is_read():
     proc.stdin.write((LECTURE + "\n").encode())
     proc.stdin.flush()
     got = b""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 300  # only a last guard against a hang
     while b'"status": "pass"' not in got and time.monotonic() < deadline:
         if select.select([proc.stdout], [], [], 1.0)[0]:
             got += os.read(proc.stdout.fileno(), 65536)

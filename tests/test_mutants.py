@@ -296,3 +296,27 @@ def test_wide_and_deep_programs_leave_finite_differences_alone(name):
 def test_every_mutant_of_every_rule_is_caught(monkeypatch, name, label, field):
     changed, caught, survived = run_mutant(monkeypatch, name, label, field)
     assert survived == []
+
+
+# The Hessian's symbolic reference is chained node by node from the rows' sympy forms, never
+# from their derivative rules: a broken rule changes the engine's Hessian (dual numbers through
+# the backward pass) and sympy's alone must catch it.
+HESSIAN_MUTANTS = [
+    ("sin", "local partial 1 negated", "local", "sin(x*y) + x", {"x": 0.7, "y": 1.3}),
+    ("mul", "local partials swapped", "local", "x*y*y", {"x": 0.7, "y": 1.3}),
+    ("tanh", "local partial 1 doubled", "local", "tanh(x*y)", {"x": 0.7, "y": 1.3}),
+    ("matmul", "vjp part 2 doubled", "vjp", "sum(tanh(W @ x))",
+     {"W": np.array([[0.1, 0.2], [0.3, -0.4]]), "x": np.array([1.0, 2.0])}),
+]
+
+
+@pytest.mark.parametrize("name, label, field, source, at", HESSIAN_MUTANTS)
+def test_a_broken_rule_fails_the_hessians_sympy_check(monkeypatch, name, label, field,
+                                                      source, at):
+    before = evaluate(source, at, Options(hessian=True, numeric=False))
+    assert {c.method: c.status for c in before.hessian_checks}["sympy"] == "pass"
+    fn = next(f for lab, fld, f in mutants(ops.OPS[name]) if (lab, fld) == (label, field))
+    patch(monkeypatch, name, field, fn)
+    after = evaluate(source, at, Options(hessian=True, numeric=False))
+    assert not np.allclose(after.hessian.matrix(), before.hessian.matrix())
+    assert {c.method: c.status for c in after.hessian_checks}["sympy"] == "fail"

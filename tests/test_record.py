@@ -66,3 +66,18 @@ def test_a_case_no_check_confirmed_is_unchecked_not_passed(tmp_path, case):
     assert "the case is unchecked" in res.stdout
     xml = junit.read_text()
     assert 'skipped="1"' in xml and "<skipped message=" in xml
+
+
+def test_the_short_map_scripts_read_is_check_statuses_beside_the_full_checks(tmp_path):
+    # docs/json.md: check's old `checks` map is `check_statuses` (a rename: `checks` holds
+    # eval's full check objects); both fields keep these shapes.
+    (tmp_path / "cases.txt").write_text('"(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4\n')
+    checked = CliRunner().invoke(cli, ["check", str(tmp_path / "cases.txt"), "--jsonl"])
+    record = json.loads(checked.stdout.splitlines()[0])
+    assert record["check_statuses"] == {
+        "x": {"sympy": "pass", "finite-difference": "pass", "expected": "pass"},
+        "y": {"sympy": "pass", "finite-difference": "pass"},
+        "z": {"sympy": "pass", "finite-difference": "pass"},
+        "value": {"expected": "pass"}}
+    assert [c["method"] for c in record["checks"]["x"]] == ["sympy", "finite-difference",
+                                                            "expected"]

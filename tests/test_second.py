@@ -285,8 +285,10 @@ def test_the_cli_says_the_hessian_disagrees(monkeypatch):
     monkeypatch.setitem(ops.FUNCTIONS, "exp", broken)
     result = run("eval", "exp(x)", f"x={A0}", "--hessian")
     assert result.exit_code == 1
+    # The one verdict line says the case failed, and why, like the exit code and --json.
     assert result.stdout.splitlines()[-2:] == [
-        "the gradient agrees with sympy and finite differences",
+        "FAILED: the Hessian disagrees with sympy (the gradient agrees with sympy and finite "
+        "differences)",
         "FAILED: the Hessian disagrees with sympy"]
 
 

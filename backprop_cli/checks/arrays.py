@@ -1,11 +1,9 @@
-"""Cross-checks of array gradients: sympy entry by entry (small arrays), sampled finite differences.
+"""Cross-checks of array gradients: sympy on small arrays, sampled finite differences.
 
-sympy: one variable entry at a time becomes a symbol while every other input keeps its exact
-value; every node's rule builds the exact expression of each entry from the graph (never from
-the user's text), and sympy differentiates it and evaluates the derivative at 30 digits. It
-runs when the variables have at most
-SYMPY_MAX_ENTRIES entries in all and the graph's entries stay under the sympy node limit;
-otherwise it is reported as skipped, with the reason.
+sympy: the one symbolic producer of first derivatives (scalar.sympy_gradients: the graph
+differentiated node by node, every entry at 30 digits, never from the user's text), when the
+variables have at most SYMPY_MAX_ENTRIES entries in all and the graph's entries stay under
+the sympy node limit; otherwise it is reported as skipped, with the reason.
 
 Finite differences: central differences, one entry at a time, on every entry of a small
 variable and on a sample of a large one (the entry with the largest gradient plus entries drawn
@@ -14,67 +12,35 @@ with a fixed seed, so a rerun checks the same ones), within a budget of forward-
 method: the step is kept in the domain and, where a variable flows into a kink, on every
 entry's smooth piece; an entry no such step reaches is "inconclusive", not "fail".
 
-Each result is an `ArrayCheck`: a `Check` that also says how many entries were compared, out
-of how many, and where the worst one is. Tolerances are check.py's.
+Each result is an `ArrayCheck` (reference.py): a `Check` that also says how many entries were
+compared, out of how many, and where the worst one is. Tolerances are scalar.py's.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..engine.forward import forward, is_array
 from ..graph import Graph
-from ..ops.shapes import infer_shapes, size
 from . import numeric as fd
+from .gradients import sympy_gradients
+from .reference import RANK, ArrayCheck, compare_entries
 from .scalar import (
     FD_ATOL,
     FD_RTOL,
-    SYMPY_ATOL,
-    SYMPY_FAILURES,
-    SYMPY_RTOL,
     Check,
     Limits,
-    _deadline,
     _NoSymbolic,
     _sympy_constant,
-    compare,
     grade_slope,
-    sympy_gate,
     variables_through,
-    why_no_sympy,
 )
 from .verdict import settle
 
-SYMPY_MAX_ENTRIES = 64  # variable entries in all: each is one symbolic derivative
 FD_FULL_ENTRIES = 64  # variables this small get every entry checked
 FD_SAMPLES = 12  # entries sampled from a larger variable
-
-
-@dataclass(frozen=True)
-class ArrayCheck(Check):
-    entries: int = 0  # entries compared
-    total: int = 0  # entries in the variable
-    worst: tuple[int, ...] | None = None  # index of the entry with the largest error
-    sampled: bool = False  # entries were picked from a large variable (else all, in order)
-
-    @property
-    def scope(self) -> str:
-        if not self.entries or (self.total <= 1 and self.entries == self.total):
-            return ""
-        if self.entries == self.total:
-            return f"all {self.total:,} entries"
-        return f"{self.entries:,} of {self.total:,} entries" + (", sampled" if self.sampled
-                                                                 else "")
-
-    def to_dict(self) -> dict:
-        out = super().to_dict()
-        out.update(entries_checked=self.entries, entries_total=self.total,
-                   sampled=self.sampled,
-                   worst_index=list(self.worst) if self.worst is not None else None)
-        return out
 
 
 def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, grads: list,
@@ -91,14 +57,9 @@ def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, 
     # A kink excuses a mismatch only for the variables that flow into it.
     kinked = variables_through(graph, [k[0] for k in array_kinks(graph, values)])
     if sympy:
-        sym = sympy_gradients(graph, bindings, names, seed, limits)
+        refs = sympy_gradients(graph, bindings, names, limits, seed, arrays=True)
         for n in names:
-            if sym.done[n].any():
-                result[n].append(compare_entries("sympy", ours[n], sym.refs[n], sym.done[n],
-                                                 n in kinked, sym.reason))
-            else:
-                result[n].append(ArrayCheck("sympy", "skipped", reason=sym.reason,
-                                            total=ours[n].size))
+            result[n].append(compare_entries(ours[n], refs[n], n in kinked))
     if numeric:
         checks = finite_differences(graph, bindings, values, ours, names, seed,
                                     fd.Work(limits.fd_max_node_evals), kinked=kinked)
@@ -112,43 +73,6 @@ def _ours(np, graph: Graph, bindings: Mapping[str, Any], grads: list, name: str)
     i = graph.variables.get(name)
     g = 0.0 if i is None else grads[i]
     return np.broadcast_to(np.asarray(g, dtype=float), shape)
-
-
-def compare_entries(method: str, ours, refs, done, on_kink=False, why_missing: str = "",
-                    kink_reason: str = "", atol: float | None = None) -> ArrayCheck:
-    """The one comparison of backprop's entries with a reference's, for a gradient, a
-    Jacobian block or a Hessian alike (a number is a 0-d array): each entry a reference reached
-    (`done`) is compared with the method's tolerances (scalar.compare); the case's status is
-    "fail" if any entry disagrees off a kink, else "subgradient" if any disagrees on one
-    (`on_kink`, a flag or one per entry; `kink_reason` then says why), else "pass"; the worst
-    entry (by that rank, then relative error) gives the figure and `worst`; `why_missing`
-    says why some entries were not reached. None reached: "skipped", with `why_missing`."""
-    import numpy as np
-
-    rtol = SYMPY_RTOL if method == "sympy" else FD_RTOL
-    atol = (SYMPY_ATOL if method == "sympy" else FD_ATOL) if atol is None else atol
-    kinked = np.broadcast_to(np.asarray(on_kink, dtype=bool), np.shape(ours))
-    results = [(idx, compare(method, float(ours[idx]), float(refs[idx]), rtol, atol,
-                             bool(kinked[idx])))
-               for idx in np.ndindex(np.shape(ours)) if done[idx]]
-    total = int(np.size(ours))
-    if not results:
-        return ArrayCheck(method, "skipped", reason=why_missing, total=total)
-    idx, worst = max(results, key=lambda r: (RANK[r[1].status], r[1].rel_error or 0.0))
-    statuses = {c.status for _, c in results}
-    status = "fail" if "fail" in statuses else ("subgradient" if "subgradient" in statuses
-                                                else "pass")
-    reasons = [kink_reason if status == "subgradient" and kink_reason else worst.reason]
-    if len(results) < total and why_missing:
-        reasons.append(why_missing)
-    return ArrayCheck(method, status, worst.reference, worst.rel_error,
-                      "; ".join(r for r in reasons if r), abs_error=worst.abs_error,
-                      floor=worst.floor, bound=worst.bound, entries=len(results),
-                      total=total, worst=tuple(int(k) for k in idx))
-
-
-# How bad a status is, when entries fold into one check: the worst entry is reported.
-RANK = {"fail": 4, "subgradient": 3, "inconclusive": 2, "pass": 1, "skipped": 0}
 
 
 # --- sympy --------------------------------------------------------------------------------
@@ -181,60 +105,6 @@ def node_expressions(graph: Graph, leaves: dict[int, Any], base: list | None = N
         else:  # array rules take object arrays whole
             exprs[i] = op.sympy(sp, *ins)
     return exprs
-
-
-@dataclass(frozen=True)
-class SymbolicResult:
-    """sympy's gradient entries: `refs[name]` holds them, `done[name]` marks which have a
-    value; `reason` says why the check could not run or some entries have none."""
-
-    refs: dict[str, Any]
-    done: dict[str, Any]
-    reason: str = ""
-
-
-def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str], seed: Any,
-                    limits: Limits) -> SymbolicResult:
-    """Exact gradient entries from sympy, within the size gate and the budget.
-
-    The graph is differentiated node by node (sympy_chain.py): each node's sympy form is
-    differentiated with respect to its own inputs and the local derivatives are chained at 30
-    digits, so the cost grows with the graph, not with the expansion of the output's whole
-    expression (a 3-4-3 tanh net: 0.07 s of CPU, against 2.5 s entry by entry).
-    """
-    import numpy as np
-
-    from .sympy_chain import chain_gradients
-
-    refs = {n: np.zeros(np.shape(bindings[n])) for n in names}
-    done = {n: np.zeros(np.shape(bindings[n]), dtype=bool) for n in names}
-    entries = sum(size(np.shape(bindings[n])) for n in names)
-    if entries > SYMPY_MAX_ENTRIES:
-        return SymbolicResult(refs, done, f"the variables have {entries:,} entries (sympy "
-                                          f"checks up to {SYMPY_MAX_ENTRIES})")
-    gate = sympy_gate(graph, limits, held_entries(graph, bindings))
-    if gate:
-        return SymbolicResult(refs, done, gate)
-    try:
-        with _deadline(limits.sympy_seconds):
-            refs = chain_gradients(graph, bindings, names, seed)
-    except SYMPY_FAILURES as exc:
-        return SymbolicResult(refs, done, why_no_sympy(exc, limits))
-    done = {n: np.isfinite(r) for n, r in refs.items()}
-    missing = next(((n, e) for n in names for e in np.ndindex(np.shape(refs[n]))
-                    if not done[n][e]), None)
-    if missing is None:
-        return SymbolicResult(refs, done)
-    n, e = missing
-    label = f"{n}[{','.join(map(str, e))}]" if e else n
-    return SymbolicResult(refs, {k: d & False for k, d in done.items()},
-                          f"sympy's derivative for {label} has no finite value here")
-
-
-def held_entries(graph: Graph, bindings: Mapping[str, Any]) -> int:
-    """How many entries the graph's nodes hold at these bindings: an array program's size,
-    as sympy sees it (each entry is an expression of its own)."""
-    return sum(size(s) for s in infer_shapes(graph, bindings))
 
 
 KINK_SCAN_ENTRIES = 200_000  # entries of one node whose pieces are looked up one by one

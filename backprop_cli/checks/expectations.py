@@ -234,7 +234,7 @@ def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = Non
         have = tuple(ours.shape) if is_array(ours) else "a number"
         raise BindingError(f"expected {what}={text}: that has shape {theirs.shape}, but "
                            f"{what} is {have}")
-    from .arrays import ArrayCheck
+    from .reference import ArrayCheck
 
     said = [answers.number(t) for t in written]
     limits = _floor_at(floor, ours.shape) if any(a.is_zero for a in said) else None

@@ -1,4 +1,9 @@
-"""Independent cross-checks of backprop's gradients: sympy, finite differences, expectations.
+"""What every cross-check shares: the Check record, tolerances, statuses, the kink scan, the
+sympy gate, budget and wording (written once here), and the grading of one number.
+
+The references themselves are produced elsewhere: sympy's first derivatives in gradients.py
+(which also checks a program of numbers), second derivatives and Jacobians in second.py, all
+as reference.py's one record, compared by its one comparison.
 
 Relative error is CS231n's |a - b| / max(|a|, |b|) (0 when both are 0). A check passes when the
 relative error is within its tolerance or the absolute difference is below its floor, so two
@@ -33,7 +38,6 @@ from .answers import EXPECT_MAX_REL  # noqa: F401  (the one grader of answers st
 from .answers import last_digit_exponent as _last_digit_exponent  # noqa: F401
 from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
 from .sympy_chain import _NoSymbolic, _sympy_constant
-from .verdict import settle
 
 SYMPY_RTOL = 1e-9
 SYMPY_ATOL = 1e-12
@@ -231,29 +235,6 @@ def sympy_gate(graph: Graph, limits: Limits, entries: int | None = None) -> str:
     return ""
 
 
-def sympy_gradients(graph: Graph, bindings: Mapping[str, Any], names: list[str],
-                    limits: Limits = Limits()) -> tuple[dict[str, float], str | dict[str, str]]:
-    """{name: d(output)/d(name)} from sympy, and why the rest are missing: one reason for all
-    when the check cannot run, or a reason per name whose derivative has no value here. The
-    graph is differentiated node by node (sympy_chain.py), as array programs' and Jacobians'
-    are: one symbolic producer for every first derivative."""
-    gate = sympy_gate(graph, limits)
-    if gate:
-        return {}, gate
-    try:
-        with _deadline(limits.sympy_seconds):
-            from .sympy_chain import chain_gradients
-
-            refs = chain_gradients(graph, bindings, names, 1.0)
-    except SYMPY_FAILURES as exc:
-        return {}, why_no_sympy(exc, limits)
-    out = {n: float(r) for n, r in refs.items() if math.isfinite(float(r))}
-    reasons = {n: f"sympy's derivative for {n} has no finite value here"
-               for n in names if n not in out}
-    return out, reasons or ""
-
-
-
 def _deadline(seconds: float) -> Deadline:
     """sympy's budget, in CPU seconds of the thread running it (deadline.py: the same on a
     busy machine, and kept in any thread): raises _Timeout, which sympy's broad excepts cannot
@@ -264,66 +245,6 @@ def _deadline(seconds: float) -> Deadline:
 def sympy_over_budget(limits: Limits) -> str:
     """The one wording of why sympy stopped for its budget, in every check that uses it."""
     return f"over sympy's budget of {limits.sympy_seconds:g} s of CPU time"
-
-
-# --- all checks for a scalar program ------------------------------------------------------
-
-
-def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: list,
-                names: list[str], *, sympy: bool = True, numeric: bool = True,
-                limits: Limits = Limits(), seed: float = 1.0) -> dict[str, list[Check]]:
-    """For each name, its checks: sympy first, then finite differences. `seed` is the upstream
-    gradient backprop started from (--seed): the references are scaled by it too."""
-    result: dict[str, list[Check]] = {n: [] for n in names}
-    # A kink excuses a mismatch only for the variables that flow into it: a wrong rule
-    # elsewhere in the graph must still fail.
-    kinked = variables_through(graph, [i for i, _ in kinks(graph, values)])
-    if sympy:
-        refs, reason = sympy_gradients(graph, bindings, names, limits)
-        for n in names:
-            if n in refs:
-                ours = grads[graph.variables[n]] if n in graph.variables else 0.0
-                result[n].append(compare("sympy", ours, seed * refs[n], SYMPY_RTOL, SYMPY_ATOL,
-                                         n in kinked))
-            else:
-                why = reason if isinstance(reason, str) else reason.get(n, "")
-                result[n].append(Check("sympy", "skipped", reason=why))
-    if numeric:
-        base = branches(graph, values)
-        budget = limits.fd_max_node_evals // max(1, 2 * len(graph))
-        f_scale = max(1.0, abs(values[graph.output]))
-        # Measuring again (numeric.py's extrapolation) spends from the same budget, counted
-        # in forward passes; the plain differences of the budgeted variables always run.
-        spent = [0]
-        passes = limits.fd_max_node_evals // max(1, len(graph))
-
-        def counted(at):
-            def run(v):
-                spent[0] += 1
-                return at(v)
-            return run
-
-        for k, n in enumerate(names):
-            if k >= budget:
-                result[n].append(Check("finite-difference", "skipped",
-                                       reason=f"over the finite-difference budget: checked "
-                                              f"{budget:,} of {len(names):,} variables"))
-                continue
-            ours = grads[graph.variables[n]] if n in graph.variables else 0.0
-            # The slope of seed * f: the reference is scaled like backprop's gradient.
-            at = counted(_at(graph, bindings, n, bool(base)))
-            scaled = at if seed == 1.0 else (lambda v, at=at: _scale(at(v), seed))
-            atol = FD_ATOL * f_scale
-            slope = fd.slope_check(scaled, bindings[n], ours, FD_RTOL, atol, base or None,
-                                   more=lambda: spent[0] < passes)
-            # No kink excuse here: a step that moves a kinked node off its kink is never used
-            # (the pieces differ), so a difference that was taken is a fair one.
-            result[n].append(grade_slope(ours, slope, atol))
-    return {n: settle(checks) for n, checks in result.items()}
-
-
-def _scale(point: tuple, seed: float) -> tuple:
-    return seed * point[0], point[1]
 
 
 def variables_through(graph: Graph, nodes: list[int]) -> set[str]:

@@ -1,9 +1,10 @@
 """Cross-checks of Hessians and of full output Jacobians: sympy, finite differences, symmetry.
 
 Hessian:
-  sympy                 every second derivative of the output's exact expression (every
-                        variable entry a symbol, built from the graph), evaluated at 30 digits;
-                        for up to SYMPY_HESSIAN_ENTRIES variable entries
+  sympy                 the graph differentiated node by node, twice (sympy_chain.py): each
+                        node's own form gives its first and second local derivatives at 30
+                        digits, chained forward-over-reverse by a chain of the checker's own
+                        (not the engine's); for up to SYMPY_HESSIAN_ENTRIES variable entries
   finite differences    central differences of backprop's gradient, one variable entry at a
                         time: (grad(x + h e_k) - grad(x - h e_k)) / 2h is column k, by the
                         gradients' own method (numeric.entry_slopes: the step kept in the
@@ -36,17 +37,10 @@ from ..engine.forward import forward
 from ..graph import Graph
 from ..values import is_array
 from . import numeric as fd
-from .arrays import (
-    ArrayCheck,
-    _summarise,
-    array_kinks,
-    compare_entries,
-    held_entries,
-    node_expressions,
-    pieces,
-    trackable_pieces,
-)
+from .arrays import _summarise, array_kinks, pieces, trackable_pieces
+from .gradients import held_entries
 from .numeric import Work
+from .reference import ArrayCheck, Reference, compare_entries
 from .scalar import (
     FD_ATOL,
     FD_RTOL,
@@ -61,7 +55,6 @@ from .scalar import (
     variables_through,
     why_no_sympy,
 )
-from .sympy_chain import DIGITS, _fixed
 
 SYMPY_HESSIAN_ENTRIES = 16  # variable entries: up to 16 x 16 second derivatives
 SYMPY_JACOBIAN_ENTRIES = 64  # entries of one variable, and of the output
@@ -147,14 +140,14 @@ def check_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, hess,
     on_kink = np.logical_or.outer(flows, flows)
     out: list[Check] = []
     if sympy:
-        refs, done, why = sympy_hessian(graph, bindings, names, hess.shapes, limits)
+        ref = sympy_hessian(graph, bindings, names, hess.shapes, limits)
         # Where sympy has no value (a Dirac delta on a kink), the entry is a kink's, not a miss.
-        kink_entries = on_kink & ~done
-        check = compare_entries("sympy", H, refs, done, on_kink, why, KINK_CURVATURE)
+        kink_entries = on_kink & ~ref.done
+        check = compare_entries(H, ref, on_kink, KINK_CURVATURE)
         if kink_entries.any() and check.status in ("pass", "skipped") and \
-                why in ("", NO_VALUE):  # sympy ran, and had no value on the kink
+                ref.reason in ("", NO_VALUE):  # sympy ran, and had no value on the kink
             check = ArrayCheck("sympy", "subgradient", check.reference, check.rel_error,
-                               KINK_CURVATURE, entries=int(done.sum()), total=H.size)
+                               KINK_CURVATURE, entries=int(ref.done.sum()), total=H.size)
         out.append(check)
     if numeric:
         out.append(fd_hessian(graph, bindings, values, names, hess.shapes, H, on_kink,
@@ -180,81 +173,31 @@ def symmetry(H, on_kink) -> Check:
                       entries=H.size, total=H.size, worst=tuple(int(k) for k in worst))
 
 
-def _symbols(sp, np, names, shapes, fixed=None):
-    """A symbol per variable entry (named like its label: W[0,1]) and the leaves holding them."""
-    from ..engine.hessian import entry_labels
-
-    symbols, leaves = [], {}
-    for n in names:
-        labels = entry_labels(n, shapes[n])
-        syms = [sp.Symbol(label, real=True) for label in labels]
-        symbols += syms
-        if shapes[n]:
-            leaf = np.empty(shapes[n], dtype=object)
-            for k, s in enumerate(syms):
-                leaf.flat[k] = s
-            leaves[n] = leaf
-        else:
-            leaves[n] = syms[0]
-    return symbols, leaves
-
-
-def _number(sp, d, point) -> float | None:
-    """d at the point as a float, or None where it has no finite value. sympy calls
-    2*DiracDelta(0) real and finite, so the float conversion is the test that counts."""
-    import math
-
-    v = d.evalf(DIGITS, subs=point)
-    if not (v.is_real and v.is_finite):
-        v = sp.N(d.subs(point), DIGITS)
-    try:
-        x = float(v)
-    except TypeError:
-        return None
-    return x if math.isfinite(x) else None
-
-
 def sympy_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str], shapes,
-                  limits: Limits):
-    """(reference H, which entries sympy gave a finite value, why the rest are missing)."""
+                  limits: Limits) -> Reference:
+    """The reference H: the graph differentiated node by node, twice
+    (sympy_chain.chain_hessian), like gradients and Jacobians, and independent of the
+    engine's chain rule; entries with no finite value (a Dirac delta on a kink) unreached."""
     import numpy as np
 
+    from .sympy_chain import chain_hessian
+
     total = sum(int(np.prod(shapes[n])) if shapes[n] else 1 for n in names)
-    refs = np.zeros((total, total))
-    done = np.zeros((total, total), dtype=bool)
     if total > SYMPY_HESSIAN_ENTRIES:
-        return refs, done, (f"the variables have {total} entries (sympy checks Hessians of up "
-                            f"to {SYMPY_HESSIAN_ENTRIES})")
-    gate = sympy_gate(graph, limits, held_entries(graph, bindings)
-                      if any(shapes[n] for n in names) else None)
-    if gate:
-        return refs, done, gate
-    try:
-        with _deadline(limits.sympy_seconds):
-            import sympy as sp
-
-            symbols, leaves = _symbols(sp, np, names, shapes)
-            by_id = {graph.variables[n]: leaves[n] for n in names if n in graph.variables}
-            for n, i in graph.variables.items():  # variables outside --wrt: exact numbers
-                if n not in names:
-                    by_id[i] = _fixed(sp, np, bindings[n])
-            f = node_expressions(graph, by_id)[graph.output]
-            point = {}
-            for n in names:
-                vals = np.ravel(np.asarray(bindings[n], dtype=float))
-                for s, v in zip(symbols[len(point):], vals):
-                    point[s] = sp.Float(float(v), DIGITS)
-            firsts = [sp.diff(f, s) for s in symbols]
-            for r in range(total):
-                for c in range(r, total):
-                    v = _number(sp, sp.diff(firsts[r], symbols[c]), point)
-                    if v is not None:
-                        refs[r, c] = refs[c, r] = v
-                        done[r, c] = done[c, r] = True
-            return refs, done, "" if done.all() else NO_VALUE
-    except SYMPY_FAILURES as exc:
-        return refs, done, why_no_sympy(exc, limits)
-
+        return Reference.unreached("sympy", (total, total), (
+            f"the variables have {total} entries (sympy checks Hessians of up to "
+            f"{SYMPY_HESSIAN_ENTRIES})"))
+    why = sympy_gate(graph, limits, held_entries(graph, bindings)
+                     if any(shapes[n] for n in names) else None)
+    if not why:
+        try:
+            with _deadline(limits.sympy_seconds):
+                found = chain_hessian(graph, bindings, names)
+        except SYMPY_FAILURES as exc:
+            why = why_no_sympy(exc, limits)
+    if why:
+        return Reference.unreached("sympy", (total, total), why)
+    return _partly(found, NO_VALUE)
 
 
 def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: list[str],
@@ -324,44 +267,46 @@ def check_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, jac,
         ours = blocks[n]
         on_kink = np.full(ours.shape, n in kinked)
         if sympy:
-            refs, done, why = symbolic[n]
-            result[n].append(compare_entries("sympy", ours, refs, done, on_kink, why))
+            result[n].append(compare_entries(ours, symbolic[n], on_kink))
         if numeric:
             result[n].append(fd_jacobian(graph, bindings, values, n, ours, on_kink, work))
     return result
 
 
 def sympy_jacobian(graph: Graph, bindings: Mapping[str, Any], blocks: Mapping[str, Any],
-                   limits: Limits) -> dict[str, tuple]:
-    """{name: (reference block, which entries have a value, why some have none)}, from the
-    graph differentiated node by node (sympy_chain.chain_jacobian): one backward sweep of the
-    local derivatives per output entry."""
-    import numpy as np
-
+                   limits: Limits) -> dict[str, Reference]:
+    """{name: reference block}, from the graph differentiated node by node
+    (sympy_chain.chain_jacobian): one backward sweep of the local derivatives per output
+    entry."""
     from .sympy_chain import chain_jacobian
 
-    def unreached(names, why: str) -> dict[str, tuple]:
-        return {n: (np.zeros(blocks[n].shape), np.zeros(blocks[n].shape, dtype=bool), why)
-                for n in names}
+    def unreached(names, why: str) -> dict[str, Reference]:
+        return {n: Reference.unreached("sympy", blocks[n].shape, why) for n in names}
 
-    big = [n for n, b in blocks.items() if max(b.shape) > SYMPY_JACOBIAN_ENTRIES]
-    out = {n: unreached([n], f"the block is {blocks[n].shape[0]} x {blocks[n].shape[1]} "
-                             f"(sympy checks up to {SYMPY_JACOBIAN_ENTRIES} entries a side)")[n]
-           for n in big}
+    out = {n: unreached([n], f"the block is {b.shape[0]} x {b.shape[1]} (sympy checks up "
+                             f"to {SYMPY_JACOBIAN_ENTRIES} entries a side)")[n]
+           for n, b in blocks.items() if max(b.shape) > SYMPY_JACOBIAN_ENTRIES}
     rest = [n for n in blocks if n not in out]
-    gate = sympy_gate(graph, limits, held_entries(graph, bindings)) if rest else ""
-    if gate or not rest:
-        return {**out, **unreached(rest, gate)}
-    try:
-        with _deadline(limits.sympy_seconds):
-            refs = chain_jacobian(graph, bindings, rest)
-    except SYMPY_FAILURES as exc:
-        return {**out, **unreached(rest, why_no_sympy(exc, limits))}
-    for n, r in refs.items():
-        done = np.isfinite(r)
-        out[n] = (np.where(done, r, 0.0), done, "" if done.all() else
-                  "sympy's derivative has no finite value at some entries")
-    return out
+    why = sympy_gate(graph, limits, held_entries(graph, bindings)) if rest else ""
+    if not why and rest:
+        try:
+            with _deadline(limits.sympy_seconds):
+                refs = chain_jacobian(graph, bindings, rest)
+        except SYMPY_FAILURES as exc:
+            why = why_no_sympy(exc, limits)
+    if why or not rest:
+        return {**out, **unreached(rest, why)}
+    return {**out, **{n: _partly(refs[n], "sympy's derivative has no finite value at some "
+                                           "entries") for n in rest}}
+
+
+def _partly(values, why: str) -> Reference:
+    """sympy's reference with its entries of no finite value left unreached (`why`); the
+    rest are still compared."""
+    import numpy as np
+
+    done = np.isfinite(values)
+    return Reference("sympy", np.where(done, values, 0.0), done, "" if done.all() else why)
 
 
 def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: str, ours,
@@ -373,8 +318,9 @@ def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: s
     y0 = np.ravel(np.asarray(values[graph.output], dtype=float))
     scale = max(1.0, float(np.abs(y0).max()))
     if name not in graph.variables:  # the output does not depend on it: every entry is 0
-        return compare_entries("finite-difference", ours, np.zeros(ours.shape),
-                               np.ones(ours.shape, dtype=bool), on_kink, atol=FD_ATOL * scale)
+        zero = Reference("finite-difference", np.zeros(ours.shape),
+                         np.ones(ours.shape, dtype=bool))
+        return compare_entries(ours, zero, on_kink, atol=FD_ATOL * scale)
     follow, base_piece = _tracker(graph, values, bool(on_kink.any()))
 
     def out_at(b) -> tuple[Any, Any]:

@@ -73,9 +73,97 @@ def chain_jacobian(graph: Graph, bindings: Mapping[str, Any], names: list[str],
     return {n: np.array([np.ravel(r[n]) for r in rows]) for n in names}
 
 
-def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
+def chain_hessian(graph: Graph, bindings: Mapping[str, Any], names: list[str]):
+    """The Hessian of a scalar output over every entry of `names` (in order), as a float
+    matrix, entries with no finite value as nan: forward-over-reverse on the local first and
+    second derivatives of each node (sympy's diff of the node's own form, twice), chained here,
+    not by the engine (whose Hessian runs its rules on dual numbers)."""
+    import mpmath
+    import numpy as np
+
+    with mpmath.workdps(DIGITS):
+        values, local, second = _locals(graph, bindings, second=True)
+        adjoint = _adjoints(graph, values, local, [mpmath.mpf(1)])
+        entries = [(graph.variables.get(n), k) for n in names
+                   for k in range(int(np.prod(np.shape(bindings[n]))))]
+        columns = [_second_adjoint(graph, values, local, second, adjoint, node, k, entries)
+                   for node, k in entries]
+    return np.array([[_float(v) for v in col] for col in columns]).T
+
+
+def _adjoints(graph: Graph, values: list, local: list, seed: list) -> list:
+    """adjoint[node][entry] = d output / d that entry, by one sweep of the local derivatives."""
+    import mpmath
+
+    adjoint: list = [None] * len(graph)
+    adjoint[graph.output] = list(seed)
+    for i in range(len(graph) - 1, -1, -1):
+        if adjoint[i] is None or local[i] is None:
+            continue
+        for j, k, o, d in local[i]:
+            if adjoint[j] is None:
+                adjoint[j] = [mpmath.mpf(0)] * len(values[j])
+            adjoint[j][k] += adjoint[i][o] * d
+    return adjoint
+
+
+def _second_adjoint(graph: Graph, values: list, local: list, second: list, adjoint: list,
+                    node: int | None, k: int, entries: list) -> list:
+    """Column (node, k) of the Hessian: the tangent of every node along that variable entry
+    (forward), then the tangent of every adjoint (reverse):
+        tangent'[j] += adjoint[i] * d2 node_i / d j d m * tangent[m] + tangent'[i] * d i/d j.
+    A term whose factor is exactly 0 is left out, so a second derivative with no value (a
+    Dirac delta on a kink) spoils only the entries it reaches."""
+    import mpmath
+
+    zero = mpmath.mpf(0)
+    tan: list = [None] * len(graph)
+    if node is not None:
+        tan[node] = [zero] * len(values[node])
+        tan[node][k] = mpmath.mpf(1)
+    for i in range(len(graph)):
+        if local[i] is None:
+            continue
+        for j, kj, o, d in local[i]:
+            if tan[j] is not None and tan[j][kj] != 0:
+                if tan[i] is None:
+                    tan[i] = [zero] * len(values[i])
+                tan[i][o] += d * tan[j][kj]
+    dadj: list = [None] * len(graph)
+    for i in range(len(graph) - 1, -1, -1):
+        if local[i] is None:
+            continue
+        up = dadj[i]
+        for j, kj, o, d in local[i]:
+            if up is not None and up[o] != 0:
+                _add(dadj, values, j, kj, up[o] * d)
+        a = adjoint[i]
+        if a is None:
+            continue
+        for o, (j, kj), (m, km), d2 in second[i]:
+            if a[o] == 0:
+                continue
+            if tan[m] is not None and tan[m][km] != 0:
+                _add(dadj, values, j, kj, a[o] * d2 * tan[m][km])
+            if (j, kj) != (m, km) and tan[j] is not None and tan[j][kj] != 0:
+                _add(dadj, values, m, km, a[o] * d2 * tan[j][kj])
+    return [dadj[n][e] if n is not None and dadj[n] is not None else zero
+            for n, e in entries]
+
+
+def _add(into: list, values: list, j: int, k: int, v) -> None:
+    import mpmath
+
+    if into[j] is None:
+        into[j] = [mpmath.mpf(0)] * len(values[j])
+    into[j][k] += v
+
+
+def _locals(graph: Graph, bindings: Mapping[str, Any], second: bool = False):
     """(every node's value at DIGITS digits, as a flat list; per node, its local derivatives
-    [(input, input entry, output entry, value)]) for the nodes a variable flows into."""
+    [(input, input entry, output entry, value)]) for the nodes a variable flows into; with
+    `second`, also per node its local second derivatives [(output entry, (input, entry),
+    (input, entry), value)], each unordered pair once."""
     import numpy as np
     import sympy as sp
 
@@ -85,6 +173,7 @@ def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
     needed = _needed(graph, bindings)
     values: list = [None] * len(graph)
     local: list = [None] * len(graph)
+    seconds: list = [()] * len(graph)
     for i, op in enumerate(graph.ops):
         args = graph.args[i]
         if i in graph.consts:
@@ -104,7 +193,9 @@ def _locals(graph: Graph, bindings: Mapping[str, Any]) -> tuple[list, list]:
         values[i] = [sp.sympify(e).xreplace(subs).evalf(DIGITS) for e in outs]
         if needed[i]:
             local[i] = _local(sp, outs, holders, subs, needed)
-    return values, local
+            if second:
+                seconds[i] = _local_second(sp, outs, holders, subs, needed)
+    return (values, local, seconds) if second else (values, local)
 
 
 def _sweep(graph: Graph, bindings: Mapping[str, Any], names: list[str], values: list,
@@ -115,18 +206,11 @@ def _sweep(graph: Graph, bindings: Mapping[str, Any], names: list[str], values: 
     import numpy as np
 
     mpf = mpmath.mpf
-    adjoint: list = [None] * len(graph)
     out = graph.output
-    adjoint[out] = [mpf(float(w)) for w in
-                    np.ravel(np.broadcast_to(np.asarray(seed, dtype=float),
-                                             (len(values[out]),)))]
-    for i in range(len(graph) - 1, -1, -1):
-        if adjoint[i] is None or local[i] is None:
-            continue
-        for j, k, o, d in local[i]:
-            if adjoint[j] is None:
-                adjoint[j] = [mpf(0)] * len(values[j])
-            adjoint[j][k] += adjoint[i][o] * d
+    adjoint = _adjoints(graph, values, local,
+                        [mpf(float(w)) for w in
+                         np.ravel(np.broadcast_to(np.asarray(seed, dtype=float),
+                                                  (len(values[out]),)))])
     result = {}
     for n in names:
         shape = np.shape(bindings[n])
@@ -189,9 +273,8 @@ def _form(sp, np, op, ins: list):
     return op.sympy(sp, *ins)
 
 
-def _local(sp, outs: list, holders: dict, subs: dict, needed) -> list:
-    """(input node, input entry, output entry, d output / d input entry at the point) for
-    every input entry an output entry depends on, of inputs a variable flows into."""
+def _index(holders: dict, needed) -> dict:
+    """placeholder symbol -> (input node, input entry), for inputs a variable flows into."""
     index = {}
     for j, holder in holders.items():
         if not needed[j]:
@@ -199,6 +282,32 @@ def _local(sp, outs: list, holders: dict, subs: dict, needed) -> list:
         flat = list(holder.flat) if is_array(holder) else [holder]
         for k, s in enumerate(flat):
             index[s] = (j, k)
+    return index
+
+
+def _local_second(sp, outs: list, holders: dict, subs: dict, needed) -> list:
+    """(output entry, (input, entry), (input, entry), d2 output / d one d other at the point)
+    for every unordered pair of input entries an output entry depends on; zeros left out."""
+    index = _index(holders, needed)
+    found = []
+    for o, e in enumerate(outs):
+        e = sp.sympify(e)
+        syms = sorted((s for s in e.free_symbols if s in index), key=lambda s: index[s])
+        for a, s in enumerate(syms):
+            first = sp.diff(e, s)
+            for t in syms[a:]:
+                d2 = sp.diff(first, t)
+                if d2 == 0:
+                    continue
+                found.append((o, index[s], index[t],
+                              _number(sp, d2.xreplace(subs).evalf(DIGITS))))
+    return found
+
+
+def _local(sp, outs: list, holders: dict, subs: dict, needed) -> list:
+    """(input node, input entry, output entry, d output / d input entry at the point) for
+    every input entry an output entry depends on, of inputs a variable flows into."""
+    index = _index(holders, needed)
     found = []
     for o, e in enumerate(outs):
         e = sp.sympify(e)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -74,90 +76,145 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
       {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"value": 6}}
     """
-    from ..batch import cases, pool, run, stream
-    from ..batch.report import RunLost, Tally
-    from ..errors import PATH_SHOWN, BackpropError, shown
-    from ..render import batch_report as out
+    from ..batch import cases, pool, stream
+    from ..batch.report import Tally
 
-    if dask and jobs:
-        raise click.UsageError("--dask and --jobs do not mix: the cluster decides the workers")
-    if as_json and as_jsonl:
-        raise click.UsageError("--json and --jsonl do not mix: choose one output")
-    settings = run.Settings(
-        origin="<stdin>" if case_file == "-" else shown(case_file, PATH_SHOWN),
-        sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
-        timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
-    origin = settings.origin
+    _refuse_mixed(dask, jobs, as_json, as_jsonl)
+    settings = _settings(case_file, timeout, no_check, no_sympy, no_numeric)
     scope = _file_rules(case_file, report, junit, allowed, file_limit)
     source = stream.open_cases(case_file)
-    machine = as_json or as_jsonl
-    rich = not plain and not machine and _terminal(sys.stdout)
-    show_progress = not quiet and _terminal(sys.stderr)
-    lines = stream.count_lines(case_file) if show_progress or jobs != 1 else None
+    screen = _Screen.open(as_json or as_jsonl, plain, quiet, precision, case_file)
+    lines = stream.count_lines(case_file) if screen.progress or jobs != 1 else None
     if not dask:
         jobs, note = pool.plan_jobs(jobs, lines)
         if note:
             click.echo(f"note: {note}", err=True)
     sinks, files = _sinks(report, junit, as_json, as_jsonl)
-
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
                                               scope, line_limit), settings,
                              jobs=jobs if not dask else 1, dask=dask)
-    console = None
-    if rich:
-        from rich.console import Console
-
-        console = Console(highlight=False)
-    interrupted = False
-    lost = None
-    stopped: BackpropError | None = None
-    progress = _progress(case_file, show_progress)
-    whole = _Whole()
     try:
-        with progress or contextlib.nullcontext(), whole.armed():
-            try:
-                for r in results:
-                    with whole:  # Ctrl-C waits until the case is counted and written
-                        tally.add(r)
-                        for sink in sinks:
-                            sink.add(r, origin)
-                    if not machine and (r.status != "pass" or r.warnings):
-                        if progress:  # the block goes above the live line, never glued to it
-                            progress.clear()
-                        if rich:
-                            console.print(out.case_view(r, origin, precision))
-                        else:
-                            click.echo("\n".join(out.case_lines(r, origin, precision)))
-                        sys.stdout.flush()
-                    if progress:
-                        progress.update(sum(tally.counts.values()), _counts(tally))
-                        if not progress.drawn:  # cleared for a block: back at the bottom
-                            progress.draw()
-            except KeyboardInterrupt:
-                interrupted = True
-            except RunLost as exc:  # the cluster went away: what finished counts, the rest not run
-                lost = exc
-            except pool.WorkerError as err:  # out of processes or descriptors: keep what ran
-                stopped = err
-            finally:
-                results.close()
-                if source is not sys.stdin.buffer:
-                    source.close()
-        summary = tally.report(interrupted, lost.not_run if lost else 0, stopped is not None)
-        _finish_files(sinks, files, summary, origin)
+        with screen.progress or contextlib.nullcontext():
+            ended = _run_all(results, source, tally, sinks, screen, settings.origin)
+        summary = tally.report(ended.interrupted, ended.lost.not_run if ended.lost else 0,
+                               ended.stopped is not None)
+        _finish_files(sinks, files, summary, settings.origin)
     finally:
         for f in files:
             f.discard()
-    if not machine:
-        if rich:
-            console.print(out.summary_view(summary))
+    screen.summary(summary)
+    sys.stdout.flush()  # a write that fails is reported before the summary line below
+    _say_on_stderr(summary, settings.origin, ended.interrupted, ended.lost, ended.stopped)
+    sys.exit(summary.exit_code)
+
+
+def _refuse_mixed(dask, jobs: int, as_json: bool, as_jsonl: bool) -> None:
+    """Options that contradict each other: a usage error before anything runs."""
+    if dask and jobs:
+        raise click.UsageError("--dask and --jobs do not mix: the cluster decides the workers")
+    if as_json and as_jsonl:
+        raise click.UsageError("--json and --jsonl do not mix: choose one output")
+
+
+def _settings(case_file: str, timeout, no_check: bool, no_sympy: bool, no_numeric: bool):
+    """What every case of the run is checked with (run.Settings)."""
+    from ..batch import run
+    from ..errors import PATH_SHOWN, shown
+
+    return run.Settings(
+        origin="<stdin>" if case_file == "-" else shown(case_file, PATH_SHOWN),
+        sympy=not (no_check or no_sympy), numeric=not (no_check or no_numeric),
+        timeout=run.DEFAULT_TIMEOUT if timeout is None else (timeout or None))
+
+
+@dataclass
+class _Screen:
+    """What the terminal shows of a run: a block per case that did not pass, the live
+    progress line (on stderr), and the summary; nothing of it when stdout is JSON."""
+
+    machine: bool  # --json or --jsonl: stdout is the record, not words
+    console: Any  # a rich Console on a terminal, else None (plain text)
+    precision: int
+    progress: Any  # the live line, or None
+
+    @classmethod
+    def open(cls, machine: bool, plain: bool, quiet: bool, precision: int,
+             case_file: str) -> _Screen:
+        console = None
+        if not plain and not machine and _terminal(sys.stdout):
+            from rich.console import Console
+
+            console = Console(highlight=False)
+        return cls(machine, console, precision,
+                   _progress(case_file, not quiet and _terminal(sys.stderr)))
+
+    def case(self, r, origin: str, tally) -> None:
+        """A case finished: its block when it did not pass (or warns), then the progress
+        line."""
+        from ..render import batch_report as out
+
+        if not self.machine and (r.status != "pass" or r.warnings):
+            if self.progress:  # the block goes above the live line, never glued to it
+                self.progress.clear()
+            if self.console is not None:
+                self.console.print(out.case_view(r, origin, self.precision))
+            else:
+                click.echo("\n".join(out.case_lines(r, origin, self.precision)))
+            sys.stdout.flush()
+        if self.progress:
+            self.progress.update(sum(tally.counts.values()), _counts(tally))
+            if not self.progress.drawn:  # cleared for a block: back at the bottom
+                self.progress.draw()
+
+    def summary(self, summary) -> None:
+        from ..render import batch_report as out
+
+        if self.machine:
+            return
+        if self.console is not None:
+            self.console.print(out.summary_view(summary))
         else:
             click.echo(("\n" if summary.total - summary.passed else "")
                        + out.summary_text(summary))
-    sys.stdout.flush()  # a write that fails is reported before the summary line below
-    _say_on_stderr(summary, origin, interrupted, lost, stopped)
-    sys.exit(summary.exit_code)
+
+
+@dataclass
+class _Ended:
+    """How the loop over the cases ended, when not by the last case."""
+
+    interrupted: bool = False  # Ctrl-C: finished results are kept
+    lost: Any = None  # RunLost: the cluster went away; the rest are not run
+    stopped: Any = None  # pool.WorkerError: out of processes or descriptors
+
+
+def _run_all(results, source, tally, sinks: list, screen: _Screen, origin: str) -> _Ended:
+    """Count, write and show each result as it finishes; what stopped the run early is kept,
+    not raised, so what finished is still reported."""
+    from ..batch import pool
+    from ..batch.report import RunLost
+
+    ended = _Ended()
+    whole = _Whole()
+    with whole.armed():
+        try:
+            for r in results:
+                with whole:  # Ctrl-C waits until the case is counted and written
+                    tally.add(r)
+                    for sink in sinks:
+                        sink.add(r, origin)
+                screen.case(r, origin, tally)
+        except KeyboardInterrupt:
+            ended.interrupted = True
+        except RunLost as exc:
+            ended.lost = exc
+        except pool.WorkerError as err:
+            ended.stopped = err
+        finally:
+            results.close()
+            if source is not sys.stdin.buffer:
+                source.close()
+    return ended
 
 
 def _file_rules(case_file: str, report, junit, allowed: tuple[str, ...], file_limit: int):

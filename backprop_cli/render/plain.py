@@ -29,55 +29,90 @@ def check_columns(result: Result) -> list[str]:
 
 
 def verdict(result: Result) -> str:
-    """One line that says what the checks found, and no more than they found."""
-    n = len(result.rows)
+    """One line that says what the checks found, and no more than they found. It words the
+    case's one verdict (`result.status`, checks/verdict.py): FAILED exactly when the status is
+    "fail", whatever failed (a gradient, an expected number, a claim, the Hessian)."""
     noun = "Jacobian" if result.jacobian is not None else "gradient"
-    # A disagreement between backprop and a reference is a different failure from a wrong
-    # hand-derived answer: say which one happened.
-    disagree = [r.name for r in result.rows
-                if any(c.status == "fail" and c.method != "expected" for c in r.checks)]
-    unexpected = [r.name for r in result.rows
-                  if any(c.status == "fail" and c.method == "expected" for c in r.checks)]
-    bad_value = [c for c in result.value_checks if c.status == "fail"]
-    unnamed = [key for key, c in result.named_checks if c.status == "fail"]
-    wrong = [c.claim.name for c in result.claims if c.status == "fail"]
-    if disagree or unexpected or bad_value or unnamed or wrong:
-        parts = []
-        if disagree:
-            parts.append(f"the {noun} disagrees ({disagree[0]})" if n == 1 else
-                         f"{len(disagree)} of {n} {noun}s disagree ({', '.join(disagree)})")
-        if unexpected:
-            parts.append(f"not the expected gradient: {', '.join(unexpected)}")
-        if unnamed:
-            parts.append(f"not the expected number: {', '.join(unnamed)}")
-        if bad_value:
-            parts.append("the value is not the expected one")
-        if wrong:
-            parts.append("a claim does not hold: " + ", ".join(f"d{n}" for n in wrong))
-        return "FAILED: " + "; ".join(parts)
-    # Where the gradients had no check, a graded value is the one thing that was confirmed.
-    value = "the value is the expected one; " if result.value_checks else ""
-    if result.named_checks:
-        value += f"{', '.join(k for k, _ in result.named_checks)} as expected; "
+    if result.status == "fail":
+        return "FAILED: " + "; ".join(_failures(result, noun))
+    value = _values_confirmed(result)
+    n = len(result.rows)
     if n == 0:
         return value + "no variables: the program has nothing to differentiate"
     if not any(r.checks for r in result.rows):
         why = "--no-check" if not result.checked else "no check was asked for"
         return f"{value}not checked ({why})"
-    # A method is named as agreeing only where it passed on every gradient it checked; where
-    # it did not, the line counts what it found instead.
-    ran = [m for m in _METHOD_WORDS if any(c.method == m for r in result.rows for c in r.checks)]
+    if all(r.verdict == "pass" for r in result.rows):
+        return _all_confirmed(result, noun)
+    return _some_unconfirmed(result, noun)
+
+
+def _failures(result: Result, noun: str) -> list[str]:
+    """What failed, each kind once: a disagreement between backprop and a reference is a
+    different failure from a wrong hand-derived answer, so the line says which happened."""
+    n = len(result.rows)
+    disagree = [r.name for r in result.rows
+                if any(c.status == "fail" and c.method != "expected" for c in r.checks)]
+    unexpected = [r.name for r in result.rows
+                  if any(c.status == "fail" and c.method == "expected" for c in r.checks)]
+    unnamed = [key for key, c in result.named_checks if c.status == "fail"]
+    hessian = [_METHOD_WORDS.get(c.method) or _HESSIAN_WORDS.get(c.method, c.method)
+               for c in result.hessian_checks if c.status == "fail"]
+    wrong = [c.claim.name for c in result.claims if c.status == "fail"]
+    parts = []
+    if disagree:
+        parts.append(f"the {noun} disagrees ({disagree[0]})" if n == 1 else
+                     f"{len(disagree)} of {n} {noun}s disagree ({', '.join(disagree)})")
+    if unexpected:
+        parts.append(f"not the expected gradient: {', '.join(unexpected)}")
+    if unnamed:
+        parts.append(f"not the expected number: {', '.join(unnamed)}")
+    if any(c.status == "fail" for c in result.value_checks):
+        parts.append("the value is not the expected one")
+    if wrong:
+        parts.append("a claim does not hold: " + ", ".join(f"d{n}" for n in wrong))
+    if hessian:
+        # The gradients may still be right: say so, since the Hessian's failure decides.
+        rows = f" ({_all_confirmed(result, noun)})" if len(parts) == 0 and result.rows and \
+            all(r.verdict == "pass" for r in result.rows) else ""
+        parts.append("the Hessian disagrees with " + " and ".join(hessian) + rows)
+    return parts
+
+
+def _values_confirmed(result: Result) -> str:
+    """Where the gradients had no check, a graded value is the one thing that was confirmed."""
+    value = "the value is the expected one; " if result.value_checks else ""
+    if result.named_checks:
+        value += f"{', '.join(k for k, _ in result.named_checks)} as expected; "
+    return value
+
+
+def _ran(result: Result) -> list[str]:
+    """The methods that checked some gradient, in a fixed order."""
+    return [m for m in _METHOD_WORDS
+            if any(c.method == m for r in result.rows for c in r.checks)]
+
+
+def _all_confirmed(result: Result, noun: str) -> str:
+    """Every gradient confirmed. A method is named as agreeing only where it passed on every
+    gradient it checked; where it did not, the line counts what it found instead."""
+    n = len(result.rows)
+    ran = _ran(result)
     full = [m for m in ran if all(c.status == "pass" for r in result.rows for c in r.checks
                                   if c.method == m)]
     methods = " and ".join(_METHOD_WORDS[m] for m in full)
     partial = "; ".join(_partial(result, m) for m in ran if m not in full)
+    head = (f"the {noun} agrees with {methods}" if n == 1 else
+            f"all {n} {noun}s agree with {methods}") if methods else \
+        (f"the {noun} is confirmed" if n == 1 else f"all {n} {noun}s are confirmed")
+    return f"{head}; {partial}" if partial else head
+
+
+def _some_unconfirmed(result: Result, noun: str) -> str:
+    """Checks ran but did not confirm some gradients: what they found instead, once per
+    reason, and which methods confirmed the rest."""
+    n = len(result.rows)
     unconfirmed = [r for r in result.rows if r.verdict != "pass"]
-    if not unconfirmed:
-        head = (f"the {noun} agrees with {methods}" if n == 1 else
-                f"all {n} {noun}s agree with {methods}") if methods else \
-            (f"the {noun} is confirmed" if n == 1 else f"all {n} {noun}s are confirmed")
-        return f"{head}; {partial}" if partial else head
-    # Checks ran but did not confirm these: say what they found instead, once per reason.
     groups = _by_reason(unconfirmed)
     confirmed = [r for r in result.rows if r.verdict == "pass"]
     if not confirmed:
@@ -88,13 +123,11 @@ def verdict(result: Result) -> str:
             return f"{len(names):,} of {n:,} {noun}s unchecked ({_few(names)}): {reason}"
         return (f"{len(unconfirmed):,} of {n:,} {noun}s unchecked: "
                 f"{_unchecked_groups(groups, noun)}")
-    why = _unchecked_groups(groups, noun)
-    # The methods that confirmed every one of the confirmed gradients.
-    by = " and ".join(_METHOD_WORDS[m] for m in ran
+    by = " and ".join(_METHOD_WORDS[m] for m in _ran(result)
                       if all(any(c.method == m and c.status == "pass" for c in r.checks)
                              for r in confirmed))
     by = f" by {by}" if by else ""
-    return f"{len(confirmed):,} of {n:,} {noun}s confirmed{by}; {why}"
+    return f"{len(confirmed):,} of {n:,} {noun}s confirmed{by}; {_unchecked_groups(groups, noun)}"
 
 
 NAMES_SHOWN = 4  # unchecked variables a summary names in one group; past it, three, …, the last
@@ -145,6 +178,8 @@ def _partial(result: Result, method: str) -> str:
 
 _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
                  "expected": "the expected values"}
+# Words for the Hessian's own check (its references share the gradients' words).
+_HESSIAN_WORDS = {"symmetry": "its own transpose"}
 
 
 def eval_text(result: Result, precision: int) -> str:
