@@ -226,8 +226,9 @@ def eval_text(result: Result, precision: int) -> str:
         lines.extend(numbers.claim(c, precision) for c in result.claims)
     lines.append("")
     lines.append(verdict(result))
-    if result.hessian is not None:
-        lines.append(matrices.hessian_verdict(result))
+    hessian = matrices.hessian_verdict(result) if result.hessian is not None else None
+    if hessian:
+        lines.append(hessian)
     return "\n".join(lines)
 
 

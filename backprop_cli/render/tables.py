@@ -75,10 +75,10 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
         parts.append(Text(numbers.claim(c, precision), style=numbers.STATUS_STYLE[c.status]))
     style = {"fail": "bold red", "unchecked": "yellow"}.get(result.status, "green")
     parts.append(Hanging(Text(verdict(result), style=style), extra=2))
-    if result.hessian is not None:
-        bad = any(c.status == "fail" for c in result.hessian_checks)
-        parts.append(Text(matrices.hessian_verdict(result), style="bold red" if bad else
-                          "green"))
+    hessian = matrices.hessian_verdict(result) if result.hessian is not None else None
+    if hessian:  # a failed Hessian is said by the verdict above
+        sure = all(c.status == "pass" for c in result.hessian_checks)
+        parts.append(Text(hessian, style="green" if sure else "yellow"))
     # A sentence wider than the window goes on indented, never back at column 0.
     return Group(*(Hanging(p) if isinstance(p, Text) else p for p in parts))
 
