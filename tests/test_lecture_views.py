@@ -359,3 +359,16 @@ def test_why_zero_names_an_array_router_and_nudge_says_where_f_is_undefined():
     assert data["nudge"]["inputs"]["i"]["actual"] is None  # positions moved off whole numbers
     out = run(*argv, "--nudge", "0.1").stdout
     assert "  i: f is undefined at i + h: x[i] is undefined" in out
+
+
+def test_forward_mode_in_the_write_ups():
+    argv = ("trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--forward-mode", "x")
+    md = run(*argv, "--format", "markdown").stdout
+    assert md.startswith("## Backpropagation through")
+    assert md.index("### Gradients") < md.index("### Forward mode (d/dx)")
+    assert "~~~text\nforward mode for x:" in md
+    assert "reverse mode 1 (one per output)" in md
+    tex = run(*argv, "--format", "latex").stdout
+    assert "\\subsection*{Forward mode (d/dx)}\n\\begin{verbatim}\nforward mode for x:" in tex
+    plain = run(*argv).stdout  # the terminal view itself is unchanged
+    assert plain.startswith("forward mode for x:")

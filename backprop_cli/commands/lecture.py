@@ -149,7 +149,7 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
     import json
 
     from ..engine.trace import shown_refs
-    from ..render.tangents import forward_mode_json, forward_mode_lines, passes_lines
+    from ..render.tangents import forward_mode_json
 
     graph = result.graph
     runs = _forward_runs(result, spec)
@@ -158,11 +158,33 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
         click.echo(json.dumps({"forward_mode": [
             forward_mode_json(graph, result.values, fm, g, refs) for fm, g in runs]}, indent=2))
         return
-    blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision, refs))
-              for fm, g in runs]
     from ..render.wrap import hang_text
 
-    click.echo(hang_text("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))])))
+    click.echo(hang_text("\n".join(_forward_mode_text(result, runs, precision, refs))))
+
+
+def _forward_mode_text(result, runs, precision: int, refs) -> list[str]:
+    """Each pass's lines, a blank line between, then the count of passes each mode needs."""
+    from ..render.tangents import forward_mode_lines, passes_lines
+
+    lines: list[str] = []
+    for fm, g in runs:
+        lines += [*forward_mode_lines(result.graph, result.values, fm, g, precision, refs), ""]
+    return lines + list(passes_lines(runs[0][0]))
+
+
+def forward_mode_view(result, spec: str, precision: int) -> View:
+    """trace --forward-mode in a write-up: its lines as the terminal shows them, a section
+    after the trace's chain rule (the reverse-mode steps it stands beside)."""
+    from ..engine.trace import shown_refs
+    from ..render.tangents import forward_mode_json
+
+    runs = _forward_runs(result, spec)
+    refs = shown_refs(result.graph)
+    data = [forward_mode_json(result.graph, result.values, fm, g, refs) for fm, g in runs]
+    title = "every input" if spec == "all" else "d/d" + spec.replace(" ", "")
+    return View("forward_mode", f"Forward mode ({title})",
+                tuple(_forward_mode_text(result, runs, precision, refs)), data)
 
 
 def _forward_runs(result, spec: str) -> list:
