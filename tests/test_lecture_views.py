@@ -372,3 +372,20 @@ def test_forward_mode_in_the_write_ups():
     assert "\\subsection*{Forward mode (d/dx)}\n\\begin{verbatim}\nforward mode for x:" in tex
     plain = run(*argv).stdout  # the terminal view itself is unchanged
     assert plain.startswith("forward mode for x:")
+
+
+@pytest.mark.parametrize(("answer", "slip"), [
+    ("[[0.088,0.104],[0.176,0.208]]", "most likely transposed"),
+    ("[[-0.088,-0.176],[-0.104,-0.208]]", "most likely the sign is flipped: every entry"),
+    ("[[0.088,-0.176],[0.104,0.208]]", "most likely the sign is flipped at [0, 1]"),
+])
+def test_expect_on_arrays_names_the_slip(answer, slip):
+    out = run("eval", "f = sum((W @ x)**2)", "W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]",
+              "--expect", f"W={answer}", code=1).stdout
+    assert slip in out
+
+
+def test_expect_of_the_broadcast_shape_names_the_missing_sum():
+    result = run("eval", "f = sum(x + b)", "x=[[1,2],[3,4]]", "b=[1,2]", "--expect",
+                 "b=[[1,1],[1,1]]", code=2)
+    assert "a sum over the broadcast axis is missing: summed over axis 0" in result.stderr

@@ -231,10 +231,14 @@ def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = Non
     nested, written = entries
     theirs = np.asarray(nested, dtype=float)
     if not is_array(ours) or theirs.shape != ours.shape:
+        from .slips import broadcast_slip  # lecture's: names the slip, as grade does
+
         have = tuple(ours.shape) if is_array(ours) else "a number"
+        slip = broadcast_slip(ours, theirs, [])
         raise BindingError(f"expected {what}={text}: that has shape {theirs.shape}, but "
-                           f"{what} is {have}")
+                           f"{what} is {have}" + (f"; most likely {slip}" if slip else ""))
     from .arrays import ArrayCheck
+    from .slips import array_slip
 
     said = [answers.number(t) for t in written]
     limits = _floor_at(floor, ours.shape) if any(a.is_zero for a in said) else None
@@ -246,6 +250,8 @@ def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = Non
     at = tuple(int(i) for i in np.unravel_index(k, ours.shape))
     reason = (f"{len(wrong)} of {len(checks)} entries wrong; at {list(at)} you wrote "
               f"{written[k]}, backprop gets {_n(ours.ravel()[k])}") if wrong else ""
+    slip = array_slip(ours, said, wrong)
+    reason += f": most likely {slip}" if slip else ""
     return ArrayCheck("expected", "fail" if wrong else "pass", checks[k].reference,
                       checks[k].rel_error, reason, abs_error=checks[k].abs_error,
                       floor=checks[k].floor, entries=len(checks), total=len(checks), worst=at)
