@@ -389,3 +389,10 @@ def test_expect_of_the_broadcast_shape_names_the_missing_sum():
     result = run("eval", "f = sum(x + b)", "x=[[1,2],[3,4]]", "b=[1,2]", "--expect",
                  "b=[[1,1],[1,1]]", code=2)
     assert "a sum over the broadcast axis is missing: summed over axis 0" in result.stderr
+
+
+def test_a_multiply_by_a_constant_is_a_scaler_in_trace_and_graph():
+    trace = run("trace", "f = x*2 + y", "x=3", "y=1").stdout
+    assert "#1  x*2   *2   #0      6      1         2      2           scaler" in trace
+    graph = run("graph", "f = x*2 + y", "x=3", "y=1", "--roles").stdout
+    assert "[*2] scaler" in graph and "switcher" not in graph

@@ -94,6 +94,9 @@ def gate_role(graph: Graph, i: int, hole: str | None = None) -> str:
               for j, f in zip(graph.args[i], folded)]
     labels = [t if re.fullmatch(r"[\w.]+", t) else f"({t})" for t in labels]
     formula = local_formula(op.local_text[k], labels)
+    if op.kind == "switcher" and len(folded) == 2:
+        # A multiply by a constant scales: its one local gradient is that constant.
+        return f"scaler: its local gradient is the constant {formula}"
     # A case split (where(...)) reads better in the role's words: the router's.
     if formula in ("1", "-1") or _MIXED.search(formula) or "where(" in formula:
         return op.role
