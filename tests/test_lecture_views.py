@@ -396,3 +396,14 @@ def test_a_multiply_by_a_constant_is_a_scaler_in_trace_and_graph():
     assert "#1  x*2   *2   #0      6      1         2      2           scaler" in trace
     graph = run("graph", "f = x*2 + y", "x=3", "y=1", "--roles").stdout
     assert "[*2] scaler" in graph and "switcher" not in graph
+
+
+@pytest.mark.parametrize(("source", "bindings", "expect", "said"), [
+    ("f = 2*(x*y + max(z, w))", ("x=3", "y=-4", "z=2", "w=-1"), "dw=2",
+     "max routes the gradient to the larger input only: w = -1 is not it"),
+    ("f = min(z, w)*3", ("z=2", "w=-1"), "dz=3",
+     "min routes the gradient to the smaller input only: z = 2 is not it"),
+])
+def test_the_losing_side_of_a_router_is_named_as_routing(source, bindings, expect, said):
+    out = run("eval", source, *bindings, "--expect", expect, code=1).stdout
+    assert f"most likely {said}" in out and "mixed up" not in out

@@ -351,6 +351,7 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
             if not _number(local):
                 continue
             partial = f"{consumer.grad_name}/{r.grad_name}"
+            out.extend(_routed(r, consumer, local))
             out.append((local, f"upstream and local mixed up: {_n(local)} is the local "
                                f"gradient {partial} alone; the chain rule multiplies it by the "
                                f"upstream {consumer.grad_name} = {_n(consumer.grad)}"))
@@ -363,6 +364,21 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
                             f"a mul gate's inputs swapped: the local gradient {partial} is the "
                             f"other input's value, not {r.operand}'s own"))
     return out
+
+
+def _routed(r: Any, consumer: Any, local: float) -> list[tuple[float, str]]:
+    """The losing side of max (or min, clip at a bound) given the upstream anyway: a router
+    sends the whole upstream to one input (lecture's diagnosis, said before the mix-up one
+    that gives the same number)."""
+    if OPS[consumer.op].kind != "router" or local != 0 or not consumer.grad:
+        return []
+    gate = OPS[consumer.op].name
+    which = {"max": "larger", "min": "smaller"}.get(gate)
+    where = f"the {which} input" if which else "one input"
+    return [(consumer.grad, f"{gate} routes the gradient to {where} only: "
+                            f"{r.operand} = {_n(r.value)} is not it, so it gets 0 through "
+                            f"{_called(consumer)} (the whole upstream {_n(consumer.grad)} goes "
+                            f"to the other side)")]
 
 
 def _broadcast_slips(r: Any, consumer: Any, node: int) -> list[tuple[float, str]]:
