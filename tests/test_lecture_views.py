@@ -407,3 +407,11 @@ def test_a_multiply_by_a_constant_is_a_scaler_in_trace_and_graph():
 def test_the_losing_side_of_a_router_is_named_as_routing(source, bindings, expect, said):
     out = run("eval", source, *bindings, "--expect", expect, code=1).stdout
     assert f"most likely {said}" in out and "mixed up" not in out
+
+
+def test_frameworks_at_a_bound_of_clip():
+    out = run("eval", "f = clip(x, 0, 1)*2", "x=1", "--frameworks", "--no-check").stdout
+    for framework, function, local in (("PyTorch", "torch.clamp", "1"), ("JAX", "jnp.clip", "0.5"),
+                                       ("sympy", "Min(Max(a, lo), hi): Heaviside(0)", "1/2")):
+        assert any(line.split()[:2] == [framework, function.split()[0]] and f" {local} " in line
+                   for line in out.splitlines()), (framework, out)
