@@ -415,3 +415,13 @@ def test_frameworks_at_a_bound_of_clip():
                                        ("sympy", "Min(Max(a, lo), hi): Heaviside(0)", "1/2")):
         assert any(line.split()[:2] == [framework, function.split()[0]] and f" {local} " in line
                    for line in out.splitlines()), (framework, out)
+
+
+def test_nudge_at_a_kink_says_first_order_is_one_sided():
+    out = run("eval", "f = sum(relu(x))", "x=[0,1]", "--nudge", "0.02", "--no-check").stdout
+    assert "the point is on a kink: #1 relu(x) (in 1 of 2 entries), where backprop uses " \
+           "relu'(0) = 0;" in out
+    data = json.loads(run("eval", "f = relu(x)*3", "x=0", "--nudge", "0.02", "--no-check",
+                          "--json").stdout)
+    assert data["nudge"]["on_kink"] == ["#1 relu(x)"]
+    assert "on a kink" not in run("eval", "x**2", "x=1", "--nudge", "0.1", "--no-check").stdout

@@ -81,13 +81,31 @@ def _why_zero(result, _flag, refs) -> View:
                 why_zero_json(result.graph, reasons, refs))
 
 
-def _nudge(result, h: float, _refs) -> View:
+def _nudge(result, h: float, refs) -> View:
     from ..engine.sensitivity import nudges
     from ..render.sensitivity import nudge_json, nudge_lines
 
     _scalar_output(result, "--nudge")
     rows = nudges(result.graph, result.bindings, _gradients(result), h)
-    return View("nudge", "Nudge each input", tuple(nudge_lines(h, rows)), nudge_json(h, rows))
+    kinked = _on_kinks(result, refs)
+    return View("nudge", "Nudge each input", tuple(nudge_lines(h, rows, kinked)),
+                {**nudge_json(h, rows), "on_kink": [k[0] for k in kinked]})
+
+
+def _on_kinks(result, refs) -> list[tuple[str, str]]:
+    """(the node as trace shows it, what backprop uses there) for each node on a kink: at one,
+    first order is one-sided, so a nudge may follow the slope backprop did not take."""
+    graph, values = result.graph, result.values
+    if is_array_program(result):
+        from ..checks.arrays import array_kinks
+
+        found = [(i, f" (in {hits} of {size} entries)" if size > 1 else "", rule)
+                 for i, hits, size, rule in array_kinks(graph, values)]
+    else:
+        from ..checks.scalar import kinks
+
+        found = [(i, "", rule) for i, rule in kinks(graph, values)]
+    return [(f"{refs[i]} {graph.text(i)}{where}", rule) for i, where, rule in found]
 
 
 def _lr(result, eta: float, _refs) -> View:
