@@ -425,3 +425,10 @@ def test_nudge_at_a_kink_says_first_order_is_one_sided():
                           "--json").stdout)
     assert data["nudge"]["on_kink"] == ["#1 relu(x)"]
     assert "on a kink" not in run("eval", "x**2", "x=1", "--nudge", "0.1", "--no-check").stdout
+
+
+def test_explain_writes_a_folded_gates_formula_as_the_gate_does():
+    out = run("trace", "f = 1/(x+1)", "x=2", "--explain").stdout
+    assert "  gate 1/t: local gradient -1/t²\n  d(x+1) = df/d(x+1) = -1/t² (t = x+1) = " in out
+    named = run("trace", "g = x+1; f = 1/g", "x=2", "--explain").stdout
+    assert "  dg = df/dg = -1/g² = -0.111111" in named

@@ -100,7 +100,12 @@ def gate_role(graph: Graph, i: int, hole: str | None = None) -> str:
     # A case split (where(...)) reads better in the role's words: the router's.
     if formula in ("1", "-1") or _MIXED.search(formula) or "where(" in formula:
         return op.role
-    return f"local gradient {_SQUARE.sub('²', formula)}"
+    return f"local gradient {squared(formula)}"
+
+
+def squared(formula: str) -> str:
+    """A formula as a gate's role writes it: x**2 as x²."""
+    return _SQUARE.sub("²", formula)
 
 
 def label_printer(graph: Graph) -> Printer:
