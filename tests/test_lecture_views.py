@@ -432,3 +432,14 @@ def test_explain_writes_a_folded_gates_formula_as_the_gate_does():
     assert "  gate 1/t: local gradient -1/t²\n  d(x+1) = df/d(x+1) = -1/t² (t = x+1) = " in out
     named = run("trace", "g = x+1; f = 1/g", "x=2", "--explain").stdout
     assert "  dg = df/dg = -1/g² = -0.111111" in named
+
+
+@pytest.mark.parametrize(("source", "gate"), [
+    ("sum(transpose(x3,(1,0,2)))", "transpose(x3, (1, 0, 2))"),
+    ("sum(x3.transpose(1,0,2))", "x3.transpose(1, 0, 2)"),
+    ("sum(reshape(x3,(2,2)))", "reshape(x3, (2, 2))"),
+])
+def test_a_gate_with_a_tuple_of_axes_is_labelled_as_typed(source, gate):
+    data = json.loads(run("trace", source, "x3=[[[1,2]],[[3,4]]]", "--json").stdout)
+    (node,) = [n for n in data["nodes"] if n.get("shown_id") == 1]
+    assert node["gate"] == gate
