@@ -443,3 +443,19 @@ def test_a_gate_with_a_tuple_of_axes_is_labelled_as_typed(source, gate):
     data = json.loads(run("trace", source, "x3=[[[1,2]],[[3,4]]]", "--json").stdout)
     (node,) = [n for n in data["nodes"] if n.get("shown_id") == 1]
     assert node["gate"] == gate
+
+
+def test_on_a_terminal_of_80_columns_the_slip_and_the_kink_are_on_screen(tmp_path):
+    from test_check_terminal import BACKPROP, run_on_terminal, screen
+
+    def shown(*argv: str) -> str:
+        return "\n".join(screen(run_on_terminal([*BACKPROP, *argv], 80, tmp_path), 80))
+
+    slip = shown("eval", "f = sum((W @ x)**2)", "W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]",
+                 "--expect", "W=[[0.088,0.104],[0.176,0.208]]")
+    assert "expected dW: 2 of 4 entries wrong" in slip and "most likely transposed" in slip
+    kink = shown("eval", "f = sum(relu(x))", "x=[0,1]", "--nudge", "0.02", "--no-check")
+    assert "  the point is on a kink: #1 relu(x) (in 1 of 2 entries), where backprop uses\n" \
+           "      relu'(0) = 0;" in kink
+    for line in (slip + "\n" + kink).splitlines():
+        assert len(line) <= 80
