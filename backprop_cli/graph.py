@@ -55,13 +55,16 @@ class Graph:
     def _append(self, op: Op, args: tuple[int, ...], start: int, end: int) -> int:
         i = len(self.ops)
         if i >= MAX_NODES:
-            raise LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
-                             (start, end))
+            raise self.too_many(start, end)
         self.ops.append(op)
         self.args.append(args)
         self.starts.append(start)
         self.ends.append(end)
         return i
+
+    def too_many(self, start: int, end: int) -> LimitError:
+        return LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
+                          (start, end))
 
     def add_variable(self, name: str, start: int, end: int) -> int:
         i = self.variables.get(name)
@@ -74,15 +77,25 @@ class Graph:
     def add_constant(self, value: float, start: int, end: int, name: str | None = None) -> int:
         """A new leaf for each number written; a named constant (pi, e) is one leaf per name,
         as a variable is."""
-        if name:
-            i = self._named_consts.get(name)
-            if i is not None:
-                return i
-        i = self._append(CONST, (), start, end)
-        self.consts[i] = value
-        if name:
+        if not name:
+            return self.add_number(value, start, end)
+        i = self._named_consts.get(name)
+        if i is None:
+            i = self.add_number(value, start, end)
             self.names[i] = name
             self._named_consts[name] = i
+        return i
+
+    def add_number(self, value: float, start: int, end: int) -> int:
+        """A new constant leaf for a number written (the parser's hot path)."""
+        i = len(self.ops)  # _append inlined
+        if i >= MAX_NODES:
+            raise self.too_many(start, end)
+        self.ops.append(CONST)
+        self.args.append(())
+        self.starts.append(start)
+        self.ends.append(end)
+        self.consts[i] = value
         return i
 
     def add_op(self, op: Op, args: tuple[int, ...], start: int, end: int) -> int:
@@ -90,8 +103,7 @@ class Graph:
         operation written. Only a name (`a = x*y; f = a + a`) makes one value fan out."""
         i = len(self.ops)  # _append inlined: this runs once per operator parsed
         if i >= MAX_NODES:
-            raise LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
-                             (start, end))
+            raise self.too_many(start, end)
         self.ops.append(op)
         self.args.append(args)
         self.starts.append(start)

@@ -100,6 +100,9 @@ def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record,
     """Nodes from the output back; a node's upstream gradient is complete when it is reached,
     since every consumer comes later. `m` is SCALAR, or the dual numbers' namespace when the
     Hessian differentiates this very pass (engine/hessian.py)."""
+    if record is None:
+        _run_steps(graph, v, grads, wants, m)
+        return
     ops, args = graph.ops, graph.args
     i = len(ops) - 1
     try:
@@ -112,11 +115,43 @@ def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record,
             if not g or not a or not wants[i]:
                 continue
             parts = chain_step(ops[i], m, g, a, v, v[i], wants)
-            if record is not None:
-                record.append((i, parts))
+            record.append((i, parts))
             for j, p in zip(a, parts):
                 if p is not None:
                     grads[j] += p
+    except _FAILURES as exc:
+        _check_rule(graph, v, i)
+        raise _local_error(graph, v, i, exc) from None
+
+
+def _run_steps(graph: Graph, v: list, grads: list, wants: bytearray, m) -> None:
+    """`_run_numbers` with nothing recorded: the hot loop of the tool. `chain_step`'s steps for
+    one and two inputs are taken here (upstream x local, added into each wanted input in
+    order), on the same numbers in the same order, so every bit is chain_step's
+    (tests/test_graph.py holds them equal); other arities call it. The lists are walked
+    backwards with `reversed`, whose iterator reads each gradient when it is reached, so it
+    sees every part added to it before."""
+    i = len(graph.ops)
+    try:
+        for op, a, g, out in zip(reversed(graph.ops), reversed(graph.args), reversed(grads),
+                                 reversed(v)):
+            i -= 1
+            if not g or not a or not wants[i]:
+                continue  # as in _run_numbers: nothing flows back
+            if len(a) == 2:
+                x, y = a
+                lx, ly = op.local(m, v[x], v[y], out)
+                if wants[x]:
+                    grads[x] += g * lx
+                if wants[y]:
+                    grads[y] += g * ly
+            elif len(a) == 1:
+                x = a[0]
+                grads[x] += g * op.local(m, v[x], out)[0]
+            else:
+                for j, p in zip(a, chain_step(op, m, g, a, v, out, wants)):
+                    if p is not None:
+                        grads[j] += p
     except _FAILURES as exc:
         _check_rule(graph, v, i)
         raise _local_error(graph, v, i, exc) from None

@@ -41,19 +41,21 @@ NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 # Every alternative is one piece of the source, and the last one matches any character, so the
 # pieces tile the source exactly: a piece's start is the sum of the lengths before it. One
 # findall in C and a dict lookup per piece is several times faster than a match object per token.
-_PIECE = re.compile(
-    r"""
-     [A-Za-z_σ][A-Za-z_0-9]*
-    |""" + _OPERATOR + r"""
-    |[ \t\r\f]+
-    |""" + NUMBER + r"""
-    |\#[^\n]*|\\\n
-    |\.[A-Za-z_][A-Za-z_0-9]*
-    |[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+
-    |.
-    """,  # the commonest pieces first: the regex engine tries the alternatives in order
-    re.VERBOSE | re.DOTALL,
-)
+# The commonest pieces come first: the regex engine tries the alternatives in order.
+_NAME = r"[A-Za-z_σ][A-Za-z_0-9]*"
+_BLANK = r"[ \t\r\f]+"
+_COMMENT = r"\#[^\n]*|\\\n"  # a comment, a line continuation
+_ATTR = r"\.[A-Za-z_][A-Za-z_0-9]*"
+_SUPER = r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+"
+_PIECE = re.compile("|".join((_NAME, _OPERATOR, _BLANK, NUMBER, _COMMENT, _ATTR, _SUPER, ".")),
+                    re.DOTALL)
+# A token and the blanks after it (or the blanks a source starts with), the last alternative
+# any other character but a blank: the pieces still tile the source, none is only blanks but
+# the first, and stripping the blanks off each leaves the tokens. For a source with blanks and
+# no '#' or '\\' (there blanks are the only gaps).
+_TOKEN = re.compile("(?:" + "|".join((_NAME, _OPERATOR, NUMBER, _ATTR, _SUPER, r"[^ \t\r\f]"))
+                    + r")[ \t\r\f]*|[ \t\r\f]+", re.DOTALL)
+_BLANKS = " \t\r\f"
 
 _WS = "ws"
 # A piece's kind from its first character; '.' and '\\' need a second look (see _kind).
@@ -85,15 +87,39 @@ def scan(source: str) -> tuple[list[str], list[str], list[int]]:
     A character the language lacks becomes a `bad` token; the parser raises `bad_character`
     when it reaches it, so an earlier mistake is still the one reported.
     """
-    # Whole-list steps that run in C (map, accumulate, compress): the per-piece work is a
+    # Whole-list steps that run in C (findall, map, accumulate): the per-piece work is a
     # dict lookup, never a Python-level loop iteration.
-    pieces = _PIECE.findall(source)
-    starts = list(accumulate(map(len, pieces), initial=0))
+    if "#" in source or "\\" in source or " " not in source:  # no blanks: nothing to drop
+        kinds, pieces, starts = _pieces(source)
+    else:
+        pieces = _TOKEN.findall(source)
+        starts = list(accumulate(map(len, pieces), initial=0))
+        del starts[-1]
+        if pieces and pieces[0][0] in _BLANKS:  # the blanks the source starts with
+            del pieces[0], starts[0]
+        pieces = list(map(str.rstrip, pieces, repeat(_BLANKS)))
+        kinds = _kinds(pieces)
+    kinds.append("end")
+    pieces.append("")
+    starts.append(len(source))
+    return kinds, pieces, starts
+
+
+def _kinds(pieces: list[str]) -> list[str]:
+    """Each piece's kind, from its first character (a second look for the few that need it)."""
     kinds = list(map(_FIRST.get, map(itemgetter(0), pieces), repeat(None)))
     if None in kinds:
         for k, kind in enumerate(kinds):
             if kind is None:
                 kinds[k] = _kind(pieces[k])
+    return kinds
+
+
+def _pieces(source: str) -> tuple[list[str], list[str], list[int]]:
+    """Every piece of `source`, blanks, comments and continuations dropped."""
+    pieces = _PIECE.findall(source)
+    starts = list(accumulate(map(len, pieces), initial=0))
+    kinds = _kinds(pieces)
     if _WS in kinds:
         keep = list(map(is_not, kinds, repeat(_WS)))
         kinds = list(compress(kinds, keep))
@@ -101,9 +127,6 @@ def scan(source: str) -> tuple[list[str], list[str], list[int]]:
         starts = list(compress(starts, keep))
     else:
         del starts[-1]
-    kinds.append("end")
-    pieces.append("")
-    starts.append(len(source))
     return kinds, pieces, starts
 
 

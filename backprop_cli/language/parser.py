@@ -23,7 +23,7 @@ import gc
 from typing import NamedTuple
 
 from ..errors import ArityError, LimitError, NameResolutionError, ParseError
-from ..graph import Graph
+from ..graph import MAX_NODES, Graph
 from ..ops.registry import (
     BP_UNARY,
     CONSTANTS,
@@ -57,6 +57,48 @@ class Entry(NamedTuple):
     keywords: dict | None = None  # calls: keyword arguments, name -> (value, start, end)
 
 
+_new = tuple.__new__  # an Entry without NamedTuple's Python-level __new__: once per bracket
+
+
+def _reducer(p: _Parser):
+    """p.reduce_above(bp, right): apply the operators on top of the stack that bind at least
+    as tightly as an infix operator of binding power `bp` (all of them, down to the innermost
+    bracket, for -1). A closure over the parser's lists, since it runs once per operator; a
+    binary operator, the commonest reduction by far, is applied inline: its node goes straight
+    onto the graph's lists (Graph.add_op's steps without a call per node)."""
+    stack, operands, ostart, oend, g = p.stack, p.operands, p.ostart, p.oend, p.graph
+    ops, args, gstarts, gends = g.ops, g.args, g.starts, g.ends
+
+    def reduce_above(bp: int, right: bool) -> None:
+        while stack:
+            top = stack[-1]
+            if top[0] > _PRE or top[2] < bp or (top[2] == bp and right):
+                return
+            if top[0] == _PRE:
+                p.reduce()
+                continue
+            stack.pop()
+            b = operands.pop()
+            b_end = oend.pop()
+            ostart.pop()
+            node = len(ops)
+            if node >= MAX_NODES:
+                raise g.too_many(ostart[-1], b_end)
+            ops.append(top[1])
+            args.append((operands[-1], b))
+            gstarts.append(ostart[-1])
+            gends.append(b_end)
+            operands[-1] = node
+            oend[-1] = b_end
+
+    return reduce_above
+
+
+def _entry(kind: int, start: int, base: int) -> Entry:
+    """A plain bracket's entry: it opens at `start`, its items above operand height `base`."""
+    return _new(Entry, (kind, None, 0, False, start, start + 1, base, None))
+
+
 def parse(source: str) -> Graph:
     """Parse a program into a finished graph whose last node is the output."""
     if len(source) > MAX_SOURCE_BYTES:
@@ -67,9 +109,13 @@ def parse(source: str) -> Graph:
     # on a big program) and find nothing to free.
     enabled = gc.isenabled()
     gc.disable()
+    parser = _Parser(source)
     try:
-        return _Parser(source).program()
+        return parser.program()
     finally:
+        # The reducer closes over the parser, a cycle the paused collector would leave
+        # holding every token until its next run: broken here, the tokens go at once.
+        parser.reduce_above = parser.hot = None
         if enabled:
             gc.enable()
 
@@ -81,15 +127,17 @@ class _Parser:
         self.assigned: dict[str, int] = {}
         # Tokens as parallel lists, addressed by index: no token objects on the hot path.
         self.kinds, self.texts, self.starts = scan(source)
-        # The operator table is read per parse: a test may patch a row into INFIX.
-        self.after = dict(_AFTER)
-        for text in INFIX:  # a row whose module is not loaded yet (@, <, %) loads when read
-            op = INFIX.loaded(text)
-            self.after[text] = _lazy_infix if op is None else _infix_handler(op)
+        self.after = _AFTER
         self.operands: list[int] = []
         self.ostart: list[int] = []
         self.oend: list[int] = []
         self.stack: list[Entry] = []
+        self.reduce_above = _reducer(self)
+        # What the expression loop reads, bound once per parse rather than once per statement.
+        self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
+                    self.stack, self.operands.append, self.ostart.append, self.oend.append,
+                    self.assigned.get, self.graph.variables.get, self.reduce_above,
+                    self.graph.add_number, _infix_specs().get)
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -121,7 +169,7 @@ class _Parser:
                     (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
                 target = k
                 k += 2
-            node, _start, k = self.expression(k)
+            node, k = self.expression(k)
             if target >= 0:
                 node = self.assign(target, node, k)
             last = node
@@ -140,7 +188,7 @@ class _Parser:
             self.check_assignable(self.token(target))
         augment = AUGMENTED.get(self.texts[target + 1])
         if augment is not None:
-            old = self.resolve(self.token(target))
+            old = self.resolve(target)
             node = self.graph.add_op(INFIX[augment], (old, node), self.starts[target],
                                      self.starts[end])
         self.graph.name_node(node, name)
@@ -156,50 +204,89 @@ class _Parser:
         if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"cannot assign to {name}: it is a function", tok)
 
-    def resolve(self, tok: Token) -> int:
-        """The node a bare name refers to: an assigned value, a constant or a variable."""
-        name = tok.text
+    def resolve(self, k: int) -> int:
+        """The node the bare name at token k refers to: an assigned value, a constant or a
+        variable."""
+        name = self.texts[k]
         node = self.assigned.get(name)
         if node is not None:
             return node
+        start = self.starts[k]
         if name in CONSTANTS:
-            return self.graph.add_constant(CONSTANTS[name], tok.start, tok.end, name)
+            return self.graph.add_constant(CONSTANTS[name], start, start + len(name), name)
         if name in FUNCTIONS and name not in SOFT_NAMES:
-            raise self.error(f"{name} is a function", tok, f"call it as {name}(...)",
+            raise self.error(f"{name} is a function", self.token(k), f"call it as {name}(...)",
                              NameResolutionError)
-        return self.graph.add_variable(name, tok.start, tok.end)
+        return self.graph.add_variable(name, start, start + len(name))
 
     # --- expressions ------------------------------------------------------------------
 
-    def expression(self, k: int) -> tuple[int, int, int]:
-        """Parse one expression from token k; return (node, start, index of the ending token)."""
-        kinds, texts = self.kinds, self.texts
-        before, after = _BEFORE, self.after
-        first = self.starts[k]
-        del self.operands[:], self.ostart[:], self.oend[:], self.stack[:]
+    def expression(self, k: int) -> tuple[int, int]:
+        """Parse one expression from token k; return (its node, index of the ending token).
+
+        The commonest tokens (a name already read, a number, '(', an infix operator and the
+        ')' of a plain parenthesis) take their steps here, in one loop over local names;
+        every other token goes to its handler in the two tables."""
+        (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
+         known, read, reduce_above, add_number, infix) = self.hot
+        del operands[:], ostart[:], oend[:], stack[:]
         expect_operand = True
-        while k >= 0:
-            kind = kinds[k]
-            table = before if expect_operand else after
-            handler = table.get(texts[k] if kind == "op" else kind)
-            if handler is None:
-                handler = _no_operand if expect_operand else _no_operator
-            end = k
+        while True:
+            kind, text = kinds[k], texts[k]
+            if expect_operand:
+                node = None
+                if kind == "name":
+                    if texts[k + 1] not in _NOT_A_VALUE and kinds[k + 1] != "sup":
+                        node = known(text)
+                        if node is None:
+                            node = read(text)
+                elif kind == "num" and (value := float(text)) != _INF:
+                    node = add_number(value, starts[k], starts[k] + len(text))
+                elif text == "(" and kind == "op":
+                    stack.append(_entry(_PAREN, starts[k], len(operands)))
+                    k += 1
+                    continue
+                if node is not None:
+                    push(node)
+                    push_start(starts[k])
+                    push_end(starts[k] + len(text))
+                    k += 1
+                    expect_operand = False
+                    continue
+                handler = _BEFORE.get(text if kind == "op" else kind, _no_operand)
+            elif kind == "op":
+                spec = infix(text)
+                if spec is not None:
+                    if stack and stack[-1][0] <= _PRE:
+                        reduce_above(spec[1], spec[2])
+                    stack.append(spec[0])
+                    k += 1
+                    expect_operand = True
+                    continue
+                if text == ")":
+                    reduce_above(-1, False)
+                    if stack and stack[-1][0] == _PAREN:  # a plain parenthesis closes
+                        ostart[-1] = stack.pop()[4]
+                        oend[-1] = starts[k] + 1
+                        k += 1
+                        continue
+                handler = self.after.get(text, _no_operator)
+            elif kind == "sep" or kind == "end":
+                break
+            else:
+                handler = self.after.get(kind, _no_operator)
             k, expect_operand = handler(self, k)
         self.close_all()
-        return self.operands[0], first, end
+        return operands[0], k
 
     def close_all(self) -> None:
         """At the end of a statement: apply what is left; an open bracket is an error."""
-        stack = self.stack
-        while stack:
-            top = stack[-1]
-            if top.kind > _PRE:
-                what = _OPENED.get(top.kind) or f"{top.op.name}("
-                raise self.span_error(f"{what} is never closed", top.start, top.end,
-                                      f"add {_CLOSER[top.kind]} before the end of the "
-                                      f"statement")
-            self.reduce()
+        self.reduce_above(-1, False)
+        if self.stack:
+            top = self.stack[-1]
+            what = _OPENED.get(top.kind) or f"{top.op.name}("
+            raise self.span_error(f"{what} is never closed", top.start, top.end,
+                                  f"add {_CLOSER[top.kind]} before the end of the statement")
 
     def push_operand(self, node: int, start: int, end: int) -> None:
         self.operands.append(node)
@@ -324,7 +411,7 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
         if node is None:
             if kinds[k + 1] == "bad":  # reported first, as a streaming lexer would
                 raise p.error("", p.token(k + 1))
-            node = p.resolve(p.token(k))
+            node = p.resolve(k)
     start = p.starts[k]
     p.operands.append(node)
     p.ostart.append(start)
@@ -339,7 +426,7 @@ def _number(p: _Parser, k: int) -> tuple[int, bool]:
     if value == _INF:
         raise p.error(f"the number {text} is too large for float64", p.token(k),
                       cls=LimitError)
-    p.operands.append(p.graph.add_constant(value, start, start + len(text)))
+    p.operands.append(p.graph.add_number(value, start, start + len(text)))
     p.ostart.append(start)
     p.oend.append(start + len(text))
     return k + 1, False
@@ -348,11 +435,12 @@ def _number(p: _Parser, k: int) -> tuple[int, bool]:
 def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
     """name( : a call, whose arguments are the operands pushed until its ')'."""
     text = p.texts[k]
-    op = FUNCTIONS.get(text)
+    op = dict.get(FUNCTIONS, text) or FUNCTIONS.get(text)  # a loaded row without a method call
     if op is None:
         raise p.unknown_function(p.token(k))
     start = p.starts[k]
-    p.stack.append(Entry(_CALL, op, 0, False, start, p.starts[k + 1] + 1, len(p.operands)))
+    p.stack.append(_new(Entry, (_CALL, op, 0, False, start, p.starts[k + 1] + 1,
+                             len(p.operands), None)))
     k += 2
     if p.texts[k] == ")" and p.kinds[k] == "op":
         msg = op.check_arity(0) or f"{op.name}() needs arguments"
@@ -412,7 +500,7 @@ _WORDS = {"True": True, "False": False, "None": None}
 
 def _open_paren(p: _Parser, k: int) -> tuple[int, bool]:
     start = p.starts[k]
-    p.stack.append(Entry(_PAREN, None, 0, False, start, start + 1, len(p.operands)))
+    p.stack.append(_entry(_PAREN, start, len(p.operands)))
     return k + 1, True
 
 
@@ -456,34 +544,55 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
 # --- handlers for a token after an operand ----------------------------------------------------
 
 
-def _infix_handler(op):
-    """The handler of one infix spelling: apply what binds at least as tightly, then wait
-    for the right operand."""
-    bp, right = op.bp, op.right_assoc
-    # A binary entry's span is never read (its node spans its operands): one entry serves.
-    entry = Entry(_BIN, op, bp, right, 0, 0)
+_SPECS: dict[str, tuple[Entry, int, bool]] = {}
+_SPECS_OF: dict = {}
 
-    def infix(p: _Parser, k: int) -> tuple[int, bool]:
-        stack = p.stack
-        while stack:
-            top = stack[-1]
-            if top[0] > _PRE or top[2] < bp or (top[2] == bp and right):
-                break
-            p.reduce()
-        stack.append(entry)
-        return k + 1, True
 
-    return infix
+def _infix_specs() -> dict[str, tuple[Entry, int, bool]]:
+    """Each loaded infix spelling's stack entry, binding power and associativity (a row not
+    loaded yet is read by `_lazy_infix`). Checked against INFIX at every parse (a test may
+    patch a row into it), rebuilt only when INFIX changed: a binary entry's span is never read
+    (its node spans its operands), so one entry serves."""
+    if INFIX != _SPECS_OF:  # dict's comparison: the rows loaded so far, nothing imported
+        _SPECS.clear()
+        for text, op in dict.items(INFIX):
+            _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp,
+                            op.right_assoc)
+        _SPECS_OF.clear()
+        _SPECS_OF.update(dict.items(INFIX))
+    return _SPECS
 
 
 def _lazy_infix(p: _Parser, k: int) -> tuple[int, bool]:
-    """An infix spelling whose row module is not loaded yet: load it, then read the token."""
-    handler = p.after[p.texts[k]] = _infix_handler(INFIX[p.texts[k]])
-    return handler(p, k)
+    """An infix spelling whose row module is not loaded yet (@, <, %): load it, then read the
+    token as any infix operator."""
+    text = p.texts[k]
+    op = _SPECS_OF[text] = INFIX[text]  # reading the row loads its module
+    spec = _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp, op.right_assoc)
+    if p.stack and p.stack[-1][0] <= _PRE:
+        p.reduce_above(spec[1], spec[2])
+    p.stack.append(spec[0])
+    return k + 1, True
 
 
 def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     mark = p.reduce_to_bracket()
+    if mark is not None and mark[0] == _CALL:  # the commonest bracket to get here
+        p.stack.pop()
+        end = p.starts[k] + 1
+        operands, base = p.operands, mark[6]
+        args = tuple(operands[base:])
+        del operands[base:], p.ostart[base:], p.oend[base:]
+        op = mark[1]
+        if mark.keywords is None and op.name not in _SPREAD and \
+                (len(args) == op.arity or op.check_arity(len(args)) is None):  # sin(x): plain
+            node = p.graph.add_op(op, args, mark.start, end)
+        else:  # keywords, a list to spread, or a wrong count: numpy's call forms
+            from .calls import call
+
+            node = call(p, mark, args, end)
+        p.push_operand(node, mark.start, end)
+        return k + 1, False
     if mark is None:
         raise p.error("unmatched ')'", p.token(k))
     end = p.starts[k] + 1
@@ -496,19 +605,8 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
     if mark.kind == _PAREN:
         p.ostart[-1] = mark.start
         p.oend[-1] = end
-    elif mark.kind == _TUPLE:
-        _close_tuple(p, k, mark)
     else:
-        args, _ = p.items(mark.base)
-        op = mark.op
-        if mark.keywords is None and op.name not in _SPREAD and \
-                (len(args) == op.arity or op.check_arity(len(args)) is None):  # sin(x): plain
-            node = p.graph.add_op(op, args, mark.start, end)
-        else:  # keywords, a list to spread, or a wrong count: numpy's call forms
-            from .calls import call
-
-            node = call(p, mark, args, end)
-        p.push_operand(node, mark.start, end)
+        _close_tuple(p, k, mark)
     return k + 1, False
 
 
@@ -622,17 +720,16 @@ def _close_bars(p: _Parser, k: int) -> tuple[int, bool]:
     return k + 1, False
 
 
-def _end(p: _Parser, k: int) -> tuple[int, bool]:
-    return -1, False  # the statement ends here
-
-
 def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
+    if p.kinds[k] == "op" and p.texts[k] in INFIX:  # a row not loaded yet
+        return _lazy_infix(p, k)
     raise p.expected_operator(p.token(k))
 
 
 _AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
-          "|": _close_bars, "sup": _superscript, "sep": _end, "end": _end, "attr": _attribute}
+          "|": _close_bars, "sup": _superscript, "attr": _attribute}
 _INF = float("inf")
+_NOT_A_VALUE = frozenset(("(", "="))  # after a name: a call, or a keyword argument
 # Python's words a numpy user may type after a value, and what the language writes instead.
 _PYTHON_WORDS = {
     "if": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",

@@ -317,17 +317,3 @@ def fan_out_line(r: TraceRow, precision: int, rows: Sequence[TraceRow] | None = 
     return (f"fan-out: {r.ref} {r.name or r.text} {feeds}; its gradient "
             f"{numbers.number(r.grad, precision)} = {signed_sum(groups)}")
 
-
-def wrapped(block: list[str]) -> list[str]:
-    """Lines wider than the terminal broken at spaces, never inside a number, each one's
-    continuation indented 4 past its own leading spaces (never back at column 0)."""
-    import shutil
-    import textwrap
-
-    width = max(40, shutil.get_terminal_size().columns)
-    out = []
-    for line in block:
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False) or [""]
-    return out

@@ -1,0 +1,71 @@
+"""The hot paths take the same steps as the general ones they stand in for, to the bit.
+
+The backward pass over numbers takes chain_step's steps for one and two inputs inline, and the
+lexer splits a source with no comment or continuation with a second regex: each is held equal
+here to the general path (chain_step per node, the findall of every piece) it replaces.
+"""
+
+import random
+
+import pytest
+
+from backprop_cli.engine.backward import backpropagate
+from backprop_cli.engine.forward import forward
+from backprop_cli.language.lexer import _pieces, scan
+from backprop_cli.language.parser import parse
+from backprop_cli.ops.registry import FUNCTIONS, INFIX
+
+_UNARY = sorted(s for s, op in FUNCTIONS.items() if op.arity == 1 and op.samples and s.isalpha())
+_BINARY = sorted(set(INFIX) - {"@"})
+
+
+def _program(rng: random.Random, size: int) -> str:
+    terms = ["x", "y", "z", "0.7", "x"]
+    for _ in range(size):
+        a, b = rng.choice(terms), rng.choice(terms)
+        if rng.random() < 0.5:
+            terms.append(f"({a} {rng.choice(_BINARY)} {b})")
+        else:
+            terms.append(f"{rng.choice(_UNARY)}({a})")
+    return terms[-1]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_inline_backward_steps_are_chain_steps(seed):
+    rng = random.Random(seed)
+    program = _program(rng, 12)
+    at = {"x": 0.3, "y": 0.45, "z": 0.8}
+    graph = parse(program)
+    try:
+        values = forward(graph, at)
+        fast = backpropagate(graph, values)
+    except Exception as exc:  # a point outside some domain: both paths must refuse alike
+        with pytest.raises(type(exc)):
+            backpropagate(graph, forward(graph, at), record=[])
+        return
+    slow = backpropagate(graph, values, record=[])  # recording takes chain_step per node
+    assert list(map(repr, fast)) == list(map(repr, slow))  # -0.0 and nan too
+
+
+_PIECES = ["x", "y2", "2", "3.5", "1e4", ".5", "5.", "(", ")", "+", "**", "*", "\t", " ", "\r",
+           "\f", "\n", "x.T", "é", "²", "σ", "−", "!", ".", "e-3", ";", "**=", "\x0b", "\u00a0",
+           "sum", "[", "]", ",", "=", "|"]
+
+
+def test_the_blank_split_lexes_as_every_piece_does():
+    rng = random.Random(25)
+    for _ in range(20_000):
+        source = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 12)))
+        kinds, texts, starts = scan(source)
+        assert (kinds[:-1], texts[:-1], starts[:-1]) == _pieces(source), source
+
+
+def test_a_parse_leaves_no_cycle_holding_its_tokens():
+    # The collector is paused while parsing: a cycle left behind (the reducer closes over
+    # the parser) would keep every token alive until its next run, 200 B a node at 10^6.
+    import gc
+
+    gc.collect()
+    graph = parse("q = (x + y) * z; w = -q ** 2; sin(w) + |q| + max(x, y, 2)")
+    assert gc.collect() == 0
+    assert len(graph) > 10
