@@ -70,7 +70,7 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
         formula = ""
         if len(templates) == len(labels):  # max(x, y, z): the texts speak of two inputs
             text = local_formula(templates[k], labels)
-            if r.role.startswith("local gradient "):  # written as the gate's role line
+            if "²" in r.role:  # written as the gate's role line writes it: x², not x**2
                 text = squared(text)
             if called and re.search(rf"(?<![\w.]){called[0]}(?![A-Za-z0-9_])", text):
                 text += f" ({called[0]} = {_bare(called[1])})"
