@@ -201,7 +201,7 @@ def batch_rows(opts) -> list[str]:
            "|---|---|---:|---:|---:|---:|---:|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
-        for kind in ("templates", "distinct"):
+        for kind in opts.batch_files.split(","):
             path = os.path.join(tmp, f"{kind}.txt")
             rng = random.Random(231)
             with open(path, "w", encoding="utf-8") as fh:
@@ -210,7 +210,8 @@ def batch_rows(opts) -> list[str]:
                              + "\n")
             files[kind] = path
         for kind, path in files.items():
-            for label, extra in OUTPUTS.items():
+            for label in opts.batch_outputs.split(","):
+                extra = OUTPUTS[label]
                 cmd = [sys.executable, "-m", "backprop_cli", "check", path, "--no-check",
                        "--quiet", *(a.format(tmp=tmp) for a in extra)]
                 before = _children_cpu()
@@ -248,6 +249,10 @@ def main() -> None:
                     ", ".join(PARTS))
     ap.add_argument("--rounds", type=int, default=15, help="turns of each whole-process row")
     ap.add_argument("--cases", type=int, default=1_000_000, help="lines in the batch files")
+    ap.add_argument("--batch-files", default="templates,distinct",
+                    help="which batch files (templates, distinct), comma-separated")
+    ap.add_argument("--batch-outputs", default=",".join(OUTPUTS),
+                    help="which outputs, comma-separated: " + ", ".join(OUTPUTS))
     ap.add_argument("--nodes", type=int, default=1_000_000, help="program size for memory")
     ap.add_argument("--peer-python", default=sys.executable,
                     help="a python with micrograd and torch (bench_core.py's peers)")

@@ -116,11 +116,12 @@ def test_a_row_without_text_is_named_not_guessed():
 
 
 def test_a_call_a_text_does_not_cover_is_refused_not_written_wrong():
-    # matmul's texts speak of matrices; W @ x of a vector would need an outer product.
+    # matmul's texts speak of matrices and of a matrix with a vector; a stack of matrices
+    # times a vector would need the outer products summed back.
     with pytest.raises(CannotWrite) as info:
-        write("v = W @ x\nloss = sum(v**2)", {"W": np.ones((2, 2)), "x": np.ones(2)})
+        write("v = W @ x\nloss = sum(v**2)", {"W": np.ones((2, 2, 3)), "x": np.ones(3)})
     assert info.value.message.startswith("the line written for dW, `dW = dv @ x.T`, fails its "
-                                         "own grading (shape: ")
+                                         "own grading (error: shape error")
 
 
 def test_cli_writes_the_key_and_grade_passes_it(tmp_path, monkeypatch):

@@ -147,3 +147,70 @@ def test_the_torch_key_agrees_with_autograd(program, tmp_path):
     done = _run(as_torch(write_key(source, point), program), tmp_path, python)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "DIFFERS" not in done.stdout
+
+
+# @ with a vector operand (the lecture's vectorized examples): what a matrix receives is an
+# outer product, never `upstream @ x.T` (numpy's .T leaves a vector as it is).
+VECTOR_MATMUL = {
+    "lecture": ("q = W @ x\nf = sum(q**2)\n",
+                {"x": np.array([0.2, 0.4]), "W": np.array([[0.1, 0.5], [-0.3, 0.8]])},
+                "dW = reshape(dq, 2, 1)*x"),
+    "two-layer": ("h = relu(W1 @ x)\nf = sum(W2 @ h)\n",
+                  {"x": np.array([0.2, 0.4, -0.7]), "W1": np.arange(6.0).reshape(2, 3) - 2.5,
+                   "W2": np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]])}, "*x"),
+    "row-vector": ("s = x @ W\nf = sum(exp(s))\n",
+                   {"x": np.array([0.2, 0.4]), "W": np.array([[0.1, 0.5, 1], [-0.3, 0.8, 2]])},
+                   "dW = reshape(x, 2, 1)*ds"),
+    "dot": ("d = u @ v\nf = d**2\n", {"u": np.array([1.0, -2.0]), "v": np.array([0.5, 3.0])},
+            "du = dd*v"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VECTOR_MATMUL))
+def test_at_with_a_vector_operand_keys_are_exact(name):
+    source, point, expected = VECTOR_MATMUL[name]
+    key, report = graded(source, point)
+    assert report.status == "pass", key
+    assert all(g.status == "exact" for g in report.lines), key
+    assert expected in key
+    assert ".T @ " in key or name == "dot" or "@ d" in key
+
+
+def test_the_trace_names_the_outer_product_for_a_vector_operand():
+    from click.testing import CliRunner
+
+    from backprop_cli.cli import cli
+
+    done = CliRunner().invoke(cli, ["trace", "q = W @ x; f = sum(q**2)", "x=[0.2,0.4]",
+                                    "W=[[0.1,0.5],[-0.3,0.8]]", "--explain"])
+    assert done.exit_code == 0, done.output
+    assert "dA = outer(upstream, B)" in done.output
+    assert "upstream @ B.T" not in done.output
+
+
+def test_the_notes_formula_typed_in_numpy_is_named():
+    source, point, _ = VECTOR_MATMUL["lecture"]
+    report = read_and_grade(source, "dq = 2*q\ndW = dq @ x.T\ndx = W.T @ dq\n", point)
+    assert report.first_wrong.line == 2 and report.first_wrong.status == "shape"
+    assert ".T does nothing to a 1-D array" in report.diagnosis
+    assert "reshape(dq, 2, 1) * x (np.outer(dq, x) in numpy)" in report.diagnosis
+
+
+@pytest.mark.parametrize("name", ["lecture", "row-vector"])
+def test_vector_matmul_numpy_keys_pass_their_self_test(name, tmp_path):
+    source, point, _ = VECTOR_MATMUL[name]
+    done = _run(as_numpy(write_key(source, point), name), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_penalty_and_a_mean_read_as_the_lecture_writes_them():
+    source = ("h = relu(X @ W1)\nscores = h @ W2\n"
+              "data_loss = -mean(log_softmax(scores)[arange(5), y])\n"
+              "loss = data_loss + 0.5*0.1*sum(W2*W2)\n")
+    r = np.random.default_rng(1)
+    point = {"X": r.normal(size=(5, 2)), "W1": r.normal(size=(2, 3)),
+             "W2": r.normal(size=(3, 4)), "y": np.array([0, 1, 3, 2, 1])}
+    key, report = graded(source, point)
+    assert all(g.status == "exact" for g in report.lines), key
+    assert "dW2 = 0.05*W2" in key and "ones_like(W2*W2)" not in key
+    assert "arange(5), y])/5," in key  # the mean's n, not sum(ones_like(...))

@@ -111,7 +111,7 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
     hidden = [n is None for n in numbers]
     text = label_printer(graph)  # one printer for every row's name: linear in the graph
     text.numbers = numbers
-    return [TraceRow(id=i, op=op.name, label=op.label, role=gate_role(graph, i, hole),
+    return [TraceRow(id=i, op=op.name, label=op.label, role=_role(graph, i, hole, values),
                      name=graph.names.get(i),
                      text=graph.text(i), inputs=graph.args[i], value=values[i],
                      grad=grads[i] if wants[i] else None,
@@ -120,6 +120,18 @@ def trace_rows(graph: Graph, values: list, grads: list) -> list[TraceRow]:
                      hidden=hidden[i], operand=operand(text, i),
                      grad_name=gradient_name(text, i), number=numbers[i])
             for i, op in enumerate(graph.ops)]
+
+
+def _role(graph: Graph, i: int, hole, values: list) -> str:
+    """The gate's role; for @ with a vector operand, the row module's words for those shapes
+    (an outer product where the matrix texts' B.T would mislead: .T leaves a vector as is)."""
+    if graph.ops[i].name == "matmul":
+        from ..ops.arrays import matmul_role
+
+        role = matmul_role(tuple(shape_of(values[j]) for j in graph.args[i]))
+        if role:
+            return role
+    return gate_role(graph, i, hole)
 
 
 def shown_numbers(graph: Graph, folded: list | None = None) -> list[int | None]:

@@ -13,6 +13,7 @@ import keyword
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import shown
 from ..ops.registry import CONSTANTS, FUNCTIONS, SCALAR
 from ..values import is_array
 from .reading import tokens
@@ -22,11 +23,18 @@ _NUMPY_HEAD = '''"""The backward pass of {origin}, written by `backprop backward
 
 forward() is the program and backward() its backward pass, one line per gradient step
 from the output back (+= where a value fans out). Run this file to check backward()
-against central finite differences at POINT."""
+against central finite differences at POINT.
+
+The language's functions are computed by backprop's own registry rows, so this file imports
+backprop_cli: run it where backprop is installed, e.g. `uv run python key.py` in the project."""
 
 import numpy as np
 
-from backprop_cli.ops import CONSTANTS, FUNCTIONS, array_math
+try:
+    from backprop_cli.ops import CONSTANTS, FUNCTIONS, array_math
+except ImportError:
+    raise SystemExit("this key imports backprop_cli: run it where backprop is installed, "
+                     "e.g. `uv run python key.py` in the project") from None
 
 _m = array_math()
 
@@ -68,7 +76,11 @@ if __name__ == "__main__":
 _TORCH_HEAD = '''"""The backward pass of {origin}, written by `backprop backward --to torch`.
 
 forward() is the program on tensors and backward() its backward pass written out;
-run this file to compare backward() with autograd at POINT."""
+run this file to compare backward() with autograd at POINT.
+
+The language's functions are computed by backprop's own registry rows, so this file imports
+backprop_cli: run it with a Python that has torch and backprop installed, e.g. `uv run
+python key.py` in the project once torch is added there."""
 
 import contextlib
 import math
@@ -77,7 +89,11 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
-from backprop_cli.ops import CONSTANTS, FUNCTIONS
+try:
+    from backprop_cli.ops import CONSTANTS, FUNCTIONS
+except ImportError:
+    raise SystemExit("this key imports backprop_cli: run it with a Python that has torch and "
+                     "backprop installed, e.g. `uv run python key.py` in the project") from None
 
 torch.set_default_dtype(torch.float64)
 
@@ -276,12 +292,15 @@ def write(source: str, bindings: Mapping[str, Any], to: str = "program",
 
 def passed(source: str, key: Key) -> None:
     """The key graded against its program before it is given: a row's text that does not
-    cover this call (a broadcast add_at, @ of a vector) is refused, never written wrong."""
+    cover this call (a broadcast add_at, a stack of matrices @ a vector) is refused,
+    never written wrong."""
     from .grading import read_and_grade
 
     report = read_and_grade(source, as_program(key, ""), key.bindings)
     if report.status != "pass":
         bad = next(g for g in report.lines if g.status not in ("exact", "approx"))
-        raise CannotWrite(f"the line written for {bad.name}, `{bad.text}`, fails its own "
-                          f"grading ({bad.status}: {bad.why})", hint="the row's text does not "
-                          "cover this call; write this step by hand")
+        # Each part cut to its own share of the one-line headline, so the reason is read
+        # whole rather than cut off mid-word after a long line.
+        raise CannotWrite(f"the line written for {bad.name}, `{shown(bad.text, 90)}`, fails "
+                          f"its own grading ({bad.status}: {shown(bad.why or '', 150)})",
+                          hint="the row's text does not cover this call; write this step by hand")

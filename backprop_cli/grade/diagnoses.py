@@ -8,6 +8,8 @@ only when c is that mistake applied to t, within the grader's tolerance:
   a broadcast sum is missing       summing c over the axes the forward broadcast gives t
   summed over the wrong axis       the line ends in sum(X, k), and another axis of X gives t
   transposed                       c.T = t
+  a vector's .T taken for a row    the line's `u @ v.T` of two vectors, and t is their outer
+                                   product (numpy's .T leaves a 1-D array as it is)
   the upstream is missing          c is the gate's local gradient alone (upstream of ones)
   off by a constant factor         c = k t for a constant k, named from the program's sizes
   `=` where `+=` is needed         c is one gate's share of a value that fans out
@@ -170,6 +172,37 @@ def _transposed(fw, line, run, c, t, gate, node) -> str | None:
     return None
 
 
+def _vector_transpose(fw, line, run, c, t, gate, node) -> str | None:
+    """`dq @ x.T` for vectors: the notes' column-vector formula, which numpy reads as a dot
+    product; the gradient is the outer product of the two vectors."""
+    g, values = line.graph, run.rule_values
+    if values is None or not is_array(t) or t.ndim != 2:
+        return None
+    np = fw.m.np
+    for i in range(len(g)):
+        if g.ops[i].name != "matmul" or len(g.args[i]) != 2:
+            continue
+        u, v = (values[j] for j in g.args[i])
+        if not (is_array(u) and is_array(v) and u.ndim == v.ndim == 1):
+            continue
+        left, right = (_unT(g, j) for j in g.args[i])
+        for a, b, x, y in ((u, v, left, right), (v, u, right, left)):
+            if np.shape(np.outer(a, b)) == t.shape and close(np.outer(a, b), t):
+                return (f"{g.source[g.starts[i]:g.ends[i]]} of two vectors is their dot "
+                        f"product, a number: .T does nothing to a 1-D array. "
+                        f"d{line.target} has {line.target}'s shape {fmt(t.shape)}, the outer "
+                        f"product of {x} and {y} (a column times a row): "
+                        f"reshape({x}, {len(a)}, 1) * {y} (np.outer({x}, {y}) in numpy)")
+    return None
+
+
+def _unT(g, j: int) -> str:
+    """The text of node j, without a transpose of its own (x.T names x)."""
+    if g.ops[j].name == "transpose" and len(g.args[j]) == 1:
+        j = g.args[j][0]
+    return g.source[g.starts[j]:g.ends[j]]
+
+
 def _upstream_missing(fw, line, run, c, t, gate, node) -> str | None:
     if gate is None or node is None:
         return None
@@ -226,6 +259,7 @@ def _factor_name(k: float, sizes) -> str | None:
     return None
 
 
-_TESTS = (_sign, _broadcast_sum, _wrong_axis, _transposed, _upstream_missing, _factor)
+_TESTS = (_sign, _broadcast_sum, _wrong_axis, _transposed, _vector_transpose, _upstream_missing,
+          _factor)
 
 __all__ = ["compare", "diagnose", "fan_out"]

@@ -11,6 +11,8 @@ and for the rows that take parameters or positions, these words of the call:
   dims   the first input's shape, as sizes (`32, 3, 10`: reshape's way back)
   rows   the rows of a matrix of class scores (1 for one vector of scores)
   ddof   the call's ddof (0 unless given)
+  count  how many entries the reduction takes to one (the reduced axes' sizes multiplied;
+         a mean's n)
   back   transpose's way back: the inverse of the call's axes (`2, 0, 1`), empty where the
          call gave none (reversing all axes is its own inverse: `dout.transpose()` is dout.T)
   onehot b as targets shaped like a: b itself, or where b is one class label (a number), its
@@ -32,14 +34,14 @@ from ..graph import Graph
 from ..language.parser import parse
 from ..language.printer import Printer
 from ..ops.keywords import INPUT_KEYWORD, KEYWORDS
-from ..ops.registry import SCALAR, Op
+from ..ops.registry import OPS, SCALAR, Op
 from .reading import tokens
 
 INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
 OUT = "out"
 # The call's words a text may use.
-WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "back", "onehot")
+WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "count", "back", "onehot")
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,13 @@ def params_of(op: Op) -> dict[str, Any]:
     return dict(getattr(op.forward, "keywords", None) or {})
 
 
-def row_text(op: Op, k: int) -> str | None:
-    """The row's text for what input k receives, in terms of a, b, out and dout."""
+def row_text(op: Op, k: int, shapes: tuple = ()) -> str | None:
+    """The row's text for what input k receives, in terms of a, b, out and dout; for @ with a
+    vector operand, the row module's texts for those shapes (an outer product, not B.T)."""
     texts = getattr(op, "vjp_text", ()) or ()
+    if op.name == "matmul" and shapes:
+        from ..ops.arrays import matmul_texts
+        texts = matmul_texts(shapes) or texts
     if k < len(texts) and texts[k]:
         return texts[k]
     if op.elementwise and k < len(op.local_text):
@@ -111,9 +117,14 @@ def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
     a = call.shapes[0] if call.shapes else ()
     return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes),
             "dims": _sizes(a), "rows": str(a[0] if len(a) == 2 else 1),
-            "ddof": str(int(call.params.get("ddof", 0))),
+            "ddof": str(int(call.params.get("ddof", 0))), "count": str(_count(a, axes)),
             "back": _back(call) if op.name == "transpose" else "",
             "onehot": _onehot(call, inputs)}
+
+
+def _count(shape: tuple, axes: tuple[int, ...] | None) -> int:
+    return math.prod(shape if axes is None or not shape else
+                     (shape[k % len(shape)] for k in set(k % len(shape) for k in axes)))
 
 
 def _back(call: Call) -> str:
@@ -144,7 +155,7 @@ def spell(op: Op, k: int, inputs: list[str], out: str, dout: str | None,
     """Input k's share of the gate's upstream gradient, in the language: the row's text with
     the call's spellings in place, tidied. None where the row has no text for it; a
     BackpropError where the language does not read what came out."""
-    template = row_text(op, k)
+    template = row_text(op, k, call.shapes)
     if template is None:
         return None
     kept = kept_shape(op, call)
@@ -176,7 +187,8 @@ def substituted(template: str, names: dict[str, str], dout: str | None) -> str:
 
 def tidy(text: str) -> str:
     """The expression reprinted by the printer, with constant subexpressions folded and
-    identities dropped (x*1, x**1, x/1, 1*x): each changes no bit of the value."""
+    identities dropped (x*1, x**1, x/1, 1*x, -1*x as -x, ones_like(...)*x as x where x has the
+    product's shape): each changes no bit of the value."""
     g = parse(text)
     new = Graph(text)
     ids: list[int] = []
@@ -208,12 +220,60 @@ def _fold(g: Graph, op: Op, args: tuple[int, ...], s: int, e: int) -> int:
             value = None
         if isinstance(value, float) and math.isfinite(value):
             return g.add_constant(value, s, e)
+    if op.name == "mul" and len(args) == 2:
+        args = _without_ones(g, args)
+        if len(args) == 1:
+            return args[0]
+    if op.name == "mul" and len(args) == 2:
+        for keep, const in ((0, 1), (1, 0)):
+            if _plain(g, args[const]) and g.consts[args[const]] == -1.0:
+                return g.add_op(OPS["neg"], (args[keep],), s, e)  # -1*v is -v, bit for bit
     if len(args) == 2 and op.elementwise:
         for keep, const in ((0, 1), (1, 0)):
             c = args[const]
             if _plain(g, c) and _identity(op, g.consts[c], const):
                 return args[keep]
     return g.add_op(op, args, s, e)
+
+
+def _without_ones(g: Graph, args: tuple[int, ...]) -> tuple[int, ...]:
+    """ones_like(E)*F (or (c*ones_like(E))*F) as F (c*F): where E and F are entrywise in
+    names and E reads no name F does not, F already has the product's shape, and 1*v is v
+    bit for bit. The sum row's `dout*ones_like(a)` for a penalty sum(W*W) reads 0.05*W."""
+    for ones, other in ((0, 1), (1, 0)):
+        j, f = args[ones], args[other]
+        scale = None
+        if g.ops[j].name == "mul" and len(g.args[j]) == 2:
+            c, o = g.args[j]
+            c, o = (c, o) if _plain(g, c) else (o, c)
+            scale, j = (c, o) if _plain(g, c) else (None, j)
+        if g.ops[j].name != "ones_like" or len(g.args[j]) != 1:
+            continue
+        inner, mine = _names(g, g.args[j][0]), _names(g, f)
+        if inner is None or mine is None or not inner <= mine:
+            continue
+        if scale is None:
+            return (f,)
+        return (scale, f)
+    return args
+
+
+def _names(g: Graph, top: int) -> set[str] | None:
+    """The variables an entrywise expression reads; None where a step is not entrywise."""
+    seen: set[str] = set()
+    stack = [top]
+    while stack:
+        j = stack.pop()
+        if j in g.consts:
+            continue
+        op = g.ops[j]
+        if op.is_leaf:
+            seen.add(g.names[j])
+        elif op.elementwise:
+            stack.extend(g.args[j])
+        else:
+            return None
+    return seen
 
 
 def _identity(op: Op, c: float, position: int) -> bool:

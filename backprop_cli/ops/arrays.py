@@ -137,6 +137,47 @@ def _matmul_vjp(m, g, args, out):
     return np.reshape(dA, a.shape), np.reshape(dB, b.shape)
 
 
+# @'s texts where an operand is a vector, by (a is a vector, b is a vector). numpy's `.T`
+# leaves a 1-D array as it is, so the matrix texts (dout @ b.T) do not hold there: what a
+# matrix receives is an outer product (the lecture's dW = 2 q x^T), a column times a row,
+# written as the column broadcast against the vector; a vector @ vector is a dot product.
+MATMUL_VECTOR_TEXTS = {
+    (False, True): ("reshape(dout, rows, 1) * b", "a.T @ dout"),
+    (True, False): ("b @ dout", "reshape(a, dims, 1) * dout"),
+    (True, True): ("dout * b", "dout * a"),
+}
+
+
+def _vector_case(shapes: tuple) -> tuple[bool, bool] | None:
+    """(a is a vector, b is a vector) for a product of vectors and matrices, None for a
+    number or a stack of matrices (the row's own texts hold, or none does)."""
+    if len(shapes) != 2 or not all(shapes) or max(len(s) for s in shapes) > 2:
+        return None
+    return len(shapes[0]) == 1, len(shapes[1]) == 1
+
+
+def matmul_texts(shapes: tuple) -> tuple[str, ...] | None:
+    """The texts for a matrix product of these shapes where a vector changes them; None where
+    the row's own texts (for matrices) hold."""
+    return MATMUL_VECTOR_TEXTS.get(_vector_case(shapes))
+
+
+# The row's role where an operand is a vector: what a matrix receives is an outer product.
+MATMUL_VECTOR_ROLES = {
+    (False, True): "matrix multiply: matrix @ vector, dA = outer(upstream, B) (the upstream as "
+                   "a column times B as a row; .T leaves a vector as it is), dB = A.T @ upstream",
+    (True, False): "matrix multiply: vector @ matrix, dA = B @ upstream, dB = outer(A, upstream) "
+                   "(A as a column times the upstream as a row)",
+    (True, True): "matrix multiply: vector @ vector, a dot product, dA = upstream * B, "
+                  "dB = upstream * A",
+}
+
+
+def matmul_role(shapes: tuple) -> str | None:
+    """The role for a matrix product of these shapes where a vector changes it, else None."""
+    return MATMUL_VECTOR_ROLES.get(_vector_case(shapes))
+
+
 def _matmul_sympy(sp, a, b):
     return _np().matmul(a, b)
 
@@ -532,7 +573,7 @@ ARRAY_ROWS: list[Op] = [
        role="distributor: gives every entry the upstream gradient divided by the count",
        elementwise=False, samples=_V, max_arity=2, **reduction_rules("mean"),
        doc="mean(x), mean(x, axis), x.mean(axis=..., keepdims=...): average of the entries",
-       vjp_text=("dout*ones_like(a)/sum(ones_like(a), keep)",), matrix="mean"),
+       vjp_text=("dout*ones_like(a)/count",), matrix="mean"),
     Op("amax", None, label="amax",
        role="router: the upstream gradient goes to the largest entry",
        subgradient="ties split the gradient evenly", **reduction_rules("amax"),

@@ -345,13 +345,13 @@ REDUCTION_ROWS = [
        domain="more entries than ddof",
        doc="var(x), var(x, axis, ddof=1, keepdims=True): variance, numpy's (ddof=0: divide by "
            "the count)", **rules("variance"),
-       vjp_text=("dout*2*(a - mean(a, keep))/(sum(ones_like(a), keep) - ddof)",)),
+       vjp_text=("dout*2*(a - mean(a, keep))/(count - ddof)",)),
     Op("std", None, label="std", elementwise=False, samples=_V, max_arity=2,
        role="each entry's local gradient is (entry - mean) / ((count - ddof) std)",
        subgradient="where std = 0 the subgradient 0 is used", domain="more entries than ddof",
        doc="std(x), std(x, axis, ddof=1, keepdims=True): standard deviation, sqrt(var)",
        **rules("std"),
-       vjp_text=("dout*(a - mean(a, keep))/((sum(ones_like(a), keep) - ddof)*out)",)),
+       vjp_text=("dout*(a - mean(a, keep))/((count - ddof)*out)",)),
     Op("argmax", None, label="argmax", elementwise=False, samples=_V, max_arity=2,
        role="a position: no gradient flows through it",
        subgradient="a position is flat (gradient 0); at a tie it jumps, and the first of the "
