@@ -359,3 +359,103 @@ def test_why_zero_names_an_array_router_and_nudge_says_where_f_is_undefined():
     assert data["nudge"]["inputs"]["i"]["actual"] is None  # positions moved off whole numbers
     out = run(*argv, "--nudge", "0.1").stdout
     assert "  i: f is undefined at i + h: x[i] is undefined" in out
+
+
+def test_forward_mode_in_the_write_ups():
+    argv = ("trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--forward-mode", "x")
+    md = run(*argv, "--format", "markdown").stdout
+    assert md.startswith("## Backpropagation through")
+    assert md.index("### Gradients") < md.index("### Forward mode (d/dx)")
+    assert "~~~text\nforward mode for x:" in md
+    assert "reverse mode 1 (one per output)" in md
+    tex = run(*argv, "--format", "latex").stdout
+    assert "\\subsection*{Forward mode (d/dx)}\n\\begin{verbatim}\nforward mode for x:" in tex
+    plain = run(*argv).stdout  # the terminal view itself is unchanged
+    assert plain.startswith("forward mode for x:")
+
+
+@pytest.mark.parametrize(("answer", "slip"), [
+    ("[[0.088,0.104],[0.176,0.208]]", "most likely transposed"),
+    ("[[-0.088,-0.176],[-0.104,-0.208]]", "most likely the sign is flipped: every entry"),
+    ("[[0.088,-0.176],[0.104,0.208]]", "most likely the sign is flipped at [0, 1]"),
+])
+def test_expect_on_arrays_names_the_slip(answer, slip):
+    out = run("eval", "f = sum((W @ x)**2)", "W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]",
+              "--expect", f"W={answer}", code=1).stdout
+    assert slip in out
+
+
+def test_expect_of_the_broadcast_shape_names_the_missing_sum():
+    result = run("eval", "f = sum(x + b)", "x=[[1,2],[3,4]]", "b=[1,2]", "--expect",
+                 "b=[[1,1],[1,1]]", code=2)
+    assert "a sum over the broadcast axis is missing: summed over axis 0" in result.stderr
+
+
+def test_a_multiply_by_a_constant_is_a_scaler_in_trace_and_graph():
+    trace = run("trace", "f = x*2 + y", "x=3", "y=1").stdout
+    assert "#1  x*2   *2   #0      6      1         2      2           scaler" in trace
+    graph = run("graph", "f = x*2 + y", "x=3", "y=1", "--roles").stdout
+    assert "[*2] scaler" in graph and "switcher" not in graph
+
+
+@pytest.mark.parametrize(("source", "bindings", "expect", "said"), [
+    ("f = 2*(x*y + max(z, w))", ("x=3", "y=-4", "z=2", "w=-1"), "dw=2",
+     "max routes the gradient to the larger input only: w = -1 is not it"),
+    ("f = min(z, w)*3", ("z=2", "w=-1"), "dz=3",
+     "min routes the gradient to the smaller input only: z = 2 is not it"),
+])
+def test_the_losing_side_of_a_router_is_named_as_routing(source, bindings, expect, said):
+    out = run("eval", source, *bindings, "--expect", expect, code=1).stdout
+    assert f"most likely {said}" in out and "mixed up" not in out
+
+
+def test_frameworks_at_a_bound_of_clip():
+    out = run("eval", "f = clip(x, 0, 1)*2", "x=1", "--frameworks", "--no-check").stdout
+    for framework, function, local in (("PyTorch", "torch.clamp", "1"), ("JAX", "jnp.clip", "0.5"),
+                                       ("sympy", "Min(Max(a, lo), hi): Heaviside(0)", "1/2")):
+        assert any(line.split()[:2] == [framework, function.split()[0]] and f" {local} " in line
+                   for line in out.splitlines()), (framework, out)
+
+
+def test_nudge_at_a_kink_says_first_order_is_one_sided():
+    out = run("eval", "f = sum(relu(x))", "x=[0,1]", "--nudge", "0.02", "--no-check").stdout
+    assert "the point is on a kink: #1 relu(x) (in 1 of 2 entries), where backprop uses " \
+           "relu'(0) = 0;" in out
+    data = json.loads(run("eval", "f = relu(x)*3", "x=0", "--nudge", "0.02", "--no-check",
+                          "--json").stdout)
+    assert data["nudge"]["on_kink"] == ["#1 relu(x)"]
+    assert "on a kink" not in run("eval", "x**2", "x=1", "--nudge", "0.1", "--no-check").stdout
+
+
+def test_explain_writes_a_folded_gates_formula_as_the_gate_does():
+    out = run("trace", "f = 1/(x+1)", "x=2", "--explain").stdout
+    assert "  gate 1/t: local gradient -1/t²\n  d(x+1) = df/d(x+1) = -1/t² (t = x+1) = " in out
+    named = run("trace", "g = x+1; f = 1/g", "x=2", "--explain").stdout
+    assert "  dg = df/dg = -1/g² = -0.111111" in named
+
+
+@pytest.mark.parametrize(("source", "gate"), [
+    ("sum(transpose(x3,(1,0,2)))", "transpose(x3, (1, 0, 2))"),
+    ("sum(x3.transpose(1,0,2))", "x3.transpose(1, 0, 2)"),
+    ("sum(reshape(x3,(2,2)))", "reshape(x3, (2, 2))"),
+])
+def test_a_gate_with_a_tuple_of_axes_is_labelled_as_typed(source, gate):
+    data = json.loads(run("trace", source, "x3=[[[1,2]],[[3,4]]]", "--json").stdout)
+    (node,) = [n for n in data["nodes"] if n.get("shown_id") == 1]
+    assert node["gate"] == gate
+
+
+def test_on_a_terminal_of_80_columns_the_slip_and_the_kink_are_on_screen(tmp_path):
+    from test_check_terminal import BACKPROP, run_on_terminal, screen
+
+    def shown(*argv: str) -> str:
+        return "\n".join(screen(run_on_terminal([*BACKPROP, *argv], 80, tmp_path), 80))
+
+    slip = shown("eval", "f = sum((W @ x)**2)", "W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]",
+                 "--expect", "W=[[0.088,0.104],[0.176,0.208]]")
+    assert "expected dW: 2 of 4 entries wrong" in slip and "most likely transposed" in slip
+    kink = shown("eval", "f = sum(relu(x))", "x=[0,1]", "--nudge", "0.02", "--no-check")
+    assert "  the point is on a kink: #1 relu(x) (in 1 of 2 entries), where backprop uses\n" \
+           "      relu'(0) = 0;" in kink
+    for line in (slip + "\n" + kink).splitlines():
+        assert len(line) <= 80

@@ -231,10 +231,14 @@ def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = Non
     nested, written = entries
     theirs = np.asarray(nested, dtype=float)
     if not is_array(ours) or theirs.shape != ours.shape:
+        from .slips import broadcast_slip  # lecture's: names the slip, as grade does
+
         have = tuple(ours.shape) if is_array(ours) else "a number"
+        slip = broadcast_slip(ours, theirs, [])
         raise BindingError(f"expected {what}={text}: that has shape {theirs.shape}, but "
-                           f"{what} is {have}")
+                           f"{what} is {have}" + (f"; most likely {slip}" if slip else ""))
     from .reference import ArrayCheck
+    from .slips import array_slip
 
     said = [answers.number(t) for t in written]
     limits = _floor_at(floor, ours.shape) if any(a.is_zero for a in said) else None
@@ -246,6 +250,8 @@ def grade(ours: Any, text: str, what: str, floor: Callable[[], Any] | None = Non
     at = tuple(int(i) for i in np.unravel_index(k, ours.shape))
     reason = (f"{len(wrong)} of {len(checks)} entries wrong; at {list(at)} you wrote "
               f"{written[k]}, backprop gets {_n(ours.ravel()[k])}") if wrong else ""
+    slip = array_slip(ours, said, wrong)
+    reason += f": most likely {slip}" if slip else ""
     return ArrayCheck("expected", "fail" if wrong else "pass", checks[k].reference,
                       checks[k].rel_error, reason, abs_error=checks[k].abs_error,
                       floor=checks[k].floor, entries=len(checks), total=len(checks), worst=at)
@@ -345,6 +351,7 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
             if not _number(local):
                 continue
             partial = f"{consumer.grad_name}/{r.grad_name}"
+            out.extend(_routed(r, consumer, local))
             out.append((local, f"upstream and local mixed up: {_n(local)} is the local "
                                f"gradient {partial} alone; the chain rule multiplies it by the "
                                f"upstream {consumer.grad_name} = {_n(consumer.grad)}"))
@@ -357,6 +364,21 @@ def mistakes(rows: list, node: int, gradient: bool) -> list[tuple[float, str]]:
                             f"a mul gate's inputs swapped: the local gradient {partial} is the "
                             f"other input's value, not {r.operand}'s own"))
     return out
+
+
+def _routed(r: Any, consumer: Any, local: float) -> list[tuple[float, str]]:
+    """The losing side of max (or min, clip at a bound) given the upstream anyway: a router
+    sends the whole upstream to one input (lecture's diagnosis, said before the mix-up one
+    that gives the same number)."""
+    if OPS[consumer.op].kind != "router" or local != 0 or not consumer.grad:
+        return []
+    gate = OPS[consumer.op].name
+    which = {"max": "larger", "min": "smaller"}.get(gate)
+    where = f"the {which} input" if which else "one input"
+    return [(consumer.grad, f"{gate} routes the gradient to {where} only: "
+                            f"{r.operand} = {_n(r.value)} is not it, so it gets 0 through "
+                            f"{_called(consumer)} (the whole upstream {_n(consumer.grad)} goes "
+                            f"to the other side)")]
 
 
 def _broadcast_slips(r: Any, consumer: Any, node: int) -> list[tuple[float, str]]:

@@ -81,13 +81,31 @@ def _why_zero(result, _flag, refs) -> View:
                 why_zero_json(result.graph, reasons, refs))
 
 
-def _nudge(result, h: float, _refs) -> View:
+def _nudge(result, h: float, refs) -> View:
     from ..engine.sensitivity import nudges
     from ..render.sensitivity import nudge_json, nudge_lines
 
     _scalar_output(result, "--nudge")
     rows = nudges(result.graph, result.bindings, _gradients(result), h)
-    return View("nudge", "Nudge each input", tuple(nudge_lines(h, rows)), nudge_json(h, rows))
+    kinked = _on_kinks(result, refs)
+    return View("nudge", "Nudge each input", tuple(nudge_lines(h, rows, kinked)),
+                {**nudge_json(h, rows), "on_kink": [k[0] for k in kinked]})
+
+
+def _on_kinks(result, refs) -> list[tuple[str, str]]:
+    """(the node as trace shows it, what backprop uses there) for each node on a kink: at one,
+    first order is one-sided, so a nudge may follow the slope backprop did not take."""
+    graph, values = result.graph, result.values
+    if is_array_program(result):
+        from ..checks.arrays import array_kinks
+
+        found = [(i, f" (in {hits} of {size} entries)" if size > 1 else "", rule)
+                 for i, hits, size, rule in array_kinks(graph, values)]
+    else:
+        from ..checks.scalar import kinks
+
+        found = [(i, "", rule) for i, rule in kinks(graph, values)]
+    return [(f"{refs[i]} {graph.text(i)}{where}", rule) for i, where, rule in found]
 
 
 def _lr(result, eta: float, _refs) -> View:
@@ -149,7 +167,7 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
     import json
 
     from ..engine.trace import shown_refs
-    from ..render.tangents import forward_mode_json, forward_mode_lines, passes_lines
+    from ..render.tangents import forward_mode_json
 
     graph = result.graph
     runs = _forward_runs(result, spec)
@@ -158,11 +176,33 @@ def show_forward_mode(result, spec: str, as_json: bool, precision: int) -> None:
         click.echo(json.dumps({"forward_mode": [
             forward_mode_json(graph, result.values, fm, g, refs) for fm, g in runs]}, indent=2))
         return
-    blocks = ["\n".join(forward_mode_lines(graph, result.values, fm, g, precision, refs))
-              for fm, g in runs]
     from ..render.wrap import hang_text
 
-    click.echo(hang_text("\n\n".join([*blocks, "\n".join(passes_lines(runs[0][0]))])))
+    click.echo(hang_text("\n".join(_forward_mode_text(result, runs, precision, refs))))
+
+
+def _forward_mode_text(result, runs, precision: int, refs) -> list[str]:
+    """Each pass's lines, a blank line between, then the count of passes each mode needs."""
+    from ..render.tangents import forward_mode_lines, passes_lines
+
+    lines: list[str] = []
+    for fm, g in runs:
+        lines += [*forward_mode_lines(result.graph, result.values, fm, g, precision, refs), ""]
+    return lines + list(passes_lines(runs[0][0]))
+
+
+def forward_mode_view(result, spec: str, precision: int) -> View:
+    """trace --forward-mode in a write-up: its lines as the terminal shows them, a section
+    after the trace's chain rule (the reverse-mode steps it stands beside)."""
+    from ..engine.trace import shown_refs
+    from ..render.tangents import forward_mode_json
+
+    runs = _forward_runs(result, spec)
+    refs = shown_refs(result.graph)
+    data = [forward_mode_json(result.graph, result.values, fm, g, refs) for fm, g in runs]
+    title = "every input" if spec == "all" else "d/d" + spec.replace(" ", "")
+    return View("forward_mode", f"Forward mode ({title})",
+                tuple(_forward_mode_text(result, runs, precision, refs)), data)
 
 
 def _forward_runs(result, spec: str) -> list:

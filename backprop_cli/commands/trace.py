@@ -96,12 +96,18 @@ def trace_cmd(words, program_file, as_json, plain, precision, groups, jacobian_n
     if jacobian_node is not None:
         show_jacobian(result, jacobian_node, as_json, precision)
         sys.exit(exits.OK)
+    shown = Shown(as_json, plain, precision, fmt, backward, explain or step, step)
+    if forward_mode is not None and fmt != "table" and not as_json:
+        # In a write-up forward mode is a view like the others: the trace, then its section.
+        from .lecture import forward_mode_view
+
+        show_trace(result, expects, [forward_mode_view(result, forward_mode, precision)], shown)
+        sys.exit(exits.OK)
     if forward_mode is not None:
         from .lecture import show_forward_mode
 
         show_forward_mode(result, forward_mode, as_json, precision)
         sys.exit(exits.OK)
-    shown = Shown(as_json, plain, precision, fmt, backward, explain or step, step)
     show_trace(result, expects, lecture_views(result, lecture), shown)
     sys.exit(result.exit_code)
 

@@ -64,6 +64,8 @@ def gate_label(graph: Graph, i: int, hole: str | None = None) -> str:
              for j, f in zip(graph.args[i], folded)]
     if op.spelled is not None:
         return op.spelled(parts)
+    if op.name in _SHAPE_TUPLES and len(parts) > 2:
+        return _as_typed(graph.text(i), op.name, parts)
     if op.symbol and len(parts) == 2:
         a, b = parts
         if folded[1]:
@@ -71,6 +73,18 @@ def gate_label(graph: Graph, i: int, hole: str | None = None) -> str:
         # A constant on the left of a commutative gate reads as on the right: 1+x is +1.
         return f"{op.symbol}{a}" if op.commutative else f"{a}{op.symbol}{b}"
     return f"{op.label}({', '.join(parts)})"
+
+
+_SHAPE_TUPLES = ("transpose", "reshape")  # their constants are one tuple: (1, 0, 2)
+
+
+def _as_typed(text: str, name: str, parts: list[str]) -> str:
+    """A gate whose constants are one tuple, as the program spells it: transpose(x, (1, 0,
+    2)) as a function, x.transpose(1, 0, 2) as a method; not T(x, 1, 0, 2)."""
+    rest = ", ".join(parts[1:])
+    if text.lstrip().startswith(name + "("):
+        return f"{name}({parts[0]}, ({rest}))"
+    return f"{parts[0]}.{name}({rest})"
 
 
 _MIXED = re.compile(r"[\d.]\s*[-+*/]\s*\(?\s*[\d.]")  # constant arithmetic: 2*x**(2-1)
@@ -94,10 +108,18 @@ def gate_role(graph: Graph, i: int, hole: str | None = None) -> str:
               for j, f in zip(graph.args[i], folded)]
     labels = [t if re.fullmatch(r"[\w.]+", t) else f"({t})" for t in labels]
     formula = local_formula(op.local_text[k], labels)
+    if op.kind == "switcher" and len(folded) == 2:
+        # A multiply by a constant scales: its one local gradient is that constant.
+        return f"scaler: its local gradient is the constant {formula}"
     # A case split (where(...)) reads better in the role's words: the router's.
     if formula in ("1", "-1") or _MIXED.search(formula) or "where(" in formula:
         return op.role
-    return f"local gradient {_SQUARE.sub('²', formula)}"
+    return f"local gradient {squared(formula)}"
+
+
+def squared(formula: str) -> str:
+    """A formula as a gate's role writes it: x**2 as x²."""
+    return _SQUARE.sub("²", formula)
 
 
 def label_printer(graph: Graph) -> Printer:

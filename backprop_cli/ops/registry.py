@@ -462,6 +462,10 @@ ELEMENTWISE: list[Op] = [
             "was clipped to",
        kind="router", branch=_clip_branch,
        subgradient="at a bound the gradient goes to the input",
+       # at either bound, for the input: torch.clamp's mask is lo <= a <= hi; jnp.clip is
+       # minimum(hi, maximum(lo, a)), whose tie splits; sympy's Max/Min give Heaviside(0)
+       elsewhere=(("PyTorch", "torch.clamp", "1"), ("JAX", "jnp.clip", "0.5"),
+                  ("sympy", "Min(Max(a, lo), hi): Heaviside(0)", "1/2")),
        samples=((0.5, -1.0, 1.0), (-2.0, -1.0, 1.0), (1.5, -1.0, 1.0)),
        doc="clip(a, lo, hi): a held inside [lo, hi], numpy's min(max(a, lo), hi)",
        # a (b <= a)*(a <= c) is 1 where both hold; the upper bound takes the gradient where

@@ -110,7 +110,8 @@ def picture(graph: Graph, rows: list[TraceRow], *, precision: int = 3,
             boxes.append(Box(i, kind, label, None, "", graph.text(i)))
             continue
         label = rows[i].gate if fold_constants else op.label
-        boxes.append(Box(i, "gate", label, graph.names.get(i), role_word(op.role),
+        # The row's role (language/labels.py gate_role), as the trace's gate column reads it.
+        boxes.append(Box(i, "gate", label, graph.names.get(i), role_word(rows[i].role),
                          graph.text(i)))
     arrows = []
     for i, a in enumerate(graph.args):

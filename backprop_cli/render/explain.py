@@ -8,8 +8,10 @@ nothing here multiplies or adds.
 
 from __future__ import annotations
 
+import re
+
 from ..engine.trace import TraceRow
-from ..language.labels import local_formula
+from ..language.labels import PLACEHOLDERS, local_formula, squared
 from ..ops.registry import OPS
 from . import numbers
 from .plain import signed_sum
@@ -53,7 +55,7 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     if not r.shown_inputs:
         return lines
     templates = OPS[r.op].local_text
-    labels = [rows[j].operand for j in r.inputs]
+    labels, called = _gate_labels(r, rows)
     seed_one = r.id == output and not r.shape and r.grad == 1
     for k in r.shown_inputs:
         src = rows[r.inputs[k]]
@@ -68,6 +70,10 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
         formula = ""
         if len(templates) == len(labels):  # max(x, y, z): the texts speak of two inputs
             text = local_formula(templates[k], labels)
+            if "²" in r.role:  # written as the gate's role line writes it: x², not x**2
+                text = squared(text)
+            if called and re.search(rf"(?<![\w.]){called[0]}(?![A-Za-z0-9_])", text):
+                text += f" ({called[0]} = {_bare(called[1])})"
             formula = "" if text == local else f"{text} = "
         if seed_one:
             # The output's upstream is 1, so what each input receives is the local gradient.
@@ -77,6 +83,28 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
         lines.append(f"  {src.grad_name} {get} {r.grad_name} * {partial} = "
                      f"{n(r.grad)} * {local} = {down}")
     return lines
+
+
+def _gate_labels(r: TraceRow, rows: list[TraceRow]) -> tuple[list[str], tuple[str, str]]:
+    """The inputs as a local formula names them. A gate with a constant folded in (1/x)
+    calls its one unnamed input by the gate's placeholder, as its role does (local gradient
+    -1/x²), and says which node that is: (x, #11). Else each input's own operand."""
+    labels = [rows[j].operand for j in r.inputs]
+    free = [k for k, f in enumerate(r.folded) if not f]
+    if not r.role.startswith("local gradient ") or len(free) != 1 or \
+            rows[r.inputs[free[0]]].name:  # a role in words, or the input has a name
+        return labels, ()
+    taken = {row.name for row in rows if row.name}
+    hole = next(p for p in PLACEHOLDERS if p not in taken)
+    k = free[0]
+    called = (hole, labels[k])
+    labels[k] = hole
+    return labels, called
+
+
+def _bare(operand: str) -> str:
+    """(x+1) as x+1: said after '=', it needs no parentheses."""
+    return operand[1:-1] if operand.startswith("(") and operand.endswith(")") else operand
 
 
 def _nodes(ids: tuple[int, ...], rows: list[TraceRow]) -> str:

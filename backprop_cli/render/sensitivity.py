@@ -11,7 +11,7 @@ def _n(x) -> str:
     return number(x) if hasattr(x, "shape") else f"{x:.6g}"
 
 
-def nudge_lines(h: float, rows: list[Nudge]) -> list[str]:
+def nudge_lines(h: float, rows: list[Nudge], kinked: list[tuple[str, str]] = ()) -> list[str]:
     table = [[r.name, _n(r.gradient), _n(r.predicted), _n(r.actual), _n(r.actual - r.predicted)]
              for r in rows]
     lines = [f"nudge each input by h = {h:g}: f moves by about gradient x h",
@@ -22,6 +22,9 @@ def nudge_lines(h: float, rows: list[Nudge]) -> list[str]:
     if any(r.entries > 1 for r in rows):
         lines.append("  an array input moves by h in every entry at once: its gradient here is "
                      "the sum of its entries")
+    for node, rule in kinked:
+        lines += [f"  the point is on a kink: {node}, where backprop uses {rule};",
+                  "  first order is one-sided there: actual - predicted is of order h, not h**2"]
     return lines
 
 

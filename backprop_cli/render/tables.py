@@ -59,6 +59,7 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
     for key, c in result.named_checks:
         parts.append(Text.assemble(f"expected {key}: ", _check_cell(c)))
     parts.append(FittedTable(result, precision))
+    parts.extend(_expect_reasons(result))
     jacobian = result.jacobian is not None  # the matrices follow the table
     if jacobian:
         parts.extend(_matrix_view(m) for m in matrices.jacobian_matrices(result, precision))
@@ -81,6 +82,15 @@ def eval_view(result: Result, program: str, precision: int) -> Group:
         parts.append(Text(hessian, style="green" if sure else "yellow"))
     # A sentence wider than the window goes on indented, never back at column 0.
     return Group(*(Hanging(p) if isinstance(p, Text) else p for p in parts))
+
+
+def _expect_reasons(result: Result) -> list[Text]:
+    """Why each failed gradient --expect failed (the slip it most likely is), as --plain's
+    column says: the table's cell has room for the verdict only (the value's and a named
+    value's lines above the table say it already)."""
+    return [Text(f"expected d{r.name}: {c.reason}", style="red")
+            for r in result.rows for c in r.checks
+            if c.method == "expected" and c.status == "fail" and c.reason]
 
 
 SHORT_HEADER = {"finite-difference": "finite diff"}
