@@ -19,7 +19,6 @@ Work in C that holds the GIL (one huge numpy call) is not interrupted until it r
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import time
@@ -79,14 +78,15 @@ class Deadline:
         return self.now() - (self.ends - self.seconds) if self.armed else 0.0
 
 
-_SET_ASYNC_EXC = ctypes.pythonapi.PyThreadState_SetAsyncExc
-_SET_ASYNC_EXC.argtypes = (ctypes.c_ulong, ctypes.c_void_p)
-
-
 def _set_async_exc(ident: int, exc: type[BaseException] | None) -> None:
     """Raise `exc` in the thread `ident` at its next bytecode; None (NULL) clears a pending
-    one. The class object lives as long as the module naming it, so its address is safe."""
-    _SET_ASYNC_EXC(ident, None if exc is None else id(exc))
+    one. The class object lives as long as the module naming it, so its address is safe.
+    (ctypes loads here, when a limit first fires or is cleared, not with every command.)"""
+    import ctypes
+
+    call = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    call.argtypes = (ctypes.c_ulong, ctypes.c_void_p)
+    call(ident, None if exc is None else id(exc))
 
 
 class _Watchdog:

@@ -33,10 +33,10 @@ ALLOWED = {
     # ops, importing only graph.py
     "backprop_cli.engine.mistakes",
     # the kink scan (every run warns at a kink) and Options' Limits live in checks/scalar.py,
-    # which imports the finite-difference module, its deadline and the grader's constants, and
-    # the sympy leaves' small module (sympy, numpy and mpmath only inside its functions)
-    "backprop_cli.checks.scalar", "backprop_cli.checks.numeric", "backprop_cli.checks.answers",
-    "backprop_cli.deadline", "backprop_cli.checks.sympy_chain",
+    # with the sympy leaves' small module (sympy, numpy and mpmath only inside its functions);
+    # the finite differences, their deadline (ctypes) and the answer grader load when a check
+    # first runs
+    "backprop_cli.checks.scalar", "backprop_cli.checks.sympy_chain",
     # the plain text written to a pipe
     "backprop_cli.render", "backprop_cli.render.plain", "backprop_cli.render.numbers",
 }

@@ -28,16 +28,30 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..deadline import Deadline
 from ..engine.forward import forward, is_array
 from ..graph import Graph
-from . import numeric as fd
-from .answers import EXPECT_MAX_REL  # noqa: F401  (the one grader of answers states it)
-from .answers import last_digit_exponent as _last_digit_exponent  # noqa: F401
-from .numeric import FD_STEP  # noqa: F401  (the step, documented where it is used)
 from .sympy_chain import _NoSymbolic, _sympy_constant
+
+if TYPE_CHECKING:
+    from ..deadline import Deadline
+    from . import numeric as fd
+
+# The finite differences, the answer grader and the watchdog load when a check first runs: a
+# plain `eval --no-check` imports none of them (tests/test_startup.py).
+_LATER = {"EXPECT_MAX_REL": ("answers", "EXPECT_MAX_REL"),  # the one grader of answers states it
+          "_last_digit_exponent": ("answers", "last_digit_exponent"),
+          "FD_STEP": ("numeric", "FD_STEP")}  # the step, documented where it is used
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LATER:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LATER[name]
+    return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
 
 SYMPY_RTOL = 1e-9
 SYMPY_ATOL = 1e-12
@@ -119,6 +133,8 @@ def grade_slope(ours: float, slope: fd.Slope, atol: float, on_kink: bool = False
     if slope.shrunk:
         notes.append("a smaller step kept clear of a kink or the domain's edge")
     if c.status == "fail":
+        from . import numeric as fd
+
         status, why = fd.verdict(ours, slope, FD_RTOL, atol)
         if status == "inconclusive":
             return Check(method, status, slope.value, c.rel_error, why, c.abs_error,
@@ -156,6 +172,8 @@ def kinks(graph: Graph, values: list) -> list[tuple[int, str]]:
 def finite_difference(graph: Graph, bindings: Mapping[str, Any], name: str,
                       base_branches: tuple | None = None) -> tuple[float | None, str]:
     """Central difference d(output)/d(name); (None, reason) when no step can be trusted."""
+    from . import numeric as fd
+
     slope = fd.first_slope(_at(graph, bindings, name, base_branches is not None),
                                 bindings[name], base_branches)
     return slope.value, slope.reason
@@ -239,6 +257,8 @@ def _deadline(seconds: float) -> Deadline:
     """sympy's budget, in CPU seconds of the thread running it (deadline.py: the same on a
     busy machine, and kept in any thread): raises _Timeout, which sympy's broad excepts cannot
     catch."""
+    from ..deadline import Deadline
+
     return Deadline(seconds, _Timeout)
 
 

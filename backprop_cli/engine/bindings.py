@@ -13,7 +13,6 @@ ever handed to Python's `eval`.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -81,6 +80,8 @@ def parse_value(name: str, text: str, folder: str = "") -> Any:
 
         return load_array(name, text[1:], folder)
     if text.startswith("["):
+        import json  # lists only: a scalar program's start-up never loads the JSON parser
+
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
