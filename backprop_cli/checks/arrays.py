@@ -1,6 +1,6 @@
 """Cross-checks of array gradients: sympy on small arrays, sampled finite differences.
 
-sympy: the one symbolic producer of first derivatives (scalar.sympy_gradients: the graph
+sympy: the one symbolic producer of first derivatives (gradients.sympy_gradients: the graph
 differentiated node by node, every entry at 30 digits, never from the user's text), when the
 variables have at most SYMPY_MAX_ENTRIES entries in all and the graph's entries stay under
 the sympy node limit; otherwise it is reported as skipped, with the reason.
@@ -12,7 +12,9 @@ with a fixed seed, so a rerun checks the same ones), within a budget of forward-
 method: the step is kept in the domain and, where a variable flows into a kink, on every
 entry's smooth piece; an entry no such step reaches is "inconclusive", not "fail".
 
-Each result is an `ArrayCheck` (reference.py): a `Check` that also says how many entries were
+Both produce reference.py's one record (`Reference`: the finite difference's carries each
+entry's error bound and why an entry is unsure), and both are graded by its one comparison
+(`compare_entries`) into an `ArrayCheck`: a `Check` that also says how many entries were
 compared, out of how many, and where the worst one is. Tolerances are scalar.py's.
 """
 

@@ -1,9 +1,11 @@
 """The one reference record and the one comparison, for a derivative of any order.
 
 A gradient, a Jacobian block and a Hessian are all derivatives with respect to the variables'
-entries. Whatever produced a reference for one (sympy's chained derivative, a finite
-difference), it is a `Reference`: the method, its values entry by entry, which entries it
-reached, and why not the rest. `compare_entries` grades backprop's entries against one, the
+entries. Whatever produced a reference for one (sympy's chained derivative, or a finite
+difference by numeric.py's kink-aware, step-shrinking method, whose re-measuring is part of
+producing it), it is a `Reference`: the method, its values entry by entry, which entries it
+reached, and why not the rest; a finite difference's also carries each entry's error bound
+and why an entry cannot decide ("inconclusive"). `compare_entries` grades backprop's entries against one, the
 same way for every order and shape (a number is a 0-d array), into one `ArrayCheck`: the
 status vocabulary of scalar.py, the worst entry's figures, and how many entries were compared.
 What the checks of a case add up to is verdict.py's.

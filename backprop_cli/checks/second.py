@@ -17,6 +17,7 @@ Jacobian (one check list per variable, like a gradient's):
                         sweep of the local derivatives per output entry
   finite differences    central differences of the whole output, one variable entry at a time,
                         by the same method
+Every reference, of either method, is reference.py's record, graded by its one comparison.
 
 The verdict policy is the gradients' (scalar.py): only a disagreement off a kink is "fail". A
 finite difference no step of which stays on the point's smooth pieces (the point is on a
