@@ -5,9 +5,10 @@ entries. Whatever produced a reference for one (sympy's chained derivative, or a
 difference by numeric.py's kink-aware, step-shrinking method, whose re-measuring is part of
 producing it), it is a `Reference`: the method, its values entry by entry, which entries it
 reached, and why not the rest; a finite difference's also carries each entry's error bound
-and why an entry cannot decide ("inconclusive"). `compare_entries` grades backprop's entries against one, the
-same way for every order and shape (a number is a 0-d array), into one `ArrayCheck`: the
-status vocabulary of scalar.py, the worst entry's figures, and how many entries were compared.
+and why an entry cannot decide ("inconclusive"). `compare_entries` grades backprop's entries
+against one, the same way for every order and shape (a number is a 0-d array), and `fold`
+makes them one `ArrayCheck`: the status vocabulary of scalar.py, the worst entry's figures,
+and how many entries were compared.
 What the checks of a case add up to is verdict.py's.
 """
 
