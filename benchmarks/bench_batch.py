@@ -11,8 +11,12 @@ without the sympy check, and prints a Markdown table for docs/performance.md.
 --dask compares the local pool with a local Dask cluster of the same cores (a scheduler and one
 single-thread worker per core, separate processes on 127.0.0.1) on checked cases of
 "tanh(x*y) + x**2" at random points, side by side (pool and cluster alternate in each repeat);
-target: the cluster's cases per second per core within 0.9x of the pool's. --dask-memory reads
-the peak resident memory of the `check --dask` client on a long file (target: flat).
+target: the cluster's cases per second per core within 0.9x of the pool's, reported for the
+whole command (each side's start-up in it) and with every fixed start-up cost taken out (the
+time of a --dask-base run subtracted), beside the CPU a case of every process that works
+(pool: the command and its workers; cluster: the client, the scheduler, the workers).
+--dask-memory reads the peak resident memory of the `check --dask` client on a long file
+(target: flat).
 
     uv run python benchmarks/bench_batch.py --dask                       # 10^4 and 10^5 cases
     uv run python benchmarks/bench_batch.py --dask --dask-cases 2000 --repeats 1
