@@ -214,3 +214,46 @@ def test_a_penalty_and_a_mean_read_as_the_lecture_writes_them():
     assert all(g.status == "exact" for g in report.lines), key
     assert "dW2 = 0.05*W2" in key and "ones_like(W2*W2)" not in key
     assert "arange(5), y])/5," in key  # the mean's n, not sum(ones_like(...))
+
+
+# One program per row whose text is written with the call's positions (`at`), its part of a
+# joined output (`part`), or prod's product of the others: graded right on every line.
+ROW_KEYS = {
+    "slice": ("top = x[1:3]\nloss = sum(top*w) + sum(x[-1:]**2)\n",
+              lambda r: {"x": r.normal(size=(4, 3)), "w": r.normal(size=(2, 3))},
+              "dx += add_at(zeros_like(x), dtop, 1 + arange(2))"),
+    "subscript": ("rev = x[::-1, 0]\ncol = x[:, 1:3]\nodd = x[1, ::2]\n"
+                  "loss = sum(rev*v) + sum(col**2) + sum(exp(odd))\n",
+                  lambda r: {"x": r.normal(size=(3, 4)), "v": r.normal(size=3)},
+                  "add_at(zeros_like(x), dcol, reshape(arange(3), 3, 1), 1 + arange(2))"),
+    "prod": ("p = prod(W, 1)\nloss = sum(p*v) + prod(u)\n",
+             lambda r: {"W": np.array([[1.5, 0.0, 2.0], [3.0, 0.5, -1.0], [0.0, 2.0, 0.0]]),
+                        "v": r.normal(size=3), "u": r.normal(size=4)},
+             "prod(where(W == 0, 1, W), axis=1, keepdims=True)"),
+    "stack": ("h = stack([x, 2*x, y], axis=1)\nloss = sum(h*W)\n",
+              lambda r: {"x": r.normal(size=2), "y": r.normal(size=2),
+                         "W": r.normal(size=(2, 3))},
+              "dy = dh[:, 2]"),
+    "concatenate": ("j = concatenate([A, B], axis=1)\nk = concatenate([j, 2*j, C])\n"
+                    "loss = sum(k**2)\n",
+                    lambda r: {"A": r.normal(size=(2, 3)), "B": r.normal(size=(2, 1)),
+                               "C": r.normal(size=(1, 4))},
+                    "dB = dj[:, 3:4]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_KEYS))
+def test_a_key_for_each_positioned_row_is_graded_right(name):
+    source, make, expected = ROW_KEYS[name]
+    key, report = graded(source, make(np.random.default_rng(3)))
+    assert report.status == "pass", key
+    assert all(g.status in RIGHT for g in report.lines), key
+    assert expected in key, key
+
+
+@pytest.mark.parametrize("name", ["subscript", "prod"])
+def test_positioned_numpy_keys_pass_their_self_test(name, tmp_path):
+    source, make, _ = ROW_KEYS[name]
+    done = _run(as_numpy(write_key(source, make(np.random.default_rng(3))), name), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("pass: backward() agrees with central differences")

@@ -19,6 +19,7 @@ from backprop_cli.ops.registry import array_math
 RNG = np.random.default_rng(21)
 W = RNG.normal(size=(3, 4))
 T = RNG.normal(size=(2, 3, 4))
+ZEROS = np.array([[1.5, -0.5, 2.0], [0.7, 0.0, -3.0], [0.0, 2.0, 0.0]])
 
 # Calls bound to keyword arguments, as the programs write them (x.sum(1, keepdims=True)).
 BOUND = {
@@ -31,6 +32,21 @@ BOUND = {
                  (W, dict(ddof=1))],
     "logsumexp": [(W, dict(axis=1)), (T, dict(axis=(0, 1), keepdims=True))],
     "std": [(W, dict(axis=0, ddof=1)), (T, dict(axis=(0, 2), keepdims=True))],
+    # Rows with no 0, one 0 and two 0s: the product of the others, where out/a is not.
+    "prod": [(W, dict(axis=1)), (T, dict(axis=(0, 2), keepdims=True)), (W, dict(keepdims=True)),
+             (ZEROS, dict(axis=1)), (ZEROS, dict(axis=0, keepdims=True)), (ZEROS[0], {}),
+             (ZEROS[1], {}), (ZEROS[2], {})],
+    # The keys the parser binds: x[::-1], x[:, 0], x[1, ::2], x[0, 2], x[-2:, 1:3, ::-2].
+    "subscript": [(W, dict(key=((None, None, -1),))), (W, dict(key=((None, None, None), 0))),
+                  (W, dict(key=(1, (None, None, 2)))), (W, dict(key=(0, 2))),
+                  (T, dict(key=((-2, None, None), (1, 3, None), (None, None, -2)))),
+                  (T, dict(key=((None, None, None), -1)))],
+}
+# Variadic rows bound to an axis: their inputs, then the axis.
+JOINED = {
+    "stack": [((W, 2 * W, W - 1), dict(axis=1)), ((W[0], W[1]), dict(axis=-1))],
+    "concatenate": [((W, T[0], W[:2]), dict(axis=0)), ((W, T[1][:, :2]), dict(axis=1)),
+                    ((T, T[:, :1]), dict(axis=-2))],
 }
 
 TEXT_ROWS = sorted({op.name for op in OPS.values() if op.vjp_text and not op.elementwise})
@@ -45,6 +61,8 @@ def _samples(name: str) -> list:
     b.T`), not vectors; add_at's of values shaped like what was taken (`dout[idx2]`), not
     broadcast. backward refuses a key whose lines its own grading does not pass."""
     found = array_samples().get(name, [])
+    if name == "subscript":  # the row unbound is no call a program makes: its keys, in BOUND
+        return []
     if name == "matmul":
         return [args for args in found if all(np.ndim(a) == 2 for a in args)]
     if name == "add_at":
@@ -60,6 +78,8 @@ def _cases():
             yield pytest.param(name, args, {}, id=f"{name}-{k}")
         for k, (a, params) in enumerate(BOUND.get(name, [])):
             yield pytest.param(name, (a,), params, id=f"{name}-bound{k}")
+        for k, (args, params) in enumerate(JOINED.get(name, [])):
+            yield pytest.param(name, args, params, id=f"{name}-axis{k}")
 
 
 def _inputs(args) -> tuple[list[str], dict]:
@@ -87,10 +107,12 @@ def disagreements(op, args, params=None) -> list[str]:
     at.update(out=out, dout=dout)
     wrong = []
     for k, value in enumerate(args):
-        if k >= len(op.vjp_text) or not isinstance(value, np.ndarray) or \
-                value.dtype.kind != "f":
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             continue  # a number in place (axis, label, position) or positions: no gradient
         text = spell(op, k, inputs, "out", "dout", call)
+        if text is None:
+            wrong.append(f"{op.name} input {k + 1}: no text")
+            continue
         graph = parse(text)
         got = forward(graph, {n: at[n] for n in graph.variables})[graph.output]
         if np.shape(got) != np.shape(parts[k]) and np.ndim(got) >= np.ndim(parts[k]):
@@ -132,6 +154,14 @@ def test_every_text_row_is_sampled():
      dict(axis=0, ddof=1)),
     ("softmax", ("out*(dout - sum(dout*out))",), None, {}),
     ("add_at", ("dout", "dout"), None, {}),
+    ("slice", ("add_at(zeros_like(a), dout, arange(2))",), (W, 1.0, 3.0), {}),
+    ("subscript", ("add_at(zeros_like(a), dout, arange(3))",), (W,),
+     dict(key=((None, None, -1),))),
+    ("prod", ("dout*out/a",), (np.array([[1.0, 0.0, 2.0], [3.0, 0.5, 2.0]]), 1.0), {}),
+    ("prod", ("dout*prod(where(a == 0, 1, a), keep)*where(a == 0, 1, 1/where(a == 0, 1, a))",),
+     (np.array([[1.0, 0.0, 2.0], [0.0, 0.5, 0.0]]), 1.0), {}),
+    ("stack", ("dout[0]",), (W, W), {}),
+    ("concatenate", ("dout[:, 0:3]",), (W, T[0]), {}),
 ])
 def test_a_drifted_text_fails(name, drifted, args, params):
     row = dataclasses.replace(OPS[name], vjp_text=drifted)

@@ -17,6 +17,13 @@ and for the rows that take parameters or positions, these words of the call:
          call gave none (reversing all axes is its own inverse: `dout.transpose()` is dout.T)
   onehot b as targets shaped like a: b itself, or where b is one class label (a number), its
          one-hot row, add_at(zeros_like(a), 1, b)
+  at     the positions a slice or subscript took, as values add_at reads: one per axis
+         keyed, a whole number as written, a slice as `start + step*arange(size)` (reshaped
+         to a column where later axes are sliced too, so they broadcast to the block taken):
+         x[1:3] -> `1 + arange(2)`, x[::-1, 0] -> `3 - arange(4), 0`
+  part   input k's own part of stack's or concatenate's output, as a subscript: its index
+         (`1`; `:, 1` along axis 1) or its offset along the joined axis (`:, 3:5`); a row
+         whose one text reads `part` states it for every input
 
 A reduction's texts (the rows that take `keepdims`) speak of `out` and `dout` as kept: shaped
 with the reduced axes as 1s. Where the call dropped them and broadcasting alone would not put
@@ -41,7 +48,8 @@ INPUTS = ("a", "b", "c")  # how a row's texts name its inputs, in argument order
 UPSTREAM = "dout"
 OUT = "out"
 # The call's words a text may use.
-WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "count", "back", "onehot")
+WORDS = ("idx", "idx2", "keep", "dims", "rows", "ddof", "count", "back", "onehot", "at",
+         "part")
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ def row_text(op: Op, k: int, shapes: tuple = ()) -> str | None:
         texts = matmul_texts(shapes) or texts
     if k < len(texts) and texts[k]:
         return texts[k]
+    if len(texts) == 1 and "part" in (t.text for t in tokens(texts[0])):
+        return texts[0]  # stack's and concatenate's inputs are alike: each gets its part
     if op.elementwise and k < len(op.local_text):
         local = op.local_text[k].strip()
         if local == "1":
@@ -111,15 +121,16 @@ def _sizes(shape: tuple) -> str:
     return ", ".join(str(n) for n in shape)
 
 
-def words(op: Op, call: Call, inputs: list[str]) -> dict[str, str]:
-    """The call's words for the row's texts (see the module's doc)."""
+def words(op: Op, call: Call, inputs: list[str], k: int = 0) -> dict[str, str]:
+    """The call's words for the row's texts, input k's where a word is an input's own (see
+    the module's doc)."""
     axes = _axes(op, call)
     a = call.shapes[0] if call.shapes else ()
     return {"idx": ", ".join(inputs[1:]), "idx2": ", ".join(inputs[2:]), "keep": _keep(axes),
             "dims": _sizes(a), "rows": str(a[0] if len(a) == 2 else 1),
             "ddof": str(int(call.params.get("ddof", 0))), "count": str(_count(a, axes)),
             "back": _back(call) if op.name == "transpose" else "",
-            "onehot": _onehot(call, inputs)}
+            "onehot": _onehot(call, inputs), "at": _at(op, call), "part": _part(op, call, k)}
 
 
 def _count(shape: tuple, axes: tuple[int, ...] | None) -> int:
@@ -131,6 +142,46 @@ def _back(call: Call) -> str:
     n = len(call.shapes[0]) if call.shapes else 0
     axes = [int(k) % n for k in call.consts[1:] if k is not None]  # numpy allows -1 for n-1
     return _sizes(tuple(axes.index(k) for k in range(len(axes))))
+
+
+def _at(op: Op, call: Call) -> str:
+    if op.name == "slice" and call.shapes and call.shapes[0]:
+        bounds = [int(c) for c in call.consts[1:3] if c is not None]
+        key: tuple = ((*bounds, *(None,) * (2 - len(bounds)), None),)
+    elif op.name == "subscript" and "key" in call.params:
+        key = call.params["key"]
+    else:
+        return ""
+    sliced = [part for part in key if isinstance(part, tuple)]
+    texts, m = [], 0
+    for part, n in zip(key, call.shapes[0]):
+        if not isinstance(part, tuple):
+            texts.append(str(int(part)))
+            continue
+        m += 1
+        texts.append(_positions(range(*slice(*part).indices(n)), len(sliced) - m))
+    return ", ".join(texts)
+
+
+def _positions(taken: range, later: int) -> str:
+    """The positions of a slice on one axis, a column (`later` axes of 1) where `later`
+    sliced axes follow: numpy broadcasts the positions to the block the slice took."""
+    size, start, step = len(taken), taken.start, taken.step
+    run = f"arange({size})" if abs(step) == 1 else f"{abs(step)}*arange({size})"
+    sign = "+" if step > 0 else "-"
+    text = (run if step > 0 else f"-{run}") if start == 0 else f"{start} {sign} {run}"
+    return f"reshape({text}, {size}{', 1' * later})" if later else text
+
+
+def _part(op: Op, call: Call, k: int) -> str:
+    if op.name not in ("stack", "concatenate") or k >= len(call.shapes):
+        return ""
+    axis = int(call.params.get("axis", 0)) % max(len(call.out_shape), 1)
+    lead = ":, " * axis
+    if op.name == "stack":
+        return f"{lead}{k}"
+    start = sum(shape[axis] for shape in call.shapes[:k])
+    return f"{lead}{start}:{start + call.shapes[k][axis]}"
 
 
 def _onehot(call: Call, inputs: list[str]) -> str:
@@ -162,7 +213,7 @@ def spell(op: Op, k: int, inputs: list[str], out: str, dout: str | None,
     if kept is not None:
         out = f"reshape({out}, {_sizes(kept)})"
         dout = None if dout is None else f"reshape({dout}, {_sizes(kept)})"
-    names = {**dict(zip(INPUTS, inputs)), OUT: out, **words(op, call, inputs)}
+    names = {**dict(zip(INPUTS, inputs)), OUT: out, **words(op, call, inputs, k)}
     return substituted(template, names, dout)
 
 

@@ -109,7 +109,8 @@ INDEX_ROWS = [
        domain="a vector or matrix and positions on its first axis",
        vjp=_slice_vjp, shape=_slice_shape, elementwise=False, min_arity=2, max_arity=3,
        spelled=_spell_slice,
-       doc="s[a:b]: entries (or rows) a to b-1; s[a:] runs to the end, s[:b] starts at 0"),
+       doc="s[a:b]: entries (or rows) a to b-1; s[a:] runs to the end, s[:b] starts at 0",
+       vjp_text=("add_at(zeros_like(a), dout, at)",)),
 ]
 
 for _row in INDEX_ROWS:
@@ -367,7 +368,8 @@ VALUE_INDEX_ROWS = [
        vjp=_subscript_vjp, shape=_subscript_shape, elementwise=False,
        spelled=_spell_subscript,
        doc="x[i, j], x[a:b:step, ...], x[::-1], x[:, 0]: positions written in the program, "
-           "one per axis from the first"),
+           "one per axis from the first",
+       vjp_text=("add_at(zeros_like(a), dout, at)",)),
     Op("take", None, _take_forward, None, _take_sympy, label="[idx]", min_arity=2,
        role="router: each entry taken gets back the upstream gradient of where it went; an "
             "entry taken twice gets both",

@@ -339,6 +339,10 @@ REDUCTION_ROWS = [
     Op("prod", None, label="prod", elementwise=False, samples=_V, max_arity=2,
        role="each entry's local gradient is the product of the other entries",
        doc="prod(x), prod(x, axis), x.prod(axis=..., keepdims=...): product of the entries",
+       # The product of the others, right where entries are 0 (out/a is not): the nonzero
+       # entries' product, over a where none is 0, at the one 0 where one is, else nothing.
+       vjp_text=("dout*prod(where(a == 0, 1, a), keep)*where(a == 0, sum(a == 0, keep) == 1, "
+                 "(sum(a == 0, keep) == 0)/where(a == 0, 1, a))",),
        **rules("prod")),
     Op("variance", None, label="var", aliases=("var",), elementwise=False, samples=_V, max_arity=2,
        role="each entry's local gradient is 2 (entry - mean) / (count - ddof)",
