@@ -211,26 +211,26 @@ def dask_vs_pool(opts) -> None:
     """Each repeat runs the pool, then the cluster, on `base` cases and on n: the whole
     command's rate (each side's start-up in it: the pool forks and warms its workers, the
     client imports distributed and connects; the cluster itself runs already, as a user's
-    does) and the rate with every fixed start-up cost taken out, (n - base) / (t_n - t_base)."""
-    cores, rows, pids = opts.jobs, [], []
-    with tempfile.TemporaryDirectory() as tmp, local_cluster(cores, tmp, pids) as address:
+    does) and the rate with every fixed start-up cost taken out, (n - base) / (t_n - t_base).
+    The cluster is started (and warmed) for its runs only: idle, its scheduler and workers
+    still take CPU (0.05-0.1 s a second together), which the pool's runs must not pay."""
+    cores, rows = opts.jobs, []
+    with tempfile.TemporaryDirectory() as tmp:
         warm = os.path.join(tmp, "warm.txt")
         generate_tanh(warm, 200, seed=1)
         run(warm, ["--jobs", "1"])  # warm the byte-code cache
-        run(warm, ["--dask", address])  # and the workers' imports (sympy)
         base = os.path.join(tmp, "base.txt")
         generate_tanh(base, opts.dask_base, seed=2)
         for n in opts.dask_cases:
             path = os.path.join(tmp, f"tanh{n}.txt")
             generate_tanh(path, n)
-            runners = {"pool": ["--jobs", str(cores)], "dask": ["--dask", address]}
             got: dict[str, list] = {"pool": [], "dask": []}
             for _ in range(opts.repeats):  # side by side: the machine's mood hits both
-                for label, args in runners.items():
-                    small = timed(base, args, pids)
-                    tasks = tasks_run(address)
-                    got[label].append((*timed(path, args, pids), small[0],
-                                       tasks_run(address) - tasks))
+                got["pool"].append(base_and_n(base, path, ["--jobs", str(cores)], []))
+                pids: list[int] = []
+                with local_cluster(cores, tmp, pids) as address:
+                    run(warm, ["--dask", address])  # the workers' imports (sympy), untimed
+                    got["dask"].append(base_and_n(base, path, ["--dask", address], pids))
             rows.append(dask_row(n, opts.dask_base, cores, got))
     print(f"| cases | --jobs {cores} (cases/s/core) | --dask, {cores} workers x 1 thread "
           "(cases/s/core) | cluster / pool, whole command | cluster / pool, start-up "
@@ -239,6 +239,18 @@ def dask_vs_pool(opts) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row)
+
+
+def base_and_n(base: str, path: str, args: list[str], cluster: list[int]) -> tuple:
+    """(wall, CPU, summary) of the run on `path`, the wall time on `base`, the tasks run."""
+    small = timed(base, args, cluster)
+    tasks = tasks_run(cluster_address(args)) if cluster else 0
+    big = timed(path, args, cluster)
+    return (*big, small[0], (tasks_run(cluster_address(args)) - tasks) if cluster else 0)
+
+
+def cluster_address(args: list[str]) -> str:
+    return args[args.index("--dask") + 1]
 
 
 def dask_row(n: int, base: int, cores: int, got: dict[str, list]) -> str:
