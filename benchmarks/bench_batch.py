@@ -11,8 +11,12 @@ without the sympy check, and prints a Markdown table for docs/performance.md.
 --dask compares the local pool with a local Dask cluster of the same cores (a scheduler and one
 single-thread worker per core, separate processes on 127.0.0.1) on checked cases of
 "tanh(x*y) + x**2" at random points, side by side (pool and cluster alternate in each repeat);
-target: the cluster's cases per second per core within 0.9x of the pool's. --dask-memory reads
-the peak resident memory of the `check --dask` client on a long file (target: flat).
+target: the cluster's cases per second per core within 0.9x of the pool's, reported for the
+whole command (each side's start-up in it) and with every fixed start-up cost taken out (the
+time of a --dask-base run subtracted), beside the CPU a case of every process that works
+(pool: the command and its workers; cluster: the client, the scheduler, the workers).
+--dask-memory reads the peak resident memory of the `check --dask` client on a long file
+(target: flat).
 
     uv run python benchmarks/bench_batch.py --dask                       # 10^4 and 10^5 cases
     uv run python benchmarks/bench_batch.py --dask --dask-cases 2000 --repeats 1
@@ -83,12 +87,9 @@ def generate(path: str, n: int, seed: int = 231) -> None:
 
 
 def run(path: str, args: list[str]) -> tuple[float, dict]:
-    env = dict(os.environ)
-    # Measure what an installed user sees: byte-compiled modules (this sandbox disables them).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable, "-m", "backprop_cli", "check", path, "--json", "--quiet", *args]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=command_env(), check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
@@ -134,17 +135,26 @@ def generate_tanh(path: str, n: int, seed: int = 27) -> None:
             fh.write(f'"tanh(x*y) + x**2" x={x:.6g} y={y:.6g}\n')
 
 
+def command_env() -> dict:
+    """Measure what an installed user sees: byte-compiled modules (this sandbox disables them),
+    for the command and the cluster alike."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 @contextlib.contextmanager
-def local_cluster(cores: int, folder: str):
+def local_cluster(cores: int, folder: str, pids: list[int] | None = None):
     """A scheduler and `cores` single-thread workers (no nanny), each its own process; yields
-    the scheduler's address, stops them by their pids."""
+    the scheduler's address, stops them by their pids (put in `pids`, the scheduler first)."""
     from distributed import Client
 
     file = os.path.join(folder, "scheduler.json")
     log = open(os.path.join(folder, "cluster.log"), "wb")  # noqa: SIM115
+    env = command_env()
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
                                "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", file], stdout=log, stderr=log)]
+                               "--scheduler-file", file], stdout=log, stderr=log, env=env)]
     try:
         while not (os.path.exists(file) and os.path.getsize(file)):
             if procs[0].poll() is not None:
@@ -155,9 +165,11 @@ def local_cluster(cores: int, folder: str):
             address = json.load(fh)["address"]
         procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
                                     address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
-                                   stdout=log, stderr=log) for _ in range(cores)]
+                                   stdout=log, stderr=log, env=env) for _ in range(cores)]
         with Client(address, timeout="30s", set_as_default=False) as client:
             client.wait_for_workers(cores, timeout=120)
+        if pids is not None:
+            pids[:] = [p.pid for p in procs]
         yield address
     finally:
         for proc in reversed(procs):
@@ -175,57 +187,96 @@ def tasks_run(address: str) -> int:
     return sum(counts.values())
 
 
-def timed(path: str, args: list[str]) -> tuple[float, float, dict]:
-    """(wall seconds, CPU seconds of the command's own process tree, summary)."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has spent, from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(path: str, args: list[str], cluster: list[int]) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds of every process that worked for the run, summary): the
+    command's own process tree (the pool's workers are in it) plus the cluster's scheduler
+    and workers (what they spent while the command ran; idle, they spend ~0.02 s a second)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cluster_before = [process_cpu(pid) for pid in cluster]
     elapsed, summary = run(path, args)
+    cluster_cpu = sum(process_cpu(pid) for pid in cluster) - sum(cluster_before)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu, summary
+    return elapsed, cpu + cluster_cpu, summary
 
 
 def dask_vs_pool(opts) -> None:
-    cores = opts.jobs
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp, local_cluster(cores, tmp) as address:
+    """Each repeat runs the pool, then the cluster, on `base` cases and on n: the whole
+    command's rate (each side's start-up in it: the pool forks and warms its workers, the
+    client imports distributed and connects; the cluster itself runs already, as a user's
+    does) and the rate with every fixed start-up cost taken out, (n - base) / (t_n - t_base).
+    The cluster is started (and warmed) for its runs only: idle, its scheduler and workers
+    still take CPU (0.05-0.1 s a second together), which the pool's runs must not pay."""
+    cores, rows = opts.jobs, []
+    with tempfile.TemporaryDirectory() as tmp:
         warm = os.path.join(tmp, "warm.txt")
         generate_tanh(warm, 200, seed=1)
         run(warm, ["--jobs", "1"])  # warm the byte-code cache
-        run(warm, ["--dask", address])  # and the workers' imports (sympy)
+        base = os.path.join(tmp, "base.txt")
+        generate_tanh(base, opts.dask_base, seed=2)
         for n in opts.dask_cases:
             path = os.path.join(tmp, f"tanh{n}.txt")
             generate_tanh(path, n)
             got: dict[str, list] = {"pool": [], "dask": []}
             for _ in range(opts.repeats):  # side by side: the machine's mood hits both
-                got["pool"].append(timed(path, ["--jobs", str(cores)]))
-                tasks = tasks_run(address)
-                got["dask"].append((*timed(path, ["--dask", address]),
-                                    tasks_run(address) - tasks))
-            for label in ("pool", "dask"):
-                for entry in got[label]:
-                    summary = entry[2]
-                    assert summary["total"] == n, summary
-                    assert summary["failed"] == summary["errors"] == 0, summary
-            pool = statistics.median(e[0] for e in got["pool"])
-            dask = statistics.median(e[0] for e in got["dask"])
-            ratios = [p[0] / d[0] for p, d in zip(got["pool"], got["dask"], strict=True)]
-            tasks = got["dask"][0][3]
-            client_cpu = statistics.median(e[1] for e in got["dask"])
-            rows.append((n, pool, dask, statistics.median(ratios), min(ratios), tasks,
-                         client_cpu))
-            print(f"{n:>9,} cases: pool {n / pool / cores:7.1f} cases/s/core, cluster "
-                  f"{n / dask / cores:7.1f}; ratio {statistics.median(ratios):.2f} "
-                  f"(runs: {', '.join(f'{r:.2f}' for r in ratios)}); {tasks} tasks "
-                  f"({n / max(tasks, 1):.0f} cases a task); client CPU {client_cpu:.1f} s",
-                  file=sys.stderr, flush=True)
+                got["pool"].append(base_and_n(base, path, ["--jobs", str(cores)], []))
+                pids: list[int] = []
+                with local_cluster(cores, tmp, pids) as address:
+                    run(warm, ["--dask", address])  # the workers' imports (sympy), untimed
+                    got["dask"].append(base_and_n(base, path, ["--dask", address], pids))
+            rows.append(dask_row(n, opts.dask_base, cores, got))
     print(f"| cases | --jobs {cores} (cases/s/core) | --dask, {cores} workers x 1 thread "
-          "(cases/s/core) | cluster / pool | tasks (cases a task) | client CPU |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for n, pool, dask, ratio, worst, tasks, cpu in rows:
-        verdict = "meets 0.9x" if ratio >= 0.9 else "BELOW 0.9x"
-        print(f"| {n:,} | {n / pool / cores:,.1f} | {n / dask / cores:,.1f} | {ratio:.2f} "
-              f"(worst {worst:.2f}; {verdict}) | {tasks:,} ({n / max(tasks, 1):,.0f}) | "
-              f"{cpu:.1f} s ({1000 * cpu / n:.2f} ms a case) |")
+          "(cases/s/core) | cluster / pool, whole command | cluster / pool, start-up "
+          f"excluded (n - {opts.dask_base:,}) | CPU a case, pool / cluster (all processes) | "
+          "tasks (cases a task) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(row)
+
+
+def base_and_n(base: str, path: str, args: list[str], cluster: list[int]) -> tuple:
+    """(wall, CPU, summary) of the run on `path`, the wall time on `base`, the tasks run."""
+    small = timed(base, args, cluster)
+    tasks = tasks_run(cluster_address(args)) if cluster else 0
+    big = timed(path, args, cluster)
+    return (*big, small[0], (tasks_run(cluster_address(args)) - tasks) if cluster else 0)
+
+
+def cluster_address(args: list[str]) -> str:
+    return args[args.index("--dask") + 1]
+
+
+def dask_row(n: int, base: int, cores: int, got: dict[str, list]) -> str:
+    """One table row from each runner's (wall, CPU, summary, wall of base, tasks) repeats."""
+    for label in ("pool", "dask"):
+        for entry in got[label]:
+            assert entry[2]["total"] == n, entry[2]
+            assert entry[2]["failed"] == entry[2]["errors"] == 0, entry[2]
+    pairs = list(zip(got["pool"], got["dask"], strict=True))
+    whole = [p[0] / d[0] for p, d in pairs]
+    steady = [(d[0] - d[3]) / (p[0] - p[3]) for p, d in pairs]
+    pool = statistics.median(e[0] for e in got["pool"])
+    dask = statistics.median(e[0] for e in got["dask"])
+    cpu = {k: statistics.median(e[1] for e in v) * 1000 / n for k, v in got.items()}
+    tasks = got["dask"][0][4]
+    verdict = {r: "meets 0.9x" if r >= 0.9 else "BELOW 0.9x"
+               for r in (statistics.median(whole), statistics.median(steady))}
+    print(f"{n:>9,} cases: pool {n / pool / cores:7.1f} cases/s/core, cluster "
+          f"{n / dask / cores:7.1f}; whole {', '.join(f'{r:.2f}' for r in whole)}; start-up "
+          f"excluded {', '.join(f'{r:.2f}' for r in steady)}; CPU a case {cpu['pool']:.2f} / "
+          f"{cpu['dask']:.2f} ms; {tasks} tasks", file=sys.stderr, flush=True)
+    return (f"| {n:,} | {n / pool / cores:,.1f} | {n / dask / cores:,.1f} | "
+            f"{statistics.median(whole):.2f} (worst {min(whole):.2f}; "
+            f"{verdict[statistics.median(whole)]}) | {statistics.median(steady):.2f} (worst "
+            f"{min(steady):.2f}; {verdict[statistics.median(steady)]}) | {cpu['pool']:.2f} / "
+            f"{cpu['dask']:.2f} ms | {tasks:,} ({n / max(tasks, 1):,.0f}) |")
 
 
 def scheduling_counts(path: str, n: int, address: str) -> tuple[int, float, float]:
@@ -300,6 +351,8 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true",
                     help="the local pool against a local Dask cluster of --jobs cores")
     ap.add_argument("--dask-cases", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--dask-base", type=int, default=1000,
+                    help="with --dask: the small run whose time is taken off (start-up)")
     ap.add_argument("--dask-counts", action="store_true",
                     help="tasks and bytes per case on a local cluster (no timing)")
     ap.add_argument("--dask-memory", action="store_true",

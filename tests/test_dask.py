@@ -396,6 +396,30 @@ def test_chunks_run_side_by_side_take_turns_and_give_the_serial_records():
     assert mpmath.mp.dps == dps
 
 
+def test_the_cyclic_collector_is_off_while_chunks_run_and_back_on_after():
+    """As in the pool's workers (forked from the command, which turns it off): off while any
+    chunk of the process runs, also when two overlap, and on again when the last one ends."""
+    import gc
+
+    seen: list[bool] = []
+
+    def look(case: Case, settings: Settings) -> CaseResult:
+        seen.append(gc.isenabled())
+        return CaseResult(case.index, case.line, case.id, case.program, "pass")
+
+    cases = [Case(k, k + 1, f"line {k + 1}", "x", (("x", 1.0),)) for k in range(8)]
+    assert gc.isenabled()
+    side_by_side(lambda t: batch_dask.run_chunk(cases, Settings(), look), 2)
+    assert seen == [False] * 16
+    assert gc.isenabled()
+    gc.disable()  # a process that keeps it off (the command itself) keeps it off
+    try:
+        batch_dask.run_chunk(cases, Settings(), look)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_each_thread_keeps_its_own_parsed_graphs():
     """Each thread's cache of parsed graphs is its own (no two threads evict from one dict):
     cases run from four threads at once, past the cache's size, get one thread's records."""
