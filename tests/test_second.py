@@ -448,3 +448,13 @@ def test_a_program_with_no_variables_has_an_empty_hessian():
         "Hessian d2f / d(row) d(column): 0 x 0", "",
         "no variables: the program has nothing to differentiate",
         "no variables: the Hessian is empty"]
+
+
+def test_a_square_at_zero_keeps_its_curvature():
+    """pow's rule at a == 0 once gave the constant 0 for b == 2, so the dual numbers lost its
+    slope and the Hessian of sqrt(1 + (a + a)**2) at 0 came out 0 (sympy and finite
+    differences both said 4: found by the random programs)."""
+    for program, want in (("(a + a)**2", 8.0), ("sqrt(1 + (a + a)**2)", 4.0), ("a**3", 0.0)):
+        result = evaluate(program, {"a": 0.0}, Options(hessian=True))
+        assert float(result.hessian.matrix()[0][0]) == pytest.approx(want), program
+        assert result.status == "pass", program

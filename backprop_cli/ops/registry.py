@@ -285,7 +285,10 @@ def pow_local(m, a, b, out):
     (nan). `where` evaluates both sides on numbers, so pow and log get 1 where their side is
     not taken. The dual numbers differentiate this very statement for Hessians."""
     zero = a == 0
-    at_zero = m.where(b == 1.0, 1.0, m.where((b > 1.0) | (b == 0.0), 0.0, m.inf))
+    # b == 2 at zero: 2*a, which is 0 but keeps its slope 2 for the dual numbers (the
+    # Hessian of (a + a)**2 at 0 is 8, not 0); other b > 1 are flat there to second order.
+    at_zero = m.where(b == 1.0, 1.0, m.where(b == 2.0, 2.0 * a,
+                                             m.where((b > 1.0) | (b == 0.0), 0.0, m.inf)))
     da = m.where(zero, at_zero, b * m.pow(m.where(zero, 1.0, a), b - 1.0))
     pos = a > 0
     db = m.where(pos, out * m.log(m.where(pos, a, 1.0)), m.where(zero, 0.0, m.nan))
