@@ -316,18 +316,8 @@ class _Whole:
         else:
             raise KeyboardInterrupt
 
-    @contextlib.contextmanager
     def armed(self):
-        import threading
-
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        return _on_sigint(self._on_sigint)
 
     def __enter__(self):
         self.inside = True
@@ -339,15 +329,21 @@ class _Whole:
             raise KeyboardInterrupt
 
 
-@contextlib.contextmanager
 def _no_interrupt():
     """Ctrl-C waits while the output files are finished and renamed into place."""
+    return _on_sigint(signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _on_sigint(handler):
+    """Ctrl-C goes to `handler` inside the block; only the main thread can set it (a thread
+    that runs check, as a test's does, keeps Python's own)."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
