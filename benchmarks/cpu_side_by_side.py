@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--b", default=str(HERE.parent), help="the checkout measured second (after)")
     ap.add_argument("--programs", default="wide:1e4,wide:1e5,deep:1e4,deep:1e5,nested:1e5")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--phases", default="", help="only these phases, e.g. lex,parse (quick)")
     opts = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         a, b = load(opts.a, "bp_a", tmp), load(opts.b, "bp_b", tmp)
@@ -96,6 +97,10 @@ def main() -> None:
             text = bench_core.PROGRAMS[shape](int(float(size)), random.Random(int(float(size))))
             ra, na, out_a = runners(a, text)
             rb, nb, out_b = runners(b, text)
+            if opts.phases:
+                keep = set(opts.phases.split(",")) | {"lex", "forward", "backward"}
+                ra = {k: (f if k in keep else (lambda: None)) for k, f in ra.items()}
+                rb = {k: (f if k in keep else (lambda: None)) for k, f in rb.items()}
             same = "" if out_a == out_b else " (outputs DIFFER)"
             best = {side: {k: float("inf") for k in ra} for side in "ab"}
             for _ in range(opts.repeat):

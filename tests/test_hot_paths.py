@@ -69,3 +69,54 @@ def test_a_parse_leaves_no_cycle_holding_its_tokens():
     graph = parse("q = (x + y) * z; w = -q ** 2; sin(w) + |q| + max(x, y, 2)")
     assert gc.collect() == 0
     assert len(graph) > 10
+
+
+def _every_token_by_its_handler(source: str):
+    """The parser's general path: every token goes to its handler in the two tables (an
+    infix operator to `_no_operator`, which reads it as `_lazy_infix` does), never to the
+    fast steps of `_Parser.program`'s loop. A statement's ends are `begin` and `settle`."""
+    from backprop_cli.language import parser as p
+
+    parser = p._Parser(source)
+    k, target = parser.begin(0)
+    last, expect_operand = -1, True
+    while k >= 0:
+        kind, text = parser.kinds[k], parser.texts[k]
+        if expect_operand:
+            handler = p._BEFORE.get(text if kind == "op" else kind, p._no_operand)
+        elif kind in ("sep", "end"):
+            last = parser.settle(target, k)
+            k, target = parser.begin(k + 1) if kind == "sep" else (-1, -1)
+            expect_operand = True
+            continue
+        else:
+            handler = p._AFTER.get(text if kind == "op" else kind, p._no_operator)
+        k, expect_operand = handler(parser, k)
+    return parser.finished(last)
+
+
+def _graph_or_error(parse_fn, source: str):
+    try:
+        g = parse_fn(source)
+    except Exception as exc:  # both paths must refuse alike, with the same message and span
+        return type(exc).__name__, str(exc), getattr(exc, "span", None)
+    return ([op.name for op in g.ops], g.args, list(g.starts), list(g.ends), g.names, g.consts,
+            g.variables, g.output)
+
+
+_STATEMENT_PIECES = ["x", "y", "t1", "q", "2", "0.5", "1e999", "(", ")", "+", "-", "*", "**",
+                     "/", " ", "\n", ";", "=", "+=", "sin", "tanh", "exp", "max", "sum", ",",
+                     "|", "[", "]", "x.T", "²", "pi", "axis", "std", "relu"]
+
+
+def test_the_fast_steps_of_the_parse_loop_are_the_handlers_steps():
+    rng = random.Random(2025)
+    programs = [_program(rng, 10) for _ in range(300)]
+    programs += ["".join(rng.choice(_STATEMENT_PIECES) for _ in range(rng.randint(1, 16)))
+                 for _ in range(6000)]
+    programs += ["q = sin(x*y) + 2\nw = tanh(q + x)*0.5; q = q*w\nexp(q) + max(q, w)",
+                 "t0 = x\nt1 = sin(t0*y)\nt2 = t1*0.5+z\n", "((x))", "sin((x + y))*(z)",
+                 "x.sum()", "abs(x, )", "sin()", "sin(x, y)", "pi = 2", "q = 1; q += x"]
+    for source in programs:
+        assert _graph_or_error(parse, source) == \
+            _graph_or_error(_every_token_by_its_handler, source), source
