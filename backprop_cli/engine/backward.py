@@ -20,7 +20,7 @@ from ..errors import DomainError, InternalError
 from ..graph import Graph
 from ..ops.registry import SCALAR, Op
 from ..ops.shapes import unbroadcast
-from .forward import all_finite, domain_error, is_array, math_of
+from .forward import ADD, MUL, all_finite, domain_error, is_array, math_of
 
 _FAILURES = (ArithmeticError, ValueError, FloatingPointError)
 
@@ -140,7 +140,12 @@ def _run_steps(graph: Graph, v: list, grads: list, wants: bytearray, m) -> None:
                 continue  # as in _run_numbers: nothing flows back
             if len(a) == 2:
                 x, y = a
-                lx, ly = op.local(m, v[x], v[y], out)
+                if op is MUL:  # its rule's partials, (b, a), without the call
+                    lx, ly = v[y], v[x]
+                elif op is ADD:  # (1.0, 1.0)
+                    lx = ly = 1.0
+                else:
+                    lx, ly = op.local(m, v[x], v[y], out)
                 if wants[x]:
                     grads[x] += g * lx
                 if wants[y]:

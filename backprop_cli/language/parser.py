@@ -133,17 +133,13 @@ class _Parser:
         "The hot loop" above), every other goes to its handler in the two tables."""
         (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
          known, read, add_number, specs, (ops, args, gstarts, gends)) = self.hot
-        k, target = self.begin(0)
-        last = -1
+        k, target, last = *self.begin(0), -1
         while k >= 0:
             kind, text = kinds[k], texts[k]
             node = None
             if kind == "name":
                 if texts[k + 1] == "(":
-                    op = _loaded(FUNCTIONS, text)
-                    if op is not None and texts[k + 2] != ")":
-                        stack.append(_new(Entry, (_CALL, op, 0, False, starts[k],
-                                                  starts[k + 1] + 1, len(operands), None)))
+                    if self.open_call(k):
                         k += 2
                         continue
                 elif texts[k + 1] != "=" and kinds[k + 1] != "sup":
@@ -151,8 +147,9 @@ class _Parser:
                         node = read(text)
             elif kind == "num" and (value := float(text)) != _INF:
                 node = add_number(value, starts[k], starts[k] + len(text))
-            elif text == "(" and kind == "op":
-                stack.append(_entry(_PAREN, starts[k], len(operands)))
+            elif text == "(":
+                stack.append(_new(Entry, (_PAREN, None, 0, False, starts[k], starts[k] + 1,
+                                          len(operands), None)))
                 k += 1
                 continue
             if node is not None:
@@ -165,40 +162,27 @@ class _Parser:
                 if operand_next:
                     continue
             while True:  # after an operand: an infix operator, a ')' or the statement's end
-                text = texts[k]
-                if (spec := specs(text)) is not None:
-                    bp, right = spec[1], spec[2]  # `reduce_above`'s steps, a binary one inline
-                    while stack and (top := stack[-1])[0] <= _PRE and \
-                            (top[2] > bp or (top[2] == bp and not right)):
-                        if top[0] == _PRE:
-                            self.reduce()
-                            continue
+                if (spec := specs(texts[k])) is not None:  # `reduce_above`'s steps, inline
+                    while stack and (top := stack[-1])[0] == _BIN and \
+                            (top[2] > spec[1] or (top[2] == spec[1] and not spec[2])):
                         stack.pop()
-                        b = operands.pop()
-                        b_end = oend.pop()
-                        ostart.pop()
+                        b, b_end, _ = operands.pop(), oend.pop(), ostart.pop()
                         if (node := len(ops)) >= MAX_NODES:
                             raise self.graph.too_many(ostart[-1], b_end)
                         ops.append(top[1])
                         args.append((operands[-1], b))
                         gstarts.append(ostart[-1])
                         gends.append(b_end)
-                        operands[-1] = node
-                        oend[-1] = b_end
+                        operands[-1], oend[-1] = node, b_end
+                    if stack and stack[-1][0] == _PRE:  # a prefix sign, and what is below it
+                        self.reduce_above(spec[1], spec[2])
                     if spec[0] is not None:  # an infix operator waits for its right operand
                         stack.append(spec[0])
                         k += 1
                         break
-                    if text != ")":  # the statement's end
-                        last = self.settle(target, k)
-                        k, target = self.begin(k + 1) if text else (-1, -1)
-                        break
-                    if self.close(k):
-                        k += 1
-                        continue
-                kind = kinds[k]
-                k, operand_next = self.after.get(text if kind == "op" else kind,
-                                                 _no_operator)(self, k)
+                    k, target, last, operand_next = self.closing(k, target, last)
+                else:
+                    k, operand_next = self.after_operand(k)
                 if operand_next:
                     break
         return self.finished(last)
@@ -208,6 +192,33 @@ class _Parser:
             raise ParseError("the program is empty", self.source, (0, 1),
                              'give an expression, e.g. "(x+y)*z"')
         return self.graph.finish(last)
+
+    def closing(self, k: int, target: int, last: int) -> tuple[int, int, int, bool]:
+        """A ')' or a statement's end at token k, everything down to the innermost bracket
+        applied: (the next token, the statement's target, the last statement's node, whether
+        an operand comes next)."""
+        if self.texts[k] != ")":  # ';', a new line or the end
+            last = self.settle(target, k)
+            return (*self.begin(k + 1), last, True) if self.texts[k] else (-1, -1, last, True)
+        if self.close(k):
+            return k + 1, target, last, False
+        k, operand_next = self.after_operand(k)  # _close_paren: a tuple, a call's args, errors
+        return k, target, last, operand_next
+
+    def after_operand(self, k: int) -> tuple[int, bool]:
+        """Token k after an operand, when the hot loop did not take it: its handler's steps."""
+        kind = self.kinds[k]
+        return self.after.get(self.texts[k] if kind == "op" else kind, _no_operator)(self, k)
+
+    def open_call(self, k: int) -> bool:
+        """`name(` at token k, when name is a loaded function and an argument follows:
+        `_open_call`'s steps taken; False leaves the token to `_name`."""
+        op = _loaded(FUNCTIONS, self.texts[k])
+        if op is None or self.texts[k + 2] == ")":
+            return False
+        self.stack.append(_new(Entry, (_CALL, op, 0, False, self.starts[k],
+                                       self.starts[k + 1] + 1, len(self.operands), None)))
+        return True
 
     def begin(self, k: int) -> tuple[int, int]:
         """A statement from token k on (separators skipped): (its expression's first token,
