@@ -59,11 +59,9 @@ def wanted_nodes(graph: Graph, variables: Iterable[str] | None = None) -> bytear
     chosen = graph.variables if variables is None else variables
     for name in chosen:
         wants[graph.variables[name]] = 1
-    for i, a in enumerate(graph.args):
-        for j in a:
-            if wants[j]:
-                wants[i] = 1
-                break
+    for i, a in enumerate(graph.args):  # one or two inputs read without an inner loop
+        if a and (wants[a[0]] or wants[a[-1]] or (len(a) > 2 and any(map(wants.__getitem__, a)))):
+            wants[i] = 1
     return wants
 
 

@@ -59,6 +59,7 @@ class Entry(NamedTuple):
 
 _new = tuple.__new__  # an Entry without NamedTuple's Python-level __new__: once per bracket
 _loaded = dict.get  # a loaded row of a lazy table, without its Python-level get
+_NO_MARK = (-1, None, 0, False, 0, 0, 0, None)  # no bracket open: neither kind is -1
 
 
 def _entry(kind: int, start: int, base: int) -> Entry:
@@ -196,14 +197,26 @@ class _Parser:
     def closing(self, k: int, target: int, last: int) -> tuple[int, int, int, bool]:
         """A ')' or a statement's end at token k, everything down to the innermost bracket
         applied: (the next token, the statement's target, the last statement's node, whether
-        an operand comes next)."""
-        if self.texts[k] != ")":  # ';', a new line or the end
+        an operand comes next). A ')' that closes a plain parenthesis, or a one-argument call
+        with no keywords, takes `_close_paren`'s steps here; any other goes to it."""
+        texts, stack = self.texts, self.stack
+        if texts[k] != ")":  # ';', a new line or the end
             last = self.settle(target, k)
-            return (*self.begin(k + 1), last, True) if self.texts[k] else (-1, -1, last, True)
-        if self.close(k):
-            return k + 1, target, last, False
-        k, operand_next = self.after_operand(k)  # _close_paren: a tuple, a call's args, errors
-        return k, target, last, operand_next
+            return (*self.begin(k + 1), last, True) if texts[k] else (-1, -1, last, True)
+        mark = stack[-1] if stack else _NO_MARK
+        end = self.starts[k] + 1
+        if mark[0] == _PAREN:
+            stack.pop()
+        elif mark[0] == _CALL and mark[7] is None and len(self.operands) == mark[6] + 1 and \
+                mark[1].arity == 1 and mark[1].name not in _SPREAD:
+            stack.pop()
+            self.operands[-1] = self.graph.add_op(mark[1], (self.operands[-1],), mark[4], end)
+        else:  # a tuple, a call's other arguments, an error: the handler's steps
+            k, operand_next = self.after_operand(k)
+            return k, target, last, operand_next
+        self.ostart[-1] = mark[4]
+        self.oend[-1] = end
+        return k + 1, target, last, False
 
     def after_operand(self, k: int) -> tuple[int, bool]:
         """Token k after an operand, when the hot loop did not take it: its handler's steps."""
@@ -290,31 +303,6 @@ class _Parser:
         return self.graph.add_variable(name, start, start + len(name))
 
     # --- expressions ------------------------------------------------------------------
-
-    def close(self, k: int) -> bool:
-        """The ')' at token k, when it closes a plain parenthesis, or a one-argument call with
-        no keywords, whatever it held applied already: `_close_paren`'s steps for it taken;
-        False leaves it to that handler."""
-        stack = self.stack
-        if not stack:
-            return False
-        mark = stack[-1]
-        end = self.starts[k] + 1
-        if mark[0] == _PAREN:
-            stack.pop()
-            self.ostart[-1] = mark[4]
-            self.oend[-1] = end
-            return True
-        op = mark[1]
-        if mark[0] != _CALL or mark[7] is not None or len(self.operands) != mark[6] + 1 or \
-                op.arity != 1 or op.name in _SPREAD:
-            return False
-        stack.pop()
-        operands = self.operands
-        operands[-1] = self.graph.add_op(op, (operands[-1],), mark[4], end)
-        self.ostart[-1] = mark[4]
-        self.oend[-1] = end
-        return True
 
     def close_all(self) -> None:
         """At the end of a statement: apply what is left; an open bracket is an error."""
