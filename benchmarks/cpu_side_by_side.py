@@ -113,7 +113,7 @@ def main() -> None:
             ba["evaluate"] -= ba["forward"] + ba["backward"]
             bb["evaluate"] -= bb["forward"] + bb["backward"]
 
-            def cell(k):
+            def cell(k, ba=ba, bb=bb):
                 x, y = ba[k] * 1e3, bb[k] * 1e3
                 return f"{x:.1f} -> {y:.1f} ({x / y:.2f}x)" if y > 0 else f"{x:.1f} -> {y:.1f}"
 

@@ -74,25 +74,24 @@ def test_a_parse_leaves_no_cycle_holding_its_tokens():
 def _every_token_by_its_handler(source: str):
     """The parser's general path: every token goes to its handler in the two tables (an
     infix operator to `_no_operator`, which reads it as `_lazy_infix` does), never to the
-    fast steps of `_Parser.program`'s loop. A statement's ends are `begin` and `settle`."""
+    fast steps of `_Parser.program`'s loop. A statement's ends are `begin` and `closing`."""
     from backprop_cli.language import parser as p
 
     parser = p._Parser(source)
-    k, target = parser.begin(0)
-    last, expect_operand = -1, True
+    k, parser.target = parser.begin(0)
+    expect_operand = True
     while k >= 0:
         kind, text = parser.kinds[k], parser.texts[k]
         if expect_operand:
             handler = p._BEFORE.get(text if kind == "op" else kind, p._no_operand)
-        elif kind in ("sep", "end"):
-            last = parser.settle(target, k)
-            k, target = parser.begin(k + 1) if kind == "sep" else (-1, -1)
-            expect_operand = True
+        elif kind in ("sep", "end"):  # the statement's end (no handler of its own)
+            parser.reduce_above(-1, False)
+            k, expect_operand = parser.closing(k)
             continue
         else:
             handler = p._AFTER.get(text if kind == "op" else kind, p._no_operator)
         k, expect_operand = handler(parser, k)
-    return parser.finished(last)
+    return parser.finished(parser.last)
 
 
 def _graph_or_error(parse_fn, source: str):

@@ -59,6 +59,7 @@ class Entry(NamedTuple):
 
 _new = tuple.__new__  # an Entry without NamedTuple's Python-level __new__: once per bracket
 _loaded = dict.get  # a loaded row of a lazy table, without its Python-level get
+_has = dict.__contains__  # a loaded row's name (a lazy table's `in` also asks its modules')
 _NO_MARK = (-1, None, 0, False, 0, 0, 0, None)  # no bracket open: neither kind is -1
 
 
@@ -91,10 +92,10 @@ def parse(source: str) -> Graph:
 # The hot loop (`_Parser.program`): two states, an operand expected, then (its inner loop) an
 # operator or the statement's end, so no flag is kept per token. A name already read, a number,
 # '(', a loaded function's name and its '(', and an infix operator take their steps in the loop
-# over local names; a ')' goes to `close` (a plain parenthesis or a one-argument call), a
-# statement's two ends to `begin` and `settle`; every other token to its handler, whose steps
-# these are (tests/test_hot_paths.py parses with every token sent to its handler and holds the
-# two graphs, and errors, equal).
+# over local names; a ')' and a statement's end go to `closing` (a plain parenthesis, a
+# one-argument call, `name = value`), the next statement's start to `begin`; every other
+# token to its handler, whose steps these are (tests/test_hot_paths.py parses with every token
+# sent to its handler and holds the two graphs, and errors, equal).
 class _Parser:
     def __init__(self, source: str):
         self.source = source
@@ -107,6 +108,7 @@ class _Parser:
         self.ostart: list[int] = []
         self.oend: list[int] = []
         self.stack: list[Entry] = []
+        self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
         g = self.graph  # what the hot loop reads, bound once per parse
         self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
                     self.stack, self.operands.append, self.ostart.append, self.oend.append,
@@ -134,13 +136,15 @@ class _Parser:
         "The hot loop" above), every other goes to its handler in the two tables."""
         (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
          known, read, add_number, specs, (ops, args, gstarts, gends)) = self.hot
-        k, target, last = *self.begin(0), -1
+        k, self.target = self.begin(0)
         while k >= 0:
             kind, text = kinds[k], texts[k]
             node = None
             if kind == "name":
                 if texts[k + 1] == "(":
-                    if self.open_call(k):
+                    if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
+                        stack.append(_new(Entry, (_CALL, op, 0, False, starts[k],
+                                                  starts[k + 1] + 1, len(operands), None)))
                         k += 2
                         continue
                 elif texts[k + 1] != "=" and kinds[k + 1] != "sup":
@@ -164,8 +168,10 @@ class _Parser:
                     continue
             while True:  # after an operand: an infix operator, a ')' or the statement's end
                 if (spec := specs(texts[k])) is not None:  # `reduce_above`'s steps, inline
-                    while stack and (top := stack[-1])[0] == _BIN and \
-                            (top[2] > spec[1] or (top[2] == spec[1] and not spec[2])):
+                    while stack and (top := stack[-1])[0] <= _PRE and top[2] >= spec[1]:
+                        if top[0] == _PRE:
+                            self.reduce()
+                            continue
                         stack.pop()
                         b, b_end, _ = operands.pop(), oend.pop(), ostart.pop()
                         if (node := len(ops)) >= MAX_NODES:
@@ -175,18 +181,16 @@ class _Parser:
                         gstarts.append(ostart[-1])
                         gends.append(b_end)
                         operands[-1], oend[-1] = node, b_end
-                    if stack and stack[-1][0] == _PRE:  # a prefix sign, and what is below it
-                        self.reduce_above(spec[1], spec[2])
                     if spec[0] is not None:  # an infix operator waits for its right operand
                         stack.append(spec[0])
                         k += 1
                         break
-                    k, target, last, operand_next = self.closing(k, target, last)
+                    k, operand_next = self.closing(k)
                 else:
                     k, operand_next = self.after_operand(k)
                 if operand_next:
                     break
-        return self.finished(last)
+        return self.finished(self.last)
 
     def finished(self, last: int) -> Graph:
         if last < 0:
@@ -194,44 +198,50 @@ class _Parser:
                              'give an expression, e.g. "(x+y)*z"')
         return self.graph.finish(last)
 
-    def closing(self, k: int, target: int, last: int) -> tuple[int, int, int, bool]:
+    def closing(self, k: int) -> tuple[int, bool]:
         """A ')' or a statement's end at token k, everything down to the innermost bracket
-        applied: (the next token, the statement's target, the last statement's node, whether
-        an operand comes next). A ')' that closes a plain parenthesis, or a one-argument call
-        with no keywords, takes `_close_paren`'s steps here; any other goes to it."""
+        applied: (the next token, whether an operand comes next); a statement's end sets
+        `last` (its node) and `target` (the next one's). A ')' of a plain parenthesis, or of
+        a one-argument call with no keywords, takes `_close_paren`'s steps here, and
+        `name = value` `assign`'s."""
         texts, stack = self.texts, self.stack
-        if texts[k] != ")":  # ';', a new line or the end
-            last = self.settle(target, k)
-            return (*self.begin(k + 1), last, True) if texts[k] else (-1, -1, last, True)
-        mark = stack[-1] if stack else _NO_MARK
-        end = self.starts[k] + 1
-        if mark[0] == _PAREN:
-            stack.pop()
-        elif mark[0] == _CALL and mark[7] is None and len(self.operands) == mark[6] + 1 and \
-                mark[1].arity == 1 and mark[1].name not in _SPREAD:
-            stack.pop()
-            self.operands[-1] = self.graph.add_op(mark[1], (self.operands[-1],), mark[4], end)
-        else:  # a tuple, a call's other arguments, an error: the handler's steps
-            k, operand_next = self.after_operand(k)
-            return k, target, last, operand_next
-        self.ostart[-1] = mark[4]
-        self.oend[-1] = end
-        return k + 1, target, last, False
+        if texts[k] == ")":
+            mark = stack[-1] if stack else _NO_MARK
+            end = self.starts[k] + 1
+            if mark[0] == _PAREN:
+                stack.pop()
+            elif mark[0] == _CALL and mark[7] is None and len(self.operands) == mark[6] + 1 \
+                    and mark[1].arity == 1 and mark[1].name not in _SPREAD:
+                stack.pop()
+                self.operands[-1] = self.graph.add_op(mark[1], (self.operands[-1],), mark[4],
+                                                      end)
+            else:  # a tuple, a call's other arguments, an error: the handler's steps
+                return self.after_operand(k)
+            self.ostart[-1] = mark[4]
+            self.oend[-1] = end
+            return k + 1, False
+        if stack:  # ';', a new line or the end: an open bracket is an error
+            self.close_all()
+        last = self.operands.pop()  # the one operand left
+        self.ostart.pop()
+        self.oend.pop()
+        target = self.target
+        if target >= 0:
+            name = texts[target]
+            if texts[target + 1] == "=" and name not in CONSTANTS and \
+                    not _has(FUNCTIONS, name) and name not in FUNCTIONS.lazy:
+                self.graph.names.setdefault(last, name)  # the first name wins
+                self.assigned[name] = last
+            else:
+                last = self.assign(target, last, k)
+        self.last = last
+        k, self.target = self.begin(k + 1) if texts[k] else (-1, -1)
+        return k, True
 
     def after_operand(self, k: int) -> tuple[int, bool]:
         """Token k after an operand, when the hot loop did not take it: its handler's steps."""
         kind = self.kinds[k]
         return self.after.get(self.texts[k] if kind == "op" else kind, _no_operator)(self, k)
-
-    def open_call(self, k: int) -> bool:
-        """`name(` at token k, when name is a loaded function and an argument follows:
-        `_open_call`'s steps taken; False leaves the token to `_name`."""
-        op = _loaded(FUNCTIONS, self.texts[k])
-        if op is None or self.texts[k + 2] == ")":
-            return False
-        self.stack.append(_new(Entry, (_CALL, op, 0, False, self.starts[k],
-                                       self.starts[k + 1] + 1, len(self.operands), None)))
-        return True
 
     def begin(self, k: int) -> tuple[int, int]:
         """A statement from token k on (separators skipped): (its expression's first token,
@@ -245,24 +255,6 @@ class _Parser:
                 (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
             return k + 2, k
         return k, -1
-
-    def settle(self, target: int, k: int) -> int:
-        """At a statement's end (token k): apply what is left, name the value if the
-        statement assigns it (`target`); returns its node."""
-        if self.stack:
-            self.close_all()
-        node = self.operands.pop()  # the one operand left
-        self.ostart.pop()
-        self.oend.pop()
-        if target < 0:
-            return node
-        name = self.texts[target]
-        if self.texts[target + 1] == "=" and name not in CONSTANTS and \
-                name not in FUNCTIONS:  # `name = expr`, the commonest: assign's steps
-            self.graph.names.setdefault(node, name)
-            self.assigned[name] = node
-            return node
-        return self.assign(target, node, k)
 
     def assign(self, target: int, node: int, end: int) -> int:
         """`name = expr` or `name op= expr` at token `target`; returns the node named."""
@@ -345,9 +337,8 @@ class _Parser:
         """Apply the operators on top of the stack that bind at least as tightly as an infix
         operator of binding power `bp` (all of them, down to the innermost bracket, for -1);
         the hot loop takes these steps inline."""
-        stack = self.stack
-        while stack and (top := stack[-1])[0] <= _PRE and \
-                (top[2] > bp or (top[2] == bp and not right)):
+        stack, least = self.stack, _least(bp, right)
+        while stack and (top := stack[-1])[0] <= _PRE and top[2] >= least:
             self.reduce()
 
     def reduce_to_bracket(self) -> Entry | None:
@@ -576,24 +567,35 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
 # --- handlers for a token after an operand ----------------------------------------------------
 
 
-_SPECS: dict[str, tuple[Entry | None, int, bool]] = {}
+def _least(bp: int, right: bool) -> int:
+    """The least binding power an operator on the stack has to have to be applied before an
+    infix operator of binding power `bp` (`right`: right-associative) goes on: the same bp
+    binds first unless right-associative (binding powers are whole numbers)."""
+    return bp + 1 if right else bp
+
+
+_SPECS: dict[str, tuple[Entry | None, int]] = {}
 _SPECS_OF: dict = {}
 # What closes an operand's run as an infix operator of binding power -1 would (everything down
 # to the innermost bracket applied): ')', a statement's separators and the end's empty text.
-_CLOSERS = {text: (None, -1, False) for text in (")", ";", "\n", "")}
+_CLOSERS = {text: (None, -1) for text in (")", ";", "\n", "")}
 
 
-def _infix_specs() -> dict[str, tuple[Entry | None, int, bool]]:
-    """Each loaded infix spelling's stack entry, binding power and associativity (a row not
-    loaded yet is read by `_lazy_infix`), and the closers'. Checked against INFIX at every
-    parse (a test may patch a row into it), rebuilt only when INFIX changed: a binary entry's
-    span is never read (its node spans its operands), so one entry serves."""
+def _spec(op) -> tuple[Entry, int]:
+    """An infix row's stack entry and the least binding power it applies before it goes on.
+    A binary entry's span is never read (its node spans its operands), so one entry serves."""
+    return Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), _least(op.bp, op.right_assoc)
+
+
+def _infix_specs() -> dict[str, tuple[Entry | None, int]]:
+    """Each loaded infix spelling's spec (a row not loaded yet is read by `_lazy_infix`), and
+    the closers'. Checked against INFIX at every parse (a test may patch a row into it),
+    rebuilt only when INFIX changed."""
     if INFIX != _SPECS_OF:  # dict's comparison: the rows loaded so far, nothing imported
         _SPECS.clear()
         _SPECS.update(_CLOSERS)
         for text, op in dict.items(INFIX):
-            _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp,
-                            op.right_assoc)
+            _SPECS[text] = _spec(op)
         _SPECS_OF.clear()
         _SPECS_OF.update(dict.items(INFIX))
     return _SPECS
@@ -604,10 +606,9 @@ def _lazy_infix(p: _Parser, k: int) -> tuple[int, bool]:
     token as any infix operator."""
     text = p.texts[k]
     op = _SPECS_OF[text] = INFIX[text]  # reading the row loads its module
-    spec = _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp, op.right_assoc)
-    if p.stack and p.stack[-1][0] <= _PRE:
-        p.reduce_above(spec[1], spec[2])
-    p.stack.append(spec[0])
+    entry, _ = _SPECS[text] = _spec(op)
+    p.reduce_above(op.bp, op.right_assoc)
+    p.stack.append(entry)
     return k + 1, True
 
 
