@@ -101,6 +101,9 @@ class _Parser:
         self.source = source
         self.graph = Graph(source)
         self.assigned: dict[str, int] = {}
+        # Every name read so far -> its node (an assigned value, else the variable's leaf): the
+        # hot loop's one lookup (`assigned` alone tells a name assigned, for the messages).
+        self.known: dict[str, int] = {}
         # Tokens as parallel lists, addressed by index: no token objects on the hot path.
         self.kinds, self.texts, self.starts = scan(source)
         self.after = _AFTER
@@ -112,7 +115,7 @@ class _Parser:
         g = self.graph  # what the hot loop reads, bound once per parse
         self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
                     self.stack, self.operands.append, self.ostart.append, self.oend.append,
-                    self.assigned.get, g.variables.get, g.add_number, _infix_specs().get,
+                    self.known.get, g.variables.get, g.add_number, _infix_specs().get,
                     (g.ops, g.args, g.starts, g.ends))
 
     def token(self, k: int) -> Token:
@@ -231,7 +234,7 @@ class _Parser:
             if texts[target + 1] == "=" and name not in CONSTANTS and \
                     not _has(FUNCTIONS, name) and name not in FUNCTIONS.lazy:
                 self.graph.names.setdefault(last, name)  # the first name wins
-                self.assigned[name] = last
+                self.assigned[name] = self.known[name] = last
             else:
                 last = self.assign(target, last, k)
         self.last = last
@@ -267,7 +270,7 @@ class _Parser:
             node = self.graph.add_op(INFIX[augment], (old, node), self.starts[target],
                                      self.starts[end])
         self.graph.names.setdefault(node, name)  # Graph.name_node: the first name wins
-        self.assigned[name] = node
+        self.assigned[name] = self.known[name] = node
         return node
 
     def check_assignable(self, tok: Token) -> None:
@@ -292,7 +295,8 @@ class _Parser:
         if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"{name} is a function", self.token(k), f"call it as {name}(...)",
                              NameResolutionError)
-        return self.graph.add_variable(name, start, start + len(name))
+        node = self.known[name] = self.graph.add_variable(name, start, start + len(name))
+        return node
 
     # --- expressions ------------------------------------------------------------------
 
