@@ -101,25 +101,20 @@ def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record,
     if record is None:
         _run_steps(graph, v, grads, wants, m)
         return
-    ops, args = graph.ops, graph.args
-    i = len(ops) - 1
-    try:
-        for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
-            g = grads[i]
-            a = args[i]
-            # Nothing flows back from a node whose upstream gradient is 0 (a router's losing
-            # branch, or no consumer at all): it is skipped, so its derivative is not even
-            # evaluated there.
-            if not g or not a or not wants[i]:
-                continue
-            parts = chain_step(ops[i], m, g, a, v, v[i], wants)
-            record.append((i, parts))
-            for j, p in zip(a, parts):
-                if p is not None:
-                    grads[j] += p
-    except _FAILURES as exc:
-        _check_rule(graph, v, i)
-        raise _local_error(graph, v, i, exc) from None
+    _run_general(graph, v, grads, wants, m, record, arrays=False)
+
+
+def _flowing(graph: Graph, grads: list, wants: bytearray, arrays: bool):
+    """(node, its upstream gradient) from the output back, for each node a gradient flows back
+    through: one with inputs, wanted, and an upstream gradient. Nothing flows back from a
+    number's 0 (a router's losing branch, or no consumer at all): the node is skipped, so its
+    derivative is not even evaluated there. Each gradient is read when its node is reached,
+    after every consumer's part was added to it."""
+    args = graph.args
+    for i in range(len(args) - 1, -1, -1):
+        g = grads[i]
+        if args[i] and wants[i] and (g is not None if arrays else g):
+            yield i, g
 
 
 def _run_steps(graph: Graph, v: list, grads: list, wants: bytearray, m) -> None:
@@ -164,32 +159,40 @@ def _run_arrays(graph: Graph, v: list, grads: list, wants: bytearray, m, record)
     """As `_run_numbers`, for arrays. The first part an input receives is kept as it is; later
     ones are added into a buffer this pass owns, never into an array an op handed out (an add
     gate passes the same upstream array to both inputs)."""
+    _run_general(graph, v, grads, wants, m, record, arrays=True)
+
+
+def _run_general(graph: Graph, v: list, grads: list, wants: bytearray, m, record,
+                 arrays: bool) -> None:
+    """The backward loop calling `chain_step` per node: for arrays, and for numbers when the
+    steps are recorded (`_run_steps` is the unrecorded one over numbers)."""
     owned: set[int] = set()
     ops, args = graph.ops, graph.args
     i = len(ops) - 1
     try:
-        for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
-            g = grads[i]
+        for i, g in _flowing(graph, grads, wants, arrays):  # noqa: B007  (names the node)
             a = args[i]
-            if not a or g is None or not wants[i]:
-                continue
             parts = chain_step(ops[i], m, g, a, v, v[i], wants)
-            _check_parts(graph, i, parts, v, m)
+            if arrays:
+                _check_parts(graph, i, parts, v, m)
             if record is not None:
                 record.append((i, parts))
             for j, p in zip(a, parts):
                 if p is None:
                     continue
-                have = grads[j]
-                if have is None:
+                if not arrays:
+                    grads[j] += p
+                elif grads[j] is None:
                     grads[j] = p
                 elif j in owned:
-                    have += p  # an array this pass made: add in place
+                    grads[j] += p  # an array this pass made: added in place
                 else:
-                    grads[j] = have + p
+                    grads[j] = grads[j] + p
                     if is_array(grads[j]):
                         owned.add(j)
     except _FAILURES as exc:
+        if not arrays:
+            _check_rule(graph, v, i)
         raise _local_error(graph, v, i, exc) from None
 
 
