@@ -78,13 +78,10 @@ def parse(source: str) -> Graph:
     # on a big program) and find nothing to free.
     enabled = gc.isenabled()
     gc.disable()
-    parser = _Parser(source)
     try:
-        return parser.program()
+        # Nothing refers back to the parser (no cycle): its tokens go as soon as it returns.
+        return _Parser(source).program()
     finally:
-        # The hot tuple holds the parser's bound methods, a cycle the paused collector would
-        # leave holding every token until its next run: broken here, the tokens go at once.
-        parser.hot = None
         if enabled:
             gc.enable()
 
