@@ -1,8 +1,11 @@
 """The hot paths take the same steps as the general ones they stand in for, to the bit.
 
-The backward pass over numbers takes chain_step's steps for one and two inputs inline, and the
-lexer splits a source with no comment or continuation with a second regex: each is held equal
-here to the general path (chain_step per node, the findall of every piece) it replaces.
+The backward pass over numbers takes chain_step's steps for one and two inputs inline, and both
+passes take `+` and `*` without calling their rows; the lexer splits a source with no comment or
+continuation with a second regex; the parser's loop takes the commonest tokens' steps itself
+rather than calling their handlers. Each is held equal here to the general path (chain_step per
+node, the rows' own rules, the findall of every piece, every token sent to its handler) it
+replaces.
 """
 
 import random
