@@ -141,13 +141,13 @@ class _Parser:
             kind, text = kinds[k], texts[k]
             node = None
             if kind == "name":
-                if texts[k + 1] == "(":
+                if (nxt := texts[k + 1]) == "(":
                     if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
                         stack.append(_new(Entry, (_CALL, op, 0, False, starts[k],
                                                   starts[k + 1] + 1, len(operands), None)))
                         k += 2
                         continue
-                elif texts[k + 1] != "=" and kinds[k + 1] != "sup":
+                elif nxt != "=" and kinds[k + 1] != "sup":
                     if (node := known(text)) is None:
                         node = read(text)
             elif kind == "num" and (value := float(text)) != _INF:
@@ -185,6 +185,9 @@ class _Parser:
                         stack.append(spec[0])
                         k += 1
                         break
+                    if texts[k] == ")" and stack and stack[-1][0] == _PAREN:  # (a + b)
+                        ostart[-1], oend[-1], k = stack.pop()[4], starts[k] + 1, k + 1
+                        continue
                     k, operand_next = self.closing(k)
                 else:
                     k, operand_next = self.after_operand(k)
