@@ -39,10 +39,12 @@ class Graph:
         self.source = source
         self.ops: list[Op] = []
         self.args: list[tuple[int, ...]] = []
-        # Source spans as machine integers (4 bytes a node each, not a pointer and an int
-        # object): a source is at most 64 MiB (parser.MAX_SOURCE_BYTES), far within 2**31.
-        self.starts: array[int] = array(SPAN)
-        self.ends: array[int] = array(SPAN)
+        # Source spans: lists while the graph is built (a list's append is a third of an
+        # array's, twice a node), machine integers once finished (4 bytes a node each, not a
+        # pointer and an int object): a source is at most 64 MiB (parser.MAX_SOURCE_BYTES),
+        # far within 2**31.
+        self.starts: list[int] | array[int] = []
+        self.ends: list[int] | array[int] = []
         self.names: dict[int, str] = {}  # node id -> name (variables and named intermediates)
         self.consts: dict[int, float] = {}
         self.variables: dict[str, int] = {}  # variable name -> leaf id, in order of first read
@@ -110,6 +112,7 @@ class Graph:
     def finish(self, output: int) -> Graph:
         """Fix the output and drop nodes it does not depend on, so the output is last."""
         self._named_consts = {}
+        self.starts, self.ends = array(SPAN, self.starts), array(SPAN, self.ends)  # in C
         n = len(self.ops)
         # Fast path, in C: when every node but the last feeds some node, every node reaches
         # the last one (a DAG's only sink), so nothing is dead and nothing needs renumbering.

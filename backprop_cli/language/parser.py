@@ -204,22 +204,25 @@ class _Parser:
     def closing(self, k: int) -> tuple[int, bool]:
         """A ')' or a statement's end at token k, everything down to the innermost bracket
         applied: (the next token, whether an operand comes next); a statement's end sets
-        `last` (its node) and `target` (the next one's). A ')' of a plain parenthesis, or of
-        a one-argument call with no keywords, takes `_close_paren`'s steps here, and
-        `name = value` `assign`'s."""
+        `last` (its node) and `target` (the next one's). A ')' of a one-argument call with no
+        keywords takes `_close_paren`'s steps here (`Graph.add_op`'s inline: once per call),
+        a plain parenthesis's the hot loop, and `name = value` `assign`'s."""
         texts, stack = self.texts, self.stack
         if texts[k] == ")":
             mark = stack[-1] if stack else _NO_MARK
+            if mark[0] != _CALL or mark[7] is not None or len(self.operands) != mark[6] + 1 \
+                    or mark[1].arity != 1 or mark[1].name in _SPREAD:
+                return self.after_operand(k)  # a tuple, other arguments, an error: handler's
+            stack.pop()
             end = self.starts[k] + 1
-            if mark[0] == _PAREN:
-                stack.pop()
-            elif mark[0] == _CALL and mark[7] is None and len(self.operands) == mark[6] + 1 \
-                    and mark[1].arity == 1 and mark[1].name not in _SPREAD:
-                stack.pop()
-                self.operands[-1] = self.graph.add_op(mark[1], (self.operands[-1],), mark[4],
-                                                      end)
-            else:  # a tuple, a call's other arguments, an error: the handler's steps
-                return self.after_operand(k)
+            g = self.graph
+            if (node := len(g.ops)) >= MAX_NODES:
+                raise g.too_many(mark[4], end)
+            g.ops.append(mark[1])
+            g.args.append((self.operands[-1],))
+            g.starts.append(mark[4])
+            g.ends.append(end)
+            self.operands[-1] = node
             self.ostart[-1] = mark[4]
             self.oend[-1] = end
             return k + 1, False
