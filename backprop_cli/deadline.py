@@ -197,7 +197,7 @@ class _Watchdog:
 
     def _fire(self) -> None:
         wall = time.monotonic()
-        frames = None
+        frames = quiet = None
         for limit in tuple(self.limits):
             if limit.leaving or wall < limit.next_raise:
                 continue
@@ -208,8 +208,9 @@ class _Watchdog:
                 limit.leaving = True
                 _drop(self.limits, limit)
                 continue
-            frames = frames if frames is not None else sys._current_frames()
-            where = _where(frames.get(limit.ident), limit.home)
+            if frames is None:
+                frames, quiet = sys._current_frames(), _collector_callbacks()
+            where = _where(frames.get(limit.ident), limit.home, quiet)
             if where == "left":  # the block ended without __exit__: never raise after it
                 limit.leaving = True
                 _drop(self.limits, limit)
@@ -232,14 +233,22 @@ def _drop(limits: list, limit: Deadline) -> None:
         pass
 
 
-def _where(top, home: tuple) -> str:
+def _collector_callbacks() -> set:
+    """The code of the garbage collector's callbacks (Hypothesis times collections with one):
+    a raise landing in one is printed as "Exception ignored" and lost."""
+    import gc
+
+    return {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+
+
+def _where(top, home: tuple, quiet: set = frozenset()) -> str:
     """Where the thread whose innermost frame is `top` is, for a limit entered by `home`:
-    "busy" in this module's bookkeeping (a raise waits for the next tick), "inside" the
-    limit's block, "left" when the frame that entered the limit no longer runs (or the thread
-    has ended)."""
+    "busy" in this module's bookkeeping or in code whose raise would be lost (`quiet`: the
+    collector's callbacks), so the raise waits for the next tick; "inside" the limit's block;
+    "left" when the frame that entered the limit no longer runs (or the thread has ended)."""
     frame, depth = top, 0
     while frame is not None:
-        if depth < OWN_FRAMES and frame.f_globals is _OWN:
+        if depth < OWN_FRAMES and (frame.f_globals is _OWN or frame.f_code in quiet):
             return "busy"
         if id(frame) == home[0] and frame.f_code is home[1]:
             return "inside"

@@ -13,10 +13,13 @@ The raise is placed deterministically, at each such point in turn (a profile fun
 at a call's start or a C call's return is the raise landing there), never by timing.
 """
 
+import functools
 import subprocess
 import sys
 import threading
 import time
+
+import pytest
 
 from backprop_cli import deadline
 from backprop_cli.checks.scalar import _deadline, _Timeout
@@ -24,7 +27,8 @@ from backprop_cli.checks.scalar import _deadline, _Timeout
 LONG = 600.0  # a budget that never runs out during a test: only the placed raise lands
 
 
-def test_leaving_a_limit_leaves_no_work_pending_for_a_tracer():
+@functools.cache
+def _a_tracer_runs_after_limits() -> str:
     """After limits are left (one ran out, one did not), a profile or trace function set
     later must not make the next call spin. A process of its own: a spin would hang it (the
     timeout is only a last guard)."""
@@ -48,12 +52,21 @@ for hook in (sys.setprofile, sys.settrace):
     hook(None)
 print("ok")
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.stdout.strip() == "ok", done.stderr
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return "the call after setting a profile function never returned"
+    return done.stdout.strip() or done.stderr
+
+
+def test_leaving_a_limit_leaves_no_work_pending_for_a_tracer():
+    assert _a_tracer_runs_after_limits() == "ok"
 
 
 def _raise_at(k: int, when):
+    if _a_tracer_runs_after_limits() != "ok":  # the profile function below would spin
+        pytest.fail("a profile function set after a limit was left makes calls spin")
     """A profile function raising _Timeout at the k-th check point (a Python call's start, a C
     call's return) reached while `when()` holds; and the count of points seen."""
     seen = [0]
