@@ -15,9 +15,11 @@ so sympy's `except Exception` blocks let it through. Limits nest: each is watche
 
 Such a raise can land between any two steps of Python code, so the working thread's side of
 the bookkeeping never takes a lock or waits on a condition (a raise landing just after a lock
-was taken left it taken for good: the watchdog then waited on it forever, no budget of the
-process fired again, and a check meant to stop at 0.05 s ran on at full CPU). The two sides
-meet only through plain attribute stores, which are atomic, in this order:
+was taken would leave it taken for good, and the watchdog waiting on it), and a pending raise
+is never cleared with PyThreadState_SetAsyncExc(id, NULL) (`_clear_own_raise` says why: in
+CPython 3.11 the next call spun forever once a trace or profile function was set, which hung
+test runs where Hypothesis explained a failing example). The two sides meet only through
+plain attribute stores, which are atomic, in this order:
   * the watchdog raises only when the limit's thread is not in this module's code (its
     innermost frames), and only while the frame that entered the limit is still running: a
     limit whose `with` block was left some other way is forgotten, never raised;

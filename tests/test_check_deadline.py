@@ -3,11 +3,11 @@ raise can land at any check the interpreter makes for pending work: a Python fun
 and a C call's return. Wherever it lands while a limit is entered or left, the watchdog must
 keep working, nothing may stay watched, and nothing may be left pending.
 
-Two ways this went wrong: clearing a pending raise with PyThreadState_SetAsyncExc(id, NULL)
-left CPython 3.11's "pending work" flag set for good, so once any trace or profile function
-was set (cProfile, a debugger, Hypothesis explaining a failing example) the next Python call
-spun at 100 % CPU forever (the test runs that hung); and a raise landing just after the
-working thread took the watchdog's lock left the lock held, so no budget fired again.
+Clearing a pending raise with PyThreadState_SetAsyncExc(id, NULL) left CPython 3.11's
+"pending work" flag set for good, so once any trace or profile function was set (cProfile, a
+debugger, Hypothesis explaining a failing example) the next Python call spun at 100 % CPU
+forever: the test runs that hung. And a raise landing just after the working thread took the
+watchdog's lock could leave the lock held, so that no budget fired again.
 
 The raise is placed deterministically, at each such point in turn (a profile function raising
 at a call's start or a C call's return is the raise landing there), never by timing.
