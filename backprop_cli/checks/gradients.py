@@ -5,7 +5,8 @@ cross-check of a program of numbers.
 of numbers and of arrays alike (arrays.py calls it too): the size gate, the budget and the
 wording of why it stopped are scalar.py's, written once. `cross_check` grades a program of
 numbers: sympy's reference through the one comparison (`compare_entries`, over 0-d arrays),
-then finite differences by numeric.py's kink-aware, step-shrinking method.
+then finite differences by numeric.py's kink-aware, step-shrinking method, as a
+`Reference` of its own through the same comparison.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from .scalar import (
     _at,
     _deadline,
     branches,
-    grade_slope,
     kinks,
     sympy_gate,
     variables_through,
@@ -119,9 +119,10 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
 
         for k, n in enumerate(names):
             if k >= budget:
-                result[n].append(Check("finite-difference", "skipped",
-                                       reason=f"over the finite-difference budget: checked "
-                                              f"{budget:,} of {len(names):,} variables"))
+                ref = Reference.unreached("finite-difference", (), (
+                    f"over the finite-difference budget: checked {budget:,} of "
+                    f"{len(names):,} variables"))
+                result[n].append(compare_entries(0.0, ref).as_number())
                 continue
             ours = grads[graph.variables[n]] if n in graph.variables else 0.0
             # The slope of seed * f: the reference is scaled like backprop's gradient.
@@ -132,7 +133,9 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
                                    more=lambda: spent[0] < passes)
             # No kink excuse here: a step that moves a kinked node off its kink is never used
             # (the pieces differ), so a difference that was taken is a fair one.
-            result[n].append(grade_slope(ours, slope, atol))
+            ref = Reference.measured((), {0: slope}, order=[0], stopped=False, atol=atol,
+                                     noted=True)
+            result[n].append(compare_entries(ours, ref).as_number())
     return {n: settle(checks) for n, checks in result.items()}
 
 

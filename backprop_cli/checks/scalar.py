@@ -2,8 +2,10 @@
 sympy gate, budget and wording (written once here), and the grading of one number.
 
 The references themselves are produced elsewhere: sympy's first derivatives in gradients.py
-(which also checks a program of numbers), second derivatives and Jacobians in second.py, all
-as reference.py's one record, compared by its one comparison.
+(which also checks a program of numbers), finite differences of arrays in arrays.py, second
+derivatives and Jacobians in second.py, every one of either method as reference.py's one
+record, compared by its one comparison (which grades a finite-difference entry by
+`grade_slope` here).
 
 Relative error is CS231n's |a - b| / max(|a|, |b|) (0 when both are 0). A check passes when the
 relative error is within its tolerance or the absolute difference is below its floor, so two
