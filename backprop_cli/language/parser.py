@@ -49,7 +49,8 @@ class Entry(NamedTuple):
 
     kind: int
     op: object  # the Op row (None for plain brackets)
-    bp: int  # binding power; brackets have 0, so nothing reduces past them
+    bp: int  # binding power; brackets have -1, below every closer's least (0): nothing
+    # reduces past them, and the hot loop reads one field to know it
     right: bool  # right-associative
     start: int  # source span of the operator or the opening bracket
     end: int
@@ -65,7 +66,7 @@ _NO_MARK = (-1, None, 0, False, 0, 0, 0, None)  # no bracket open: neither kind 
 
 def _entry(kind: int, start: int, base: int) -> Entry:
     """A plain bracket's entry: it opens at `start`, its items above operand height `base`."""
-    return _new(Entry, (kind, None, 0, False, start, start + 1, base, None))
+    return _new(Entry, (kind, None, -1, False, start, start + 1, base, None))
 
 
 def parse(source: str) -> Graph:
@@ -143,7 +144,7 @@ class _Parser:
             if kind == "name":
                 if (nxt := texts[k + 1]) == "(":
                     if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
-                        stack.append(_new(Entry, (_CALL, op, 0, False, starts[k],
+                        stack.append(_new(Entry, (_CALL, op, -1, False, starts[k],
                                                   starts[k + 1] + 1, len(operands), None)))
                         k += 2
                         continue
@@ -153,7 +154,7 @@ class _Parser:
             elif kind == "num" and (value := float(text)) != _INF:
                 node = add_number(value, starts[k], starts[k] + len(text))
             elif text == "(":
-                stack.append(_new(Entry, (_PAREN, None, 0, False, starts[k], starts[k] + 1,
+                stack.append(_new(Entry, (_PAREN, None, -1, False, starts[k], starts[k] + 1,
                                           len(operands), None)))
                 k += 1
                 continue
@@ -168,8 +169,8 @@ class _Parser:
                     continue
             while True:  # after an operand: an infix operator, a ')' or the statement's end
                 if (spec := specs(texts[k])) is not None:  # `reduce_above`'s steps, inline
-                    while stack and (top := stack[-1])[0] <= _PRE and top[2] >= spec[1]:
-                        if top[0] == _PRE:
+                    while stack and (top := stack[-1])[2] >= spec[1]:  # a bracket's is -1
+                        if top[0]:  # _PRE
                             self.reduce()
                             continue
                         stack.pop()
@@ -241,6 +242,9 @@ class _Parser:
             else:
                 last = self.assign(target, last, k)
         self.last = last
+        if texts[k] and self.kinds[k + 1] == "name" and texts[k + 2] == "=":  # `name = ...`
+            self.target = k + 1  # begin's commonest answer, without the call
+            return k + 3, True
         k, self.target = self.begin(k + 1) if texts[k] else (-1, -1)
         return k, True
 
@@ -469,7 +473,7 @@ def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
     if op is None:
         raise p.unknown_function(p.token(k))
     start = p.starts[k]
-    p.stack.append(_new(Entry, (_CALL, op, 0, False, start, p.starts[k + 1] + 1,
+    p.stack.append(_new(Entry, (_CALL, op, -1, False, start, p.starts[k + 1] + 1,
                              len(p.operands), None)))
     k += 2
     if p.texts[k] == ")" and p.kinds[k] == "op":
@@ -537,7 +541,7 @@ def _open_paren(p: _Parser, k: int) -> tuple[int, bool]:
 def _open_list(p: _Parser, k: int) -> tuple[int, bool]:
     """[a, b, ...]: a list literal, stacked into an array along a new first axis."""
     start = p.starts[k]
-    p.stack.append(Entry(_LIST, OPS.get("stack"), 0, False, start, start + 1, len(p.operands)))
+    p.stack.append(Entry(_LIST, OPS.get("stack"), -1, False, start, start + 1, len(p.operands)))
     if p.texts[k + 1] == "]" and p.kinds[k + 1] == "op":
         raise p.span_error("'[]' is an empty list", start, p.starts[k + 1] + 1,
                            "a list literal needs entries, e.g. [x, x + 2]")
@@ -549,7 +553,7 @@ def _open_bars(p: _Parser, k: int) -> tuple[int, bool]:
     if texts[k + 1] == "|" and starts[k + 1] == starts[k] + 1:
         raise p.error("'||' is ambiguous", p.token(k),
                       "write norm(x) for the norm ||x||, or abs(abs(x))")
-    p.stack.append(Entry(_BARS, OPS["abs"], 0, False, starts[k], starts[k] + 1))
+    p.stack.append(Entry(_BARS, OPS["abs"], -1, False, starts[k], starts[k] + 1))
     return k + 1, True
 
 
@@ -583,9 +587,10 @@ def _least(bp: int, right: bool) -> int:
 
 _SPECS: dict[str, tuple[Entry | None, int]] = {}
 _SPECS_OF: dict = {}
-# What closes an operand's run as an infix operator of binding power -1 would (everything down
-# to the innermost bracket applied): ')', a statement's separators and the end's empty text.
-_CLOSERS = {text: (None, -1) for text in (")", ";", "\n", "")}
+# What closes an operand's run as an infix operator of binding power 0 would (everything down
+# to the innermost bracket, whose binding power is -1, applied): ')', a statement's separators
+# and the end's empty text.
+_CLOSERS = {text: (None, 0) for text in (")", ";", "\n", "")}
 
 
 def _spec(op) -> tuple[Entry, int]:
@@ -710,7 +715,7 @@ def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
     if done >= 0:
         return done + 1, False
     start = p.starts[k]
-    p.stack.append(Entry(_SUB, None, 0, False, start, start + 1, len(p.operands)))
+    p.stack.append(Entry(_SUB, None, -1, False, start, start + 1, len(p.operands)))
     if p.texts[k + 1] == "]" and p.kinds[k + 1] == "op":
         raise p.span_error("'[]' needs a position", start, p.starts[k + 1] + 1,
                            "e.g. s[0] for the first entry")
@@ -728,7 +733,7 @@ def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
         p.oend[-1] = end
         return k + 1, False
     base = len(p.operands) - 1  # the value before the dot is the first argument
-    p.stack.append(Entry(_CALL, op, 0, False, p.ostart[-1], p.starts[k + 1] + 1, base))
+    p.stack.append(Entry(_CALL, op, -1, False, p.ostart[-1], p.starts[k + 1] + 1, base))
     k += 2
     return k, not (p.texts[k] == ")" and p.kinds[k] == "op")
 
