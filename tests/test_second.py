@@ -472,3 +472,17 @@ def test_a_square_at_zero_keeps_its_curvature():
         result = evaluate(program, {"a": 0.0}, Options(hessian=True))
         assert float(result.hessian.matrix()[0][0]) == pytest.approx(want), program
         assert result.status == "pass", program
+
+
+def test_a_hessian_no_check_confirmed_leaves_the_case_unchecked():
+    # 17 entries: past sympy's Hessian limit (16), and --no-numeric skips finite differences.
+    # The gradient is confirmed by sympy, but nothing confirmed the Hessian the user asked
+    # for: symmetry alone is no confirmation, so the case is unchecked, never passed.
+    x = np.arange(1.0, 18.0)
+    result = evaluate("sum(x*x*x)", {"x": x}, Options(hessian=True, numeric=False))
+    assert [r.verdict for r in result.rows] == ["pass"]
+    assert {c.method: c.status for c in result.hessian_checks} == {
+        "sympy": "skipped", "symmetry": "pass"}
+    assert result.status == "unchecked" and result.exit_code == 0
+    with_fd = evaluate("sum(x*x*x)", {"x": x}, Options(hessian=True))
+    assert with_fd.status == "pass"
