@@ -64,6 +64,10 @@ class Work:
         """Count one forward pass over `nodes` nodes of numbers."""
         self.spent += nodes
 
+    def fits(self, nodes: int) -> bool:
+        """Whether one more forward pass over `nodes` nodes of numbers fits the budget."""
+        return self.spent + nodes <= self.limit
+
     def passes(self, nodes: int) -> int:
         """How many forward passes over `nodes` nodes the whole budget holds."""
         return self.limit // max(1, nodes)
