@@ -140,7 +140,9 @@ class _Watchdog:
                 self.thread = threading.Thread(target=self._run, name="backprop-limits",
                                                daemon=True)
                 self.thread.start()
-            self.lock.notify()
+            # No notify: the watchdog looks every TICK anyway, and waking it for each limit
+            # (a batch case each) cost a thread switch a case for nothing (a new limit is
+            # never over yet).
 
     def forget(self, limit: Deadline) -> None:
         """Stop watching `limit` and clear any raise pending for its thread (the watchdog
