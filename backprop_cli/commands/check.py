@@ -93,7 +93,9 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
                                               scope, line_limit), settings,
-                             jobs=jobs if not dask else 1, dask=dask)
+                             jobs=jobs if not dask else 1, dask=dask,
+                             render=_outputs(settings.origin, precision, report, junit,
+                                             as_json or as_jsonl))
     try:
         with screen.progress or contextlib.nullcontext():
             ended = _run_all(results, source, tally, sinks, screen, settings.origin)
@@ -107,6 +109,14 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     sys.stdout.flush()  # a write that fails is reported before the summary line below
     _say_on_stderr(summary, settings.origin, ended.interrupted, ended.lost, ended.stopped)
     sys.exit(summary.exit_code)
+
+
+def _outputs(origin: str, precision: int, report, junit, machine: bool):
+    """What the run writes of each case, for a pool worker to render it where it ran."""
+    from ..render.batch_report import Outputs
+
+    return Outputs(origin, precision, json=bool(report) or machine, junit=bool(junit),
+                   lines=not machine)
 
 
 def _refuse_mixed(dask, jobs: int, as_json: bool, as_jsonl: bool) -> None:
