@@ -19,8 +19,12 @@ from .case import Case
 from .run import CaseResult, Settings, run_case, warm_up
 
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed
-WINDOW_PER_JOB = 128  # cases a job may run ahead of the oldest unfinished one (bounds memory)
+WINDOW_PER_JOB = 512  # cases a job may run ahead of the oldest unfinished one (bounds memory)
 CHUNK = 32  # cases per message to a worker: fewer round trips for sub-millisecond cases
+# Chunks a worker holds, sent and not yet answered: when it sends one back it still has work
+# for the time the command takes to be scheduled (it shares the cores with the workers),
+# take the results in and send more. With two, a worker often ran dry.
+DEPTH = 4
 MIN_PARALLEL = 8  # fewer cases than this run in-process: starting workers would cost more
 JOBS_PER_CORE = 4  # more workers than this per core only wait their turn (and use memory)
 
@@ -192,7 +196,7 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     """Spread cases over `jobs` worker processes; yield results in file order.
 
     Cases go out in chunks of `chunk` (one message each way per chunk); each worker holds at
-    most two chunks, and the reader runs at most `window` cases ahead of the oldest unfinished
+    most DEPTH chunks, and the reader runs at most `window` cases ahead of the oldest unfinished
     one, so memory stays bounded however long the file. A case running past the time limit plus
     KILL_GRACE ignored its own alarm (stuck in C code): its worker is killed, the case reported
     as a timeout, the worker's other cases sent again, and a fresh worker takes its place.
@@ -246,9 +250,9 @@ class _Pool:
                                        f"worker process {k + 1} of {jobs}", self.render))
 
     def hand_out(self) -> None:
-        """Give every ready worker chunks until it holds two."""
+        """Give every ready worker chunks until it holds DEPTH."""
         for w in self.workers:
-            while w.ready and len(w.queue) < 2 * self.chunk:
+            while w.ready and len(w.queue) < DEPTH * self.chunk:
                 batch = self._next_batch()
                 if not batch:
                     break
