@@ -162,6 +162,8 @@ class _Screen:
     def case(self, r, origin: str, tally) -> None:
         """A case finished: its block when it did not pass (or warns), then the progress
         line."""
+        if self.machine and not self.progress:
+            return  # nothing of a case shows (the common case of a long run: a case each)
         from ..render import batch_report as out
 
         if not self.machine and (r.status != "pass" or r.warnings):

@@ -90,10 +90,16 @@ def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
 
 
 def _dumps(data: Any, indent: int | None = None) -> str:
+    # json.dumps with these arguments builds this same encoder for every call (a case each)
+    encode = _ONE_LINE.encode if indent is None else \
+        json.JSONEncoder(indent=indent, allow_nan=False).encode
     try:
-        return json.dumps(data, indent=indent, allow_nan=False)
+        return encode(data)
     except ValueError:  # a non-finite value or gradient is written as null: JSON has no inf
-        return json.dumps(_finite(data), indent=indent, allow_nan=False)
+        return encode(_finite(data))
+
+
+_ONE_LINE = json.JSONEncoder(allow_nan=False)  # json.dumps(data, allow_nan=False)'s encoder
 
 
 def _finite(x: Any) -> Any:
