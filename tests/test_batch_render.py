@@ -93,3 +93,29 @@ def test_the_pool_writes_every_output_as_a_serial_run_does(tmp_path):
                                       (res.output, report.read_text(), junit.read_text())]
     for mode in ([], ["--jsonl"], ["--json"]):
         assert got["1", tuple(mode)] == got["2", tuple(mode)]
+
+
+def test_plain_number_bindings_read_fast_are_read_as_the_full_rules_read_them():
+    """A line's `x=-2 y=5` is read without parse_bindings' per-word checks once each name was
+    accepted: the same values in the same order, and anything else left to the full rules."""
+    import random
+
+    from backprop_cli.language.reads import ReadScope
+
+    scope = ReadScope("", confined=True)
+    rng = random.Random(1)
+    names = ["x", "y", "w0", "pi", "exp", "e", "sum", "max", "_a", "x1", "x "]
+    values = ["1", "-2.5", "1e3", "1e400", "+3", ".5", "5.", "1_0", "0x1", "nan", "inf",
+              "1/3", "-0", "00", "1e-320", "1.5e+2", " 2", "@w.npy", "[1,2]", "١"]
+    fast = 0
+    for _ in range(5000):
+        words = [f"{rng.choice(names)}={rng.choice(values)}" for _ in range(rng.randint(1, 4))]
+        try:
+            want = batch_cases._bindings(words, scope)
+        except Exception as exc:  # noqa: BLE001 - the full rules refuse: so must the fast path
+            want = exc
+        got = batch_cases._plain_bindings(words)
+        if got is not None:
+            fast += 1
+            assert isinstance(want, dict) and list(got.items()) == list(want.items()), words
+    assert fast > 100
