@@ -132,11 +132,14 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
                 for name in bindings if name not in graph.variables]
     names = _selected_names(graph, bindings, options.wrt)
     # Before any work: a misspelt expectation should not wait for sympy to be refused.
-    named = {i: s for i, s in graph.names.items()
-             if s not in graph.variables and i not in graph.consts}
     pairs = options.expect.items() if isinstance(options.expect, Mapping) else options.expect
     expected: tuple = ()
+    named: dict[int, str] = {}
     if pairs:  # the grader is imported only by a run that grades something
+        # (and only then the named values are listed: a copy of the names, held to the end,
+        # would cost a 10^6-node program of statements about 20 B a node at its peak)
+        named = {i: s for i, s in graph.names.items()
+                 if s not in graph.variables and i not in graph.consts}
         from .checks.expectations import resolve as resolve_expectations
 
         expected = resolve_expectations(pairs, bindings,

@@ -16,6 +16,7 @@ from .ops.registry import CONST, VAR, Op
 
 MAX_NODES = 10_000_000  # far past any real program; stops a runaway input before memory does
 TEXT_LIMIT = 80  # longest node text shown whole; longer spans show their two ends
+SPAN = "i"  # the typecode of the span arrays: a C int
 
 
 
@@ -38,9 +39,10 @@ class Graph:
         self.source = source
         self.ops: list[Op] = []
         self.args: list[tuple[int, ...]] = []
-        # Source spans as machine integers (8 bytes a node each, not a pointer and an int object)
-        self.starts: array[int] = array("q")
-        self.ends: array[int] = array("q")
+        # Source spans as machine integers (4 bytes a node each, not a pointer and an int
+        # object): a source is at most 64 MiB (parser.MAX_SOURCE_BYTES), far within 2**31.
+        self.starts: array[int] = array(SPAN)
+        self.ends: array[int] = array(SPAN)
         self.names: dict[int, str] = {}  # node id -> name (variables and named intermediates)
         self.consts: dict[int, float] = {}
         self.variables: dict[str, int] = {}  # variable name -> leaf id, in order of first read
@@ -52,16 +54,6 @@ class Graph:
 
     # --- building ---------------------------------------------------------------------
 
-    def _append(self, op: Op, args: tuple[int, ...], start: int, end: int) -> int:
-        i = len(self.ops)
-        if i >= MAX_NODES:
-            raise self.too_many(start, end)
-        self.ops.append(op)
-        self.args.append(args)
-        self.starts.append(start)
-        self.ends.append(end)
-        return i
-
     def too_many(self, start: int, end: int) -> LimitError:
         return LimitError(f"the program has more than {MAX_NODES:,} nodes", self.source,
                           (start, end))
@@ -69,7 +61,7 @@ class Graph:
     def add_variable(self, name: str, start: int, end: int) -> int:
         i = self.variables.get(name)
         if i is None:
-            i = self._append(VAR, (), start, end)
+            i = self.add_op(VAR, (), start, end)
             self.variables[name] = i
             self.names[i] = name
         return i
@@ -88,7 +80,7 @@ class Graph:
 
     def add_number(self, value: float, start: int, end: int) -> int:
         """A new constant leaf for a number written (the parser's hot path)."""
-        i = len(self.ops)  # _append inlined
+        i = len(self.ops)  # add_op's steps inlined: once per number written
         if i >= MAX_NODES:
             raise self.too_many(start, end)
         self.ops.append(CONST)
@@ -101,7 +93,7 @@ class Graph:
     def add_op(self, op: Op, args: tuple[int, ...], start: int, end: int) -> int:
         """A new node for op(args), every time: the graph is the one typed, one gate per
         operation written. Only a name (`a = x*y; f = a + a`) makes one value fan out."""
-        i = len(self.ops)  # _append inlined: this runs once per operator parsed
+        i = len(self.ops)
         if i >= MAX_NODES:
             raise self.too_many(start, end)
         self.ops.append(op)
@@ -138,7 +130,7 @@ class Graph:
             return self
         # Renumber the live nodes (and every variable, read or not) densely, in order.
         new_id = [-1] * n
-        ops, nargs, starts, ends = [], [], array("q"), array("q")
+        ops, nargs, starts, ends = [], [], array(SPAN), array(SPAN)
         for i in range(n):
             if (live[i] or i in keep_vars) and i != output:
                 new_id[i] = len(ops)

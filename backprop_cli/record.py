@@ -81,7 +81,9 @@ def mismatches(result) -> list[dict[str, Any]]:
     found += [_entry("value", c.method, float(result.value), c.reference, c.rel_error,
                      c.reason)
               for c in result.value_checks if c.status == "fail"]
-    node = {s: i for i, s in result.graph.names.items()}
+    # (the names inverted only when a named value was graded: a program of statements has
+    # one per statement)
+    node = {s: i for i, s in result.graph.names.items()} if result.named_checks else {}
     for key, c in result.named_checks:  # q (a named value) or dq (its gradient)
         if c.status == "fail":
             ours = result.values[node[key]] if key in node else result.grads[node[key[1:]]]

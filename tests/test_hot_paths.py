@@ -1,8 +1,11 @@
 """The hot paths take the same steps as the general ones they stand in for, to the bit.
 
-The backward pass over numbers takes chain_step's steps for one and two inputs inline, and the
-lexer splits a source with no comment or continuation with a second regex: each is held equal
-here to the general path (chain_step per node, the findall of every piece) it replaces.
+The backward pass over numbers takes chain_step's steps for one and two inputs inline, and both
+passes take `+` and `*` without calling their rows; the lexer splits a source with no comment or
+continuation with a second regex; the parser's loop takes the commonest tokens' steps itself
+rather than calling their handlers. Each is held equal here to the general path (chain_step per
+node, the rows' own rules, the findall of every piece, every token sent to its handler) it
+replaces.
 """
 
 import random
@@ -69,3 +72,84 @@ def test_a_parse_leaves_no_cycle_holding_its_tokens():
     graph = parse("q = (x + y) * z; w = -q ** 2; sin(w) + |q| + max(x, y, 2)")
     assert gc.collect() == 0
     assert len(graph) > 10
+
+
+def _every_token_by_its_handler(source: str):
+    """The parser's general path: every token goes to its handler in the two tables (an
+    infix operator to `_no_operator`, which reads it as `_lazy_infix` does), never to the
+    fast steps of `_Parser.program`'s loop. A statement's ends are `begin` and `closing`."""
+    from backprop_cli.language import parser as p
+
+    parser = p._Parser(source)
+    k, parser.target = parser.begin(0)
+    expect_operand = True
+    while k >= 0:
+        kind, text = parser.kinds[k], parser.texts[k]
+        if expect_operand:
+            handler = p._BEFORE.get(text if kind == "op" else kind, p._no_operand)
+        elif kind in ("sep", "end"):  # the statement's end (no handler of its own)
+            parser.reduce_above(-1, False)
+            k, expect_operand = parser.closing(k)
+            continue
+        else:
+            handler = p._AFTER.get(text if kind == "op" else kind, p._no_operator)
+        k, expect_operand = handler(parser, k)
+    return parser.finished(parser.last)
+
+
+def _graph_or_error(parse_fn, source: str):
+    try:
+        g = parse_fn(source)
+    except Exception as exc:  # both paths must refuse alike, with the same message and span
+        return type(exc).__name__, str(exc), getattr(exc, "span", None)
+    return ([op.name for op in g.ops], g.args, list(g.starts), list(g.ends), g.names, g.consts,
+            g.variables, g.output)
+
+
+_STATEMENT_PIECES = ["x", "y", "t1", "q", "2", "0.5", "1e999", "(", ")", "+", "-", "*", "**",
+                     "/", " ", "\n", ";", "=", "+=", "sin", "tanh", "exp", "max", "sum", ",",
+                     "|", "[", "]", "x.T", "²", "pi", "axis", "std", "relu"]
+
+
+def test_the_fast_steps_of_the_parse_loop_are_the_handlers_steps():
+    rng = random.Random(2025)
+    programs = [_program(rng, 10) for _ in range(300)]
+    programs += ["".join(rng.choice(_STATEMENT_PIECES) for _ in range(rng.randint(1, 16)))
+                 for _ in range(6000)]
+    programs += ["q = sin(x*y) + 2\nw = tanh(q + x)*0.5; q = q*w\nexp(q) + max(q, w)",
+                 "t0 = x\nt1 = sin(t0*y)\nt2 = t1*0.5+z\n", "((x))", "sin((x + y))*(z)",
+                 "x.sum()", "abs(x, )", "sin()", "sin(x, y)", "pi = 2", "q = 1; q += x"]
+    for source in programs:
+        assert _graph_or_error(parse, source) == \
+            _graph_or_error(_every_token_by_its_handler, source), source
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_forward_loop_takes_each_rows_steps(seed):
+    # forward's loop adds and multiplies without calling the add and mul rows: the values are
+    # each row's own, to the bit.
+    from backprop_cli.ops.registry import SCALAR
+
+    graph = parse(_program(random.Random(seed), 12))
+    at = {"x": 0.3, "y": 0.45, "z": 0.8}
+    try:
+        fast = forward(graph, at)
+    except Exception:  # a point outside some row's domain: nothing to compare
+        return
+    slow = [0.0] * len(graph)
+    for i, op in enumerate(graph.ops):
+        a = graph.args[i]
+        slow[i] = at[graph.names[i]] if op.name == "var" else graph.consts[i] \
+            if op.name == "const" else op.forward(SCALAR, *[slow[j] for j in a])
+    assert list(map(repr, fast)) == list(map(repr, slow))
+
+
+def test_the_rows_the_loops_inline_are_add_and_mul():
+    from backprop_cli.engine.forward import ADD, MUL
+    from backprop_cli.ops.registry import SCALAR
+
+    for a, b in [(0.3, -2.5), (-0.0, 0.0), (1e308, 10.0), (2.0, float("inf"))]:
+        assert repr(ADD.forward(SCALAR, a, b)) == repr(a + b)
+        assert repr(MUL.forward(SCALAR, a, b)) == repr(a * b)
+        assert ADD.local(SCALAR, a, b, a + b) == (1.0, 1.0)
+        assert MUL.local(SCALAR, a, b, a * b) == (b, a)

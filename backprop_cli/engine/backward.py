@@ -20,7 +20,7 @@ from ..errors import DomainError, InternalError
 from ..graph import Graph
 from ..ops.registry import SCALAR, Op
 from ..ops.shapes import unbroadcast
-from .forward import all_finite, domain_error, is_array, math_of
+from .forward import ADD, MUL, all_finite, domain_error, is_array, math_of
 
 _FAILURES = (ArithmeticError, ValueError, FloatingPointError)
 
@@ -59,11 +59,9 @@ def wanted_nodes(graph: Graph, variables: Iterable[str] | None = None) -> bytear
     chosen = graph.variables if variables is None else variables
     for name in chosen:
         wants[graph.variables[name]] = 1
-    for i, a in enumerate(graph.args):
-        for j in a:
-            if wants[j]:
-                wants[i] = 1
-                break
+    for i, a in enumerate(graph.args):  # one or two inputs read without an inner loop
+        if a and (wants[a[0]] or wants[a[-1]] or (len(a) > 2 and any(map(wants.__getitem__, a)))):
+            wants[i] = 1
     return wants
 
 
@@ -103,25 +101,20 @@ def _run_numbers(graph: Graph, v: list, grads: list, wants: bytearray, record,
     if record is None:
         _run_steps(graph, v, grads, wants, m)
         return
-    ops, args = graph.ops, graph.args
-    i = len(ops) - 1
-    try:
-        for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
-            g = grads[i]
-            a = args[i]
-            # Nothing flows back from a node whose upstream gradient is 0 (a router's losing
-            # branch, or no consumer at all): it is skipped, so its derivative is not even
-            # evaluated there.
-            if not g or not a or not wants[i]:
-                continue
-            parts = chain_step(ops[i], m, g, a, v, v[i], wants)
-            record.append((i, parts))
-            for j, p in zip(a, parts):
-                if p is not None:
-                    grads[j] += p
-    except _FAILURES as exc:
-        _check_rule(graph, v, i)
-        raise _local_error(graph, v, i, exc) from None
+    _run_general(graph, v, grads, wants, m, record, arrays=False)
+
+
+def _flowing(graph: Graph, grads: list, wants: bytearray, arrays: bool):
+    """(node, its upstream gradient) from the output back, for each node a gradient flows back
+    through: one with inputs, wanted, and an upstream gradient. Nothing flows back from a
+    number's 0 (a router's losing branch, or no consumer at all): the node is skipped, so its
+    derivative is not even evaluated there. Each gradient is read when its node is reached,
+    after every consumer's part was added to it."""
+    args = graph.args
+    for i in range(len(args) - 1, -1, -1):
+        g = grads[i]
+        if args[i] and wants[i] and (g is not None if arrays else g):
+            yield i, g
 
 
 def _run_steps(graph: Graph, v: list, grads: list, wants: bytearray, m) -> None:
@@ -140,7 +133,12 @@ def _run_steps(graph: Graph, v: list, grads: list, wants: bytearray, m) -> None:
                 continue  # as in _run_numbers: nothing flows back
             if len(a) == 2:
                 x, y = a
-                lx, ly = op.local(m, v[x], v[y], out)
+                if op is MUL:  # its rule's partials, (b, a), without the call
+                    lx, ly = v[y], v[x]
+                elif op is ADD:  # (1.0, 1.0)
+                    lx = ly = 1.0
+                else:
+                    lx, ly = op.local(m, v[x], v[y], out)
                 if wants[x]:
                     grads[x] += g * lx
                 if wants[y]:
@@ -161,32 +159,40 @@ def _run_arrays(graph: Graph, v: list, grads: list, wants: bytearray, m, record)
     """As `_run_numbers`, for arrays. The first part an input receives is kept as it is; later
     ones are added into a buffer this pass owns, never into an array an op handed out (an add
     gate passes the same upstream array to both inputs)."""
+    _run_general(graph, v, grads, wants, m, record, arrays=True)
+
+
+def _run_general(graph: Graph, v: list, grads: list, wants: bytearray, m, record,
+                 arrays: bool) -> None:
+    """The backward loop calling `chain_step` per node: for arrays, and for numbers when the
+    steps are recorded (`_run_steps` is the unrecorded one over numbers)."""
     owned: set[int] = set()
     ops, args = graph.ops, graph.args
     i = len(ops) - 1
     try:
-        for i in range(len(ops) - 1, -1, -1):  # noqa: B007  (`i` names the failing node)
-            g = grads[i]
+        for i, g in _flowing(graph, grads, wants, arrays):  # noqa: B007  (names the node)
             a = args[i]
-            if not a or g is None or not wants[i]:
-                continue
             parts = chain_step(ops[i], m, g, a, v, v[i], wants)
-            _check_parts(graph, i, parts, v, m)
+            if arrays:
+                _check_parts(graph, i, parts, v, m)
             if record is not None:
                 record.append((i, parts))
             for j, p in zip(a, parts):
                 if p is None:
                     continue
-                have = grads[j]
-                if have is None:
+                if not arrays:
+                    grads[j] += p
+                elif grads[j] is None:
                     grads[j] = p
                 elif j in owned:
-                    have += p  # an array this pass made: add in place
+                    grads[j] += p  # an array this pass made: added in place
                 else:
-                    grads[j] = have + p
+                    grads[j] = grads[j] + p
                     if is_array(grads[j]):
                         owned.add(j)
     except _FAILURES as exc:
+        if not arrays:
+            _check_rule(graph, v, i)
         raise _local_error(graph, v, i, exc) from None
 
 

@@ -107,7 +107,7 @@ def scan(source: str) -> tuple[list[str], list[str], list[int]]:
 
 def _kinds(pieces: list[str]) -> list[str]:
     """Each piece's kind, from its first character (a second look for the few that need it)."""
-    kinds = list(map(_FIRST.get, map(itemgetter(0), pieces), repeat(None)))
+    kinds = list(map(_FIRST.get, map(itemgetter(0), pieces)))
     if None in kinds:
         for k, kind in enumerate(kinds):
             if kind is None:

@@ -58,40 +58,9 @@ class Entry(NamedTuple):
 
 
 _new = tuple.__new__  # an Entry without NamedTuple's Python-level __new__: once per bracket
-
-
-def _reducer(p: _Parser):
-    """p.reduce_above(bp, right): apply the operators on top of the stack that bind at least
-    as tightly as an infix operator of binding power `bp` (all of them, down to the innermost
-    bracket, for -1). A closure over the parser's lists, since it runs once per operator; a
-    binary operator, the commonest reduction by far, is applied inline: its node goes straight
-    onto the graph's lists (Graph.add_op's steps without a call per node)."""
-    stack, operands, ostart, oend, g = p.stack, p.operands, p.ostart, p.oend, p.graph
-    ops, args, gstarts, gends = g.ops, g.args, g.starts, g.ends
-
-    def reduce_above(bp: int, right: bool) -> None:
-        while stack:
-            top = stack[-1]
-            if top[0] > _PRE or top[2] < bp or (top[2] == bp and right):
-                return
-            if top[0] == _PRE:
-                p.reduce()
-                continue
-            stack.pop()
-            b = operands.pop()
-            b_end = oend.pop()
-            ostart.pop()
-            node = len(ops)
-            if node >= MAX_NODES:
-                raise g.too_many(ostart[-1], b_end)
-            ops.append(top[1])
-            args.append((operands[-1], b))
-            gstarts.append(ostart[-1])
-            gends.append(b_end)
-            operands[-1] = node
-            oend[-1] = b_end
-
-    return reduce_above
+_loaded = dict.get  # a loaded row of a lazy table, without its Python-level get
+_has = dict.__contains__  # a loaded row's name (a lazy table's `in` also asks its modules')
+_NO_MARK = (-1, None, 0, False, 0, 0, 0, None)  # no bracket open: neither kind is -1
 
 
 def _entry(kind: int, start: int, base: int) -> Entry:
@@ -109,22 +78,29 @@ def parse(source: str) -> Graph:
     # on a big program) and find nothing to free.
     enabled = gc.isenabled()
     gc.disable()
-    parser = _Parser(source)
     try:
-        return parser.program()
+        # Nothing refers back to the parser (no cycle): its tokens go as soon as it returns.
+        return _Parser(source).program()
     finally:
-        # The reducer closes over the parser, a cycle the paused collector would leave
-        # holding every token until its next run: broken here, the tokens go at once.
-        parser.reduce_above = parser.hot = None
         if enabled:
             gc.enable()
 
 
+# The hot loop (`_Parser.program`): two states, an operand expected, then (its inner loop) an
+# operator or the statement's end, so no flag is kept per token. A name already read, a number,
+# '(', a loaded function's name and its '(', and an infix operator take their steps in the loop
+# over local names; a ')' and a statement's end go to `closing` (a plain parenthesis, a
+# one-argument call, `name = value`), the next statement's start to `begin`; every other
+# token to its handler, whose steps these are (tests/test_hot_paths.py parses with every token
+# sent to its handler and holds the two graphs, and errors, equal).
 class _Parser:
     def __init__(self, source: str):
         self.source = source
         self.graph = Graph(source)
         self.assigned: dict[str, int] = {}
+        # Every name read so far -> its node (an assigned value, else the variable's leaf): the
+        # hot loop's one lookup (`assigned` alone tells a name assigned, for the messages).
+        self.known: dict[str, int] = {}
         # Tokens as parallel lists, addressed by index: no token objects on the hot path.
         self.kinds, self.texts, self.starts = scan(source)
         self.after = _AFTER
@@ -132,12 +108,12 @@ class _Parser:
         self.ostart: list[int] = []
         self.oend: list[int] = []
         self.stack: list[Entry] = []
-        self.reduce_above = _reducer(self)
-        # What the expression loop reads, bound once per parse rather than once per statement.
+        self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
+        g = self.graph  # what the hot loop reads, bound once per parse
         self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
                     self.stack, self.operands.append, self.ostart.append, self.oend.append,
-                    self.assigned.get, self.graph.variables.get, self.reduce_above,
-                    self.graph.add_number, _infix_specs().get)
+                    self.known.get, g.variables.get, g.add_number, _infix_specs().get,
+                    (g.ops, g.args, g.starts, g.ends))
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -156,30 +132,129 @@ class _Parser:
     # --- statements -------------------------------------------------------------------
 
     def program(self) -> Graph:
-        kinds, texts = self.kinds, self.texts
-        last = -1
-        k = 0
-        while True:
-            while kinds[k] == "sep":
+        """Every statement in one loop: the commonest tokens take their steps here (see
+        "The hot loop" above), every other goes to its handler in the two tables."""
+        (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
+         known, read, add_number, specs, (ops, args, gstarts, gends)) = self.hot
+        k, self.target = self.begin(0)
+        while k >= 0:
+            kind, text = kinds[k], texts[k]
+            node = None
+            if kind == "name":
+                if texts[k + 1] == "(":
+                    if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
+                        stack.append(_new(Entry, (_CALL, op, 0, False, starts[k],
+                                                  starts[k + 1] + 1, len(operands), None)))
+                        k += 2
+                        continue
+                elif texts[k + 1] != "=" and kinds[k + 1] != "sup":
+                    if (node := known(text)) is None:
+                        node = read(text)
+            elif kind == "num" and (value := float(text)) != _INF:
+                node = add_number(value, starts[k], starts[k] + len(text))
+            elif text == "(":
+                stack.append(_new(Entry, (_PAREN, None, 0, False, starts[k], starts[k] + 1,
+                                          len(operands), None)))
                 k += 1
-            if kinds[k] == "end":
-                break
-            target = -1
-            if kinds[k] == "name" and kinds[k + 1] == "op" and \
-                    (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
-                target = k
-                k += 2
-            node, k = self.expression(k)
-            if target >= 0:
-                node = self.assign(target, node, k)
-            last = node
-            if kinds[k] == "end":
-                break
-            k += 1
+                continue
+            if node is not None:
+                push(node)
+                push_start(starts[k])
+                push_end(starts[k] + len(text))
+                k += 1
+            else:
+                k, operand_next = _BEFORE.get(text if kind == "op" else kind, _no_operand)(self, k)
+                if operand_next:
+                    continue
+            while True:  # after an operand: an infix operator, a ')' or the statement's end
+                if (spec := specs(texts[k])) is not None:  # `reduce_above`'s steps, inline
+                    while stack and (top := stack[-1])[0] <= _PRE and top[2] >= spec[1]:
+                        if top[0] == _PRE:
+                            self.reduce()
+                            continue
+                        stack.pop()
+                        b, b_end, _ = operands.pop(), oend.pop(), ostart.pop()
+                        if (node := len(ops)) >= MAX_NODES:
+                            raise self.graph.too_many(ostart[-1], b_end)
+                        ops.append(top[1])
+                        args.append((operands[-1], b))
+                        gstarts.append(ostart[-1])
+                        gends.append(b_end)
+                        operands[-1], oend[-1] = node, b_end
+                    if spec[0] is not None:  # an infix operator waits for its right operand
+                        stack.append(spec[0])
+                        k += 1
+                        break
+                    k, operand_next = self.closing(k)
+                else:
+                    k, operand_next = self.after_operand(k)
+                if operand_next:
+                    break
+        return self.finished(self.last)
+
+    def finished(self, last: int) -> Graph:
         if last < 0:
             raise ParseError("the program is empty", self.source, (0, 1),
                              'give an expression, e.g. "(x+y)*z"')
         return self.graph.finish(last)
+
+    def closing(self, k: int) -> tuple[int, bool]:
+        """A ')' or a statement's end at token k, everything down to the innermost bracket
+        applied: (the next token, whether an operand comes next); a statement's end sets
+        `last` (its node) and `target` (the next one's). A ')' of a plain parenthesis, or of
+        a one-argument call with no keywords, takes `_close_paren`'s steps here, and
+        `name = value` `assign`'s."""
+        texts, stack = self.texts, self.stack
+        if texts[k] == ")":
+            mark = stack[-1] if stack else _NO_MARK
+            end = self.starts[k] + 1
+            if mark[0] == _PAREN:
+                stack.pop()
+            elif mark[0] == _CALL and mark[7] is None and len(self.operands) == mark[6] + 1 \
+                    and mark[1].arity == 1 and mark[1].name not in _SPREAD:
+                stack.pop()
+                self.operands[-1] = self.graph.add_op(mark[1], (self.operands[-1],), mark[4],
+                                                      end)
+            else:  # a tuple, a call's other arguments, an error: the handler's steps
+                return self.after_operand(k)
+            self.ostart[-1] = mark[4]
+            self.oend[-1] = end
+            return k + 1, False
+        if stack:  # ';', a new line or the end: an open bracket is an error
+            self.close_all()
+        last = self.operands.pop()  # the one operand left
+        self.ostart.pop()
+        self.oend.pop()
+        target = self.target
+        if target >= 0:
+            name = texts[target]
+            if texts[target + 1] == "=" and name not in CONSTANTS and \
+                    not _has(FUNCTIONS, name) and name not in FUNCTIONS.lazy:
+                self.graph.names.setdefault(last, name)  # the first name wins
+                self.assigned[name] = self.known[name] = last
+            else:
+                last = self.assign(target, last, k)
+        self.last = last
+        k, self.target = self.begin(k + 1) if texts[k] else (-1, -1)
+        return k, True
+
+    def after_operand(self, k: int) -> tuple[int, bool]:
+        """Token k after an operand, when the hot loop did not take it: its handler's steps."""
+        kind = self.kinds[k]
+        return self.after.get(self.texts[k] if kind == "op" else kind, _no_operator)(self, k)
+
+    def begin(self, k: int) -> tuple[int, int]:
+        """A statement from token k on (separators skipped): (its expression's first token,
+        its assignment target's token or -1); (-1, -1) at the end of the program."""
+        kinds, texts = self.kinds, self.texts
+        while kinds[k] == "sep":
+            k += 1
+        if kinds[k] == "end":
+            return -1, -1
+        if kinds[k] == "name" and kinds[k + 1] == "op" and \
+                (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
+            return k + 2, k
+        return k, -1
 
     def assign(self, target: int, node: int, end: int) -> int:
         """`name = expr` or `name op= expr` at token `target`; returns the node named."""
@@ -191,8 +266,8 @@ class _Parser:
             old = self.resolve(target)
             node = self.graph.add_op(INFIX[augment], (old, node), self.starts[target],
                                      self.starts[end])
-        self.graph.name_node(node, name)
-        self.assigned[name] = node
+        self.graph.names.setdefault(node, name)  # Graph.name_node: the first name wins
+        self.assigned[name] = self.known[name] = node
         return node
 
     def check_assignable(self, tok: Token) -> None:
@@ -217,67 +292,10 @@ class _Parser:
         if name in FUNCTIONS and name not in SOFT_NAMES:
             raise self.error(f"{name} is a function", self.token(k), f"call it as {name}(...)",
                              NameResolutionError)
-        return self.graph.add_variable(name, start, start + len(name))
+        node = self.known[name] = self.graph.add_variable(name, start, start + len(name))
+        return node
 
     # --- expressions ------------------------------------------------------------------
-
-    def expression(self, k: int) -> tuple[int, int]:
-        """Parse one expression from token k; return (its node, index of the ending token).
-
-        The commonest tokens (a name already read, a number, '(', an infix operator and the
-        ')' of a plain parenthesis) take their steps here, in one loop over local names;
-        every other token goes to its handler in the two tables."""
-        (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
-         known, read, reduce_above, add_number, infix) = self.hot
-        del operands[:], ostart[:], oend[:], stack[:]
-        expect_operand = True
-        while True:
-            kind, text = kinds[k], texts[k]
-            if expect_operand:
-                node = None
-                if kind == "name":
-                    if texts[k + 1] not in _NOT_A_VALUE and kinds[k + 1] != "sup":
-                        node = known(text)
-                        if node is None:
-                            node = read(text)
-                elif kind == "num" and (value := float(text)) != _INF:
-                    node = add_number(value, starts[k], starts[k] + len(text))
-                elif text == "(" and kind == "op":
-                    stack.append(_entry(_PAREN, starts[k], len(operands)))
-                    k += 1
-                    continue
-                if node is not None:
-                    push(node)
-                    push_start(starts[k])
-                    push_end(starts[k] + len(text))
-                    k += 1
-                    expect_operand = False
-                    continue
-                handler = _BEFORE.get(text if kind == "op" else kind, _no_operand)
-            elif kind == "op":
-                spec = infix(text)
-                if spec is not None:
-                    if stack and stack[-1][0] <= _PRE:
-                        reduce_above(spec[1], spec[2])
-                    stack.append(spec[0])
-                    k += 1
-                    expect_operand = True
-                    continue
-                if text == ")":
-                    reduce_above(-1, False)
-                    if stack and stack[-1][0] == _PAREN:  # a plain parenthesis closes
-                        ostart[-1] = stack.pop()[4]
-                        oend[-1] = starts[k] + 1
-                        k += 1
-                        continue
-                handler = self.after.get(text, _no_operator)
-            elif kind == "sep" or kind == "end":
-                break
-            else:
-                handler = self.after.get(kind, _no_operator)
-            k, expect_operand = handler(self, k)
-        self.close_all()
-        return operands[0], k
 
     def close_all(self) -> None:
         """At the end of a statement: apply what is left; an open bracket is an error."""
@@ -316,12 +334,18 @@ class _Parser:
             operands[-1] = g.add_op(op, (a,), start, a_end)
         self.ostart[-1] = start
 
+    def reduce_above(self, bp: int, right: bool) -> None:
+        """Apply the operators on top of the stack that bind at least as tightly as an infix
+        operator of binding power `bp` (all of them, down to the innermost bracket, for -1);
+        the hot loop takes these steps inline."""
+        stack, least = self.stack, _least(bp, right)
+        while stack and (top := stack[-1])[0] <= _PRE and top[2] >= least:
+            self.reduce()
+
     def reduce_to_bracket(self) -> Entry | None:
         """Apply every operator above the innermost bracket; return that bracket (or None)."""
-        stack = self.stack
-        while stack and stack[-1].kind <= _PRE:
-            self.reduce()
-        return stack[-1] if stack else None
+        self.reduce_above(-1, False)
+        return self.stack[-1] if self.stack else None
 
     def items(self, base: int) -> tuple[tuple[int, ...], int]:
         """Pop the operands above height `base`: (their nodes, the first one's start)."""
@@ -435,7 +459,7 @@ def _number(p: _Parser, k: int) -> tuple[int, bool]:
 def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
     """name( : a call, whose arguments are the operands pushed until its ')'."""
     text = p.texts[k]
-    op = dict.get(FUNCTIONS, text) or FUNCTIONS.get(text)  # a loaded row without a method call
+    op = _loaded(FUNCTIONS, text) or FUNCTIONS.get(text)  # a loaded row without a method call
     if op is None:
         raise p.unknown_function(p.token(k))
     start = p.starts[k]
@@ -544,20 +568,35 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
 # --- handlers for a token after an operand ----------------------------------------------------
 
 
-_SPECS: dict[str, tuple[Entry, int, bool]] = {}
+def _least(bp: int, right: bool) -> int:
+    """The least binding power an operator on the stack has to have to be applied before an
+    infix operator of binding power `bp` (`right`: right-associative) goes on: the same bp
+    binds first unless right-associative (binding powers are whole numbers)."""
+    return bp + 1 if right else bp
+
+
+_SPECS: dict[str, tuple[Entry | None, int]] = {}
 _SPECS_OF: dict = {}
+# What closes an operand's run as an infix operator of binding power -1 would (everything down
+# to the innermost bracket applied): ')', a statement's separators and the end's empty text.
+_CLOSERS = {text: (None, -1) for text in (")", ";", "\n", "")}
 
 
-def _infix_specs() -> dict[str, tuple[Entry, int, bool]]:
-    """Each loaded infix spelling's stack entry, binding power and associativity (a row not
-    loaded yet is read by `_lazy_infix`). Checked against INFIX at every parse (a test may
-    patch a row into it), rebuilt only when INFIX changed: a binary entry's span is never read
-    (its node spans its operands), so one entry serves."""
+def _spec(op) -> tuple[Entry, int]:
+    """An infix row's stack entry and the least binding power it applies before it goes on.
+    A binary entry's span is never read (its node spans its operands), so one entry serves."""
+    return Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), _least(op.bp, op.right_assoc)
+
+
+def _infix_specs() -> dict[str, tuple[Entry | None, int]]:
+    """Each loaded infix spelling's spec (a row not loaded yet is read by `_lazy_infix`), and
+    the closers'. Checked against INFIX at every parse (a test may patch a row into it),
+    rebuilt only when INFIX changed."""
     if INFIX != _SPECS_OF:  # dict's comparison: the rows loaded so far, nothing imported
         _SPECS.clear()
+        _SPECS.update(_CLOSERS)
         for text, op in dict.items(INFIX):
-            _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp,
-                            op.right_assoc)
+            _SPECS[text] = _spec(op)
         _SPECS_OF.clear()
         _SPECS_OF.update(dict.items(INFIX))
     return _SPECS
@@ -568,10 +607,9 @@ def _lazy_infix(p: _Parser, k: int) -> tuple[int, bool]:
     token as any infix operator."""
     text = p.texts[k]
     op = _SPECS_OF[text] = INFIX[text]  # reading the row loads its module
-    spec = _SPECS[text] = (Entry(_BIN, op, op.bp, op.right_assoc, 0, 0), op.bp, op.right_assoc)
-    if p.stack and p.stack[-1][0] <= _PRE:
-        p.reduce_above(spec[1], spec[2])
-    p.stack.append(spec[0])
+    entry, _ = _SPECS[text] = _spec(op)
+    p.reduce_above(op.bp, op.right_assoc)
+    p.stack.append(entry)
     return k + 1, True
 
 
@@ -729,7 +767,6 @@ def _no_operator(p: _Parser, k: int) -> tuple[int, bool]:
 _AFTER = {")": _close_paren, "]": _close_bracket, ",": _comma, "[": _subscript,
           "|": _close_bars, "sup": _superscript, "attr": _attribute}
 _INF = float("inf")
-_NOT_A_VALUE = frozenset(("(", "="))  # after a name: a call, or a keyword argument
 # Python's words a numpy user may type after a value, and what the language writes instead.
 _PYTHON_WORDS = {
     "if": "a choice is where(cond, a, b), e.g. where(x > 0, x**2, 0)",
