@@ -119,3 +119,16 @@ def test_plain_number_bindings_read_fast_are_read_as_the_full_rules_read_them():
             fast += 1
             assert isinstance(want, dict) and list(got.items()) == list(want.items()), words
     assert fast > 100
+
+
+def test_xml_text_written_as_it_is_is_what_the_escapes_give():
+    import random
+    from xml.sax.saxutils import escape, quoteattr
+
+    rng = random.Random(3)
+    alphabet = list("ab =+*/()[]:;,.'\"&<>\n\r\t\x00\x07\x0b\x1f\x7f"
+                    "\u202e\ud800\ufffe\uffff\u00e9#")
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert out._attr(text) == quoteattr(out._XML_BAD.sub("\ufffd", text)), repr(text)
+        assert out._xml(text) == escape(out._XML_BAD.sub("\ufffd", text)), repr(text)

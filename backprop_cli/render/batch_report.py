@@ -99,7 +99,9 @@ def _dumps(data: Any, indent: int | None = None) -> str:
         return encode(_finite(data))
 
 
-_ONE_LINE = json.JSONEncoder(allow_nan=False)  # json.dumps(data, allow_nan=False)'s encoder
+# json.dumps(data, allow_nan=False)'s encoder, without its look for cycles (a record has none):
+# the same text.
+_ONE_LINE = json.JSONEncoder(allow_nan=False, check_circular=False)
 
 
 def _finite(x: Any) -> Any:
@@ -161,13 +163,21 @@ class JsonLines:
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+# Text that XML writes as it is: nothing to escape, nothing to replace (most of a run's).
+_XML_PLAIN = re.compile('[^&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*\\Z')
+
+
 def _xml(text: str) -> str:
+    if _XML_PLAIN.match(text):
+        return text  # what escape() gives it: a test holds the two equal
     from xml.sax.saxutils import escape
 
     return escape(_XML_BAD.sub("\ufffd", text))
 
 
 def _attr(text: str) -> str:
+    if _XML_PLAIN.match(text):
+        return f'"{text}"'  # what quoteattr() gives it
     from xml.sax.saxutils import quoteattr
 
     return quoteattr(_XML_BAD.sub("\ufffd", text))
