@@ -69,8 +69,8 @@ def run_serial(cases: Iterable[Case], settings: Settings,
 def run_cases(cases: Iterable[Case], settings: Settings, jobs: int = 1,
               dask: str | None = None, render: Any = None) -> Iterator[CaseResult]:
     """Results in file order, from this process, a pool of `jobs` processes, or Dask. With
-    `render` (render/batch_report.py's Outputs), a pool worker renders each case for the
-    outputs and sends back the texts instead of its record."""
+    `render` (the command's: a result -> the result rendered for its outputs), a pool worker
+    renders each case where it ran and sends back the texts instead of its record."""
     if dask:
         from .dask import run_dask
 
@@ -108,7 +108,6 @@ def _worker_main(conn, settings: Settings, run: Callable, current, since, render
     the outputs when `render` says how), until told to stop. `current` and `since` (shared
     memory) say which case is running and since when, so the parent can tell a stuck case
     without a message per case."""
-    from ..render.batch_report import rendered
 
     # Ctrl-C reaches the whole process group; the parent alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -126,7 +125,7 @@ def _worker_main(conn, settings: Settings, run: Callable, current, since, render
             since.value = time.monotonic()
             current.value = case.index
             res = run(case, settings)
-            out.append(rendered(res, render) if render is not None else res)
+            out.append(render(res) if render is not None else res)
         current.value = -1
         conn.send(out)
 

@@ -112,11 +112,13 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
 
 
 def _outputs(origin: str, precision: int, report, junit, machine: bool):
-    """What the run writes of each case, for a pool worker to render it where it ran."""
-    from ..render.batch_report import Outputs
+    """How a pool worker renders a case for the run's outputs, where it ran."""
+    import functools
 
-    return Outputs(origin, precision, json=bool(report) or machine, junit=bool(junit),
-                   lines=not machine)
+    from ..render.batch_report import Outputs, rendered
+
+    return functools.partial(rendered, outputs=Outputs(
+        origin, precision, json=bool(report) or machine, junit=bool(junit), lines=not machine))
 
 
 def _refuse_mixed(dask, jobs: int, as_json: bool, as_jsonl: bool) -> None:
