@@ -20,7 +20,7 @@ from .run import CaseResult, Settings, run_case, warm_up
 
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed
 WINDOW_PER_JOB = 512  # cases a job may run ahead of the oldest unfinished one (bounds memory)
-CHUNK = 32  # cases per message to a worker: fewer round trips for sub-millisecond cases
+CHUNK = 64  # cases per message to a worker: fewer round trips (and wake-ups of the command)
 # Chunks a worker holds, sent and not yet answered: when it sends one back it still has work
 # for the time the command takes to be scheduled (it shares the cores with the workers),
 # take the results in and send more. With two, a worker often ran dry.
