@@ -14,7 +14,7 @@ import numpy as np
 from backprop_cli.checks.scalar import Limits
 from backprop_cli.evaluate import Options, evaluate
 
-BUSY = 3  # processes spinning on the CPU: with 2 cores, the check gets about half of one
+BUSY = 5  # processes spinning on the CPU: with 2 cores, the check gets a third of one or less
 
 
 def _case():
@@ -24,22 +24,27 @@ def _case():
              "V": rng.normal(size=(2, 2))})
 
 
+# sympy's check of this one needs most of a second of CPU: under load it takes several seconds
+# of wall time, so a budget twice its CPU time would run out if it counted the clock.
+SLOW_FOR_SYMPY = "+".join(f"sin(x*{k})*cos(y+{k})" for k in range(1, 200))
+
+
 def _statuses(limits: Limits) -> list[tuple[str, str, str]]:
     import sympy
 
     sympy.core.cache.clear_cache()  # each run does the whole work again
-    program, at = _case()
-    result = evaluate(program, at, Options(numeric=False, limits=limits))
+    result = evaluate(SLOW_FOR_SYMPY, {"x": 0.5, "y": 0.25},
+                      Options(numeric=False, limits=limits))
     return [(r.name, c.method, c.status) for r in result.rows for c in r.checks]
 
 
 def test_a_busy_machine_changes_no_status():
     started = time.thread_time()
-    quiet = _statuses(Limits())
+    quiet = _statuses(Limits(sympy_max_depth=1000))
     needed = time.thread_time() - started
-    # A budget twice the CPU time the quiet run needed: under load the run waits twice as long
-    # or more for a core (a wall-clock limit would run out), but spends the same CPU.
-    limits = Limits(sympy_seconds=max(2 * needed, 0.5))
+    # A budget twice the CPU time the quiet run needed: under load the run waits three times as
+    # long or more for a core (a wall-clock limit would run out), but spends the same CPU.
+    limits = Limits(sympy_seconds=2 * needed, sympy_max_depth=1000)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(BUSY)]
     try:
         loaded = _statuses(limits)

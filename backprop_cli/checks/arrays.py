@@ -1,6 +1,6 @@
 """Cross-checks of array gradients: sympy on small arrays, sampled finite differences.
 
-sympy: the one symbolic producer of first derivatives (scalar.sympy_gradients: the graph
+sympy: the one symbolic producer of first derivatives (gradients.sympy_gradients: the graph
 differentiated node by node, every entry at 30 digits, never from the user's text), when the
 variables have at most SYMPY_MAX_ENTRIES entries in all and the graph's entries stay under
 the sympy node limit; otherwise it is reported as skipped, with the reason.
@@ -12,7 +12,9 @@ with a fixed seed, so a rerun checks the same ones), within a budget of forward-
 method: the step is kept in the domain and, where a variable flows into a kink, on every
 entry's smooth piece; an entry no such step reaches is "inconclusive", not "fail".
 
-Each result is an `ArrayCheck` (reference.py): a `Check` that also says how many entries were
+Both produce reference.py's one record (`Reference`: the finite difference's carries each
+entry's error bound and why an entry is unsure), and both are graded by its one comparison
+(`compare_entries`) into an `ArrayCheck`: a `Check` that also says how many entries were
 compared, out of how many, and where the worst one is. Tolerances are scalar.py's.
 """
 
@@ -26,7 +28,7 @@ from ..engine.forward import forward, is_array
 from ..graph import Graph
 from . import numeric as fd
 from .gradients import sympy_gradients
-from .reference import RANK, ArrayCheck, compare_entries
+from .reference import Reference, compare_entries
 from .scalar import (
     FD_ATOL,
     FD_RTOL,
@@ -34,7 +36,6 @@ from .scalar import (
     Limits,
     _NoSymbolic,
     _sympy_constant,
-    grade_slope,
     variables_through,
 )
 from .verdict import settle
@@ -61,10 +62,10 @@ def cross_check_arrays(graph: Graph, bindings: Mapping[str, Any], values: list, 
         for n in names:
             result[n].append(compare_entries(ours[n], refs[n], n in kinked))
     if numeric:
-        checks = finite_differences(graph, bindings, values, ours, names, seed,
-                                    fd.Work(limits.fd_max_node_evals), kinked=kinked)
+        refs, excused = finite_differences(graph, bindings, values, ours, names, seed,
+                                           fd.Work(limits.fd_max_node_evals), kinked=kinked)
         for n in names:
-            result[n].append(checks[n])
+            result[n].append(compare_entries(ours[n], refs[n], n in excused))
     return {n: settle(c) for n, c in result.items()}
 
 
@@ -163,10 +164,10 @@ def _sample(np, name: str, grad, planned: int) -> list[int]:
 def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
                        ours: Mapping[str, Any], names: list[str], seed: Any,
                        work: fd.Work, kinked: set[str] = frozenset(),
-                       ) -> dict[str, ArrayCheck]:
-    """Central differences on every entry of small variables and a sample of large ones.
-    A variable in `kinked` flows into an entry exactly on a kink: a disagreement there is
-    "subgradient", not a failure."""
+                       ) -> tuple[dict[str, Reference], set[str]]:
+    """The finite-difference reference of every variable (every entry of a small one, a
+    sample of a large one), and the variables a kink excuses: those in `kinked` (they flow
+    into an entry exactly on a kink) whose pieces cannot be followed."""
     import numpy as np
 
     out_id = graph.output
@@ -182,24 +183,23 @@ def finite_differences(graph: Graph, bindings: Mapping[str, Any], values: list,
     # a wrong rule. Otherwise (a tie in amax, a node too large to scan) the kink excuses.
     tracked = trackable_pieces(graph, values) if kinked else None
     base_piece = pieces(graph, values, tracked) if tracked is not None else None
-    result: dict[str, ArrayCheck] = {}
+    refs: dict[str, Reference] = {}
     for n in names:
         grad = np.asarray(ours[n])
         base = np.array(bindings[n], dtype=float)  # a copy: entries are moved in place
         picks = _sample(np, n, grad, FD_SAMPLES)
-        entries: list[tuple[int, Check]] = []
-        stopped = False
+        follow = tracked if n in kinked else None
+        slopes = {}
         for k in picks:
             if not work.left():
-                stopped = True
                 break
-            follow = tracked if n in kinked else None
-            entries.append((k, _one_entry(graph, bindings, n, base, k, float(grad.flat[k]),
-                                          f, atol, n in kinked and follow is None, follow,
-                                          base_piece, work)))
-        result[n] = _summarise(np, entries, grad.shape, grad.size, stopped,
-                               len(picks) < grad.size)
-    return result
+            slopes[k] = _one_entry(graph, bindings, n, base, k, float(grad.flat[k]), f, atol,
+                                   follow, base_piece, work)
+        refs[n] = Reference.measured(grad.shape, slopes, order=picks[:len(slopes)],
+                                     stopped=len(slopes) < len(picks),
+                                     sampled=len(picks) < grad.size, atol=atol)
+    excused = set(kinked) if tracked is None else set()
+    return refs, excused
 
 
 def trackable_pieces(graph: Graph, values: list) -> list[int] | None:
@@ -238,8 +238,8 @@ def pieces(graph: Graph, values: list, nodes: list[int]) -> tuple:
     return tuple(out)
 
 
-def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=None,
-               base_piece=None, budget: fd.Work | None = None) -> Check:
+def _one_entry(graph, bindings, name, work, k, ours, f, atol, follow=None, base_piece=None,
+               budget: fd.Work | None = None) -> fd.Slope:
     """One entry's central difference (numeric.py: the step keeps clear of the domain's edge,
     and a disagreement is re-measured by extrapolation at ever smaller steps, so a kink near
     the point is stepped around). `work` is this pass's own copy of the variable (one per
@@ -262,38 +262,5 @@ def _one_entry(graph, bindings, name, work, k, ours, f, atol, on_kink, follow=No
         finally:
             work.flat[k] = x
 
-    slope = fd.slope_check(at, x, ours, FD_RTOL, atol, base_piece if follow is not None
-                           else None, budget.left if budget is not None else lambda: True)
-    return grade_slope(ours, slope, atol, on_kink)
-
-
-def _summarise(np, entries, shape, total: int, stopped: bool, sampled: bool) -> ArrayCheck:
-    method = "finite-difference"
-    if not entries:
-        return ArrayCheck(method, "skipped", total=total, entries=0, reason=fd.OVER_BUDGET)
-    statuses = [c.status for _, c in entries]
-    k, worst = max(entries, key=lambda kc: (RANK.get(kc[1].status, 0),
-                                            kc[1].rel_error or 0.0))
-    index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
-    passed = statuses.count("pass")
-    unclear = len(statuses) - passed - statuses.count("fail")
-    if "fail" in statuses:
-        status, reason = "fail", ""
-    elif passed:
-        status = "pass"
-        reason = f"{unclear} of {len(entries)} entries inconclusive: {worst.reason}" \
-            if unclear else ""
-        # The figure is the worst of the entries that were compared and passed; an excused
-        # entry's difference says nothing about the gradient.
-        k, worst = max(((k, c) for k, c in entries if c.status == "pass"),
-                       key=lambda kc: kc[1].rel_error or 0.0)
-        index = tuple(int(v) for v in np.unravel_index(k, shape)) if shape else ()
-    else:
-        status, reason = worst.status, worst.reason
-    if stopped:
-        reason = (reason + "; " if reason else "") + \
-            f"{fd.OVER_BUDGET}: the sample stopped early"
-    return ArrayCheck(method, status, worst.reference, worst.rel_error, reason,
-                      abs_error=worst.abs_error, floor=worst.floor, bound=worst.bound,
-                      entries=passed if status == "pass" else len(entries), total=total,
-                      worst=index, sampled=sampled)
+    return fd.slope_check(at, x, ours, FD_RTOL, atol, base_piece if follow is not None
+                          else None, budget.left if budget is not None else lambda: True)

@@ -366,10 +366,11 @@ def _zeros_like(v):
 def _prove(graph: Graph, bindings: Mapping[str, Any], claim: Claim, seed: Any,
            limits: Limits, columns: tuple[str, ...] = ()) -> tuple[bool, str]:
     """(True, "") when sympy shows derivative - formula == 0; else (False, why not)."""
-    from .scalar import _deadline, _Timeout, sympy_over_budget
+    from .scalar import _deadline, _Timeout, sympy_gate, sympy_over_budget
 
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return False, "the program is too large for sympy"
+    refused = sympy_gate(graph, limits)  # the one size gate of every sympy check
+    if refused:
+        return False, f"sympy is not asked: {refused}"
     if is_array(seed) or (not is_array(seed) and float(seed) != 1.0):
         return False, "sympy is not asked with a given upstream gradient"
     arrays = any(is_array(v) for v in bindings.values())

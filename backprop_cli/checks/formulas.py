@@ -33,6 +33,7 @@ from .scalar import (
     _sympy_constant,
     _Timeout,
     sympy_expressions,
+    sympy_gate,
     sympy_over_budget,
 )
 
@@ -48,8 +49,9 @@ def formulas(graph: Graph, bindings: Mapping[str, Any], names: list[str],
              limits: Limits | None = None) -> dict[str, str]:
     """{name: formula text}; a formula that cannot be given is "(...why...)"."""
     limits = limits or Limits()
-    if len(graph) > limits.sympy_max_nodes or graph.depth() > limits.sympy_max_depth:
-        return {n: "(skipped: the graph is too large for sympy)" for n in names}
+    refused = sympy_gate(graph, limits)  # the one size gate of every sympy check
+    if refused:
+        return {n: f"(skipped: {refused})" for n in names}
     arrays = any(is_array(v) for v in bindings.values())
     try:
         with _deadline(limits.sympy_seconds):

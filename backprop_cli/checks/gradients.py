@@ -5,7 +5,8 @@ cross-check of a program of numbers.
 of numbers and of arrays alike (arrays.py calls it too): the size gate, the budget and the
 wording of why it stopped are scalar.py's, written once. `cross_check` grades a program of
 numbers: sympy's reference through the one comparison (`compare_entries`, over 0-d arrays),
-then finite differences by numeric.py's kink-aware, step-shrinking method.
+then finite differences by numeric.py's kink-aware, step-shrinking method, as a
+`Reference` of its own through the same comparison.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from .scalar import (
     _at,
     _deadline,
     branches,
-    grade_slope,
     kinks,
     sympy_gate,
     variables_through,
@@ -104,24 +104,25 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
             result[n].append(compare_entries(ours, refs[n], n in kinked).as_number())
     if numeric:
         base = branches(graph, values)
-        budget = limits.fd_max_node_evals // max(1, 2 * len(graph))
+        # The one finite-difference budget (numeric.Work, as arrays, Jacobians and Hessians
+        # spend it): the variables whose two plain differences fit it always get them, and
+        # measuring again (the extrapolation) spends what is left.
+        work = fd.Work(limits.fd_max_node_evals)
+        budget = work.passes(2 * len(graph))
         f_scale = max(1.0, abs(values[graph.output]))
-        # Measuring again (numeric.py's extrapolation) spends from the same budget, counted
-        # in forward passes; the plain differences of the budgeted variables always run.
-        spent = [0]
-        passes = limits.fd_max_node_evals // max(1, len(graph))
 
         def counted(at):
             def run(v):
-                spent[0] += 1
+                work.charge_nodes(len(graph))
                 return at(v)
             return run
 
         for k, n in enumerate(names):
             if k >= budget:
-                result[n].append(Check("finite-difference", "skipped",
-                                       reason=f"over the finite-difference budget: checked "
-                                              f"{budget:,} of {len(names):,} variables"))
+                ref = Reference.unreached("finite-difference", (), (
+                    f"over the finite-difference budget: checked {budget:,} of "
+                    f"{len(names):,} variables"))
+                result[n].append(compare_entries(0.0, ref).as_number())
                 continue
             ours = grads[graph.variables[n]] if n in graph.variables else 0.0
             # The slope of seed * f: the reference is scaled like backprop's gradient.
@@ -129,10 +130,12 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
             scaled = at if seed == 1.0 else (lambda v, at=at: _scale(at(v), seed))
             atol = FD_ATOL * f_scale
             slope = fd.slope_check(scaled, bindings[n], ours, FD_RTOL, atol, base or None,
-                                   more=lambda: spent[0] < passes)
+                                   more=work.left)
             # No kink excuse here: a step that moves a kinked node off its kink is never used
             # (the pieces differ), so a difference that was taken is a fair one.
-            result[n].append(grade_slope(ours, slope, atol))
+            ref = Reference.measured((), {0: slope}, order=[0], stopped=False, atol=atol,
+                                     noted=True)
+            result[n].append(compare_entries(ours, ref).as_number())
     return {n: settle(checks) for n, checks in result.items()}
 
 

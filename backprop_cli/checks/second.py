@@ -17,6 +17,7 @@ Jacobian (one check list per variable, like a gradient's):
                         sweep of the local derivatives per output entry
   finite differences    central differences of the whole output, one variable entry at a time,
                         by the same method
+Every reference, of either method, is reference.py's record, graded by its one comparison.
 
 The verdict policy is the gradients' (scalar.py): only a disagreement off a kink is "fail". A
 finite difference no step of which stays on the point's smooth pieces (the point is on a
@@ -37,7 +38,7 @@ from ..engine.forward import forward
 from ..graph import Graph
 from ..values import is_array
 from . import numeric as fd
-from .arrays import _summarise, array_kinks, pieces, trackable_pieces
+from .arrays import array_kinks, pieces, trackable_pieces
 from .gradients import held_entries
 from .numeric import Work
 from .reference import ArrayCheck, Reference, compare_entries
@@ -49,7 +50,6 @@ from .scalar import (
     Check,
     Limits,
     _deadline,
-    grade_slope,
     kinks,
     sympy_gate,
     variables_through,
@@ -75,16 +75,13 @@ def _entries(names, shapes) -> list[tuple[str, tuple[int, ...]]]:
     return [(n, e) for n in names for e in np.ndindex(shapes[n])]
 
 
-def fd_columns(columns, ours, atol: float, piece, on_kink, work: Work) -> Check:
-    """Finite differences of a vector function, one input entry (one column) at a time.
-    `columns` yields (x, at) per column: at(v) is the function's values (raveled) and the
-    smooth piece of every tracked node with that entry at v. Each column is measured by
-    numeric.entry_slopes, the kink-aware, step-shrinking method gradients use, and the entries
-    fold into one check as an array gradient's do (arrays._summarise)."""
-    import numpy as np
-
+def fd_columns(columns, ours, atol: float, piece, work: Work) -> Reference:
+    """The finite-difference reference of a vector function, one input entry (one column)
+    at a time. `columns` yields (x, at) per column: at(v) is the function's values (raveled)
+    and the smooth piece of every tracked node with that entry at v. Each column is measured
+    by numeric.entry_slopes, the kink-aware, step-shrinking method gradients use."""
     rows, cols = ours.shape
-    graded: list[tuple[int, Check]] = []
+    slopes: dict = {}
     stopped = False
     for col, (x, at) in enumerate(columns):
         if not work.left():
@@ -93,9 +90,9 @@ def fd_columns(columns, ours, atol: float, piece, on_kink, work: Work) -> Check:
         mine = [float(v) for v in ours[:, col]]
         for row, slope in enumerate(fd.entry_slopes(at, x, mine, FD_RTOL, atol, piece,
                                                     work.left)):
-            graded.append((row * cols + col, grade_slope(mine[row], slope, atol,
-                                                         bool(on_kink[row, col]))))
-    return _summarise(np, graded, (rows, cols), rows * cols, stopped, False)
+            slopes[row * cols + col] = slope
+    return Reference.measured((rows, cols), slopes, order=list(slopes), stopped=stopped,
+                              atol=atol)
 
 
 def _tracker(graph: Graph, values: list, kinked: bool):
@@ -225,7 +222,8 @@ def fd_hessian(graph: Graph, bindings: Mapping[str, Any], values: list, names: l
     columns = (_column(bindings, n, e, shapes[n], grad_at) for n, e in _entries(names, shapes))
     # Tracked pieces make a step across a kink unusable, so no kink needs to excuse anything.
     excused = on_kink if follow is None else np.zeros_like(on_kink)
-    return fd_columns(columns, H, FD_ATOL * scale, base_piece, excused, work)
+    return compare_entries(H, fd_columns(columns, H, FD_ATOL * scale, base_piece, work),
+                           excused)
 
 
 def _column(bindings: Mapping[str, Any], name: str, e: tuple, shape, f):
@@ -332,4 +330,5 @@ def fd_jacobian(graph: Graph, bindings: Mapping[str, Any], values: list, name: s
     shape = np.shape(bindings[name])
     columns = (_column(bindings, name, e, shape, out_at) for e in np.ndindex(shape))
     excused = on_kink if follow is None else np.zeros_like(on_kink)
-    return fd_columns(columns, ours, FD_ATOL * scale, base_piece, excused, work)
+    return compare_entries(ours, fd_columns(columns, ours, FD_ATOL * scale, base_piece, work),
+                           excused)
