@@ -103,9 +103,13 @@ class Result:
 
     @property
     def status(self) -> str:
-        """fail, pass (every gradient confirmed), or unchecked: checks/verdict.py decides. A
-        Hessian check that disagrees, or a claimed formula that does not hold, fails the run."""
-        return policy.overall([r.verdict for r in self.rows],
+        """fail, pass (every gradient confirmed, and the Hessian when one was asked for), or
+        unchecked: checks/verdict.py decides. A Hessian check that disagrees, or a claimed
+        formula that does not hold, fails the run."""
+        # Symmetry alone confirms no Hessian: it needs sympy or finite differences to agree.
+        hessian = [c for c in self.hessian_checks if c.method != "symmetry"]
+        derived = [policy.row_status(hessian)] if hessian else []
+        return policy.overall([r.verdict for r in self.rows] + derived,
                               [c.status for c in (*self.value_checks,
                                                   *(c for _, c in self.named_checks))],
                               [c.status for c in (*self.hessian_checks, *self.claims)])

@@ -470,7 +470,7 @@ def test_a_long_verdict_line_goes_on_indented_never_at_column_0(monkeypatch):
     monkeypatch.setenv("COLUMNS", "60")
     out = run("eval", "h = relu(W @ x); f = sum(h) + max(x)", "W=[[1,-1],[0.5,1],[-1,-1]]",
               "x=[1,1]").stdout.splitlines()
-    start = next(k for k, line in enumerate(out) if line.startswith("1 of 2 gradients"))
+    start = next(k for k, line in enumerate(out) if line.startswith("2 of 2 gradients unchecked"))
     rest = out[start + 1:]
     assert rest and all(line.startswith("  ") and len(line) <= 60 for line in rest if line)
 

@@ -236,7 +236,21 @@ def test_a_gradient_on_a_kink_shows_sympys_convention_not_an_error_figure():
     out = run("eval", "svm_loss(s, 0)", "s=[1,0,2]").stdout
     assert "subgradient: at a kink sympy's convention gives 0.5 at [1] (all 3 entries)" in out
     assert "(ref" not in out
-    assert out.splitlines()[-1].endswith("; sympy agrees on 0 of 1 (s: subgradient)")
+    # Finite differences confirm s[2] alone: s[0] and s[1] move the margin on the kink, so
+    # nothing confirms them, and the gradient is unchecked, not passed.
+    assert out.splitlines()[-1].startswith("s: unchecked (sympy: non-differentiable point")
+
+
+def test_a_kink_where_sympys_convention_agrees_confirms_nothing():
+    # A tie of max: backprop splits the gradient evenly, and sympy's Heaviside(0) = 1/2 gives
+    # the same numbers; both are conventions (the derivative does not exist there), so the
+    # agreement is no confirmation and the case is unchecked, as relu's kink is.
+    result = evaluate("max(x, y)*x", {"x": 1.0, "y": 1.0}, Options())
+    assert result.gradients == {"x": 1.5, "y": 0.5}
+    assert {row.name: row.verdict for row in result.rows} == {"x": "unchecked", "y": "unchecked"}
+    assert result.status == "unchecked" and result.exit_code == 0
+    # Off the tie the same program is confirmed.
+    assert evaluate("max(x, y)*x", {"x": 1.0, "y": 0.5}, Options()).status == "pass"
 
 
 def test_a_tie_of_max_splits_the_curvature_as_it_splits_the_gradient():
@@ -458,3 +472,17 @@ def test_a_square_at_zero_keeps_its_curvature():
         result = evaluate(program, {"a": 0.0}, Options(hessian=True))
         assert float(result.hessian.matrix()[0][0]) == pytest.approx(want), program
         assert result.status == "pass", program
+
+
+def test_a_hessian_no_check_confirmed_leaves_the_case_unchecked():
+    # 17 entries: past sympy's Hessian limit (16), and --no-numeric skips finite differences.
+    # The gradient is confirmed by sympy, but nothing confirmed the Hessian the user asked
+    # for: symmetry alone is no confirmation, so the case is unchecked, never passed.
+    x = np.arange(1.0, 18.0)
+    result = evaluate("sum(x*x*x)", {"x": x}, Options(hessian=True, numeric=False))
+    assert [r.verdict for r in result.rows] == ["pass"]
+    assert {c.method: c.status for c in result.hessian_checks} == {
+        "sympy": "skipped", "symmetry": "pass"}
+    assert result.status == "unchecked" and result.exit_code == 0
+    with_fd = evaluate("sum(x*x*x)", {"x": x}, Options(hessian=True))
+    assert with_fd.status == "pass"

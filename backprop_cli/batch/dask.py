@@ -75,10 +75,30 @@ def run_dask(cases: Iterable[Case], settings: Settings, address: str,
         raise _unreachable(address, exc) from None
     runner = _Run(distributed, client, address, settings, run, patience)
     try:
-        runner.check_workers()
-        yield from runner.results(iter(cases))
+        with _cycles_collected():
+            runner.check_workers()
+            yield from runner.results(iter(cases))
     finally:
         runner.stop()
+
+
+@contextlib.contextmanager
+def _cycles_collected():
+    """The cyclic collector on while the client runs. The command turns it off (cli.py: its
+    own work makes no cycles), but the client's event loop (tornado's coroutines, asyncio's
+    handles, distributed's batched sends) makes reference cycles as it goes, by the second
+    rather than by the case: with the collector off they were never freed, and the client
+    grew by megabytes over a long run. What was imported before is frozen out of the
+    collector's walks (it stays), so each collection looks at the run's young objects only."""
+    was_on = gc.isenabled()
+    if not was_on:
+        gc.freeze()
+        gc.enable()
+    try:
+        yield
+    finally:
+        if not was_on:
+            gc.disable()
 
 
 def _check_address(address: str) -> None:

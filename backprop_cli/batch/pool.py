@@ -12,14 +12,19 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from ..errors import BackpropError
 from .case import Case
 from .run import CaseResult, Settings, run_case, warm_up
 
 KILL_GRACE = 2.0  # a worker this far past the time limit ignored its alarm: it is killed
-WINDOW_PER_JOB = 128  # cases a job may run ahead of the oldest unfinished one (bounds memory)
-CHUNK = 32  # cases per message to a worker: fewer round trips for sub-millisecond cases
+WINDOW_PER_JOB = 512  # cases a job may run ahead of the oldest unfinished one (bounds memory)
+CHUNK = 64  # cases per message to a worker: fewer round trips (and wake-ups of the command)
+# Chunks a worker holds, sent and not yet answered: when it sends one back it still has work
+# for the time the command takes to be scheduled (it shares the cores with the workers),
+# take the results in and send more. With two, a worker often ran dry.
+DEPTH = 4
 MIN_PARALLEL = 8  # fewer cases than this run in-process: starting workers would cost more
 JOBS_PER_CORE = 4  # more workers than this per core only wait their turn (and use memory)
 
@@ -62,8 +67,10 @@ def run_serial(cases: Iterable[Case], settings: Settings,
 
 
 def run_cases(cases: Iterable[Case], settings: Settings, jobs: int = 1,
-              dask: str | None = None) -> Iterator[CaseResult]:
-    """Results in file order, from this process, a pool of `jobs` processes, or Dask."""
+              dask: str | None = None, render: Any = None) -> Iterator[CaseResult]:
+    """Results in file order, from this process, a pool of `jobs` processes, or Dask. With
+    `render` (the command's: a result -> the result rendered for its outputs), a pool worker
+    renders each case where it ran and sends back the texts instead of its record."""
     if dask:
         from .dask import run_dask
 
@@ -85,9 +92,10 @@ def run_cases(cases: Iterable[Case], settings: Settings, jobs: int = 1,
             yield from run_serial(head, settings)
             return
         chunk = max(1, min(CHUNK, -(-len(head) // jobs)))
-        yield from run_pool(head, settings, -(-len(head) // chunk), chunk=chunk)
+        yield from run_pool(head, settings, -(-len(head) // chunk), chunk=chunk,
+                            render=render)
         return
-    yield from run_pool(_chain(head, it), settings, jobs)
+    yield from run_pool(_chain(head, it), settings, jobs, render=render)
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
@@ -95,10 +103,12 @@ def _chain(first: list, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _worker_main(conn, settings: Settings, run: Callable, current, since) -> None:
-    """A pool worker: receive a chunk of cases, send back the chunk's results, until told to
-    stop. `current` and `since` (shared memory) say which case is running and since when, so
-    the parent can tell a stuck case without a message per case."""
+def _worker_main(conn, settings: Settings, run: Callable, current, since, render=None) -> None:
+    """A pool worker: receive a chunk of cases, send back the chunk's results (rendered for
+    the outputs when `render` says how), until told to stop. `current` and `since` (shared
+    memory) say which case is running and since when, so the parent can tell a stuck case
+    without a message per case."""
+
     # Ctrl-C reaches the whole process group; the parent alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up(settings)
@@ -114,19 +124,21 @@ def _worker_main(conn, settings: Settings, run: Callable, current, since) -> Non
         for case in cases:
             since.value = time.monotonic()
             current.value = case.index
-            out.append(run(case, settings))
+            res = run(case, settings)
+            out.append(render(res) if render is not None else res)
         current.value = -1
         conn.send(out)
 
 
 class _Worker:
-    def __init__(self, ctx, settings: Settings, run: Callable):
+    def __init__(self, ctx, settings: Settings, run: Callable, render=None):
         parent, child = ctx.Pipe()
         try:
             self.current = ctx.Value("q", -1, lock=False)  # index of the running case, or -1
             self.since = ctx.Value("d", 0.0, lock=False)  # time.monotonic() when it started
             self.proc = ctx.Process(target=_worker_main, daemon=True,
-                                    args=(child, settings, run, self.current, self.since))
+                                    args=(child, settings, run, self.current, self.since,
+                                          render))
             self.proc.start()
         except BaseException:
             parent.close()
@@ -166,10 +178,10 @@ def _context():
     return multiprocessing.get_context("spawn")  # pragma: no cover - not Unix
 
 
-def _start(ctx, settings: Settings, run: Callable, which: str) -> _Worker:
+def _start(ctx, settings: Settings, run: Callable, which: str, render=None) -> _Worker:
     """A new worker; WorkerError (one line) when the system has no process or descriptor left."""
     try:
-        return _Worker(ctx, settings, run)
+        return _Worker(ctx, settings, run, render)
     except OSError as exc:
         raise WorkerError(f"cannot start {which}: {exc.strerror or exc}",
                           hint="lower --jobs, or raise the limits: ulimit -n, ulimit -u") \
@@ -178,11 +190,12 @@ def _start(ctx, settings: Settings, run: Callable, which: str) -> _Worker:
 
 def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
              run: Callable[[Case, Settings], CaseResult] = run_case,
-             window: int | None = None, chunk: int = CHUNK) -> Iterator[CaseResult]:
+             window: int | None = None, chunk: int = CHUNK,
+             render: Any = None) -> Iterator[CaseResult]:
     """Spread cases over `jobs` worker processes; yield results in file order.
 
     Cases go out in chunks of `chunk` (one message each way per chunk); each worker holds at
-    most two chunks, and the reader runs at most `window` cases ahead of the oldest unfinished
+    most DEPTH chunks, and the reader runs at most `window` cases ahead of the oldest unfinished
     one, so memory stays bounded however long the file. A case running past the time limit plus
     KILL_GRACE ignored its own alarm (stuck in C code): its worker is killed, the case reported
     as a timeout, the worker's other cases sent again, and a fresh worker takes its place.
@@ -190,6 +203,7 @@ def run_pool(cases: Iterable[Case], settings: Settings, jobs: int,
     far are handed over and WorkerError is raised.
     """
     pool = _Pool(_context(), settings, run, iter(cases), window or jobs * WINDOW_PER_JOB, chunk)
+    pool.render = render
     try:
         pool.start(jobs)
         while True:
@@ -227,16 +241,17 @@ class _Pool:
         self.next_in = 0  # index of the next case the reader will hand out
         self.exhausted = False
         self.workers: list[_Worker] = []
+        self.render = None  # how the workers render a case for the outputs (or not at all)
 
     def start(self, jobs: int) -> None:
         for k in range(jobs):
             self.workers.append(_start(self.ctx, self.settings, self.run,
-                                       f"worker process {k + 1} of {jobs}"))
+                                       f"worker process {k + 1} of {jobs}", self.render))
 
     def hand_out(self) -> None:
-        """Give every ready worker chunks until it holds two."""
+        """Give every ready worker chunks until it holds DEPTH."""
         for w in self.workers:
-            while w.ready and len(w.queue) < 2 * self.chunk:
+            while w.ready and len(w.queue) < DEPTH * self.chunk:
                 batch = self._next_batch()
                 if not batch:
                     break
@@ -336,4 +351,5 @@ class _Pool:
                                           f"died while checking this case (exit code {code})")
         self.retry.extend(c for c in w.queue if c.index != running)
         self.retry.sort(key=lambda c: c.index)
-        return _start(self.ctx, s, self.run, "a worker process in place of one that stopped")
+        return _start(self.ctx, s, self.run, "a worker process in place of one that stopped",
+                      self.render)

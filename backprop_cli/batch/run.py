@@ -47,17 +47,36 @@ class CaseResult:
     program: str
     status: str  # one of STATUSES
     seconds: float = 0.0
-    value: Any = None  # float, or nested lists for an array output
-    gradients: tuple[tuple[str, Any], ...] = ()
-    checks: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # name -> (method, status)
-    mismatches: tuple[Mismatch, ...] = ()
     kind: str = ""  # for an error: "parse error", "binding error", ...
     message: str = ""  # for an error or timeout: one line, `file:line[:col]: kind: message`
     detail: tuple[str, ...] = ()  # the expression and a caret under the error
     warnings: tuple[str, ...] = ()
     # The case's one record, as `eval --json` prints it (record.py); None for an error or a
-    # timeout, which never reached a verdict.
+    # timeout, which never reached a verdict, and for a case rendered where it ran.
     record: dict | None = None
+    # What the run's outputs write of the case, rendered where it ran (a pool worker), so the
+    # command only writes them: output name ("json", "junit", "lines") -> text
+    # (render/batch_report.py `rendered`). Empty: the outputs render the case themselves.
+    rendered: dict | None = None
+
+    # The record's parts, for the text and JUnit reports and for scripts that run cases.
+    @property
+    def value(self) -> Any:
+        return None if self.record is None else self.record["value"]
+
+    @property
+    def gradients(self) -> tuple[tuple[str, Any], ...]:
+        return tuple((self.record or {}).get("gradients", {}).items())
+
+    @property
+    def checks(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """name -> (method, status) pairs."""
+        return tuple((n, tuple(m.items()))
+                     for n, m in (self.record or {}).get("check_statuses", {}).items())
+
+    @property
+    def mismatches(self) -> tuple[Mismatch, ...]:
+        return tuple(_mismatch(m) for m in (self.record or {}).get("mismatches", ()))
 
 
 @dataclass(frozen=True)
@@ -214,12 +233,7 @@ def _outcome(case: Case, result, seconds: float) -> CaseResult:
 
     record = case_record(result, case.program)
     return CaseResult(case.index, case.line, case.id, case.program, record["status"],
-                      seconds=seconds, value=record["value"],
-                      gradients=tuple(record.get("gradients", {}).items()),
-                      checks=tuple((n, tuple(m.items()))
-                                   for n, m in record["check_statuses"].items()),
-                      mismatches=tuple(_mismatch(m) for m in record["mismatches"]),
-                      warnings=tuple(result.warnings), record=record)
+                      seconds, warnings=tuple(result.warnings), record=record)
 
 
 def _mismatch(m: dict) -> Mismatch:

@@ -104,16 +104,16 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
             result[n].append(compare_entries(ours, refs[n], n in kinked).as_number())
     if numeric:
         base = branches(graph, values)
-        budget = limits.fd_max_node_evals // max(1, 2 * len(graph))
+        # The one finite-difference budget (numeric.Work, as arrays, Jacobians and Hessians
+        # spend it): the variables whose two plain differences fit it always get them, and
+        # measuring again (the extrapolation) spends what is left.
+        work = fd.Work(limits.fd_max_node_evals)
+        budget = work.passes(2 * len(graph))
         f_scale = max(1.0, abs(values[graph.output]))
-        # Measuring again (numeric.py's extrapolation) spends from the same budget, counted
-        # in forward passes; the plain differences of the budgeted variables always run.
-        spent = [0]
-        passes = limits.fd_max_node_evals // max(1, len(graph))
 
         def counted(at):
             def run(v):
-                spent[0] += 1
+                work.charge_nodes(len(graph))
                 return at(v)
             return run
 
@@ -130,7 +130,7 @@ def cross_check(graph: Graph, bindings: Mapping[str, Any], values: list, grads: 
             scaled = at if seed == 1.0 else (lambda v, at=at: _scale(at(v), seed))
             atol = FD_ATOL * f_scale
             slope = fd.slope_check(scaled, bindings[n], ours, FD_RTOL, atol, base or None,
-                                   more=lambda: spent[0] < passes)
+                                   more=lambda: work.fits(len(graph)))
             # No kink excuse here: a step that moves a kinked node off its kink is never used
             # (the pieces differ), so a difference that was taken is a fair one.
             ref = Reference.measured((), {0: slope}, order=[0], stopped=False, atol=atol,

@@ -58,7 +58,19 @@ class Work:
         """Count one forward pass that computed `values` (every node's)."""
         import numpy as np
 
-        self.spent += len(values) + sum(int(np.size(v)) for v in values) // ENTRIES_PER_UNIT
+        self.charge_nodes(len(values) + sum(int(np.size(v)) for v in values) // ENTRIES_PER_UNIT)
+
+    def charge_nodes(self, nodes: int) -> None:
+        """Count one forward pass over `nodes` nodes of numbers."""
+        self.spent += nodes
+
+    def fits(self, nodes: int) -> bool:
+        """Whether one more forward pass over `nodes` nodes of numbers fits the budget."""
+        return self.spent + nodes <= self.limit
+
+    def passes(self, nodes: int) -> int:
+        """How many forward passes over `nodes` nodes the whole budget holds."""
+        return self.limit // max(1, nodes)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ What the checks of a case add up to is verdict.py's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .scalar import FD_ATOL, FD_RTOL, SYMPY_ATOL, SYMPY_RTOL, Check, compare, grade_slope
@@ -108,6 +108,11 @@ class ArrayCheck(Check):
     total: int = 0  # entries in the variable
     worst: tuple[int, ...] | None = None  # index of the entry with the largest error
     sampled: bool = False  # entries were picked from a large variable (else all, in order)
+    # Entries this check reached and passed, and those it reached but could not decide (on a
+    # kink, inconclusive): a gradient is confirmed only when every entry some check reached
+    # was passed by one (verdict.row_status). Not part of the JSON record.
+    passed_at: frozenset = field(default=frozenset(), compare=False, repr=False)
+    undecided_at: frozenset = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def scope(self) -> str:
@@ -201,4 +206,7 @@ def fold(ref: Reference, graded: list[tuple[tuple, Check]], total: int,
     return ArrayCheck(method, status, worst.reference, worst.rel_error,
                       "; ".join(r for r in reasons if r), abs_error=worst.abs_error,
                       floor=worst.floor, bound=worst.bound, entries=len(counted),
-                      total=total, worst=idx, sampled=ref.sampled)
+                      total=total, worst=idx, sampled=ref.sampled,
+                      passed_at=frozenset(i for i, c in graded if c.status == "pass"),
+                      undecided_at=frozenset(i for i, c in graded
+                                             if c.status in ("inconclusive", "subgradient")))

@@ -61,16 +61,23 @@ def row_status(checks: Iterable) -> str:
     checks = list(checks)
     if any(c.status == "fail" for c in checks):
         return "fail"
-    if any(c.status == "pass" for c in checks):
+    if any(c.status == "pass" for c in checks) and not _undecided_entries(checks):
         return "pass"
     return "unchecked"
+
+
+def _undecided_entries(checks: list) -> set:
+    """An array's entries that some check reached and none passed (on a kink, say): a check
+    that passed on the other entries does not confirm those."""
+    passed = set().union(*(getattr(c, "passed_at", ()) for c in checks))
+    return set().union(*(getattr(c, "undecided_at", ()) for c in checks)) - passed
 
 
 def unchecked_reason(checks: Iterable) -> str:
     """Why no check confirmed a gradient, in the checks' own words."""
     found = [f"{_METHOD_WORDS.get(c.method, c.method)}: "
              f"{c.reason or _STATUS_WORDS.get(c.status, c.status)}"
-             for c in checks if c.status != "pass"]
+             for c in checks if c.status != "pass" or getattr(c, "undecided_at", None)]
     return "; ".join(found) or "no check ran"
 
 

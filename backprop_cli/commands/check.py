@@ -93,7 +93,9 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
                                               scope, line_limit), settings,
-                             jobs=jobs if not dask else 1, dask=dask)
+                             jobs=jobs if not dask else 1, dask=dask,
+                             render=_outputs(settings.origin, precision, report, junit,
+                                             as_json or as_jsonl))
     try:
         with screen.progress or contextlib.nullcontext():
             ended = _run_all(results, source, tally, sinks, screen, settings.origin)
@@ -107,6 +109,16 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     sys.stdout.flush()  # a write that fails is reported before the summary line below
     _say_on_stderr(summary, settings.origin, ended.interrupted, ended.lost, ended.stopped)
     sys.exit(summary.exit_code)
+
+
+def _outputs(origin: str, precision: int, report, junit, machine: bool):
+    """How a pool worker renders a case for the run's outputs, where it ran."""
+    import functools
+
+    from ..render.batch_report import Outputs, rendered
+
+    return functools.partial(rendered, outputs=Outputs(
+        origin, precision, json=bool(report) or machine, junit=bool(junit), lines=not machine))
 
 
 def _refuse_mixed(dask, jobs: int, as_json: bool, as_jsonl: bool) -> None:
@@ -152,6 +164,8 @@ class _Screen:
     def case(self, r, origin: str, tally) -> None:
         """A case finished: its block when it did not pass (or warns), then the progress
         line."""
+        if self.machine and not self.progress:
+            return  # nothing of a case shows (the common case of a long run: a case each)
         from ..render import batch_report as out
 
         if not self.machine and (r.status != "pass" or r.warnings):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import IO, Any
 
 from ..batch.report import BatchReport
@@ -38,6 +39,39 @@ def case_dict(r: CaseResult) -> dict[str, Any]:
             "warnings": list(r.warnings)}
 
 
+def case_json(r: CaseResult) -> str:
+    """The case's JSON text, one line (--json's case, a --jsonl or --report line)."""
+    if r.rendered and "json" in r.rendered:
+        return r.rendered["json"]
+    return _dumps(case_dict(r))
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a run writes of each case: enough for a pool worker to render a case where it ran
+    (`rendered`), so that the command, which reads and writes for every worker, only writes."""
+
+    origin: str
+    precision: int = 10
+    json: bool = False  # --json, --jsonl or --report: the case's JSON text
+    junit: bool = False  # --junit: its <testcase> element
+    lines: bool = False  # the text report: its block, for a case that did not simply pass
+
+
+def rendered(r: CaseResult, outputs: Outputs) -> CaseResult:
+    """`r` with what the outputs write of it rendered, and its record left out: the same
+    texts the outputs would make of `r` themselves, sent back instead of the record."""
+    texts: dict[str, Any] = {}
+    if outputs.json:
+        texts["json"] = case_json(r)
+    if outputs.junit:
+        texts["junit"] = junit_case(r, outputs.origin)
+    if outputs.lines and (r.status != "pass" or r.warnings):
+        texts["lines"] = case_lines(r, outputs.origin, outputs.precision)
+    return CaseResult(r.index, r.line, r.id, r.program, r.status, r.seconds,
+                      warnings=r.warnings, rendered=texts)
+
+
 def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
     return {
         "file": origin,
@@ -56,10 +90,18 @@ def summary_dict(report: BatchReport, origin: str) -> dict[str, Any]:
 
 
 def _dumps(data: Any, indent: int | None = None) -> str:
+    # json.dumps with these arguments builds this same encoder for every call (a case each)
+    encode = _ONE_LINE.encode if indent is None else \
+        json.JSONEncoder(indent=indent, allow_nan=False).encode
     try:
-        return json.dumps(data, indent=indent, allow_nan=False)
+        return encode(data)
     except ValueError:  # a non-finite value or gradient is written as null: JSON has no inf
-        return json.dumps(_finite(data), indent=indent, allow_nan=False)
+        return encode(_finite(data))
+
+
+# json.dumps(data, allow_nan=False)'s encoder, without its look for cycles (a record has none):
+# the same text.
+_ONE_LINE = json.JSONEncoder(allow_nan=False, check_circular=False)
 
 
 def _finite(x: Any) -> Any:
@@ -82,7 +124,7 @@ class JsonStream:
         out.write('{\n  "cases": [')
 
     def add(self, r: CaseResult, origin: str = "") -> None:
-        self.out.write(("\n    " if self.first else ",\n    ") + _dumps(case_dict(r)))
+        self.out.write(("\n    " if self.first else ",\n    ") + case_json(r))
         self.out.flush()
         self.first = False
 
@@ -102,7 +144,7 @@ class JsonLines:
         self.what = what
 
     def add(self, r: CaseResult, origin: str = "") -> None:
-        self._write(_dumps(case_dict(r)) + "\n")
+        self._write(case_json(r) + "\n")
 
     def close(self, report: BatchReport, origin: str) -> None:
         self._write(_dumps({"summary": summary_dict(report, origin)}) + "\n")
@@ -121,13 +163,21 @@ class JsonLines:
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+# Text that XML writes as it is: nothing to escape, nothing to replace (most of a run's).
+_XML_PLAIN = re.compile('[^&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*\\Z')
+
+
 def _xml(text: str) -> str:
+    if _XML_PLAIN.match(text):
+        return text  # what escape() gives it: a test holds the two equal
     from xml.sax.saxutils import escape
 
     return escape(_XML_BAD.sub("\ufffd", text))
 
 
 def _attr(text: str) -> str:
+    if _XML_PLAIN.match(text):
+        return f'"{text}"'  # what quoteattr() gives it
     from xml.sax.saxutils import quoteattr
 
     return quoteattr(_XML_BAD.sub("\ufffd", text))
@@ -153,24 +203,10 @@ class JUnitFile:
             raise output_error(self.what, exc) from None
 
     def _add(self, r: CaseResult, origin: str) -> None:
-        name = f"{shown(r.id, 60)}: {_short(r.program)}" if r.program else shown(r.id, 60)
-        out = [(f"    <testcase classname={_attr(origin)} name={_attr(name)} "
-                f'time="{r.seconds:.6f}">')]
-        if r.status == "fail":
-            first = mismatch_text(r.mismatches[0]) if r.mismatches else "a check disagreed"
-            kinds = ",".join(dict.fromkeys(m.method for m in r.mismatches)) or "check"
-            text = "\n".join(mismatch_text(m) for m in r.mismatches)
-            out.append(f"      <failure message={_attr(first)} type={_attr(kinds)}>"
-                       f"{_xml(text)}</failure>")
-        elif r.status == "unchecked":
-            why = "; ".join(unchecked_lines(r))
-            out.append(f"      <skipped message={_attr(why)}/>")
-        elif r.status in ("error", "timeout"):
-            text = "\n".join([r.message, *r.detail])
-            out.append(f"      <error message={_attr(r.message)} type={_attr(r.kind)}>"
-                       f"{_xml(text)}</error>")
-        out.append("    </testcase>\n")
-        self.body.write("\n".join(out))
+        if r.rendered and "junit" in r.rendered:
+            self.body.write(r.rendered["junit"])
+        else:
+            self.body.write(junit_case(r, origin))
 
     def close(self, report: BatchReport, origin: str) -> None:
         try:
@@ -197,6 +233,28 @@ class JUnitFile:
         out.write("  </testsuite>\n</testsuites>\n")
 
 
+def junit_case(r: CaseResult, origin: str) -> str:
+    """One <testcase> element (and its line end), as --junit writes it."""
+    name = f"{shown(r.id, 60)}: {_short(r.program)}" if r.program else shown(r.id, 60)
+    out = [(f"    <testcase classname={_attr(origin)} name={_attr(name)} "
+            f'time="{r.seconds:.6f}">')]
+    if r.status == "fail":
+        first = mismatch_text(r.mismatches[0]) if r.mismatches else "a check disagreed"
+        kinds = ",".join(dict.fromkeys(m.method for m in r.mismatches)) or "check"
+        text = "\n".join(mismatch_text(m) for m in r.mismatches)
+        out.append(f"      <failure message={_attr(first)} type={_attr(kinds)}>"
+                   f"{_xml(text)}</failure>")
+    elif r.status == "unchecked":
+        why = "; ".join(unchecked_lines(r))
+        out.append(f"      <skipped message={_attr(why)}/>")
+    elif r.status in ("error", "timeout"):
+        text = "\n".join([r.message, *r.detail])
+        out.append(f"      <error message={_attr(r.message)} type={_attr(r.kind)}>"
+                   f"{_xml(text)}</error>")
+    out.append("    </testcase>\n")
+    return "\n".join(out)
+
+
 def _short(text: str, width: int = 80) -> str:
     """User text on one line, safe to echo: whitespace runs as one space, then `shown`."""
     return shown(" ".join(text.split()), width)
@@ -215,6 +273,8 @@ def mismatch_text(m, precision: int = 10) -> str:
 def case_lines(r: CaseResult, origin: str, precision: int = 10) -> list[str]:
     """A failed, erroneous or timed-out case in detail; a pass only when it carries a warning
     (a quiet mistake), else nothing."""
+    if r.rendered is not None:  # rendered where it ran: its block, if it has one
+        return list(r.rendered.get("lines", ()))
     label = f" ({shown(r.id, 60)})" if not r.id.startswith("line ") else ""
     if r.status == "fail":
         lines = [f"FAIL {origin}:{r.line}{label}: {_short(r.program, 200)}"]
