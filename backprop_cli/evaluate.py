@@ -136,19 +136,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
                 for name in bindings if name not in graph.variables]
     names = _selected_names(graph, bindings, options.wrt)
     # Before any work: a misspelt expectation should not wait for sympy to be refused.
-    pairs = options.expect.items() if isinstance(options.expect, Mapping) else options.expect
-    expected: tuple = ()
-    named: dict[int, str] = {}
-    if pairs:  # the grader is imported only by a run that grades something
-        # (and only then the named values are listed: a copy of the names, held to the end,
-        # would cost a 10^6-node program of statements about 20 B a node at its peak)
-        named = {i: s for i, s in graph.names.items()
-                 if s not in graph.variables and i not in graph.consts}
-        from .checks.expectations import resolve as resolve_expectations
-
-        expected = resolve_expectations(pairs, bindings,
-                                        names if options.wrt is not None else None,
-                                        named=named.values())
+    expected, named = _resolve_expected(graph, bindings, names, options)
     claims = ()
     if options.claims:
         from .checks.claims import parse_claims
@@ -191,6 +179,23 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     return Result(graph, dict(bindings), values, grads, rows, tuple(value_checks),
                   tuple(warnings), options.check, tuple(named_checks), claims=graded,
                   hessian=hess, hessian_checks=hess_checks)
+
+
+def _resolve_expected(graph: Graph, bindings: Mapping[str, Any], names: list[str],
+                      options: Options) -> tuple[tuple, dict[int, str]]:
+    """The expectations to grade, and the named values (node -> name) they may name."""
+    pairs = options.expect.items() if isinstance(options.expect, Mapping) else options.expect
+    if not pairs:  # the grader is imported only by a run that grades something
+        return (), {}
+    # Only then are the named values listed: a copy of the names, held to the end, would
+    # cost a 10^6-node program of statements about 20 B a node at its peak.
+    named = {i: s for i, s in graph.names.items()
+             if s not in graph.variables and i not in graph.consts}
+    from .checks.expectations import resolve as resolve_expectations
+
+    expected = resolve_expectations(pairs, bindings, names if options.wrt is not None else None,
+                                    named=named.values())
+    return expected, named
 
 
 def _hessian_fits(graph: Graph, values: list, options: Options) -> None:
