@@ -137,3 +137,18 @@ def test_an_option_of_another_command_says_which():
     assert result.exit_code == 2
     assert result.stderr == ("error: unknown option --explain (--explain is an option of "
                              "backprop trace; see --help)\n")
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_caret_past_the_end_of_a_long_line_stays_on_screen(tmp_path, columns):
+    # `... + j*` ends too early: the caret sits one column past the last character. Cut to
+    # the window, the line must still end where the caret says, not leave an empty caret line.
+    pairs = zip("abcdefghijklmn", "opqrstuvwxyzAB")
+    program = " + ".join(f"{a}*{b}" for a, b in pairs) + " + j*"
+    lines = shown_at(["eval", program, "a=1"], columns, tmp_path)
+    assert max(map(len, lines)) <= columns
+    caret = next(i for i, line in enumerate(lines) if line.strip() == "^")
+    assert len(lines[caret]) == len(lines[caret - 1].rstrip()) + 1
+    assert lines[caret - 1].rstrip().endswith("j*")
+    line, marks = fit_caret("  " + "a + " * 40 + "j*", "  " + " " * 162 + "^", 60)
+    assert len(line) <= 60 and marks.index("^") == len(line)

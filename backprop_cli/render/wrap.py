@@ -133,7 +133,9 @@ def fit_caret(line: str, marks: str, width: int) -> tuple[str, str]:
     first = under.index("^")
     last = len(under.rstrip())
     room = max(8, width - lead - 6)  # 6: a "..." each side
-    lo = max(0, min(first - room // 3, len(body) - room))
+    # A caret past the last character (the input ended too early) is one more column to show.
+    end = max(len(body), last)
+    lo = max(0, min(first - room // 3, end - room))
     lo = max(0, min(lo, first))
     if last - lo > room:  # a long span: its start is what matters
         last = lo + room
