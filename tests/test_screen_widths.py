@@ -152,3 +152,12 @@ def test_a_caret_past_the_end_of_a_long_line_stays_on_screen(tmp_path, columns):
     assert lines[caret - 1].rstrip().endswith("j*")
     line, marks = fit_caret("  " + "a + " * 40 + "j*", "  " + " " * 162 + "^", 60)
     assert len(line) <= 60 and marks.index("^") == len(line)
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_note_on_stderr_goes_on_indented(tmp_path, columns):
+    # --group's note (how many gates were collapsed) is a sentence wider than 80 columns.
+    lines = no_line_back_at_column_0(["graph", *NEURON, "--group", "sigmoid"], columns,
+                                     tmp_path)
+    assert lines[0].startswith("note: grouped 1 sigmoid gate")
+    assert max(map(len, lines)) <= columns

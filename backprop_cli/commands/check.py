@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..language.reads import MAX_FILE_BYTES
-from .common import CONTEXT, report_errors
+from .common import CONTEXT, on_stderr, report_errors
 
 
 @click.command("check", context_settings={**CONTEXT, "ignore_unknown_options": False})
@@ -88,7 +88,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     if not dask:
         jobs, note = pool.plan_jobs(jobs, lines)
         if note:
-            click.echo(f"note: {note}", err=True)
+            on_stderr(f"note: {note}")
     sinks, files = _sinks(report, junit, as_json, as_jsonl)
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
@@ -300,7 +300,6 @@ def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
 def _say_on_stderr(summary, origin: str, interrupted: bool, lost=None, stopped=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
-    from .common import on_stderr  # on a terminal, a long line goes on indented
 
     if lost is not None:
         done = f"{summary.total:,} case{'s' * (summary.total != 1)}"

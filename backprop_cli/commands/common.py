@@ -333,7 +333,7 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
     try:
         if groups:
             program, note, gates = grouped_program(source, bindings, groups)
-            click.echo(f"note: {note}", err=True)
+            on_stderr(f"note: {note}")
         result = evaluate(program, bindings, options)
         result = with_mistakes(result)
     except BackpropError as err:
