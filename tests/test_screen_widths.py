@@ -161,3 +161,21 @@ def test_a_note_on_stderr_goes_on_indented(tmp_path, columns):
                                      tmp_path)
     assert lines[0].startswith("note: grouped 1 sigmoid gate")
     assert max(map(len, lines)) <= columns
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_the_case_file_lines_in_check_help_are_file_lines_not_shell_commands(tmp_path, columns):
+    # A case file's line is not a shell command: a ` \` continuation copied into a file makes
+    # two broken cases. At 80 columns each line is whole and reads as a case; narrower, a line
+    # too long goes on indented, with nothing added to it.
+    from backprop_cli.batch.cases import read_cases
+
+    lines = shown_at(["check", "--help"], columns, tmp_path)
+    start = lines.index("  A case file:") + 1
+    block = lines[start:lines.index("", start)]
+    assert block and not [line for line in block if line.rstrip().endswith("\\")], block
+    assert all(line.startswith("    ") for line in block)
+    if columns == 80:
+        assert len(block) == 2
+        cases = list(read_cases([line.strip() for line in block]))
+        assert [c.problem for c in cases] == [None, None]

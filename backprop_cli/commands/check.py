@@ -73,8 +73,8 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       backprop check cases.txt --jsonl | jq -c 'select(.status != "pass")'
     \b
     A case file:
-      "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
-      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"value": 6}}
+      "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 z=3
+      {"id": "q1", "expr": "2*x", "at": {"x": 3}, "expect": {"value": 6}}
     """
     from ..batch import cases, pool, stream
     from ..batch.report import Tally

@@ -252,13 +252,18 @@ def shell_lines(line: str, width: int) -> list[str]:
 
 
 def help_examples(text: str, width: int) -> str:
-    """click's help text with each no-rewrap (\\b) line wider than `width` made shell
-    continuation lines: examples stay copyable in a narrow window."""
+    """click's help text with each no-rewrap (\\b) command line wider than `width` made shell
+    continuation lines: examples stay copyable in a narrow window. Any other line of such a
+    block (a case file's line) is not shell, so a ` \\` would break it: it is hung instead."""
     paragraphs = text.split("\n\n")
     for k, para in enumerate(paragraphs):
         if para.lstrip().startswith("\b"):
-            paragraphs[k] = "\n".join(piece for line in para.split("\n")
-                                      for piece in shell_lines(line, width))
+            out: list[str] = []
+            shell = False
+            for line in para.split("\n"):
+                shell = line.lstrip().startswith("backprop ") or (shell and out[-1].endswith("\\"))
+                out += shell_lines(line, width) if shell else hang(line, width)
+            paragraphs[k] = "\n".join(out)
     return "\n\n".join(paragraphs)
 
 
