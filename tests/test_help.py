@@ -56,3 +56,19 @@ def test_every_command_and_option_has_help():
         for param in command.params:
             if param.param_type_name == "option":
                 assert param.help, f"{name} {param.opts}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_help_names_only_its_own_options_or_says_whose(command):
+    # trace's --lr once said "(or --wrt)", an option only eval has: a learner typing it got
+    # "unknown option". Another command's option is named with its command ("eval's --wrt").
+    import re
+
+    cmd = cli.get_command(None, command)
+    own = {o for p in cmd.params for o in [*p.opts, *p.secondary_opts]} | {"--help"}
+    others = "|".join(COMMANDS)
+    text = help_text(command)
+    text = re.sub(rf"\bbackprop ({others})\b.*", "", text)  # an example of a command
+    text = re.sub(rf"\b({others})(?:'s)? --[a-z][a-z0-9-]*", "", text)  # eval's --wrt
+    foreign = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text)) - own
+    assert not foreign, foreign

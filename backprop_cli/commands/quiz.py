@@ -40,8 +40,8 @@ def quiz_cmd(seed, ops, nodes, worksheet, key, grade_file, precision):
     The circuit is shown with its forward values; then each node's gradient df/dnode is asked
     for, from the output back. Each answer is graded at once; a wrong one gets a hint in
     upstream x local terms (which upstream, which local factor), and the score comes at the
-    end. Answers are numbers (graded to the digits written, as --expect) or arithmetic such
-    as 2*3.
+    end. Answers are numbers (graded to the digits written, as eval's --expect) or arithmetic
+    such as 2*3.
 
     \b
     Examples:
