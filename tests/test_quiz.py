@@ -292,3 +292,18 @@ def test_the_worksheets_say_what_they_draw_and_how_to_be_graded(tmp_path):
     assert "max-width:100%" in html  # the drawing scales to the page
     graded = run("quiz", "--grade", str(page), code=2)
     assert "an HTML worksheet is a printout and cannot be graded" in graded.stderr
+
+
+def test_the_keys_tree_says_its_grads_are_what_each_edge_carries(tmp_path):
+    # Seed 7: a feeds b and f, so the tree shows "a ... grad 1" twice while its answer is 2.
+    # The key says what a tree line's grad is, so the two do not read as a contradiction.
+    key = tmp_path / "key.md"
+    run("quiz", "--seed", "7", "--key", str(key))
+    text = key.read_text()
+    assert "a = [*]   value 3   grad 1" in text and "| ∂f/∂a | 2 |" in text
+    intro = next(line for line in text.splitlines() if line.startswith("At x = "))
+    assert "the gradient flowing back along that edge" in intro
+    assert "the sum" in intro
+    sheet = tmp_path / "sheet.md"
+    run("quiz", "--seed", "7", "--worksheet", str(sheet))
+    assert "after grad" not in sheet.read_text()  # the exercise shows no gradients
