@@ -76,11 +76,11 @@ def test_a_wrong_answer_names_the_upstream_and_the_local_factor():
     assert mark(b, "3").right and mark(b, "1*3").right
     upstream_only = mark(b, "1")
     assert not upstream_only.right
-    assert upstream_only.hint.startswith("that is the upstream gradient ∂f/∂c alone")
+    assert upstream_only.hint.startswith("That is the upstream gradient ∂f/∂c alone")
     assert "∂f/∂b = ∂f/∂c × ∂c/∂b = 1 × 3 = 3" in upstream_only.hint
     y = next(q for q in ex.questions if q.name == "y")
-    assert mark(y, "-3").hint.startswith("that is only what b sends back; y fans out")
-    assert mark(y, "6").hint.startswith("the sign is wrong")
+    assert mark(y, "-3").hint.startswith("That is only what b sends back; y fans out")
+    assert mark(y, "6").hint.startswith("The sign is wrong")
 
 
 def test_answers_are_graded_to_the_digits_written():
@@ -112,7 +112,7 @@ def test_worksheet_key_and_grading(tmp_path):
 
     sheet.write_text(filled.replace("| ∂f/∂b | 3 |", "| ∂f/∂b | 1 |"))
     result = run("quiz", "--grade", str(sheet), code=1)
-    assert "∂f/∂b = 1: wrong, it is 3. that is the upstream gradient" in result.stdout
+    assert "∂f/∂b = 1: wrong, it is 3. That is the upstream gradient" in result.stdout
     assert result.stdout.splitlines()[-1] == "score 5/6"
 
     sheet.write_text(filled.replace("| ∂f/∂b | 3 |", "| ∂f/∂b | 3 + |"))
