@@ -72,3 +72,15 @@ def test_a_help_names_only_its_own_options_or_says_whose(command):
     text = re.sub(rf"\b({others})(?:'s)? --[a-z][a-z0-9-]*", "", text)  # eval's --wrt
     foreign = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text)) - own
     assert not foreign, foreign
+
+
+def test_a_default_is_shown_one_way_in_every_command():
+    # check showed --max-file-bytes' default as 67108864, eval/trace/graph as 64 MiB; and a
+    # default written into the text sat apart from click's own bracket ("...].  [x>=1]").
+    flat = {c: " ".join(help_text(c).split()) for c in ("eval", "trace", "graph", "check")}
+    for command, text in flat.items():
+        assert "(an array file), 64 MiB by default. [x>=1]" in text.replace(
+            "(an array file a case binds),", "(an array file),"), command
+        assert "]. " not in text and "67108864" not in text, command
+    assert "Longest line read, 1 MiB by default;" in flat["check"]
+    assert "Time limit per case in seconds, 300 by default (0: no limit);" in flat["check"]

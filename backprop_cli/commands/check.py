@@ -21,8 +21,8 @@ from .common import CONTEXT, on_stderr, report_errors
 @click.option("-j", "--jobs", type=click.IntRange(0), default=0,
               help="Worker processes (default 0: one per core; 1: this process only).")
 @click.option("--timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
-              help="Time limit per case; a case over it is reported as a timeout "
-                   "[default: 300; 0: no limit].")
+              help="Time limit per case in seconds, 300 by default (0: no limit); a case "
+                   "over it is reported as a timeout.")
 @click.option("--no-check", is_flag=True, help="Skip sympy and finite differences "
               "(expectations are still graded).")
 @click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
@@ -44,11 +44,11 @@ from .common import CONTEXT, on_stderr, report_errors
 @click.option("--dask", metavar="ADDRESS",
               help="Run the cases on the Dask scheduler at ADDRESS (needs the dask extra).")
 @click.option("--max-line-bytes", "line_limit", type=click.IntRange(1), default=1 << 20,
-              show_default=True, metavar="BYTES",
-              help="Longest line read; a longer one is that line's error, never held in memory.")
+              metavar="BYTES", help="Longest line read, 1 MiB by default; a longer one is that "
+                                    "line's error, never held in memory.")
 @click.option("--max-file-bytes", "file_limit", type=click.IntRange(1), default=MAX_FILE_BYTES,
-              show_default=True, metavar="BYTES",
-              help="Largest @file read (an array file a case binds).")
+              metavar="BYTES", help="Largest @file read (an array file a case binds), "
+                                    f"{MAX_FILE_BYTES >> 20} MiB by default.")
 @click.option("--allow-read", "allowed", multiple=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False),
               help="Let the case file's @file paths read inside DIR too (repeatable); by "
