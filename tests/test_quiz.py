@@ -307,3 +307,13 @@ def test_the_keys_tree_says_its_grads_are_what_each_edge_carries(tmp_path):
     sheet = tmp_path / "sheet.md"
     run("quiz", "--seed", "7", "--worksheet", str(sheet))
     assert "after grad" not in sheet.read_text()  # the exercise shows no gradients
+
+
+def test_an_op_the_quiz_cannot_use_is_one_whole_line_with_a_suggestion():
+    # The list of usable ops is longer than an error line may be: it was cut in the middle
+    # of a word ("cbr…og2"). Now whole names, a count of the rest, and the likely spelling.
+    err = run("quiz", "--ops", "add,mul,sigmod", code=2).stderr
+    assert err.startswith("binding error: --ops sigmod: not an op a circuit can use (did you "
+                          "mean sigmoid? choose from: add, mul, max, ")
+    assert "…" not in err and err.count("\n") == 1
+    assert "more" in err and "sigmoid" in err.split("choose from:")[1]
