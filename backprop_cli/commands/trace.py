@@ -236,8 +236,11 @@ def show_blocks(blocks: list[list[str]], paced: bool) -> None:
             if keys is not None and 0 < k < len(blocks) - 1:
                 out.write("-- a key for the next node, q to stop --")
                 out.flush()
-                key = next(keys)
-                out.write("\r\033[K")
+                try:
+                    key = next(keys)
+                finally:  # Ctrl-C too: "interrupted" must not land on the prompt's line
+                    out.write("\r\033[K")
+                    out.flush()
                 if key in ("q", "Q", "\x03", "\x04", ""):
                     out.write("(stopped)\n")
                     return
