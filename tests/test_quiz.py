@@ -317,3 +317,13 @@ def test_an_op_the_quiz_cannot_use_is_one_whole_line_with_a_suggestion():
                           "mean sigmoid? choose from: add, mul, max, ")
     assert "…" not in err and err.count("\n") == 1
     assert "more" in err and "sigmoid" in err.split("choose from:")[1]
+
+
+def test_a_blank_answer_is_called_unanswered_not_wrong(tmp_path):
+    # It read "(blank): wrong, it is 1. unanswered; ∂f/∂c = ...": two words for one thing,
+    # the second starting a sentence in lower case.
+    sheet = tmp_path / "sheet.md"
+    run("quiz", "--seed", "7", "--worksheet", str(sheet))
+    lines = run("quiz", "--grade", str(sheet), code=1).stdout.splitlines()
+    assert lines[0].startswith("∂f/∂c = (blank): unanswered, it is 1. ∂f/∂c = ∂f/∂f × ")
+    assert lines[-1] == "score 0/6" and not any("wrong" in line for line in lines)

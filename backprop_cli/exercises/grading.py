@@ -45,8 +45,7 @@ def mark(question: Question, text: str, precision: int = 6) -> Mark:
 
     text = text.strip()
     if not text:
-        return Mark(question.name, False, "", question.answer,
-                    "unanswered; " + explain(question, precision))
+        return Mark(question.name, False, "", question.answer, explain(question, precision))
     said = answer(text)
     floor = ROUNDING_FACTOR * 2.0 ** -53 * sum(abs(p.part) for p in question.parts)
     right = judge(question.answer, said, floor)[0]

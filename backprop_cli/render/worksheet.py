@@ -155,10 +155,12 @@ def mark_line(m: Mark, precision: int = 6) -> str:
 
 
 def verdict(m: Mark, precision: int = 6) -> str:
-    """'right', or 'wrong, it is 3.' and the hint: upstream x local, and the slip."""
+    """'right', or 'wrong, it is 3.' ('unanswered, it is 3.' for a blank) and the hint:
+    upstream x local, and the slip."""
     if m.right:
         return "right"
-    return f"wrong, it is {_num(m.answer, precision)}. {m.hint}"
+    word = "wrong" if m.given else "unanswered"
+    return f"{word}, it is {_num(m.answer, precision)}. {m.hint}"
 
 
 def score(marks: list[Mark]) -> str:
