@@ -87,7 +87,7 @@ def test_explain_shows_the_numbers_the_backward_pass_computed(program, at):
         for k in r.shown_inputs:
             src = rows[r.inputs[k]]
             sent = numbers.number(r.downstream[k], 17)
-            # `dx = dq * dq/dx = -4 * 1 = -4`, or at the output `dq = df/dq = z = -4`
+            # `dx = dq * dq/dx = (-4) * 1 = -4`, or at the output `dq = df/dq = z = -4`
             pattern = rf"^  {re.escape(src.grad_name)} \+?= .* = {re.escape(sent)}$"
             assert re.search(pattern, text, re.MULTILINE), (r.text, src.grad_name, sent)
         if r.fans_out:
@@ -98,7 +98,7 @@ def test_explain_shows_the_numbers_the_backward_pass_computed(program, at):
 def test_explain_reads_like_the_lecture():
     out = trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--explain")
     assert "  dq = df/dq = z = -4\n" in out
-    assert "  dx = dq * dq/dx = -4 * 1 = -4\n" in out
+    assert "  dx = dq * dq/dx = (-4) * 1 = -4\n" in out
     assert out.index("#4 f = q * z") < out.index("#2 q = x + y") < out.index("#0 x")
     fan = trace("a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--explain")
     assert "  da += d(a*z) * d(a*z)/da = 1 * 4 = 4\n" in fan

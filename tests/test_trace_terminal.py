@@ -169,8 +169,8 @@ def test_step_shows_one_node_per_key_press():
     term.press(" ")
     term.read_until("#3 z")
     term.press(" ")
-    second = term.read_until("dx = dq * dq/dx = -4 * 1 = -4")
-    assert "dx = dq * dq/dx = -4 * 1 = -4" in second
+    second = term.read_until("dx = dq * dq/dx = (-4) * 1 = -4")
+    assert "dx = dq * dq/dx = (-4) * 1 = -4" in second
     term.press("q")
     rest = term.finish()
     assert "(stopped)" in rest and "#0 x" not in rest

@@ -1,6 +1,6 @@
 """Trace rows -> the backward pass told as the lecture tells it: from the output back, one
 node at a time, what arrives (upstream), the local gradient as a formula and a number, and what
-each input receives, e.g. `dq = df/dq = z = -4` and `dx = dq * dq/dx = -4 * 1 = -4`.
+each input receives, e.g. `dq = df/dq = z = -4` and `dx = dq * dq/dx = (-4) * 1 = -4`.
 
 Every number is one the backward pass computed (the trace rows carry chain_step's record);
 nothing here multiplies or adds.
@@ -81,7 +81,7 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
             continue
         lines.append(f"  local {partial} = {formula}{local}")
         lines.append(f"  {src.grad_name} {get} {r.grad_name} * {partial} = "
-                     f"{n(r.grad)} * {local} = {down}")
+                     f"{numbers.factor(n(r.grad))} * {numbers.factor(local)} = {down}")
     return lines
 
 
