@@ -179,3 +179,16 @@ def test_the_case_file_lines_in_check_help_are_file_lines_not_shell_commands(tmp
         assert len(block) == 2
         cases = list(read_cases([line.strip() for line in block]))
         assert [c.problem for c in cases] == [None, None]
+
+
+def test_grades_diagnosis_is_filled_to_a_narrow_window(tmp_path):
+    # Wrapped at 80 and then broken again at 60, the diagnosis read in ragged pieces
+    # ("(f, q), and this line is" / "only the share ..."): it is filled to the window.
+    (tmp_path / "fo.bp").write_text("q = x*y\nf = q + x\n")
+    (tmp_path / "back.bp").write_text("dq = 1\ndx = dq*y\ndy = dq*x\n")
+    lines = shown_at(["grade", "fo.bp", "back.bp", "x=2", "y=3"], 60, tmp_path)
+    start = next(k for k, line in enumerate(lines) if line.startswith("first wrong:")) + 1
+    end = next(k for k in range(start, len(lines)) if lines[k].startswith("exact:"))
+    why = lines[start:end]
+    assert max(map(len, why)) <= 60
+    assert all(len(line) > 45 for line in why[:-1]), why
