@@ -192,3 +192,14 @@ def test_grades_diagnosis_is_filled_to_a_narrow_window(tmp_path):
     why = lines[start:end]
     assert max(map(len, why)) <= 60
     assert all(len(line) > 45 for line in why[:-1]), why
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_trace_expectations_go_on_indented(tmp_path, columns):
+    # The graded lines under a trace were written raw: the fan-out diagnosis went on at
+    # column 0 even at 120 columns.
+    args = ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--expect", "da=4"]
+    for more in ([], ["--explain"]):
+        lines = no_line_back_at_column_0([*args, *more], columns, tmp_path)
+        assert max(map(len, lines)) <= columns
+        assert any(line.startswith("expected da: FAIL: you wrote 4") for line in lines)

@@ -220,7 +220,11 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
 
 
 def show_graded(lines: list[str]) -> None:
+    """The graded expectations; on a terminal a long diagnosis goes on indented."""
     if lines:
+        from ..render.wrap import hang_all, terminal_width
+
+        lines = hang_all(lines, terminal_width(sys.stdout))
         sys.stdout.write("\n" + "\n".join(lines) + "\n")
 
 
