@@ -90,11 +90,11 @@ def parse(source: str) -> Graph:
 
 # The hot loop (`_Parser.program`): two states, an operand expected, then (its inner loop) an
 # operator or the statement's end, so no flag is kept per token. A name already read, a number,
-# '(', a loaded function's name and its '(', and an infix operator take their steps in the loop
-# over local names; a ')' and a statement's end go to `closing` (a plain parenthesis, a
-# one-argument call, `name = value`), the next statement's start to `begin`; every other
-# token to its handler, whose steps these are (tests/test_hot_paths.py parses with every token
-# sent to its handler and holds the two graphs, and errors, equal).
+# '(', a loaded function's name and its '(', an infix operator, the ')' of a plain parenthesis
+# or of a one-argument call take their steps in the loop over local names; a statement's end
+# goes to `statement_end` (`name = value`, the next statement's start); every other token to
+# its handler, whose steps these are (tests/test_hot_paths.py parses with every token sent to
+# its handler and holds the two graphs, and errors, equal).
 class _Parser:
     def __init__(self, source: str):
         self.source = source
