@@ -35,7 +35,7 @@ from ..ops.registry import (
     SOFT_NAMES,
     known_functions,
 )
-from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
+from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, chunks
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
@@ -103,8 +103,10 @@ class _Parser:
         # Every name read so far -> its node (an assigned value, else the variable's leaf): the
         # hot loop's one lookup (`assigned` alone tells a name assigned, for the messages).
         self.known: dict[str, int] = {}
-        # Tokens as parallel lists, addressed by index: no token objects on the hot path.
-        self.kinds, self.texts, self.starts = scan(source)
+        # Tokens as parallel lists, addressed by index: no token objects on the hot path. A
+        # chunk of them at a time (lexer.chunks): `next_chunk` reads the next.
+        self.chunks = chunks(source)
+        self.kinds, self.texts, self.starts = next(self.chunks)
         self.after = _AFTER
         self.operands: list[int] = []
         self.ostart: list[int] = []
@@ -112,9 +114,9 @@ class _Parser:
         self.stack: list[Entry] = []
         self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
         g = self.graph  # what the hot loop reads, bound once per parse
-        self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
-                    self.stack, self.operands.append, self.ostart.append, self.oend.append,
-                    self.known.get, g.variables.get, _infix_specs().get, g)
+        self.hot = (self.operands, self.ostart, self.oend, self.stack, self.operands.append,
+                    self.ostart.append, self.oend.append, self.known.get, g.variables.get,
+                    _infix_specs().get, g)
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -135,10 +137,11 @@ class _Parser:
     def program(self) -> Graph:
         """Every statement in one loop: the commonest tokens take their steps here (see
         "The hot loop" above), every other goes to its handler in the two tables."""
-        (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
-         known, read, specs, g) = self.hot
+        (operands, ostart, oend, stack, push, push_start, push_end, known, read, specs,
+         g) = self.hot
         ops, args, gstarts, gends, consts = g.ops, g.args, g.starts, g.ends, g.consts
         k, self.target = self.begin(0)
+        kinds, texts, starts = self.kinds, self.texts, self.starts  # begin may read a chunk
         while k >= 0:  # an operand expected; every operand so far is in the lists
             kind, text = kinds[k], texts[k]
             node = None
@@ -172,6 +175,8 @@ class _Parser:
                 k += 1
             else:
                 k, operand_next = _BEFORE.get(text if kind == "op" else kind, _no_operand)(self, k)
+                if self.kinds is not kinds:  # the handler read the next chunk
+                    kinds, texts, starts = self.kinds, self.texts, self.starts
                 if operand_next:
                     continue
                 top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
@@ -183,6 +188,8 @@ class _Parser:
                 if (spec := specs(texts[k])) is None:
                     push(top_node), push_start(top_start), push_end(top_end)
                     k, operand_next = self.after_operand(k)
+                    if self.kinds is not kinds:
+                        kinds, texts, starts = self.kinds, self.texts, self.starts
                     if operand_next:
                         break
                     top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
@@ -213,6 +220,8 @@ class _Parser:
                         push(top_node), push_start(top_start), push_end(top_end)
                         self.after_operand(k)
                     k = self.statement_end(k, top_node)
+                    if self.kinds is not kinds:  # the next statement is in the next chunk
+                        kinds, texts, starts = self.kinds, self.texts, self.starts
                     break
                 top = stack[-1]
                 if texts[k] == ")" and top[0] == _PAREN:  # (a + b)
@@ -285,15 +294,32 @@ class _Parser:
     def begin(self, k: int) -> tuple[int, int]:
         """A statement from token k on (separators skipped): (its expression's first token,
         its assignment target's token or -1); (-1, -1) at the end of the program."""
-        kinds, texts = self.kinds, self.texts
-        while kinds[k] == "sep":
-            k += 1
+        while True:
+            kinds, texts = self.kinds, self.texts
+            while kinds[k] == "sep":
+                k += 1
+            if kinds[k] != "more":
+                break
+            k = self.next_chunk(False)
         if kinds[k] == "end":
             return -1, -1
         if kinds[k] == "name" and kinds[k + 1] == "op" and \
                 (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
             return k + 2, k
         return k, -1
+
+    def next_chunk(self, carry: bool) -> int:
+        """The next chunk's tokens in place of these: the index of its first one. With
+        `carry` (a statement goes on into it), the statement's assignment target and its '='
+        come first, so that `target` still reads them at the statement's end."""
+        kinds, texts, starts = next(self.chunks)
+        first = 0
+        if carry and (target := self.target) >= 0:
+            kinds[:0], texts[:0] = self.kinds[target:target + 2], self.texts[target:target + 2]
+            starts[:0] = self.starts[target:target + 2]
+            self.target, first = 0, 2
+        self.kinds, self.texts, self.starts = kinds, texts, starts
+        return first
 
     def assign(self, target: int, node: int, end: int) -> int:
         """`name = expr` or `name op= expr` at token `target`; returns the node named."""
@@ -605,12 +631,17 @@ def _unary_plus(p: _Parser, k: int) -> tuple[int, bool]:
     return k + 1, True  # unary plus is the identity: no node
 
 
+def _more(p: _Parser, k: int) -> tuple[int, bool]:
+    """A chunk's end (lexer.chunks): the expression goes on in the next."""
+    return p.next_chunk(True), True
+
+
 def _no_operand(p: _Parser, k: int) -> tuple[int, bool]:
     raise p.expected_operand(p.token(k))
 
 
 _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|": _open_bars,
-           "+": _unary_plus, **{text: _prefix for text in PREFIX}}
+           "more": _more, "+": _unary_plus, **{text: _prefix for text in PREFIX}}
 
 # --- handlers for a token after an operand ----------------------------------------------------
 
