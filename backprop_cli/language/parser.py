@@ -154,7 +154,7 @@ class _Parser:
                                                   len(operands), None)))
                         k += 2
                         continue
-                elif nxt != "=" and kinds[k + 1] != "sup":
+                elif nxt != "=":  # (a superscript after it: `_superscript` reads the name)
                     if (node := known(text)) is None:
                         node = read(text)
             elif kind == "num" and (value := float(text)) != _INF:  # Graph.add_number's steps
@@ -489,10 +489,8 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
         return _open_call(p, k)
     if nxt == "=" and p.stack and p.stack[-1].kind == _CALL:
         return _keyword(p, k)
-    if kinds[k + 1] == "sup" and text in FUNCTIONS:
-        raise p.error(f"{text}{texts[k + 1]} is ambiguous", p.token(k + 1),
-                      f"write {text}(x)**{texts[k + 1].translate(SUPERSCRIPTS)}"
-                      f" for the power of {text}(x)")
+    if kinds[k + 1] == "sup":
+        _not_a_function_power(p, k + 1)
     node = p.assigned.get(text)
     if node is None:
         # A name already read as a variable is not a constant or a function.
@@ -806,8 +804,19 @@ def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
     return k, not (p.texts[k] == ")" and p.kinds[k] == "op")
 
 
+def _not_a_function_power(p: _Parser, k: int) -> None:
+    """sin² (a superscript right after a function's name) could mean sin(x)² or sin(x²): an
+    error, whether or not the name was given a value."""
+    name = p.texts[k - 1]
+    if p.kinds[k - 1] == "name" and name in FUNCTIONS:
+        raise p.error(f"{name}{p.texts[k]} is ambiguous", p.token(k),
+                      f"write {name}(x)**{p.texts[k].translate(SUPERSCRIPTS)}"
+                      f" for the power of {name}(x)")
+
+
 def _superscript(p: _Parser, k: int) -> tuple[int, bool]:
     """x² (superscript digits after an operand) is x**2: the power binds tightest."""
+    _not_a_function_power(p, k)
     text = p.texts[k]
     digits = text.translate(SUPERSCRIPTS)
     start, end = p.starts[k], p.starts[k] + len(text)
