@@ -43,6 +43,13 @@ PARSE_ERRORS = [
     ("sum(x, axis=0, 1)", ("parse error at column 16: a positional argument follows a keyword "
                           "argument (give the positional arguments first, e.g. "
                           "sum(x, 0, keepdims=True))"), 16, 1),
+    # A keyword's value is written in the program: an operator after it would apply to the
+    # argument before the keyword (this read sum(x + 1, axis=0) once).
+    ("sum(x, axis=0 + 1)", ("parse error at column 15: expected ',' or ')' after the keyword "
+                           "argument axis= but found '+' (a keyword's value is written in the "
+                           "program, e.g. axis=0)"), 15, 1),
+    ("sum(x, axis=0", ("parse error at column 1: sum( is never closed (add ')' before the "
+                      "end of the statement)"), 1, 4),
     ("x.frobnicate()", ("name error at column 2: an array has no method 'frobnicate' (methods: "
                         ".abs(), .argmax(), .argmin(), .clip(), .dot(), .exp(), .log(), .max(), "
                         ".mean(), .min(), .norm(), .prod(), .relu(), .reshape(), .sigmoid(), "

@@ -166,3 +166,25 @@ def test_the_rows_the_loops_inline_are_add_and_mul():
         assert repr(MUL.forward(SCALAR, a, b)) == repr(a * b)
         assert ADD.local(SCALAR, a, b, a + b) == (1.0, 1.0)
         assert MUL.local(SCALAR, a, b, a * b) == (b, a)
+
+
+def test_a_program_read_a_chunk_at_a_time_is_the_program_read_whole(monkeypatch):
+    # The parser reads a big program's tokens a chunk at a time (lexer.chunks). With a chunk
+    # of one character, a chunk ends at every place one may (after each new line, after each
+    # ' + '): every graph, and every error with its place, is still the one read whole, by
+    # the hot loop and by the handlers alike.
+    from backprop_cli.language import lexer
+
+    rng = random.Random(7)
+    programs = [_program(rng, 10).replace("+", " + ") for _ in range(200)]
+    programs += ["".join(rng.choice(_STATEMENT_PIECES + [" + ", "\n", "# c + d\n", "\\\n"])
+                         for _ in range(rng.randint(1, 20))) for _ in range(4000)]
+    programs += ["q = x + y\nf = q * z", "q = x + y + z; q += x + 1\nq", "c = 1\nc += x + 2",
+                 "sum(x, axis=0) + y", "x +\ny", "(x + \ny)", "sin(x) + max(x, y + 1)",
+                 "x + y # a + b\n+ z", "a = x + \\\n y + z"]
+    whole = [_graph_or_error(parse, s) for s in programs]
+    monkeypatch.setattr(lexer, "CHUNK", 1)
+    assert len(list(lexer.chunks("q = x + y\nf = q * z"))) == 3
+    for source, expected in zip(programs, whole):
+        assert _graph_or_error(parse, source) == expected, source
+        assert _graph_or_error(_every_token_by_its_handler, source) == expected, source

@@ -14,7 +14,7 @@ from ..ops.registry import INFIX, PREFIX
 
 class Token(NamedTuple):
     # num, name, op, attr (.name after a value: x.T, x.sum), sup (superscript digits),
-    # sep (';' or newline), end
+    # sep (';' or newline), end, more (a chunk's end: see `chunks`)
     kind: str
     text: str
     start: int
@@ -85,28 +85,68 @@ def _kind(piece: str) -> str:
     return "op" if piece in _SPELLINGS else "bad"
 
 
-def scan(source: str) -> tuple[list[str], list[str], list[int]]:
-    """The tokens of `source` as parallel lists (kinds, texts, starts), ending with `end`.
+def scan(source: str, pos: int = 0, endpos: int | None = None,
+         last: str = "end") -> tuple[list[str], list[str], list[int]]:
+    """The tokens of `source` (of source[pos:endpos], at their places in the whole) as
+    parallel lists (kinds, texts, starts), ending with a `last` token (`end`, or `more` where
+    `chunks` goes on).
 
     A character the language lacks becomes a `bad` token; the parser raises `bad_character`
     when it reaches it, so an earlier mistake is still the one reported.
     """
+    endpos = len(source) if endpos is None else endpos
     # Whole-list steps that run in C (findall, map, accumulate): the per-piece work is a
     # dict lookup, never a Python-level loop iteration.
-    if "#" in source or "\\" in source or " " not in source:  # no blanks: nothing to drop
-        kinds, pieces, starts = _pieces(source)
+    find = source.find
+    if find("#", pos, endpos) >= 0 or find("\\", pos, endpos) >= 0 or find(" ", pos, endpos) < 0:
+        kinds, pieces, starts = _pieces(source, pos, endpos)  # (no blanks: nothing to drop)
     else:
-        pieces = _TOKEN.findall(source)
-        starts = list(accumulate(map(len, pieces), initial=0))
+        pieces = _TOKEN.findall(source, pos, endpos)
+        starts = list(accumulate(map(len, pieces), initial=pos))
         del starts[-1]
         if pieces and pieces[0][0] in _BLANKS:  # the blanks the source starts with
             del pieces[0], starts[0]
         pieces = list(map(str.rstrip, pieces, repeat(_BLANKS)))
         kinds = _kinds(pieces)
-    kinds.append("end")
+    kinds.append(last)
     pieces.append("")
-    starts.append(len(source))
+    starts.append(endpos)
     return kinds, pieces, starts
+
+
+# Characters lexed at a time by `chunks`. A big program's tokens take ~80 bytes each (a
+# string, a start, three list slots): lexed whole, a 10^5-node program's tokens are ~15 MB of
+# fresh memory, its first touch a page fault every 4 KB (~2 us each on a VM), all of it held
+# while the graph grows. Lexed a chunk at a time, the same few hundred KB are reused.
+CHUNK = 1 << 15
+
+
+def chunks(source: str) -> Iterator[tuple[list[str], list[str], list[int]]]:
+    """`scan`'s lists for `source`, CHUNK characters or so at a time: every chunk but the last
+    ends with a `more` token, where the parser asks for the next. A chunk ends only where no
+    token is cut and nothing before it needs to look past it: after a new line (not a
+    continuation), or after a ' + ' (an operand comes next, whatever came before), which a
+    comment could hold, so not in a source with one."""
+    pos, size = 0, CHUNK
+    plus = "#" not in source
+    while len(source) - pos > size:
+        cut = _cut(source, pos + size, plus)
+        if cut < 0:
+            break
+        yield scan(source, pos, cut, "more")
+        pos = cut
+    yield scan(source, pos)
+
+
+def _cut(source: str, at: int, plus: bool) -> int:
+    """The first place a chunk may end at or after `at` (see `chunks`), or -1."""
+    line = source.find("\n", at)
+    while line > 0 and source[line - 1] == "\\":
+        line = source.find("\n", line + 1)
+    cut = line + 1 if line >= 0 else len(source)
+    if plus and (sum_at := source.find(" + ", at, cut)) >= 0:
+        cut = sum_at + 3
+    return cut if cut < len(source) else -1
 
 
 def _kinds(pieces: list[str]) -> list[str]:
@@ -121,10 +161,11 @@ def _kinds(pieces: list[str]) -> list[str]:
     return kinds
 
 
-def _pieces(source: str) -> tuple[list[str], list[str], list[int]]:
-    """Every piece of `source`, blanks, comments and continuations dropped."""
-    pieces = _PIECE.findall(source)
-    starts = list(accumulate(map(len, pieces), initial=0))
+def _pieces(source: str, pos: int = 0,
+            endpos: int | None = None) -> tuple[list[str], list[str], list[int]]:
+    """Every piece of source[pos:endpos], blanks, comments and continuations dropped."""
+    pieces = _PIECE.findall(source, pos, len(source) if endpos is None else endpos)
+    starts = list(accumulate(map(len, pieces), initial=pos))
     kinds = _kinds(pieces)
     if _WS in kinds:
         keep = list(map(is_not, kinds, repeat(_WS)))

@@ -26,6 +26,7 @@ from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..graph import MAX_NODES, Graph
 from ..ops.registry import (
     BP_UNARY,
+    CONST,
     CONSTANTS,
     FUNCTIONS,
     INFIX,
@@ -34,7 +35,7 @@ from ..ops.registry import (
     SOFT_NAMES,
     known_functions,
 )
-from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, scan
+from .lexer import AUGMENTED, SUPERSCRIPTS, Token, bad_character, chunks
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
@@ -89,11 +90,11 @@ def parse(source: str) -> Graph:
 
 # The hot loop (`_Parser.program`): two states, an operand expected, then (its inner loop) an
 # operator or the statement's end, so no flag is kept per token. A name already read, a number,
-# '(', a loaded function's name and its '(', and an infix operator take their steps in the loop
-# over local names; a ')' and a statement's end go to `closing` (a plain parenthesis, a
-# one-argument call, `name = value`), the next statement's start to `begin`; every other
-# token to its handler, whose steps these are (tests/test_hot_paths.py parses with every token
-# sent to its handler and holds the two graphs, and errors, equal).
+# '(', a loaded function's name and its '(', an infix operator, the ')' of a plain parenthesis
+# or of a one-argument call take their steps in the loop over local names; a statement's end
+# goes to `statement_end` (`name = value`, the next statement's start); every other token to
+# its handler, whose steps these are (tests/test_hot_paths.py parses with every token sent to
+# its handler and holds the two graphs, and errors, equal).
 class _Parser:
     def __init__(self, source: str):
         self.source = source
@@ -102,8 +103,10 @@ class _Parser:
         # Every name read so far -> its node (an assigned value, else the variable's leaf): the
         # hot loop's one lookup (`assigned` alone tells a name assigned, for the messages).
         self.known: dict[str, int] = {}
-        # Tokens as parallel lists, addressed by index: no token objects on the hot path.
-        self.kinds, self.texts, self.starts = scan(source)
+        # Tokens as parallel lists, addressed by index: no token objects on the hot path. A
+        # chunk of them at a time (lexer.chunks): `next_chunk` reads the next.
+        self.chunks = chunks(source)
+        self.kinds, self.texts, self.starts = next(self.chunks)
         self.after = _AFTER
         self.operands: list[int] = []
         self.ostart: list[int] = []
@@ -111,10 +114,9 @@ class _Parser:
         self.stack: list[Entry] = []
         self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
         g = self.graph  # what the hot loop reads, bound once per parse
-        self.hot = (self.kinds, self.texts, self.starts, self.operands, self.ostart, self.oend,
-                    self.stack, self.operands.append, self.ostart.append, self.oend.append,
-                    self.known.get, g.variables.get, g.add_number, _infix_specs().get,
-                    (g.ops, g.args, g.starts, g.ends))
+        self.hot = (self.operands, self.ostart, self.oend, self.stack, self.operands.append,
+                    self.ostart.append, self.oend.append, self.known.get, g.variables.get,
+                    _infix_specs().get, g)
 
     def token(self, k: int) -> Token:
         text = self.texts[k]
@@ -135,104 +137,131 @@ class _Parser:
     def program(self) -> Graph:
         """Every statement in one loop: the commonest tokens take their steps here (see
         "The hot loop" above), every other goes to its handler in the two tables."""
-        (kinds, texts, starts, operands, ostart, oend, stack, push, push_start, push_end,
-         known, read, add_number, specs, (ops, args, gstarts, gends)) = self.hot
+        (operands, ostart, oend, stack, push, push_start, push_end, known, read, specs,
+         g) = self.hot
+        ops, args, gstarts, gends, consts = g.ops, g.args, g.starts, g.ends, g.consts
         k, self.target = self.begin(0)
-        while k >= 0:
+        kinds, texts, starts = self.kinds, self.texts, self.starts  # begin may read a chunk
+        while k >= 0:  # an operand expected; every operand so far is in the lists
             kind, text = kinds[k], texts[k]
             node = None
             if kind == "name":
                 if (nxt := texts[k + 1]) == "(":
                     if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
-                        stack.append(_new(Entry, (_CALL, op, -1, False, starts[k],
-                                                  starts[k + 1] + 1, len(operands), None)))
+                        # `right` marks a call of one argument: its ')' is taken below
+                        stack.append(_new(Entry, (_CALL, op, -1, op.arity == 1 and op.name
+                                                  not in _SPREAD, starts[k], starts[k + 1] + 1,
+                                                  len(operands), None)))
                         k += 2
                         continue
-                elif nxt != "=" and kinds[k + 1] != "sup":
+                elif nxt != "=":  # (a superscript after it: `_superscript` reads the name)
                     if (node := known(text)) is None:
                         node = read(text)
-            elif kind == "num" and (value := float(text)) != _INF:
-                node = add_number(value, starts[k], starts[k] + len(text))
+            elif kind == "num" and (value := float(text)) != _INF:  # Graph.add_number's steps
+                if (node := len(ops)) >= MAX_NODES:
+                    raise g.too_many(starts[k], starts[k] + len(text))
+                ops.append(CONST)
+                args.append(())
+                gstarts.append(starts[k])
+                gends.append(starts[k] + len(text))
+                consts[node] = value
             elif text == "(":
                 stack.append(_new(Entry, (_PAREN, None, -1, False, starts[k], starts[k] + 1,
                                           len(operands), None)))
                 k += 1
                 continue
             if node is not None:
-                push(node)
-                push_start(starts[k])
-                push_end(starts[k] + len(text))
+                top_node, top_start, top_end = node, starts[k], starts[k] + len(text)
                 k += 1
             else:
                 k, operand_next = _BEFORE.get(text if kind == "op" else kind, _no_operand)(self, k)
+                if self.kinds is not kinds:  # the handler read the next chunk
+                    kinds, texts, starts = self.kinds, self.texts, self.starts
                 if operand_next:
                     continue
-            while True:  # after an operand: an infix operator, a ')' or the statement's end
-                if (spec := specs(texts[k])) is not None:  # `reduce_above`'s steps, inline
-                    while stack and (top := stack[-1])[2] >= spec[1]:  # a bracket's is -1
-                        if top[0]:  # _PRE
-                            self.reduce()
-                            continue
-                        stack.pop()
-                        b, b_end, _ = operands.pop(), oend.pop(), ostart.pop()
-                        if (node := len(ops)) >= MAX_NODES:
-                            raise self.graph.too_many(ostart[-1], b_end)
-                        ops.append(top[1])
-                        args.append((operands[-1], b))
-                        gstarts.append(ostart[-1])
-                        gends.append(b_end)
-                        operands[-1], oend[-1] = node, b_end
-                    if spec[0] is not None:  # an infix operator waits for its right operand
-                        stack.append(spec[0])
-                        k += 1
-                        break
-                    if texts[k] == ")" and stack and stack[-1][0] == _PAREN:  # (a + b)
-                        ostart[-1], oend[-1], k = stack.pop()[4], starts[k] + 1, k + 1
-                        continue
-                    k, operand_next = self.closing(k)
-                else:
+                top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
+            # After an operand: an infix operator, a ')' or the statement's end. The operand
+            # on top of the stack is held in the three top_ names, out of the lists: an
+            # operator's reduction, a parenthesis or a call's ')' and the statement's end then
+            # take no list steps for it. Before a handler is called, it goes back in the lists.
+            while True:
+                if (spec := specs(texts[k])) is None:
+                    push(top_node), push_start(top_start), push_end(top_end)
                     k, operand_next = self.after_operand(k)
+                    if self.kinds is not kinds:
+                        kinds, texts, starts = self.kinds, self.texts, self.starts
+                    if operand_next:
+                        break
+                    top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
+                    continue
+                while stack and (top := stack[-1])[2] >= spec[1]:  # a bracket's bp is -1
+                    if top[0]:  # _PRE
+                        push(top_node), push_start(top_start), push_end(top_end)
+                        self.reduce()
+                        top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
+                        continue
+                    stack.pop()  # `reduce`'s steps for an infix operator
+                    if (node := len(ops)) >= MAX_NODES:
+                        raise g.too_many(ostart[-1], top_end)
+                    ops.append(top[1])
+                    args.append((operands.pop(), top_node))
+                    top_start = ostart.pop()
+                    oend.pop()
+                    gstarts.append(top_start)
+                    gends.append(top_end)
+                    top_node = node
+                if spec[0] is not None:  # an infix operator waits for its right operand
+                    push(top_node), push_start(top_start), push_end(top_end)
+                    stack.append(spec[0])
+                    k += 1
+                    break
+                if not stack:  # the statement's end (or an unmatched ')': its handler's error)
+                    if texts[k] == ")":
+                        push(top_node), push_start(top_start), push_end(top_end)
+                        self.after_operand(k)
+                    k = self.statement_end(k, top_node)
+                    if self.kinds is not kinds:  # the next statement is in the next chunk
+                        kinds, texts, starts = self.kinds, self.texts, self.starts
+                    break
+                top = stack[-1]
+                if texts[k] == ")" and top[0] == _PAREN:  # (a + b)
+                    stack.pop()
+                    top_start, top_end, k = top[4], starts[k] + 1, k + 1
+                    continue
+                if top[3] and texts[k] == ")" and top[0] == _CALL and top[7] is None and \
+                        len(operands) == top[6]:  # sin(x): `_close_paren`'s steps
+                    stack.pop()
+                    if (node := len(ops)) >= MAX_NODES:
+                        raise g.too_many(top[4], starts[k] + 1)
+                    ops.append(top[1])
+                    args.append((top_node,))
+                    gstarts.append(top[4])
+                    gends.append(starts[k] + 1)
+                    top_node, top_start, top_end, k = node, top[4], starts[k] + 1, k + 1
+                    continue
+                push(top_node), push_start(top_start), push_end(top_end)
+                k, operand_next = self.after_operand(k) if texts[k] == ")" else \
+                    self.closing(k)  # a statement ending inside a bracket: an error
                 if operand_next:
                     break
+                top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
         return self.finished(self.last)
 
-    def finished(self, last: int) -> Graph:
-        if last < 0:
-            raise ParseError("the program is empty", self.source, (0, 1),
-                             'give an expression, e.g. "(x+y)*z"')
-        return self.graph.finish(last)
-
     def closing(self, k: int) -> tuple[int, bool]:
-        """A ')' or a statement's end at token k, everything down to the innermost bracket
-        applied: (the next token, whether an operand comes next); a statement's end sets
-        `last` (its node) and `target` (the next one's). A ')' of a one-argument call with no
-        keywords takes `_close_paren`'s steps here (`Graph.add_op`'s inline: once per call),
-        a plain parenthesis's the hot loop, and `name = value` `assign`'s."""
-        texts, stack = self.texts, self.stack
-        if texts[k] == ")":
-            mark = stack[-1] if stack else _NO_MARK
-            if mark[0] != _CALL or mark[7] is not None or len(self.operands) != mark[6] + 1 \
-                    or mark[1].arity != 1 or mark[1].name in _SPREAD:
-                return self.after_operand(k)  # a tuple, other arguments, an error: handler's
-            stack.pop()
-            end = self.starts[k] + 1
-            g = self.graph
-            if (node := len(g.ops)) >= MAX_NODES:
-                raise g.too_many(mark[4], end)
-            g.ops.append(mark[1])
-            g.args.append((self.operands[-1],))
-            g.starts.append(mark[4])
-            g.ends.append(end)
-            self.operands[-1] = node
-            self.ostart[-1] = mark[4]
-            self.oend[-1] = end
-            return k + 1, False
-        if stack:  # ';', a new line or the end: an open bracket is an error
+        """A statement's end at token k, everything left applied (an open bracket is an
+        error): (the next statement's first token, True)."""
+        if self.stack:
             self.close_all()
         last = self.operands.pop()  # the one operand left
         self.ostart.pop()
         self.oend.pop()
-        target = self.target
+        return self.statement_end(k, last), True
+
+    def statement_end(self, k: int, last: int) -> int:
+        """';', a new line or the end at token k, the statement's value `last` taken off the
+        stack: it is named or assigned, and `last` set; returns the next statement's first
+        operand token (`target` set to its assignment target), or -1 at the end."""
+        target, texts = self.target, self.texts
         if target >= 0:
             name = texts[target]
             if texts[target + 1] == "=" and name not in CONSTANTS and \
@@ -242,11 +271,20 @@ class _Parser:
             else:
                 last = self.assign(target, last, k)
         self.last = last
-        if texts[k] and self.kinds[k + 1] == "name" and texts[k + 2] == "=":  # `name = ...`
+        if not texts[k]:
+            self.target = -1
+            return -1
+        if self.kinds[k + 1] == "name" and texts[k + 2] == "=":  # `name = ...`
             self.target = k + 1  # begin's commonest answer, without the call
-            return k + 3, True
-        k, self.target = self.begin(k + 1) if texts[k] else (-1, -1)
-        return k, True
+            return k + 3
+        k, self.target = self.begin(k + 1)
+        return k
+
+    def finished(self, last: int) -> Graph:
+        if last < 0:
+            raise ParseError("the program is empty", self.source, (0, 1),
+                             'give an expression, e.g. "(x+y)*z"')
+        return self.graph.finish(last)
 
     def after_operand(self, k: int) -> tuple[int, bool]:
         """Token k after an operand, when the hot loop did not take it: its handler's steps."""
@@ -256,15 +294,32 @@ class _Parser:
     def begin(self, k: int) -> tuple[int, int]:
         """A statement from token k on (separators skipped): (its expression's first token,
         its assignment target's token or -1); (-1, -1) at the end of the program."""
-        kinds, texts = self.kinds, self.texts
-        while kinds[k] == "sep":
-            k += 1
+        while True:
+            kinds, texts = self.kinds, self.texts
+            while kinds[k] == "sep":
+                k += 1
+            if kinds[k] != "more":
+                break
+            k = self.next_chunk(False)
         if kinds[k] == "end":
             return -1, -1
         if kinds[k] == "name" and kinds[k + 1] == "op" and \
                 (texts[k + 1] == "=" or texts[k + 1] in AUGMENTED):
             return k + 2, k
         return k, -1
+
+    def next_chunk(self, carry: bool) -> int:
+        """The next chunk's tokens in place of these: the index of its first one. With
+        `carry` (a statement goes on into it), the statement's assignment target and its '='
+        come first, so that `target` still reads them at the statement's end."""
+        kinds, texts, starts = next(self.chunks)
+        first = 0
+        if carry and (target := self.target) >= 0:
+            kinds[:0], texts[:0] = self.kinds[target:target + 2], self.texts[target:target + 2]
+            starts[:0] = self.starts[target:target + 2]
+            self.target, first = 0, 2
+        self.kinds, self.texts, self.starts = kinds, texts, starts
+        return first
 
     def assign(self, target: int, node: int, end: int) -> int:
         """`name = expr` or `name op= expr` at token `target`; returns the node named."""
@@ -434,10 +489,8 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
         return _open_call(p, k)
     if nxt == "=" and p.stack and p.stack[-1].kind == _CALL:
         return _keyword(p, k)
-    if kinds[k + 1] == "sup" and text in FUNCTIONS:
-        raise p.error(f"{text}{texts[k + 1]} is ambiguous", p.token(k + 1),
-                      f"write {text}(x)**{texts[k + 1].translate(SUPERSCRIPTS)}"
-                      f" for the power of {text}(x)")
+    if kinds[k + 1] == "sup":
+        _not_a_function_power(p, k + 1)
     node = p.assigned.get(text)
     if node is None:
         # A name already read as a variable is not a constant or a function.
@@ -494,7 +547,15 @@ def _keyword(p: _Parser, k: int) -> tuple[int, bool]:
     value, after = _literal(p, k + 2)
     call.keywords[name] = (value, p.starts[k], p.starts[after - 1] + len(p.texts[after - 1]),
                            len(p.operands))
-    return after, False
+    # Its value is no operand: what follows is read here, a ',' or the call's ')' (any other
+    # operator would apply to the argument before the keyword).
+    if p.kinds[after] in ("sep", "end"):
+        p.close_all()  # the call is never closed
+    if p.kinds[after] != "op" or p.texts[after] not in (",", ")"):
+        raise p.error(f"expected ',' or ')' after the keyword argument {name}= but found "
+                      f"{p.texts[after]!r}", p.token(after),
+                      "a keyword's value is written in the program, e.g. axis=0")
+    return _AFTER[p.texts[after]](p, after)
 
 
 def _literal(p: _Parser, k: int) -> tuple[object, int]:
@@ -568,12 +629,17 @@ def _unary_plus(p: _Parser, k: int) -> tuple[int, bool]:
     return k + 1, True  # unary plus is the identity: no node
 
 
+def _more(p: _Parser, k: int) -> tuple[int, bool]:
+    """A chunk's end (lexer.chunks): the expression goes on in the next."""
+    return p.next_chunk(True), True
+
+
 def _no_operand(p: _Parser, k: int) -> tuple[int, bool]:
     raise p.expected_operand(p.token(k))
 
 
 _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|": _open_bars,
-           "+": _unary_plus, **{text: _prefix for text in PREFIX}}
+           "more": _more, "+": _unary_plus, **{text: _prefix for text in PREFIX}}
 
 # --- handlers for a token after an operand ----------------------------------------------------
 
@@ -738,8 +804,19 @@ def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
     return k, not (p.texts[k] == ")" and p.kinds[k] == "op")
 
 
+def _not_a_function_power(p: _Parser, k: int) -> None:
+    """sin² (a superscript right after a function's name) could mean sin(x)² or sin(x²): an
+    error, whether or not the name was given a value."""
+    name = p.texts[k - 1]
+    if p.kinds[k - 1] == "name" and name in FUNCTIONS:
+        raise p.error(f"{name}{p.texts[k]} is ambiguous", p.token(k),
+                      f"write {name}(x)**{p.texts[k].translate(SUPERSCRIPTS)}"
+                      f" for the power of {name}(x)")
+
+
 def _superscript(p: _Parser, k: int) -> tuple[int, bool]:
     """x² (superscript digits after an operand) is x**2: the power binds tightest."""
+    _not_a_function_power(p, k)
     text = p.texts[k]
     digits = text.translate(SUPERSCRIPTS)
     start, end = p.starts[k], p.starts[k] + len(text)
