@@ -131,3 +131,16 @@ def test_a_gate_names_its_input_as_the_program_does_and_has_its_own_role():
     row = trace("s = W @ x; f = cross_entropy(s, 1)", "W=[[1,2],[3,4]]", "x=[1,1]")
     assert "xent(s, 1)" in row and "xent(t" not in row
     assert "vjp" not in row and "Jacobian" in row
+
+
+def test_an_augmented_assignment_is_titled_as_written():
+    # `q += z` was titled "#4 q = q += z" in --explain and on the terminal.
+    from backprop_cli.render.plain import node_title
+
+    out = CliRunner().invoke(cli, ["trace", "q = x + y\nq += z\nf = q*q", "x=1", "y=2", "z=3",
+                                   "--explain"]).stdout
+    assert "\n#4 q += z\n" in out and "q = q +=" not in out
+    assert node_title("q", "q += z") == "q += z"
+    assert node_title("q", "x + y") == "q = x + y"
+    assert node_title("q", "q + z") == "q = q + z"
+    assert node_title("x", "x") == "x" and node_title(None, "a*z") == "a*z"

@@ -14,7 +14,7 @@ from ..engine.trace import TraceRow
 from ..language.labels import PLACEHOLDERS, local_formula, squared
 from ..ops.registry import OPS
 from . import numbers
-from .plain import signed_sum
+from .plain import node_title, signed_sum
 
 
 def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[list[str]]:
@@ -35,7 +35,7 @@ def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[li
 
 def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     name = r.name or ("f" if r.id == output else None)  # the output is f, as in the lecture
-    title = f"{r.ref} " + (f"{name} = {r.text}" if name and name != r.text else r.text)
+    title = f"{r.ref} {node_title(name, r.text)}"
     if r.op == "var":
         lines = [f"{title}: an input"]
     elif r.op == "const":

@@ -182,6 +182,19 @@ _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
 _HESSIAN_WORDS = {"symmetry": "its own transpose"}
 
 
+def node_title(name: str | None, text: str) -> str:
+    """A node as its statement reads: 'q = x + y', an unnamed 'a*z', and an augmented
+    assignment as written ('q += z': its text already names what it assigns)."""
+    from ..language.lexer import AUGMENTED
+
+    if not name or name == text:
+        return text
+    head, _, rest = text.partition(" ")
+    if head == name and rest.partition(" ")[0] in AUGMENTED:
+        return text
+    return f"{name} = {text}"
+
+
 def variable_shape(result: Result, row) -> str:
     """The shape column: the variable's own shape (a vector output's Jacobian row holds the
     output's axes too, which its matrix below names)."""

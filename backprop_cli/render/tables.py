@@ -13,7 +13,14 @@ from ..engine.trace import TraceRow
 from ..errors import shown
 from ..evaluate import Result
 from . import matrices, numbers
-from .plain import check_columns, fan_out_line, has_arrays, variable_shape, verdict
+from .plain import (
+    check_columns,
+    fan_out_line,
+    has_arrays,
+    node_title,
+    variable_shape,
+    verdict,
+)
 from .wrap import Hanging
 
 # An array op's local gradient is a Jacobian the backward pass applies without forming it.
@@ -190,10 +197,9 @@ def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> 
 
 def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
     head = Text.assemble((f"{r.ref} ", "dim"))
-    if r.name:
+    if r.name:  # the title starts with the name: 'q = x + y', 'q += z', 'x'
         head.append(r.name, style="bold")
-        if r.text != r.name:
-            head.append(f" = {r.text}")
+        head.append(node_title(r.name, r.text)[len(r.name):])
     else:
         head.append(r.text, style="bold")
     out = [head]
