@@ -84,3 +84,6 @@ def test_a_default_is_shown_one_way_in_every_command():
         assert "]. " not in text and "67108864" not in text, command
     assert "Longest line read, 1 MiB by default;" in flat["check"]
     assert "Time limit per case in seconds, 300 by default (0: no limit);" in flat["check"]
+    # A size is never cut between its number and its unit (a no-break space holds them).
+    for command in flat:
+        assert all(not line.rstrip().endswith(" 64") for line in help_text(command).splitlines())

@@ -203,3 +203,16 @@ def test_trace_expectations_go_on_indented(tmp_path, columns):
         lines = no_line_back_at_column_0([*args, *more], columns, tmp_path)
         assert max(map(len, lines)) <= columns
         assert any(line.startswith("expected da: FAIL: you wrote 4") for line in lines)
+
+
+def test_a_hand_broken_example_too_wide_is_broken_again_as_one_command(tmp_path):
+    # An example written over two lines whose first line is wider than the window was broken
+    # twice: a lone `"x=[1,1]" \` line, and a second continuation indented 12.
+    trace = shown_at(["trace", "--help"], 60, tmp_path)
+    assert '        "x=[1,1]" --jacobian "W @ x"' in trace
+    graph = shown_at(["graph", "--help"], 60, tmp_path)
+    assert not [line for line in graph if line.startswith(" " * 12 + "neuron")]
+    for lines in (trace, graph):  # every piece of an example sits under its first line
+        for k, line in enumerate(lines[1:], 1):
+            if lines[k - 1].endswith(" \\"):
+                assert line.startswith(" " * 8) and not line.startswith(" " * 9), line

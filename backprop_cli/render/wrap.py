@@ -258,13 +258,32 @@ def help_examples(text: str, width: int) -> str:
     paragraphs = text.split("\n\n")
     for k, para in enumerate(paragraphs):
         if para.lstrip().startswith("\b"):
-            out: list[str] = []
-            shell = False
-            for line in para.split("\n"):
-                shell = line.lstrip().startswith("backprop ") or (shell and out[-1].endswith("\\"))
-                out += shell_lines(line, width) if shell else hang(line, width)
-            paragraphs[k] = "\n".join(out)
+            paragraphs[k] = "\n".join(_block_lines(para.split("\n"), width))
     return "\n\n".join(paragraphs)
+
+
+def _block_lines(lines: list[str], width: int) -> list[str]:
+    """A no-rewrap block for `width`. An example the help wrote over several lines is kept as
+    written while every line fits; else it is joined and broken again as one command (broken
+    twice, it left a lone word on a line and a piece indented under a piece)."""
+    out: list[str] = []
+    k = 0
+    while k < len(lines):
+        if not lines[k].lstrip().startswith("backprop "):
+            out += hang(lines[k], width)
+            k += 1
+            continue
+        example = [lines[k]]
+        while example[-1].endswith(" \\") and k + len(example) < len(lines):
+            example.append(lines[k + len(example)])
+        k += len(example)
+        if all(len(line) <= width for line in example):
+            out += example
+            continue
+        words = [line.strip().removesuffix("\\").rstrip() for line in example]
+        lead = example[0][:len(example[0]) - len(example[0].lstrip(" "))]
+        out += shell_lines(lead + " ".join(words), width)
+    return out
 
 
 def comment_lines(text: str, stream=None) -> str:
