@@ -44,8 +44,8 @@ from .common import CONTEXT, on_stderr, report_errors
 @click.option("--dask", metavar="ADDRESS",
               help="Run the cases on the Dask scheduler at ADDRESS (needs the dask extra).")
 @click.option("--max-line-bytes", "line_limit", type=click.IntRange(1), default=1 << 20,
-              metavar="BYTES", help="Longest line read, 1\u00a0MiB by default; a longer one is that "
-                                    "line's error, never held in memory.")
+              metavar="BYTES", help="Longest line read, 1\u00a0MiB by default; a longer one is "
+                                    "that line's error, never held in memory.")
 @click.option("--max-file-bytes", "file_limit", type=click.IntRange(1), default=MAX_FILE_BYTES,
               metavar="BYTES", help="Largest @file read (an array file a case binds), "
                                     f"{MAX_FILE_BYTES >> 20}\u00a0MiB by default.")
