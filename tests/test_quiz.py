@@ -327,3 +327,15 @@ def test_a_blank_answer_is_called_unanswered_not_wrong(tmp_path):
     lines = run("quiz", "--grade", str(sheet), code=1).stdout.splitlines()
     assert lines[0].startswith("∂f/∂c = (blank): unanswered, it is 1. ∂f/∂c = ∂f/∂f × ")
     assert lines[-1] == "score 0/6" and not any("wrong" in line for line in lines)
+
+
+def test_the_command_that_makes_the_circuit_again_stays_copyable_when_narrow():
+    # At 60 columns "Circuit (backprop quiz ... sigmoid" went on as "  --nodes 5):": copied,
+    # the command lost its end. Too wide, it is its own shell lines.
+    seen: list[str] = []
+    with _quiz(60, "--seed", "3", "--ops", "add,mul,max,sigmoid", "--nodes", "5") as (_, master):
+        out = ANSI.sub("", _read_until(master, "∂f/∂", seen)).replace("\r\n", "\n")
+    lines = out.splitlines()
+    k = lines.index("Circuit, made by:")
+    assert lines[k + 1:k + 3] == ["  backprop quiz --seed 3 --ops add,mul,max,sigmoid \\",
+                                  "      --nodes 5"]

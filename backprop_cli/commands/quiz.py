@@ -200,7 +200,13 @@ def _show_exercise(ex, fancy: bool, width: int) -> None:
         return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
                              break_long_words=False)
 
-    for line in intro(ex):
+    first, *rest = intro(ex)
+    if len(first) > width:  # the command is the line's point: kept copyable, as --help does
+        from ..render.wrap import shell_lines
+
+        first = "\n".join(["Circuit, made by:", *shell_lines("  " + ex.command, width)])
+    click.echo(first)
+    for line in rest:
         click.echo(fill(line))
     click.echo("")
     if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)
