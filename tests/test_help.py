@@ -87,3 +87,9 @@ def test_a_default_is_shown_one_way_in_every_command():
     # A size is never cut between its number and its unit (a no-break space holds them).
     for command in flat:
         assert all(not line.rstrip().endswith(" 64") for line in help_text(command).splitlines())
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_help_speaks_the_lectures_words_not_the_codes(command):
+    # backward's help said "spelled from its op's registry row": a name from inside the code.
+    assert "registry" not in help_text(command)
