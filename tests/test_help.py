@@ -93,3 +93,17 @@ def test_a_default_is_shown_one_way_in_every_command():
 def test_a_help_speaks_the_lectures_words_not_the_codes(command):
     # backward's help said "spelled from its op's registry row": a name from inside the code.
     assert "registry" not in help_text(command)
+
+
+def test_batch_mds_option_table_gives_the_defaults_check_uses():
+    # docs/batch.md said --timeout's default was 60 (it is 300) and that sympy's limit shrank
+    # with it (sympy's budget is eval's own, whatever the wall-clock guard).
+    from pathlib import Path
+
+    from backprop_cli.batch.run import DEFAULT_TIMEOUT
+    from backprop_cli.checks.scalar import SYMPY_SECONDS
+
+    text = (Path(__file__).parent.parent / "docs" / "batch.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `--timeout SECONDS`"))
+    assert f"default {DEFAULT_TIMEOUT:g};" in row, row
+    assert f"{SYMPY_SECONDS:g} s of CPU time" in row and "smaller" not in row, row
