@@ -210,9 +210,37 @@ class _Parser:
                     gstarts.append(top_start)
                     gends.append(top_end)
                     top_node = node
-                if spec[0] is not None:  # an infix operator waits for its right operand
+                if (entry := spec[0]) is not None:  # an infix operator
+                    # `a op b` and then an operator that binds no tighter than op (or a closer):
+                    # op would be applied as soon as that one is read, so it is applied now,
+                    # b read here, and nothing goes on the stacks (the same nodes, in the same
+                    # order). Otherwise op waits on the stack for its right operand.
+                    if ((bk := kinds[k + 1]) == "name" or bk == "num") and \
+                            (after := specs(texts[k + 2])) is not None and after[1] <= entry[2]:
+                        if bk == "name":
+                            b = known(texts[k + 1])
+                        elif (value := float(texts[k + 1])) != _INF:
+                            if (b := len(ops)) >= MAX_NODES:
+                                raise g.too_many(starts[k + 1], starts[k + 2])
+                            ops.append(CONST)
+                            args.append(())
+                            gstarts.append(starts[k + 1])
+                            gends.append(starts[k + 1] + len(texts[k + 1]))
+                            consts[b] = value
+                        else:
+                            b = None
+                        if b is not None:
+                            if (node := len(ops)) >= MAX_NODES:
+                                raise g.too_many(top_start, starts[k + 2])
+                            ops.append(entry[1])
+                            args.append((top_node, b))
+                            gstarts.append(top_start)
+                            top_node, top_end = node, starts[k + 1] + len(texts[k + 1])
+                            gends.append(top_end)
+                            k += 2
+                            continue
                     push(top_node), push_start(top_start), push_end(top_end)
-                    stack.append(spec[0])
+                    stack.append(entry)
                     k += 1
                     break
                 if not stack:  # the statement's end (or an unmatched ')': its handler's error)
