@@ -151,9 +151,8 @@ class _Parser:
                 if (nxt := texts[k + 1]) == "(":
                     if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
                         # `right` marks a call of one argument: its ')' is taken below
-                        stack.append(_new(Entry, (_CALL, op, -1, op.arity == 1 and op.name
-                                                  not in _SPREAD, starts[k], starts[k + 1] + 1,
-                                                  len(operands), None)))
+                        stack.append((_CALL, op, -1, op.arity == 1 and op.name not in _SPREAD,
+                                      starts[k], starts[k + 1] + 1, len(operands), None))
                         k += 2
                         continue
                 elif nxt != "=":  # (a superscript after it: `_superscript` reads the name)
@@ -162,8 +161,8 @@ class _Parser:
             elif kind == "num" and (value := float(text)) != _INF:  # (most are read below)
                 node = g.add_number(value, starts[k], starts[k] + len(text))
             elif text == "(":
-                stack.append(_new(Entry, (_PAREN, None, -1, False, starts[k], starts[k] + 1,
-                                          len(operands), None)))
+                stack.append((_PAREN, None, -1, False, starts[k], starts[k] + 1, len(operands),
+                              None))
                 k += 1
                 continue
             if node is not None:
@@ -396,7 +395,7 @@ class _Parser:
         """At the end of a statement: apply what is left; an open bracket is an error."""
         self.reduce_above(-1, False)
         if self.stack:
-            top = self.stack[-1]
+            top = self.bracket()
             what = _OPENED.get(top.kind) or f"{top.op.name}("
             raise self.span_error(f"{what} is never closed", top.start, top.end,
                                   f"add {_CLOSER[top.kind]} before the end of the statement")
@@ -440,7 +439,17 @@ class _Parser:
     def reduce_to_bracket(self) -> Entry | None:
         """Apply every operator above the innermost bracket; return that bracket (or None)."""
         self.reduce_above(-1, False)
-        return self.stack[-1] if self.stack else None
+        return self.bracket()
+
+    def bracket(self) -> Entry | None:
+        """The entry on top of the stack (None if it is empty) as an Entry: the hot loop
+        pushes a plain tuple of the same fields for a '(' and a call (a third of the cost),
+        made one here, in place, when a handler reads it by name."""
+        if not self.stack:
+            return None
+        if type(top := self.stack[-1]) is tuple:
+            top = self.stack[-1] = _new(Entry, top)
+        return top
 
     def items(self, base: int) -> tuple[tuple[int, ...], int]:
         """Pop the operands above height `base`: (their nodes, the first one's start)."""
@@ -517,7 +526,7 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
     nxt = texts[k + 1] if kinds[k + 1] == "op" else None
     if nxt == "(":
         return _open_call(p, k)
-    if nxt == "=" and p.stack and p.stack[-1].kind == _CALL:
+    if nxt == "=" and p.stack and p.bracket().kind == _CALL:
         return _keyword(p, k)
     if kinds[k + 1] == "sup":
         _not_a_function_power(p, k + 1)
@@ -568,7 +577,7 @@ def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
 def _keyword(p: _Parser, k: int) -> tuple[int, bool]:
     """name=value inside a call: the value is written in the program (a number, True/False,
     or a tuple of numbers) and read here, so it never reaches the expression stack."""
-    call = p.stack[-1]
+    call = p.bracket()
     if call.keywords is None:
         p.stack[-1] = call = call._replace(keywords={})
     name = p.texts[k]
@@ -758,7 +767,7 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
 def _close_tuple(p: _Parser, k: int, mark: Entry) -> None:
     """(a, b) as a call's argument: its items become arguments of the call, as numpy's
     reshape(x, (n, -1)) reads reshape(x, n, -1)."""
-    outer = p.stack[-1] if p.stack else None
+    outer = p.bracket()
     if outer is None or outer.kind != _CALL:
         raise p.span_error("a tuple (a, b) is only read as a function's argument",
                            mark.start, p.starts[k] + 1,
@@ -797,7 +806,7 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
-    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.stack[-1].kind == _TUPLE:
+    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.bracket().kind == _TUPLE:
         return k + 1, False  # (n,): a tuple of one, as in reshape(x, (n,))
     return k + 1, True
 
@@ -862,7 +871,7 @@ def _superscript(p: _Parser, k: int) -> tuple[int, bool]:
 
 def _close_bars(p: _Parser, k: int) -> tuple[int, bool]:
     """The '|' that closes |x|: x's operators are applied, then abs."""
-    if not any(e.kind == _BARS for e in p.stack):
+    if not any(e[0] == _BARS for e in p.stack):
         raise p.expected_operator(p.token(k))
     mark = p.reduce_to_bracket()
     if mark.kind != _BARS:  # a '(' or a call opened inside the bars is still open
