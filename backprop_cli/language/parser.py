@@ -114,6 +114,7 @@ class _Parser:
         self.stack: list[Entry] = []
         self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
         g = self.graph  # what the hot loop reads, bound once per parse
+        self.reserved = _reserved()
         self.hot = (self.operands, self.ostart, self.oend, self.stack, self.operands.append,
                     self.ostart.append, self.oend.append, self.known.get, g.variables.get,
                     _infix_specs().get, g)
@@ -142,6 +143,8 @@ class _Parser:
         (operands, ostart, oend, stack, push, push_start, push_end, known, read, specs,
          g) = self.hot
         ops, args, gstarts, gends, consts = g.ops, g.args, g.starts, g.ends, g.consts
+        reserved, name_node, assigned, known_names = (self.reserved, g.names.setdefault,
+                                                      self.assigned, self.known)
         k, self.target = self.begin(0)
         kinds, texts, starts = self.kinds, self.texts, self.starts  # begin may read a chunk
         while k >= 0:  # an operand expected; every operand so far is in the lists
@@ -248,6 +251,15 @@ class _Parser:
                             top_node, top_start, top_end, k = node, top[4], starts[k] + 1, k + 1
                             continue
                     elif not stack and texts[k] != ")":  # the statement's end
+                        if (target := self.target) >= 0 and texts[target + 1] == "=" and \
+                                (name := texts[target]) not in reserved and texts[k] and \
+                                kinds[k + 1] == "name" and texts[k + 2] == "=":
+                            # `name = value`, then `name = ...`: statement_end's steps
+                            name_node(top_node, name)  # the first name wins
+                            assigned[name] = known_names[name] = self.last = top_node
+                            self.target = k + 1
+                            k += 3
+                            break
                         k = self.statement_end(k, top_node)
                         if self.kinds is not kinds:  # the next statement is in the next chunk
                             kinds, texts, starts = self.kinds, self.texts, self.starts
@@ -293,8 +305,7 @@ class _Parser:
         target, texts = self.target, self.texts
         if target >= 0:
             name = texts[target]
-            if texts[target + 1] == "=" and name not in CONSTANTS and \
-                    not _has(FUNCTIONS, name) and name not in FUNCTIONS.lazy:
+            if texts[target + 1] == "=" and name not in self.reserved:
                 self.graph.names.setdefault(last, name)  # the first name wins
                 self.assigned[name] = self.known[name] = last
             else:
@@ -681,6 +692,19 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
            "more": _more, "+": _unary_plus, **{text: _prefix for text in PREFIX}}
 
 # --- handlers for a token after an operand ----------------------------------------------------
+
+
+_RESERVED: list = [None, frozenset()]  # (the tables' sizes it was built for, the names)
+
+
+def _reserved() -> frozenset[str]:
+    """The names `name = ...` cannot simply name a value with: the constants and the functions,
+    loaded or not (a soft name is assigned by `assign`, the others refused there). Rebuilt
+    only when a table grows (a test may patch a row in)."""
+    key = (dict.__len__(FUNCTIONS), len(FUNCTIONS.lazy), len(CONSTANTS))
+    if _RESERVED[0] != key:
+        _RESERVED[:] = [key, frozenset(CONSTANTS).union(FUNCTIONS)]
+    return _RESERVED[1]
 
 
 def _least(bp: int, right: bool) -> int:
