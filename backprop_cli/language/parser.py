@@ -159,8 +159,9 @@ class _Parser:
                         k += 2
                         continue
                 elif nxt != "=":  # (a superscript after it: `_superscript` reads the name)
-                    if (node := known(text)) is None:
-                        node = read(text)
+                    if (node := known(text)) is None and (node := read(text)) is None and \
+                            kinds[k + 1] != "sup" and kinds[k + 1] != "bad":
+                        node = self.resolve(k)  # a name's first read: `_name`'s steps
             elif kind == "num" and (value := float(text)) != _INF:  # (most are read below)
                 node = g.add_number(value, starts[k], starts[k] + len(text))
             elif text == "(":
