@@ -52,7 +52,7 @@ class Entry(NamedTuple):
     op: object  # the Op row (None for plain brackets)
     bp: int  # binding power; brackets have -1, below every closer's least (0): nothing
     # reduces past them, and the hot loop reads one field to know it
-    right: bool  # right-associative
+    right: bool  # operators: right-associative; calls the hot loop opens: takes one argument
     start: int  # source span of the operator or the opening bracket
     end: int
     base: int = 0  # brackets: the operand-stack height when they opened (their items follow)
