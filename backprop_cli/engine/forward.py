@@ -69,19 +69,24 @@ ADD, MUL = OPS["add"], OPS["mul"]
 def _run(graph: Graph, v: list, m) -> None:
     i = 0
     try:
-        # One zip over the parallel lists: no per-node indexing of ops and args.
+        # One zip over the parallel lists: no per-node indexing of ops and args. Add and mul,
+        # most of any program, are tested first; a leaf (no inputs, its value set) after them.
         for i, op, a in zip(count(), graph.ops, graph.args):
-            if len(a) == 2:
+            if op is ADD:
                 x, y = a
-                if op is ADD:
-                    v[i] = v[x] + v[y]
-                elif op is MUL:
-                    v[i] = v[x] * v[y]
-                else:
-                    v[i] = op.forward(m, v[x], v[y])
-            elif a:
-                v[i] = op.forward(m, v[a[0]]) if len(a) == 1 else \
-                    op.forward(m, *[v[j] for j in a])
+                v[i] = v[x] + v[y]
+            elif op is MUL:
+                x, y = a
+                v[i] = v[x] * v[y]
+            elif not a:
+                continue
+            elif len(a) == 1:
+                v[i] = op.forward(m, v[a[0]])
+            elif len(a) == 2:
+                x, y = a
+                v[i] = op.forward(m, v[x], v[y])
+            else:
+                v[i] = op.forward(m, *[v[j] for j in a])
     except (ArithmeticError, ValueError, FloatingPointError) as exc:
         raise domain_error(graph, v, i, exc) from None
 
