@@ -142,7 +142,8 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
         from .checks.claims import parse_claims
 
         claims = parse_claims(options.claims, list(bindings))
-    values = forward(graph, bindings)
+    kinked: list[int] = []  # the nodes whose op has kinks, listed by the forward pass
+    values = forward(graph, bindings, kinked)
     output = values[graph.output]
     if options.hessian:
         _hessian_fits(graph, values, options)
@@ -153,7 +154,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     grads = backpropagate(graph, values, seed, wrt=[n for n in names if n in graph.variables]
                           if options.wrt is not None else None)
 
-    for i, convention in kinks(graph, values):
+    for i, convention in kinks(graph, values, kinked):
         warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable point; "
                         f"backprop uses the subgradient convention: {convention}")
 

@@ -166,3 +166,30 @@ def test_the_rows_the_loops_inline_are_add_and_mul():
         assert repr(MUL.forward(SCALAR, a, b)) == repr(a * b)
         assert ADD.local(SCALAR, a, b, a + b) == (1.0, 1.0)
         assert MUL.local(SCALAR, a, b, a * b) == (b, a)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_forward_pass_lists_every_node_the_kink_scan_looks_at(seed):
+    # evaluate's kink scan reads the forward pass's list of nodes whose op has kinks instead of
+    # every node: the same warnings, in the same order, as the scan of every node.
+    from backprop_cli.checks.scalar import kinks
+
+    graph = parse(_program(random.Random(seed), 12))
+    for at in ({"x": 0.3, "y": 0.45, "z": 0.8}, {"x": 0.0, "y": 0.0, "z": 0.7}):
+        kinked: list[int] = []
+        try:
+            values = forward(graph, at, kinked)
+        except Exception:  # a point outside some row's domain: nothing to compare
+            continue
+        assert kinked == [i for i, op in enumerate(graph.ops) if op.branch is not None]
+        assert kinks(graph, values, kinked) == kinks(graph, values)
+
+
+def test_no_row_the_forward_pass_skips_for_kinks_has_one():
+    # The forward pass looks for kinks past add, mul and the leaves only.
+    from backprop_cli.engine.forward import ADD, MUL
+    from backprop_cli.ops.registry import ROWS
+
+    assert ADD.branch is None and MUL.branch is None
+    assert all((op.min_arity if op.arity is None else op.arity) > 0
+               for op in ROWS if op.branch is not None)
