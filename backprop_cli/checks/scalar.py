@@ -28,7 +28,7 @@ sympy is imported inside the functions that need it, so a run without checks nev
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +160,8 @@ def branches(graph: Graph, values: list) -> tuple:
                  for i, op in enumerate(graph.ops) if op.branch is not None)
 
 
-def kinks(graph: Graph, values: list, nodes: list[int] | None = None) -> list[tuple[int, str]]:
+def kinks(graph: Graph, values: list,
+          nodes: Sequence[int] | None = None) -> list[tuple[int, str]]:
     """(node, convention) for every node evaluated exactly at a non-differentiable point.
     `nodes`: the nodes whose op has kinks, when the forward pass listed them (`forward`'s
     `kinked`), so the scan looks at those alone."""

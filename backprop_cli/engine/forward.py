@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Collection, Mapping
 from itertools import count
 from typing import Any
 
 from ..errors import DomainError, NameResolutionError
-from ..graph import Graph
+from ..graph import SPAN, Graph
 from ..ops.registry import OPS, SCALAR, array_math
 from ..ops.shapes import Unsupported
 from ..values import is_array
@@ -38,14 +39,15 @@ def math_of(values: Collection):
     return array_math() if any(map(is_array, values)) else SCALAR
 
 
-def forward(graph: Graph, bindings: Mapping[str, Any], kinked: list | None = None) -> list:
+def forward(graph: Graph, bindings: Mapping[str, Any], kinked: array | None = None) -> list:
     """Values of all nodes, in node order. Raises DomainError naming the node that failed.
 
     `kinked`, when given, receives the nodes whose op has kinks (a `branch`), in order, found
-    in the same walk: the kink scan (checks/scalar.kinks) then looks at those alone."""
+    in the same walk: the kink scan (checks/scalar.kinks) then looks at those alone. (Machine
+    integers, as the graph's spans: a program of a million relus keeps no int object a node.)"""
     m = math_of(bindings.values())
     values = leaf_values(graph, bindings)
-    kinked = [] if kinked is None else kinked
+    kinked = array(SPAN) if kinked is None else kinked
     if m.is_array:
         from ..ops.shapes import infer_shapes
 
@@ -62,7 +64,7 @@ def forward(graph: Graph, bindings: Mapping[str, Any], kinked: list | None = Non
 def run_nodes(graph: Graph, v: list, m) -> None:
     """Fill in every operation's value in namespace `m`, the leaves being set already (the dual
     numbers' namespace uses it to carry a tangent through the forward pass)."""
-    _run(graph, v, m, [])
+    _run(graph, v, m, array(SPAN))
 
 
 # The two commonest gates, whose rules are `a + b` and `a * b` in every namespace: the loops
@@ -70,7 +72,7 @@ def run_nodes(graph: Graph, v: list, m) -> None:
 ADD, MUL = OPS["add"], OPS["mul"]
 
 
-def _run(graph: Graph, v: list, m, kinked: list) -> None:
+def _run(graph: Graph, v: list, m, kinked: array) -> None:
     i = 0
     try:
         # One zip over the parallel lists: no per-node indexing of ops and args. Add and mul,
