@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Collection, Mapping
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DomainError, NameResolutionError
-from ..graph import SPAN, Graph
+from ..graph import Graph
 from ..ops.registry import OPS, SCALAR, array_math
 from ..ops.shapes import Unsupported
 from ..values import is_array
+
+if TYPE_CHECKING:
+    from array import array
 
 
 def leaf_values(graph: Graph, bindings: Mapping[str, Any]) -> list:
@@ -47,7 +49,6 @@ def forward(graph: Graph, bindings: Mapping[str, Any], kinked: array | None = No
     integers, as the graph's spans: a program of a million relus keeps no int object a node.)"""
     m = math_of(bindings.values())
     values = leaf_values(graph, bindings)
-    kinked = array(SPAN) if kinked is None else kinked
     if m.is_array:
         from ..ops.shapes import infer_shapes
 
@@ -64,7 +65,7 @@ def forward(graph: Graph, bindings: Mapping[str, Any], kinked: array | None = No
 def run_nodes(graph: Graph, v: list, m) -> None:
     """Fill in every operation's value in namespace `m`, the leaves being set already (the dual
     numbers' namespace uses it to carry a tangent through the forward pass)."""
-    _run(graph, v, m, array(SPAN))
+    _run(graph, v, m, None)
 
 
 # The two commonest gates, whose rules are `a + b` and `a * b` in every namespace: the loops
@@ -72,7 +73,7 @@ def run_nodes(graph: Graph, v: list, m) -> None:
 ADD, MUL = OPS["add"], OPS["mul"]
 
 
-def _run(graph: Graph, v: list, m, kinked: array) -> None:
+def _run(graph: Graph, v: list, m, kinked: array | None) -> None:
     i = 0
     try:
         # One zip over the parallel lists: no per-node indexing of ops and args. Add and mul,
@@ -88,7 +89,7 @@ def _run(graph: Graph, v: list, m, kinked: array) -> None:
             elif not a:
                 continue
             else:
-                if op.branch is not None:
+                if op.branch is not None and kinked is not None:
                     kinked.append(i)
                 if len(a) == 1:
                     v[i] = op.forward(m, v[a[0]])
