@@ -194,3 +194,27 @@ def test_no_row_the_forward_pass_skips_for_kinks_has_one():
     assert ADD.branch is None and MUL.branch is None
     assert all((op.min_arity if op.arity is None else op.arity) > 0
                for op in ROWS if op.branch is not None)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_inline_backward_steps_name_the_node_that_fails_as_chain_steps_do(seed):
+    # sqrt has no finite derivative at 0: the fast loop finds the failing node by its
+    # iterator's position, and must name the one the recorded (chain_step) pass names.
+    import re
+
+    from backprop_cli.errors import BackpropError
+
+    graph = parse(re.sub(r"\bx\b", "sqrt(x)", _program(random.Random(seed), 12)))
+    try:
+        values = forward(graph, {"x": 0.0, "y": 0.45, "z": 0.8})
+    except BackpropError:
+        return
+    errors = []
+    for record in (None, []):
+        try:
+            backpropagate(graph, values, record=record)
+        except BackpropError as exc:
+            errors.append((type(exc).__name__, str(exc), exc.span))
+        else:
+            errors.append(None)
+    assert errors[0] == errors[1]
