@@ -13,6 +13,7 @@ users); `Result.exit_code` applies it and the CLI only passes it on:
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from .checks.scalar import Check, Limits, kinks
 from .engine.backward import backpropagate
 from .engine.forward import forward, is_array
 from .errors import BindingError, ShapeError
-from .graph import Graph
+from .graph import SPAN, Graph
 from .language.parser import parse
 from .values import is_index
 
@@ -142,7 +143,8 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
         from .checks.claims import parse_claims
 
         claims = parse_claims(options.claims, list(bindings))
-    values = forward(graph, bindings)
+    kinked = array(SPAN)  # the nodes whose op has kinks, listed by the forward pass
+    values = forward(graph, bindings, kinked)
     output = values[graph.output]
     if options.hessian:
         _hessian_fits(graph, values, options)
@@ -153,7 +155,7 @@ def evaluate(source: str | Graph, bindings: Mapping[str, Any],
     grads = backpropagate(graph, values, seed, wrt=[n for n in names if n in graph.variables]
                           if options.wrt is not None else None)
 
-    for i, convention in kinks(graph, values):
+    for i, convention in kinks(graph, values, kinked):
         warnings.append(f"{graph.text(i)} is evaluated exactly at a non-differentiable point; "
                         f"backprop uses the subgradient convention: {convention}")
 

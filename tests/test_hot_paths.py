@@ -9,6 +9,7 @@ replaces.
 """
 
 import random
+from array import array
 
 import pytest
 
@@ -188,3 +189,54 @@ def test_a_program_read_a_chunk_at_a_time_is_the_program_read_whole(monkeypatch)
     for source, expected in zip(programs, whole):
         assert _graph_or_error(parse, source) == expected, source
         assert _graph_or_error(_every_token_by_its_handler, source) == expected, source
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_forward_pass_lists_every_node_the_kink_scan_looks_at(seed):
+    # evaluate's kink scan reads the forward pass's list of nodes whose op has kinks instead of
+    # every node: the same warnings, in the same order, as the scan of every node.
+    from backprop_cli.checks.scalar import kinks
+
+    graph = parse(_program(random.Random(seed), 12))
+    for at in ({"x": 0.3, "y": 0.45, "z": 0.8}, {"x": 0.0, "y": 0.0, "z": 0.7}):
+        kinked = array("i")
+        try:
+            values = forward(graph, at, kinked)
+        except Exception:  # a point outside some row's domain: nothing to compare
+            continue
+        assert kinked.tolist() == [i for i, op in enumerate(graph.ops) if op.branch is not None]
+        assert kinks(graph, values, kinked) == kinks(graph, values)
+
+
+def test_no_row_the_forward_pass_skips_for_kinks_has_one():
+    # The forward pass looks for kinks past add, mul and the leaves only.
+    from backprop_cli.engine.forward import ADD, MUL
+    from backprop_cli.ops.registry import ROWS
+
+    assert ADD.branch is None and MUL.branch is None
+    assert all((op.min_arity if op.arity is None else op.arity) > 0
+               for op in ROWS if op.branch is not None)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_inline_backward_steps_name_the_node_that_fails_as_chain_steps_do(seed):
+    # sqrt has no finite derivative at 0: the fast loop finds the failing node by its
+    # iterator's position, and must name the one the recorded (chain_step) pass names.
+    import re
+
+    from backprop_cli.errors import BackpropError
+
+    graph = parse(re.sub(r"\bx\b", "sqrt(x)", _program(random.Random(seed), 12)))
+    try:
+        values = forward(graph, {"x": 0.0, "y": 0.45, "z": 0.8})
+    except BackpropError:
+        return
+    errors = []
+    for record in (None, []):
+        try:
+            backpropagate(graph, values, record=record)
+        except BackpropError as exc:
+            errors.append((type(exc).__name__, str(exc), exc.span))
+        else:
+            errors.append(None)
+    assert errors[0] == errors[1]

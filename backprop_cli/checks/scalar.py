@@ -28,7 +28,7 @@ sympy is imported inside the functions that need it, so a run without checks nev
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -160,10 +160,14 @@ def branches(graph: Graph, values: list) -> tuple:
                  for i, op in enumerate(graph.ops) if op.branch is not None)
 
 
-def kinks(graph: Graph, values: list) -> list[tuple[int, str]]:
-    """(node, convention) for every node evaluated exactly at a non-differentiable point."""
+def kinks(graph: Graph, values: list,
+          nodes: Sequence[int] | None = None) -> list[tuple[int, str]]:
+    """(node, convention) for every node evaluated exactly at a non-differentiable point.
+    `nodes`: the nodes whose op has kinks, when the forward pass listed them (`forward`'s
+    `kinked`), so the scan looks at those alone."""
     found = []
-    for i, op in enumerate(graph.ops):
+    ops = graph.ops
+    for i, op in enumerate(ops) if nodes is None else zip(nodes, map(ops.__getitem__, nodes)):
         if op.branch is None:
             continue
         args = [values[j] for j in graph.args[i]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from contextlib import nullcontext
+from operator import length_hint
 from typing import Any
 
 from ..errors import DomainError, InternalError
@@ -121,36 +122,51 @@ def _run_steps(graph: Graph, v: list, grads: list, wants: bytearray, m) -> None:
     """`_run_numbers` with nothing recorded: the hot loop of the tool. `chain_step`'s steps for
     one and two inputs are taken here (upstream x local, added into each wanted input in
     order), on the same numbers in the same order, so every bit is chain_step's
-    (tests/test_graph.py holds them equal); other arities call it. The lists are walked
+    (tests/test_hot_paths.py holds them equal); other arities call it. The lists are walked
     backwards with `reversed`, whose iterator reads each gradient when it is reached, so it
-    sees every part added to it before."""
-    i = len(graph.ops)
+    sees every part added to it before.
+
+    A gradient reaches only wanted inputs, so a node with one is wanted, but for the output,
+    which is seeded: when the output is not wanted, nothing is (every other operation feeds
+    it), and the pass has nothing to do. Add and mul, most of any program, are tested first;
+    a leaf (no inputs) is passed over after them."""
+    if not wants[graph.output]:
+        return
+    ops = reversed(graph.ops)
     try:
-        for op, a, g, out in zip(reversed(graph.ops), reversed(graph.args), reversed(grads),
-                                 reversed(v)):
-            i -= 1
-            if not g or not a or not wants[i]:
+        for op, a, g, out in zip(ops, reversed(graph.args), reversed(grads), reversed(v)):
+            if not g:
                 continue  # as in _run_numbers: nothing flows back
-            if len(a) == 2:
+            if op is MUL:  # its rule's partials, (b, a), without the call
                 x, y = a
-                if op is MUL:  # its rule's partials, (b, a), without the call
-                    lx, ly = v[y], v[x]
-                elif op is ADD:  # (1.0, 1.0)
-                    lx = ly = 1.0
-                else:
-                    lx, ly = op.local(m, v[x], v[y], out)
+                if wants[x]:
+                    grads[x] += g * v[y]
+                if wants[y]:
+                    grads[y] += g * v[x]
+            elif op is ADD:  # (1.0, 1.0)
+                x, y = a
+                if wants[x]:
+                    grads[x] += g * 1.0
+                if wants[y]:
+                    grads[y] += g * 1.0
+            elif not a:
+                continue
+            elif len(a) == 1:
+                x = a[0]
+                grads[x] += g * op.local(m, v[x], out)[0]
+            elif len(a) == 2:
+                x, y = a
+                lx, ly = op.local(m, v[x], v[y], out)
                 if wants[x]:
                     grads[x] += g * lx
                 if wants[y]:
                     grads[y] += g * ly
-            elif len(a) == 1:
-                x = a[0]
-                grads[x] += g * op.local(m, v[x], out)[0]
             else:
                 for j, p in zip(a, chain_step(op, m, g, a, v, out, wants)):
                     if p is not None:
                         grads[j] += p
     except _FAILURES as exc:
+        i = length_hint(ops)  # the reversed iterator's index: the node that failed
         _check_rule(graph, v, i)
         raise _local_error(graph, v, i, exc) from None
 

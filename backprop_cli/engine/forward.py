@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DomainError, NameResolutionError
 from ..graph import Graph
 from ..ops.registry import OPS, SCALAR, array_math
 from ..ops.shapes import Unsupported
 from ..values import is_array
+
+if TYPE_CHECKING:
+    from array import array
 
 
 def leaf_values(graph: Graph, bindings: Mapping[str, Any]) -> list:
@@ -38,8 +41,12 @@ def math_of(values: Collection):
     return array_math() if any(map(is_array, values)) else SCALAR
 
 
-def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
-    """Values of all nodes, in node order. Raises DomainError naming the node that failed."""
+def forward(graph: Graph, bindings: Mapping[str, Any], kinked: array | None = None) -> list:
+    """Values of all nodes, in node order. Raises DomainError naming the node that failed.
+
+    `kinked`, when given, receives the nodes whose op has kinks (a `branch`), in order, found
+    in the same walk: the kink scan (checks/scalar.kinks) then looks at those alone. (Machine
+    integers, as the graph's spans: a program of a million relus keeps no int object a node.)"""
     m = math_of(bindings.values())
     values = leaf_values(graph, bindings)
     if m.is_array:
@@ -48,9 +55,9 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
         infer_shapes(graph, bindings)  # shape errors name both shapes before anything runs
         # Underflow to 0 (exp of a very negative score) is the right answer, not an error.
         with m.np.errstate(all="raise", under="ignore"):
-            _run(graph, values, m)
+            _run(graph, values, m, kinked)
     else:
-        _run(graph, values, m)
+        _run(graph, values, m, kinked)
     check_finite(graph, values, m)
     return values
 
@@ -58,7 +65,7 @@ def forward(graph: Graph, bindings: Mapping[str, Any]) -> list:
 def run_nodes(graph: Graph, v: list, m) -> None:
     """Fill in every operation's value in namespace `m`, the leaves being set already (the dual
     numbers' namespace uses it to carry a tangent through the forward pass)."""
-    _run(graph, v, m)
+    _run(graph, v, m, None)
 
 
 # The two commonest gates, whose rules are `a + b` and `a * b` in every namespace: the loops
@@ -66,22 +73,31 @@ def run_nodes(graph: Graph, v: list, m) -> None:
 ADD, MUL = OPS["add"], OPS["mul"]
 
 
-def _run(graph: Graph, v: list, m) -> None:
+def _run(graph: Graph, v: list, m, kinked: array | None) -> None:
     i = 0
     try:
-        # One zip over the parallel lists: no per-node indexing of ops and args.
+        # One zip over the parallel lists: no per-node indexing of ops and args. Add and mul,
+        # most of any program, are tested first; a leaf (no inputs, its value set) after them.
+        # Neither those two nor a leaf has a kink: only the other ops are looked at for one.
         for i, op, a in zip(count(), graph.ops, graph.args):
-            if len(a) == 2:
+            if op is ADD:
                 x, y = a
-                if op is ADD:
-                    v[i] = v[x] + v[y]
-                elif op is MUL:
-                    v[i] = v[x] * v[y]
-                else:
+                v[i] = v[x] + v[y]
+            elif op is MUL:
+                x, y = a
+                v[i] = v[x] * v[y]
+            elif not a:
+                continue
+            else:
+                if op.branch is not None and kinked is not None:
+                    kinked.append(i)
+                if len(a) == 1:
+                    v[i] = op.forward(m, v[a[0]])
+                elif len(a) == 2:
+                    x, y = a
                     v[i] = op.forward(m, v[x], v[y])
-            elif a:
-                v[i] = op.forward(m, v[a[0]]) if len(a) == 1 else \
-                    op.forward(m, *[v[j] for j in a])
+                else:
+                    v[i] = op.forward(m, *[v[j] for j in a])
     except (ArithmeticError, ValueError, FloatingPointError) as exc:
         raise domain_error(graph, v, i, exc) from None
 

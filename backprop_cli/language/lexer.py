@@ -95,13 +95,13 @@ def scan(source: str, pos: int = 0, endpos: int | None = None,
     when it reaches it, so an earlier mistake is still the one reported.
     """
     endpos = len(source) if endpos is None else endpos
+    part = source if pos == 0 and endpos == len(source) else source[pos:endpos]
     # Whole-list steps that run in C (findall, map, accumulate): the per-piece work is a
     # dict lookup, never a Python-level loop iteration.
-    find = source.find
-    if find("#", pos, endpos) >= 0 or find("\\", pos, endpos) >= 0 or find(" ", pos, endpos) < 0:
-        kinds, pieces, starts = _pieces(source, pos, endpos)  # (no blanks: nothing to drop)
+    if "#" in part or "\\" in part or " " not in part:  # no blanks: nothing to drop
+        kinds, pieces, starts = _pieces(part, pos)
     else:
-        pieces = _TOKEN.findall(source, pos, endpos)
+        pieces = _TOKEN.findall(part)
         starts = list(accumulate(map(len, pieces), initial=pos))
         del starts[-1]
         if pieces and pieces[0][0] in _BLANKS:  # the blanks the source starts with
@@ -161,11 +161,11 @@ def _kinds(pieces: list[str]) -> list[str]:
     return kinds
 
 
-def _pieces(source: str, pos: int = 0,
-            endpos: int | None = None) -> tuple[list[str], list[str], list[int]]:
-    """Every piece of source[pos:endpos], blanks, comments and continuations dropped."""
-    pieces = _PIECE.findall(source, pos, len(source) if endpos is None else endpos)
-    starts = list(accumulate(map(len, pieces), initial=pos))
+def _pieces(source: str, offset: int = 0) -> tuple[list[str], list[str], list[int]]:
+    """Every piece of `source` (starting at `offset` in the whole), blanks, comments and
+    continuations dropped."""
+    pieces = _PIECE.findall(source)
+    starts = list(accumulate(map(len, pieces), initial=offset))
     kinds = _kinds(pieces)
     if _WS in kinds:
         keep = list(map(is_not, kinds, repeat(_WS)))

@@ -52,7 +52,7 @@ class Entry(NamedTuple):
     op: object  # the Op row (None for plain brackets)
     bp: int  # binding power; brackets have -1, below every closer's least (0): nothing
     # reduces past them, and the hot loop reads one field to know it
-    right: bool  # right-associative
+    right: bool  # operators: right-associative; calls the hot loop opens: takes one argument
     start: int  # source span of the operator or the opening bracket
     end: int
     base: int = 0  # brackets: the operand-stack height when they opened (their items follow)
@@ -114,6 +114,7 @@ class _Parser:
         self.stack: list[Entry] = []
         self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
         g = self.graph  # what the hot loop reads, bound once per parse
+        self.reserved = _reserved()
         self.hot = (self.operands, self.ostart, self.oend, self.stack, self.operands.append,
                     self.ostart.append, self.oend.append, self.known.get, g.variables.get,
                     _infix_specs().get, g)
@@ -136,10 +137,14 @@ class _Parser:
 
     def program(self) -> Graph:
         """Every statement in one loop: the commonest tokens take their steps here (see
-        "The hot loop" above), every other goes to its handler in the two tables."""
+        "The hot loop" above), every other goes to its handler in the two tables. One long
+        function on purpose: its steps share local names, and each step moved out into a
+        function of its own measured 8-16 % slower on big programs."""
         (operands, ostart, oend, stack, push, push_start, push_end, known, read, specs,
          g) = self.hot
         ops, args, gstarts, gends, consts = g.ops, g.args, g.starts, g.ends, g.consts
+        reserved, name_node, assigned, known_names = (self.reserved, g.names.setdefault,
+                                                      self.assigned, self.known)
         k, self.target = self.begin(0)
         kinds, texts, starts = self.kinds, self.texts, self.starts  # begin may read a chunk
         while k >= 0:  # an operand expected; every operand so far is in the lists
@@ -149,25 +154,19 @@ class _Parser:
                 if (nxt := texts[k + 1]) == "(":
                     if (op := _loaded(FUNCTIONS, text)) is not None and texts[k + 2] != ")":
                         # `right` marks a call of one argument: its ')' is taken below
-                        stack.append(_new(Entry, (_CALL, op, -1, op.arity == 1 and op.name
-                                                  not in _SPREAD, starts[k], starts[k + 1] + 1,
-                                                  len(operands), None)))
+                        stack.append((_CALL, op, -1, op.arity == 1 and op.name not in _SPREAD,
+                                      starts[k], starts[k + 1] + 1, len(operands), None))
                         k += 2
                         continue
                 elif nxt != "=":  # (a superscript after it: `_superscript` reads the name)
-                    if (node := known(text)) is None:
-                        node = read(text)
-            elif kind == "num" and (value := float(text)) != _INF:  # Graph.add_number's steps
-                if (node := len(ops)) >= MAX_NODES:
-                    raise g.too_many(starts[k], starts[k] + len(text))
-                ops.append(CONST)
-                args.append(())
-                gstarts.append(starts[k])
-                gends.append(starts[k] + len(text))
-                consts[node] = value
+                    if (node := known(text)) is None and (node := read(text)) is None and \
+                            kinds[k + 1] != "sup" and kinds[k + 1] != "bad":
+                        node = self.resolve(k)  # a name's first read: `_name`'s steps
+            elif kind == "num" and (value := float(text)) != _INF:  # (most are read below)
+                node = g.add_number(value, starts[k], starts[k] + len(text))
             elif text == "(":
-                stack.append(_new(Entry, (_PAREN, None, -1, False, starts[k], starts[k] + 1,
-                                          len(operands), None)))
+                stack.append((_PAREN, None, -1, False, starts[k], starts[k] + 1, len(operands),
+                              None))
                 k += 1
                 continue
             if node is not None:
@@ -183,69 +182,112 @@ class _Parser:
             # After an operand: an infix operator, a ')' or the statement's end. The operand
             # on top of the stack is held in the three top_ names, out of the lists: an
             # operator's reduction, a parenthesis or a call's ')' and the statement's end then
-            # take no list steps for it. Before a handler is called, it goes back in the lists.
+            # take no list steps for it. A handler gets it back in the lists (`by_handler`).
             while True:
-                if (spec := specs(texts[k])) is None:
-                    push(top_node), push_start(top_start), push_end(top_end)
-                    k, operand_next = self.after_operand(k)
-                    if self.kinds is not kinds:
-                        kinds, texts, starts = self.kinds, self.texts, self.starts
-                    if operand_next:
+                if (spec := specs(texts[k])) is not None:
+                    while stack and (top := stack[-1])[2] >= spec[1]:  # a bracket's bp is -1
+                        if top[0]:  # _PRE
+                            top_node, top_start, top_end = self.prefix(top_node, top_start,
+                                                                       top_end)
+                            continue
+                        stack.pop()  # `reduce`'s steps for an infix operator
+                        if (node := len(ops)) >= MAX_NODES:
+                            raise g.too_many(ostart[-1], top_end)
+                        ops.append(top[1])
+                        args.append((operands.pop(), top_node))
+                        top_start = ostart.pop()
+                        oend.pop()
+                        gstarts.append(top_start)
+                        gends.append(top_end)
+                        top_node = node
+                    if (entry := spec[0]) is not None:  # an infix operator
+                        # `a op b` and then an operator that binds no tighter than op (or a
+                        # closer): op would be applied as soon as that one is read, so it is
+                        # applied now, b read here, nothing on the stacks (the same nodes, in
+                        # the same order). Otherwise op waits on the stack for its right operand.
+                        if ((bk := kinds[k + 1]) == "name" or bk == "num") and \
+                                (after := specs(texts[k + 2])) is not None and \
+                                after[1] <= entry[2]:
+                            if bk == "name":
+                                b = known(texts[k + 1])
+                            elif (value := float(texts[k + 1])) != _INF:  # Graph.add_number's
+                                if (b := len(ops)) >= MAX_NODES:
+                                    raise g.too_many(starts[k + 1], starts[k + 2])
+                                ops.append(CONST)
+                                args.append(())
+                                gstarts.append(starts[k + 1])
+                                gends.append(starts[k + 1] + len(texts[k + 1]))
+                                consts[b] = value
+                            else:
+                                b = None
+                            if b is not None:
+                                if (node := len(ops)) >= MAX_NODES:
+                                    raise g.too_many(top_start, starts[k + 2])
+                                ops.append(entry[1])
+                                args.append((top_node, b))
+                                gstarts.append(top_start)
+                                top_node, top_end = node, starts[k + 1] + len(texts[k + 1])
+                                gends.append(top_end)
+                                k += 2
+                                continue
+                        push(top_node), push_start(top_start), push_end(top_end)
+                        stack.append(entry)
+                        k += 1
                         break
-                    top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
-                    continue
-                while stack and (top := stack[-1])[2] >= spec[1]:  # a bracket's bp is -1
-                    if top[0]:  # _PRE
-                        push(top_node), push_start(top_start), push_end(top_end)
-                        self.reduce()
-                        top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
-                        continue
-                    stack.pop()  # `reduce`'s steps for an infix operator
-                    if (node := len(ops)) >= MAX_NODES:
-                        raise g.too_many(ostart[-1], top_end)
-                    ops.append(top[1])
-                    args.append((operands.pop(), top_node))
-                    top_start = ostart.pop()
-                    oend.pop()
-                    gstarts.append(top_start)
-                    gends.append(top_end)
-                    top_node = node
-                if spec[0] is not None:  # an infix operator waits for its right operand
-                    push(top_node), push_start(top_start), push_end(top_end)
-                    stack.append(spec[0])
-                    k += 1
-                    break
-                if not stack:  # the statement's end (or an unmatched ')': its handler's error)
-                    if texts[k] == ")":
-                        push(top_node), push_start(top_start), push_end(top_end)
-                        self.after_operand(k)
-                    k = self.statement_end(k, top_node)
-                    if self.kinds is not kinds:  # the next statement is in the next chunk
-                        kinds, texts, starts = self.kinds, self.texts, self.starts
-                    break
-                top = stack[-1]
-                if texts[k] == ")" and top[0] == _PAREN:  # (a + b)
-                    stack.pop()
-                    top_start, top_end, k = top[4], starts[k] + 1, k + 1
-                    continue
-                if top[3] and texts[k] == ")" and top[0] == _CALL and top[7] is None and \
-                        len(operands) == top[6]:  # sin(x): `_close_paren`'s steps
-                    stack.pop()
-                    if (node := len(ops)) >= MAX_NODES:
-                        raise g.too_many(top[4], starts[k] + 1)
-                    ops.append(top[1])
-                    args.append((top_node,))
-                    gstarts.append(top[4])
-                    gends.append(starts[k] + 1)
-                    top_node, top_start, top_end, k = node, top[4], starts[k] + 1, k + 1
-                    continue
-                push(top_node), push_start(top_start), push_end(top_end)
-                k, operand_next = self.after_operand(k) if texts[k] == ")" else \
-                    self.closing(k)  # a statement ending inside a bracket: an error
+                    if stack and texts[k] == ")":
+                        top = stack[-1]
+                        if top[0] == _PAREN:  # (a + b)
+                            stack.pop()
+                            top_start, top_end, k = top[4], starts[k] + 1, k + 1
+                            continue
+                        if top[3] and top[0] == _CALL and top[7] is None and \
+                                len(operands) == top[6]:  # sin(x): `_close_paren`'s steps
+                            stack.pop()
+                            if (node := len(ops)) >= MAX_NODES:
+                                raise g.too_many(top[4], starts[k] + 1)
+                            ops.append(top[1])
+                            args.append((top_node,))
+                            gstarts.append(top[4])
+                            gends.append(starts[k] + 1)
+                            top_node, top_start, top_end, k = node, top[4], starts[k] + 1, k + 1
+                            continue
+                    elif not stack and texts[k] != ")":  # the statement's end
+                        if (target := self.target) >= 0 and texts[target + 1] == "=" and \
+                                (name := texts[target]) not in reserved and texts[k] and \
+                                kinds[k + 1] == "name" and texts[k + 2] == "=":
+                            # `name = value`, then `name = ...`: statement_end's steps
+                            name_node(top_node, name)  # the first name wins
+                            assigned[name] = known_names[name] = self.last = top_node
+                            self.target = k + 1
+                            k += 3
+                            break
+                        k = self.statement_end(k, top_node)
+                        if self.kinds is not kinds:  # the next statement is in the next chunk
+                            kinds, texts, starts = self.kinds, self.texts, self.starts
+                        break
+                k, operand_next = self.by_handler(k, top_node, top_start, top_end)
+                if self.kinds is not kinds:  # the handler read the next chunk
+                    kinds, texts, starts = self.kinds, self.texts, self.starts
                 if operand_next:
                     break
                 top_node, top_start, top_end = operands.pop(), ostart.pop(), oend.pop()
         return self.finished(self.last)
+
+    def by_handler(self, k: int, node: int, start: int, end: int) -> tuple[int, bool]:
+        """Token k after the operand `node` (spanning start..end, held out of the lists by
+        the hot loop), by its handler: a statement ending inside a bracket by `closing` (an
+        error), any other by its handler in the table after an operand."""
+        self.push_operand(node, start, end)
+        if self.kinds[k] in ("sep", "end"):
+            return self.closing(k)
+        return self.after_operand(k)
+
+    def prefix(self, node: int, start: int, end: int) -> tuple[int, int, int]:
+        """The prefix operator on top of the stack applied to `node` (held out of the lists by
+        the hot loop): the new operand."""
+        self.push_operand(node, start, end)
+        self.reduce()
+        return self.operands.pop(), self.ostart.pop(), self.oend.pop()
 
     def closing(self, k: int) -> tuple[int, bool]:
         """A statement's end at token k, everything left applied (an open bracket is an
@@ -264,8 +306,7 @@ class _Parser:
         target, texts = self.target, self.texts
         if target >= 0:
             name = texts[target]
-            if texts[target + 1] == "=" and name not in CONSTANTS and \
-                    not _has(FUNCTIONS, name) and name not in FUNCTIONS.lazy:
+            if texts[target + 1] == "=" and name not in self.reserved:
                 self.graph.names.setdefault(last, name)  # the first name wins
                 self.assigned[name] = self.known[name] = last
             else:
@@ -366,7 +407,7 @@ class _Parser:
         """At the end of a statement: apply what is left; an open bracket is an error."""
         self.reduce_above(-1, False)
         if self.stack:
-            top = self.stack[-1]
+            top = self.bracket()
             what = _OPENED.get(top.kind) or f"{top.op.name}("
             raise self.span_error(f"{what} is never closed", top.start, top.end,
                                   f"add {_CLOSER[top.kind]} before the end of the statement")
@@ -410,7 +451,17 @@ class _Parser:
     def reduce_to_bracket(self) -> Entry | None:
         """Apply every operator above the innermost bracket; return that bracket (or None)."""
         self.reduce_above(-1, False)
-        return self.stack[-1] if self.stack else None
+        return self.bracket()
+
+    def bracket(self) -> Entry | None:
+        """The entry on top of the stack (None if it is empty) as an Entry: the hot loop
+        pushes a plain tuple of the same fields for a '(' and a call (a third of the cost),
+        made one here, in place, when a handler reads it by name."""
+        if not self.stack:
+            return None
+        if type(top := self.stack[-1]) is tuple:
+            top = self.stack[-1] = _new(Entry, top)
+        return top
 
     def items(self, base: int) -> tuple[tuple[int, ...], int]:
         """Pop the operands above height `base`: (their nodes, the first one's start)."""
@@ -487,7 +538,7 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
     nxt = texts[k + 1] if kinds[k + 1] == "op" else None
     if nxt == "(":
         return _open_call(p, k)
-    if nxt == "=" and p.stack and p.stack[-1].kind == _CALL:
+    if nxt == "=" and p.stack and p.bracket().kind == _CALL:
         return _keyword(p, k)
     if kinds[k + 1] == "sup":
         _not_a_function_power(p, k + 1)
@@ -538,7 +589,7 @@ def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
 def _keyword(p: _Parser, k: int) -> tuple[int, bool]:
     """name=value inside a call: the value is written in the program (a number, True/False,
     or a tuple of numbers) and read here, so it never reaches the expression stack."""
-    call = p.stack[-1]
+    call = p.bracket()
     if call.keywords is None:
         p.stack[-1] = call = call._replace(keywords={})
     name = p.texts[k]
@@ -644,6 +695,19 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
 # --- handlers for a token after an operand ----------------------------------------------------
 
 
+_RESERVED: list = [None, frozenset()]  # (the tables' sizes it was built for, the names)
+
+
+def _reserved() -> frozenset[str]:
+    """The names `name = ...` cannot simply name a value with: the constants and the functions,
+    loaded or not (a soft name is assigned by `assign`, the others refused there). Rebuilt
+    only when a table grows (a test may patch a row in)."""
+    key = (dict.__len__(FUNCTIONS), len(FUNCTIONS.lazy), len(CONSTANTS))
+    if _RESERVED[0] != key:
+        _RESERVED[:] = [key, frozenset(CONSTANTS).union(FUNCTIONS)]
+    return _RESERVED[1]
+
+
 def _least(bp: int, right: bool) -> int:
     """The least binding power an operator on the stack has to have to be applied before an
     infix operator of binding power `bp` (`right`: right-associative) goes on: the same bp
@@ -728,7 +792,7 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
 def _close_tuple(p: _Parser, k: int, mark: Entry) -> None:
     """(a, b) as a call's argument: its items become arguments of the call, as numpy's
     reshape(x, (n, -1)) reads reshape(x, n, -1)."""
-    outer = p.stack[-1] if p.stack else None
+    outer = p.bracket()
     if outer is None or outer.kind != _CALL:
         raise p.span_error("a tuple (a, b) is only read as a function's argument",
                            mark.start, p.starts[k] + 1,
@@ -767,7 +831,7 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
-    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.stack[-1].kind == _TUPLE:
+    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.bracket().kind == _TUPLE:
         return k + 1, False  # (n,): a tuple of one, as in reshape(x, (n,))
     return k + 1, True
 
@@ -832,7 +896,7 @@ def _superscript(p: _Parser, k: int) -> tuple[int, bool]:
 
 def _close_bars(p: _Parser, k: int) -> tuple[int, bool]:
     """The '|' that closes |x|: x's operators are applied, then abs."""
-    if not any(e.kind == _BARS for e in p.stack):
+    if not any(e[0] == _BARS for e in p.stack):
         raise p.expected_operator(p.token(k))
     mark = p.reduce_to_bracket()
     if mark.kind != _BARS:  # a '(' or a call opened inside the bars is still open
