@@ -238,11 +238,11 @@ def show_blocks(blocks: list[list[str]], paced: bool) -> None:
                 out.write("\n")
             out.write("\n".join(block) + "\n")
             if keys is not None and 0 < k < len(blocks) - 1:
-                out.write("-- a key for the next node, q to stop --")
-                out.flush()
                 try:
+                    out.write("-- a key for the next node, q to stop --")
+                    out.flush()
                     key = next(keys)
-                finally:  # Ctrl-C too: "interrupted" must not land on the prompt's line
+                finally:  # Ctrl-C too, at any point: "interrupted" gets a line of its own
                     out.write("\r\033[K")
                     out.flush()
                 if key in ("q", "Q", "\x03", "\x04", ""):
