@@ -104,11 +104,11 @@ QUIZ = ("--seed", "3", "--ops", "add,mul,max,sigmoid", "--nodes", "5")
     ("0.0353*0.1966", True, ""),
     ("0.035309*0.196612", True, ""),
     ("0.007", True, ""),
-    ("-0.0353*0.1966", False, "the sign is wrong"),
-    ("-0.00694", False, "the sign is wrong"),
-    ("0.0353", False, "that is the upstream gradient ∂f/∂b alone"),
-    ("0.1966", False, "that is the local gradient ∂b/∂a alone"),
-    ("0.2", False, "that is the local gradient ∂b/∂a alone"),
+    ("-0.0353*0.1966", False, "The sign is wrong"),
+    ("-0.00694", False, "The sign is wrong"),
+    ("0.0353", False, "That is the upstream gradient ∂f/∂b alone"),
+    ("0.1966", False, "That is the local gradient ∂b/∂a alone"),
+    ("0.2", False, "That is the local gradient ∂b/∂a alone"),
 ])
 def test_the_quiz_marks_arithmetic_like_numbers(written, right, hint):
     ex = make(3, ("add", "mul", "max", "sigmoid"), 5)

@@ -163,3 +163,28 @@ def test_an_unread_array_gets_a_zero_gradient_of_its_shape():
     data = json.loads(result.stdout)
     assert data["gradients"]["W"] == [[0.0, 0.0, 0.0]]
     assert data["shapes"] == {"x": [2], "W": [1, 3]}
+
+
+def test_the_shape_column_is_the_variables_shape_with_or_without_a_jacobian():
+    # A vector output's table showed the Jacobian's shape: x (a scalar) as "2", v (2 entries)
+    # as "2x2", W (2x3) as "2x2x3", while --seed showed "scalar" and "2" for the same x and v.
+    from rich.console import Console
+
+    from backprop_cli.evaluate import Options, evaluate
+    from backprop_cli.render.tables import FittedTable
+
+    def shapes(text: str) -> dict[str, str]:
+        rows = [line.replace("│", " ").split() for line in text.splitlines()]
+        return {r[0]: r[1] for r in rows if len(r) > 1 and r[0] in ("x", "v", "W")}
+
+    point = ["x=2", "v=[1,2]", "W=[[1,2,3],[3,4,5]]"]
+    for seed in ([], ["--seed", "[1,1]"]):
+        out = CliRunner().invoke(cli, ["eval", "x*v + W @ v3", *point, "v3=[1,0,0]", *seed])
+        assert shapes(out.stdout) == {"x": "scalar", "v": "2", "W": "2x3"}, out.stdout
+    result = evaluate("x*v + W @ v3", {"x": 2.0, "v": np.array([1.0, 2]),
+                                       "W": np.array([[1.0, 2, 3], [3, 4, 5]]),
+                                       "v3": np.array([1.0, 0, 0])},
+                      Options(full_jacobian=True))
+    console = Console(width=120, record=True, file=open("/dev/null", "w"))
+    console.print(FittedTable(result, 6))
+    assert shapes(console.export_text()) == {"x": "scalar", "v": "2", "W": "2x3"}

@@ -291,6 +291,9 @@ def test_a_mixed_file_prints_failures_in_detail_then_the_summary(tmp_path):
     (WRONG + "\n", 1, "FAILED: the case did not pass", "1 of 1 case failed"),
     (f"{LECTURE}\n{LECTURE}\n", 0, "all 2 cases passed", ""),
     (f"{LECTURE}\n{WRONG}\n", 1, "FAILED: 1 of 2 cases did not pass", "1 of 2 cases failed"),
+    # An unchecked case did not pass either: the counts add up to the total.
+    (f'{LECTURE}\n{WRONG}\n"relu(x)" x=0\n', 1,
+     "FAILED: 1 of 3 cases did not pass; 1 more unchecked", "1 of 3 cases failed"),
 ])
 def test_the_summary_counts_in_the_singular_for_one_case(tmp_path, text, code, last, said):
     res, path = run_cli(tmp_path, text, "--jobs", "1")

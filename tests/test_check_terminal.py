@@ -135,3 +135,25 @@ def test_grade_fits_a_terminal_60_columns_wide(tmp_path):
     assert any("a sum over the broadcast axis is missing" in line for line in shown)
     legend = next(k for k, line in enumerate(shown) if line.startswith("exact: bit for bit"))
     assert shown[legend + 1].startswith("    ") and "|gradient|" in shown[legend + 1]
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_the_progress_line_shortens_by_whole_parts_never_mid_word(width):
+    # At 60 columns it read "... 3003 passed, 1 unchecked, 2 faile": cut inside a word, and
+    # the failures were what was cut.
+    from backprop_cli.commands.progress import ProgressLine
+
+    line = ProgressLine(None, 6010)
+    line.done, line.counts = 3010, "3003 passed, 1 unchecked, 2 failed, 4 errors"
+    text = line.text(width)
+    assert len(text) < width
+    assert text.startswith("checking 3010/6010 cases")
+    shown = [p for p in text.removeprefix("checking 3010/6010 cases").split("  ") if p]
+    full = ["3003 passed", "1 unchecked", "2 failed", "4 errors"]
+    for part in shown:
+        if "━" in part or "─" in part or ":" in part:
+            continue  # the bar, the clock
+        items = [i for i in part.removeprefix("…").removeprefix(", ").split(", ") if i]
+        assert items == full[len(full) - len(items):], text  # what went wrong is kept
+    if width == 60:
+        assert text.endswith("2 failed, 4 errors"), text

@@ -247,12 +247,29 @@ def files(tmp_path, monkeypatch):
 def test_cli_pass_and_fail_exit_codes_and_80_columns(files):
     out = run("grade", "staged.bp", "right.bp", "x=3", "y=-4").stdout
     assert out.splitlines()[0].split() == ["line", "gradient", "status", "max", "diff", "note"]
-    assert out.rstrip().endswith("pass: all 12 lines right (11 exact, 1 approx)")
+    assert out.rstrip().endswith("\nall 12 lines right (11 exact, 1 approx)")
     out = run("grade", "staged.bp", "wrong.bp", "x=3", "y=-4", code=1).stdout
     assert "first wrong: line 4: dden = (1 / den**2) * dinvden" in out
     assert ("lines 5-11, 13:\n"
             "  right, given a right upstream; wrong because line 4 is") in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_the_verdict_line_uses_the_words_of_eval_trace_and_check(files):
+    # One slip, four commands: each ends on a line that starts FAILED: (eval's, trace's and
+    # check's summary word), and a pass is a sentence without a status word in front.
+    (files / "q.bp").write_text("q = x + y\nf = q * z\n")
+    (files / "dq.bp").write_text("dq = -z\ndz = q\ndx = dq\ndy = dq\n")
+    (files / "cases.txt").write_text('"q = x + y; f = q * z" x=-2 y=5 z=-4 expect: dq=4\n')
+    point = ["x=-2", "y=5", "z=-4"]
+    last = [run(*argv, code=1).stdout.splitlines()[-1] for argv in (
+        ["grade", "q.bp", "dq.bp", *point],
+        ["eval", "q = x + y; f = q * z", *point, "--expect", "dq=4"],
+        ["trace", "q = x + y; f = q * z", *point, "--expect", "dq=4"],
+        ["check", "cases.txt", "--jobs", "1"])]
+    assert [line.split(":")[0] for line in last] == ["FAILED"] * 4, last
+    assert run("grade", "staged.bp", "right.bp", "x=3", "y=-4").stdout.splitlines()[-1] == \
+        "all 12 lines right (11 exact, 1 approx)"
 
 
 def test_cli_json(files):

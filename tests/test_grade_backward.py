@@ -139,7 +139,7 @@ def test_cli_writes_the_key_and_grade_passes_it(tmp_path, monkeypatch):
     (tmp_path / "key.bp").write_text(key.stdout)
     done = runner.invoke(cli, ["grade", "staged.bp", "key.bp", "x=3", "y=-4"])
     assert done.exit_code == 0, done.stdout
-    assert done.stdout.rstrip().endswith("pass: all 12 lines right (all exact)")
+    assert done.stdout.rstrip().endswith("\nall 12 lines right (all exact)")
     bad = runner.invoke(cli, ["backward", "staged.bp", "x=3"])
     assert bad.exit_code == 2 and "y has no value" in bad.stderr
 

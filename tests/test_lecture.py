@@ -97,7 +97,7 @@ def test_the_neurons_backward_pass_in_the_notes_arithmetic():
     assert "  d#11 = df/d#11 = -1/x² (x = #11) = -0.53" in explain(2)  # as the gate says
     one = explain(1)
     assert "  local d(w0*x0)/dw0 = x0 = -1" in one
-    assert "  dw0 = d(w0*x0) * d(w0*x0)/dw0 = 0.2 * -1 = -0.2" in one
+    assert "  dw0 = d(w0*x0) * d(w0*x0)/dw0 = 0.2 * (-1) = -0.2" in one
     assert "  dx0 = d(w0*x0) * d(w0*x0)/dx0 = 0.2 * 2 = 0.4" in one
 
 

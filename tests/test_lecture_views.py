@@ -136,7 +136,10 @@ def test_forward_mode_tangents_match_the_backward_pass():
     assert data["forward_mode"][0]["backward_passes"] == 1
     out = run("trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4",
               "--forward-mode", "x").stdout
-    assert "#4 f = -12   tangent = -4*1 = -4" in out
+    assert "#4 f = -12   tangent = (-4)*1 = -4" in out
+    # Two negative factors: '(-4)*(-3)', as explain and the quiz write them, not '-4*-3'.
+    out = run("trace", "q = x*y; f = q*z", "x=2", "y=-3", "z=-4", "--forward-mode", "x").stdout
+    assert "#4 f = 24   tangent = (-4)*(-3) = 12" in out
     assert "reverse mode is cheaper here" in out
 
 

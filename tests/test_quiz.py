@@ -76,11 +76,11 @@ def test_a_wrong_answer_names_the_upstream_and_the_local_factor():
     assert mark(b, "3").right and mark(b, "1*3").right
     upstream_only = mark(b, "1")
     assert not upstream_only.right
-    assert upstream_only.hint.startswith("that is the upstream gradient ∂f/∂c alone")
+    assert upstream_only.hint.startswith("That is the upstream gradient ∂f/∂c alone")
     assert "∂f/∂b = ∂f/∂c × ∂c/∂b = 1 × 3 = 3" in upstream_only.hint
     y = next(q for q in ex.questions if q.name == "y")
-    assert mark(y, "-3").hint.startswith("that is only what b sends back; y fans out")
-    assert mark(y, "6").hint.startswith("the sign is wrong")
+    assert mark(y, "-3").hint.startswith("That is only what b sends back; y fans out")
+    assert mark(y, "6").hint.startswith("The sign is wrong")
 
 
 def test_answers_are_graded_to_the_digits_written():
@@ -112,7 +112,7 @@ def test_worksheet_key_and_grading(tmp_path):
 
     sheet.write_text(filled.replace("| ∂f/∂b | 3 |", "| ∂f/∂b | 1 |"))
     result = run("quiz", "--grade", str(sheet), code=1)
-    assert "∂f/∂b = 1: wrong, it is 3. that is the upstream gradient" in result.stdout
+    assert "∂f/∂b = 1: wrong, it is 3. That is the upstream gradient" in result.stdout
     assert result.stdout.splitlines()[-1] == "score 5/6"
 
     sheet.write_text(filled.replace("| ∂f/∂b | 3 |", "| ∂f/∂b | 3 + |"))
@@ -292,3 +292,50 @@ def test_the_worksheets_say_what_they_draw_and_how_to_be_graded(tmp_path):
     assert "max-width:100%" in html  # the drawing scales to the page
     graded = run("quiz", "--grade", str(page), code=2)
     assert "an HTML worksheet is a printout and cannot be graded" in graded.stderr
+
+
+def test_the_keys_tree_says_its_grads_are_what_each_edge_carries(tmp_path):
+    # Seed 7: a feeds b and f, so the tree shows "a ... grad 1" twice while its answer is 2.
+    # The key says what a tree line's grad is, so the two do not read as a contradiction.
+    key = tmp_path / "key.md"
+    run("quiz", "--seed", "7", "--key", str(key))
+    text = key.read_text()
+    assert "a = [*]   value 3   grad 1" in text and "| ∂f/∂a | 2 |" in text
+    intro = next(line for line in text.splitlines() if line.startswith("At x = "))
+    assert "the gradient flowing back along that edge" in intro
+    assert "the sum" in intro
+    sheet = tmp_path / "sheet.md"
+    run("quiz", "--seed", "7", "--worksheet", str(sheet))
+    assert "after grad" not in sheet.read_text()  # the exercise shows no gradients
+
+
+def test_an_op_the_quiz_cannot_use_is_one_whole_line_with_a_suggestion():
+    # The list of usable ops is longer than an error line may be: it was cut in the middle
+    # of a word ("cbr…og2"). Now whole names, a count of the rest, and the likely spelling.
+    err = run("quiz", "--ops", "add,mul,sigmod", code=2).stderr
+    assert err.startswith("binding error: --ops sigmod: not an op a circuit can use (did you "
+                          "mean sigmoid? choose from: add, mul, max, ")
+    assert "…" not in err and err.count("\n") == 1
+    assert "more" in err and "sigmoid" in err.split("choose from:")[1]
+
+
+def test_a_blank_answer_is_called_unanswered_not_wrong(tmp_path):
+    # It read "(blank): wrong, it is 1. unanswered; ∂f/∂c = ...": two words for one thing,
+    # the second starting a sentence in lower case.
+    sheet = tmp_path / "sheet.md"
+    run("quiz", "--seed", "7", "--worksheet", str(sheet))
+    lines = run("quiz", "--grade", str(sheet), code=1).stdout.splitlines()
+    assert lines[0].startswith("∂f/∂c = (blank): unanswered, it is 1. ∂f/∂c = ∂f/∂f × ")
+    assert lines[-1] == "score 0/6" and not any("wrong" in line for line in lines)
+
+
+def test_the_command_that_makes_the_circuit_again_stays_copyable_when_narrow():
+    # At 60 columns "Circuit (backprop quiz ... sigmoid" went on as "  --nodes 5):": copied,
+    # the command lost its end. Too wide, it is its own shell lines.
+    seen: list[str] = []
+    with _quiz(60, "--seed", "3", "--ops", "add,mul,max,sigmoid", "--nodes", "5") as (_, master):
+        out = ANSI.sub("", _read_until(master, "∂f/∂", seen)).replace("\r\n", "\n")
+    lines = out.splitlines()
+    k = lines.index("Circuit, made by:")
+    assert lines[k + 1:k + 3] == ["  backprop quiz --seed 3 --ops add,mul,max,sigmoid \\",
+                                  "      --nodes 5"]

@@ -137,3 +137,82 @@ def test_an_option_of_another_command_says_which():
     assert result.exit_code == 2
     assert result.stderr == ("error: unknown option --explain (--explain is an option of "
                              "backprop trace; see --help)\n")
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_caret_past_the_end_of_a_long_line_stays_on_screen(tmp_path, columns):
+    # `... + j*` ends too early: the caret sits one column past the last character. Cut to
+    # the window, the line must still end where the caret says, not leave an empty caret line.
+    pairs = zip("abcdefghijklmn", "opqrstuvwxyzAB")
+    program = " + ".join(f"{a}*{b}" for a, b in pairs) + " + j*"
+    lines = shown_at(["eval", program, "a=1"], columns, tmp_path)
+    assert max(map(len, lines)) <= columns
+    caret = next(i for i, line in enumerate(lines) if line.strip() == "^")
+    assert len(lines[caret]) == len(lines[caret - 1].rstrip()) + 1
+    assert lines[caret - 1].rstrip().endswith("j*")
+    line, marks = fit_caret("  " + "a + " * 40 + "j*", "  " + " " * 162 + "^", 60)
+    assert len(line) <= 60 and marks.index("^") == len(line)
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_a_note_on_stderr_goes_on_indented(tmp_path, columns):
+    # --group's note (how many gates were collapsed) is a sentence wider than 80 columns.
+    lines = no_line_back_at_column_0(["graph", *NEURON, "--group", "sigmoid"], columns,
+                                     tmp_path)
+    assert lines[0].startswith("note: grouped 1 sigmoid gate")
+    assert max(map(len, lines)) <= columns
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_the_case_file_lines_in_check_help_are_file_lines_not_shell_commands(tmp_path, columns):
+    # A case file's line is not a shell command: a ` \` continuation copied into a file makes
+    # two broken cases. At 80 columns each line is whole and reads as a case; narrower, a line
+    # too long goes on indented, with nothing added to it.
+    from backprop_cli.batch.cases import read_cases
+
+    lines = shown_at(["check", "--help"], columns, tmp_path)
+    start = lines.index("  A case file:") + 1
+    block = lines[start:lines.index("", start)]
+    assert block and not [line for line in block if line.rstrip().endswith("\\")], block
+    assert all(line.startswith("    ") for line in block)
+    if columns == 80:
+        assert len(block) == 2
+        cases = list(read_cases([line.strip() for line in block]))
+        assert [c.problem for c in cases] == [None, None]
+
+
+def test_grades_diagnosis_is_filled_to_a_narrow_window(tmp_path):
+    # Wrapped at 80 and then broken again at 60, the diagnosis read in ragged pieces
+    # ("(f, q), and this line is" / "only the share ..."): it is filled to the window.
+    (tmp_path / "fo.bp").write_text("q = x*y\nf = q + x\n")
+    (tmp_path / "back.bp").write_text("dq = 1\ndx = dq*y\ndy = dq*x\n")
+    lines = shown_at(["grade", "fo.bp", "back.bp", "x=2", "y=3"], 60, tmp_path)
+    start = next(k for k, line in enumerate(lines) if line.startswith("first wrong:")) + 1
+    end = next(k for k in range(start, len(lines)) if lines[k].startswith("exact:"))
+    why = lines[start:end]
+    assert max(map(len, why)) <= 60
+    assert all(len(line) > 45 for line in why[:-1]), why
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_trace_expectations_go_on_indented(tmp_path, columns):
+    # The graded lines under a trace were written raw: the fan-out diagnosis went on at
+    # column 0 even at 120 columns.
+    args = ["trace", "a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--expect", "da=4"]
+    for more in ([], ["--explain"]):
+        lines = no_line_back_at_column_0([*args, *more], columns, tmp_path)
+        assert max(map(len, lines)) <= columns
+        assert any(line.startswith("expected da: FAIL: you wrote 4") for line in lines)
+
+
+def test_a_hand_broken_example_too_wide_is_broken_again_as_one_command(tmp_path):
+    # An example written over two lines whose first line is wider than the window was broken
+    # twice: a lone `"x=[1,1]" \` line, and a second continuation indented 12.
+    trace = shown_at(["trace", "--help"], 60, tmp_path)
+    assert '        "x=[1,1]" --jacobian "W @ x"' in trace
+    graph = shown_at(["graph", "--help"], 60, tmp_path)
+    assert not [line for line in graph if line.startswith(" " * 12 + "neuron")]
+    for lines in (trace, graph):  # every piece of an example sits under its first line
+        for k, line in enumerate(lines[1:], 1):
+            if lines[k - 1].endswith(" \\"):
+                assert line.startswith(" " * 8) and not line.startswith(" " * 9), line

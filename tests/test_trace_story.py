@@ -87,7 +87,7 @@ def test_explain_shows_the_numbers_the_backward_pass_computed(program, at):
         for k in r.shown_inputs:
             src = rows[r.inputs[k]]
             sent = numbers.number(r.downstream[k], 17)
-            # `dx = dq * dq/dx = -4 * 1 = -4`, or at the output `dq = df/dq = z = -4`
+            # `dx = dq * dq/dx = (-4) * 1 = -4`, or at the output `dq = df/dq = z = -4`
             pattern = rf"^  {re.escape(src.grad_name)} \+?= .* = {re.escape(sent)}$"
             assert re.search(pattern, text, re.MULTILINE), (r.text, src.grad_name, sent)
         if r.fans_out:
@@ -98,7 +98,7 @@ def test_explain_shows_the_numbers_the_backward_pass_computed(program, at):
 def test_explain_reads_like_the_lecture():
     out = trace("q = x + y; f = q * z", "x=-2", "y=5", "z=-4", "--explain")
     assert "  dq = df/dq = z = -4\n" in out
-    assert "  dx = dq * dq/dx = -4 * 1 = -4\n" in out
+    assert "  dx = dq * dq/dx = (-4) * 1 = -4\n" in out
     assert out.index("#4 f = q * z") < out.index("#2 q = x + y") < out.index("#0 x")
     fan = trace("a = x*y; f = a + a*z", "x=2", "y=3", "z=4", "--explain")
     assert "  da += d(a*z) * d(a*z)/da = 1 * 4 = 4\n" in fan
@@ -131,3 +131,16 @@ def test_a_gate_names_its_input_as_the_program_does_and_has_its_own_role():
     row = trace("s = W @ x; f = cross_entropy(s, 1)", "W=[[1,2],[3,4]]", "x=[1,1]")
     assert "xent(s, 1)" in row and "xent(t" not in row
     assert "vjp" not in row and "Jacobian" in row
+
+
+def test_an_augmented_assignment_is_titled_as_written():
+    # `q += z` was titled "#4 q = q += z" in --explain and on the terminal.
+    from backprop_cli.render.plain import node_title
+
+    out = CliRunner().invoke(cli, ["trace", "q = x + y\nq += z\nf = q*q", "x=1", "y=2", "z=3",
+                                   "--explain"]).stdout
+    assert "\n#4 q += z\n" in out and "q = q +=" not in out
+    assert node_title("q", "q += z") == "q += z"
+    assert node_title("q", "x + y") == "q = x + y"
+    assert node_title("q", "q + z") == "q = q + z"
+    assert node_title("x", "x") == "x" and node_title(None, "a*z") == "a*z"

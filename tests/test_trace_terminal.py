@@ -169,12 +169,26 @@ def test_step_shows_one_node_per_key_press():
     term.press(" ")
     term.read_until("#3 z")
     term.press(" ")
-    second = term.read_until("dx = dq * dq/dx = -4 * 1 = -4")
-    assert "dx = dq * dq/dx = -4 * 1 = -4" in second
+    second = term.read_until("dx = dq * dq/dx = (-4) * 1 = -4")
+    assert "dx = dq * dq/dx = (-4) * 1 = -4" in second
     term.press("q")
     rest = term.finish()
     assert "(stopped)" in rest and "#0 x" not in rest
     assert term.proc.returncode == 0
+
+
+def test_ctrl_c_while_stepping_clears_the_prompt_before_it_says_interrupted():
+    # The prompt has no newline: "interrupted" (stderr) was written onto its end.
+    import signal
+
+    term = Terminal([*BACKPROP, "trace", "--step", *README], 80)
+    term.read_until("a key for the next node")
+    term.proc.send_signal(signal.SIGINT)
+    term.finish()
+    assert term.proc.returncode == 130
+    assert term.proc.stderr.read() == b"interrupted\n"
+    after = term.seen.decode().rpartition("q to stop --")[2]
+    assert after == "\r\x1b[K", after
 
 
 def test_step_not_on_a_terminal_prints_it_all_at_once():

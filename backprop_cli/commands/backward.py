@@ -18,8 +18,8 @@ from .common import CONTEXT, ProgramCommand, on_stderr, report_errors
 def backward_cmd(words, to):
     """Write the backward pass of FORWARD, a program file, at the bindings' shapes.
 
-    One line per gradient step from the output back, each spelled from its op's registry row
-    (upstream x local, or the row's vector-Jacobian product), `+=` where a value fans out and
+    One line per gradient step from the output back, each the chain rule for its op (upstream
+    x local, or for an array op its vector-Jacobian product), `+=` where a value fans out and
     a sum where the forward broadcast. As a backward file (--to program, the default) it is
     the answer key `backprop grade` passes; --to numpy writes a module whose self-test checks
     it against central differences; --to torch one that compares it with autograd.

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..language.reads import MAX_FILE_BYTES
-from .common import CONTEXT, report_errors
+from .common import CONTEXT, on_stderr, report_errors
 
 
 @click.command("check", context_settings={**CONTEXT, "ignore_unknown_options": False})
@@ -21,8 +21,8 @@ from .common import CONTEXT, report_errors
 @click.option("-j", "--jobs", type=click.IntRange(0), default=0,
               help="Worker processes (default 0: one per core; 1: this process only).")
 @click.option("--timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
-              help="Time limit per case; a case over it is reported as a timeout "
-                   "[default: 300; 0: no limit].")
+              help="Time limit per case in seconds, 300 by default (0: no limit); a case "
+                   "over it is reported as a timeout.")
 @click.option("--no-check", is_flag=True, help="Skip sympy and finite differences "
               "(expectations are still graded).")
 @click.option("--no-sympy", is_flag=True, help="Skip the symbolic check.")
@@ -44,11 +44,11 @@ from .common import CONTEXT, report_errors
 @click.option("--dask", metavar="ADDRESS",
               help="Run the cases on the Dask scheduler at ADDRESS (needs the dask extra).")
 @click.option("--max-line-bytes", "line_limit", type=click.IntRange(1), default=1 << 20,
-              show_default=True, metavar="BYTES",
-              help="Longest line read; a longer one is that line's error, never held in memory.")
+              metavar="BYTES", help="Longest line read, 1\u00a0MiB by default; a longer one is "
+                                    "that line's error, never held in memory.")
 @click.option("--max-file-bytes", "file_limit", type=click.IntRange(1), default=MAX_FILE_BYTES,
-              show_default=True, metavar="BYTES",
-              help="Largest @file read (an array file a case binds).")
+              metavar="BYTES", help="Largest @file read (an array file a case binds), "
+                                    f"{MAX_FILE_BYTES >> 20}\u00a0MiB by default.")
 @click.option("--allow-read", "allowed", multiple=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False),
               help="Let the case file's @file paths read inside DIR too (repeatable); by "
@@ -73,8 +73,8 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
       backprop check cases.txt --jsonl | jq -c 'select(.status != "pass")'
     \b
     A case file:
-      "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 y=-4 z=3
-      {"id": "q1", "expr": "x*y", "at": {"x": 2, "y": 3}, "expect": {"value": 6}}
+      "(x+y)*z" x=-2 y=5 z=-4 expect: value=-12 x=-4 z=3
+      {"id": "q1", "expr": "2*x", "at": {"x": 3}, "expect": {"value": 6}}
     """
     from ..batch import cases, pool, stream
     from ..batch.report import Tally
@@ -88,7 +88,7 @@ def check_cmd(case_file, fmt, jobs, timeout, no_check, no_sympy, no_numeric, as_
     if not dask:
         jobs, note = pool.plan_jobs(jobs, lines)
         if note:
-            click.echo(f"note: {note}", err=True)
+            on_stderr(f"note: {note}")
     sinks, files = _sinks(report, junit, as_json, as_jsonl)
     tally = Tally()
     results = pool.run_cases(cases.read_cases(stream.bounded_lines(source, line_limit), fmt,
@@ -300,7 +300,6 @@ def _sinks(report, junit, as_json: bool, as_jsonl: bool) -> tuple[list, list]:
 def _say_on_stderr(summary, origin: str, interrupted: bool, lost=None, stopped=None) -> None:
     """One line on stderr whenever the run did not simply pass, whatever the output format."""
     from ..render import batch_report as out
-    from .common import on_stderr  # on a terminal, a long line goes on indented
 
     if lost is not None:
         done = f"{summary.total:,} case{'s' * (summary.total != 1)}"

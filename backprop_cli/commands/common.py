@@ -172,7 +172,7 @@ def program_options(fn: Callable) -> Callable:
     """PROGRAM [NAME=VALUE ...] with -f FILE, shared by every command that runs a program."""
     fn = click.option("--max-file-bytes", type=click.IntRange(1), default=None,
                       metavar="BYTES", expose_value=False, callback=_keep_file_limit,
-                      help="Largest NAME=@file read (an array file) [default: 64 MiB].")(fn)
+                      help="Largest NAME=@file read (an array file), 64\u00a0MiB by default.")(fn)
     fn = click.option("-f", "--file", "program_file", type=click.Path(dir_okay=False,
                       allow_dash=True), help="Read the program from FILE ('-' for stdin).")(fn)
     fn = click.argument("words", nargs=-1, type=click.UNPROCESSED,
@@ -333,7 +333,7 @@ def run_program(source: str, origin: str, bindings, options, groups: tuple[str, 
     try:
         if groups:
             program, note, gates = grouped_program(source, bindings, groups)
-            click.echo(f"note: {note}", err=True)
+            on_stderr(f"note: {note}")
         result = evaluate(program, bindings, options)
         result = with_mistakes(result)
     except BackpropError as err:

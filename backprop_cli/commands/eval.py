@@ -31,8 +31,8 @@ _LECTURE_OPTIONS = (
                  help="Per input, the predicted change of the output (gradient x H) against "
                       "the actual change (an array input: every entry moved by H)."),
     click.option("--lr", type=float, metavar="ETA",
-                 help="Take one gradient-descent step on the inputs (or --wrt) and say whether "
-                      "the output went down."),
+                 help="Take one gradient-descent step on the inputs (with eval --wrt, on those "
+                      "only) and say whether the output went down."),
     click.option("--frameworks", is_flag=True,
                  help="At a kink, what PyTorch, JAX, micrograd and sympy would return."),
     click.option("--float32", is_flag=True,

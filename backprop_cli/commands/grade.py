@@ -101,7 +101,9 @@ def _show(report, fmt: str, as_json: bool, precision: int) -> None:
 
         click.echo(grade_markdown(report, precision))
     else:
-        from ..render.grade_out import grade_text
-        from ..render.wrap import hang_text
+        from ..render.grade_out import WIDTH, grade_text
+        from ..render.wrap import hang_text, terminal_width
 
-        click.echo(hang_text(grade_text(report, precision)))
+        # The prose is filled to a window narrower than 80 columns, not broken a second time.
+        width = min(WIDTH, terminal_width(sys.stdout) or WIDTH)
+        click.echo(hang_text(grade_text(report, precision, width)))

@@ -31,6 +31,23 @@ def count_cases(path: str) -> int | None:
     return n
 
 
+def _fitted(parts: list[str], width: int, bar: int | None) -> str:
+    """The parts joined, shorter than `width`: the bar goes first, then the clock, then whole
+    counts from the front ('…, 2 failed, 4 errors': what went wrong is kept longest); a word
+    is never cut while the head fits."""
+    head, counts = parts[0], parts[-2]
+    tries = [parts, [p for k, p in enumerate(parts) if k != bar], [head, counts]]
+    items = counts.split(", ") if counts else []
+    while items:
+        items.pop(0)
+        tries.append([head, "…, " + ", ".join(items) if items else "…"])
+    for t in tries:
+        line = "  ".join(p for p in t if p)
+        if len(line) < width:
+            return line
+    return head[:max(1, width - 1)]
+
+
 class ProgressLine:
     """`checking 7/21 cases ━━━━━━──────  5 passed, 1 failed, 1 error  0:03`."""
 
@@ -60,10 +77,7 @@ class ProgressLine:
             parts = [f"checking {of}", bar, self.counts, clock]
         else:
             parts = [f"checking: {self.done} cases", self.counts, clock]
-        line = "  ".join(p for p in parts if p)
-        if len(line) >= width and self.total:  # drop the bar first, then cut the end
-            line = "  ".join(p for p in parts if p and p is not parts[1])
-        return line[:max(1, width - 1)]
+        return _fitted(parts, width, bar=1 if self.total else None)
 
     def draw(self) -> None:
         width = shutil.get_terminal_size((80, 24)).columns

@@ -40,8 +40,8 @@ def quiz_cmd(seed, ops, nodes, worksheet, key, grade_file, precision):
     The circuit is shown with its forward values; then each node's gradient df/dnode is asked
     for, from the output back. Each answer is graded at once; a wrong one gets a hint in
     upstream x local terms (which upstream, which local factor), and the score comes at the
-    end. Answers are numbers (graded to the digits written, as --expect) or arithmetic such
-    as 2*3.
+    end. Answers are numbers (graded to the digits written, as eval's --expect) or arithmetic
+    such as 2*3.
 
     \b
     Examples:
@@ -200,7 +200,13 @@ def _show_exercise(ex, fancy: bool, width: int) -> None:
         return textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False,
                              break_long_words=False)
 
-    for line in intro(ex):
+    first, *rest = intro(ex)
+    if len(first) > width:  # the command is the line's point: kept copyable, as --help does
+        from ..render.wrap import shell_lines
+
+        first = "\n".join(["Circuit, made by:", *shell_lines("  " + ex.command, width)])
+    click.echo(first)
+    for line in rest:
         click.echo(fill(line))
     click.echo("")
     if fancy:  # coloured as `backprop graph` draws it (rich honours NO_COLOR)

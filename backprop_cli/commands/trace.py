@@ -220,7 +220,11 @@ def show_explained(rows, output: int, precision: int, as_json: bool, step: bool,
 
 
 def show_graded(lines: list[str]) -> None:
+    """The graded expectations; on a terminal a long diagnosis goes on indented."""
     if lines:
+        from ..render.wrap import hang_all, terminal_width
+
+        lines = hang_all(lines, terminal_width(sys.stdout))
         sys.stdout.write("\n" + "\n".join(lines) + "\n")
 
 
@@ -234,10 +238,13 @@ def show_blocks(blocks: list[list[str]], paced: bool) -> None:
                 out.write("\n")
             out.write("\n".join(block) + "\n")
             if keys is not None and 0 < k < len(blocks) - 1:
-                out.write("-- a key for the next node, q to stop --")
-                out.flush()
-                key = next(keys)
-                out.write("\r\033[K")
+                try:
+                    out.write("-- a key for the next node, q to stop --")
+                    out.flush()
+                    key = next(keys)
+                finally:  # Ctrl-C too, at any point: "interrupted" gets a line of its own
+                    out.write("\r\033[K")
+                    out.flush()
                 if key in ("q", "Q", "\x03", "\x04", ""):
                     out.write("(stopped)\n")
                     return

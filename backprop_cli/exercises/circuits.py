@@ -18,6 +18,7 @@ from ..errors import BackpropError, BindingError
 from ..ops.registry import OPS, Op, role_for
 
 DEFAULT_OPS = ("add", "mul", "max")
+LECTURE_OPS = ("sigmoid", "exp", "tanh", "relu", "neg", "reciprocal")  # listed first when refusing
 DEFAULT_NODES = 4
 MAX_NODES = 12
 INPUT_NAMES = ("x", "y", "z", "w", "u", "v")
@@ -86,14 +87,31 @@ class Exercise:
 def resolve_ops(text: str | None) -> tuple[str, ...]:
     """'add,mul,max' -> the rows' names; a name the quiz cannot use is refused (exit 2)."""
     names = tuple(n.strip() for n in text.split(",") if n.strip()) if text else DEFAULT_OPS
-    usable = sorted(n for n, op in OPS.items() if _usable(op))
     for n in names:
         if n not in OPS or not _usable(OPS[n]):
-            raise BindingError(f"--ops {n}: not an op a circuit can use",
-                               hint="choose from: " + ", ".join(usable))
+            raise BindingError(f"--ops {n}: not an op a circuit can use", hint=_choices(n))
     if not names:
         raise BindingError("--ops names no op", hint="e.g. --ops add,mul,max")
     return tuple(dict.fromkeys(names))
+
+
+def _choices(name: str, limit: int = 150) -> str:
+    """'did you mean sigmoid? choose from: add, mul, ..., and 30 more': whole names, the
+    lecture's gates first, within about `limit` characters (the full list outgrew a line)."""
+    import difflib
+
+    usable = sorted(n for n, op in OPS.items() if _usable(op))
+    first = [n for n in (*DEFAULT_OPS, *LECTURE_OPS) if n in usable]
+    names = first + [n for n in usable if n not in first]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    listed = []
+    for k, n in enumerate(names):
+        more = f", and {len(names) - k} more"
+        if len(", ".join([*listed, n])) + len(more) > limit:
+            return f"{hint}choose from: {', '.join(listed)}{more}"
+        listed.append(n)
+    return f"{hint}choose from: {', '.join(listed)}"
 
 
 def _usable(op: Op) -> bool:

@@ -45,8 +45,7 @@ def mark(question: Question, text: str, precision: int = 6) -> Mark:
 
     text = text.strip()
     if not text:
-        return Mark(question.name, False, "", question.answer,
-                    "unanswered; " + explain(question, precision))
+        return Mark(question.name, False, "", question.answer, explain(question, precision))
     said = answer(text)
     floor = ROUNDING_FACTOR * 2.0 ** -53 * sum(abs(p.part) for p in question.parts)
     right = judge(question.answer, said, floor)[0]
@@ -82,17 +81,17 @@ def slip(q: Question, said: Answer, precision: int = 6) -> str:
     if len(q.parts) == 1:
         p = q.parts[0]
         if same(value, p.upstream):
-            return (f"that is the upstream gradient {p.upstream_symbol} alone; multiply it by the "
+            return (f"That is the upstream gradient {p.upstream_symbol} alone; multiply it by the "
                     f"local gradient {p.local_symbol(q.name)}. ")
         if same(value, p.local):
-            return (f"that is the local gradient {p.local_symbol(q.name)} alone; multiply it by "
+            return (f"That is the local gradient {p.local_symbol(q.name)} alone; multiply it by "
                     f"the upstream gradient {p.upstream_symbol}. ")
     for p in q.parts if len(q.parts) > 1 else ():
         if same(value, p.part):
-            return (f"that is only what {p.consumer} sends back; {q.name} fans out, so add "
+            return (f"That is only what {p.consumer} sends back; {q.name} fans out, so add "
                     "every consumer's part. ")
     if same(value, -q.answer):
-        return "the sign is wrong. "
+        return "The sign is wrong. "
     return ""
 
 

@@ -347,7 +347,9 @@ def verdict(report: BatchReport) -> str:
     if not bad:
         return (f"no case failed; {report.unchecked:,} of {report.total:,} unchecked (no "
                 "check confirmed every gradient)")
-    return f"FAILED: {bad:,} of {report.total:,} cases did not pass"
+    # An unchecked case did not pass either: named too, so the counts add up to the total.
+    more = f"; {report.unchecked:,} more unchecked" if report.unchecked else ""
+    return f"FAILED: {bad:,} of {report.total:,} cases did not pass{more}"
 
 
 def stderr_summary(report: BatchReport) -> str:

@@ -1,6 +1,6 @@
 """Trace rows -> the backward pass told as the lecture tells it: from the output back, one
 node at a time, what arrives (upstream), the local gradient as a formula and a number, and what
-each input receives, e.g. `dq = df/dq = z = -4` and `dx = dq * dq/dx = -4 * 1 = -4`.
+each input receives, e.g. `dq = df/dq = z = -4` and `dx = dq * dq/dx = (-4) * 1 = -4`.
 
 Every number is one the backward pass computed (the trace rows carry chain_step's record);
 nothing here multiplies or adds.
@@ -14,7 +14,7 @@ from ..engine.trace import TraceRow
 from ..language.labels import PLACEHOLDERS, local_formula, squared
 from ..ops.registry import OPS
 from . import numbers
-from .plain import signed_sum
+from .plain import node_title, signed_sum
 
 
 def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[list[str]]:
@@ -35,7 +35,7 @@ def explain_blocks(rows: list[TraceRow], output: int, precision: int) -> list[li
 
 def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
     name = r.name or ("f" if r.id == output else None)  # the output is f, as in the lecture
-    title = f"{r.ref} " + (f"{name} = {r.text}" if name and name != r.text else r.text)
+    title = f"{r.ref} {node_title(name, r.text)}"
     if r.op == "var":
         lines = [f"{title}: an input"]
     elif r.op == "const":
@@ -81,7 +81,7 @@ def _block(r: TraceRow, rows: list[TraceRow], output: int, n) -> list[str]:
             continue
         lines.append(f"  local {partial} = {formula}{local}")
         lines.append(f"  {src.grad_name} {get} {r.grad_name} * {partial} = "
-                     f"{n(r.grad)} * {local} = {down}")
+                     f"{numbers.factor(n(r.grad))} * {numbers.factor(local)} = {down}")
     return lines
 
 

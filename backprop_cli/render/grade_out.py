@@ -58,7 +58,7 @@ def summary(report: GradeReport) -> str:
     if right == n:
         exact = sum(g.status == "exact" for g in report.lines)
         how = "all exact" if exact == n else f"{exact} exact, {n - exact} approx"
-        return f"pass: all {n} lines right ({how})"
+        return f"all {n} lines right ({how})"
     counts: dict[str, int] = {}
     for g in report.lines:
         if g.status not in ("exact", "approx"):
@@ -66,7 +66,7 @@ def summary(report: GradeReport) -> str:
     parts = ", ".join(f"{v} {k}" for k, v in counts.items())
     follow = sum(g.follows_from is not None for g in report.lines)
     tail = f"; {follow} only follow from an earlier wrong line" if follow else ""
-    return f"fail: {right} of {n} lines right; {parts}{tail}"
+    return f"FAILED: {right} of {n} lines right; {parts}{tail}"
 
 
 def _details(report: GradeReport) -> list[tuple[LineGrade, str]]:

@@ -53,6 +53,12 @@ def grid(x: Any, precision: int = 6) -> str:
     return "\n".join(f"[{line}]" for line in lines)
 
 
+def factor(text: str) -> str:
+    """A negative factor in a product is parenthesised, 1 × (-4), as the quiz's hints and the
+    write-ups print it (the lecture's (-1/1.37^2)(1.00))."""
+    return f"({text})" if text.startswith("-") else text
+
+
 def shape(x: Any) -> str:
     return "x".join(str(n) for n in x.shape) if is_array(x) else "scalar"
 

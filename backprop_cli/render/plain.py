@@ -182,6 +182,25 @@ _METHOD_WORDS = {"sympy": "sympy", "finite-difference": "finite differences",
 _HESSIAN_WORDS = {"symmetry": "its own transpose"}
 
 
+def node_title(name: str | None, text: str) -> str:
+    """A node as its statement reads: 'q = x + y', an unnamed 'a*z', and an augmented
+    assignment as written ('q += z': its text already names what it assigns)."""
+    from ..language.lexer import AUGMENTED
+
+    if not name or name == text:
+        return text
+    head, _, rest = text.partition(" ")
+    if head == name and rest.partition(" ")[0] in AUGMENTED:
+        return text
+    return f"{name} = {text}"
+
+
+def variable_shape(result: Result, row) -> str:
+    """The shape column: the variable's own shape (a vector output's Jacobian row holds the
+    output's axes too, which its matrix below names)."""
+    return numbers.shape(result.bindings.get(row.name, row.gradient))
+
+
 def eval_text(result: Result, precision: int) -> str:
     lines = [f"value  {numbers.number(result.value, precision)}"]
     for c in result.value_checks:
@@ -197,7 +216,7 @@ def eval_text(result: Result, precision: int) -> str:
     body = []
     for r in result.rows:
         by = {c.method: c for c in r.checks}
-        body.append([r.name, *([numbers.shape(r.gradient)] if shaped else []),
+        body.append([r.name, *([variable_shape(result, r)] if shaped else []),
                      *([] if jacobian else [numbers.number(r.gradient, precision)]),
                      *[numbers.check(by.get(m)) for m in methods]])
     lines.extend(columns(header, body))

@@ -13,7 +13,14 @@ from ..engine.trace import TraceRow
 from ..errors import shown
 from ..evaluate import Result
 from . import matrices, numbers
-from .plain import check_columns, fan_out_line, has_arrays, verdict
+from .plain import (
+    check_columns,
+    fan_out_line,
+    has_arrays,
+    node_title,
+    variable_shape,
+    verdict,
+)
 from .wrap import Hanging
 
 # An array op's local gradient is a Jacobian the backward pass applies without forming it.
@@ -126,7 +133,7 @@ class FittedTable:
 
         fixed = [span([r.name for r in rows], "name")]
         if shaped:
-            fixed.append(span([numbers.shape(r.gradient) for r in rows], "shape"))
+            fixed.append(span([variable_shape(result, r) for r in rows], "shape"))
         full = [span([numbers.check(b.get(m)) for b in by], m) for m in methods]
         short = [span([numbers.check_short(b.get(m)) for b in by], SHORT_HEADER.get(m, m))
                  for m in methods]
@@ -152,7 +159,7 @@ class FittedTable:
             if below and numbers.is_array(r.gradient):
                 moved.append((r, g))
                 g = "below"
-            cells = [Text(r.name), *([Text(numbers.shape(r.gradient))] if shaped else []),
+            cells = [Text(r.name), *([Text(variable_shape(result, r))] if shaped else []),
                      *([] if jacobian else [Text(g)])]
             for m in methods:
                 c = b.get(m)
@@ -190,10 +197,9 @@ def trace_view(rows: list[TraceRow], precision: int, backward: bool = False) -> 
 
 def _block(r: TraceRow, rows: list[TraceRow], precision: int) -> list[Text]:
     head = Text.assemble((f"{r.ref} ", "dim"))
-    if r.name:
+    if r.name:  # the title starts with the name: 'q = x + y', 'q += z', 'x'
         head.append(r.name, style="bold")
-        if r.text != r.name:
-            head.append(f" = {r.text}")
+        head.append(node_title(r.name, r.text)[len(r.name):])
     else:
         head.append(r.text, style="bold")
     out = [head]

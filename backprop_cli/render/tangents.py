@@ -6,7 +6,7 @@ from ..engine.tangents import ForwardMode
 from ..engine.trace import ShownRefs, shown_id, shown_refs
 from ..graph import Graph
 from ..values import plain
-from .numbers import number
+from .numbers import factor, number
 
 
 def _label(graph: Graph, i: int) -> str:
@@ -31,7 +31,8 @@ def forward_mode_lines(graph: Graph, values: list, fm: ForwardMode, gradient: fl
         elif not row.terms:
             lines.append(f"{head}   tangent = {number(row.tangent, p)}")
         else:
-            sums = " + ".join(f"{lk:.{p}g}*{t:.{p}g}" for _, lk, t in row.terms)
+            sums = " + ".join(f"{factor(f'{lk:.{p}g}')}*{factor(f'{t:.{p}g}')}"
+                              for _, lk, t in row.terms)
             lines.append(f"{head}   tangent = {sums} = {row.tangent:.{p}g}")
     lines += ["", f"d(output)/d{x} = {fm.gradient:.{p}g} (the backward pass gives "
                   f"{gradient:.{p}g})"]

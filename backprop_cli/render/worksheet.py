@@ -60,6 +60,9 @@ def content(ex: Exercise, answers: bool = False, precision: int = 6,
     where = ("each value is written on the edge that carries it" if drawn else
              "the output is at the top, each gate's inputs indented under it, each with its "
              "forward value")
+    if answers and not drawn:  # a tree line's grad is its edge's part, not the node's answer
+        where += (" and, after grad, the gradient flowing back along that edge; a node that "
+                  "feeds several gates is drawn under each, and its gradient is the sum")
     blocks: list[Block] = [
         ("h", f"{title}: seed {ex.seed}"),
         ("p", f"Made by `{ex.command}`; the same command makes the same circuit."),
@@ -152,10 +155,12 @@ def mark_line(m: Mark, precision: int = 6) -> str:
 
 
 def verdict(m: Mark, precision: int = 6) -> str:
-    """'right', or 'wrong, it is 3.' and the hint: upstream x local, and the slip."""
+    """'right', or 'wrong, it is 3.' ('unanswered, it is 3.' for a blank) and the hint:
+    upstream x local, and the slip."""
     if m.right:
         return "right"
-    return f"wrong, it is {_num(m.answer, precision)}. {m.hint}"
+    word = "wrong" if m.given else "unanswered"
+    return f"{word}, it is {_num(m.answer, precision)}. {m.hint}"
 
 
 def score(marks: list[Mark]) -> str:

@@ -133,7 +133,9 @@ def fit_caret(line: str, marks: str, width: int) -> tuple[str, str]:
     first = under.index("^")
     last = len(under.rstrip())
     room = max(8, width - lead - 6)  # 6: a "..." each side
-    lo = max(0, min(first - room // 3, len(body) - room))
+    # A caret past the last character (the input ended too early) is one more column to show.
+    end = max(len(body), last)
+    lo = max(0, min(first - room // 3, end - room))
     lo = max(0, min(lo, first))
     if last - lo > room:  # a long span: its start is what matters
         last = lo + room
@@ -250,14 +252,38 @@ def shell_lines(line: str, width: int) -> list[str]:
 
 
 def help_examples(text: str, width: int) -> str:
-    """click's help text with each no-rewrap (\\b) line wider than `width` made shell
-    continuation lines: examples stay copyable in a narrow window."""
+    """click's help text with each no-rewrap (\\b) command line wider than `width` made shell
+    continuation lines: examples stay copyable in a narrow window. Any other line of such a
+    block (a case file's line) is not shell, so a ` \\` would break it: it is hung instead."""
     paragraphs = text.split("\n\n")
     for k, para in enumerate(paragraphs):
         if para.lstrip().startswith("\b"):
-            paragraphs[k] = "\n".join(piece for line in para.split("\n")
-                                      for piece in shell_lines(line, width))
+            paragraphs[k] = "\n".join(_block_lines(para.split("\n"), width))
     return "\n\n".join(paragraphs)
+
+
+def _block_lines(lines: list[str], width: int) -> list[str]:
+    """A no-rewrap block for `width`. An example the help wrote over several lines is kept as
+    written while every line fits; else it is joined and broken again as one command (broken
+    twice, it left a lone word on a line and a piece indented under a piece)."""
+    out: list[str] = []
+    k = 0
+    while k < len(lines):
+        if not lines[k].lstrip().startswith("backprop "):
+            out += hang(lines[k], width)
+            k += 1
+            continue
+        example = [lines[k]]
+        while example[-1].endswith(" \\") and k + len(example) < len(lines):
+            example.append(lines[k + len(example)])
+        k += len(example)
+        if all(len(line) <= width for line in example):
+            out += example
+            continue
+        words = [line.strip().removesuffix("\\").rstrip() for line in example]
+        lead = example[0][:len(example[0]) - len(example[0].lstrip(" "))]
+        out += shell_lines(lead + " ".join(words), width)
+    return out
 
 
 def comment_lines(text: str, stream=None) -> str:

@@ -100,9 +100,9 @@ def _markdown_steps(page: _Page, rows: list[TraceRow]) -> list[str]:
         parts = []
         for k, j in sent:
             if r.local[k] is None:  # an array op given as a vector-Jacobian product
-                product = f"{_factor(num(r.grad))} × the local Jacobian"
+                product = f"{numbers.factor(num(r.grad))} × the local Jacobian"
             else:
-                product = f"{_factor(num(r.grad))} × {_factor(num(r.local[k]))}"
+                product = f"{numbers.factor(num(r.grad))} × {numbers.factor(num(r.local[k]))}"
             parts.append(f"`{_label(page.graph, page.text, j)}` receives {product} = "
                          f"{num(r.downstream[k])}")
         gate = r.role.split(":")[0]
@@ -173,7 +173,7 @@ def _latex_steps(page: _Page, out: str, rows: list[TraceRow]) -> list[str]:
             if r.local[k] is None:  # an array op given as a vector-Jacobian product
                 product = rf"{num(r.grad)} \times J_{{\text{{local}}}}"
             else:
-                product = rf"{_factor(num(r.grad))} \cdot {_factor(num(r.local[k]))}"
+                product = rf"{numbers.factor(num(r.grad))} \cdot {numbers.factor(num(r.local[k]))}"
             lines.append(rf"{_partial(page, out, j)} &\mathrel{{+}}= {product} = "
                          rf"{num(r.downstream[k])} && \text{{from }} {page.shown(r.id)} \\")
     return lines
@@ -199,17 +199,12 @@ def _plain(graph: Graph, limit: int = 200) -> str:
     return whole[:limit // 2 - 3] + " ... " + whole[-(limit // 2 - 2):]
 
 
-def _factor(text: str) -> str:
-    """A negative factor in a product is parenthesised: 1 × (-4)."""
-    return f"({text})" if text.startswith("-") else text
-
-
 def _sum(r: TraceRow, num) -> str:
     """A variable's gradient, and where it fans out, the parts it is the sum of."""
     if r.grad is None:
         return "0 (the output does not depend on it)"
     if len(r.contributions) > 1:
-        parts = " + ".join(_factor(num(g)) for _, g in r.contributions)
+        parts = " + ".join(numbers.factor(num(g)) for _, g in r.contributions)
         return f"{parts} = {num(r.grad)}"
     return num(r.grad)
 
