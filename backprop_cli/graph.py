@@ -109,14 +109,17 @@ class Graph:
         if i not in self.names:
             self.names[i] = name
 
-    def finish(self, output: int) -> Graph:
-        """Fix the output and drop nodes it does not depend on, so the output is last."""
+    def finish(self, output: int, every_node_read: bool = False) -> Graph:
+        """Fix the output and drop nodes it does not depend on, so the output is last.
+        `every_node_read`: the builder vouches that every node but the output feeds another
+        (the parser, for a program whose steps can leave none unread), so none is dead."""
         self._named_consts = {}
         self.starts, self.ends = array(SPAN, self.starts), array(SPAN, self.ends)  # in C
         n = len(self.ops)
         # Fast path, in C: when every node but the last feeds some node, every node reaches
         # the last one (a DAG's only sink), so nothing is dead and nothing needs renumbering.
-        if output == n - 1 and len(set(chain.from_iterable(self.args))) == n - 1:
+        if output == n - 1 and (every_node_read or
+                                len(set(chain.from_iterable(self.args))) == n - 1):
             self.output = output
             return self
         live = bytearray(n)

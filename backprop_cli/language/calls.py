@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ArityError, NameResolutionError, ParseError
+from ..errors import ArityError, LimitError, NameResolutionError, ParseError
 from ..ops.keywords import (
     AXIS_SECOND,
     INPUT_KEYWORD,
@@ -243,7 +243,10 @@ def _written_key(p: Any, k: int) -> tuple[tuple | None, int]:
             sign = -1.0
             k += 1
         if kinds[k] == "num":
-            bounds.append(sign * float(texts[k]))
+            if (value := float(texts[k])) == float("inf"):
+                raise p.error(f"the number {texts[k]} is too large for float64", p.token(k),
+                              cls=LimitError)
+            bounds.append(sign * value)
             k += 1
         elif kinds[k] == "name" and texts[k] in ("None", "newaxis"):
             raise p.error(f"x[{texts[k]}] (a new axis) is not in the language", p.token(k),

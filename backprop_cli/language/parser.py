@@ -113,6 +113,10 @@ class _Parser:
         self.oend: list[int] = []
         self.stack: list[Entry] = []
         self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
+        # Whether a node may end up read by no other (a statement's value never read, a folded
+        # literal, a list spread into a call): if not, every node but the output feeds another
+        # and `Graph.finish` need not look. Set by every step that could leave one.
+        self.may_leave_dead = False
         g = self.graph  # what the hot loop reads, bound once per parse
         self.reserved = _reserved()
         self.hot = (self.operands, self.ostart, self.oend, self.stack, self.operands.append,
@@ -258,7 +262,7 @@ class _Parser:
                             # `name = value`, then `name = ...`: statement_end's steps
                             name_node(top_node, name)  # the first name wins
                             assigned[name] = known_names[name] = self.last = top_node
-                            self.target = k + 1
+                            self.target, self.may_leave_dead = k + 1, True
                             k += 3
                             break
                         k = self.statement_end(k, top_node)
@@ -316,16 +320,17 @@ class _Parser:
             self.target = -1
             return -1
         if self.kinds[k + 1] == "name" and texts[k + 2] == "=":  # `name = ...`
-            self.target = k + 1  # begin's commonest answer, without the call
+            self.target, self.may_leave_dead = k + 1, True  # begin's commonest answer
             return k + 3
         k, self.target = self.begin(k + 1)
+        self.may_leave_dead |= k >= 0  # another statement: this one's value may go unread
         return k
 
     def finished(self, last: int) -> Graph:
         if last < 0:
             raise ParseError("the program is empty", self.source, (0, 1),
                              'give an expression, e.g. "(x+y)*z"')
-        return self.graph.finish(last)
+        return self.graph.finish(last, every_node_read=not self.may_leave_dead)
 
     def after_operand(self, k: int) -> tuple[int, bool]:
         """Token k after an operand, when the hot loop did not take it: its handler's steps."""
@@ -436,6 +441,7 @@ class _Parser:
         # A minus sign on a bare literal is part of the number: -2.5 is one constant.
         if op is PREFIX["-"] and a in g.consts and a not in g.names:
             operands[-1] = g.add_constant(-g.consts[a], start, a_end)
+            self.may_leave_dead = True  # the literal's own node
         else:
             operands[-1] = g.add_op(op, (a,), start, a_end)
         self.ostart[-1] = start
@@ -769,6 +775,8 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
         else:  # keywords, a list to spread, or a wrong count: numpy's call forms
             from .calls import call
 
+            p.may_leave_dead = True  # (numpy's call forms may spread a list)
+
             node = call(p, mark, args, end)
         p.push_operand(node, mark.start, end)
         return k + 1, False
@@ -811,6 +819,8 @@ def _close_bracket(p: _Parser, k: int) -> tuple[int, bool]:
     args, _ = p.items(mark.base)
     from .calls import gather, stack
 
+    p.may_leave_dead = True
+
     if mark.kind == _LIST:
         node = stack(p, mark, args, end)
         p.push_operand(node, mark.start, end)
@@ -841,6 +851,8 @@ def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
     x[0, 1]) are read here; any other index (x[idx], x[arange(n), y]) is an expression."""
     from .calls import static_subscript
 
+    p.may_leave_dead = True
+
     done = static_subscript(p, k)
     if done >= 0:
         return done + 1, False
@@ -855,6 +867,8 @@ def _subscript(p: _Parser, k: int) -> tuple[int, bool]:
 def _attribute(p: _Parser, k: int) -> tuple[int, bool]:
     """.T, or a method: x.sum(axis=1) is sum(x, axis=1), with x its first argument."""
     from .calls import method
+
+    p.may_leave_dead = True
 
     op = method(p, k)
     end = p.starts[k] + len(p.texts[k])
