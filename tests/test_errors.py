@@ -112,6 +112,10 @@ PARSE_ERRORS = [
     ("1e999", "limit exceeded at column 1: the number 1e999 is too large for float64", 1, 5),
     # a position written in the program too (it was an internal error, int() of infinity)
     ("x[1e999]", "limit exceeded at column 3: the number 1e999 is too large for float64", 3, 5),
+    ("sum(x, axis=1e999)", ("limit exceeded at column 13: the number 1e999 is too large for "
+                           "float64"), 13, 5),
+    ("std(x, axis=(0, -1e999))", ("limit exceeded at column 18: the number 1e999 is too large "
+                                 "for float64"), 18, 5),
     # unknown functions, with a did-you-mean when one is close
     ("sinn(x)", "name error at column 1: unknown function 'sinn' (did you mean sin?)", 1, 4),
     ("Exp(x)", "name error at column 1: unknown function 'Exp' (did you mean exp?)", 1, 3),

@@ -266,3 +266,31 @@ def test_a_parse_that_vouches_every_node_is_read_is_right():
             vouched += 1
             assert len(set(chain.from_iterable(graph.args))) == len(graph) - 1, source
     assert vouched > 500  # the shortcut is taken, and tested, often
+
+
+def test_a_chunk_ends_where_a_line_ends_or_after_a_sum_and_continued_lines_go_on():
+    # lexer._cut, against its definition read character by character: the first place at or
+    # after `at` just past a new line that does not continue a line, or just past a ' + '
+    # (where the source holds no comment), never the source's end.
+    from backprop_cli.language.lexer import _cut
+
+    def by_definition(source, at, plus):
+        for i in range(at, len(source)):
+            if source[i] == "\n" and source[i - 1:i] != "\\" and i + 1 < len(source):
+                return i + 1
+            if plus and source.startswith(" + ", i) and i + 3 < len(source):
+                return i + 3
+            if plus and source.startswith(" + ", i) or source[i] == "\n" and \
+                    source[i - 1:i] != "\\":
+                return -1
+        return -1
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        source = "".join(rng.choice(["x", " + ", "\n", "\\\n", "*", " ", "y"])
+                         for _ in range(rng.randint(1, 30)))
+        for at in range(len(source) + 1):
+            for plus in (True, False):
+                assert _cut(source, at, plus) == by_definition(source, at, plus), \
+                    (source, at, plus)
+

@@ -139,13 +139,21 @@ def chunks(source: str) -> Iterator[tuple[list[str], list[str], list[int]]]:
 
 
 def _cut(source: str, at: int, plus: bool) -> int:
-    """The first place a chunk may end at or after `at` (see `chunks`), or -1."""
-    line = source.find("\n", at)
-    while line > 0 and source[line - 1] == "\\":
-        line = source.find("\n", line + 1)
-    cut = line + 1 if line >= 0 else len(source)
-    if plus and (sum_at := source.find(" + ", at, cut)) >= 0:
-        cut = sum_at + 3
+    """The first place a chunk may end at or after `at` (see `chunks`), or -1. Line by line,
+    each looked at once: a ' + ' on a continued line ends the search there, so a program of
+    continued lines costs its length, not its length times its chunks."""
+    while True:
+        line = source.find("\n", at)
+        end = len(source) if line < 0 else line
+        if plus and (sum_at := source.find(" + ", at, end)) >= 0:
+            cut = sum_at + 3
+            break
+        if line < 0:
+            return -1
+        if source[line - 1] != "\\":  # (a continued line goes on after its new line)
+            cut = line + 1
+            break
+        at = line + 1
     return cut if cut < len(source) else -1
 
 

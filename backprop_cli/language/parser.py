@@ -61,8 +61,19 @@ class Entry(NamedTuple):
 
 _new = tuple.__new__  # an Entry without NamedTuple's Python-level __new__: once per bracket
 _loaded = dict.get  # a loaded row of a lazy table, without its Python-level get
-_has = dict.__contains__  # a loaded row's name (a lazy table's `in` also asks its modules')
-_NO_MARK = (-1, None, 0, False, 0, 0, 0, None)  # no bracket open: neither kind is -1
+
+
+_RESERVED: list = [None, frozenset()]  # (the tables' sizes it was built for, the names)
+
+
+def _reserved() -> frozenset[str]:
+    """The names `name = ...` cannot simply name a value with: the constants and the functions,
+    loaded or not (a soft name is assigned by `assign`, the others refused there). Rebuilt
+    only when a table grows (a test may patch a row in)."""
+    key = (dict.__len__(FUNCTIONS), len(FUNCTIONS.lazy), len(CONSTANTS))
+    if _RESERVED[0] != key:
+        _RESERVED[:] = [key, frozenset(CONSTANTS).union(FUNCTIONS)]
+    return _RESERVED[1]
 
 
 def _entry(kind: int, start: int, base: int) -> Entry:
@@ -114,8 +125,10 @@ class _Parser:
         self.stack: list[Entry] = []
         self.target, self.last = -1, -1  # the statement's assignment target, the last one's node
         # Whether a node may end up read by no other (a statement's value never read, a folded
-        # literal, a list spread into a call): if not, every node but the output feeds another
-        # and `Graph.finish` need not look. Set by every step that could leave one.
+        # literal, a list spread into a call, an axis moved into the keywords): if not, every
+        # node but the output feeds another and `Graph.finish` need not look. Set by every
+        # step that could leave one, and by every step through calls.py (subscripts, lists,
+        # methods: none is known to leave one, but the shortcut is only worth its promise).
         self.may_leave_dead = False
         g = self.graph  # what the hot loop reads, bound once per parse
         self.reserved = _reserved()
@@ -216,7 +229,8 @@ class _Parser:
                                 b = known(texts[k + 1])
                             elif (value := float(texts[k + 1])) != _INF:  # Graph.add_number's
                                 if (b := len(ops)) >= MAX_NODES:
-                                    raise g.too_many(starts[k + 1], starts[k + 2])
+                                    raise g.too_many(starts[k + 1],
+                                                     starts[k + 1] + len(texts[k + 1]))
                                 ops.append(CONST)
                                 args.append(())
                                 gstarts.append(starts[k + 1])
@@ -226,7 +240,8 @@ class _Parser:
                                 b = None
                             if b is not None:
                                 if (node := len(ops)) >= MAX_NODES:
-                                    raise g.too_many(top_start, starts[k + 2])
+                                    raise g.too_many(top_start,
+                                                     starts[k + 1] + len(texts[k + 1]))
                                 ops.append(entry[1])
                                 args.append((top_node, b))
                                 gstarts.append(top_start)
@@ -412,7 +427,7 @@ class _Parser:
         """At the end of a statement: apply what is left; an open bracket is an error."""
         self.reduce_above(-1, False)
         if self.stack:
-            top = self.bracket()
+            top = self.top_entry()
             what = _OPENED.get(top.kind) or f"{top.op.name}("
             raise self.span_error(f"{what} is never closed", top.start, top.end,
                                   f"add {_CLOSER[top.kind]} before the end of the statement")
@@ -457,9 +472,9 @@ class _Parser:
     def reduce_to_bracket(self) -> Entry | None:
         """Apply every operator above the innermost bracket; return that bracket (or None)."""
         self.reduce_above(-1, False)
-        return self.bracket()
+        return self.top_entry()
 
-    def bracket(self) -> Entry | None:
+    def top_entry(self) -> Entry | None:
         """The entry on top of the stack (None if it is empty) as an Entry: the hot loop
         pushes a plain tuple of the same fields for a '(' and a call (a third of the cost),
         made one here, in place, when a handler reads it by name."""
@@ -544,7 +559,7 @@ def _name(p: _Parser, k: int) -> tuple[int, bool]:
     nxt = texts[k + 1] if kinds[k + 1] == "op" else None
     if nxt == "(":
         return _open_call(p, k)
-    if nxt == "=" and p.stack and p.bracket().kind == _CALL:
+    if nxt == "=" and p.stack and p.top_entry().kind == _CALL:
         return _keyword(p, k)
     if kinds[k + 1] == "sup":
         _not_a_function_power(p, k + 1)
@@ -595,7 +610,7 @@ def _open_call(p: _Parser, k: int) -> tuple[int, bool]:
 def _keyword(p: _Parser, k: int) -> tuple[int, bool]:
     """name=value inside a call: the value is written in the program (a number, True/False,
     or a tuple of numbers) and read here, so it never reaches the expression stack."""
-    call = p.bracket()
+    call = p.top_entry()
     if call.keywords is None:
         p.stack[-1] = call = call._replace(keywords={})
     name = p.texts[k]
@@ -640,7 +655,10 @@ def _literal(p: _Parser, k: int) -> tuple[object, int]:
     if texts[k] == "-" and kinds[k] == "op":
         sign, k = -1.0, k + 1
     if kinds[k] == "num":
-        return sign * float(texts[k]), k + 1
+        if (value := float(texts[k])) == _INF:  # (axis=1e999 was an internal error)
+            raise p.error(f"the number {texts[k]} is too large for float64", p.token(k),
+                          cls=LimitError)
+        return sign * value, k + 1
     if sign > 0 and kinds[k] == "name" and texts[k] in _WORDS:
         return _WORDS[texts[k]], k + 1
     raise p.error(f"expected a value written in the program but found {texts[k]!r}",
@@ -699,19 +717,6 @@ _BEFORE = {"name": _name, "num": _number, "(": _open_paren, "[": _open_list, "|"
            "more": _more, "+": _unary_plus, **{text: _prefix for text in PREFIX}}
 
 # --- handlers for a token after an operand ----------------------------------------------------
-
-
-_RESERVED: list = [None, frozenset()]  # (the tables' sizes it was built for, the names)
-
-
-def _reserved() -> frozenset[str]:
-    """The names `name = ...` cannot simply name a value with: the constants and the functions,
-    loaded or not (a soft name is assigned by `assign`, the others refused there). Rebuilt
-    only when a table grows (a test may patch a row in)."""
-    key = (dict.__len__(FUNCTIONS), len(FUNCTIONS.lazy), len(CONSTANTS))
-    if _RESERVED[0] != key:
-        _RESERVED[:] = [key, frozenset(CONSTANTS).union(FUNCTIONS)]
-    return _RESERVED[1]
 
 
 def _least(bp: int, right: bool) -> int:
@@ -775,7 +780,7 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
         else:  # keywords, a list to spread, or a wrong count: numpy's call forms
             from .calls import call
 
-            p.may_leave_dead = True  # (numpy's call forms may spread a list)
+            p.may_leave_dead = True  # (a spread list, an axis moved into the keywords)
 
             node = call(p, mark, args, end)
         p.push_operand(node, mark.start, end)
@@ -800,7 +805,7 @@ def _close_paren(p: _Parser, k: int) -> tuple[int, bool]:
 def _close_tuple(p: _Parser, k: int, mark: Entry) -> None:
     """(a, b) as a call's argument: its items become arguments of the call, as numpy's
     reshape(x, (n, -1)) reads reshape(x, n, -1)."""
-    outer = p.bracket()
+    outer = p.top_entry()
     if outer is None or outer.kind != _CALL:
         raise p.span_error("a tuple (a, b) is only read as a function's argument",
                            mark.start, p.starts[k] + 1,
@@ -841,7 +846,7 @@ def _comma(p: _Parser, k: int) -> tuple[int, bool]:
             not (p.kinds[k + 1] == "name" and p.texts[k + 2] == "="):
         raise p.error("a positional argument follows a keyword argument", p.token(k + 1),
                       "give the positional arguments first, e.g. sum(x, 0, keepdims=True)")
-    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.bracket().kind == _TUPLE:
+    if p.texts[k + 1] == ")" and p.kinds[k + 1] == "op" and p.top_entry().kind == _TUPLE:
         return k + 1, False  # (n,): a tuple of one, as in reshape(x, (n,))
     return k + 1, True
 
